@@ -1,0 +1,23 @@
+//! ordo: deploy services made of components spread over several hosts.
+//!
+//! The crate follows the data flow of a deployment, one direction only:
+//! `script` (load + evaluate Rhai) → `model` → `plan` → `exec` + `transport` → `report`.
+//! `app` composes the stages for each subcommand; `main.rs` only calls [`run`].
+//! See `src/README.md` for a map of the modules.
+
+pub mod app;
+pub mod cli;
+pub mod exec;
+pub mod model;
+pub mod plan;
+pub mod problem;
+pub mod project;
+pub mod report;
+pub mod script;
+pub mod source;
+pub mod transport;
+
+
+
+/// The version recorded on every host next to the project's fingerprint.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

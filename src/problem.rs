@@ -1,0 +1,202 @@
+//! The one user-facing error type. Every stage reports what went wrong as a
+//! [`Problem`]: what (message), where (a script span, or host and step), and what to
+//! do (help). `app` renders them through miette in one place and maps them to an
+//! exit code.
+
+use std::fmt;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
+
+use crate::source::{SourceMap, Span};
+
+/// What kind of problem this is; decides the diagnostic code and the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The project could not be found or read.
+    Project,
+    /// A script failed to parse or raised an error while evaluating.
+    Script,
+    /// The model is inconsistent: unknown attributes, unsatisfied requires, …
+    Model,
+    /// The plan cannot be ordered (cycle).
+    Plan,
+    /// A host could not be reached or refused us.
+    Connect,
+    /// A step failed on a host.
+    Step,
+    /// The command line asked for something impossible.
+    Usage,
+}
+
+impl Kind {
+    fn code(self) -> &'static str {
+        match self {
+            Kind::Project => "ordo::project",
+            Kind::Script => "ordo::script",
+            Kind::Model => "ordo::model",
+            Kind::Plan => "ordo::plan",
+            Kind::Connect => "ordo::connect",
+            Kind::Step => "ordo::step",
+            Kind::Usage => "ordo::usage",
+        }
+    }
+}
+
+/// A labelled place in a script.
+#[derive(Clone, Debug)]
+pub struct Label {
+    pub span: Span,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Problem {
+    pub kind: Kind,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+    /// Further places worth showing (call sites, other ends of a cycle), each
+    /// rendered with its own source.
+    pub related: Vec<Problem>,
+    source: Option<NamedSource<String>>,
+    resolved: Vec<LabeledSpan>,
+}
+
+impl Problem {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Problem {
+            kind,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+            related: Vec::new(),
+            source: None,
+            resolved: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn at(mut self, span: Option<&Span>, text: impl Into<String>) -> Self {
+        if let Some(span) = span {
+            self.labels.push(Label {
+                span: span.clone(),
+                text: text.into(),
+            });
+        }
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn related(mut self, other: Problem) -> Self {
+        self.related.push(other);
+        self
+    }
+
+    /// The first label's span, if any.
+    pub fn span(&self) -> Option<&Span> {
+        self.labels.first().map(|l| &l.span)
+    }
+
+    /// Attaches the source text for rendering: labels in the first label's file are
+    /// shown with the source; labels in other files become related diagnostics.
+    #[must_use]
+    pub fn with_sources(mut self, sources: &SourceMap) -> Self {
+        self.related = std::mem::take(&mut self.related)
+            .into_iter()
+            .map(|p| p.with_sources(sources))
+            .collect();
+        let Some(first) = self.labels.first().map(|l| l.span.file.clone()) else {
+            return self;
+        };
+        let Some(text) = sources.get(&first) else {
+            return self;
+        };
+        let mut extra = Vec::new();
+        for label in &self.labels {
+            if label.span.file != first {
+                extra.push(
+                    Problem::new(self.kind, format!("see {}", label.span))
+                        .at(Some(&label.span), label.text.clone())
+                        .with_sources(sources),
+                );
+                continue;
+            }
+            if let Some((_, offset, len)) = sources.byte_range(&label.span) {
+                let text = if label.text.is_empty() {
+                    None
+                } else {
+                    Some(label.text.clone())
+                };
+                self.resolved.push(LabeledSpan::new(text, offset, len));
+            }
+        }
+        self.related.extend(extra);
+        self.source = Some(NamedSource::new(first.to_string(), text.to_string()).with_language("Rhai"));
+        self
+    }
+
+    /// Plain one-line location for places where no source can be shown.
+    pub fn location(&self) -> String {
+        self.span().map(ToString::to_string).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.kind.code()))
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.source.is_none() {
+            return None;
+        }
+        Some(Box::new(self.resolved.iter().cloned()))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.related.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
+/// Several problems found in one pass (all unknown attributes at once, say).
+#[derive(Debug)]
+pub struct Problems(pub Vec<Problem>);
+
+impl From<Problem> for Problems {
+    fn from(p: Problem) -> Self {
+        Problems(vec![p])
+    }
+}
+
+impl Problems {
+    pub fn kind(&self) -> Kind {
+        self.0.first().map_or(Kind::Usage, |p| p.kind)
+    }
+}

@@ -1,0 +1,332 @@
+//! The configure context `c` that a component function receives: attributes,
+//! `add` for steps, sub-components, `provide`/`require` and explicit ordering.
+//! Configure is pure: nothing here touches a host.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
+
+use super::primitives::{FileContent, StepKind, StepSpec};
+use super::{RhaiResult, call_span, fail, script_error};
+use crate::model::{Action, CustomStep, HostPath};
+use crate::problem::{Kind, Problem};
+use crate::script::custom::RhaiStep;
+use crate::script::session::Session;
+use crate::script::template;
+use crate::source::Span;
+
+static SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// Everything one root component instance (a component placed on a host) declared in
+/// one configure run, sub-components included.
+pub(crate) struct RootBuild {
+    pub(crate) serial: u64,
+    pub(crate) root: usize,
+    pub(crate) host: usize,
+    pub(crate) host_info: Dynamic,
+    pub(crate) service: String,
+    pub(crate) environment: String,
+    pub(crate) components: Vec<CompBuild>,
+    pub(crate) steps: Vec<StepBuild>,
+    pub(crate) provides: BTreeMap<String, Vec<(serde_json::Value, Dynamic, Option<Span>)>>,
+    /// (component name, this instance runs after it?, span)
+    pub(crate) order: Vec<(String, bool, Option<Span>)>,
+}
+
+pub(crate) struct CompBuild {
+    pub(crate) name: String,
+    pub(crate) parent: Option<usize>,
+    pub(crate) dir: HostPath,
+    pub(crate) span: Option<Span>,
+    /// Values given from outside: overrides for a root, the map for a sub-component.
+    pub(crate) given: BTreeMap<String, (Dynamic, Option<Span>)>,
+    pub(crate) attributes: BTreeMap<String, Dynamic>,
+}
+
+pub(crate) struct StepBuild {
+    pub(crate) comp: usize,
+    pub(crate) action: Action,
+    pub(crate) on_change: Vec<StepRef>,
+    pub(crate) span: Option<Span>,
+}
+
+/// Raised by a strict `require` that found nothing yet; configure retries the root
+/// once more providers ran, and reports it only if it never resolves.
+#[derive(Clone, Debug)]
+pub(crate) struct Unsatisfied {
+    pub(crate) key: String,
+    pub(crate) span: Option<Span>,
+}
+
+/// The `c` of `fn app(c)`: a component of one root build.
+#[derive(Clone)]
+pub(crate) struct ComponentCtx {
+    pub(crate) build: Arc<Mutex<RootBuild>>,
+    pub(crate) comp: usize,
+}
+
+impl ComponentCtx {
+    pub(crate) fn new_root(build: RootBuild) -> Self {
+        ComponentCtx {
+            build: Arc::new(Mutex::new(build)),
+            comp: 0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RootBuild> {
+        self.build.lock().expect("component build poisoned")
+    }
+}
+
+impl RootBuild {
+    pub(crate) fn new(root: usize, host: usize, host_info: Dynamic, service: &str, environment: &str, comp: CompBuild) -> Self {
+        RootBuild {
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            root,
+            host,
+            host_info,
+            service: service.into(),
+            environment: environment.into(),
+            components: vec![comp],
+            steps: Vec::new(),
+            provides: BTreeMap::new(),
+            order: Vec::new(),
+        }
+    }
+}
+
+/// What `c.add(..)` and `c.component(..)` return: a handle for `on_change` and for
+/// reading the resulting path.
+#[derive(Clone, Debug)]
+pub(crate) struct StepRef {
+    pub(crate) serial: u64,
+    pub(crate) target: RefTarget,
+    pub(crate) path: Option<String>,
+    pub(crate) name: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RefTarget {
+    Step(usize),
+    Component(usize),
+}
+
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    engine
+        .register_type_with_name::<ComponentCtx>("Component")
+        .register_type_with_name::<StepRef>("StepRef")
+        .register_get("path", |r: &mut StepRef| r.path.clone().map_or(Dynamic::UNIT, Dynamic::from))
+        .register_get("name", |r: &mut StepRef| r.name.clone());
+
+    engine.register_get("name", |c: &mut ComponentCtx| {
+        let comp = c.comp;
+        c.lock().components[comp].name.clone()
+    });
+    engine.register_get("host", |c: &mut ComponentCtx| c.lock().host_info.clone());
+    engine.register_get("root", |c: &mut ComponentCtx| {
+        let comp = c.comp;
+        c.lock().components[comp].dir.to_string()
+    });
+    engine.register_get("service", |c: &mut ComponentCtx| c.lock().service.clone());
+    engine.register_get("environment", |c: &mut ComponentCtx| c.lock().environment.clone());
+    engine.register_fn("path", |c: &mut ComponentCtx, rel: &str| {
+        let comp = c.comp;
+        c.lock().components[comp].dir.join(rel).to_string()
+    });
+
+    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| {
+        attr(&ctx, c, name, Some(default))
+    });
+    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| attr(&ctx, c, name, None));
+
+    let s = session.clone();
+    engine.register_fn("add", move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec));
+
+    let sub = |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr, given: Map| -> RhaiResult<StepRef> {
+        let (serial, index, dir) = {
+            let mut b = c.lock();
+            let parent = &b.components[c.comp];
+            let full = format!("{}/{name}", parent.name);
+            if b.components.iter().any(|x| x.name == full) {
+                return Err(script_error(&ctx, format!("sub-component `{full}` is added twice"), "give each sub-component its own name"));
+            }
+            let dir = parent.dir.clone();
+            let span = call_span(&ctx);
+            let given = given.into_iter().map(|(k, v)| (k.to_string(), (v, span.clone()))).collect();
+            b.components.push(CompBuild { name: full, parent: Some(c.comp), dir: dir.clone(), span, given, attributes: BTreeMap::new() });
+            (b.serial, b.components.len() - 1, dir)
+        };
+        let child = ComponentCtx { build: c.build.clone(), comp: index };
+        f.call_within_context::<Dynamic>(&ctx, (child,))?;
+        check_unknown_attributes(&c.lock().components[index])?;
+        Ok(StepRef { serial, target: RefTarget::Component(index), path: Some(dir.to_string()), name: name.into() })
+    };
+    engine.register_fn("component", sub);
+    engine.register_fn("component", move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| {
+        sub(ctx, c, name, f, Map::new())
+    });
+
+    engine.register_fn("provide", |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, value: Dynamic| -> RhaiResult<()> {
+        let json: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|_| {
+            script_error(&ctx, format!("provide(\"{key}\", …) got a {}, which cannot be shared", value.type_name()), "provide strings, numbers, booleans, arrays or maps")
+        })?;
+        let span = call_span(&ctx);
+        c.lock().provides.entry(key.to_string()).or_default().push((json, value, span));
+        Ok(())
+    });
+
+    let s = session.clone();
+    engine.register_fn("require", move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Array> {
+        require(&s, &ctx, c, key)
+    });
+    let s = session.clone();
+    engine.register_fn("require_one", move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Dynamic> {
+        let mut values = require(&s, &ctx, c, key)?;
+        if values.len() > 1 {
+            return Err(script_error(
+                &ctx,
+                format!("require_one(\"{key}\") found {} providers", values.len()),
+                "use c.require(..) to get all of them, or make sure exactly one component provides the key",
+            ));
+        }
+        Ok(values.remove(0))
+    });
+
+    engine.register_fn("after", |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
+        c.lock().order.push((other.to_string(), true, call_span(&ctx)));
+    });
+    engine.register_fn("before", |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
+        c.lock().order.push((other.to_string(), false, call_span(&ctx)));
+    });
+}
+
+fn require(s: &Session, ctx: &NativeCallContext, c: &ComponentCtx, key: &str) -> RhaiResult<Array> {
+    let root = c.lock().root;
+    let span = call_span(ctx);
+    let values = s.registry().read(key, root, span.clone());
+    if values.is_empty() {
+        return Err(Box::new(rhai::EvalAltResult::ErrorRuntime(
+            Dynamic::from(Unsatisfied { key: key.into(), span }),
+            rhai::Position::NONE,
+        )));
+    }
+    Ok(values)
+}
+
+fn attr(ctx: &NativeCallContext, c: &ComponentCtx, name: &str, default: Option<Dynamic>) -> RhaiResult<Dynamic> {
+    let mut b = c.lock();
+    let comp = &mut b.components[c.comp];
+    let value = match (comp.given.get(name), default) {
+        (Some((v, _)), Some(d)) => conform(ctx, &comp.name, name, v, &d)?,
+        (Some((v, _)), None) => v.clone(),
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(script_error(
+                ctx,
+                format!("component `{}` needs attribute `{name}`, and nothing sets it", comp.name),
+                format!("set it in the environment: env.override(\"{}\", #{{ {name}: … }}), or give a default: c.attr(\"{name}\", …)", comp.name),
+            ));
+        }
+    };
+    comp.attributes.insert(name.to_string(), value.clone());
+    Ok(value)
+}
+
+/// Overrides are typed by their default: an integer attribute takes integers only.
+fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, default: &Dynamic) -> RhaiResult<Dynamic> {
+    if default.is_unit() || given.type_id() == default.type_id() {
+        return Ok(given.clone());
+    }
+    if default.is_float() {
+        if let Ok(i) = given.as_int() {
+            return Ok(Dynamic::from_float(i as f64));
+        }
+    }
+    Err(script_error(
+        ctx,
+        format!(
+            "attribute `{name}` of `{comp}` is set to a {} but its default is a {}",
+            given.type_name(),
+            default.type_name()
+        ),
+        format!("give `{name}` a value of type {} (the default is {default})", default.type_name()),
+    ))
+}
+
+/// An override or sub-component option that configure never read is a typo or a
+/// leftover: both are errors, reported at the place that set it.
+pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
+    let mut unknown = comp.given.iter().filter(|(k, _)| !comp.attributes.contains_key(*k));
+    let Some((key, (_, span))) = unknown.next() else { return Ok(()) };
+    let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
+    let hint = super::options::closest(key, known.iter().copied()).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
+    let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+    Err(fail(
+        Problem::new(Kind::Model, format!("unknown attribute `{key}` for component `{}`", comp.name))
+            .at(span.as_ref(), "set here")
+            .at(comp.span.as_ref(), "component configured here")
+            .help(format!("{hint}attributes of `{}`: {list}", comp.name)),
+    ))
+}
+
+fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSpec) -> RhaiResult<StepRef> {
+    let (serial, dir, host_info, attributes) = {
+        let b = c.lock();
+        let comp = &b.components[c.comp];
+        (b.serial, comp.dir.clone(), b.host_info.clone(), comp.attributes.clone())
+    };
+    let span = spec.span.clone();
+    let (action, on_change) = match spec.kind {
+        StepKind::File { path, content, mode } => {
+            let content = match content {
+                FileContent::Bytes(b) => b,
+                FileContent::Source(src) => read_source(s, ctx, &src, "file")?,
+            };
+            (Action::File { path: dir.join(&path), name: path, content, mode, template: None }, Vec::new())
+        }
+        StepKind::Template { path, source, vars, mode } => {
+            let text = read_source(s, ctx, &source, "template")?;
+            let comp_name = c.lock().components[c.comp].name.clone();
+            let rendered = template::render(s, &source, &text, &host_info, &comp_name, &dir, &attributes, vars, span.as_ref())
+                .map_err(fail)?;
+            (Action::File { path: dir.join(&path), name: path, content: rendered.into_bytes().into(), mode, template: Some(source) }, Vec::new())
+        }
+        StepKind::Directory { path, mode } => (Action::Directory { path: dir.join(&path), name: path, mode }, Vec::new()),
+        StepKind::Symlink { path, target } => (Action::Symlink { path: dir.join(&path), name: path, target }, Vec::new()),
+        StepKind::Command { name, run, unless, creates, cwd, always, on_change } => {
+            let cwd = cwd.map_or_else(|| dir.clone(), |d| dir.join(&d));
+            let creates = creates.map(|p| dir.join(&p));
+            (Action::Command { name, run, cwd, unless, creates, always }, on_change)
+        }
+        StepKind::Custom { name, verify, update, on_change } => {
+            let step: Arc<dyn CustomStep> = Arc::new(RhaiStep::new(s.clone(), verify, update, dir.to_string()));
+            (Action::Custom { name, step }, on_change)
+        }
+    };
+    for r in &on_change {
+        if r.serial != serial {
+            return Err(script_error(
+                ctx,
+                format!("`on_change` names `{}`, which belongs to another component", r.name),
+                "on_change can only name steps and sub-components of the same component",
+            ));
+        }
+    }
+    let path = action.path().map(ToString::to_string);
+    let name = action.label();
+    let mut b = c.lock();
+    b.steps.push(StepBuild { comp: c.comp, action, on_change, span });
+    Ok(StepRef { serial, target: RefTarget::Step(b.steps.len() - 1), path, name })
+}
+
+fn read_source(s: &Session, ctx: &NativeCallContext, name: &str, what: &str) -> RhaiResult<Arc<[u8]>> {
+    s.read_project_file(name).map_err(|e| {
+        script_error(
+            ctx,
+            format!("{what} source `{name}` cannot be read: {e}"),
+            format!("{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"", s.project_root.display()),
+        )
+    })
+}

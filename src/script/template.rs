@@ -1,0 +1,78 @@
+//! Template rendering with minijinja in strict mode: an undefined variable is an
+//! error that names the template line and the script line that used it, never an
+//! empty string in a config file.
+
+use std::collections::BTreeMap;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use rhai::{Dynamic, Map};
+
+use super::session::Session;
+use crate::model::HostPath;
+use crate::problem::{Kind, Problem};
+use crate::source::Span;
+
+/// Renders `text` (the template `name`) with the host, the component and its
+/// attributes in scope; `vars` given in the script win over attributes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn render(
+    session: &Session,
+    name: &str,
+    text: &[u8],
+    host: &Dynamic,
+    component: &str,
+    root: &HostPath,
+    attributes: &BTreeMap<String, Dynamic>,
+    vars: Map,
+    call: Option<&Span>,
+) -> Result<String, Problem> {
+    let text = std::str::from_utf8(text).map_err(|_| {
+        Problem::new(Kind::Script, format!("template `{name}` is not UTF-8 text"))
+            .at(call, "used here")
+            .help("use file(path, #{ source: … }) for binary files")
+    })?;
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .expect("default syntax is valid"),
+    );
+    let mut ctx: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in attributes {
+        ctx.insert(k.clone(), to_value(v));
+    }
+    for (k, v) in vars {
+        ctx.insert(k.to_string(), to_value(&v));
+    }
+    ctx.insert("host".into(), to_value(host));
+    ctx.insert(
+        "component".into(),
+        Value::from(Serde(serde_json::json!({ "name": component, "root": root.as_str() }))),
+    );
+    let result = env
+        .template_from_named_str(name, text)
+        .and_then(|t| t.render(Value::from(Serde(&ctx))));
+    result.map_err(|e| {
+        session.sources.insert(name, text);
+        let line = e.line().unwrap_or(1) as u32;
+        let column = e
+            .range()
+            .and_then(|r| text.get(..r.start))
+            .map_or(1, |before| before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1);
+        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        Problem::new(Kind::Script, format!("template `{name}` failed to render: {}{detail}", e.kind()))
+            .at(Some(&Span::new(name, line, column)), "here")
+            .at(call, "rendered for this step")
+            .help("every variable a template uses must be an attribute of the component, a key of the vars map, `host` or `component`")
+    })
+}
+
+fn to_value(d: &Dynamic) -> Value {
+    match rhai::serde::from_dynamic::<serde_json::Value>(d) {
+        Ok(v) => Value::from(Serde(v)),
+        Err(_) => Value::from(d.to_string()),
+    }
+}
