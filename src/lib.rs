@@ -21,3 +21,4 @@ pub mod transport;
 
 /// The version recorded on every host next to the project's fingerprint.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use app::run;

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use action::{Action, CustomStep, HostIo, RunOutput};
-pub use host_path::HostPath;
+pub use action::{Action, CustomStep, HostIo, RunOutput, sha256_hex};
+pub use host_path::{HostPath, shell_quote};
 
 use crate::source::Span;
 

@@ -62,7 +62,9 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_get("root", |h: &mut HostHandle| h.root.clone());
     engine.register_get("name", |h: &mut HostHandle| h.io.host_name().to_string());
     engine.register_fn("run", |h: &mut HostHandle, cmd: &str| -> Result<Map, Box<EvalAltResult>> {
-        let out = h.io.run(cmd).map_err(|p| Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(super::api::ProblemValue(Box::new(p))), rhai::Position::NONE)))?;
+        // Commands run in the component's root when it exists, so relative paths work.
+        let root = crate::model::HostPath::new(&h.root).map(|p| p.shell()).unwrap_or_default();
+        let out = h.io.run(&format!("cd {root} 2>/dev/null\n{cmd}")).map_err(|p| Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(super::api::ProblemValue(Box::new(p))), rhai::Position::NONE)))?;
         let mut m = Map::new();
         m.insert("ok".into(), Dynamic::from_bool(out.code == 0));
         m.insert("code".into(), Dynamic::from_int(i64::from(out.code)));

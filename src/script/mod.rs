@@ -20,11 +20,12 @@ use crate::project::Project;
 use crate::source::SourceMap;
 
 pub use engine::MAX_OPERATIONS;
+pub(crate) use api::current_user;
 
 /// The evaluated project. Keeps the script session alive: custom steps call back
 /// into the engine at deploy time.
 pub struct Evaluated {
-    pub model: Model,
+    pub model: Arc<Model>,
     pub sources: SourceMap,
     _session: Arc<session::Session>,
 }
@@ -37,7 +38,7 @@ pub fn evaluate(project: &Project, env: &str) -> Result<Evaluated, Problems> {
     let result = evaluate_in(project, env, &session);
     result
         .map(|model| Evaluated {
-            model,
+            model: Arc::new(model),
             sources: sources.clone(),
             _session: session.clone(),
         })

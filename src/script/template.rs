@@ -34,6 +34,9 @@ pub(crate) fn render(
     })?;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Templates make configuration files of every kind; escaping by file extension
+    // (minijinja's default for .html) would silently change their content.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)

@@ -1,0 +1,41 @@
+//! The plan as Graphviz DOT: one cluster per host, edges labelled with their reason.
+
+use std::fmt::Write;
+
+use super::{EdgeReason, Plan};
+use crate::model::{LinkReason, Model};
+
+pub fn to_dot(model: &Model, plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph \"{}\" {{", escape(&format!("{}/{}", model.service, model.environment)));
+    let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
+    for (h, steps) in plan.per_host.iter().enumerate() {
+        if steps.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "  subgraph \"cluster_{h}\" {{\n    label=\"{}\";", escape(&model.hosts[h].name));
+        for &s in steps {
+            let step = &model.steps[s];
+            let label = format!("{}\\n{}", escape(&model.components[step.component].name), escape(&step.action.label()));
+            let _ = writeln!(out, "    s{s} [label=\"{label}\"];");
+        }
+        let _ = writeln!(out, "  }}");
+    }
+    for e in &plan.edges {
+        let attrs = match &e.reason {
+            EdgeReason::Sequence => String::new(),
+            EdgeReason::Trigger => " [style=dashed, label=\"on change\"]".into(),
+            EdgeReason::Link { link } => match &model.links[*link].reason {
+                LinkReason::Provides { key } => format!(" [color=blue, label=\"{}\"]", escape(key)),
+                LinkReason::Explicit => " [color=gray, label=\"after\"]".into(),
+            },
+        };
+        let _ = writeln!(out, "  s{} -> s{}{attrs};", e.from, e.to);
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
