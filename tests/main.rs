@@ -1,0 +1,8 @@
+//! The one integration-test binary (one link step on a 2-core machine): one module
+//! per feature, all driving the real `ordo` binary on real files.
+
+mod support;
+
+mod check;
+mod deploy;
+mod errors;
