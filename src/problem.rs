@@ -60,6 +60,8 @@ pub struct Problem {
     pub related: Vec<Problem>,
     source: Option<NamedSource<String>>,
     resolved: Vec<LabeledSpan>,
+    /// Rendered as a note to the main error rather than an error of its own.
+    advice: bool,
 }
 
 impl Problem {
@@ -72,6 +74,7 @@ impl Problem {
             related: Vec::new(),
             source: None,
             resolved: Vec::new(),
+            advice: false,
         }
     }
 
@@ -120,11 +123,11 @@ impl Problem {
         let mut extra = Vec::new();
         for label in &self.labels {
             if label.span.file != first {
-                extra.push(
-                    Problem::new(self.kind, format!("see {}", label.span))
-                        .at(Some(&label.span), label.text.clone())
-                        .with_sources(sources),
-                );
+                let mut note = Problem::new(self.kind, if label.text.is_empty() { format!("see {}", label.span) } else { label.text.clone() })
+                    .at(Some(&label.span), "")
+                    .with_sources(sources);
+                note.advice = true;
+                extra.push(note);
                 continue;
             }
             if let Some((_, offset, len)) = sources.byte_range(&label.span) {
@@ -157,7 +160,14 @@ impl std::error::Error for Problem {}
 
 impl Diagnostic for Problem {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        if self.advice {
+            return None;
+        }
         Some(Box::new(self.kind.code()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        self.advice.then_some(miette::Severity::Advice)
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {

@@ -223,7 +223,7 @@ fn tail(text: &str) -> String {
 fn step_problem(model: &Model, s: usize, what: String, output: Option<&str>) -> Problem {
     let step = &model.steps[s];
     let host = &model.hosts[step.host].name;
-    let mut p = Problem::new(Kind::Step, format!("{host}: {} {what}", model.step_path(s).trim_start_matches(&format!("{host}:"))))
+    let mut p = Problem::new(Kind::Step, format!("{} {what}", model.step_path(s)))
         .at(step.span.as_ref(), format!("step declared here, failed on host {host}"));
     p = match output.map(str::trim).filter(|o| !o.is_empty()) {
         Some(o) => p.help(format!("output (last lines):\n{}", tail(o))),

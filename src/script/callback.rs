@@ -15,6 +15,8 @@ use rhai::{Dynamic, Engine, EvalAltResult, FnPtr, NativeCallContext, NativeCallC
 pub(crate) struct Callback {
     f: FnPtr,
     origin: std::sync::Arc<NativeCallContextStore>,
+    /// The script the closure was written in, for error locations.
+    source: Option<String>,
 }
 
 impl std::fmt::Debug for Callback {
@@ -28,7 +30,12 @@ impl Callback {
         Callback {
             f,
             origin: std::sync::Arc::new(ctx.store_data()),
+            source: ctx.call_source().map(str::to_string),
         }
+    }
+
+    pub(crate) fn source(&self) -> Option<&str> {
+        self.source.as_deref()
     }
 
     pub(crate) fn call(&self, engine: &Engine, arg: Dynamic) -> Result<Dynamic, Box<EvalAltResult>> {

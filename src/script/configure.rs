@@ -74,7 +74,7 @@ pub(crate) fn configure(engine: &Engine, session: &Arc<Session>, service: &str) 
             Err(e) => match unsatisfied(&e) {
                 Some(u) => Outcome::Unsatisfied(u),
                 None => Outcome::Failed(
-                    diagnostic::from_eval(e, None).at(root.span.as_ref(), format!("`{}` placed on `{}` here", comp.name, decl.hosts[root.host].name)),
+                    diagnostic::from_eval(e, comp.configure.source()).at(root.span.as_ref(), format!("`{}` placed on `{}` here", comp.name, decl.hosts[root.host].name)),
                 ),
             },
         }
@@ -250,7 +250,8 @@ fn unresolved(
                     .help(format!("did you mean `{near}`? Otherwise place a component that calls c.provide(\"{}\", …)", u.key))
             }
             None => p.help(format!(
-                "place a component that calls c.provide(\"{}\", …) on some host of this environment",
+                "place a component that calls c.provide(\"{}\", …) on some host of this environment; \
+                 if one does, but only after a require that waits on this component, move its provide above that require",
                 u.key
             )),
         };

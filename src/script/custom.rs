@@ -32,7 +32,7 @@ impl RhaiStep {
         let engine = self.session.engine.get().expect("engine is set before deploy");
         let handle = HostHandle { io: host, root: self.root.clone() };
         f.call(engine, Dynamic::from(handle))
-            .map_err(|e| super::diagnostic::from_eval(e, None).with_sources(&self.session.sources))
+            .map_err(|e| super::diagnostic::from_eval(e, f.source()).with_sources(&self.session.sources))
     }
 }
 

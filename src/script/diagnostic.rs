@@ -12,13 +12,16 @@ use crate::source::Span;
 /// `file` is the source the outermost position refers to (`None`: use the
 /// position's own source where Rhai knows it).
 pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem {
+    if std::env::var_os("ORDO_DEBUG_ERRORS").is_some() {
+        eprintln!("rhai error: {err:#?}");
+    }
     let mut frames: Vec<(Span, String)> = Vec::new();
     let mut file = file.map(str::to_string);
     let mut err = err;
     loop {
         match *err {
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
-                if let Some(span) = Span::from_rhai(file.as_deref(), pos) {
+                if let Some(span) = file.as_deref().and_then(|f| Span::from_rhai(Some(f), pos)) {
                     let name = if name.starts_with("anon$") { "closure".to_string() } else { format!("`{name}`") };
                     frames.push((span, format!("in this call to {name}")));
                 }
@@ -28,7 +31,7 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
                 err = inner;
             }
             EvalAltResult::ErrorInModule(path, inner, pos) => {
-                if let Some(span) = Span::from_rhai(file.as_deref(), pos) {
+                if let Some(span) = file.as_deref().and_then(|f| Span::from_rhai(Some(f), pos)) {
                     frames.push((span, format!("while importing `{path}`")));
                 }
                 file = Some(module_file(&path));
@@ -80,7 +83,7 @@ fn root_problem(err: Box<EvalAltResult>, here: Option<&Span>) -> Problem {
         EvalAltResult::ErrorVariableNotFound(name, _) => Problem::new(Kind::Script, format!("undefined variable `{name}`"))
             .at(here, "not defined")
             .help("declare it with `let` before using it, or check the spelling"),
-        EvalAltResult::ErrorFunctionNotFound(sig, _) => Problem::new(Kind::Script, format!("unknown function `{sig}`"))
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => Problem::new(Kind::Script, format!("unknown function `{}`", readable_signature(&sig)))
             .at(here, "no such function")
             .help("check the name and the argument types; functions of an imported module are called as `alias::name(..)`; docs/dsl.md lists ordo's functions"),
         EvalAltResult::ErrorModuleNotFound(path, _) => Problem::new(Kind::Script, format!("module `{path}` not found"))
@@ -119,3 +122,26 @@ fn parse_problem(kind: &ParseErrorType, here: Option<&Span>) -> Problem {
     }
 }
 
+
+/// `fiel (&str | ImmutableString | String, i64)` → `fiel(string, int)`.
+fn readable_signature(sig: &str) -> String {
+    sig.replace("&str | ImmutableString | String", "string")
+        .replace(" (", "(")
+        .replace("i64", "int")
+        .replace("f64", "float")
+        .replace("ordo::script::api::component::ComponentCtx", "Component")
+}
+
+/// Type names as a script author knows them.
+pub(crate) fn type_name(rhai_name: &str) -> &str {
+    match rhai_name {
+        "i64" => "integer",
+        "f64" => "float",
+        "bool" => "boolean",
+        "string" | "ImmutableString" => "string",
+        "array" => "array",
+        "map" => "map",
+        "()" => "nothing",
+        other => other,
+    }
+}

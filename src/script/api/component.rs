@@ -13,6 +13,7 @@ use super::{RhaiResult, call_span, fail, script_error};
 use crate::model::{Action, CustomStep, HostPath};
 use crate::problem::{Kind, Problem};
 use crate::script::custom::RhaiStep;
+use crate::script::diagnostic::type_name;
 use crate::script::session::Session;
 use crate::script::template;
 use crate::source::Span;
@@ -159,7 +160,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             (b.serial, b.components.len() - 1, dir)
         };
         let child = ComponentCtx { build: c.build.clone(), comp: index };
-        f.call_within_context::<Dynamic>(&ctx, (child,))?;
+        let _: Dynamic = f.call_within_context(&ctx, (child,))?;
         check_unknown_attributes(&c.lock().components[index])?;
         Ok(StepRef { serial, target: RefTarget::Component(index), path: Some(dir.to_string()), name: name.into() })
     };
@@ -248,10 +249,10 @@ fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, def
         ctx,
         format!(
             "attribute `{name}` of `{comp}` is set to a {} but its default is a {}",
-            given.type_name(),
-            default.type_name()
+            type_name(given.type_name()),
+            type_name(default.type_name())
         ),
-        format!("give `{name}` a value of type {} (the default is {default})", default.type_name()),
+        format!("give `{name}` a value of type {} (the default is {default})", type_name(default.type_name())),
     ))
 }
 

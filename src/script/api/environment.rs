@@ -107,6 +107,36 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     let s = session.clone();
     engine.register_get("name", move |h: &mut HostHandle| s.decl().hosts[h.0].name.clone());
 
+    // env.place("app", "web1") / env.place("app", ["web1", "web2"]): placement by
+    // host name, for environments that declare hosts first and wire them after.
+    let s = session.clone();
+    let place_on = move |ctx: NativeCallContext, _env: &mut EnvHandle, component: &str, hosts: Dynamic, overrides: Map| -> RhaiResult<()> {
+        let names = if hosts.is_string() { vec![hosts.to_string()] } else { strings(&ctx, "hosts", hosts)? };
+        let mut d = s.decl();
+        for name in names {
+            let Some(&i) = d.host_index.get(&name) else {
+                let known: Vec<&str> = d.hosts.iter().map(|h| h.name.as_str()).collect();
+                let hint = closest(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
+                let list = if known.is_empty() { "none yet".to_string() } else { known.join(", ") };
+                return Err(script_error(
+                    &ctx,
+                    format!("component `{component}` is placed on unknown host `{name}`"),
+                    format!("{hint}declare the host first with env.host(\"{name}\", #{{ … }}); declared hosts: {list}"),
+                ));
+            };
+            d.hosts[i].placements.push(Placement {
+                component: component.to_string(),
+                overrides: overrides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+                span: call_span(&ctx),
+            });
+        }
+        Ok(())
+    };
+    engine.register_fn("place", place_on.clone());
+    engine.register_fn("place", move |ctx: NativeCallContext, env: &mut EnvHandle, component: &str, hosts: Dynamic| {
+        place_on(ctx, env, component, hosts, Map::new())
+    });
+
     let s = session.clone();
     engine.register_fn(
         "override",
