@@ -24,20 +24,17 @@ impl Local {
 }
 
 impl Transport for Local {
+    /// Nothing to connect. The home directory is created by the first apply that
+    /// writes into it (every write does `mkdir -p`), so `ordo plan` leaves no trace.
     fn connect(&self) -> BoxFuture<'_, Result<(), Problem>> {
-        Box::pin(async move {
-            tokio::fs::create_dir_all(&self.home).await.map_err(|e| {
-                Problem::new(Kind::Connect, format!("host `{}`: cannot create home {}: {e}", self.name, self.home.display()))
-                    .help("check the `home` of this local host and the permissions of its parent directory")
-            })
-        })
+        Box::pin(async { Ok(()) })
     }
 
     fn exec(&self, script: String) -> BoxFuture<'_, Result<RunOutput, Problem>> {
         Box::pin(async move {
             let mut child = Command::new("sh")
                 .arg("-s")
-                .current_dir(&self.home)
+                .current_dir(if self.home.is_dir() { self.home.as_path() } else { std::path::Path::new("/") })
                 .env("HOME", &self.home)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
