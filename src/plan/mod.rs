@@ -111,3 +111,102 @@ fn edges(model: &Model) -> Vec<Edge> {
     }
     edges
 }
+
+#[cfg(test)]
+mod tests {
+    //! The planner is pure: these tests build models by hand, no scripts, no hosts.
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{Action, Component, Host, HostPath, Link, LinkReason, Step, Transport};
+
+    fn model(hosts: &[&str], components: &[(&str, usize)], steps: &[(usize, &str)], links: &[(usize, usize)]) -> Model {
+        Model {
+            environment: "test".into(),
+            service: "s".into(),
+            hosts: hosts
+                .iter()
+                .map(|h| Host {
+                    name: (*h).into(),
+                    transport: Transport::Local { home: "/tmp".into() },
+                    address: "localhost".into(),
+                    user: "u".into(),
+                    roles: vec![],
+                    data: serde_json::Value::Null,
+                    span: None,
+                })
+                .collect(),
+            components: components
+                .iter()
+                .map(|(name, host)| Component {
+                    name: (*name).into(),
+                    host: *host,
+                    parent: None,
+                    root: HostPath::new("~/d").unwrap(),
+                    attributes: BTreeMap::new(),
+                    span: None,
+                })
+                .collect(),
+            steps: steps
+                .iter()
+                .enumerate()
+                .map(|(id, (component, name))| Step {
+                    id,
+                    host: components[*component].1,
+                    component: *component,
+                    action: Action::Directory { name: (*name).into(), path: HostPath::new("~/d").unwrap().join(name), mode: None },
+                    triggers: vec![],
+                    span: None,
+                })
+                .collect(),
+            links: links
+                .iter()
+                .map(|(before, after)| Link {
+                    before: *before,
+                    after: *after,
+                    reason: LinkReason::Provides { key: "k".into() },
+                    span: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn independent_steps_keep_declaration_order() {
+        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (1, "y1"), (0, "x2"), (1, "y2")], &[]);
+        let plan = Plan::build(&m).unwrap();
+        assert_eq!(plan.order, vec![0, 1, 2, 3]);
+        assert_eq!(plan.per_host, vec![vec![0, 2], vec![1, 3]]);
+    }
+
+    #[test]
+    fn provider_component_runs_first_across_hosts() {
+        // y (host b) provides what x (host a) requires: all of y before x.
+        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (0, "x2"), (1, "y1"), (1, "y2")], &[(1, 0)]);
+        let plan = Plan::build(&m).unwrap();
+        assert_eq!(plan.order, vec![2, 3, 0, 1]);
+        assert_eq!(plan.preds[0], vec![3]);
+    }
+
+    #[test]
+    fn a_cycle_names_every_step_on_it() {
+        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (1, "y1")], &[(0, 1), (1, 0)]);
+        let err = Plan::build(&m).unwrap_err();
+        assert!(err.message.starts_with("dependency cycle: 2 steps on hosts a, b"), "{}", err.message);
+        let help = err.help.unwrap();
+        assert!(help.contains("1. a:x directory x1 → before b:y directory y1"), "{help}");
+        assert!(help.contains("2. b:y directory y1 → before a:x directory x1"), "{help}");
+    }
+
+    #[test]
+    fn the_same_model_always_gives_the_same_order() {
+        let steps: Vec<(usize, &str)> = (0..50).map(|i| (i % 5, "s")).collect();
+        let comps = [("a", 0), ("b", 1), ("c", 0), ("d", 1), ("e", 0)];
+        let m = model(&["h0", "h1"], &comps, &steps, &[(4, 0), (3, 1)]);
+        let first = Plan::build(&m).unwrap().order;
+        for _ in 0..5 {
+            assert_eq!(Plan::build(&m).unwrap().order, first);
+        }
+    }
+}
