@@ -66,6 +66,7 @@ fn exit_code(kind: Kind) -> ExitCode {
     match kind {
         Kind::Step => ExitCode::from(1),
         Kind::Connect => ExitCode::from(3),
+        Kind::Locked => ExitCode::from(4),
         _ => ExitCode::from(2),
     }
 }
@@ -85,9 +86,16 @@ async fn dispatch(cli: Cli, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Pro
             let _ = out.write_all(crate::plan::to_dot(&model, &plan).as_bytes());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plan(a) => deploy(&project, &a, false, true, reporter).await,
-        Command::Deploy(DeployArgs { target, yes }) => deploy(&project, &target, true, yes, reporter).await,
+        Command::Plan(a) => {
+            let opts = DeployOptions { apply: false, yes: true, break_lock: false, allow_dirty: true };
+            deploy(&project, &a, opts, reporter).await
+        }
+        Command::Deploy(DeployArgs { target, yes, break_lock, allow_dirty }) => {
+            let opts = DeployOptions { apply: true, yes, break_lock, allow_dirty };
+            deploy(&project, &target, opts, reporter).await
+        }
         Command::Status(a) => status(&project, &a, &*reporter).await,
+        Command::Run(a) => run_command(&project, &a, &*reporter).await,
     }
 }
 
@@ -129,8 +137,38 @@ fn select(model: &Model, patterns: &[String]) -> Result<Vec<bool>, Problems> {
     Ok(selected)
 }
 
-async fn deploy(project: &Project, args: &TargetArgs, apply: bool, yes: bool, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Problems> {
+fn ssh_options(project: &Project, args: &TargetArgs) -> crate::transport::SshOptions {
+    let mut ssh = crate::transport::SshOptions::default_for(&project.root);
+    ssh.accept_new_host_keys |= args.accept_new_host_keys;
+    ssh
+}
+
+/// A random-enough token that marks this run's locks as ours.
+fn run_token() -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let digest = Sha256::digest(format!("{nanos}-{}-{}", std::process::id(), exec::state::operator()).as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+struct DeployOptions {
+    apply: bool,
+    yes: bool,
+    break_lock: bool,
+    allow_dirty: bool,
+}
+
+async fn deploy(project: &Project, args: &TargetArgs, opts: DeployOptions, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Problems> {
     let started = Instant::now();
+    let git = project.git();
+    if opts.apply && !opts.allow_dirty {
+        if let Some(g) = git.as_ref().filter(|g| !g.dirty.is_empty()) {
+            let shown: Vec<&str> = g.dirty.iter().take(10).map(String::as_str).collect();
+            return Err(Problem::new(Kind::Usage, format!("the project has uncommitted changes:\n{}", shown.join("\n")))
+                .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
+                .into());
+        }
+    }
     let (model, plan, evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;
     let targeted: Vec<usize> = (0..model.hosts.len()).filter(|&h| selected[h] && !plan.per_host[h].is_empty()).collect();
@@ -139,55 +177,23 @@ async fn deploy(project: &Project, args: &TargetArgs, apply: bool, yes: bool, re
         *s = *s && !plan.per_host[h].is_empty();
     }
     reporter.event(&Event::Start {
-        command: if apply { "deploy".into() } else { "plan".into() },
+        command: if opts.apply { "deploy".into() } else { "plan".into() },
         environment: model.environment.clone(),
         service: model.service.clone(),
         hosts: targeted.len(),
         steps: targeted.iter().map(|&h| plan.per_host[h].len()).sum(),
     });
-    let hosts = exec::connect(&model, &selected).await?;
-    let result = run_deploy(project, &model, &plan, &hosts, &evaluated.sources, apply, yes, reporter, targeted.len(), started).await;
-    hosts.close().await;
-    result
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_deploy(
-    project: &Project,
-    model: &Arc<Model>,
-    plan: &Arc<Plan>,
-    hosts: &exec::Hosts,
-    sources: &crate::source::SourceMap,
-    apply: bool,
-    yes: bool,
-    reporter: Arc<dyn Reporter>,
-    host_count: usize,
-    started: Instant,
-) -> Result<ExitCode, Problems> {
-    let prediction = exec::predict(model, plan, hosts, &*reporter).await?;
-    let conflicts = prediction.conflicts().len();
-    reporter.event(&Event::PlanDone {
-        changes: prediction.change_count() - conflicts,
-        unchanged: prediction.unchanged,
-        conflicts,
-        hosts: host_count,
+    let hosts = exec::connect(&model, &selected, &ssh_options(project, args)).await?;
+    let locking = opts.apply.then(|| exec::Locking {
+        info: exec::LockInfo {
+            holder: exec::state::operator(),
+            pid: std::process::id(),
+            environment: model.environment.clone(),
+            since: exec::state::now_rfc3339(),
+            token: run_token(),
+        },
+        break_lock: opts.break_lock,
     });
-    if conflicts > 0 {
-        let first = prediction.conflicts()[0];
-        let step = &model.steps[first.step];
-        let message = match &first.change {
-            exec::Change::Conflict { message } => message.clone(),
-            _ => String::new(),
-        };
-        return Err(Problem::new(Kind::Step, format!("{}: {message}", model.step_path(first.step)))
-            .at(step.span.as_ref(), "this step")
-            .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
-            .with_sources(sources)
-            .into());
-    }
-    if !apply {
-        return Ok(ExitCode::SUCCESS);
-    }
     let record = HostState {
         fingerprint: project.fingerprint(),
         ordo_version: crate::VERSION.to_string(),
@@ -195,25 +201,86 @@ async fn run_deploy(
         service: model.service.clone(),
         deployed_at: exec::state::now_rfc3339(),
         deployed_by: exec::state::operator(),
+        commit: git.map(|g| g.commit),
     };
-    if prediction.change_count() > 0 && !yes && !confirm(prediction.change_count(), host_count)? {
-        reporter.text("nothing applied");
-        return Ok(ExitCode::SUCCESS);
+    let run = Run { model: &model, plan: &plan, hosts: &hosts, sources: &evaluated.sources, reporter, host_count: targeted.len(), started };
+    let result = tokio::select! {
+        r = run.go(&opts, locking.as_ref(), &record) => r,
+        _ = tokio::signal::ctrl_c() => Err(Problem::new(Kind::Step, "interrupted (Ctrl-C)")
+            .help("steps already applied stay applied (each file is written atomically); run the deploy again to finish")
+            .into()),
+    };
+    if let Some(l) = &locking {
+        exec::unlock(&model, &hosts, &l.info).await;
     }
-    let unchanged = prediction.unchanged;
-    let applied = exec::apply(model, plan, prediction, hosts, reporter.clone(), &record).await;
-    reporter.event(&Event::Summary {
-        changed: applied.changed,
-        unchanged,
-        failed: applied.failed,
-        skipped: applied.skipped,
-        hosts: host_count,
-        duration_ms: started.elapsed().as_millis() as u64,
-    });
-    if applied.problems.is_empty() {
-        Ok(ExitCode::SUCCESS)
-    } else {
-        Err(Problems(applied.problems.into_iter().map(|p| p.with_sources(sources)).collect()))
+    hosts.close().await;
+    result
+}
+
+struct Run<'a> {
+    model: &'a Arc<Model>,
+    plan: &'a Arc<Plan>,
+    hosts: &'a exec::Hosts,
+    sources: &'a crate::source::SourceMap,
+    reporter: Arc<dyn Reporter>,
+    host_count: usize,
+    started: Instant,
+}
+
+impl Run<'_> {
+    async fn go(&self, opts: &DeployOptions, locking: Option<&exec::Locking>, record: &HostState) -> Result<ExitCode, Problems> {
+        let (model, reporter) = (self.model, &self.reporter);
+        let prediction = exec::predict(model, self.plan, self.hosts, &**reporter, locking).await?;
+        for (host, holder) in &prediction.broken_locks {
+            let who = holder.as_ref().map_or_else(|| "(no details recorded)".to_string(), exec::LockInfo::describe);
+            reporter.text(&format!("broke the lock on {host} held by {who}"));
+        }
+        for (host, holder) in &prediction.busy {
+            let who = holder.as_ref().map_or_else(|| "another deploy".to_string(), exec::LockInfo::describe);
+            reporter.text(&format!("note: {host} is being deployed right now by {who}"));
+        }
+        let conflicts = prediction.conflicts().len();
+        reporter.event(&Event::PlanDone {
+            changes: prediction.change_count() - conflicts,
+            unchanged: prediction.unchanged,
+            conflicts,
+            hosts: self.host_count,
+        });
+        if conflicts > 0 {
+            let first = prediction.conflicts()[0];
+            let step = &model.steps[first.step];
+            let message = match &first.change {
+                exec::Change::Conflict { message } => message.clone(),
+                _ => String::new(),
+            };
+            return Err(Problem::new(Kind::Step, format!("{}: {message}", model.step_path(first.step)))
+                .at(step.span.as_ref(), "this step")
+                .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
+                .with_sources(self.sources)
+                .into());
+        }
+        let Some(lock) = locking else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        if prediction.change_count() > 0 && !opts.yes && !confirm(prediction.change_count(), self.host_count)? {
+            reporter.text("nothing applied");
+            return Ok(ExitCode::SUCCESS);
+        }
+        let unchanged = prediction.unchanged;
+        let applied = exec::apply(model, self.plan, prediction, self.hosts, reporter.clone(), record, &lock.info).await;
+        reporter.event(&Event::Summary {
+            changed: applied.changed,
+            unchanged,
+            failed: applied.failed,
+            skipped: applied.skipped,
+            hosts: self.host_count,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+        });
+        if applied.problems.is_empty() {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            Err(Problems(applied.problems.into_iter().map(|p| p.with_sources(self.sources)).collect()))
+        }
     }
 }
 
@@ -232,30 +299,80 @@ fn confirm(changes: usize, hosts: usize) -> Result<bool, Problems> {
 async fn status(project: &Project, args: &TargetArgs, reporter: &dyn Reporter) -> Result<ExitCode, Problems> {
     let (model, plan, _evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;
-    let hosts = exec::connect(&model, &selected).await?;
+    let hosts = exec::connect(&model, &selected, &ssh_options(project, args)).await?;
     let states = exec::read_states(&model, &hosts).await;
     hosts.close().await;
     let states = states?;
     let current = project.fingerprint();
     let mut seen: Vec<&str> = Vec::new();
-    for (h, state) in states.iter().enumerate() {
-        if !selected[h] || plan.per_host[h].is_empty() && state.is_none() {
+    for (h, status) in states.iter().enumerate() {
+        if !selected[h] || plan.per_host[h].is_empty() && status.state.is_none() {
             continue;
         }
         let name = &model.hosts[h].name;
-        match state {
+        let mut line = match &status.state {
             Some(s) => {
                 if !seen.contains(&s.fingerprint.as_str()) {
                     seen.push(&s.fingerprint);
                 }
                 let mark = if s.fingerprint == current { "current" } else { "differs from this checkout" };
-                reporter.text(&format!("{name}: {} ({mark}), ordo {}, deployed {} by {}", s.fingerprint, s.ordo_version, s.deployed_at, s.deployed_by));
+                let commit = s.commit.as_deref().map(|c| format!(", commit {}", &c[..c.len().min(12)])).unwrap_or_default();
+                format!("{name}: {} ({mark}{commit}), ordo {}, deployed {} by {}", s.fingerprint, s.ordo_version, s.deployed_at, s.deployed_by)
             }
-            None => reporter.text(&format!("{name}: never deployed")),
+            None => format!("{name}: never deployed"),
+        };
+        if let Some(lock) = &status.lock {
+            line.push_str(&format!("; locked by {}", lock.describe()));
         }
+        reporter.text(&line);
     }
     if seen.len() > 1 {
         reporter.text(&format!("hosts differ: {} versions deployed", seen.len()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ordo run ENV -- CMD`: the command on every selected host in parallel, output
+/// grouped per host in host order; exit code 1 if it failed anywhere.
+async fn run_command(project: &Project, args: &crate::cli::RunArgs, reporter: &dyn Reporter) -> Result<ExitCode, Problems> {
+    let (model, _plan, _evaluated) = load(project, &args.target.env).await?;
+    let selected = select(&model, &args.target.hosts)?;
+    let hosts = exec::connect(&model, &selected, &ssh_options(project, &args.target)).await?;
+    let command = args.command.join(" ");
+    let script = format!("cd \"$HOME\" 2>/dev/null\n{command}\n");
+    let mut tasks = tokio::task::JoinSet::new();
+    for (h, t) in hosts.targeted() {
+        let (t, script) = (t.clone(), script.clone());
+        tasks.spawn(async move { (h, t.exec(script).await) });
+    }
+    let mut results: Vec<(usize, Result<crate::model::RunOutput, Problem>)> = Vec::new();
+    while let Some(Ok(r)) = tasks.join_next().await {
+        results.push(r);
+    }
+    hosts.close().await;
+    results.sort_by_key(|(h, _)| *h);
+    let mut failed = 0;
+    for (h, r) in results {
+        let name = &model.hosts[h].name;
+        match r {
+            Ok(out) => {
+                let status = if out.code == 0 { "ok".to_string() } else { format!("exit {}", out.code) };
+                if out.code != 0 {
+                    failed += 1;
+                }
+                reporter.text(&format!("── {name} ({status})"));
+                for line in out.stdout.lines() {
+                    reporter.text(line);
+                }
+                for line in out.stderr.lines() {
+                    reporter.text(&format!("stderr: {line}"));
+                }
+            }
+            Err(p) => {
+                failed += 1;
+                reporter.text(&format!("── {name} (failed: {})", p.message));
+            }
+        }
+    }
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -46,8 +46,20 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Print the plan's step graph as Graphviz DOT.
     Graph(EnvArgs),
-    /// Show what each host has deployed: fingerprint, when, by whom.
+    /// Show what each host has deployed: fingerprint, when, by whom, who deploys now.
     Status(TargetArgs),
+    /// Run a shell command on hosts in parallel; output grouped per host.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// The command (after `--`), run with `sh -c` in the service user's home.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +76,11 @@ pub struct TargetArgs {
     /// Only these hosts: comma-separated names, globs (web*) or roles.
     #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
+
+    /// Trust the SSH host key of hosts seen for the first time (accept-new). A key
+    /// that changed is refused regardless. Also: ORDO_ACCEPT_NEW_HOST_KEYS=1.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
 }
 
 #[derive(Debug, Args)]
@@ -74,4 +91,12 @@ pub struct DeployArgs {
     /// Apply without asking for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Remove another deploy's lock on the hosts first (when that deploy died).
+    #[arg(long)]
+    pub break_lock: bool,
+
+    /// Deploy from a git working tree with uncommitted changes.
+    #[arg(long)]
+    pub allow_dirty: bool,
 }

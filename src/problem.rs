@@ -24,6 +24,8 @@ pub enum Kind {
     Connect,
     /// A step failed on a host.
     Step,
+    /// A host is locked by another deploy.
+    Locked,
     /// The command line asked for something impossible.
     Usage,
 }
@@ -37,6 +39,7 @@ impl Kind {
             Kind::Plan => "ordo::plan",
             Kind::Connect => "ordo::connect",
             Kind::Step => "ordo::step",
+            Kind::Locked => "ordo::locked",
             Kind::Usage => "ordo::usage",
         }
     }

@@ -69,6 +69,32 @@ impl Project {
     }
 }
 
+/// The project's git state, when it lives in a git working tree.
+pub struct GitState {
+    pub commit: String,
+    /// `git status --porcelain` lines of uncommitted changes inside the project.
+    pub dirty: Vec<String>,
+}
+
+impl Project {
+    pub fn git(&self) -> Option<GitState> {
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&self.root)
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        };
+        let commit = git(&["rev-parse", "HEAD"])?.trim().to_string();
+        let dirty = git(&["status", "--porcelain", "--", "."])?.lines().map(str::to_string).collect();
+        Some(GitState { commit, dirty })
+    }
+}
+
 /// Files that make up the project: hidden entries (`.git`, `.ordo-hosts`) and build
 /// output (`target`) are not inputs.
 fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {

@@ -93,3 +93,9 @@ pub(crate) fn parse(stdout: &str) -> (Vec<(usize, Outcome)>, bool) {
     }
     (out, recorded)
 }
+
+/// Removes the deploy lock if it is ours (its info carries our token).
+pub(crate) fn unlock_script(service: &str, lock: &super::state::LockInfo) -> String {
+    let dir = super::state::lock_dir(service).shell();
+    format!("if grep -q {} {dir}/info 2>/dev/null; then rm -rf {dir}; fi; echo 'unlock ok'\n", lock.token)
+}

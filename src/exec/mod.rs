@@ -11,13 +11,16 @@ mod shell;
 pub mod state;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::Notify;
 
 pub use change::{Change, Planned};
-pub use state::HostState;
+pub use state::{HostState, LockInfo};
+
+use probe::{LockRequest, LockStatus};
 
 use crate::model::{Action, HostIo, Model, RunOutput};
 use crate::plan::Plan;
@@ -28,6 +31,8 @@ use crate::transport::{self, Counted};
 /// Hosts connected for one run; index = host index, `None` = not targeted.
 pub struct Hosts {
     pub transports: Vec<Option<Arc<Counted>>>,
+    /// Hosts whose deploy lock this run holds.
+    locked: Vec<Arc<AtomicBool>>,
 }
 
 impl Hosts {
@@ -44,7 +49,7 @@ impl Hosts {
 
 /// Connects to every selected host in parallel; any failure stops the run before a
 /// single change is made, naming every host that failed.
-pub async fn connect(model: &Model, selected: &[bool]) -> Result<Hosts, Problems> {
+pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptions) -> Result<Hosts, Problems> {
     let mut transports: Vec<Option<Arc<Counted>>> = vec![None; model.hosts.len()];
     let mut problems = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -52,7 +57,7 @@ pub async fn connect(model: &Model, selected: &[bool]) -> Result<Hosts, Problems
         if !selected[i] {
             continue;
         }
-        match transport::for_host(host) {
+        match transport::for_host(host, ssh) {
             Ok(t) => {
                 transports[i] = Some(t.clone());
                 tasks.spawn(async move { (i, t.connect().await) });
@@ -66,10 +71,24 @@ pub async fn connect(model: &Model, selected: &[bool]) -> Result<Hosts, Problems
         }
     }
     if problems.is_empty() {
-        Ok(Hosts { transports })
+        let locked = (0..model.hosts.len()).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        Ok(Hosts { transports, locked })
     } else {
         Err(Problems(problems))
     }
+}
+
+/// Releases every deploy lock this run still holds (one round trip per host, in
+/// parallel). Called at the end of every deploy, whatever happened.
+pub async fn unlock(model: &Model, hosts: &Hosts, lock: &LockInfo) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (h, t) in hosts.targeted() {
+        if hosts.locked[h].swap(false, Ordering::SeqCst) {
+            let (t, script) = (t.clone(), apply::unlock_script(&model.service, lock));
+            tasks.spawn(async move { t.exec(script).await });
+        }
+    }
+    while tasks.join_next().await.is_some() {}
 }
 
 /// The verified plan: what will change on each host.
@@ -77,6 +96,10 @@ pub struct Prediction {
     pub changes: Vec<Vec<Planned>>,
     pub states: Vec<Option<HostState>>,
     pub unchanged: usize,
+    /// Locks removed with `--break-lock`: host name and the holder's info.
+    pub broken_locks: Vec<(String, Option<LockInfo>)>,
+    /// Deploys running right now (seen by `ordo plan`, which takes no lock).
+    pub busy: Vec<(String, Option<LockInfo>)>,
 }
 
 impl Prediction {
@@ -114,14 +137,29 @@ fn host_io(model: &Model, host: usize, t: &Arc<Counted>) -> Arc<dyn HostIo> {
     })
 }
 
-/// Reads the recorded state of every targeted host (one round trip each).
-pub async fn read_states(model: &Model, hosts: &Hosts) -> Result<Vec<Option<HostState>>, Problems> {
-    let mut states = vec![None; model.hosts.len()];
+/// What a host has deployed, and who deploys it right now.
+#[derive(Clone, Debug, Default)]
+pub struct HostStatus {
+    pub state: Option<HostState>,
+    pub lock: Option<LockInfo>,
+}
+
+/// Reads the recorded state and lock of every targeted host (one round trip each).
+pub async fn read_states(model: &Model, hosts: &Hosts) -> Result<Vec<HostStatus>, Problems> {
+    let mut states = vec![HostStatus::default(); model.hosts.len()];
     let mut problems = Vec::new();
     for (h, t) in hosts.targeted() {
-        match t.exec(probe::script(model, &[], &[])).await {
+        match t.exec(probe::script(model, &[], &[], None)).await {
             Ok(out) => match probe::parse(&out.stdout) {
-                Ok(p) => states[h] = p.state,
+                Ok(p) => {
+                    states[h] = HostStatus {
+                        state: p.state,
+                        lock: match p.lock {
+                            LockStatus::Held(info) => info,
+                            _ => None,
+                        },
+                    }
+                }
                 Err(e) => problems.push(Problem::new(Kind::Step, format!("host `{}`: {e}", model.hosts[h].name))),
             },
             Err(p) => problems.push(p),
@@ -130,20 +168,56 @@ pub async fn read_states(model: &Model, hosts: &Hosts) -> Result<Vec<Option<Host
     if problems.is_empty() { Ok(states) } else { Err(Problems(problems)) }
 }
 
-/// Probes every targeted host (one round trip each, in parallel) and verifies.
-pub async fn predict(model: &Arc<Model>, plan: &Arc<Plan>, hosts: &Hosts, reporter: &dyn Reporter) -> Result<Prediction, Problems> {
+/// How a deploy takes the hosts' locks (`ordo plan` takes none).
+#[derive(Clone)]
+pub struct Locking {
+    pub info: LockInfo,
+    pub break_lock: bool,
+}
+
+/// Probes every targeted host (one round trip each, in parallel), taking its deploy
+/// lock in the same round trip when `locking` is given, and verifies. A host locked
+/// by someone else stops the run before anything changes.
+pub async fn predict(
+    model: &Arc<Model>,
+    plan: &Arc<Plan>,
+    hosts: &Hosts,
+    reporter: &dyn Reporter,
+    locking: Option<&Locking>,
+) -> Result<Prediction, Problems> {
     let mut tasks = tokio::task::JoinSet::new();
     for (h, t) in hosts.targeted() {
         let (model, plan, t) = (model.clone(), plan.clone(), t.clone());
-        tasks.spawn(async move { (h, predict_host(&model, &plan, h, &t).await) });
+        let request = locking.map(|l| LockRequest { info: l.info.clone(), break_lock: l.break_lock });
+        tasks.spawn(async move { (h, predict_host(&model, &plan, h, &t, request.as_ref()).await) });
     }
     let mut changes: Vec<Vec<Planned>> = (0..model.hosts.len()).map(|_| Vec::new()).collect();
     let mut states = vec![None; model.hosts.len()];
     let mut problems = Vec::new();
     let mut unchanged = 0;
+    let mut broken_locks = Vec::new();
+    let mut busy = Vec::new();
     while let Some(done) = tasks.join_next().await {
         match done {
-            Ok((h, Ok((planned, state)))) => {
+            Ok((h, Ok(HostPrediction { planned, state, lock }))) => {
+                let name = model.hosts[h].name.clone();
+                match lock {
+                    LockStatus::Acquired => hosts.locked[h].store(true, Ordering::SeqCst),
+                    LockStatus::Broke(old) => {
+                        hosts.locked[h].store(true, Ordering::SeqCst);
+                        broken_locks.push((name, old));
+                    }
+                    LockStatus::Held(holder) if locking.is_some() => {
+                        let who = holder.as_ref().map_or_else(|| "another deploy (no details recorded)".to_string(), LockInfo::describe);
+                        problems.push(
+                            Problem::new(Kind::Locked, format!("host `{name}` is locked by {who}"))
+                                .help("wait for that deploy to finish; if it died, run again with --break-lock (this removes its lock, nothing else)"),
+                        );
+                        continue;
+                    }
+                    LockStatus::Held(holder) => busy.push((name, holder)),
+                    LockStatus::Free => {}
+                }
                 unchanged += plan.per_host[h].len() - planned.len();
                 changes[h] = planned;
                 states[h] = state;
@@ -176,18 +250,33 @@ pub async fn predict(model: &Arc<Model>, plan: &Arc<Plan>, hosts: &Hosts, report
             });
         }
     }
-    Ok(Prediction { changes, states, unchanged })
+    Ok(Prediction { changes, states, unchanged, broken_locks, busy })
 }
 
-async fn predict_host(model: &Arc<Model>, plan: &Plan, h: usize, t: &Arc<Counted>) -> Result<(Vec<Planned>, Option<HostState>), Problem> {
+struct HostPrediction {
+    planned: Vec<Planned>,
+    state: Option<HostState>,
+    lock: LockStatus,
+}
+
+async fn predict_host(
+    model: &Arc<Model>,
+    plan: &Plan,
+    h: usize,
+    t: &Arc<Counted>,
+    lock: Option<&LockRequest>,
+) -> Result<HostPrediction, Problem> {
     let order = &plan.per_host[h];
     let watched: Vec<usize> = order.iter().copied().filter(|&s| !model.steps[s].triggers.is_empty()).collect();
-    let out = t.exec(probe::script(model, order, &watched)).await?;
+    let out = t.exec(probe::script(model, order, &watched, lock)).await?;
     if out.code != 0 {
         return Err(Problem::new(Kind::Step, format!("host `{}`: probing failed (exit {})", model.hosts[h].name, out.code))
             .help(format!("the host's shell said: {}", tail(&out.stderr))));
     }
     let probe = probe::parse(&out.stdout).map_err(|e| Problem::new(Kind::Step, format!("host `{}`: {e}", model.hosts[h].name)))?;
+    if lock.is_some() && matches!(probe.lock, LockStatus::Held(_)) {
+        return Ok(HostPrediction { planned: Vec::new(), state: probe.state, lock: probe.lock });
+    }
     // Custom verifies run user code that may run commands: on a blocking thread.
     let customs: Vec<usize> = order.iter().copied().filter(|&s| matches!(model.steps[s].action, Action::Custom { .. })).collect();
     let mut verdicts: HashMap<usize, bool> = HashMap::new();
@@ -211,7 +300,7 @@ async fn predict_host(model: &Arc<Model>, plan: &Plan, h: usize, t: &Arc<Counted
         }
     }
     let planned = change::verify(model, order, &probe, &|s| verdicts.get(&s).copied().unwrap_or(true));
-    Ok((planned, probe.state))
+    Ok(HostPrediction { planned, state: probe.state, lock: probe.lock })
 }
 
 fn tail(text: &str) -> String {
@@ -292,6 +381,7 @@ pub async fn apply(
     hosts: &Hosts,
     reporter: Arc<dyn Reporter>,
     record: &HostState,
+    lock: &LockInfo,
 ) -> Applied {
     let n = model.steps.len();
     let mut changed = vec![false; n];
@@ -325,8 +415,9 @@ pub async fn apply(
         if !needs_record {
             continue;
         }
-        let (model, board, near, t, reporter, record) = (model.clone(), board.clone(), near.clone(), t.clone(), reporter.clone(), record.clone());
-        tasks.spawn(async move { apply_host(&model, h, planned, &board, &near, &t, &*reporter, &record).await });
+        let (model, board, near, t, reporter) = (model.clone(), board.clone(), near.clone(), t.clone(), reporter.clone());
+        let finish = Finish { record: record.clone(), lock: lock.clone(), locked: hosts.locked[h].clone() };
+        tasks.spawn(async move { apply_host(&model, h, planned, &board, &near, &t, &*reporter, &finish).await });
     }
     let mut total = Applied::default();
     while let Some(done) = tasks.join_next().await {
@@ -343,6 +434,30 @@ pub async fn apply(
     total
 }
 
+/// What the last script of a host also does: record the deployed version and
+/// release the lock (saving a round trip each).
+struct Finish {
+    record: HostState,
+    lock: LockInfo,
+    locked: Arc<AtomicBool>,
+}
+
+impl Finish {
+    fn script(&self, model: &Model) -> String {
+        let mut s = String::new();
+        if self.locked.load(Ordering::SeqCst) {
+            s.push_str(&apply::unlock_script(&model.service, &self.lock));
+        }
+        s
+    }
+
+    fn observe(&self, stdout: &str) {
+        if stdout.lines().any(|l| l == "unlock ok") {
+            self.locked.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_host(
     model: &Arc<Model>,
@@ -352,8 +467,9 @@ async fn apply_host(
     near: &[Vec<usize>],
     t: &Arc<Counted>,
     reporter: &dyn Reporter,
-    record: &HostState,
+    finish: &Finish,
 ) -> Applied {
+    let record = &finish.record;
     let mut result = Applied::default();
     let host = model.hosts[h].name.clone();
     let other_host = |deps: &[usize]| -> Vec<usize> { deps.iter().copied().filter(|&d| model.steps[d].host != h).collect() };
@@ -432,8 +548,14 @@ async fn apply_host(
         let batch: Vec<&Planned> = planned[i..end].iter().collect();
         let markers: Vec<Vec<usize>> = batch.iter().map(|p| markers_for.get(&p.step).cloned().unwrap_or_default()).collect();
         let last = end == planned.len();
-        let script = apply::script(model, &batch, &markers, last.then_some(record));
+        let mut script = apply::script(model, &batch, &markers, last.then_some(record));
+        if last {
+            script.push_str(&finish.script(model));
+        }
         let outcome = t.exec(script).await;
+        if let Ok(out) = &outcome {
+            finish.observe(&out.stdout);
+        }
         let ms = started.elapsed().as_millis() as u64;
         let (results, recorded) = match &outcome {
             Ok(out) => apply::parse(&out.stdout),
@@ -487,9 +609,9 @@ async fn apply_host(
     if stopped.is_none() && !done_recording {
         // The fingerprint travels with the last batch; when the host ended with a
         // custom step or had nothing to change, it goes in a script of its own.
-        let script = apply::script(model, &[], &[], Some(record));
+        let script = apply::script(model, &[], &[], Some(record)) + finish.script(model).as_str();
         match t.exec(script).await {
-            Ok(out) if apply::parse(&out.stdout).1 => {}
+            Ok(out) if apply::parse(&out.stdout).1 => finish.observe(&out.stdout),
             Ok(out) => result.problems.push(Problem::new(Kind::Step, format!("host `{host}`: recording the deployed version failed: {}", tail(&out.stderr)))),
             Err(p) => result.problems.push(p),
         }

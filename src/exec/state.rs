@@ -17,6 +17,30 @@ pub struct HostState {
     pub service: String,
     pub deployed_at: String,
     pub deployed_by: String,
+    /// The project's git commit, when it is a git repository.
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// Who holds a host's deploy lock; stored in `~/.ordo/<service>/lock/info`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LockInfo {
+    pub holder: String,
+    pub pid: u32,
+    pub environment: String,
+    pub since: String,
+    /// Random per run: a deploy only ever removes its own lock.
+    pub token: String,
+}
+
+impl LockInfo {
+    pub fn describe(&self) -> String {
+        format!("{} (pid {}, environment {}) since {}", self.holder, self.pid, self.environment, self.since)
+    }
+}
+
+pub(crate) fn lock_dir(service: &str) -> HostPath {
+    state_dir(service).join("lock")
 }
 
 pub(crate) fn state_dir(service: &str) -> HostPath {

@@ -105,13 +105,11 @@ pub(crate) struct OverrideDecl {
 pub(crate) struct ServiceDecl {
     pub(crate) name: String,
     pub(crate) components: Vec<ComponentDecl>,
-    pub(crate) span: Option<Span>,
 }
 
 pub(crate) struct ComponentDecl {
     pub(crate) name: String,
     pub(crate) configure: Callback,
-    pub(crate) span: Option<Span>,
 }
 
 /// The provide/require registry: which root instance provides what under a key, who

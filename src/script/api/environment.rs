@@ -162,7 +162,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         d.services.push(ServiceDecl {
             name: name.to_string(),
             components: Vec::new(),
-            span: call_span(&ctx),
         });
         Ok(ServiceHandle(name.to_string()))
     });
@@ -194,7 +193,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             service.components.push(ComponentDecl {
                 name: name.to_string(),
                 configure: Callback::new(&ctx, configure),
-                span: call_span(&ctx),
             });
             Ok(svc.clone())
         },
