@@ -204,3 +204,80 @@ fn graph_is_dot() {
     assert!(out.stdout.contains("label=\"api:url\""), "provide/require edge: {}", out.stdout);
     assert!(out.stdout.contains("label=\"on change\""), "{}", out.stdout);
 }
+
+#[test]
+fn a_held_lock_refuses_the_deploy_and_break_lock_removes_it() {
+    let p = Project::example("hello");
+    let info = r#"{"holder":"alice@laptop","pid":4242,"environment":"local","since":"2026-11-25T10:00:00Z","token":"feedc0de"}"#;
+    p.write(".ordo-hosts/web/.ordo/site/lock/info", info);
+    let out = p.ordo(&["deploy", "local", "--yes"]).code(4);
+    assert!(
+        out.stderr.contains("host `web` is locked by alice@laptop (pid 4242, environment local) since 2026-11-25T10:00:00Z"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--break-lock"), "{}", out.stderr);
+    assert!(!p.path(".ordo-hosts/api/deployment").exists(), "nothing changed on any host");
+    assert!(!p.path(".ordo-hosts/api/.ordo/site/lock").exists(), "the lock taken on api was released");
+
+    let status = p.ordo(&["status", "local"]).success();
+    assert!(status.stdout.contains("web: never deployed; locked by alice@laptop"), "{}", status.stdout);
+    let plan = p.ordo(&["plan", "local"]).success();
+    assert!(plan.stdout.contains("note: web is being deployed right now by alice@laptop"), "{}", plan.stdout);
+
+    let out = p.ordo(&["deploy", "local", "--yes", "--break-lock"]).success();
+    assert!(out.stdout.contains("broke the lock on web held by alice@laptop (pid 4242"), "{}", out.stdout);
+    assert!(!p.path(".ordo-hosts/web/.ordo/site/lock").exists(), "our own lock is released at the end");
+    p.ordo(&["deploy", "local", "--yes"]).success();
+}
+
+#[test]
+fn status_shows_mixed_versions_after_a_partial_deploy() {
+    let p = Project::example("hello");
+    p.ordo(&["deploy", "local", "--yes"]).success();
+    let env = p.read("environments/local.rhai").replace("Hello from ordo", "Version two");
+    p.write("environments/local.rhai", &env);
+    p.ordo(&["deploy", "local", "--yes", "--hosts", "web"]).success();
+    let status = p.ordo(&["status", "local"]).success();
+    assert!(status.stdout.contains("api: ") && status.stdout.contains("(differs from this checkout)"), "{}", status.stdout);
+    assert!(status.stdout.contains("web: ") && status.stdout.contains("(current)"), "{}", status.stdout);
+    assert!(status.stdout.contains("hosts differ: 2 versions deployed"), "{}", status.stdout);
+}
+
+#[test]
+fn run_executes_on_every_selected_host() {
+    let p = Project::example("hello");
+    let out = p.ordo(&["run", "local", "--", "echo", "hello from", "$(basename $HOME)"]).success();
+    assert_eq!(out.stdout, "── api (ok)\nhello from api\n── web (ok)\nhello from web\n");
+    let out = p.ordo(&["run", "local", "--hosts", "frontend", "--", "exit 3"]).code(1);
+    assert_eq!(out.stdout, "── web (exit 3)\n");
+}
+
+#[test]
+fn dirty_git_trees_are_refused() {
+    let p = Project::example("hello");
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(p.root())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    p.write(".gitignore", ".ordo-hosts/\n");
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    p.ordo(&["deploy", "local", "--yes"]).success();
+    assert!(p.read(".ordo-hosts/web/.ordo/site/state.json").contains("\"commit\": \""), "commit recorded");
+
+    p.write("files/robots.txt", "User-agent: *\nDisallow: /private\n");
+    let out = p.ordo(&["deploy", "local", "--yes"]).code(2);
+    assert!(out.stderr.contains("the project has uncommitted changes"), "{}", out.stderr);
+    assert!(out.stderr.contains("files/robots.txt"), "{}", out.stderr);
+    p.ordo(&["plan", "local"]).success();
+    p.ordo(&["deploy", "local", "--yes", "--allow-dirty"]).success();
+}
