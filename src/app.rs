@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> ExitCode {
         )
     }));
     let reporter: Arc<dyn Reporter> = match cli.format {
+        Format::Human if std::io::stdout().is_terminal() => Arc::new(Human::live(color)),
         Format::Human => Arc::new(Human::new(Box::new(std::io::stdout()), color)),
         Format::Json => Arc::new(Json::new(Box::new(std::io::stdout()))),
     };

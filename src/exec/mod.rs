@@ -187,6 +187,7 @@ pub async fn predict(
 ) -> Result<Prediction, Problems> {
     let mut tasks = tokio::task::JoinSet::new();
     for (h, t) in hosts.targeted() {
+        reporter.event(&Event::Progress { host: model.hosts[h].name.clone(), activity: "probing".into() });
         let (model, plan, t) = (model.clone(), plan.clone(), t.clone());
         let request = locking.map(|l| LockRequest { info: l.info.clone(), break_lock: l.break_lock });
         tasks.spawn(async move { (h, predict_host(&model, &plan, h, &t, request.as_ref()).await) });
@@ -201,6 +202,7 @@ pub async fn predict(
         match done {
             Ok((h, Ok(HostPrediction { planned, state, lock }))) => {
                 let name = model.hosts[h].name.clone();
+                reporter.event(&Event::Progress { host: name.clone(), activity: "done".into() });
                 match lock {
                     LockStatus::Acquired => hosts.locked[h].store(true, Ordering::SeqCst),
                     LockStatus::Broke(old) => {
@@ -503,11 +505,16 @@ async fn apply_host(
             continue;
         }
         let first = planned[i].step;
-        if let Err(dep) = board.wait(&other_host(&near[first])).await {
+        let deps = other_host(&near[first]);
+        if !board.ready(&deps) {
+            reporter.event(&Event::Progress { host: host.clone(), activity: format!("waiting for {}", model.step_path(deps[0])) });
+        }
+        if let Err(dep) = board.wait(&deps).await {
             stopped = Some(format!("{} failed", model.step_path(dep)));
             continue;
         }
         let started = Instant::now();
+        reporter.event(&Event::Progress { host: host.clone(), activity: format!("applying {}", model.step_path(first)) });
         if let Action::Custom { step, .. } = &model.steps[first].action {
             let io = host_io(model, h, t);
             let step = step.clone();

@@ -10,6 +10,39 @@ use super::{Event, Reporter, StepStatus};
 pub struct Human {
     out: Mutex<Box<dyn Write + Send>>,
     color: bool,
+    /// On a terminal: one live line per host with what it is doing.
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: indicatif::MultiProgress,
+    bars: Mutex<Vec<(String, indicatif::ProgressBar)>>,
+}
+
+impl Live {
+    fn update(&self, host: &str, activity: &str) {
+        let mut bars = self.bars.lock().expect("live bars");
+        let bar = match bars.iter().find(|(h, _)| h == host) {
+            Some((_, b)) => b.clone(),
+            None => {
+                let b = self.multi.add(indicatif::ProgressBar::new_spinner());
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("  {spinner} {prefix:.bold} {wide_msg}")
+                        .expect("valid template"),
+                );
+                b.set_prefix(host.to_string());
+                b.enable_steady_tick(std::time::Duration::from_millis(120));
+                bars.push((host.to_string(), b.clone()));
+                b
+            }
+        };
+        if activity == "done" {
+            bar.finish_and_clear();
+            bars.retain(|(h, _)| h != host);
+        } else {
+            bar.set_message(activity.to_string());
+        }
+    }
 }
 
 const RESET: &str = "\x1b[0m";
@@ -22,7 +55,17 @@ const BOLD: &str = "\x1b[1m";
 
 impl Human {
     pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
-        Human { out: Mutex::new(out), color }
+        Human { out: Mutex::new(out), color, live: None }
+    }
+
+    /// Human output on a terminal (stdout), with live per-host progress lines.
+    pub fn live(color: bool) -> Self {
+        let multi = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stdout());
+        Human {
+            out: Mutex::new(Box::new(std::io::stdout())),
+            color,
+            live: Some(Live { multi, bars: Mutex::new(Vec::new()) }),
+        }
     }
 
     fn paint(&self, color: &str, text: &str) -> String {
@@ -34,6 +77,12 @@ impl Human {
     }
 
     fn write(&self, text: &str) {
+        if let Some(live) = &self.live {
+            for line in text.lines() {
+                let _ = live.multi.println(line);
+            }
+            return;
+        }
         let mut out = self.out.lock().expect("human output");
         // Ignore a closed pipe (`ordo plan | head`): the deploy itself goes on.
         let _ = out.write_all(text.as_bytes());
@@ -112,7 +161,19 @@ impl Reporter for Human {
                 ),
                 StepStatus::Skipped => format!("  - {path} skipped: {}\n", error.as_deref().unwrap_or("an earlier step failed")),
             },
-            Event::HostDone { .. } => return,
+            Event::Progress { host, activity } => {
+                if let Some(live) = &self.live {
+                    live.update(host, activity);
+                }
+                return;
+            }
+            Event::HostDone { host, changed, failed, skipped, round_trips } => {
+                if let Some(live) = &self.live {
+                    live.update(host, "done");
+                }
+                let line = format!("  {host}: {changed} changed, {failed} failed, {skipped} skipped ({} over the connection)\n", plural(*round_trips, "round trip"));
+                if *failed > 0 { self.paint(RED, &line) } else { self.paint(DIM, &line) }
+            }
             Event::Summary { changed, unchanged, failed, skipped, hosts, duration_ms } => {
                 let line = format!(
                     "{}: {changed} changed, {unchanged} unchanged, {failed} failed, {skipped} skipped on {} in {:.2} s\n",

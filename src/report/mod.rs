@@ -46,6 +46,11 @@ pub enum Event {
         duration_ms: u64,
         error: Option<String>,
     },
+    /// What a host is doing now (for live views).
+    Progress {
+        host: String,
+        activity: String,
+    },
     HostDone {
         host: String,
         changed: usize,
