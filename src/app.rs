@@ -162,13 +162,11 @@ struct DeployOptions {
 async fn deploy(project: &Project, args: &TargetArgs, opts: DeployOptions, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Problems> {
     let started = Instant::now();
     let git = project.git();
-    if opts.apply && !opts.allow_dirty {
-        if let Some(g) = git.as_ref().filter(|g| !g.dirty.is_empty()) {
-            let shown: Vec<&str> = g.dirty.iter().take(10).map(String::as_str).collect();
-            return Err(Problem::new(Kind::Usage, format!("the project has uncommitted changes:\n{}", shown.join("\n")))
-                .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
-                .into());
-        }
+    if let Some(g) = git.as_ref().filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty()) {
+        let shown: Vec<&str> = g.dirty.iter().take(10).map(String::as_str).collect();
+        return Err(Problem::new(Kind::Usage, format!("the project has uncommitted changes:\n{}", shown.join("\n")))
+            .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
+            .into());
     }
     let (model, plan, evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;

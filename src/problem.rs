@@ -143,7 +143,7 @@ impl Problem {
             }
         }
         self.related.extend(extra);
-        self.source = Some(NamedSource::new(first.to_string(), text.to_string()).with_language("Rhai"));
+        self.source = Some(NamedSource::new(&*first, text.to_string()).with_language("Rhai"));
         self
     }
 
@@ -184,9 +184,7 @@ impl Diagnostic for Problem {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.source.is_none() {
-            return None;
-        }
+        self.source.as_ref()?;
         Some(Box::new(self.resolved.iter().cloned()))
     }
 

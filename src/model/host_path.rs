@@ -32,7 +32,7 @@ impl HostPath {
     /// Shell words that expand to this path on the host, safe for any file name.
     pub fn shell(&self) -> String {
         match self.0.strip_prefix('~') {
-            Some(rest) if rest.is_empty() => "\"$HOME\"".to_string(),
+            Some("") => "\"$HOME\"".to_string(),
             Some(rest) => format!("\"$HOME\"{}", shell_quote(rest)),
             None => shell_quote(&self.0),
         }

@@ -92,10 +92,8 @@ fn edges(model: &Model) -> Vec<Edge> {
             Some((_, last)) => *last = step.id,
             slot @ None => *slot = Some((step.id, step.id)),
         }
-        if let Some((r, s)) = prev {
-            if r == root {
-                edges.push(Edge { from: s, to: step.id, reason: EdgeReason::Sequence });
-            }
+        if let Some((_, s)) = prev.filter(|(r, _)| *r == root) {
+            edges.push(Edge { from: s, to: step.id, reason: EdgeReason::Sequence });
         }
         prev = Some((root, step.id));
         for &t in &step.triggers {

@@ -42,7 +42,7 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
     }
     let pos = err.position();
     let here = Span::from_rhai(file.as_deref(), pos);
-    let mut problem = root_problem(err, here.as_ref());
+    let mut problem = root_problem(*err, here.as_ref());
     // The call sites are extra labels; the innermost location stays primary.
     for (span, text) in frames.into_iter().rev() {
         if here.as_ref() != Some(&span) {
@@ -66,8 +66,8 @@ fn module_file(path: &str) -> String {
     }
 }
 
-fn root_problem(err: Box<EvalAltResult>, here: Option<&Span>) -> Problem {
-    match *err {
+fn root_problem(err: EvalAltResult, here: Option<&Span>) -> Problem {
+    match err {
         EvalAltResult::ErrorRuntime(value, _) if value.is::<ProblemValue>() => {
             let mut p = *value.cast::<ProblemValue>().0;
             if p.labels.is_empty() {

@@ -240,10 +240,8 @@ fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, def
     if default.is_unit() || given.type_id() == default.type_id() {
         return Ok(given.clone());
     }
-    if default.is_float() {
-        if let Ok(i) = given.as_int() {
-            return Ok(Dynamic::from_float(i as f64));
-        }
+    if let (true, Ok(i)) = (default.is_float(), given.as_int()) {
+        return Ok(Dynamic::from_float(i as f64));
     }
     Err(script_error(
         ctx,
