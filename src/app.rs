@@ -78,7 +78,11 @@ async fn dispatch(cli: Cli, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Pro
     match cli.command {
         Command::Check(a) => {
             let (model, plan, _) = load(&project, &a.env).await?;
-            reporter.text(&format!("ok: {} steps on {} hosts", model.steps.len(), plan.busy_hosts()));
+            reporter.text(&format!(
+                "ok: {} steps on {} hosts",
+                model.steps.len(),
+                plan.busy_hosts()
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph(a) => {
@@ -88,11 +92,26 @@ async fn dispatch(cli: Cli, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Pro
             Ok(ExitCode::SUCCESS)
         }
         Command::Plan(a) => {
-            let opts = DeployOptions { apply: false, yes: true, break_lock: false, allow_dirty: true };
+            let opts = DeployOptions {
+                apply: false,
+                yes: true,
+                break_lock: false,
+                allow_dirty: true,
+            };
             deploy(&project, &a, opts, reporter).await
         }
-        Command::Deploy(DeployArgs { target, yes, break_lock, allow_dirty }) => {
-            let opts = DeployOptions { apply: true, yes, break_lock, allow_dirty };
+        Command::Deploy(DeployArgs {
+            target,
+            yes,
+            break_lock,
+            allow_dirty,
+        }) => {
+            let opts = DeployOptions {
+                apply: true,
+                yes,
+                break_lock,
+                allow_dirty,
+            };
             deploy(&project, &target, opts, reporter).await
         }
         Command::Status(a) => status(&project, &a, &*reporter).await,
@@ -130,9 +149,11 @@ fn select(model: &Model, patterns: &[String]) -> Result<Vec<bool>, Problems> {
         }
         if !any {
             let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-            return Err(Problem::new(Kind::Usage, format!("--hosts: `{pattern}` matches no host and no role"))
-                .help(format!("hosts of {}: {}", model.environment, names.join(", ")))
-                .into());
+            return Err(
+                Problem::new(Kind::Usage, format!("--hosts: `{pattern}` matches no host and no role"))
+                    .help(format!("hosts of {}: {}", model.environment, names.join(", ")))
+                    .into(),
+            );
         }
     }
     Ok(selected)
@@ -147,7 +168,9 @@ fn ssh_options(project: &Project, args: &TargetArgs) -> crate::transport::SshOpt
 /// A random-enough token that marks this run's locks as ours.
 fn run_token() -> String {
     use sha2::{Digest, Sha256};
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     let digest = Sha256::digest(format!("{nanos}-{}-{}", std::process::id(), exec::state::operator()).as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -159,18 +182,31 @@ struct DeployOptions {
     allow_dirty: bool,
 }
 
-async fn deploy(project: &Project, args: &TargetArgs, opts: DeployOptions, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Problems> {
+async fn deploy(
+    project: &Project,
+    args: &TargetArgs,
+    opts: DeployOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<ExitCode, Problems> {
     let started = Instant::now();
     let git = project.git();
-    if let Some(g) = git.as_ref().filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty()) {
+    if let Some(g) = git
+        .as_ref()
+        .filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty())
+    {
         let shown: Vec<&str> = g.dirty.iter().take(10).map(String::as_str).collect();
-        return Err(Problem::new(Kind::Usage, format!("the project has uncommitted changes:\n{}", shown.join("\n")))
-            .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
-            .into());
+        return Err(Problem::new(
+            Kind::Usage,
+            format!("the project has uncommitted changes:\n{}", shown.join("\n")),
+        )
+        .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
+        .into());
     }
     let (model, plan, evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;
-    let targeted: Vec<usize> = (0..model.hosts.len()).filter(|&h| selected[h] && !plan.per_host[h].is_empty()).collect();
+    let targeted: Vec<usize> = (0..model.hosts.len())
+        .filter(|&h| selected[h] && !plan.per_host[h].is_empty())
+        .collect();
     let mut selected = selected;
     for (h, s) in selected.iter_mut().enumerate() {
         *s = *s && !plan.per_host[h].is_empty();
@@ -202,7 +238,15 @@ async fn deploy(project: &Project, args: &TargetArgs, opts: DeployOptions, repor
         deployed_by: exec::state::operator(),
         commit: git.map(|g| g.commit),
     };
-    let run = Run { model: &model, plan: &plan, hosts: &hosts, sources: &evaluated.sources, reporter, host_count: targeted.len(), started };
+    let run = Run {
+        model: &model,
+        plan: &plan,
+        hosts: &hosts,
+        sources: &evaluated.sources,
+        reporter,
+        host_count: targeted.len(),
+        started,
+    };
     let result = tokio::select! {
         r = run.go(&opts, locking.as_ref(), &record) => r,
         _ = tokio::signal::ctrl_c() => Err(Problem::new(Kind::Step, "interrupted (Ctrl-C)")
@@ -227,15 +271,24 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn go(&self, opts: &DeployOptions, locking: Option<&exec::Locking>, record: &HostState) -> Result<ExitCode, Problems> {
+    async fn go(
+        &self,
+        opts: &DeployOptions,
+        locking: Option<&exec::Locking>,
+        record: &HostState,
+    ) -> Result<ExitCode, Problems> {
         let (model, reporter) = (self.model, &self.reporter);
         let prediction = exec::predict(model, self.plan, self.hosts, &**reporter, locking).await?;
         for (host, holder) in &prediction.broken_locks {
-            let who = holder.as_ref().map_or_else(|| "(no details recorded)".to_string(), exec::LockInfo::describe);
+            let who = holder
+                .as_ref()
+                .map_or_else(|| "(no details recorded)".to_string(), exec::LockInfo::describe);
             reporter.text(&format!("broke the lock on {host} held by {who}"));
         }
         for (host, holder) in &prediction.busy {
-            let who = holder.as_ref().map_or_else(|| "another deploy".to_string(), exec::LockInfo::describe);
+            let who = holder
+                .as_ref()
+                .map_or_else(|| "another deploy".to_string(), exec::LockInfo::describe);
             reporter.text(&format!("note: {host} is being deployed right now by {who}"));
         }
         let conflicts = prediction.conflicts().len();
@@ -252,11 +305,13 @@ impl Run<'_> {
                 exec::Change::Conflict { message } => message.clone(),
                 _ => String::new(),
             };
-            return Err(Problem::new(Kind::Step, format!("{}: {message}", model.step_path(first.step)))
-                .at(step.span.as_ref(), "this step")
-                .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
-                .with_sources(self.sources)
-                .into());
+            return Err(
+                Problem::new(Kind::Step, format!("{}: {message}", model.step_path(first.step)))
+                    .at(step.span.as_ref(), "this step")
+                    .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
+                    .with_sources(self.sources)
+                    .into(),
+            );
         }
         let Some(lock) = locking else {
             return Ok(ExitCode::SUCCESS);
@@ -266,7 +321,16 @@ impl Run<'_> {
             return Ok(ExitCode::SUCCESS);
         }
         let unchanged = prediction.unchanged;
-        let applied = exec::apply(model, self.plan, prediction, self.hosts, reporter.clone(), record, &lock.info).await;
+        let applied = exec::apply(
+            model,
+            self.plan,
+            prediction,
+            self.hosts,
+            reporter.clone(),
+            record,
+            &lock.info,
+        )
+        .await;
         reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged,
@@ -278,16 +342,25 @@ impl Run<'_> {
         if applied.problems.is_empty() {
             Ok(ExitCode::SUCCESS)
         } else {
-            Err(Problems(applied.problems.into_iter().map(|p| p.with_sources(self.sources)).collect()))
+            Err(Problems(
+                applied
+                    .problems
+                    .into_iter()
+                    .map(|p| p.with_sources(self.sources))
+                    .collect(),
+            ))
         }
     }
 }
 
 fn confirm(changes: usize, hosts: usize) -> Result<bool, Problems> {
     if !std::io::stdin().is_terminal() {
-        return Err(Problem::new(Kind::Usage, "refusing to deploy without confirmation: standard input is not a terminal")
-            .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes")
-            .into());
+        return Err(Problem::new(
+            Kind::Usage,
+            "refusing to deploy without confirmation: standard input is not a terminal",
+        )
+        .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes")
+        .into());
     }
     eprint!("apply {changes} changes to {hosts} hosts? [y/N] ");
     let mut line = String::new();
@@ -314,9 +387,20 @@ async fn status(project: &Project, args: &TargetArgs, reporter: &dyn Reporter) -
                 if !seen.contains(&s.fingerprint.as_str()) {
                     seen.push(&s.fingerprint);
                 }
-                let mark = if s.fingerprint == current { "current" } else { "differs from this checkout" };
-                let commit = s.commit.as_deref().map(|c| format!(", commit {}", &c[..c.len().min(12)])).unwrap_or_default();
-                format!("{name}: {} ({mark}{commit}), ordo {}, deployed {} by {}", s.fingerprint, s.ordo_version, s.deployed_at, s.deployed_by)
+                let mark = if s.fingerprint == current {
+                    "current"
+                } else {
+                    "differs from this checkout"
+                };
+                let commit = s
+                    .commit
+                    .as_deref()
+                    .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
+                    .unwrap_or_default();
+                format!(
+                    "{name}: {} ({mark}{commit}), ordo {}, deployed {} by {}",
+                    s.fingerprint, s.ordo_version, s.deployed_at, s.deployed_by
+                )
             }
             None => format!("{name}: never deployed"),
         };
@@ -333,7 +417,11 @@ async fn status(project: &Project, args: &TargetArgs, reporter: &dyn Reporter) -
 
 /// `ordo run ENV -- CMD`: the command on every selected host in parallel, output
 /// grouped per host in host order; exit code 1 if it failed anywhere.
-async fn run_command(project: &Project, args: &crate::cli::RunArgs, reporter: &dyn Reporter) -> Result<ExitCode, Problems> {
+async fn run_command(
+    project: &Project,
+    args: &crate::cli::RunArgs,
+    reporter: &dyn Reporter,
+) -> Result<ExitCode, Problems> {
     let (model, _plan, _evaluated) = load(project, &args.target.env).await?;
     let selected = select(&model, &args.target.hosts)?;
     let hosts = exec::connect(&model, &selected, &ssh_options(project, &args.target)).await?;
@@ -355,7 +443,11 @@ async fn run_command(project: &Project, args: &crate::cli::RunArgs, reporter: &d
         let name = &model.hosts[h].name;
         match r {
             Ok(out) => {
-                let status = if out.code == 0 { "ok".to_string() } else { format!("exit {}", out.code) };
+                let status = if out.code == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("exit {}", out.code)
+                };
                 if out.code != 0 {
                     failed += 1;
                 }
@@ -373,5 +465,9 @@ async fn run_command(project: &Project, args: &crate::cli::RunArgs, reporter: &d
             }
         }
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

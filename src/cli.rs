@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "ordo", version, about = "Deploy services made of components spread over several hosts, described in Rhai.")]
+#[command(
+    name = "ordo",
+    version,
+    about = "Deploy services made of components spread over several hosts, described in Rhai."
+)]
 pub struct Cli {
     /// Run as if started in DIR (the project is found at or above it).
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]

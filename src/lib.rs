@@ -17,8 +17,6 @@ pub mod script;
 pub mod source;
 pub mod transport;
 
-
-
 /// The version recorded on every host next to the project's fingerprint.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub use app::run;

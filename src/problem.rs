@@ -126,9 +126,16 @@ impl Problem {
         let mut extra = Vec::new();
         for label in &self.labels {
             if label.span.file != first {
-                let mut note = Problem::new(self.kind, if label.text.is_empty() { format!("see {}", label.span) } else { label.text.clone() })
-                    .at(Some(&label.span), "")
-                    .with_sources(sources);
+                let mut note = Problem::new(
+                    self.kind,
+                    if label.text.is_empty() {
+                        format!("see {}", label.span)
+                    } else {
+                        label.text.clone()
+                    },
+                )
+                .at(Some(&label.span), "")
+                .with_sources(sources);
                 note.advice = true;
                 extra.push(note);
                 continue;
@@ -174,9 +181,7 @@ impl Diagnostic for Problem {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {

@@ -90,7 +90,10 @@ impl Project {
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         };
         let commit = git(&["rev-parse", "HEAD"])?.trim().to_string();
-        let dirty = git(&["status", "--porcelain", "--", "."])?.lines().map(str::to_string).collect();
+        let dirty = git(&["status", "--porcelain", "--", "."])?
+            .lines()
+            .map(str::to_string)
+            .collect();
         Some(GitState { commit, dirty })
     }
 }

@@ -58,11 +58,7 @@ impl SourceMap {
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<str>> {
-        self.texts
-            .read()
-            .expect("source map poisoned")
-            .get(name)
-            .cloned()
+        self.texts.read().expect("source map poisoned").get(name).cloned()
     }
 
     /// Byte offset and length of the token at `span`, for miette labels.

@@ -5,9 +5,15 @@ use crate::support::Project;
 #[test]
 fn check_counts_steps_and_hosts() {
     let p = Project::example("hello");
-    assert_eq!(p.ordo(&["check", "local"]).success().stdout, "ok: 12 steps on 2 hosts\n");
+    assert_eq!(
+        p.ordo(&["check", "local"]).success().stdout,
+        "ok: 12 steps on 2 hosts\n"
+    );
     // Production hosts are unreachable from here: check never connects.
-    assert_eq!(p.ordo(&["check", "production"]).success().stdout, "ok: 20 steps on 3 hosts\n");
+    assert_eq!(
+        p.ordo(&["check", "production"]).success().stdout,
+        "ok: 20 steps on 3 hosts\n"
+    );
     assert!(!p.path(".ordo-hosts").exists());
 }
 

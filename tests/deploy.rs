@@ -21,27 +21,70 @@ fn step_events(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
 fn example_deploys_and_a_second_deploy_changes_nothing() {
     let p = Project::example("hello");
     let first = p.ordo(&["deploy", "local", "--yes"]).success();
-    assert!(first.stdout.contains("done: 12 changed, 0 unchanged, 0 failed, 0 skipped on 2 hosts"), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains("done: 12 changed, 0 unchanged, 0 failed, 0 skipped on 2 hosts"),
+        "{}",
+        first.stdout
+    );
     let page = p.read(".ordo-hosts/web/deployment/site/current/htdocs/index.html");
     assert!(page.contains("<h1>Hello from ordo</h1>"), "{page}");
-    assert!(page.contains("http://localhost:8081/"), "value provided by the api host: {page}");
-    assert!(p.path(".ordo-hosts/web/deployment/site/current/htdocs/index.html.gz").exists(), "on_change command ran");
-    assert_eq!(p.read(".ordo-hosts/web/deployment/site/api-url.txt"), "http://localhost:8081/\n", "custom Rhai step ran");
+    assert!(
+        page.contains("http://localhost:8081/"),
+        "value provided by the api host: {page}"
+    );
+    assert!(
+        p.path(".ordo-hosts/web/deployment/site/current/htdocs/index.html.gz")
+            .exists(),
+        "on_change command ran"
+    );
+    assert_eq!(
+        p.read(".ordo-hosts/web/deployment/site/api-url.txt"),
+        "http://localhost:8081/\n",
+        "custom Rhai step ran"
+    );
     let state = p.read(".ordo-hosts/api/.ordo/site/state.json");
-    assert!(state.contains("\"fingerprint\"") && state.contains("\"deployed_by\""), "{state}");
+    assert!(
+        state.contains("\"fingerprint\"") && state.contains("\"deployed_by\""),
+        "{state}"
+    );
 
     let second = p.ordo(&["deploy", "local", "--yes"]).success();
-    assert!(second.stdout.contains("nothing to change: 12 steps on 2 hosts up to date"), "{}", second.stdout);
-    assert!(second.stdout.contains("done: 0 changed, 12 unchanged"), "{}", second.stdout);
+    assert!(
+        second
+            .stdout
+            .contains("nothing to change: 12 steps on 2 hosts up to date"),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("done: 0 changed, 12 unchanged"),
+        "{}",
+        second.stdout
+    );
 }
 
 #[test]
 fn plan_shows_changes_and_changes_nothing() {
     let p = Project::example("hello");
     let out = p.ordo(&["plan", "local"]).success();
-    assert!(out.stdout.contains("+ web:web template releases/1.0.0/htdocs/index.html"), "{}", out.stdout);
-    assert!(out.stdout.contains("+<h1>Hello from ordo</h1>"), "diff shown: {}", out.stdout);
-    assert!(out.stdout.contains("plan: 12 to change, 0 unchanged on 2 hosts"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("+ web:web template releases/1.0.0/htdocs/index.html"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("+<h1>Hello from ordo</h1>"),
+        "diff shown: {}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("plan: 12 to change, 0 unchanged on 2 hosts"),
+        "{}",
+        out.stdout
+    );
     assert!(!p.path(".ordo-hosts").exists(), "plan must not touch the hosts");
 }
 
@@ -49,12 +92,27 @@ fn plan_shows_changes_and_changes_nothing() {
 fn changed_attribute_shows_a_diff_and_applies_only_that() {
     let p = Project::example("hello");
     p.ordo(&["deploy", "local", "--yes"]).success();
-    let env = p.read("environments/local.rhai").replace("Hello from ordo", "Hello again");
+    let env = p
+        .read("environments/local.rhai")
+        .replace("Hello from ordo", "Hello again");
     p.write("environments/local.rhai", &env);
     let plan = p.ordo(&["plan", "local"]).success();
-    assert!(plan.stdout.contains("-<h1>Hello from ordo</h1>") && plan.stdout.contains("+<h1>Hello again</h1>"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("! web:web command compress pages (template releases/1.0.0/htdocs/index.html changed)"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("plan: 2 to change, 10 unchanged"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("-<h1>Hello from ordo</h1>") && plan.stdout.contains("+<h1>Hello again</h1>"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains("! web:web command compress pages (template releases/1.0.0/htdocs/index.html changed)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("plan: 2 to change, 10 unchanged"),
+        "{}",
+        plan.stdout
+    );
     let out = p.ordo(&["deploy", "local", "--yes", "--format", "json"]).success();
     let steps = step_events(&out.events());
     assert_eq!(steps.len(), 2, "{steps:?}");
@@ -68,7 +126,10 @@ fn provider_host_runs_before_requirer_host() {
     let steps = step_events(&out.events());
     let last_api = steps.iter().rposition(|(h, _, _)| h == "api").expect("api steps");
     let first_web = steps.iter().position(|(h, _, _)| h == "web").expect("web steps");
-    assert!(last_api < first_web, "web requires api:url, so api goes first: {steps:?}");
+    assert!(
+        last_api < first_web,
+        "web requires api:url, so api goes first: {steps:?}"
+    );
 }
 
 #[test]
@@ -79,7 +140,10 @@ fn json_output_is_one_event_per_line() {
     assert_eq!(events[0]["event"], "start");
     assert_eq!(events.iter().filter(|e| e["event"] == "planned").count(), 12);
     assert_eq!(events.last().unwrap()["event"], "plan_done");
-    let template = events.iter().find(|e| e["path"] == "web:web template releases/1.0.0/htdocs/index.html").unwrap();
+    let template = events
+        .iter()
+        .find(|e| e["path"] == "web:web template releases/1.0.0/htdocs/index.html")
+        .unwrap();
     assert_eq!(template["change"], "create");
     assert_eq!(template["span"], "stdlib/web.rhai:23:26");
 }
@@ -103,7 +167,11 @@ fn plan_piped_into_head_does_not_panic() {
 fn deploy_without_yes_needs_a_terminal() {
     let p = Project::example("hello");
     let out = p.ordo(&["deploy", "local"]).code(2);
-    assert!(out.stderr.contains("refusing to deploy without confirmation"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refusing to deploy without confirmation"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--yes"), "{}", out.stderr);
     assert!(!p.path(".ordo-hosts/web/deployment").exists());
 }
@@ -114,19 +182,32 @@ fn on_change_command_stays_pending_until_it_succeeds() {
         "let s = service(\"s\");\ns.component(\"x\", |c| {\n    let conf = c.add(file(\"app.conf\", \"v1\\n\"));\n    c.add(command(\"restart\", #{ run: \"test -f ok && echo restarted >> restarts\", on_change: [conf] }));\n});\n",
     );
     let first = p.ordo(&["deploy", "test", "--yes"]).code(1);
-    assert!(first.stderr.contains("h:x command restart failed with exit code 1"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("h:x command restart failed with exit code 1"),
+        "{}",
+        first.stderr
+    );
     assert_eq!(p.read("hosts/h/deployment/s/app.conf"), "v1\n");
 
     // Nothing changed since, but the restart still has to happen.
     let plan = p.ordo(&["plan", "test"]).success();
-    assert!(plan.stdout.contains("! h:x command restart (a change it watches was applied, but it has not run since)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("! h:x command restart (a change it watches was applied, but it has not run since)"),
+        "{}",
+        plan.stdout
+    );
 
     p.write("hosts/h/deployment/s/ok", "");
     p.ordo(&["deploy", "test", "--yes"]).success();
     assert_eq!(p.read("hosts/h/deployment/s/restarts"), "restarted\n");
     let again = p.ordo(&["deploy", "test", "--yes"]).success();
     assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
-    assert_eq!(p.read("hosts/h/deployment/s/restarts"), "restarted\n", "ran exactly once");
+    assert_eq!(
+        p.read("hosts/h/deployment/s/restarts"),
+        "restarted\n",
+        "ran exactly once"
+    );
 }
 
 #[test]
@@ -137,7 +218,11 @@ fn writes_are_atomic_and_leave_no_temporary_files() {
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let e = e.unwrap();
-            assert!(!e.file_name().to_string_lossy().contains("ordo-tmp"), "left over: {:?}", e.path());
+            assert!(
+                !e.file_name().to_string_lossy().contains("ordo-tmp"),
+                "left over: {:?}",
+                e.path()
+            );
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             }
@@ -148,24 +233,41 @@ fn writes_are_atomic_and_leave_no_temporary_files() {
 #[test]
 fn modes_are_managed() {
     use std::os::unix::fs::PermissionsExt;
-    let p = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"secret.txt\", #{ content: \"s3cret\", mode: 0o600 }));\n    c.add(directory(\"shared\", #{ mode: \"0750\" }));\n});\n");
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"secret.txt\", #{ content: \"s3cret\", mode: 0o600 }));\n    c.add(directory(\"shared\", #{ mode: \"0750\" }));\n});\n",
+    );
     p.ordo(&["deploy", "test", "--yes"]).success();
     let mode = |rel: &str| std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode("hosts/h/deployment/s/secret.txt"), 0o600);
     assert_eq!(mode("hosts/h/deployment/s/shared"), 0o750);
-    std::fs::set_permissions(p.path("hosts/h/deployment/s/secret.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(
+        p.path("hosts/h/deployment/s/secret.txt"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let plan = p.ordo(&["plan", "test"]).success();
-    assert!(plan.stdout.contains("~ h:x file secret.txt (mode 0644 → 0600)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("~ h:x file secret.txt (mode 0644 → 0600)"),
+        "{}",
+        plan.stdout
+    );
     p.ordo(&["deploy", "test", "--yes"]).success();
     assert_eq!(mode("hosts/h/deployment/s/secret.txt"), 0o600);
 }
 
 #[test]
 fn something_in_the_way_is_refused_before_any_change() {
-    let p = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"first.txt\", \"1\"));\n    c.add(file(\"etc\", \"a file\"));\n});\n");
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"first.txt\", \"1\"));\n    c.add(file(\"etc\", \"a file\"));\n});\n",
+    );
     std::fs::create_dir_all(p.path("hosts/h/deployment/s/etc")).unwrap();
     let out = p.ordo(&["deploy", "test", "--yes"]).code(1);
-    assert!(out.stderr.contains("h:x file etc: a directory or special file is in the way"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("h:x file etc: a directory or special file is in the way"),
+        "{}",
+        out.stderr
+    );
     assert!(!p.path("hosts/h/deployment/s/first.txt").exists(), "nothing applied");
 }
 
@@ -180,7 +282,12 @@ fn sub_components_and_symlinks() {
     let out = p.ordo(&["deploy", "test", "--yes"]).success();
     assert!(out.stdout.contains("h:x/venv file venv.cfg"), "{}", out.stdout);
     assert_eq!(p.read("hosts/h/deployment/s/rebuilt"), "python = python3.11\n");
-    assert_eq!(std::fs::read_link(p.path("hosts/h/deployment/s/cfg")).unwrap().to_string_lossy(), "venv.cfg");
+    assert_eq!(
+        std::fs::read_link(p.path("hosts/h/deployment/s/cfg"))
+            .unwrap()
+            .to_string_lossy(),
+        "venv.cfg"
+    );
     p.ordo(&["deploy", "test", "--yes"]).success();
     assert!(p.ordo(&["plan", "test"]).success().stdout.contains("nothing to change"));
 }
@@ -201,7 +308,11 @@ fn graph_is_dot() {
     let p = Project::example("hello");
     let out = p.ordo(&["graph", "local"]).success();
     assert!(out.stdout.starts_with("digraph \"site/local\" {"), "{}", out.stdout);
-    assert!(out.stdout.contains("label=\"api:url\""), "provide/require edge: {}", out.stdout);
+    assert!(
+        out.stdout.contains("label=\"api:url\""),
+        "provide/require edge: {}",
+        out.stdout
+    );
     assert!(out.stdout.contains("label=\"on change\""), "{}", out.stdout);
 }
 
@@ -212,22 +323,46 @@ fn a_held_lock_refuses_the_deploy_and_break_lock_removes_it() {
     p.write(".ordo-hosts/web/.ordo/site/lock/info", info);
     let out = p.ordo(&["deploy", "local", "--yes"]).code(4);
     assert!(
-        out.stderr.contains("host `web` is locked by alice@laptop (pid 4242, environment local) since 2026-11-25T10:00:00Z"),
+        out.stderr
+            .contains("host `web` is locked by alice@laptop (pid 4242, environment local) since 2026-11-25T10:00:00Z"),
         "{}",
         out.stderr
     );
     assert!(out.stderr.contains("--break-lock"), "{}", out.stderr);
-    assert!(!p.path(".ordo-hosts/api/deployment").exists(), "nothing changed on any host");
-    assert!(!p.path(".ordo-hosts/api/.ordo/site/lock").exists(), "the lock taken on api was released");
+    assert!(
+        !p.path(".ordo-hosts/api/deployment").exists(),
+        "nothing changed on any host"
+    );
+    assert!(
+        !p.path(".ordo-hosts/api/.ordo/site/lock").exists(),
+        "the lock taken on api was released"
+    );
 
     let status = p.ordo(&["status", "local"]).success();
-    assert!(status.stdout.contains("web: never deployed; locked by alice@laptop"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("web: never deployed; locked by alice@laptop"),
+        "{}",
+        status.stdout
+    );
     let plan = p.ordo(&["plan", "local"]).success();
-    assert!(plan.stdout.contains("note: web is being deployed right now by alice@laptop"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("note: web is being deployed right now by alice@laptop"),
+        "{}",
+        plan.stdout
+    );
 
     let out = p.ordo(&["deploy", "local", "--yes", "--break-lock"]).success();
-    assert!(out.stdout.contains("broke the lock on web held by alice@laptop (pid 4242"), "{}", out.stdout);
-    assert!(!p.path(".ordo-hosts/web/.ordo/site/lock").exists(), "our own lock is released at the end");
+    assert!(
+        out.stdout
+            .contains("broke the lock on web held by alice@laptop (pid 4242"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !p.path(".ordo-hosts/web/.ordo/site/lock").exists(),
+        "our own lock is released at the end"
+    );
     p.ordo(&["deploy", "local", "--yes"]).success();
 }
 
@@ -235,19 +370,35 @@ fn a_held_lock_refuses_the_deploy_and_break_lock_removes_it() {
 fn status_shows_mixed_versions_after_a_partial_deploy() {
     let p = Project::example("hello");
     p.ordo(&["deploy", "local", "--yes"]).success();
-    let env = p.read("environments/local.rhai").replace("Hello from ordo", "Version two");
+    let env = p
+        .read("environments/local.rhai")
+        .replace("Hello from ordo", "Version two");
     p.write("environments/local.rhai", &env);
     p.ordo(&["deploy", "local", "--yes", "--hosts", "web"]).success();
     let status = p.ordo(&["status", "local"]).success();
-    assert!(status.stdout.contains("api: ") && status.stdout.contains("(differs from this checkout)"), "{}", status.stdout);
-    assert!(status.stdout.contains("web: ") && status.stdout.contains("(current)"), "{}", status.stdout);
-    assert!(status.stdout.contains("hosts differ: 2 versions deployed"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("api: ") && status.stdout.contains("(differs from this checkout)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("web: ") && status.stdout.contains("(current)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("hosts differ: 2 versions deployed"),
+        "{}",
+        status.stdout
+    );
 }
 
 #[test]
 fn run_executes_on_every_selected_host() {
     let p = Project::example("hello");
-    let out = p.ordo(&["run", "local", "--", "echo", "hello from", "$(basename $HOME)"]).success();
+    let out = p
+        .ordo(&["run", "local", "--", "echo", "hello from", "$(basename $HOME)"])
+        .success();
     assert_eq!(out.stdout, "── api (ok)\nhello from api\n── web (ok)\nhello from web\n");
     let out = p.ordo(&["run", "local", "--hosts", "frontend", "--", "exit 3"]).code(1);
     assert_eq!(out.stdout, "── web (exit 3)\n");
@@ -258,7 +409,14 @@ fn dirty_git_trees_are_refused() {
     let p = Project::example("hello");
     let git = |args: &[&str]| {
         let ok = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
             .args(args)
             .current_dir(p.root())
             .output()
@@ -272,11 +430,19 @@ fn dirty_git_trees_are_refused() {
     git(&["add", "-A"]);
     git(&["commit", "-qm", "init"]);
     p.ordo(&["deploy", "local", "--yes"]).success();
-    assert!(p.read(".ordo-hosts/web/.ordo/site/state.json").contains("\"commit\": \""), "commit recorded");
+    assert!(
+        p.read(".ordo-hosts/web/.ordo/site/state.json")
+            .contains("\"commit\": \""),
+        "commit recorded"
+    );
 
     p.write("files/robots.txt", "User-agent: *\nDisallow: /private\n");
     let out = p.ordo(&["deploy", "local", "--yes"]).code(2);
-    assert!(out.stderr.contains("the project has uncommitted changes"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the project has uncommitted changes"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("files/robots.txt"), "{}", out.stderr);
     p.ordo(&["plan", "local"]).success();
     p.ordo(&["deploy", "local", "--yes", "--allow-dirty"]).success();

@@ -30,14 +30,21 @@ fn unknown_function() {
 
 #[test]
 fn missing_module() {
-    let p = single_host("import \"components/nope\" as nope;\nlet s = service(\"s\");\ns.component(\"x\", |c| nope::x(c));\n");
+    let p = single_host(
+        "import \"components/nope\" as nope;\nlet s = service(\"s\");\ns.component(\"x\", |c| nope::x(c));\n",
+    );
     insta::assert_snapshot!(check_fails(&p));
 }
 
 #[test]
 fn error_inside_a_module_points_at_the_module_and_the_call() {
-    let p = single_host("import \"components/x\" as x;\nlet s = service(\"s\");\ns.component(\"x\", |c| x::configure(c));\n")
-        .file("components/x.rhai", "fn configure(c) {\n    c.add(file(\"a\", #{ contnet: \"b\" }));\n}\n");
+    let p = single_host(
+        "import \"components/x\" as x;\nlet s = service(\"s\");\ns.component(\"x\", |c| x::configure(c));\n",
+    )
+    .file(
+        "components/x.rhai",
+        "fn configure(c) {\n    c.add(file(\"a\", #{ contnet: \"b\" }));\n}\n",
+    );
     insta::assert_snapshot!(check_fails(&p));
 }
 
@@ -139,16 +146,22 @@ fn template_with_undefined_variable() {
 
 #[test]
 fn endless_loop_hits_the_operation_limit() {
-    let p = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    let i = 0;\n    loop { i += 1; }\n});\n");
+    let p =
+        single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    let i = 0;\n    loop { i += 1; }\n});\n");
     let started = std::time::Instant::now();
     let err = check_fails(&p);
-    assert!(started.elapsed().as_secs() < 60, "the limit must stop the loop, not a timeout");
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the limit must stop the loop, not a timeout"
+    );
     insta::assert_snapshot!(err);
 }
 
 #[test]
 fn command_without_a_guard() {
-    let p = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(command(\"migrate\", #{ run: \"./migrate\" }));\n});\n");
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(command(\"migrate\", #{ run: \"./migrate\" }));\n});\n",
+    );
     insta::assert_snapshot!(check_fails(&p));
 }
 
@@ -165,7 +178,11 @@ fn no_project_here() {
     let out = crate::support::run(dir.path(), &["check", "x"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no ordo project at or above"), "{}", out.stderr);
-    assert!(out.stderr.contains("ordo init") || out.stderr.contains("-C DIR"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("ordo init") || out.stderr.contains("-C DIR"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -174,8 +191,19 @@ fn failing_command_stops_its_host_and_names_host_step_and_line() {
         "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"before.txt\", \"1\"));\n    c.add(command(\"migrate\", #{ run: \"echo 'table users is locked' >&2; exit 3\", creates: \"migrated\" }));\n    c.add(file(\"after.txt\", \"2\"));\n});\n",
     );
     let out = p.ordo(&["deploy", "test", "--yes"]).code(1);
-    assert!(p.path("hosts/h/deployment/s/before.txt").exists(), "steps before the failure are applied");
-    assert!(!p.path("hosts/h/deployment/s/after.txt").exists(), "steps after the failure do not run");
-    assert!(out.stdout.contains("- h:x file after.txt skipped: h:x command migrate failed"), "{}", out.stdout);
+    assert!(
+        p.path("hosts/h/deployment/s/before.txt").exists(),
+        "steps before the failure are applied"
+    );
+    assert!(
+        !p.path("hosts/h/deployment/s/after.txt").exists(),
+        "steps after the failure do not run"
+    );
+    assert!(
+        out.stdout
+            .contains("- h:x file after.txt skipped: h:x command migrate failed"),
+        "{}",
+        out.stdout
+    );
     insta::assert_snapshot!(p.redact(&out.stderr));
 }

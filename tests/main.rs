@@ -1,8 +1,11 @@
 //! The one integration-test binary (one link step on a 2-core machine): one module
 //! per feature, all driving the real `ordo` binary on real files.
 
+#![allow(unreachable_pub)] // test helpers are `pub` for the feature modules
+
 mod support;
 
 mod check;
 mod deploy;
 mod errors;
+mod ssh;

@@ -20,8 +20,16 @@ pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], 
         }
         let id = p.step;
         match &model.steps[id].action {
-            Action::File { path, content, mode, .. } => {
-                let _ = write!(s, "w {id} {} {} <<'ORDO_EOF'\n{}", path.shell(), mode_arg(*mode), heredoc(content));
+            Action::File {
+                path, content, mode, ..
+            } => {
+                let _ = write!(
+                    s,
+                    "w {id} {} {} <<'ORDO_EOF'\n{}",
+                    path.shell(),
+                    mode_arg(*mode),
+                    heredoc(content)
+                );
             }
             Action::Directory { path, mode, .. } => {
                 let _ = writeln!(s, "md {id} {} {}", path.shell(), mode_arg(*mode));
@@ -71,7 +79,9 @@ pub(crate) fn parse(stdout: &str) -> (Vec<(usize, Outcome)>, bool) {
     let mut recorded = false;
     for line in stdout.lines() {
         let mut parts = line.splitn(4, ' ');
-        let (Some(head), Some(tag)) = (parts.next(), parts.next()) else { continue };
+        let (Some(head), Some(tag)) = (parts.next(), parts.next()) else {
+            continue;
+        };
         if head == "state" {
             recorded = tag == "ok";
             continue;
@@ -97,5 +107,8 @@ pub(crate) fn parse(stdout: &str) -> (Vec<(usize, Outcome)>, bool) {
 /// Removes the deploy lock if it is ours (its info carries our token).
 pub(crate) fn unlock_script(service: &str, lock: &super::state::LockInfo) -> String {
     let dir = super::state::lock_dir(service).shell();
-    format!("if grep -q {} {dir}/info 2>/dev/null; then rm -rf {dir}; fi; echo 'unlock ok'\n", lock.token)
+    format!(
+        "if grep -q {} {dir}/info 2>/dev/null; then rm -rf {dir}; fi; echo 'unlock ok'\n",
+        lock.token
+    )
 }

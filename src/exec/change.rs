@@ -54,27 +54,36 @@ pub struct Planned {
 
 /// Compares one host's steps (in plan order) with its probe. `custom` holds the
 /// verdicts of custom steps' verify (true = up to date).
-pub(crate) fn verify(model: &Model, order: &[usize], probe: &HostProbe, custom: &dyn Fn(usize) -> bool) -> Vec<Planned> {
+pub(crate) fn verify(
+    model: &Model,
+    order: &[usize],
+    probe: &HostProbe,
+    custom: &dyn Fn(usize) -> bool,
+) -> Vec<Planned> {
     let mut out: Vec<Planned> = Vec::new();
     let empty = Observed::default();
     for &id in order {
         let step = &model.steps[id];
         let o = probe.steps.get(&id).unwrap_or(&empty);
-        let triggered_by = step
-            .triggers
-            .iter()
-            .find(|t| out.iter().any(|p| p.step == **t && !matches!(p.change, Change::Conflict { .. })));
+        let triggered_by = step.triggers.iter().find(|t| {
+            out.iter()
+                .any(|p| p.step == **t && !matches!(p.change, Change::Conflict { .. }))
+        });
         let trigger_reason = match triggered_by {
             Some(&t) => Some(format!("{} changed", model.steps[t].action.label())),
             None if o.pending => Some("a change it watches was applied, but it has not run since".to_string()),
             None => None,
         };
         let planned = match &step.action {
-            Action::File { name, content, mode, .. } => file(name, content, *mode, o),
+            Action::File {
+                name, content, mode, ..
+            } => file(name, content, *mode, o),
             Action::Directory { mode, .. } => match &o.kind {
                 Some(Found::Dir { mode: have }) => mode_change(*have, *mode),
                 Some(Found::Absent) | None => Some((Change::Create, None)),
-                Some(Found::Link { .. } | Found::File { .. } | Found::Other) => conflict("something other than a directory is in the way"),
+                Some(Found::Link { .. } | Found::File { .. } | Found::Other) => {
+                    conflict("something other than a directory is in the way")
+                }
             },
             Action::Symlink { target, .. } => match &o.kind {
                 Some(Found::Link { target: Some(t) }) if t == target => None,
@@ -85,22 +94,50 @@ pub(crate) fn verify(model: &Model, order: &[usize], probe: &HostProbe, custom: 
                 Some(Found::Absent) | None => Some((Change::Create, Some(format!("+> {target}\n")))),
                 Some(_) => conflict("a file or directory is in the way of the symlink"),
             },
-            Action::Command { creates, unless, always, .. } => {
+            Action::Command {
+                creates,
+                unless,
+                always,
+                ..
+            } => {
                 if let Some(reason) = trigger_reason {
                     Some((Change::Run { reason }, None))
                 } else if *always {
-                    Some((Change::Run { reason: "runs on every deploy (always: true)".into() }, None))
+                    Some((
+                        Change::Run {
+                            reason: "runs on every deploy (always: true)".into(),
+                        },
+                        None,
+                    ))
                 } else if creates.is_some() && o.exists == Some(false) {
-                    Some((Change::Run { reason: format!("{} does not exist", creates.as_ref().map(ToString::to_string).unwrap_or_default()) }, None))
+                    Some((
+                        Change::Run {
+                            reason: format!(
+                                "{} does not exist",
+                                creates.as_ref().map(ToString::to_string).unwrap_or_default()
+                            ),
+                        },
+                        None,
+                    ))
                 } else if unless.is_some() && o.guard.is_some_and(|rc| rc != 0) {
-                    Some((Change::Run { reason: "its `unless` check failed".into() }, None))
+                    Some((
+                        Change::Run {
+                            reason: "its `unless` check failed".into(),
+                        },
+                        None,
+                    ))
                 } else {
                     None
                 }
             }
             Action::Custom { .. } => match trigger_reason {
                 Some(reason) => Some((Change::Run { reason }, None)),
-                None if !custom(id) => Some((Change::Run { reason: "verify says the host is not up to date".into() }, None)),
+                None if !custom(id) => Some((
+                    Change::Run {
+                        reason: "verify says the host is not up to date".into(),
+                    },
+                    None,
+                )),
                 None => None,
             },
         };
@@ -112,12 +149,23 @@ pub(crate) fn verify(model: &Model, order: &[usize], probe: &HostProbe, custom: 
 }
 
 fn conflict(message: &str) -> Option<(Change, Option<String>)> {
-    Some((Change::Conflict { message: message.into() }, None))
+    Some((
+        Change::Conflict {
+            message: message.into(),
+        },
+        None,
+    ))
 }
 
 fn mode_change(have: u32, want: Option<u32>) -> Option<(Change, Option<String>)> {
     match want {
-        Some(w) if w != have => Some((Change::Mode { from: format!("{have:04o}"), to: format!("{w:04o}") }, None)),
+        Some(w) if w != have => Some((
+            Change::Mode {
+                from: format!("{have:04o}"),
+                to: format!("{w:04o}"),
+            },
+            None,
+        )),
         _ => None,
     }
 }

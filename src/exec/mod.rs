@@ -37,7 +37,10 @@ pub struct Hosts {
 
 impl Hosts {
     pub fn targeted(&self) -> impl Iterator<Item = (usize, &Arc<Counted>)> {
-        self.transports.iter().enumerate().filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
+        self.transports
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
     }
 
     pub async fn close(&self) {
@@ -71,7 +74,9 @@ pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptio
         }
     }
     if problems.is_empty() {
-        let locked = (0..model.hosts.len()).map(|_| Arc::new(AtomicBool::new(false))).collect();
+        let locked = (0..model.hosts.len())
+            .map(|_| Arc::new(AtomicBool::new(false)))
+            .collect();
         Ok(Hosts { transports, locked })
     } else {
         Err(Problems(problems))
@@ -108,7 +113,11 @@ impl Prediction {
     }
 
     pub fn conflicts(&self) -> Vec<&Planned> {
-        self.changes.iter().flatten().filter(|p| matches!(p.change, Change::Conflict { .. })).collect()
+        self.changes
+            .iter()
+            .flatten()
+            .filter(|p| matches!(p.change, Change::Conflict { .. }))
+            .collect()
     }
 }
 
@@ -165,7 +174,11 @@ pub async fn read_states(model: &Model, hosts: &Hosts) -> Result<Vec<HostStatus>
             Err(p) => problems.push(p),
         }
     }
-    if problems.is_empty() { Ok(states) } else { Err(Problems(problems)) }
+    if problems.is_empty() {
+        Ok(states)
+    } else {
+        Err(Problems(problems))
+    }
 }
 
 /// How a deploy takes the hosts' locks (`ordo plan` takes none).
@@ -187,9 +200,15 @@ pub async fn predict(
 ) -> Result<Prediction, Problems> {
     let mut tasks = tokio::task::JoinSet::new();
     for (h, t) in hosts.targeted() {
-        reporter.event(&Event::Progress { host: model.hosts[h].name.clone(), activity: "probing".into() });
+        reporter.event(&Event::Progress {
+            host: model.hosts[h].name.clone(),
+            activity: "probing".into(),
+        });
         let (model, plan, t) = (model.clone(), plan.clone(), t.clone());
-        let request = locking.map(|l| LockRequest { info: l.info.clone(), break_lock: l.break_lock });
+        let request = locking.map(|l| LockRequest {
+            info: l.info.clone(),
+            break_lock: l.break_lock,
+        });
         tasks.spawn(async move { (h, predict_host(&model, &plan, h, &t, request.as_ref()).await) });
     }
     let mut changes: Vec<Vec<Planned>> = (0..model.hosts.len()).map(|_| Vec::new()).collect();
@@ -202,7 +221,10 @@ pub async fn predict(
         match done {
             Ok((h, Ok(HostPrediction { planned, state, lock }))) => {
                 let name = model.hosts[h].name.clone();
-                reporter.event(&Event::Progress { host: name.clone(), activity: "done".into() });
+                reporter.event(&Event::Progress {
+                    host: name.clone(),
+                    activity: "done".into(),
+                });
                 match lock {
                     LockStatus::Acquired => hosts.locked[h].store(true, Ordering::SeqCst),
                     LockStatus::Broke(old) => {
@@ -210,7 +232,10 @@ pub async fn predict(
                         broken_locks.push((name, old));
                     }
                     LockStatus::Held(holder) if locking.is_some() => {
-                        let who = holder.as_ref().map_or_else(|| "another deploy (no details recorded)".to_string(), LockInfo::describe);
+                        let who = holder.as_ref().map_or_else(
+                            || "another deploy (no details recorded)".to_string(),
+                            LockInfo::describe,
+                        );
                         problems.push(
                             Problem::new(Kind::Locked, format!("host `{name}` is locked by {who}"))
                                 .help("wait for that deploy to finish; if it died, run again with --break-lock (this removes its lock, nothing else)"),
@@ -252,7 +277,13 @@ pub async fn predict(
             });
         }
     }
-    Ok(Prediction { changes, states, unchanged, broken_locks, busy })
+    Ok(Prediction {
+        changes,
+        states,
+        unchanged,
+        broken_locks,
+        busy,
+    })
 }
 
 struct HostPrediction {
@@ -269,18 +300,34 @@ async fn predict_host(
     lock: Option<&LockRequest>,
 ) -> Result<HostPrediction, Problem> {
     let order = &plan.per_host[h];
-    let watched: Vec<usize> = order.iter().copied().filter(|&s| !model.steps[s].triggers.is_empty()).collect();
+    let watched: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&s| !model.steps[s].triggers.is_empty())
+        .collect();
     let out = t.exec(probe::script(model, order, &watched, lock)).await?;
     if out.code != 0 {
-        return Err(Problem::new(Kind::Step, format!("host `{}`: probing failed (exit {})", model.hosts[h].name, out.code))
-            .help(format!("the host's shell said: {}", tail(&out.stderr))));
+        return Err(Problem::new(
+            Kind::Step,
+            format!("host `{}`: probing failed (exit {})", model.hosts[h].name, out.code),
+        )
+        .help(format!("the host's shell said: {}", tail(&out.stderr))));
     }
-    let probe = probe::parse(&out.stdout).map_err(|e| Problem::new(Kind::Step, format!("host `{}`: {e}", model.hosts[h].name)))?;
+    let probe = probe::parse(&out.stdout)
+        .map_err(|e| Problem::new(Kind::Step, format!("host `{}`: {e}", model.hosts[h].name)))?;
     if lock.is_some() && matches!(probe.lock, LockStatus::Held(_)) {
-        return Ok(HostPrediction { planned: Vec::new(), state: probe.state, lock: probe.lock });
+        return Ok(HostPrediction {
+            planned: Vec::new(),
+            state: probe.state,
+            lock: probe.lock,
+        });
     }
     // Custom verifies run user code that may run commands: on a blocking thread.
-    let customs: Vec<usize> = order.iter().copied().filter(|&s| matches!(model.steps[s].action, Action::Custom { .. })).collect();
+    let customs: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&s| matches!(model.steps[s].action, Action::Custom { .. }))
+        .collect();
     let mut verdicts: HashMap<usize, bool> = HashMap::new();
     if !customs.is_empty() {
         let io = host_io(model, h, t);
@@ -302,7 +349,11 @@ async fn predict_host(
         }
     }
     let planned = change::verify(model, order, &probe, &|s| verdicts.get(&s).copied().unwrap_or(true));
-    Ok(HostPrediction { planned, state: probe.state, lock: probe.lock })
+    Ok(HostPrediction {
+        planned,
+        state: probe.state,
+        lock: probe.lock,
+    })
 }
 
 fn tail(text: &str) -> String {
@@ -318,7 +369,9 @@ fn step_problem(model: &Model, s: usize, what: String, output: Option<&str>) -> 
         .at(step.span.as_ref(), format!("step declared here, failed on host {host}"));
     p = match output.map(str::trim).filter(|o| !o.is_empty()) {
         Some(o) => p.help(format!("output (last lines):\n{}", tail(o))),
-        None => p.help("fix the cause on the host or in the script and deploy again; steps already applied stay applied"),
+        None => {
+            p.help("fix the cause on the host or in the script and deploy again; steps already applied stay applied")
+        }
     };
     p
 }
@@ -406,19 +459,31 @@ pub async fn apply(
         near[s] = set;
     }
     let board = Arc::new(Board {
-        status: Mutex::new((0..n).map(|s| if changed[s] { Status::Waiting } else { Status::Done }).collect()),
+        status: Mutex::new(
+            (0..n)
+                .map(|s| if changed[s] { Status::Waiting } else { Status::Done })
+                .collect(),
+        ),
         notify: Notify::new(),
     });
     let near = Arc::new(near);
     let mut tasks = tokio::task::JoinSet::new();
     for (h, t) in hosts.targeted() {
         let planned = prediction.changes[h].clone();
-        let needs_record = !planned.is_empty() || prediction.states[h].as_ref().is_none_or(|s| s.fingerprint != record.fingerprint);
+        let needs_record = !planned.is_empty()
+            || prediction.states[h]
+                .as_ref()
+                .is_none_or(|s| s.fingerprint != record.fingerprint);
         if !needs_record {
             continue;
         }
-        let (model, board, near, t, reporter) = (model.clone(), board.clone(), near.clone(), t.clone(), reporter.clone());
-        let finish = Finish { record: record.clone(), lock: lock.clone(), locked: hosts.locked[h].clone() };
+        let (model, board, near, t, reporter) =
+            (model.clone(), board.clone(), near.clone(), t.clone(), reporter.clone());
+        let finish = Finish {
+            record: record.clone(),
+            lock: lock.clone(),
+            locked: hosts.locked[h].clone(),
+        };
         tasks.spawn(async move { apply_host(&model, h, planned, &board, &near, &t, &*reporter, &finish).await });
     }
     let mut total = Applied::default();
@@ -430,7 +495,9 @@ pub async fn apply(
                 total.skipped += a.skipped;
                 total.problems.extend(a.problems);
             }
-            Err(e) => total.problems.push(Problem::new(Kind::Step, format!("internal error while applying: {e}"))),
+            Err(e) => total
+                .problems
+                .push(Problem::new(Kind::Step, format!("internal error while applying: {e}"))),
         }
     }
     total
@@ -474,7 +541,8 @@ async fn apply_host(
     let record = &finish.record;
     let mut result = Applied::default();
     let host = model.hosts[h].name.clone();
-    let other_host = |deps: &[usize]| -> Vec<usize> { deps.iter().copied().filter(|&d| model.steps[d].host != h).collect() };
+    let other_host =
+        |deps: &[usize]| -> Vec<usize> { deps.iter().copied().filter(|&d| model.steps[d].host != h).collect() };
     // Which pending markers to write before a step: commands it triggers.
     let mut markers_for: HashMap<usize, Vec<usize>> = HashMap::new();
     for p in &planned {
@@ -507,14 +575,20 @@ async fn apply_host(
         let first = planned[i].step;
         let deps = other_host(&near[first]);
         if !board.ready(&deps) {
-            reporter.event(&Event::Progress { host: host.clone(), activity: format!("waiting for {}", model.step_path(deps[0])) });
+            reporter.event(&Event::Progress {
+                host: host.clone(),
+                activity: format!("waiting for {}", model.step_path(deps[0])),
+            });
         }
         if let Err(dep) = board.wait(&deps).await {
             stopped = Some(format!("{} failed", model.step_path(dep)));
             continue;
         }
         let started = Instant::now();
-        reporter.event(&Event::Progress { host: host.clone(), activity: format!("applying {}", model.step_path(first)) });
+        reporter.event(&Event::Progress {
+            host: host.clone(),
+            activity: format!("applying {}", model.step_path(first)),
+        });
         if let Action::Custom { step, .. } = &model.steps[first].action {
             let io = host_io(model, h, t);
             let step = step.clone();
@@ -530,13 +604,17 @@ async fn apply_host(
                     board.set(first, Status::Failed);
                     reporter.event(&event(first, StepStatus::Failed, ms, Some(p.message.clone())));
                     result.failed += 1;
-                    result.problems.push(step_problem(model, first, "failed in its update".into(), None).related(p));
+                    result
+                        .problems
+                        .push(step_problem(model, first, "failed in its update".into(), None).related(p));
                     stopped = Some(format!("{} failed", model.step_path(first)));
                 }
                 Err(e) => {
                     board.set(first, Status::Failed);
                     result.failed += 1;
-                    result.problems.push(Problem::new(Kind::Step, format!("internal error in update: {e}")));
+                    result
+                        .problems
+                        .push(Problem::new(Kind::Step, format!("internal error in update: {e}")));
                     stopped = Some("internal error".into());
                 }
             }
@@ -553,7 +631,10 @@ async fn apply_host(
             end += 1;
         }
         let batch: Vec<&Planned> = planned[i..end].iter().collect();
-        let markers: Vec<Vec<usize>> = batch.iter().map(|p| markers_for.get(&p.step).cloned().unwrap_or_default()).collect();
+        let markers: Vec<Vec<usize>> = batch
+            .iter()
+            .map(|p| markers_for.get(&p.step).cloned().unwrap_or_default())
+            .collect();
         let last = end == planned.len();
         let mut script = apply::script(model, &batch, &markers, last.then_some(record));
         if last {
@@ -602,13 +683,18 @@ async fn apply_host(
                     };
                     reporter.event(&event(p.step, StepStatus::Failed, ms, Some(why.clone())));
                     result.failed += 1;
-                    result.problems.push(step_problem(model, p.step, format!("was interrupted: {why}"), None));
+                    result
+                        .problems
+                        .push(step_problem(model, p.step, format!("was interrupted: {why}"), None));
                     stopped = Some(format!("{} was interrupted", model.step_path(p.step)));
                 }
             }
         }
         if last && stopped.is_none() && !recorded {
-            result.problems.push(Problem::new(Kind::Step, format!("host `{host}`: the deployed version could not be recorded")));
+            result.problems.push(Problem::new(
+                Kind::Step,
+                format!("host `{host}`: the deployed version could not be recorded"),
+            ));
         }
         done_recording |= last && recorded;
         i = end;
@@ -619,7 +705,13 @@ async fn apply_host(
         let script = apply::script(model, &[], &[], Some(record)) + finish.script(model).as_str();
         match t.exec(script).await {
             Ok(out) if apply::parse(&out.stdout).1 => finish.observe(&out.stdout),
-            Ok(out) => result.problems.push(Problem::new(Kind::Step, format!("host `{host}`: recording the deployed version failed: {}", tail(&out.stderr)))),
+            Ok(out) => result.problems.push(Problem::new(
+                Kind::Step,
+                format!(
+                    "host `{host}`: recording the deployed version failed: {}",
+                    tail(&out.stderr)
+                ),
+            )),
             Err(p) => result.problems.push(p),
         }
     }

@@ -60,12 +60,18 @@ pub(crate) struct LockRequest {
 fn lock_script(s: &mut String, service: &str, request: Option<&LockRequest>) {
     let dir = lock_dir(service).shell();
     let Some(req) = request else {
-        let _ = writeln!(s, "if [ -f {dir}/info ]; then printf 'lock info '; base64 -w0 < {dir}/info; echo; fi");
+        let _ = writeln!(
+            s,
+            "if [ -f {dir}/info ]; then printf 'lock info '; base64 -w0 < {dir}/info; echo; fi"
+        );
         return;
     };
     let info = serde_json::to_vec(&req.info).expect("lock info serialises");
     if req.break_lock {
-        let _ = writeln!(s, "if [ -d {dir} ]; then printf 'lock broke '; base64 -w0 < {dir}/info 2>/dev/null; echo; rm -rf {dir}; fi");
+        let _ = writeln!(
+            s,
+            "if [ -d {dir} ]; then printf 'lock broke '; base64 -w0 < {dir}/info 2>/dev/null; echo; rm -rf {dir}; fi"
+        );
     }
     let _ = write!(
         s,
@@ -80,7 +86,11 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
     let mut s = String::with_capacity(256 + steps.len() * 96);
     s.push_str(PROBE_LIB);
     lock_script(&mut s, &model.service, lock);
-    let _ = writeln!(s, "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi", state_file(&model.service).shell());
+    let _ = writeln!(
+        s,
+        "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi",
+        state_file(&model.service).shell()
+    );
     for &id in steps {
         match &model.steps[id].action {
             Action::File { path, content, .. } => {
@@ -92,7 +102,9 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
             Action::Symlink { path, .. } => {
                 let _ = writeln!(s, "pl {id} {}", path.shell());
             }
-            Action::Command { cwd, unless, creates, .. } => {
+            Action::Command {
+                cwd, unless, creates, ..
+            } => {
                 if let Some(c) = creates {
                     let _ = writeln!(s, "pe {id} {}", c.shell());
                 }
@@ -150,7 +162,10 @@ pub(crate) fn parse(stdout: &str) -> Result<HostProbe, String> {
             "exists" => o.exists = Some(true),
             "file" => {
                 let (sha, m) = rest.split_once(' ').unwrap_or((rest, "0"));
-                o.kind = Some(Found::File { sha: sha.to_string(), mode: mode(m) });
+                o.kind = Some(Found::File {
+                    sha: sha.to_string(),
+                    mode: mode(m),
+                });
             }
             "dir" => o.kind = Some(Found::Dir { mode: mode(rest) }),
             "link" => {

@@ -35,7 +35,10 @@ pub struct LockInfo {
 
 impl LockInfo {
     pub fn describe(&self) -> String {
-        format!("{} (pid {}, environment {}) since {}", self.holder, self.pid, self.environment, self.since)
+        format!(
+            "{} (pid {}, environment {}) since {}",
+            self.holder, self.pid, self.environment, self.since
+        )
     }
 }
 
@@ -92,7 +95,12 @@ fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

@@ -54,7 +54,11 @@ impl Action {
     /// `file etc/app.ini`, `command migrate`: the step's name in breadcrumbs.
     pub fn label(&self) -> String {
         match self {
-            Action::File { name, template: Some(_), .. } => format!("template {name}"),
+            Action::File {
+                name,
+                template: Some(_),
+                ..
+            } => format!("template {name}"),
             Action::File { name, .. } => format!("file {name}"),
             Action::Directory { name, .. } => format!("directory {name}"),
             Action::Symlink { name, .. } => format!("symlink {name}"),
@@ -66,9 +70,7 @@ impl Action {
     /// The path this action manages, if it manages one.
     pub fn path(&self) -> Option<&HostPath> {
         match self {
-            Action::File { path, .. } | Action::Directory { path, .. } | Action::Symlink { path, .. } => {
-                Some(path)
-            }
+            Action::File { path, .. } | Action::Directory { path, .. } | Action::Symlink { path, .. } => Some(path),
             Action::Command { .. } | Action::Custom { .. } => None,
         }
     }

@@ -79,10 +79,7 @@ fn normalize(raw: &str) -> String {
 
 /// Single-quotes `s` for POSIX sh.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c))
-    {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@%,".contains(c)) {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', "'\\''"))

@@ -7,16 +7,28 @@ use crate::model::{LinkReason, Model};
 
 pub fn to_dot(model: &Model, plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "digraph \"{}\" {{", escape(&format!("{}/{}", model.service, model.environment)));
+    let _ = writeln!(
+        out,
+        "digraph \"{}\" {{",
+        escape(&format!("{}/{}", model.service, model.environment))
+    );
     let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
     for (h, steps) in plan.per_host.iter().enumerate() {
         if steps.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "  subgraph \"cluster_{h}\" {{\n    label=\"{}\";", escape(&model.hosts[h].name));
+        let _ = writeln!(
+            out,
+            "  subgraph \"cluster_{h}\" {{\n    label=\"{}\";",
+            escape(&model.hosts[h].name)
+        );
         for &s in steps {
             let step = &model.steps[s];
-            let label = format!("{}\\n{}", escape(&model.components[step.component].name), escape(&step.action.label()));
+            let label = format!(
+                "{}\\n{}",
+                escape(&model.components[step.component].name),
+                escape(&step.action.label())
+            );
             let _ = writeln!(out, "    s{s} [label=\"{label}\"];");
         }
         let _ = writeln!(out, "  }}");

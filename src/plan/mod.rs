@@ -93,18 +93,30 @@ fn edges(model: &Model) -> Vec<Edge> {
             slot @ None => *slot = Some((step.id, step.id)),
         }
         if let Some((_, s)) = prev.filter(|(r, _)| *r == root) {
-            edges.push(Edge { from: s, to: step.id, reason: EdgeReason::Sequence });
+            edges.push(Edge {
+                from: s,
+                to: step.id,
+                reason: EdgeReason::Sequence,
+            });
         }
         prev = Some((root, step.id));
         for &t in &step.triggers {
             if t != step.id {
-                edges.push(Edge { from: t, to: step.id, reason: EdgeReason::Trigger });
+                edges.push(Edge {
+                    from: t,
+                    to: step.id,
+                    reason: EdgeReason::Trigger,
+                });
             }
         }
     }
     for (i, link) in model.links.iter().enumerate() {
         if let (Some((_, last)), Some((first, _))) = (span[link.before], span[link.after]) {
-            edges.push(Edge { from: last, to: first, reason: EdgeReason::Link { link: i } });
+            edges.push(Edge {
+                from: last,
+                to: first,
+                reason: EdgeReason::Link { link: i },
+            });
         }
     }
     edges
@@ -153,7 +165,11 @@ mod tests {
                     id,
                     host: components[*component].1,
                     component: *component,
-                    action: Action::Directory { name: (*name).into(), path: HostPath::new("~/d").unwrap().join(name), mode: None },
+                    action: Action::Directory {
+                        name: (*name).into(),
+                        path: HostPath::new("~/d").unwrap().join(name),
+                        mode: None,
+                    },
                     triggers: vec![],
                     span: None,
                 })
@@ -172,7 +188,12 @@ mod tests {
 
     #[test]
     fn independent_steps_keep_declaration_order() {
-        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (1, "y1"), (0, "x2"), (1, "y2")], &[]);
+        let m = model(
+            &["a", "b"],
+            &[("x", 0), ("y", 1)],
+            &[(0, "x1"), (1, "y1"), (0, "x2"), (1, "y2")],
+            &[],
+        );
         let plan = Plan::build(&m).unwrap();
         assert_eq!(plan.order, vec![0, 1, 2, 3]);
         assert_eq!(plan.per_host, vec![vec![0, 2], vec![1, 3]]);
@@ -181,7 +202,12 @@ mod tests {
     #[test]
     fn provider_component_runs_first_across_hosts() {
         // y (host b) provides what x (host a) requires: all of y before x.
-        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (0, "x2"), (1, "y1"), (1, "y2")], &[(1, 0)]);
+        let m = model(
+            &["a", "b"],
+            &[("x", 0), ("y", 1)],
+            &[(0, "x1"), (0, "x2"), (1, "y1"), (1, "y2")],
+            &[(1, 0)],
+        );
         let plan = Plan::build(&m).unwrap();
         assert_eq!(plan.order, vec![2, 3, 0, 1]);
         assert_eq!(plan.preds[0], vec![3]);
@@ -189,9 +215,18 @@ mod tests {
 
     #[test]
     fn a_cycle_names_every_step_on_it() {
-        let m = model(&["a", "b"], &[("x", 0), ("y", 1)], &[(0, "x1"), (1, "y1")], &[(0, 1), (1, 0)]);
+        let m = model(
+            &["a", "b"],
+            &[("x", 0), ("y", 1)],
+            &[(0, "x1"), (1, "y1")],
+            &[(0, 1), (1, 0)],
+        );
         let err = Plan::build(&m).unwrap_err();
-        assert!(err.message.starts_with("dependency cycle: 2 steps on hosts a, b"), "{}", err.message);
+        assert!(
+            err.message.starts_with("dependency cycle: 2 steps on hosts a, b"),
+            "{}",
+            err.message
+        );
         let help = err.help.unwrap();
         assert!(help.contains("1. a:x directory x1 → before b:y directory y1"), "{help}");
         assert!(help.contains("2. b:y directory y1 → before a:x directory x1"), "{help}");

@@ -60,7 +60,10 @@ fn cycle_problem(model: &Model, edges: &[Edge], indeg: &[usize]) -> Problem {
     let first = (0..cycle.len()).min_by_key(|&i| edges[cycle[i]].from).unwrap_or(0);
     cycle.rotate_left(first);
 
-    let mut hosts: Vec<&str> = cycle.iter().map(|&e| model.hosts[model.steps[edges[e].from].host].name.as_str()).collect();
+    let mut hosts: Vec<&str> = cycle
+        .iter()
+        .map(|&e| model.hosts[model.steps[edges[e].from].host].name.as_str())
+        .collect();
     hosts.sort_unstable();
     hosts.dedup();
     let mut problem = Problem::new(
@@ -76,8 +79,16 @@ fn cycle_problem(model: &Model, edges: &[Edge], indeg: &[usize]) -> Problem {
     for (i, &e) in cycle.iter().enumerate() {
         let edge = &edges[e];
         let why = reason(model, edge);
-        lines.push(format!("{}. {} → before {} ({why})", i + 1, model.step_path(edge.from), model.step_path(edge.to)));
-        problem = problem.at(model.steps[edge.from].span.as_ref(), format!("{}. {}", i + 1, model.step_path(edge.from)));
+        lines.push(format!(
+            "{}. {} → before {} ({why})",
+            i + 1,
+            model.step_path(edge.from),
+            model.step_path(edge.to)
+        ));
+        problem = problem.at(
+            model.steps[edge.from].span.as_ref(),
+            format!("{}. {}", i + 1, model.step_path(edge.from)),
+        );
         if let EdgeReason::Link { link } = edge.reason {
             problem = problem.at(model.links[link].span.as_ref(), why);
         }
@@ -100,7 +111,11 @@ fn reason(model: &Model, edge: &Edge) -> String {
                     model.component_path(l.after),
                     model.component_path(l.before)
                 ),
-                LinkReason::Explicit => format!("{} is ordered after {}", model.component_path(l.after), model.component_path(l.before)),
+                LinkReason::Explicit => format!(
+                    "{} is ordered after {}",
+                    model.component_path(l.after),
+                    model.component_path(l.before)
+                ),
             }
         }
     }

@@ -55,7 +55,11 @@ const BOLD: &str = "\x1b[1m";
 
 impl Human {
     pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
-        Human { out: Mutex::new(out), color, live: None }
+        Human {
+            out: Mutex::new(out),
+            color,
+            live: None,
+        }
     }
 
     /// Human output on a terminal (stdout), with live per-host progress lines.
@@ -64,7 +68,10 @@ impl Human {
         Human {
             out: Mutex::new(Box::new(std::io::stdout())),
             color,
-            live: Some(Live { multi, bars: Mutex::new(Vec::new()) }),
+            live: Some(Live {
+                multi,
+                bars: Mutex::new(Vec::new()),
+            }),
         }
     }
 
@@ -107,19 +114,36 @@ impl Human {
 }
 
 fn plural(n: usize, word: &str) -> String {
-    if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") }
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 impl Reporter for Human {
     fn event(&self, event: &Event) {
         let text = match event {
-            Event::Start { command, environment, service, hosts, steps } => format!(
+            Event::Start {
+                command,
+                environment,
+                service,
+                hosts,
+                steps,
+            } => format!(
                 "{} {environment} (service {service}): {} on {}\n",
                 self.paint(BOLD, command),
                 plural(*steps, "step"),
                 plural(*hosts, "host")
             ),
-            Event::Planned { path, change, detail, diff, span, .. } => {
+            Event::Planned {
+                path,
+                change,
+                detail,
+                diff,
+                span,
+                ..
+            } => {
                 if change == "none" {
                     return;
                 }
@@ -142,24 +166,54 @@ impl Reporter for Human {
                 }
                 s
             }
-            Event::PlanDone { changes, unchanged, conflicts, hosts } => {
+            Event::PlanDone {
+                changes,
+                unchanged,
+                conflicts,
+                hosts,
+            } => {
                 if *conflicts > 0 {
-                    format!("plan: {} in the way, {} to change, {unchanged} unchanged on {}\n", plural(*conflicts, "conflict"), *changes, plural(*hosts, "host"))
+                    format!(
+                        "plan: {} in the way, {} to change, {unchanged} unchanged on {}\n",
+                        plural(*conflicts, "conflict"),
+                        *changes,
+                        plural(*hosts, "host")
+                    )
                 } else if *changes == 0 {
-                    format!("nothing to change: {} on {} up to date\n", plural(*unchanged, "step"), plural(*hosts, "host"))
+                    format!(
+                        "nothing to change: {} on {} up to date\n",
+                        plural(*unchanged, "step"),
+                        plural(*hosts, "host")
+                    )
                 } else {
-                    format!("plan: {changes} to change, {unchanged} unchanged on {}\n", plural(*hosts, "host"))
+                    format!(
+                        "plan: {changes} to change, {unchanged} unchanged on {}\n",
+                        plural(*hosts, "host")
+                    )
                 }
             }
-            Event::Step { path, status, duration_ms, error, .. } => match status {
+            Event::Step {
+                path,
+                status,
+                duration_ms,
+                error,
+                ..
+            } => match status {
                 StepStatus::Unchanged => return,
-                StepStatus::Changed => format!("  {} {path} {}\n", self.paint(GREEN, "✓"), self.paint(DIM, &format!("({duration_ms} ms)"))),
+                StepStatus::Changed => format!(
+                    "  {} {path} {}\n",
+                    self.paint(GREEN, "✓"),
+                    self.paint(DIM, &format!("({duration_ms} ms)"))
+                ),
                 StepStatus::Failed => format!(
                     "  {} {path} failed: {}\n",
                     self.paint(RED, "✗"),
                     error.as_deref().unwrap_or("unknown error")
                 ),
-                StepStatus::Skipped => format!("  - {path} skipped: {}\n", error.as_deref().unwrap_or("an earlier step failed")),
+                StepStatus::Skipped => format!(
+                    "  - {path} skipped: {}\n",
+                    error.as_deref().unwrap_or("an earlier step failed")
+                ),
             },
             Event::Progress { host, activity } => {
                 if let Some(live) = &self.live {
@@ -167,14 +221,34 @@ impl Reporter for Human {
                 }
                 return;
             }
-            Event::HostDone { host, changed, failed, skipped, round_trips } => {
+            Event::HostDone {
+                host,
+                changed,
+                failed,
+                skipped,
+                round_trips,
+            } => {
                 if let Some(live) = &self.live {
                     live.update(host, "done");
                 }
-                let line = format!("  {host}: {changed} changed, {failed} failed, {skipped} skipped ({} over the connection)\n", plural(*round_trips, "round trip"));
-                if *failed > 0 { self.paint(RED, &line) } else { self.paint(DIM, &line) }
+                let line = format!(
+                    "  {host}: {changed} changed, {failed} failed, {skipped} skipped ({} over the connection)\n",
+                    plural(*round_trips, "round trip")
+                );
+                if *failed > 0 {
+                    self.paint(RED, &line)
+                } else {
+                    self.paint(DIM, &line)
+                }
             }
-            Event::Summary { changed, unchanged, failed, skipped, hosts, duration_ms } => {
+            Event::Summary {
+                changed,
+                unchanged,
+                failed,
+                skipped,
+                hosts,
+                duration_ms,
+            } => {
                 let line = format!(
                     "{}: {changed} changed, {unchanged} unchanged, {failed} failed, {skipped} skipped on {} in {:.2} s\n",
                     if *failed > 0 { "failed" } else { "done" },

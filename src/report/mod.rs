@@ -47,10 +47,7 @@ pub enum Event {
         error: Option<String>,
     },
     /// What a host is doing now (for live views).
-    Progress {
-        host: String,
-        activity: String,
-    },
+    Progress { host: String, activity: String },
     HostDone {
         host: String,
         changed: usize,

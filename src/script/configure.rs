@@ -34,7 +34,11 @@ enum Outcome {
 pub(crate) fn configure(engine: &Engine, session: &Arc<Session>, service: &str) -> Result<Model, Problems> {
     let decl = std::mem::take(&mut *session.decl());
     let env = decl.environment.as_ref().expect("environment checked by caller");
-    let svc_index = decl.services.iter().position(|s| s.name == service).expect("service checked by caller");
+    let svc_index = decl
+        .services
+        .iter()
+        .position(|s| s.name == service)
+        .expect("service checked by caller");
     let svc = &decl.services[svc_index];
     let roots = roots(&decl, svc_index)?;
     let host_infos: Vec<Dynamic> = decl.hosts.iter().map(host_info).collect();
@@ -73,9 +77,10 @@ pub(crate) fn configure(engine: &Engine, session: &Arc<Session>, service: &str) 
             },
             Err(e) => match unsatisfied(&e) {
                 Some(u) => Outcome::Unsatisfied(u),
-                None => Outcome::Failed(
-                    diagnostic::from_eval(e, comp.configure.source()).at(root.span.as_ref(), format!("`{}` placed on `{}` here", comp.name, decl.hosts[root.host].name)),
-                ),
+                None => Outcome::Failed(diagnostic::from_eval(e, comp.configure.source()).at(
+                    root.span.as_ref(),
+                    format!("`{}` placed on `{}` here", comp.name, decl.hosts[root.host].name),
+                )),
             },
         }
     };
@@ -154,45 +159,74 @@ fn roots(decl: &Declarations, svc_index: usize) -> Result<Vec<Root>, Problems> {
     let known: Vec<&str> = svc.components.iter().map(|c| c.name.as_str()).collect();
     let mut problems = Vec::new();
     let unknown = |name: &str, span: Option<&Span>, what: &str| {
-        let hint = super::api::closest(name, known.iter().copied()).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
-        Problem::new(Kind::Model, format!("{what} `{name}`, which service `{}` does not declare", svc.name))
-            .at(span, "")
-            .help(format!("{hint}components of `{}`: {}", svc.name, known.join(", ")))
+        let hint = super::api::closest(name, known.iter().copied())
+            .map(|k| format!("did you mean `{k}`? "))
+            .unwrap_or_default();
+        Problem::new(
+            Kind::Model,
+            format!("{what} `{name}`, which service `{}` does not declare", svc.name),
+        )
+        .at(span, "")
+        .help(format!("{hint}components of `{}`: {}", svc.name, known.join(", ")))
     };
     for o in &decl.overrides {
         if !known.contains(&o.component.as_str()) {
             problems.push(unknown(&o.component, o.span.as_ref(), "override for component"));
-        } else if !decl.hosts.iter().any(|h| h.placements.iter().any(|p| p.component == o.component)) {
+        } else if !decl
+            .hosts
+            .iter()
+            .any(|h| h.placements.iter().any(|p| p.component == o.component))
+        {
             problems.push(
-                Problem::new(Kind::Model, format!("override for component `{}`, which no host runs", o.component))
-                    .at(o.span.as_ref(), "")
-                    .help(format!("place it on a host with env.host(\"…\").place(\"{}\"), or remove the override", o.component)),
+                Problem::new(
+                    Kind::Model,
+                    format!("override for component `{}`, which no host runs", o.component),
+                )
+                .at(o.span.as_ref(), "")
+                .help(format!(
+                    "place it on a host with env.host(\"…\").place(\"{}\"), or remove the override",
+                    o.component
+                )),
             );
         }
     }
     let mut roots = Vec::new();
     for (h, host) in decl.hosts.iter().enumerate() {
-        let root_text = host.root.clone().unwrap_or_else(|| env.root.clone()).replace("{service}", &svc.name);
+        let root_text = host
+            .root
+            .clone()
+            .unwrap_or_else(|| env.root.clone())
+            .replace("{service}", &svc.name);
         let Some(dir) = HostPath::new(&root_text) else {
             problems.push(
-                Problem::new(Kind::Model, format!("root `{root_text}` of host `{}` is not absolute", host.name))
-                    .at(host.span.as_ref().or(env.span.as_ref()), "")
-                    .help("a root starts with `/` or `~/` (the service user's home)"),
+                Problem::new(
+                    Kind::Model,
+                    format!("root `{root_text}` of host `{}` is not absolute", host.name),
+                )
+                .at(host.span.as_ref().or(env.span.as_ref()), "")
+                .help("a root starts with `/` or `~/` (the service user's home)"),
             );
             continue;
         };
         let mut placed: HashMap<&str, &Option<Span>> = HashMap::new();
         for p in &host.placements {
             let Some(component) = svc.components.iter().position(|c| c.name == p.component) else {
-                problems.push(unknown(&p.component, p.span.as_ref(), &format!("host `{}` places component", host.name)));
+                problems.push(unknown(
+                    &p.component,
+                    p.span.as_ref(),
+                    &format!("host `{}` places component", host.name),
+                ));
                 continue;
             };
             if let Some(first) = placed.insert(&p.component, &p.span) {
                 problems.push(
-                    Problem::new(Kind::Model, format!("component `{}` is placed on host `{}` twice", p.component, host.name))
-                        .at(p.span.as_ref(), "placed again here")
-                        .at(first.as_ref(), "first placed here")
-                        .help("place a component once per host"),
+                    Problem::new(
+                        Kind::Model,
+                        format!("component `{}` is placed on host `{}` twice", p.component, host.name),
+                    )
+                    .at(p.span.as_ref(), "placed again here")
+                    .at(first.as_ref(), "first placed here")
+                    .help("place a component once per host"),
                 );
                 continue;
             }
@@ -205,10 +239,20 @@ fn roots(decl: &Declarations, svc_index: usize) -> Result<Vec<Root>, Problems> {
             for (k, v) in &p.overrides {
                 given.insert(k.clone(), (v.clone(), p.span.clone()));
             }
-            roots.push(Root { host: h, component, given, span: p.span.clone(), dir: dir.clone() });
+            roots.push(Root {
+                host: h,
+                component,
+                given,
+                span: p.span.clone(),
+                dir: dir.clone(),
+            });
         }
     }
-    if problems.is_empty() { Ok(roots) } else { Err(Problems(problems)) }
+    if problems.is_empty() {
+        Ok(roots)
+    } else {
+        Err(Problems(problems))
+    }
 }
 
 fn host_info(h: &super::session::HostDecl) -> Dynamic {
@@ -216,13 +260,19 @@ fn host_info(h: &super::session::HostDecl) -> Dynamic {
     m.insert("name".into(), h.name.clone().into());
     m.insert("address".into(), h.address.clone().into());
     m.insert("user".into(), h.user.clone().into());
-    m.insert("roles".into(), Dynamic::from_array(h.roles.iter().map(|r| r.clone().into()).collect()));
+    m.insert(
+        "roles".into(),
+        Dynamic::from_array(h.roles.iter().map(|r| r.clone().into()).collect()),
+    );
     m.insert("data".into(), rhai::serde::to_dynamic(&h.data).unwrap_or(Dynamic::UNIT));
     Dynamic::from_map(m)
 }
 
 fn root_name(decl: &Declarations, roots: &[Root], svc: &super::session::ServiceDecl, r: usize) -> String {
-    format!("{}:{}", decl.hosts[roots[r].host].name, svc.components[roots[r].component].name)
+    format!(
+        "{}:{}",
+        decl.hosts[roots[r].host].name, svc.components[roots[r].component].name
+    )
 }
 
 fn unresolved(
@@ -234,13 +284,22 @@ fn unresolved(
     too_many_rounds: bool,
 ) -> Problems {
     let registry = session.registry();
-    let provided: Vec<&str> = registry.keys.iter().filter(|(_, s)| !s.values.is_empty()).map(|(k, _)| k.as_str()).collect();
+    let provided: Vec<&str> = registry
+        .keys
+        .iter()
+        .filter(|(_, s)| !s.values.is_empty())
+        .map(|(k, _)| k.as_str())
+        .collect();
     let mut problems: Vec<Problem> = Vec::new();
     for (r, o) in outcomes.iter().enumerate() {
         let Some(Outcome::Unsatisfied(u)) = o else { continue };
         let mut p = Problem::new(
             Kind::Model,
-            format!("`{}` requires `{}`, but no component provides it", root_name(decl, roots, svc, r), u.key),
+            format!(
+                "`{}` requires `{}`, but no component provides it",
+                root_name(decl, roots, svc, r),
+                u.key
+            ),
         )
         .at(u.span.as_ref(), "required here");
         p = match super::api::closest(&u.key, provided.iter().copied()) {
@@ -265,9 +324,19 @@ fn unresolved(
     Problems(problems)
 }
 
-fn unused_provides(decl: &Declarations, roots: &[Root], svc: &super::session::ServiceDecl, session: &Session) -> Vec<Problem> {
+fn unused_provides(
+    decl: &Declarations,
+    roots: &[Root],
+    svc: &super::session::ServiceDecl,
+    session: &Session,
+) -> Vec<Problem> {
     let registry = session.registry();
-    let required: Vec<&str> = registry.keys.iter().filter(|(_, s)| !s.readers.is_empty()).map(|(k, _)| k.as_str()).collect();
+    let required: Vec<&str> = registry
+        .keys
+        .iter()
+        .filter(|(_, s)| !s.readers.is_empty())
+        .map(|(k, _)| k.as_str())
+        .collect();
     let mut out = Vec::new();
     let mut keys: Vec<(&String, _)> = registry.keys.iter().collect();
     keys.sort_by_key(|(k, _)| k.as_str());
@@ -280,9 +349,17 @@ fn unused_provides(decl: &Declarations, roots: &[Root], svc: &super::session::Se
                 .map(|k| format!("did you mean `{k}`? "))
                 .unwrap_or_default();
             out.push(
-                Problem::new(Kind::Model, format!("`{}` provides `{key}`, but no component requires it", root_name(decl, roots, svc, *provider)))
-                    .at(values[0].2.as_ref(), "provided here")
-                    .help(format!("{hint}require it with c.require(\"{key}\") where it is needed, or remove the provide")),
+                Problem::new(
+                    Kind::Model,
+                    format!(
+                        "`{}` provides `{key}`, but no component requires it",
+                        root_name(decl, roots, svc, *provider)
+                    ),
+                )
+                .at(values[0].2.as_ref(), "provided here")
+                .help(format!(
+                    "{hint}require it with c.require(\"{key}\") where it is needed, or remove the provide"
+                )),
             );
         }
     }
@@ -328,7 +405,12 @@ fn assemble(
                 attributes: c
                     .attributes
                     .iter()
-                    .map(|(k, v)| (k.clone(), rhai::serde::from_dynamic(v).unwrap_or(serde_json::Value::Null)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            rhai::serde::from_dynamic(v).unwrap_or(serde_json::Value::Null),
+                        )
+                    })
                     .collect(),
                 span: c.span,
             });
@@ -353,7 +435,13 @@ fn assemble(
                 match t.target {
                     RefTarget::Step(i) => triggers.push(first_step + i),
                     RefTarget::Component(c) => {
-                        triggers.extend(local_comps.iter().enumerate().filter(|(_, sc)| within(**sc, c)).map(|(i, _)| first_step + i));
+                        triggers.extend(
+                            local_comps
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, sc)| within(**sc, c))
+                                .map(|(i, _)| first_step + i),
+                        );
                     }
                 }
             }
@@ -363,7 +451,14 @@ fn assemble(
         }
         for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
             let id = steps.len();
-            steps.push(Step { id, host: build.host, component: base + s.comp, action: s.action, triggers, span: s.span });
+            steps.push(Step {
+                id,
+                host: build.host,
+                component: base + s.comp,
+                action: s.action,
+                triggers,
+                span: s.span,
+            });
         }
         for (other, after, span) in build.order {
             order.push((r, other, after, span));
@@ -390,21 +485,46 @@ fn assemble(
         }
     }
     for (r, other, after, span) in order {
-        let targets: Vec<usize> = (0..roots.len()).filter(|&o| svc.components[roots[o].component].name == other && o != r).collect();
+        let targets: Vec<usize> = (0..roots.len())
+            .filter(|&o| svc.components[roots[o].component].name == other && o != r)
+            .collect();
         if targets.is_empty() {
             problems.push(
-                Problem::new(Kind::Model, format!("`{}` is ordered {} `{other}`, but no host runs `{other}`", root_name(decl, roots, svc, r), if after { "after" } else { "before" }))
-                    .at(span.as_ref(), "")
-                    .help("check the component name, or place the component on a host"),
+                Problem::new(
+                    Kind::Model,
+                    format!(
+                        "`{}` is ordered {} `{other}`, but no host runs `{other}`",
+                        root_name(decl, roots, svc, r),
+                        if after { "after" } else { "before" }
+                    ),
+                )
+                .at(span.as_ref(), "")
+                .help("check the component name, or place the component on a host"),
             );
         }
         for o in targets {
-            let (before, after_c) = if after { (root_comp[o], root_comp[r]) } else { (root_comp[r], root_comp[o]) };
-            links.push(Link { before, after: after_c, reason: LinkReason::Explicit, span: span.clone() });
+            let (before, after_c) = if after {
+                (root_comp[o], root_comp[r])
+            } else {
+                (root_comp[r], root_comp[o])
+            };
+            links.push(Link {
+                before,
+                after: after_c,
+                reason: LinkReason::Explicit,
+                span: span.clone(),
+            });
         }
     }
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    Ok(Model { environment: env.name.clone(), service: service.to_string(), hosts, components, steps, links })
+    Ok(Model {
+        environment: env.name.clone(),
+        service: service.to_string(),
+        hosts,
+        components,
+        steps,
+        links,
+    })
 }

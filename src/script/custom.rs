@@ -25,12 +25,20 @@ impl std::fmt::Debug for RhaiStep {
 
 impl RhaiStep {
     pub(crate) fn new(session: Arc<Session>, verify: Callback, update: Callback, root: String) -> Self {
-        RhaiStep { session, verify, update, root }
+        RhaiStep {
+            session,
+            verify,
+            update,
+            root,
+        }
     }
 
     fn call(&self, f: &Callback, host: Arc<dyn HostIo>) -> Result<Dynamic, Problem> {
         let engine = self.session.engine.get().expect("engine is set before deploy");
-        let handle = HostHandle { io: host, root: self.root.clone() };
+        let handle = HostHandle {
+            io: host,
+            root: self.root.clone(),
+        };
         f.call(engine, Dynamic::from(handle))
             .map_err(|e| super::diagnostic::from_eval(e, f.source()).with_sources(&self.session.sources))
     }
@@ -61,15 +69,25 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_type_with_name::<HostHandle>("HostIo");
     engine.register_get("root", |h: &mut HostHandle| h.root.clone());
     engine.register_get("name", |h: &mut HostHandle| h.io.host_name().to_string());
-    engine.register_fn("run", |h: &mut HostHandle, cmd: &str| -> Result<Map, Box<EvalAltResult>> {
-        // Commands run in the component's root when it exists, so relative paths work.
-        let root = crate::model::HostPath::new(&h.root).map(|p| p.shell()).unwrap_or_default();
-        let out = h.io.run(&format!("cd {root} 2>/dev/null\n{cmd}")).map_err(|p| Box::new(EvalAltResult::ErrorRuntime(Dynamic::from(super::api::ProblemValue(Box::new(p))), rhai::Position::NONE)))?;
-        let mut m = Map::new();
-        m.insert("ok".into(), Dynamic::from_bool(out.code == 0));
-        m.insert("code".into(), Dynamic::from_int(i64::from(out.code)));
-        m.insert("stdout".into(), out.stdout.into());
-        m.insert("stderr".into(), out.stderr.into());
-        Ok(m)
-    });
+    engine.register_fn(
+        "run",
+        |h: &mut HostHandle, cmd: &str| -> Result<Map, Box<EvalAltResult>> {
+            // Commands run in the component's root when it exists, so relative paths work.
+            let root = crate::model::HostPath::new(&h.root)
+                .map(|p| p.shell())
+                .unwrap_or_default();
+            let out = h.io.run(&format!("cd {root} 2>/dev/null\n{cmd}")).map_err(|p| {
+                Box::new(EvalAltResult::ErrorRuntime(
+                    Dynamic::from(super::api::ProblemValue(Box::new(p))),
+                    rhai::Position::NONE,
+                ))
+            })?;
+            let mut m = Map::new();
+            m.insert("ok".into(), Dynamic::from_bool(out.code == 0));
+            m.insert("code".into(), Dynamic::from_int(i64::from(out.code)));
+            m.insert("stdout".into(), out.stdout.into());
+            m.insert("stderr".into(), out.stderr.into());
+            Ok(m)
+        },
+    );
 }

@@ -22,7 +22,11 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
         match *err {
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
                 if let Some(span) = file.as_deref().and_then(|f| Span::from_rhai(Some(f), pos)) {
-                    let name = if name.starts_with("anon$") { "closure".to_string() } else { format!("`{name}`") };
+                    let name = if name.starts_with("anon$") {
+                        "closure".to_string()
+                    } else {
+                        format!("`{name}`")
+                    };
                     frames.push((span, format!("in this call to {name}")));
                 }
                 if !source.is_empty() {
@@ -121,7 +125,6 @@ fn parse_problem(kind: &ParseErrorType, here: Option<&Span>) -> Problem {
             .help("fix the syntax at the marked place; Rhai statements end with `;` and blocks use `{ }`"),
     }
 }
-
 
 /// `fiel (&str | ImmutableString | String, i64)` → `fiel(string, int)`.
 fn readable_signature(sig: &str) -> String {

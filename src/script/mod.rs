@@ -19,8 +19,8 @@ use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
 use crate::source::SourceMap;
 
-pub use engine::MAX_OPERATIONS;
 pub(crate) use api::current_user;
+pub use engine::MAX_OPERATIONS;
 
 /// The evaluated project. Keeps the script session alive: custom steps call back
 /// into the engine at deploy time.
@@ -48,7 +48,10 @@ pub fn evaluate(project: &Project, env: &str) -> Result<Evaluated, Problems> {
 fn evaluate_in(project: &Project, env: &str, session: &Arc<session::Session>) -> Result<Model, Problems> {
     // ordo.rhai first: it may add library paths the resolver needs.
     let settings = project.root.join("ordo.rhai");
-    let bootstrap = engine::build(session, resolver::Resolver::new(&project.root, Vec::new(), session.sources.clone()));
+    let bootstrap = engine::build(
+        session,
+        resolver::Resolver::new(&project.root, Vec::new(), session.sources.clone()),
+    );
     if settings.exists() {
         run_file(&bootstrap, session, project, "ordo.rhai")?;
     }
@@ -62,32 +65,49 @@ fn evaluate_in(project: &Project, env: &str, session: &Arc<session::Session>) ->
     let env_file = format!("environments/{env}.rhai");
     if !project.root.join(&env_file).exists() {
         let known = project.environments();
-        let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
-        return Err(Problem::new(Kind::Project, format!("no environment `{env}` in {}", project.root.display()))
-            .help(format!("environments are files environments/<name>.rhai; this project has: {list}"))
-            .into());
+        let list = if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        };
+        return Err(Problem::new(
+            Kind::Project,
+            format!("no environment `{env}` in {}", project.root.display()),
+        )
+        .help(format!(
+            "environments are files environments/<name>.rhai; this project has: {list}"
+        ))
+        .into());
     }
     run_file(&engine, session, project, &env_file)?;
     let Some(service) = session.decl().environment.as_ref().map(|e| e.service.clone()) else {
-        return Err(Problem::new(Kind::Script, format!("{env_file} does not call environment()"))
-            .help(format!("start it with: let env = environment(\"{env}\", #{{ service: \"<name>\" }});"))
-            .into());
+        return Err(
+            Problem::new(Kind::Script, format!("{env_file} does not call environment()"))
+                .help(format!(
+                    "start it with: let env = environment(\"{env}\", #{{ service: \"<name>\" }});"
+                ))
+                .into(),
+        );
     };
     let declared = session.decl().services.iter().any(|s| s.name == service);
     if !declared {
         let file = format!("services/{service}.rhai");
         if !project.root.join(&file).exists() {
             let span = session.decl().environment.as_ref().and_then(|e| e.span.clone());
-            return Err(Problem::new(Kind::Project, format!("service `{service}` is not declared"))
-                .at(span.as_ref(), "named here")
-                .help(format!("create {file} with: let svc = service(\"{service}\");"))
-                .into());
+            return Err(
+                Problem::new(Kind::Project, format!("service `{service}` is not declared"))
+                    .at(span.as_ref(), "named here")
+                    .help(format!("create {file} with: let svc = service(\"{service}\");"))
+                    .into(),
+            );
         }
         run_file(&engine, session, project, &file)?;
         if !session.decl().services.iter().any(|s| s.name == service) {
-            return Err(Problem::new(Kind::Script, format!("{file} does not declare service `{service}`"))
-                .help(format!("add: let svc = service(\"{service}\");"))
-                .into());
+            return Err(
+                Problem::new(Kind::Script, format!("{file} does not declare service `{service}`"))
+                    .help(format!("add: let svc = service(\"{service}\");"))
+                    .into(),
+            );
         }
     }
     configure::configure(&engine, session, &service)
@@ -99,5 +119,7 @@ fn run_file(engine: &rhai::Engine, session: &session::Session, project: &Project
     session.sources.insert(name, &text);
     let mut ast = engine.compile(&text).map_err(|e| diagnostic::from_parse(e, name))?;
     ast.set_source(name);
-    engine.run_ast(&ast).map_err(|e| diagnostic::from_eval(e, Some(name)).into())
+    engine
+        .run_ast(&ast)
+        .map_err(|e| diagnostic::from_eval(e, Some(name)).into())
 }

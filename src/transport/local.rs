@@ -19,7 +19,10 @@ pub struct Local {
 
 impl Local {
     pub fn new(name: &str, home: PathBuf) -> Self {
-        Local { name: name.to_string(), home }
+        Local {
+            name: name.to_string(),
+            home,
+        }
     }
 }
 
@@ -34,7 +37,11 @@ impl Transport for Local {
         Box::pin(async move {
             let mut child = Command::new("sh")
                 .arg("-s")
-                .current_dir(if self.home.is_dir() { self.home.as_path() } else { std::path::Path::new("/") })
+                .current_dir(if self.home.is_dir() {
+                    self.home.as_path()
+                } else {
+                    std::path::Path::new("/")
+                })
                 .env("HOME", &self.home)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())

@@ -4,16 +4,20 @@
 //! home. One call is one round trip.
 
 mod local;
+mod ssh;
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 pub use local::Local;
+pub use ssh::Ssh;
 
 use crate::model::{Host, RunOutput, Transport as TransportSpec};
-use crate::problem::{Kind, Problem};
+use crate::problem::Problem;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -52,18 +56,51 @@ impl Counted {
     }
 }
 
+/// How ssh hosts are reached during one run; shared by every ssh host.
+#[derive(Clone, Debug)]
+pub struct SshOptions {
+    /// Trust the key of a host seen for the first time (`accept-new`) instead of
+    /// refusing it; a key that changed is refused either way.
+    pub accept_new_host_keys: bool,
+    /// The project's `ssh_config` (`ssh -F`), which replaces `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// Where the master connections' control sockets live. Created (mode 0700) on
+    /// the first connect and removed when the last ssh host is dropped.
+    pub control_dir: PathBuf,
+    pub connect_timeout: Duration,
+}
+
+impl SshOptions {
+    /// The options for a project: its `ssh_config` if it has one, strict host keys
+    /// unless `ORDO_ACCEPT_NEW_HOST_KEYS=1`, and a fresh control directory for this
+    /// process. The directory is only named here, so runs that reach no ssh host
+    /// leave nothing behind.
+    pub fn default_for(project_root: &Path) -> SshOptions {
+        let config = project_root.join("ssh_config");
+        SshOptions {
+            accept_new_host_keys: std::env::var("ORDO_ACCEPT_NEW_HOST_KEYS").is_ok_and(|v| v == "1"),
+            config_file: config.is_file().then_some(config),
+            control_dir: ssh::fresh_control_dir(),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// Opens the transport a host's model asks for.
-pub fn for_host(host: &Host) -> Result<Arc<Counted>, Problem> {
+pub fn for_host(host: &Host, ssh: &SshOptions) -> Result<Arc<Counted>, Problem> {
     let inner: Box<dyn Transport> = match &host.transport {
         TransportSpec::Local { home } => Box::new(Local::new(&host.name, home.clone())),
-        TransportSpec::Ssh { .. } => {
-            return Err(Problem::new(
-                Kind::Connect,
-                format!("host `{}` uses the ssh transport, which this build of ordo cannot use yet", host.name),
-            )
-            .at(host.span.as_ref(), "declared here")
-            .help("use transport: \"local\" for hosts on this machine"));
+        TransportSpec::Ssh { address, port, user } => {
+            // The model's `user` also carries the environment's default login.
+            let user = user
+                .as_deref()
+                .or((!host.user.is_empty()).then_some(host.user.as_str()));
+            Box::new(Ssh::new(&host.name, address, *port, user, ssh.clone()))
         }
     };
-    Ok(Arc::new(Counted { inner, host: host.name.clone(), trips: AtomicUsize::new(0) }))
+    Ok(Arc::new(Counted {
+        inner,
+        host: host.name.clone(),
+        trips: AtomicUsize::new(0),
+    }))
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -19,13 +21,21 @@ pub struct Output {
 impl Output {
     #[track_caller]
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "ordo failed:\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "ordo failed:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn code(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "unexpected exit code:\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
@@ -40,13 +50,18 @@ impl Output {
 
 impl Project {
     pub fn new() -> Self {
-        Project { dir: tempfile::Builder::new().prefix("ordo-test").tempdir().expect("tempdir") }
+        Project {
+            dir: tempfile::Builder::new().prefix("ordo-test").tempdir().expect("tempdir"),
+        }
     }
 
     /// A copy of `examples/<name>`.
     pub fn example(name: &str) -> Self {
         let p = Project::new();
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name), p.root());
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(name),
+            p.root(),
+        );
         p
     }
 
@@ -80,7 +95,11 @@ impl Project {
     /// Output with the temporary directory replaced by `[PROJECT]`, for snapshots.
     pub fn redact(&self, text: &str) -> String {
         let root = self.root().to_string_lossy().to_string();
-        let canon = self.root().canonicalize().map(|p| p.to_string_lossy().to_string()).unwrap_or_default();
+        let canon = self
+            .root()
+            .canonicalize()
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
         text.replace(&canon, "[PROJECT]").replace(&root, "[PROJECT]")
     }
 }

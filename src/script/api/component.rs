@@ -82,7 +82,14 @@ impl ComponentCtx {
 }
 
 impl RootBuild {
-    pub(crate) fn new(root: usize, host: usize, host_info: Dynamic, service: &str, environment: &str, comp: CompBuild) -> Self {
+    pub(crate) fn new(
+        root: usize,
+        host: usize,
+        host_info: Dynamic,
+        service: &str,
+        environment: &str,
+        comp: CompBuild,
+    ) -> Self {
         RootBuild {
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
             root,
@@ -118,7 +125,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     engine
         .register_type_with_name::<ComponentCtx>("Component")
         .register_type_with_name::<StepRef>("StepRef")
-        .register_get("path", |r: &mut StepRef| r.path.clone().map_or(Dynamic::UNIT, Dynamic::from))
+        .register_get("path", |r: &mut StepRef| {
+            r.path.clone().map_or(Dynamic::UNIT, Dynamic::from)
+        })
         .register_get("name", |r: &mut StepRef| r.name.clone());
 
     engine.register_get("name", |c: &mut ComponentCtx| {
@@ -137,13 +146,19 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         c.lock().components[comp].dir.join(rel).to_string()
     });
 
-    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| {
-        attr(&ctx, c, name, Some(default))
+    engine.register_fn(
+        "attr",
+        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| attr(&ctx, c, name, Some(default)),
+    );
+    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| {
+        attr(&ctx, c, name, None)
     });
-    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| attr(&ctx, c, name, None));
 
     let s = session.clone();
-    engine.register_fn("add", move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec));
+    engine.register_fn(
+        "add",
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec),
+    );
 
     let sub = |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr, given: Map| -> RhaiResult<StepRef> {
         let (serial, index, dir) = {
@@ -151,49 +166,92 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             let parent = &b.components[c.comp];
             let full = format!("{}/{name}", parent.name);
             if b.components.iter().any(|x| x.name == full) {
-                return Err(script_error(&ctx, format!("sub-component `{full}` is added twice"), "give each sub-component its own name"));
+                return Err(script_error(
+                    &ctx,
+                    format!("sub-component `{full}` is added twice"),
+                    "give each sub-component its own name",
+                ));
             }
             let dir = parent.dir.clone();
             let span = call_span(&ctx);
-            let given = given.into_iter().map(|(k, v)| (k.to_string(), (v, span.clone()))).collect();
-            b.components.push(CompBuild { name: full, parent: Some(c.comp), dir: dir.clone(), span, given, attributes: BTreeMap::new() });
+            let given = given
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), (v, span.clone())))
+                .collect();
+            b.components.push(CompBuild {
+                name: full,
+                parent: Some(c.comp),
+                dir: dir.clone(),
+                span,
+                given,
+                attributes: BTreeMap::new(),
+            });
             (b.serial, b.components.len() - 1, dir)
         };
-        let child = ComponentCtx { build: c.build.clone(), comp: index };
+        let child = ComponentCtx {
+            build: c.build.clone(),
+            comp: index,
+        };
         let _: Dynamic = f.call_within_context(&ctx, (child,))?;
         check_unknown_attributes(&c.lock().components[index])?;
-        Ok(StepRef { serial, target: RefTarget::Component(index), path: Some(dir.to_string()), name: name.into() })
+        Ok(StepRef {
+            serial,
+            target: RefTarget::Component(index),
+            path: Some(dir.to_string()),
+            name: name.into(),
+        })
     };
     engine.register_fn("component", sub);
-    engine.register_fn("component", move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| {
-        sub(ctx, c, name, f, Map::new())
-    });
+    engine.register_fn(
+        "component",
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub(ctx, c, name, f, Map::new()),
+    );
 
-    engine.register_fn("provide", |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, value: Dynamic| -> RhaiResult<()> {
-        let json: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|_| {
-            script_error(&ctx, format!("provide(\"{key}\", …) got a {}, which cannot be shared", value.type_name()), "provide strings, numbers, booleans, arrays or maps")
-        })?;
-        let span = call_span(&ctx);
-        c.lock().provides.entry(key.to_string()).or_default().push((json, value, span));
-        Ok(())
-    });
+    engine.register_fn(
+        "provide",
+        |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, value: Dynamic| -> RhaiResult<()> {
+            let json: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|_| {
+                script_error(
+                    &ctx,
+                    format!(
+                        "provide(\"{key}\", …) got a {}, which cannot be shared",
+                        value.type_name()
+                    ),
+                    "provide strings, numbers, booleans, arrays or maps",
+                )
+            })?;
+            let span = call_span(&ctx);
+            c.lock()
+                .provides
+                .entry(key.to_string())
+                .or_default()
+                .push((json, value, span));
+            Ok(())
+        },
+    );
 
     let s = session.clone();
-    engine.register_fn("require", move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Array> {
-        require(&s, &ctx, c, key)
-    });
+    engine.register_fn(
+        "require",
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Array> {
+            require(&s, &ctx, c, key)
+        },
+    );
     let s = session.clone();
-    engine.register_fn("require_one", move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Dynamic> {
-        let mut values = require(&s, &ctx, c, key)?;
-        if values.len() > 1 {
-            return Err(script_error(
-                &ctx,
-                format!("require_one(\"{key}\") found {} providers", values.len()),
-                "use c.require(..) to get all of them, or make sure exactly one component provides the key",
-            ));
-        }
-        Ok(values.remove(0))
-    });
+    engine.register_fn(
+        "require_one",
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Dynamic> {
+            let mut values = require(&s, &ctx, c, key)?;
+            if values.len() > 1 {
+                return Err(script_error(
+                    &ctx,
+                    format!("require_one(\"{key}\") found {} providers", values.len()),
+                    "use c.require(..) to get all of them, or make sure exactly one component provides the key",
+                ));
+            }
+            Ok(values.remove(0))
+        },
+    );
 
     engine.register_fn("after", |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
         c.lock().order.push((other.to_string(), true, call_span(&ctx)));
@@ -226,8 +284,14 @@ fn attr(ctx: &NativeCallContext, c: &ComponentCtx, name: &str, default: Option<D
         (None, None) => {
             return Err(script_error(
                 ctx,
-                format!("component `{}` needs attribute `{name}`, and nothing sets it", comp.name),
-                format!("set it in the environment: env.override(\"{}\", #{{ {name}: … }}), or give a default: c.attr(\"{name}\", …)", comp.name),
+                format!(
+                    "component `{}` needs attribute `{name}`, and nothing sets it",
+                    comp.name
+                ),
+                format!(
+                    "set it in the environment: env.override(\"{}\", #{{ {name}: … }}), or give a default: c.attr(\"{name}\", …)",
+                    comp.name
+                ),
             ));
         }
     };
@@ -250,7 +314,10 @@ fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, def
             type_name(given.type_name()),
             type_name(default.type_name())
         ),
-        format!("give `{name}` a value of type {} (the default is {default})", type_name(default.type_name())),
+        format!(
+            "give `{name}` a value of type {} (the default is {default})",
+            type_name(default.type_name())
+        ),
     ))
 }
 
@@ -258,15 +325,26 @@ fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, def
 /// leftover: both are errors, reported at the place that set it.
 pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
     let mut unknown = comp.given.iter().filter(|(k, _)| !comp.attributes.contains_key(*k));
-    let Some((key, (_, span))) = unknown.next() else { return Ok(()) };
+    let Some((key, (_, span))) = unknown.next() else {
+        return Ok(());
+    };
     let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
-    let hint = super::options::closest(key, known.iter().copied()).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
-    let list = if known.is_empty() { "none".to_string() } else { known.join(", ") };
+    let hint = super::options::closest(key, known.iter().copied())
+        .map(|k| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    let list = if known.is_empty() {
+        "none".to_string()
+    } else {
+        known.join(", ")
+    };
     Err(fail(
-        Problem::new(Kind::Model, format!("unknown attribute `{key}` for component `{}`", comp.name))
-            .at(span.as_ref(), "set here")
-            .at(comp.span.as_ref(), "component configured here")
-            .help(format!("{hint}attributes of `{}`: {list}", comp.name)),
+        Problem::new(
+            Kind::Model,
+            format!("unknown attribute `{key}` for component `{}`", comp.name),
+        )
+        .at(span.as_ref(), "set here")
+        .at(comp.span.as_ref(), "component configured here")
+        .help(format!("{hint}attributes of `{}`: {list}", comp.name)),
     ))
 }
 
@@ -283,23 +361,93 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
                 FileContent::Bytes(b) => b,
                 FileContent::Source(src) => read_source(s, ctx, &src, "file")?,
             };
-            (Action::File { path: dir.join(&path), name: path, content, mode, template: None }, Vec::new())
+            (
+                Action::File {
+                    path: dir.join(&path),
+                    name: path,
+                    content,
+                    mode,
+                    template: None,
+                },
+                Vec::new(),
+            )
         }
-        StepKind::Template { path, source, vars, mode } => {
+        StepKind::Template {
+            path,
+            source,
+            vars,
+            mode,
+        } => {
             let text = read_source(s, ctx, &source, "template")?;
             let comp_name = c.lock().components[c.comp].name.clone();
-            let rendered = template::render(s, &source, &text, &host_info, &comp_name, &dir, &attributes, vars, span.as_ref())
-                .map_err(fail)?;
-            (Action::File { path: dir.join(&path), name: path, content: rendered.into_bytes().into(), mode, template: Some(source) }, Vec::new())
+            let rendered = template::render(
+                s,
+                &source,
+                &text,
+                &host_info,
+                &comp_name,
+                &dir,
+                &attributes,
+                vars,
+                span.as_ref(),
+            )
+            .map_err(fail)?;
+            (
+                Action::File {
+                    path: dir.join(&path),
+                    name: path,
+                    content: rendered.into_bytes().into(),
+                    mode,
+                    template: Some(source),
+                },
+                Vec::new(),
+            )
         }
-        StepKind::Directory { path, mode } => (Action::Directory { path: dir.join(&path), name: path, mode }, Vec::new()),
-        StepKind::Symlink { path, target } => (Action::Symlink { path: dir.join(&path), name: path, target }, Vec::new()),
-        StepKind::Command { name, run, unless, creates, cwd, always, on_change } => {
+        StepKind::Directory { path, mode } => (
+            Action::Directory {
+                path: dir.join(&path),
+                name: path,
+                mode,
+            },
+            Vec::new(),
+        ),
+        StepKind::Symlink { path, target } => (
+            Action::Symlink {
+                path: dir.join(&path),
+                name: path,
+                target,
+            },
+            Vec::new(),
+        ),
+        StepKind::Command {
+            name,
+            run,
+            unless,
+            creates,
+            cwd,
+            always,
+            on_change,
+        } => {
             let cwd = cwd.map_or_else(|| dir.clone(), |d| dir.join(&d));
             let creates = creates.map(|p| dir.join(&p));
-            (Action::Command { name, run, cwd, unless, creates, always }, on_change)
+            (
+                Action::Command {
+                    name,
+                    run,
+                    cwd,
+                    unless,
+                    creates,
+                    always,
+                },
+                on_change,
+            )
         }
-        StepKind::Custom { name, verify, update, on_change } => {
+        StepKind::Custom {
+            name,
+            verify,
+            update,
+            on_change,
+        } => {
             let step: Arc<dyn CustomStep> = Arc::new(RhaiStep::new(s.clone(), verify, update, dir.to_string()));
             (Action::Custom { name, step }, on_change)
         }
@@ -316,8 +464,18 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
     let path = action.path().map(ToString::to_string);
     let name = action.label();
     let mut b = c.lock();
-    b.steps.push(StepBuild { comp: c.comp, action, on_change, span });
-    Ok(StepRef { serial, target: RefTarget::Step(b.steps.len() - 1), path, name })
+    b.steps.push(StepBuild {
+        comp: c.comp,
+        action,
+        on_change,
+        span,
+    });
+    Ok(StepRef {
+        serial,
+        target: RefTarget::Step(b.steps.len() - 1),
+        path,
+        name,
+    })
 }
 
 fn read_source(s: &Session, ctx: &NativeCallContext, name: &str, what: &str) -> RhaiResult<Arc<[u8]>> {
@@ -325,7 +483,10 @@ fn read_source(s: &Session, ctx: &NativeCallContext, name: &str, what: &str) -> 
         script_error(
             ctx,
             format!("{what} source `{name}` cannot be read: {e}"),
-            format!("{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"", s.project_root.display()),
+            format!(
+                "{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"",
+                s.project_root.display()
+            ),
         )
     })
 }

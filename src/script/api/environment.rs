@@ -10,9 +10,7 @@ use super::options::{Options, closest};
 use super::{RhaiResult, call_span, script_error};
 use crate::model::Transport;
 use crate::script::callback::Callback;
-use crate::script::session::{
-    ComponentDecl, EnvDecl, HostDecl, OverrideDecl, Placement, ServiceDecl, Session,
-};
+use crate::script::session::{ComponentDecl, EnvDecl, HostDecl, OverrideDecl, Placement, ServiceDecl, Session};
 
 /// The environment declared by `environment(..)`; there is one per run.
 #[derive(Clone)]
@@ -81,18 +79,17 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     );
 
     let s = session.clone();
-    let host_fn = move |ctx: NativeCallContext, _env: &mut EnvHandle, name: &str, opts: Map| {
-        declare_host(&s, &ctx, name, opts)
-    };
+    let host_fn =
+        move |ctx: NativeCallContext, _env: &mut EnvHandle, name: &str, opts: Map| declare_host(&s, &ctx, name, opts);
     engine.register_fn("host", host_fn.clone());
-    engine.register_fn("host", move |ctx: NativeCallContext, env: &mut EnvHandle, name: &str| {
-        host_fn(ctx, env, name, Map::new())
-    });
+    engine.register_fn(
+        "host",
+        move |ctx: NativeCallContext, env: &mut EnvHandle, name: &str| host_fn(ctx, env, name, Map::new()),
+    );
 
     let s = session.clone();
     let place = move |ctx: NativeCallContext, h: &mut HostHandle, component: &str, overrides: Map| {
-        let overrides: BTreeMap<String, Dynamic> =
-            overrides.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let overrides: BTreeMap<String, Dynamic> = overrides.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         s.decl().hosts[h.0].placements.push(Placement {
             component: component.to_string(),
             overrides,
@@ -101,23 +98,39 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         h.clone()
     };
     engine.register_fn("place", place.clone());
-    engine.register_fn("place", move |ctx: NativeCallContext, h: &mut HostHandle, component: &str| {
-        place(ctx, h, component, Map::new())
-    });
+    engine.register_fn(
+        "place",
+        move |ctx: NativeCallContext, h: &mut HostHandle, component: &str| place(ctx, h, component, Map::new()),
+    );
     let s = session.clone();
     engine.register_get("name", move |h: &mut HostHandle| s.decl().hosts[h.0].name.clone());
 
     // env.place("app", "web1") / env.place("app", ["web1", "web2"]): placement by
     // host name, for environments that declare hosts first and wire them after.
     let s = session.clone();
-    let place_on = move |ctx: NativeCallContext, _env: &mut EnvHandle, component: &str, hosts: Dynamic, overrides: Map| -> RhaiResult<()> {
-        let names = if hosts.is_string() { vec![hosts.to_string()] } else { strings(&ctx, "hosts", hosts)? };
+    let place_on = move |ctx: NativeCallContext,
+                         _env: &mut EnvHandle,
+                         component: &str,
+                         hosts: Dynamic,
+                         overrides: Map|
+          -> RhaiResult<()> {
+        let names = if hosts.is_string() {
+            vec![hosts.to_string()]
+        } else {
+            strings(&ctx, "hosts", hosts)?
+        };
         let mut d = s.decl();
         for name in names {
             let Some(&i) = d.host_index.get(&name) else {
                 let known: Vec<&str> = d.hosts.iter().map(|h| h.name.as_str()).collect();
-                let hint = closest(&name, known.iter().copied()).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
-                let list = if known.is_empty() { "none yet".to_string() } else { known.join(", ") };
+                let hint = closest(&name, known.iter().copied())
+                    .map(|k| format!("did you mean `{k}`? "))
+                    .unwrap_or_default();
+                let list = if known.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    known.join(", ")
+                };
                 return Err(script_error(
                     &ctx,
                     format!("component `{component}` is placed on unknown host `{name}`"),
@@ -133,9 +146,12 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         Ok(())
     };
     engine.register_fn("place", place_on.clone());
-    engine.register_fn("place", move |ctx: NativeCallContext, env: &mut EnvHandle, component: &str, hosts: Dynamic| {
-        place_on(ctx, env, component, hosts, Map::new())
-    });
+    engine.register_fn(
+        "place",
+        move |ctx: NativeCallContext, env: &mut EnvHandle, component: &str, hosts: Dynamic| {
+            place_on(ctx, env, component, hosts, Map::new())
+        },
+    );
 
     let s = session.clone();
     engine.register_fn(
@@ -150,26 +166,33 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     );
 
     let s = session.clone();
-    engine.register_fn("service", move |ctx: NativeCallContext, name: &str| -> RhaiResult<ServiceHandle> {
-        let mut d = s.decl();
-        if d.services.iter().any(|svc| svc.name == name) {
-            return Err(script_error(
-                &ctx,
-                format!("service `{name}` is declared twice"),
-                "declare each service once, in services/<name>.rhai",
-            ));
-        }
-        d.services.push(ServiceDecl {
-            name: name.to_string(),
-            components: Vec::new(),
-        });
-        Ok(ServiceHandle(name.to_string()))
-    });
+    engine.register_fn(
+        "service",
+        move |ctx: NativeCallContext, name: &str| -> RhaiResult<ServiceHandle> {
+            let mut d = s.decl();
+            if d.services.iter().any(|svc| svc.name == name) {
+                return Err(script_error(
+                    &ctx,
+                    format!("service `{name}` is declared twice"),
+                    "declare each service once, in services/<name>.rhai",
+                ));
+            }
+            d.services.push(ServiceDecl {
+                name: name.to_string(),
+                components: Vec::new(),
+            });
+            Ok(ServiceHandle(name.to_string()))
+        },
+    );
 
     let s = session.clone();
     engine.register_fn(
         "component",
-        move |ctx: NativeCallContext, svc: &mut ServiceHandle, name: &str, configure: FnPtr| -> RhaiResult<ServiceHandle> {
+        move |ctx: NativeCallContext,
+              svc: &mut ServiceHandle,
+              name: &str,
+              configure: FnPtr|
+              -> RhaiResult<ServiceHandle> {
             let mut d = s.decl();
             let service = d
                 .services
@@ -199,9 +222,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     );
 }
 
-const HOST_OPTIONS: &[&str] = &[
-    "transport", "address", "user", "port", "roles", "data", "home", "root",
-];
+const HOST_OPTIONS: &[&str] = &["transport", "address", "user", "port", "roles", "data", "home", "root"];
 
 fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> RhaiResult<HostHandle> {
     let mut o = Options::new(ctx, "host()", opts, HOST_OPTIONS)?;
@@ -226,16 +247,20 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
     let data = match o.take("data") {
         None => serde_json::Value::Object(serde_json::Map::new()),
         Some(v) => rhai::serde::from_dynamic(&v).map_err(|e| {
-            script_error(ctx, format!("host data must be plain values: {e}"), "use strings, numbers, arrays and maps")
+            script_error(
+                ctx,
+                format!("host data must be plain values: {e}"),
+                "use strings, numbers, arrays and maps",
+            )
         })?,
     };
     let transport = match transport_kind.as_str() {
         "local" => {
             let home = match home {
                 Some(h) => s.project_root.join(h),
-                None => std::env::var_os("HOME").map(Into::into).ok_or_else(|| {
-                    script_error(ctx, "HOME is not set", "give the local host a `home` directory")
-                })?,
+                None => std::env::var_os("HOME")
+                    .map(Into::into)
+                    .ok_or_else(|| script_error(ctx, "HOME is not set", "give the local host a `home` directory"))?,
             };
             Transport::Local { home }
         }
@@ -245,7 +270,9 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
             user: user.clone(),
         },
         other => {
-            let hint = closest(other, ["local", "ssh"]).map(|k| format!("did you mean `{k}`? ")).unwrap_or_default();
+            let hint = closest(other, ["local", "ssh"])
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
             return Err(script_error(
                 ctx,
                 format!("unknown transport `{other}` for host `{name}`"),
@@ -255,7 +282,11 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
     };
     let mut d = s.decl();
     if d.environment.is_none() {
-        return Err(script_error(ctx, "host() before environment()", "declare the environment first"));
+        return Err(script_error(
+            ctx,
+            "host() before environment()",
+            "declare the environment first",
+        ));
     }
     if let Some(&i) = d.host_index.get(name) {
         let first = d.hosts[i].span.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -267,9 +298,9 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
     }
     let env_user = d.environment.as_ref().and_then(|e| e.user.clone());
     let is_local = matches!(transport, Transport::Local { .. });
-    let user = user.or(env_user).unwrap_or_else(|| {
-        if is_local { current_user() } else { String::new() }
-    });
+    let user = user
+        .or(env_user)
+        .unwrap_or_else(|| if is_local { current_user() } else { String::new() });
     let address = address.unwrap_or_else(|| if is_local { "localhost".into() } else { name.to_string() });
     let index = d.hosts.len();
     d.hosts.push(HostDecl {
@@ -289,7 +320,11 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
 
 fn strings(ctx: &NativeCallContext, what: &str, v: Dynamic) -> RhaiResult<Vec<String>> {
     let Some(items) = v.clone().try_cast::<Array>() else {
-        return Err(script_error(ctx, format!("`{what}` must be an array of strings"), format!("write {what}: [\"a\", \"b\"]")));
+        return Err(script_error(
+            ctx,
+            format!("`{what}` must be an array of strings"),
+            format!("write {what}: [\"a\", \"b\"]"),
+        ));
     };
     items
         .into_iter()
@@ -297,7 +332,11 @@ fn strings(ctx: &NativeCallContext, what: &str, v: Dynamic) -> RhaiResult<Vec<St
             if i.is_string() {
                 Ok(i.to_string())
             } else {
-                Err(script_error(ctx, format!("`{what}` must be an array of strings"), format!("write {what}: [\"a\", \"b\"]")))
+                Err(script_error(
+                    ctx,
+                    format!("`{what}` must be an array of strings"),
+                    format!("write {what}: [\"a\", \"b\"]"),
+                ))
             }
         })
         .collect()

@@ -31,12 +31,7 @@ impl<'a> Options<'a> {
                 ));
             }
         }
-        Ok(Options {
-            ctx,
-            what,
-            map,
-            known,
-        })
+        Ok(Options { ctx, what, map, known })
     }
 
     pub(crate) fn take(&mut self, key: &str) -> Option<Dynamic> {

@@ -67,81 +67,164 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
     engine.register_type_with_name::<StepSpec>("StepSpec");
 
     engine.register_fn("file", |ctx: NativeCallContext, path: &str, content: &str| {
-        spec(&ctx, StepKind::File {
-            path: path.into(),
-            content: FileContent::Bytes(content.as_bytes().into()),
-            mode: None,
-        })
+        spec(
+            &ctx,
+            StepKind::File {
+                path: path.into(),
+                content: FileContent::Bytes(content.as_bytes().into()),
+                mode: None,
+            },
+        )
     });
-    engine.register_fn("file", |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
-        let mut o = Options::new(&ctx, "file()", opts, &["content", "source", "mode"])?;
-        let content = match (o.take("content"), o.string("source")?) {
-            (Some(c), None) if c.is_string() => FileContent::Bytes(c.to_string().into_bytes().into()),
-            (Some(c), None) if c.is_blob() => FileContent::Bytes(c.cast::<Blob>().into()),
-            (Some(c), None) => return Err(o.wrong("content", "a string or a blob", &c)),
-            (None, Some(source)) => FileContent::Source(source),
-            _ => {
-                return Err(script_error(
-                    &ctx,
-                    format!("file(\"{path}\") needs exactly one of `content` and `source`"),
-                    "write #{ content: \"…\" } for inline text, or #{ source: \"files/name\" } for a project file",
-                ));
-            }
-        };
-        let mode = o.mode("mode")?;
-        Ok(spec(&ctx, StepKind::File { path: path.into(), content, mode }))
-    });
+    engine.register_fn(
+        "file",
+        |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let mut o = Options::new(&ctx, "file()", opts, &["content", "source", "mode"])?;
+            let content = match (o.take("content"), o.string("source")?) {
+                (Some(c), None) if c.is_string() => FileContent::Bytes(c.to_string().into_bytes().into()),
+                (Some(c), None) if c.is_blob() => FileContent::Bytes(c.cast::<Blob>().into()),
+                (Some(c), None) => return Err(o.wrong("content", "a string or a blob", &c)),
+                (None, Some(source)) => FileContent::Source(source),
+                _ => {
+                    return Err(script_error(
+                        &ctx,
+                        format!("file(\"{path}\") needs exactly one of `content` and `source`"),
+                        "write #{ content: \"…\" } for inline text, or #{ source: \"files/name\" } for a project file",
+                    ));
+                }
+            };
+            let mode = o.mode("mode")?;
+            Ok(spec(
+                &ctx,
+                StepKind::File {
+                    path: path.into(),
+                    content,
+                    mode,
+                },
+            ))
+        },
+    );
 
     engine.register_fn("directory", |ctx: NativeCallContext, path: &str| {
-        spec(&ctx, StepKind::Directory { path: path.into(), mode: None })
+        spec(
+            &ctx,
+            StepKind::Directory {
+                path: path.into(),
+                mode: None,
+            },
+        )
     });
-    engine.register_fn("directory", |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
-        let mut o = Options::new(&ctx, "directory()", opts, &["mode"])?;
-        let mode = o.mode("mode")?;
-        Ok(spec(&ctx, StepKind::Directory { path: path.into(), mode }))
-    });
+    engine.register_fn(
+        "directory",
+        |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let mut o = Options::new(&ctx, "directory()", opts, &["mode"])?;
+            let mode = o.mode("mode")?;
+            Ok(spec(
+                &ctx,
+                StepKind::Directory {
+                    path: path.into(),
+                    mode,
+                },
+            ))
+        },
+    );
 
     engine.register_fn("symlink", |ctx: NativeCallContext, path: &str, target: &str| {
-        spec(&ctx, StepKind::Symlink { path: path.into(), target: target.into() })
+        spec(
+            &ctx,
+            StepKind::Symlink {
+                path: path.into(),
+                target: target.into(),
+            },
+        )
     });
 
     engine.register_fn("template", |ctx: NativeCallContext, path: &str, source: &str| {
-        spec(&ctx, StepKind::Template { path: path.into(), source: source.into(), vars: Map::new(), mode: None })
+        spec(
+            &ctx,
+            StepKind::Template {
+                path: path.into(),
+                source: source.into(),
+                vars: Map::new(),
+                mode: None,
+            },
+        )
     });
-    engine.register_fn("template", |ctx: NativeCallContext, path: &str, source: &str, vars: Map| {
-        spec(&ctx, StepKind::Template { path: path.into(), source: source.into(), vars, mode: None })
-    });
-    engine.register_fn("template", |ctx: NativeCallContext, path: &str, source: &str, vars: Map, opts: Map| -> RhaiResult<StepSpec> {
-        let mut o = Options::new(&ctx, "template()", opts, &["mode"])?;
-        let mode = o.mode("mode")?;
-        Ok(spec(&ctx, StepKind::Template { path: path.into(), source: source.into(), vars, mode }))
-    });
+    engine.register_fn(
+        "template",
+        |ctx: NativeCallContext, path: &str, source: &str, vars: Map| {
+            spec(
+                &ctx,
+                StepKind::Template {
+                    path: path.into(),
+                    source: source.into(),
+                    vars,
+                    mode: None,
+                },
+            )
+        },
+    );
+    engine.register_fn(
+        "template",
+        |ctx: NativeCallContext, path: &str, source: &str, vars: Map, opts: Map| -> RhaiResult<StepSpec> {
+            let mut o = Options::new(&ctx, "template()", opts, &["mode"])?;
+            let mode = o.mode("mode")?;
+            Ok(spec(
+                &ctx,
+                StepKind::Template {
+                    path: path.into(),
+                    source: source.into(),
+                    vars,
+                    mode,
+                },
+            ))
+        },
+    );
 
-    engine.register_fn("command", |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
-        let mut o = Options::new(&ctx, "command()", opts, &["run", "unless", "creates", "cwd", "on_change", "always"])?;
-        let Some(run) = o.string("run")? else {
-            return Err(script_error(
+    engine.register_fn(
+        "command",
+        |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let mut o = Options::new(
                 &ctx,
-                format!("command(\"{name}\") has no `run`"),
-                "write command(\"name\", #{ run: \"the shell command\", creates: \"path\" })",
-            ));
-        };
-        let unless = o.string("unless")?;
-        let creates = o.string("creates")?;
-        let cwd = o.string("cwd")?;
-        let always = o.bool("always")?.unwrap_or(false);
-        let on_change = refs(&ctx, o.take("on_change"))?;
-        if unless.is_none() && creates.is_none() && on_change.is_empty() && !always {
-            return Err(script_error(
-                &ctx,
-                format!("command(\"{name}\") would run on every deploy"),
-                "say when it is needed: `creates: \"path\"` (skip when the path exists), `unless: \"test …\"` \
+                "command()",
+                opts,
+                &["run", "unless", "creates", "cwd", "on_change", "always"],
+            )?;
+            let Some(run) = o.string("run")? else {
+                return Err(script_error(
+                    &ctx,
+                    format!("command(\"{name}\") has no `run`"),
+                    "write command(\"name\", #{ run: \"the shell command\", creates: \"path\" })",
+                ));
+            };
+            let unless = o.string("unless")?;
+            let creates = o.string("creates")?;
+            let cwd = o.string("cwd")?;
+            let always = o.bool("always")?.unwrap_or(false);
+            let on_change = refs(&ctx, o.take("on_change"))?;
+            if unless.is_none() && creates.is_none() && on_change.is_empty() && !always {
+                return Err(script_error(
+                    &ctx,
+                    format!("command(\"{name}\") would run on every deploy"),
+                    "say when it is needed: `creates: \"path\"` (skip when the path exists), `unless: \"test …\"` \
                  (skip when that exits 0) or `on_change: [step, …]` (run after those steps changed); \
                  `always: true` if it really must run every time",
-            ));
-        }
-        Ok(spec(&ctx, StepKind::Command { name: name.into(), run, unless, creates, cwd, always, on_change }))
-    });
+                ));
+            }
+            Ok(spec(
+                &ctx,
+                StepKind::Command {
+                    name: name.into(),
+                    run,
+                    unless,
+                    creates,
+                    cwd,
+                    always,
+                    on_change,
+                },
+            ))
+        },
+    );
 
     engine.register_fn("step", |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
         let mut o = Options::new(&ctx, "step()", opts, &["verify", "update", "on_change"])?;
@@ -164,7 +247,10 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
 }
 
 fn spec(ctx: &NativeCallContext, kind: StepKind) -> StepSpec {
-    StepSpec { kind, span: call_span(ctx) }
+    StepSpec {
+        kind,
+        span: call_span(ctx),
+    }
 }
 
 /// `on_change: [a, b]` or `on_change: a`: steps or sub-components added before.
@@ -177,7 +263,10 @@ fn refs(ctx: &NativeCallContext, v: Option<Dynamic>) -> RhaiResult<Vec<StepRef>>
             i.clone().try_cast::<StepRef>().ok_or_else(|| {
                 script_error(
                     ctx,
-                    format!("`on_change` lists what c.add(..) or c.component(..) returned, not a {}", i.type_name()),
+                    format!(
+                        "`on_change` lists what c.add(..) or c.component(..) returned, not a {}",
+                        i.type_name()
+                    ),
                     "keep the value: `let conf = c.add(template(..));` then `on_change: [conf]`",
                 )
             })

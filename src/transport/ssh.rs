@@ -1,0 +1,651 @@
+//! The ssh transport. Each host gets one OpenSSH master connection for the whole
+//! run, and every script travels over it through the ControlMaster protocol
+//! (`openssh` native mux). Scripts then cost a round trip each, with no new
+//! handshake and no local process per command. The system `ssh` does the
+//! connecting, so `ssh_config`, agents, `known_hosts` and jump hosts behave
+//! exactly as they do for `ssh` itself. The price is that its failures reach us as
+//! log text, which [`Failure::classify`] turns into messages that name the host
+//! and say what to do.
+
+use std::io;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use super::{BoxFuture, SshOptions, Transport};
+use crate::model::RunOutput;
+use crate::problem::{Kind, Problem};
+
+/// sshd's `MaxSessions` defaults to 10 channels per connection; past that, new
+/// commands fail instead of waiting. Staying below it leaves room for an extra
+/// channel, such as sftp, on the same master.
+const MAX_COMMANDS: usize = 8;
+
+/// Pauses before the 2nd and 3rd connection attempts. Only failures that a
+/// restarting sshd or a busy network cause are retried (see `Failure::transient`).
+const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(600)];
+
+/// Lets ssh notice a host that went silent (`ServerAliveCountMax` 3 → 45 s)
+/// instead of hanging on it forever.
+const SERVER_ALIVE: Duration = Duration::from_secs(15);
+
+/// A master left behind by a killed ordo (no `close`, no `Drop`) exits after
+/// this long without commands, instead of holding a connection forever.
+const PERSIST_IDLE_SECS: usize = 3600;
+
+pub struct Ssh {
+    name: String,
+    destination: String,
+    port: Option<u16>,
+    user: Option<String>,
+    options: SshOptions,
+    /// Shared with running commands (each holds a clone), so the master outlives
+    /// them even when `close` runs early.
+    session: Mutex<Option<Arc<Session>>>,
+    slots: Semaphore,
+}
+
+impl Ssh {
+    pub(crate) fn new(
+        name: &str,
+        destination: &str,
+        port: Option<u16>,
+        user: Option<&str>,
+        options: SshOptions,
+    ) -> Self {
+        Ssh {
+            name: name.to_string(),
+            destination: destination.to_string(),
+            port,
+            user: user.map(ToString::to_string),
+            options,
+            session: Mutex::new(None),
+            slots: Semaphore::new(MAX_COMMANDS),
+        }
+    }
+
+    fn builder(&self) -> SessionBuilder {
+        let mut b = SessionBuilder::default();
+        b.known_hosts_check(if self.options.accept_new_host_keys {
+            KnownHosts::Add
+        } else {
+            KnownHosts::Strict
+        })
+        .control_directory(&self.options.control_dir)
+        .connect_timeout(self.options.connect_timeout)
+        .server_alive_interval(SERVER_ALIVE)
+        .control_persist(ControlPersist::IdleFor(
+            NonZeroUsize::new(PERSIST_IDLE_SECS).expect("non-zero"),
+        ));
+        if let Some(config) = &self.options.config_file {
+            b.config_file(config);
+        }
+        if let Some(user) = &self.user {
+            b.user(user.clone());
+        }
+        if let Some(port) = self.port {
+            b.port(port);
+        }
+        b
+    }
+
+    async fn open(&self) -> Result<(), Problem> {
+        ensure_control_dir(&self.options.control_dir).map_err(|e| {
+            Problem::new(
+                Kind::Connect,
+                format!("host `{}`: cannot create the ssh control directory {}: {e}", self.name, self.options.control_dir.display()),
+            )
+            .help("ordo keeps its ssh control sockets in a fresh directory under /tmp (or $TMPDIR); make sure it is writable")
+        })?;
+        let builder = self.builder();
+        let mut delays = RETRY_DELAYS.iter();
+        loop {
+            let failure = match builder.connect_mux(&self.destination).await {
+                Ok(session) => {
+                    *self.session.lock().expect("session lock") = Some(Arc::new(session));
+                    return Ok(());
+                }
+                Err(e) => Failure::from_error(&e),
+            };
+            match delays.next() {
+                Some(delay) if failure.transient() => tokio::time::sleep(*delay).await,
+                _ => return Err(self.problem(failure)),
+            }
+        }
+    }
+
+    async fn run(&self, script: String) -> Result<RunOutput, Problem> {
+        let session = self.session.lock().expect("session lock").clone().ok_or_else(|| {
+            Problem::new(
+                Kind::Connect,
+                format!(
+                    "host `{}`: a script was sent before connecting (a bug in ordo)",
+                    self.name
+                ),
+            )
+        })?;
+        let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
+        let mut command = Session::to_command(session.clone(), "sh");
+        command
+            .arg("-s")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = match command.spawn().await {
+            Ok(child) => child,
+            Err(e) => return Err(self.exec_problem(self.lost(&session).await, &e)),
+        };
+        let stdin = child.stdin().take();
+        let stdout = child.stdout().take();
+        let stderr = child.stderr().take();
+        // All three at once: a script that prints a lot before it has read all of
+        // its stdin would otherwise fill the channel window and stall both ends.
+        let send = async move {
+            if let Some(mut stdin) = stdin {
+                // A script that exits early closes its stdin: not an error of ours.
+                let _ = stdin.write_all(script.as_bytes()).await;
+                // Dropping stdin is what sends EOF; `sh -s` waits for it.
+                drop(stdin);
+            }
+        };
+        let (_, out, err) = tokio::join!(send, read_all(stdout), read_all(stderr));
+        // Read errors are a symptom; `wait` (or the liveness check) says what happened.
+        let (out, err) = (out.unwrap_or_default(), err.unwrap_or_default());
+        let code = match child.wait().await {
+            Ok(status) => status.code().unwrap_or(-1),
+            // openssh turns exit status 127 into an error; for `sh -s` it is just the
+            // script's status ("command not found"), like any other.
+            Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => 127,
+            Err(e) => {
+                let lost = self.lost(&session).await;
+                if lost || !matches!(e, openssh::Error::RemoteProcessTerminated) {
+                    return Err(self.exec_problem(lost, &e));
+                }
+                // The connection is fine, so a signal killed the shell: report it
+                // like the local transport does, as a failed script.
+                -1
+            }
+        };
+        Ok(RunOutput {
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        })
+    }
+
+    /// Whether the master connection is gone. The multiplex protocol cannot tell
+    /// a killed process from a dropped connection, so ask the master itself.
+    async fn lost(&self, session: &Session) -> bool {
+        // The master may need a moment to notice that its TCP connection is gone.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        session.check().await.is_err()
+    }
+
+    fn exec_problem(&self, lost: bool, error: &openssh::Error) -> Problem {
+        if lost {
+            return Problem::new(Kind::Connect, format!("lost the connection to host `{}`", self.name)).help(
+                "the host went down or rebooted, or the network dropped; the script may have stopped \
+                 half-way. Check the host, then deploy again: steps that are already done are skipped",
+            );
+        }
+        Problem::new(
+            Kind::Connect,
+            format!(
+                "host `{}`: running a script over ssh failed: {}",
+                self.name,
+                describe(error)
+            ),
+        )
+        .help("the connection is still up; the ssh log on the host (journalctl -u ssh) may say more")
+    }
+
+    fn problem(&self, failure: Failure) -> Problem {
+        let host = &self.name;
+        let target = self.target();
+        let (message, help) = match failure {
+            Failure::Resolve => (
+                format!("cannot reach host `{host}`: could not resolve `{}`", self.destination),
+                format!(
+                    "check the address of host `{host}` in the environment{}, and that DNS works from here",
+                    self.config_hint()
+                ),
+            ),
+            Failure::Refused(endpoint) => (
+                format!(
+                    "cannot reach host `{host}`: {} refused the connection",
+                    endpoint.unwrap_or(target)
+                ),
+                format!(
+                    "is sshd running on the host, on that port? Check the `address` and `port` of host `{host}`{}",
+                    self.config_hint()
+                ),
+            ),
+            Failure::Timeout(endpoint) => (
+                format!(
+                    "cannot reach host `{host}`: connecting to {} timed out after {} s",
+                    endpoint.unwrap_or(target),
+                    self.options.connect_timeout.as_secs()
+                ),
+                "check that the host is up and that no firewall drops ssh traffic on the way".to_string(),
+            ),
+            Failure::Unreachable(line) => (
+                format!("cannot reach host `{host}`: {line}"),
+                "check the network route to the host (VPN, bastion, ProxyJump in ssh_config)".to_string(),
+            ),
+            Failure::Dropped(line) => (
+                format!("cannot reach host `{host}`: the ssh server at {target} closed the connection ({line})"),
+                "sshd may be overloaded (MaxStartups) or refusing this address (firewall, fail2ban, tcp wrappers)"
+                    .to_string(),
+            ),
+            Failure::Auth(login) => (
+                format!(
+                    "host `{host}` refused the login{}: authentication failed (Permission denied)",
+                    login
+                        .or_else(|| self.user.clone())
+                        .map(|l| format!(" as {l}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "ordo logs in with keys only, never passwords: put your public key in ~/.ssh/authorized_keys of that \
+                     user, load the key into ssh-agent or name it with IdentityFile, then check with `{}`",
+                    self.ssh_command()
+                ),
+            ),
+            Failure::KeyChanged { remove } => (
+                format!(
+                    "host `{host}`: its ssh host key has CHANGED since it was recorded in known_hosts; \
+                     this could be a man-in-the-middle attack, so ordo refuses to connect"
+                ),
+                format!(
+                    "verify the new key with whoever runs the host (on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); \
+                     only if it is right, remove the old key with `{}` and connect again",
+                    remove.unwrap_or_else(|| format!("ssh-keygen -R {}", self.destination))
+                ),
+            ),
+            Failure::KeyUnknown => (
+                format!("host `{host}`: its ssh host key is not in known_hosts, and ordo checks host keys strictly"),
+                format!(
+                    "connect once with `{}` and check the fingerprint it shows, or set ORDO_ACCEPT_NEW_HOST_KEYS=1 \
+                     (or pass --accept-new-host-keys) to trust keys of hosts seen for the first time",
+                    self.ssh_command()
+                ),
+            ),
+            Failure::NoSsh => (
+                format!("cannot reach host `{host}`: the `ssh` program is not installed here"),
+                "install the OpenSSH client (apt-get install openssh-client, or your system's equivalent)".to_string(),
+            ),
+            Failure::ControlDir(e) => (
+                format!("host `{host}`: cannot create the ssh control socket directory: {e}"),
+                format!("check that {} is writable", self.options.control_dir.display()),
+            ),
+            Failure::Other(text) => (
+                format!("cannot connect to host `{host}`: {text}"),
+                format!("try `{}` to see what ssh says", self.ssh_command()),
+            ),
+        };
+        Problem::new(Kind::Connect, message).help(help)
+    }
+
+    /// Where ssh was told to go, for messages (the config may still rewrite it).
+    fn target(&self) -> String {
+        let mut t = self.destination.clone();
+        if let Some(u) = &self.user {
+            t = format!("{u}@{t}");
+        }
+        if let Some(p) = self.port {
+            t = format!("{t} port {p}");
+        }
+        t
+    }
+
+    fn config_hint(&self) -> String {
+        self.options
+            .config_file
+            .as_ref()
+            .map(|c| format!(" (or its Host entry in {})", c.display()))
+            .unwrap_or_default()
+    }
+
+    /// The `ssh` command line that reproduces our connection, for help texts.
+    fn ssh_command(&self) -> String {
+        let mut cmd = String::from("ssh");
+        if let Some(c) = &self.options.config_file {
+            cmd.push_str(&format!(" -F {}", c.display()));
+        }
+        if let Some(p) = self.port {
+            cmd.push_str(&format!(" -p {p}"));
+        }
+        if let Some(u) = &self.user {
+            cmd.push_str(&format!(" -l {u}"));
+        }
+        cmd.push(' ');
+        cmd.push_str(&self.destination);
+        cmd
+    }
+}
+
+impl Transport for Ssh {
+    fn connect(&self) -> BoxFuture<'_, Result<(), Problem>> {
+        Box::pin(self.open())
+    }
+
+    fn exec(&self, script: String) -> BoxFuture<'_, Result<RunOutput, Problem>> {
+        Box::pin(self.run(script))
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let session = self.session.lock().expect("session lock").take();
+            // With commands still holding a clone, the last of them drops the
+            // session, and `Session`'s own `Drop` stops the master then.
+            if let Some(Ok(session)) = session.map(Arc::try_unwrap) {
+                let _ = session.close().await;
+            }
+            let _ = std::fs::remove_dir(&self.options.control_dir);
+        })
+    }
+}
+
+impl Drop for Ssh {
+    fn drop(&mut self) {
+        // `Session`'s `Drop` asks the master to exit and removes its socket
+        // directory; do that first, so the shared control directory can go when
+        // this was the last host using it (`remove_dir` fails while others are).
+        drop(self.session.lock().map(|mut s| s.take()));
+        let _ = std::fs::remove_dir(&self.options.control_dir);
+    }
+}
+
+/// Why a master connection could not be opened, read from ssh's log.
+#[derive(Debug, PartialEq)]
+enum Failure {
+    Resolve,
+    /// With the address and port ssh tried, which an ssh_config alias hides.
+    Refused(Option<String>),
+    Timeout(Option<String>),
+    Unreachable(String),
+    Dropped(String),
+    /// With the `user@address` ssh tried.
+    Auth(Option<String>),
+    /// With the `ssh-keygen -R` line ssh suggests, when it gave one.
+    KeyChanged {
+        remove: Option<String>,
+    },
+    KeyUnknown,
+    NoSsh,
+    ControlDir(String),
+    Other(String),
+}
+
+impl Failure {
+    fn from_error(error: &openssh::Error) -> Failure {
+        match error {
+            openssh::Error::Connect(e) if e.kind() == io::ErrorKind::NotFound && !ssh_installed() => Failure::NoSsh,
+            // `Connect` carries ssh's log (its stderr) as the message.
+            openssh::Error::Connect(e) => Failure::classify(&e.to_string()),
+            openssh::Error::Master(e) => Failure::ControlDir(e.to_string()),
+            other => Failure::Other(describe(other)),
+        }
+    }
+
+    /// Reads the log of a failed `ssh -M`. Host key problems come first: their log
+    /// also says "Host key verification failed" and may mention other things.
+    fn classify(log: &str) -> Failure {
+        if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            || log.contains("has changed and you have requested strict checking")
+        {
+            let remove = log
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("ssh-keygen ") && l.contains(" -R "))
+                .map(ToString::to_string);
+            return Failure::KeyChanged { remove };
+        }
+        if log.contains("Host key verification failed") || log.contains("host key is known for") {
+            return Failure::KeyUnknown;
+        }
+        if log.contains("Permission denied (") || log.contains("Too many authentication failures") {
+            let login = log
+                .lines()
+                .find_map(|l| l.split_once(": Permission denied ("))
+                .map(|(who, _)| who.trim().to_string());
+            return Failure::Auth(login);
+        }
+        if log.contains("Could not resolve hostname") {
+            return Failure::Resolve;
+        }
+        if log.contains("Connection refused") {
+            return Failure::Refused(endpoint(log));
+        }
+        if log.contains("timed out") {
+            return Failure::Timeout(endpoint(log));
+        }
+        let line = last_line(log);
+        if log.contains("Network is unreachable") || log.contains("No route to host") {
+            return Failure::Unreachable(line);
+        }
+        if log.contains("Connection reset by peer")
+            || log.contains("kex_exchange_identification")
+            || log.contains("Connection closed by")
+        {
+            return Failure::Dropped(line);
+        }
+        Failure::Other(if line.is_empty() {
+            "ssh failed without saying why".into()
+        } else {
+            line
+        })
+    }
+
+    /// What a retry can fix: a server that is (re)starting or briefly overloaded,
+    /// a lost packet. Never authentication or host keys, whose answer will not
+    /// change, and where repeating would only add failed logins to the host's log.
+    fn transient(&self) -> bool {
+        matches!(self, Failure::Refused(_) | Failure::Timeout(_) | Failure::Dropped(_))
+    }
+}
+
+/// "127.0.0.1 port 2222" from ssh's "connect to host 127.0.0.1 port 2222: …" or
+/// "Connection to 127.0.0.1 port 2222 timed out".
+fn endpoint(log: &str) -> Option<String> {
+    log.lines().find_map(|line| {
+        let rest = line
+            .split_once("connect to host ")
+            .or_else(|| line.split_once("Connection to "))?
+            .1;
+        let (address, rest) = rest.split_once(" port ")?;
+        let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        (!port.is_empty()).then(|| format!("{address} port {port}"))
+    })
+}
+
+/// The last meaningful line of an ssh log, without ssh's "ssh: " prefix.
+fn last_line(log: &str) -> String {
+    log.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(|l| l.strip_prefix("ssh: ").unwrap_or(l).to_string())
+        .unwrap_or_default()
+}
+
+/// The error with its causes: openssh's own messages are generic ("the master
+/// connection failed") and the useful part is in the source.
+fn describe(error: &openssh::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn ssh_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("ssh").is_file()))
+}
+
+async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut buf).await?;
+    }
+    Ok(buf)
+}
+
+/// A new, unguessable control directory name for this process. Kept short:
+/// the socket ends up at `<dir>/.ssh-connectionXXXXXX/master`, ssh binds it under a
+/// name 17 bytes longer still, and `sun_path` holds only 104–108 bytes.
+pub(crate) fn fresh_control_dir() -> PathBuf {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let base = std::env::temp_dir();
+    let base = if base.as_os_str().len() <= 40 {
+        base
+    } else {
+        PathBuf::from("/tmp")
+    };
+    base.join(format!(
+        "ordo-{}-{:012x}",
+        std::process::id(),
+        h.finish() & 0xffff_ffff_ffff
+    ))
+}
+
+/// Creates the control directory, private to us. Every ssh host of the run shares
+/// it, so "already exists" is normal, but only as a real directory nobody else
+/// can enter: the sockets in it give a shell on the hosts.
+fn ensure_control_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let meta = std::fs::symlink_metadata(dir)?;
+            if meta.is_dir() && meta.permissions().mode() & 0o077 == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::other("it exists and is not a private directory"))
+            }
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(timeout: Duration) -> SshOptions {
+        SshOptions {
+            accept_new_host_keys: false,
+            config_file: None,
+            control_dir: fresh_control_dir(),
+            connect_timeout: timeout,
+        }
+    }
+
+    #[test]
+    fn classifies_ssh_logs() {
+        let changed = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
+            @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
+            Offending ED25519 key in /k/kh:1\n  remove with:\n  ssh-keygen -f \"/k/kh\" -R \"[127.0.0.1]:2299\"\n\
+            Host key for [127.0.0.1]:2299 has changed and you have requested strict checking.\nHost key verification failed.";
+        assert_eq!(
+            Failure::classify(changed),
+            Failure::KeyChanged {
+                remove: Some("ssh-keygen -f \"/k/kh\" -R \"[127.0.0.1]:2299\"".into())
+            }
+        );
+        let unknown = "No ED25519 host key is known for [127.0.0.1]:2299 and you have requested strict checking.\nHost key verification failed.";
+        assert_eq!(Failure::classify(unknown), Failure::KeyUnknown);
+        assert_eq!(
+            Failure::classify("nobody@127.0.0.1: Permission denied (publickey)."),
+            Failure::Auth(Some("nobody@127.0.0.1".into()))
+        );
+        assert_eq!(
+            Failure::classify("ssh: connect to host 127.0.0.1 port 1: Connection refused"),
+            Failure::Refused(Some("127.0.0.1 port 1".into()))
+        );
+        assert_eq!(
+            Failure::classify("ssh: Could not resolve hostname x.invalid: Name or service not known"),
+            Failure::Resolve
+        );
+        assert_eq!(
+            Failure::classify("Connection timed out during banner exchange\nConnection to 127.0.0.1 port 4 timed out"),
+            Failure::Timeout(Some("127.0.0.1 port 4".into()))
+        );
+        assert!(Failure::Refused(None).transient() && Failure::Timeout(None).transient());
+        assert!(!Failure::Auth(None).transient() && !Failure::KeyUnknown.transient() && !Failure::Resolve.transient());
+    }
+
+    #[test]
+    fn control_dir_fits_a_socket_path() {
+        let dir = fresh_control_dir();
+        // + "/.ssh-connectionXXXXXX/master" + ssh's temporary 17-byte suffix
+        assert!(dir.as_os_str().len() + 30 + 17 < 104, "{}", dir.display());
+        assert_ne!(dir, fresh_control_dir());
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_retried_then_named() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let ssh = Ssh::new("web1", "127.0.0.1", Some(port), None, options(Duration::from_secs(2)));
+        let started = std::time::Instant::now();
+        let err = ssh.open().await.unwrap_err();
+        assert!(
+            err.message.contains("host `web1`") && err.message.contains(&format!("127.0.0.1 port {port} refused")),
+            "{}",
+            err.message
+        );
+        // Two pauses (200 + 600 ms) show that it tried three times.
+        assert!(
+            started.elapsed() >= Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            ssh.exec("true".into()).await.is_err(),
+            "exec before a successful connect"
+        );
+        drop(ssh);
+    }
+
+    #[tokio::test]
+    async fn silent_server_times_out() {
+        // Accepts TCP but never says hello: ssh's ConnectTimeout covers the banner.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ssh = Ssh::new("db", "127.0.0.1", Some(port), None, options(Duration::from_secs(1)));
+        let err = ssh.open().await.unwrap_err();
+        assert!(
+            err.message.contains("host `db`") && err.message.contains("timed out"),
+            "{}",
+            err.message
+        );
+        drop(listener);
+    }
+
+    #[tokio::test]
+    async fn unresolvable_name_is_named() {
+        let ssh = Ssh::new("ghost", "ghost.invalid", None, None, options(Duration::from_secs(2)));
+        let err = ssh.open().await.unwrap_err();
+        assert!(
+            err.message.contains("host `ghost`: could not resolve `ghost.invalid`"),
+            "{}",
+            err.message
+        );
+    }
+}

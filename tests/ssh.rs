@@ -1,0 +1,409 @@
+//! Deploying over real ssh (`support::sshd`: one sshd and one fresh user per test
+//! host): files land in the remote users' homes, a host that cannot be reached
+//! or whose key is wrong stops the run before anything changes, a host dying
+//! mid-deploy is reported as such, and no master ssh process outlives ordo.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ordo::model::{Host, Transport as Spec};
+use ordo::transport::{self, SshOptions};
+
+use crate::support::sshd::{TestHosts, closed_port};
+use crate::support::{Output, Project};
+
+const SERVICE: &str = "let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"hello.txt\", \"hi\\n\")); });\n";
+
+/// An environment `prod` placing component `x` of `service` on each alias (ssh is
+/// the default transport), with the harness's `ssh_config` in the project root.
+fn project(hosts: &TestHosts, aliases: &[&str], service: &str) -> Project {
+    let mut env = String::from("let env = environment(\"prod\", #{ service: \"s\" });\n");
+    for a in aliases {
+        env.push_str(&format!("env.host(\"{a}\", #{{ address: \"{a}\" }}).place(\"x\");\n"));
+    }
+    let p = Project::new()
+        .file("environments/prod.rhai", &env)
+        .file("services/s.rhai", service);
+    hosts.write_ssh_config(&p.path("ssh_config"));
+    p
+}
+
+fn ordo_env(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(args)
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ordo");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every master ssh is started with `-F <project>/ssh_config`; none may be left.
+#[track_caller]
+fn assert_no_masters(config: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let out = Command::new("pgrep").arg("-af").arg(config).output().expect("pgrep");
+        let found = String::from_utf8_lossy(&out.stdout).into_owned();
+        if found.trim().is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "master ssh processes left running:\n{found}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn owner(path: &Path) -> u32 {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+#[test]
+fn deploy_writes_into_each_remote_users_home_then_has_nothing_to_change() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = project(&hosts, &["t1", "t2"], SERVICE);
+    p.ordo(&["deploy", "prod", "--yes"]).success();
+    for alias in ["t1", "t2"] {
+        let file = hosts.home(alias).join("deployment/s/hello.txt");
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+            "hi\n"
+        );
+        // Written by the remote user, not by us (root).
+        assert_eq!(owner(&file), owner(hosts.home(alias)), "{alias}: {}", hosts.user(alias));
+        assert_ne!(owner(&file), 0);
+    }
+    let again = p.ordo(&["deploy", "prod", "--yes"]).success();
+    assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
+    assert_no_masters(&p.path("ssh_config"));
+}
+
+#[test]
+fn plan_over_ssh_changes_nothing() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = project(&hosts, &["t1", "t2"], SERVICE);
+    let out = p.ordo(&["plan", "prod"]).success();
+    assert!(out.stdout.contains("2 to change"), "{}", out.stdout);
+    for alias in ["t1", "t2"] {
+        assert!(
+            !hosts.home(alias).join("deployment").exists(),
+            "plan wrote into {alias}"
+        );
+    }
+    assert_no_masters(&p.path("ssh_config"));
+}
+
+#[test]
+fn unreachable_host_stops_the_run_before_any_change() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1", "down"], SERVICE);
+    let mut config = std::fs::read_to_string(p.path("ssh_config")).unwrap();
+    let port = closed_port();
+    config.push_str(&hosts.config_block("down", port, "nobody"));
+    p.write("ssh_config", &config);
+    let started = Instant::now();
+    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
+    assert!(
+        out.stderr
+            .contains(&format!("host `down`: 127.0.0.1 port {port} refused the connection")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("host `t1`"),
+        "only the unreachable host is named:\n{}",
+        out.stderr
+    );
+    assert!(
+        !hosts.home("t1").join("deployment").exists(),
+        "t1 was changed although `down` was unreachable"
+    );
+    // Three attempts (200 ms + 600 ms apart), not ten-second timeouts.
+    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert_no_masters(&p.path("ssh_config"));
+}
+
+#[test]
+fn changed_host_key_is_refused_even_when_accepting_new_keys() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1"], SERVICE);
+    hosts.change_host_key("t1");
+    for env in [&[][..], &[("ORDO_ACCEPT_NEW_HOST_KEYS", "1")][..]] {
+        let out = ordo_env(&p, &["deploy", "prod", "--yes"], env).code(3);
+        assert!(
+            out.stderr.contains("host `t1`") && out.stderr.contains("host key has CHANGED"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("man-in-the-middle") && out.stderr.contains("ssh-keygen"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(!hosts.home("t1").join("deployment").exists());
+}
+
+#[test]
+fn unknown_host_key_is_refused_unless_new_keys_are_accepted() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1"], SERVICE);
+    hosts.forget_host_key("t1");
+    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
+    assert!(
+        out.stderr.contains("host `t1`") && out.stderr.contains("not in known_hosts"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("ORDO_ACCEPT_NEW_HOST_KEYS=1"), "{}", out.stderr);
+    assert!(!hosts.home("t1").join("deployment").exists());
+
+    ordo_env(&p, &["deploy", "prod", "--yes"], &[("ORDO_ACCEPT_NEW_HOST_KEYS", "1")]).success();
+    assert!(hosts.home("t1").join("deployment/s/hello.txt").is_file());
+    let known = std::fs::read_to_string(hosts.known_hosts()).unwrap();
+    assert!(
+        known.contains(&format!("[127.0.0.1]:{}", hosts.port("t1"))),
+        "key not recorded:\n{known}"
+    );
+    // Recorded, so strict checking now passes.
+    p.ordo(&["deploy", "prod", "--yes"]).success();
+    // The command-line switch does the same as the variable.
+    hosts.forget_host_key("t1");
+    p.ordo(&["deploy", "prod", "--yes"]).code(3);
+    p.ordo(&["deploy", "prod", "--yes", "--accept-new-host-keys"]).success();
+}
+
+#[test]
+fn rejected_login_is_an_authentication_failure() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1"], SERVICE);
+    let config = std::fs::read_to_string(p.path("ssh_config")).unwrap();
+    p.write(
+        "ssh_config",
+        &config.replace(&format!("User {}", hosts.user("t1")), "User nobody"),
+    );
+    let started = Instant::now();
+    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
+    assert!(
+        out.stderr
+            .contains("host `t1` refused the login as nobody@127.0.0.1: authentication failed"),
+        "{}",
+        out.stderr
+    );
+    // Not retried: failed logins only fill the host's auth log.
+    assert_eq!(
+        hosts
+            .sshd_log("t1")
+            .matches("nobody from 127.0.0.1 not allowed")
+            .count(),
+        1,
+        "{}",
+        hosts.sshd_log("t1")
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
+    let hosts = TestHosts::start(&["t1"]);
+    let service = "let s = service(\"s\");\ns.component(\"x\", |c| {\n  c.add(file(\"hello.txt\", \"hi\\n\"));\n  \
+        c.add(command(\"slow\", #{ run: \"touch ~/started; sleep 5; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
+    let p = project(&hosts, &["t1"], service);
+    let started = hosts.home("t1").join("started");
+    let out = std::thread::scope(|s| {
+        let run = s.spawn(|| p.ordo(&["deploy", "prod", "--yes"]));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !started.exists() {
+            assert!(Instant::now() < deadline, "the slow command never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        hosts.kill("t1");
+        run.join().expect("ordo thread")
+    });
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("lost the connection to host `t1`"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(!hosts.home("t1").join("finished").exists());
+    assert_no_masters(&p.path("ssh_config"));
+
+    hosts.restart("t1");
+    // The dead run could not remove its deploy lock from the host.
+    p.ordo(&["deploy", "prod", "--yes", "--break-lock"]).success();
+    assert!(hosts.home("t1").join("finished").exists());
+}
+
+/// The transport itself, without the executor: what `exec` returns, how it
+/// behaves under load and when the connection drops. Prints what it measured.
+#[test]
+fn ssh_transport_runs_scripts_over_one_master() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1"], SERVICE);
+    let host = Host {
+        name: "t1".into(),
+        transport: Spec::Ssh {
+            address: "t1".into(),
+            port: None,
+            user: None,
+        },
+        address: "t1".into(),
+        user: String::new(),
+        roles: Vec::new(),
+        data: serde_json::Value::Null,
+        span: None,
+    };
+    let options = SshOptions::default_for(p.root());
+    assert_eq!(options.config_file.as_deref(), Some(p.path("ssh_config").as_path()));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t = transport::for_host(&host, &options).unwrap();
+        assert!(t.exec("true".into()).await.is_err(), "exec before connect");
+
+        let clock = Instant::now();
+        t.connect().await.unwrap();
+        let connect = clock.elapsed();
+
+        let out = t.exec("echo out; echo err >&2; exit 3".into()).await.unwrap();
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (3, "out\n", "err\n")
+        );
+        let out = t.exec("no-such-command-here".into()).await.unwrap();
+        assert_eq!(out.code, 127, "{out:?}");
+        // A shell killed by a signal is a failed script, not a lost connection:
+        // the login shell around `sh -s` reports 128 + 9, and when it is killed
+        // itself, sshd reports no status at all.
+        let out = t.exec("echo before; kill -KILL $$".into()).await.unwrap();
+        assert_eq!((out.code, out.stdout.as_str()), (137, "before\n"), "{out:?}");
+        let out = t.exec("kill -KILL $PPID".into()).await.unwrap();
+        assert_eq!(out.code, -1, "{out:?}");
+        let out = t.exec("cd; pwd; id -un".into()).await.unwrap();
+        assert_eq!(
+            out.stdout,
+            format!("{}\n{}\n", hosts.home("t1").display(), hosts.user("t1"))
+        );
+
+        // Big stdin (EOF must arrive) and big stdout at once.
+        let big = format!(
+            "wc -c <<'EOF'\n{}\nEOF\nhead -c 2000000 /dev/zero | tr '\\0' y\n",
+            "x".repeat(1_000_000)
+        );
+        let out = t.exec(big).await.unwrap();
+        assert_eq!(out.code, 0);
+        assert!(
+            out.stdout.starts_with("1000001\n") && out.stdout.len() == 8 + 2_000_000,
+            "{}",
+            out.stdout.len()
+        );
+
+        let clock = Instant::now();
+        for _ in 0..20 {
+            assert_eq!(t.exec("true".into()).await.unwrap().code, 0);
+        }
+        let round_trip = clock.elapsed() / 20;
+
+        // More than sshd's MaxSessions (10) at once: the per-host limit queues them.
+        let clock = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let t = Arc::clone(&t);
+            tasks.spawn(async move { t.exec(format!("sleep 0.3; echo {i}")).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            assert_eq!(done.unwrap().unwrap().code, 0);
+        }
+        let parallel = clock.elapsed();
+        assert!(parallel < Duration::from_millis(1500), "{parallel:?}");
+        eprintln!("ssh transport: connect {connect:?}, round trip {round_trip:?}, 16 × sleep 0.3 in {parallel:?}");
+
+        // The host dies under a running script.
+        let running = {
+            let t = Arc::clone(&t);
+            tokio::spawn(async move { t.exec("sleep 10".into()).await })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        hosts.kill("t1");
+        let err = running.await.unwrap().unwrap_err();
+        assert!(
+            err.message.contains("lost the connection to host `t1`"),
+            "{}",
+            err.message
+        );
+        let err = t.exec("true".into()).await.unwrap_err();
+        assert!(
+            err.message.contains("lost the connection to host `t1`"),
+            "{}",
+            err.message
+        );
+        t.close().await;
+    });
+    assert_no_masters(&p.path("ssh_config"));
+    assert!(
+        !options.control_dir.exists(),
+        "control dir {} left behind",
+        options.control_dir.display()
+    );
+}
+
+#[test]
+fn dropping_a_connected_transport_stops_its_master() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, &["t1"], SERVICE);
+    let host = Host {
+        name: "t1".into(),
+        transport: Spec::Ssh {
+            address: "t1".into(),
+            port: None,
+            user: None,
+        },
+        address: "t1".into(),
+        user: String::new(),
+        roles: Vec::new(),
+        data: serde_json::Value::Null,
+        span: None,
+    };
+    let options = SshOptions::default_for(p.root());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t = transport::for_host(&host, &options).unwrap();
+        t.connect().await.unwrap();
+        assert_eq!(t.exec("true".into()).await.unwrap().code, 0);
+        // The pattern `assert_no_masters` relies on does find a live master.
+        let live = Command::new("pgrep")
+            .arg("-af")
+            .arg(p.path("ssh_config"))
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&live.stdout).contains("ControlPersist"),
+            "no master found"
+        );
+        assert!(options.control_dir.is_dir());
+        // No close(): what happens when a run is abandoned on an error path.
+        drop(t);
+    });
+    assert_no_masters(&p.path("ssh_config"));
+    assert!(
+        !options.control_dir.exists(),
+        "control dir {} left behind",
+        options.control_dir.display()
+    );
+}

@@ -1,0 +1,405 @@
+//! Real ssh hosts for tests: one `sshd` per test host on 127.0.0.1, each logging in
+//! as its own freshly created unprivileged user, so that a deploy over ssh is
+//! tested against the real thing: real authentication, host keys, remote users
+//! whose home is not ours, and connections that die. Needs root (for
+//! `useradd` and for sshd) and openssh-server; a missing sshd fails loudly
+//! instead of skipping, so CI cannot pass without testing ssh.
+
+use std::fs;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SSHD: &str = "/usr/sbin/sshd";
+const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+
+/// useradd and userdel lock /etc/passwd and fail instead of waiting when another
+/// one holds the lock: tests in this binary take turns.
+static ACCOUNTS: Mutex<()> = Mutex::new(());
+
+pub struct TestHosts {
+    dir: tempfile::TempDir,
+    key: PathBuf,
+    known_hosts: PathBuf,
+    hosts: Vec<TestHost>,
+}
+
+struct TestHost {
+    alias: String,
+    user: String,
+    home: PathBuf,
+    port: u16,
+    /// sshd_config, host key, pid file and sshd's log.
+    dir: PathBuf,
+    sshd: Mutex<Option<Child>>,
+}
+
+impl TestHosts {
+    /// Starts one sshd per alias, each with its own user, host key and port, all
+    /// trusting one client key.
+    pub fn start(aliases: &[&str]) -> TestHosts {
+        assert!(
+            Path::new(SSHD).is_file(),
+            "{SSHD} is missing: the ssh tests need a real sshd; install openssh-server (apt-get install -y openssh-server)"
+        );
+        fs::create_dir_all("/run/sshd")
+            .expect("sshd needs /run/sshd (privilege separation); are the tests running as root?");
+        let dir = tempfile::Builder::new().prefix("ordo-sshd").tempdir().expect("tempdir");
+        // The users must reach their homes and the shared authorized_keys below it.
+        set_mode(dir.path(), 0o755);
+        let key = dir.path().join("id_ed25519");
+        keygen(&key);
+        let authorized = dir.path().join("authorized_keys");
+        fs::copy(key.with_extension("pub"), &authorized).expect("authorized_keys");
+        set_mode(&authorized, 0o644);
+        let mut hosts = TestHosts {
+            known_hosts: dir.path().join("known_hosts"),
+            key,
+            dir,
+            hosts: Vec::new(),
+        };
+        for alias in aliases {
+            let host_dir = hosts.dir.path().join(alias);
+            fs::create_dir(&host_dir).expect("host dir");
+            set_mode(&host_dir, 0o755);
+            let user = format!("ordot{}", random_name(6));
+            let home = host_dir.join("home");
+            add_user(&user, &home);
+            keygen(&host_dir.join("host_ed25519"));
+            // Pushed before starting, so Drop removes the user even if sshd fails.
+            hosts.hosts.push(TestHost {
+                alias: alias.to_string(),
+                user,
+                home,
+                port: 0,
+                dir: host_dir,
+                sshd: Mutex::new(None),
+            });
+            let i = hosts.hosts.len() - 1;
+            hosts.launch_on_free_port(i);
+        }
+        hosts.write_known_hosts();
+        hosts
+    }
+
+    pub fn user(&self, alias: &str) -> &str {
+        &self.host(alias).user
+    }
+
+    /// The remote user's home; the tests run as root and may read anything in it.
+    pub fn home(&self, alias: &str) -> &Path {
+        &self.host(alias).home
+    }
+
+    pub fn port(&self, alias: &str) -> u16 {
+        self.host(alias).port
+    }
+
+    /// The client's private key, trusted by every test host.
+    pub fn key(&self) -> &Path {
+        &self.key
+    }
+
+    /// The known_hosts file `write_ssh_config` points at, filled with the real keys.
+    pub fn known_hosts(&self) -> &Path {
+        &self.known_hosts
+    }
+
+    /// An `ssh_config` with one `Host <alias>` block per test host, written to
+    /// `path` (the transport reads `<project>/ssh_config`).
+    pub fn write_ssh_config(&self, path: &Path) {
+        let mut text = String::new();
+        for h in &self.hosts {
+            text.push_str(&self.config_block(&h.alias, h.port, &h.user));
+        }
+        fs::write(path, text).expect("write ssh_config");
+    }
+
+    /// A `Host` block like the real ones, for an alias of the test's choosing
+    /// (pointing at `closed_port()`, say).
+    pub fn config_block(&self, alias: &str, port: u16, user: &str) -> String {
+        format!(
+            "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  User {user}\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n\n",
+            self.key.display(),
+            self.known_hosts.display()
+        )
+    }
+
+    /// Kills the host's sshd and every process of its user (the sshd session
+    /// processes included): the host dies, connections drop mid-command.
+    pub fn kill(&self, alias: &str) {
+        let h = self.host(alias);
+        stop(h, true);
+        kill_user(&h.user);
+    }
+
+    /// Starts sshd again on the same port with the same host key.
+    pub fn restart(&self, alias: &str) {
+        let h = self.host(alias);
+        stop(h, false);
+        if let Err(log) = launch(h, h.port) {
+            panic!("sshd for {alias} did not come back on port {}:\n{log}", h.port);
+        }
+    }
+
+    /// Gives the host a new host key and restarts its sshd, leaving known_hosts
+    /// as it was: what a reinstalled host, or a man in the middle, looks like.
+    pub fn change_host_key(&self, alias: &str) {
+        let h = self.host(alias);
+        stop(h, false);
+        let key = h.dir.join("host_ed25519");
+        let _ = fs::remove_file(&key);
+        let _ = fs::remove_file(key.with_extension("pub"));
+        keygen(&key);
+        if let Err(log) = launch(h, h.port) {
+            panic!("sshd for {alias} did not come back on port {}:\n{log}", h.port);
+        }
+    }
+
+    /// Removes the host from known_hosts: a host we have never connected to.
+    pub fn forget_host_key(&self, alias: &str) {
+        let prefix = format!("[127.0.0.1]:{} ", self.port(alias));
+        let text = fs::read_to_string(&self.known_hosts).unwrap_or_default();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&self.known_hosts, kept).expect("write known_hosts");
+    }
+
+    /// What the host's sshd has logged so far, for failure messages.
+    pub fn sshd_log(&self, alias: &str) -> String {
+        fs::read_to_string(self.host(alias).dir.join("sshd.log")).unwrap_or_default()
+    }
+
+    fn host(&self, alias: &str) -> &TestHost {
+        self.hosts
+            .iter()
+            .find(|h| h.alias == alias)
+            .unwrap_or_else(|| panic!("no test host `{alias}`"))
+    }
+
+    /// A port picked by the kernel can be taken again before sshd binds it:
+    /// try another one when that happens.
+    fn launch_on_free_port(&mut self, i: usize) {
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = closed_port();
+            self.hosts[i].port = port;
+            match launch(&self.hosts[i], port) {
+                Ok(()) => return,
+                Err(log) => last = log,
+            }
+        }
+        panic!("sshd for {} did not start:\n{last}", self.hosts[i].alias);
+    }
+
+    fn write_known_hosts(&self) {
+        let mut text = String::new();
+        for h in &self.hosts {
+            let public = fs::read_to_string(h.dir.join("host_ed25519.pub")).expect("host key");
+            let mut parts = public.split_whitespace();
+            let (kind, key) = (parts.next().expect("key type"), parts.next().expect("key"));
+            text.push_str(&format!("[127.0.0.1]:{} {kind} {key}\n", h.port));
+        }
+        fs::write(&self.known_hosts, text).expect("write known_hosts");
+    }
+}
+
+impl Drop for TestHosts {
+    fn drop(&mut self) {
+        for h in &self.hosts {
+            stop(h, true);
+            kill_user(&h.user);
+        }
+        let _guard = ACCOUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for h in &self.hosts {
+            for _ in 0..20 {
+                let out = Command::new("userdel")
+                    .arg("-r")
+                    .arg(&h.user)
+                    .stderr(Stdio::piped())
+                    .output();
+                // 6: no such user (already gone); 12: could not remove the home,
+                // which the TempDir takes care of.
+                match out.map(|o| o.status.code()) {
+                    Ok(Some(0 | 6 | 12)) | Err(_) => break,
+                    _ => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        }
+    }
+}
+
+/// A port with nothing listening on it (for the moment).
+pub fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Writes the host's sshd_config for `port` and starts sshd in the foreground,
+/// owned by the test; `Err` carries its log when it did not start listening.
+fn launch(h: &TestHost, port: u16) -> Result<(), String> {
+    let mut config = format!(
+        "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {shared}/authorized_keys\n\
+         PidFile {dir}/sshd.pid\nAllowUsers {user}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\nMaxSessions 10\nPrintMotd no\nLogLevel INFO\n",
+        dir = h.dir.display(),
+        shared = h.dir.parent().expect("host dirs live in the harness dir").display(),
+        user = h.user,
+    );
+    if Path::new(SFTP_SERVER).is_file() {
+        config.push_str(&format!("Subsystem sftp {SFTP_SERVER}\n"));
+    }
+    let config_path = h.dir.join("sshd_config");
+    fs::write(&config_path, config).expect("write sshd_config");
+    let log_path = h.dir.join("sshd.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .expect("sshd log");
+    let logged_before = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut child = Command::new(SSHD)
+        .arg("-D")
+        .arg("-e")
+        .arg("-f")
+        .arg(&config_path)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {SSHD}: {e}"));
+    let listening = format!("Server listening on 127.0.0.1 port {port}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let new_log = read_from(&log_path, logged_before);
+        if let Ok(Some(_)) = child.try_wait() {
+            return Err(new_log);
+        }
+        // The log line proves that *our* sshd owns the port; the connect, that it
+        // accepts.
+        if new_log.contains(&listening) && TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            *h.sshd.lock().expect("sshd lock") = Some(child);
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("not accepting connections after 5 s\n{new_log}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Stops the listening sshd; with `sessions`, also the per-connection sshd
+/// processes it forked (they run as root, so killing the user's processes alone
+/// would leave them).
+fn stop(h: &TestHost, sessions: bool) {
+    let child = h.sshd.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(mut child) = child {
+        if sessions {
+            let _ = Command::new("pkill")
+                .arg("-KILL")
+                .arg("-P")
+                .arg(child.id().to_string())
+                .status();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Kills every process of the user and waits until they are gone (userdel
+/// refuses to remove a user who still runs something).
+fn kill_user(user: &str) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let _ = Command::new("pkill").arg("-KILL").arg("-u").arg(user).status();
+        let alive = Command::new("pgrep").arg("-u").arg(user).stdout(Stdio::null()).status();
+        if !matches!(alive, Ok(s) if s.success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn add_user(user: &str, home: &Path) {
+    let _guard = ACCOUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut last = String::new();
+    for _ in 0..30 {
+        // `-p '*'`: no password, but not locked either; without PAM, sshd refuses
+        // even key logins to a locked account ("!" in /etc/shadow).
+        let out = Command::new("useradd")
+            .args(["-m", "-d"])
+            .arg(home)
+            .args(["-s", "/bin/sh", "-p", "*"])
+            .arg(user)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run useradd: {e}"));
+        if out.status.success() {
+            return;
+        }
+        last = String::from_utf8_lossy(&out.stderr).into_owned();
+        // Another process (not a test of ours) may hold the passwd lock.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("useradd {user} failed (the ssh tests must run as root): {last}");
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "ordo-test", "-f"])
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ssh-keygen (install openssh-client): {e}"));
+    assert!(
+        out.status.success(),
+        "ssh-keygen failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn read_from(path: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(offset));
+        let _ = f.read_to_string(&mut text);
+    }
+    text
+}
+
+/// Lowercase letters and digits, random enough that parallel tests (and
+/// leftovers of killed runs) never pick the same user name.
+fn random_name(len: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    let mut n = h.finish();
+    (0..len)
+        .map(|_| {
+            let c = ALPHABET[(n % ALPHABET.len() as u64) as usize];
+            n /= ALPHABET.len() as u64;
+            c as char
+        })
+        .collect()
+}
