@@ -407,3 +407,194 @@ fn dropping_a_connected_transport_stops_its_master() {
         options.control_dir.display()
     );
 }
+
+/// db on t1 provides its DSN to app on t2 and t3; each app provides a backend to
+/// the balancer on t4. Order across hosts must follow.
+const SHOP: &str = r#"let s = service("shop");
+s.component("db", |c| {
+    c.add(file("db.conf", "listen = 5432\n"));
+    c.provide("db:dsn", `postgres://${c.host.name}/shop`);
+});
+s.component("app", |c| {
+    let dsn = c.require_one("db:dsn");
+    c.add(file("app.conf", "dsn = " + dsn + "\n"));
+    c.add(command("restart", #{ run: "echo restarted >> restarts", on_change: [c.add(file("version", "1\n"))] }));
+    c.provide("app:backend", `${c.host.name}:8080`);
+});
+s.component("lb", |c| {
+    let backends = c.require("app:backend");
+    backends.sort();
+    c.add(file("backends", backends.reduce(|acc, b| acc + b + "\n", "")));
+});
+"#;
+
+fn shop(hosts: &TestHosts) -> Project {
+    let env = "let env = environment(\"prod\", #{ service: \"shop\" });\n\
+               env.host(\"t4\", #{ roles: [\"lb\"] }).place(\"lb\");\n\
+               env.host(\"t2\", #{ roles: [\"app\"] }).place(\"app\");\n\
+               env.host(\"t3\", #{ roles: [\"app\"] }).place(\"app\");\n\
+               env.host(\"t1\", #{ roles: [\"db\"] }).place(\"db\");\n";
+    let p = Project::new()
+        .file("environments/prod.rhai", env)
+        .file("services/shop.rhai", SHOP);
+    hosts.write_ssh_config(&p.path("ssh_config"));
+    p
+}
+
+#[test]
+fn provide_require_orders_a_deploy_across_four_ssh_hosts() {
+    let hosts = TestHosts::start(&["t1", "t2", "t3", "t4"]);
+    let p = shop(&hosts);
+    let out = p.ordo(&["deploy", "prod", "--yes", "--format", "json"]).success();
+    let events = out.events();
+    let order: Vec<String> = events
+        .iter()
+        .filter(|e| e["event"] == "step" && e["status"] == "changed")
+        .map(|e| e["host"].as_str().unwrap().to_string())
+        .collect();
+    let pos = |h: &str| order.iter().position(|x| x == h).unwrap();
+    let last = |h: &str| order.iter().rposition(|x| x == h).unwrap();
+    assert!(
+        last("t1") < pos("t2") && last("t1") < pos("t3"),
+        "db before the apps: {order:?}"
+    );
+    assert!(
+        last("t2") < pos("t4") && last("t3") < pos("t4"),
+        "apps before the balancer: {order:?}"
+    );
+    let read =
+        |alias: &str, rel: &str| std::fs::read_to_string(hosts.home(alias).join("deployment/shop").join(rel)).unwrap();
+    assert_eq!(read("t2", "app.conf"), "dsn = postgres://t1/shop\n");
+    assert_eq!(read("t4", "backends"), "t2:8080\nt3:8080\n");
+    assert_eq!(read("t3", "restarts"), "restarted\n");
+    // Round trips per host: probe (+ lock), one batch (+ record + unlock).
+    for e in events.iter().filter(|e| e["event"] == "host_done") {
+        assert_eq!(e["round_trips"], 2, "{e}");
+    }
+
+    let again = p.ordo(&["deploy", "prod", "--yes"]).success();
+    assert!(
+        again
+            .stdout
+            .contains("nothing to change: 8 steps on 4 hosts up to date"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(read("t3", "restarts"), "restarted\n");
+}
+
+#[test]
+fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let service = "let s = service(\"s\");\ns.component(\"x\", |c| {\n  \
+        c.add(command(\"slow\", #{ run: \"touch ~/started; sleep 30; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
+    let p = project(&hosts, &["t1", "t2"], service);
+    let mut first = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !hosts.home("t1").join("started").exists() {
+        assert!(Instant::now() < deadline, "the first deploy never started its command");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = p.ordo(&["deploy", "prod", "--yes"]).code(4);
+    let pid = first.id();
+    assert!(second.stderr.contains("host `t1` is locked by "), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!("(pid {pid}, environment prod)")),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("--break-lock"), "{}", second.stderr);
+    let status = p.ordo(&["status", "prod"]).success();
+    assert!(
+        status.stdout.contains(&format!("t1: never deployed; locked by ")),
+        "{}",
+        status.stdout
+    );
+
+    // The first deploy dies without cleaning up: its locks stay behind.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    hosts.kill("t1");
+    hosts.kill("t2");
+    hosts.restart("t1");
+    hosts.restart("t2");
+    p.ordo(&["deploy", "prod", "--yes"]).code(4);
+    let out = p.ordo(&["deploy", "prod", "--yes", "--break-lock"]);
+    assert!(
+        out.stdout.contains("broke the lock on t1 held by "),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains(&format!("(pid {pid}, environment prod)")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn run_executes_on_several_ssh_hosts_grouped_by_host() {
+    let hosts = TestHosts::start(&["t1", "t2", "t3"]);
+    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE);
+    let out = p.ordo(&["run", "prod", "--", "whoami"]).success();
+    let expected: String = ["t1", "t2", "t3"]
+        .iter()
+        .map(|a| format!("── {a} (ok)\n{}\n", hosts.user(a)))
+        .collect();
+    assert_eq!(out.stdout, expected);
+    let out = p
+        .ordo(&[
+            "run",
+            "prod",
+            "--hosts",
+            "t2,t3",
+            "--",
+            "test \"$(whoami)\" = ",
+            hosts.user("t2"),
+        ])
+        .code(1);
+    assert_eq!(out.stdout, "── t2 (ok)\n── t3 (exit 1)\n");
+}
+
+#[test]
+fn status_shows_mixed_versions_after_a_partial_ssh_deploy() {
+    let hosts = TestHosts::start(&["t1", "t2", "t3"]);
+    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE);
+    p.ordo(&["deploy", "prod", "--yes"]).success();
+    p.write("services/s.rhai", &SERVICE.replace("hi\\n", "hello\\n"));
+    p.ordo(&["deploy", "prod", "--yes", "--hosts", "t2"]).success();
+    let status = p.ordo(&["status", "prod"]).success();
+    let line = |alias: &str| {
+        status
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{alias}: ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("t1").contains("(differs from this checkout)"), "{}", status.stdout);
+    assert!(line("t2").contains("(current)"), "{}", status.stdout);
+    assert!(line("t3").contains("(differs from this checkout)"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("hosts differ: 2 versions deployed"),
+        "{}",
+        status.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.home("t1").join("deployment/s/hello.txt")).unwrap(),
+        "hi\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(hosts.home("t2").join("deployment/s/hello.txt")).unwrap(),
+        "hello\n"
+    );
+}
