@@ -8,4 +8,5 @@ mod support;
 mod check;
 mod deploy;
 mod errors;
+mod bench_ssh;
 mod ssh;

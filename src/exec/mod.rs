@@ -50,12 +50,18 @@ impl Hosts {
     }
 }
 
+/// How many hosts are connected at the same time.
+const MAX_PARALLEL_CONNECTS: usize = 32;
+
 /// Connects to every selected host in parallel; any failure stops the run before a
 /// single change is made, naming every host that failed.
 pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptions) -> Result<Hosts, Problems> {
     let mut transports: Vec<Option<Arc<Counted>>> = vec![None; model.hosts.len()];
     let mut problems = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    // Bounded: hundreds of simultaneous SSH handshakes trip sshd's MaxStartups on
+    // jump hosts and swamp the controller's CPU.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_CONNECTS));
     for (i, host) in model.hosts.iter().enumerate() {
         if !selected[i] {
             continue;
@@ -63,7 +69,11 @@ pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptio
         match transport::for_host(host, ssh) {
             Ok(t) => {
                 transports[i] = Some(t.clone());
-                tasks.spawn(async move { (i, t.connect().await) });
+                let handshakes = handshakes.clone();
+                tasks.spawn(async move {
+                    let _permit = handshakes.acquire_owned().await;
+                    (i, t.connect().await)
+                });
             }
             Err(p) => problems.push(p),
         }
