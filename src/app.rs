@@ -50,7 +50,22 @@ pub fn run(cli: Cli) -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(dispatch(cli, reporter)) {
+    // Ctrl-C drops the running command: transports close their SSH masters on drop,
+    // and a deploy releases its locks first (see `deploy`).
+    let own_handler = matches!(cli.command, Command::Deploy(_));
+    let interruptible = async {
+        if own_handler {
+            return dispatch(cli, reporter).await;
+        }
+        tokio::select! {
+            r = dispatch(cli, reporter) => r,
+            _ = tokio::signal::ctrl_c() => Err(Problem::new(Kind::Usage, "interrupted (Ctrl-C)").into()),
+        }
+    };
+    let result = runtime.block_on(interruptible);
+    // A confirmation prompt may still be waiting for input after Ctrl-C.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(code) => code,
         Err(problems) => {
             let code = exit_code(problems.kind());
@@ -316,7 +331,14 @@ impl Run<'_> {
         let Some(lock) = locking else {
             return Ok(ExitCode::SUCCESS);
         };
-        if prediction.change_count() > 0 && !opts.yes && !confirm(prediction.change_count(), self.host_count)? {
+        let (changes, host_count) = (prediction.change_count(), self.host_count);
+        // On a blocking thread, so Ctrl-C at the prompt still releases the locks.
+        let confirmed = || async move {
+            tokio::task::spawn_blocking(move || confirm(changes, host_count))
+                .await
+                .map_err(|e| Problems::from(Problem::new(Kind::Usage, format!("confirmation failed: {e}"))))?
+        };
+        if changes > 0 && !opts.yes && !confirmed().await? {
             reporter.text("nothing applied");
             return Ok(ExitCode::SUCCESS);
         }

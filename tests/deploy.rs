@@ -447,3 +447,33 @@ fn dirty_git_trees_are_refused() {
     p.ordo(&["plan", "local"]).success();
     p.ordo(&["deploy", "local", "--yes", "--allow-dirty"]).success();
 }
+
+#[test]
+fn guards_sources_and_explicit_order() {
+    let p = Project::new()
+        .file(
+            "environments/test.rhai",
+            "let env = environment(\"test\", #{ service: \"s\" });\n\
+             env.host(\"a\", #{ transport: \"local\", home: \"hosts/a\" }).place(\"late\");\n\
+             env.host(\"b\", #{ transport: \"local\", home: \"hosts/b\" }).place(\"early\");\n",
+        )
+        .file("files/logo.bin", "\u{1}\u{2}binary\u{0}")
+        .file(
+            "services/s.rhai",
+            "let s = service(\"s\");\n\
+             s.component(\"late\", |c| {\n    c.after(\"early\");\n    c.add(file(\"logo.bin\", #{ source: \"files/logo.bin\" }));\n    \
+             c.add(command(\"init\", #{ run: \"echo init >> log\", unless: \"grep -q init log\" }));\n});\n\
+             s.component(\"early\", |c| {\n    c.add(command(\"seed\", #{ run: \"echo seeded > seed\", creates: \"seed\" }));\n});\n",
+        );
+    let out = p.ordo(&["deploy", "test", "--yes", "--format", "json"]).success();
+    let steps = step_events(&out.events());
+    let hosts: Vec<&str> = steps.iter().map(|(h, _, _)| h.as_str()).collect();
+    assert_eq!(hosts, ["b", "a", "a"], "`after` puts early (on b) first: {steps:?}");
+    assert_eq!(std::fs::read(p.path("hosts/a/deployment/s/logo.bin")).unwrap(), b"\x01\x02binary\x00");
+    assert_eq!(p.read("hosts/a/deployment/s/log"), "init\n");
+    let again = p.ordo(&["deploy", "test", "--yes"]).success();
+    assert!(again.stdout.contains("nothing to change"), "guards hold: {}", again.stdout);
+    std::fs::remove_file(p.path("hosts/b/deployment/s/seed")).unwrap();
+    let plan = p.ordo(&["plan", "test"]).success();
+    assert!(plan.stdout.contains("! b:early command seed (~/deployment/s/seed does not exist)"), "{}", plan.stdout);
+}
