@@ -29,7 +29,9 @@ s.component("app", |c| {
 "#;
 
 fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Project {
-    let mut env = format!("let env = environment(\"bench\", #{{ service: \"bench\" }});\nenv.override(\"app\", #{{ value: \"{value}\" }});\n");
+    let mut env = format!(
+        "let env = environment(\"bench\", #{{ service: \"bench\" }});\nenv.override(\"app\", #{{ value: \"{value}\" }});\n"
+    );
     for a in aliases {
         env.push_str(&format!("env.host(\"{a}\", #{{ address: \"{a}\" }}).place(\"app\");\n"));
     }
@@ -37,7 +39,10 @@ fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Project {
         .file("environments/bench.rhai", &env)
         .file("services/bench.rhai", SERVICE)
         .file("templates/app.conf", "# {{ host.name }}\nvalue = {{ value }}\n")
-        .file("templates/part.conf", "# part {{ index }} of {{ host.name }}\nport = {{ 9000 + index }}\nuser = {{ host.user }}\n");
+        .file(
+            "templates/part.conf",
+            "# part {{ index }} of {{ host.name }}\nport = {{ 9000 + index }}\nuser = {{ host.user }}\n",
+        );
     hosts.write_ssh_config(&p.path("ssh_config"));
     p
 }
@@ -46,7 +51,10 @@ fn set_value(p: &Project, value: &str) {
     let env = p.read("environments/bench.rhai");
     let start = env.find("value: \"").unwrap() + 8;
     let end = start + env[start..].find('"').unwrap();
-    p.write("environments/bench.rhai", &format!("{}{value}{}", &env[..start], &env[end..]));
+    p.write(
+        "environments/bench.rhai",
+        &format!("{}{value}{}", &env[..start], &env[end..]),
+    );
 }
 
 /// Wall time of one deploy and the round trips of each host.
@@ -97,7 +105,9 @@ fn ms(d: Duration) -> String {
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh() {
     const RUNS: usize = 7;
-    println!("| hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |");
+    println!(
+        "| hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for n in [1usize, 5, 10] {
         let aliases: Vec<String> = (1..=n).map(|i| format!("b{i}")).collect();
@@ -134,13 +144,22 @@ fn bench_ssh() {
             change.push(t);
             change_trips = trips;
         }
-        let restarts = std::fs::read_to_string(hosts.home(aliases[0]).join("deployment/bench/var/log/restarts")).unwrap();
-        assert_eq!(restarts.lines().count(), 1 + RUNS, "restart ran on the first cold deploy and each change");
+        let restarts =
+            std::fs::read_to_string(hosts.home(aliases[0]).join("deployment/bench/var/log/restarts")).unwrap();
+        assert_eq!(
+            restarts.lines().count(),
+            1 + RUNS,
+            "restart ran on the first cold deploy and each change"
+        );
         let (cold, noop, change) = (median(cold), median(noop), median(change));
         let ratio = |d: Duration| format!("{:.2}", d.as_secs_f64() / floor.as_secs_f64());
         let trips = |t: &[u64]| {
             let (lo, hi) = (t.iter().min().unwrap(), t.iter().max().unwrap());
-            if lo == hi { lo.to_string() } else { format!("{lo}–{hi}") }
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            }
         };
         println!(
             "| {n} | {} ms | {} ms | {} ms | {} ms | {} | {} | {} | {}, {}, {} |",

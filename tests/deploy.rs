@@ -469,11 +469,23 @@ fn guards_sources_and_explicit_order() {
     let steps = step_events(&out.events());
     let hosts: Vec<&str> = steps.iter().map(|(h, _, _)| h.as_str()).collect();
     assert_eq!(hosts, ["b", "a", "a"], "`after` puts early (on b) first: {steps:?}");
-    assert_eq!(std::fs::read(p.path("hosts/a/deployment/s/logo.bin")).unwrap(), b"\x01\x02binary\x00");
+    assert_eq!(
+        std::fs::read(p.path("hosts/a/deployment/s/logo.bin")).unwrap(),
+        b"\x01\x02binary\x00"
+    );
     assert_eq!(p.read("hosts/a/deployment/s/log"), "init\n");
     let again = p.ordo(&["deploy", "test", "--yes"]).success();
-    assert!(again.stdout.contains("nothing to change"), "guards hold: {}", again.stdout);
+    assert!(
+        again.stdout.contains("nothing to change"),
+        "guards hold: {}",
+        again.stdout
+    );
     std::fs::remove_file(p.path("hosts/b/deployment/s/seed")).unwrap();
     let plan = p.ordo(&["plan", "test"]).success();
-    assert!(plan.stdout.contains("! b:early command seed (~/deployment/s/seed does not exist)"), "{}", plan.stdout);
+    assert!(
+        plan.stdout
+            .contains("! b:early command seed (~/deployment/s/seed does not exist)"),
+        "{}",
+        plan.stdout
+    );
 }

@@ -5,8 +5,8 @@
 
 mod support;
 
+mod bench_ssh;
 mod check;
 mod deploy;
 mod errors;
-mod bench_ssh;
 mod ssh;

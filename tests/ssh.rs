@@ -31,21 +31,7 @@ fn project(hosts: &TestHosts, aliases: &[&str], service: &str) -> Project {
 }
 
 fn ordo_env(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(args)
-        .current_dir(p.root())
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ordo");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::support::run_env(p.root(), args, env)
 }
 
 /// Every master ssh is started with `-F <project>/ssh_config`; none may be left.
@@ -60,6 +46,23 @@ fn assert_no_masters(config: &Path) {
         }
         assert!(Instant::now() < deadline, "master ssh processes left running:\n{found}");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A model host reached over ssh through the harness's config alias.
+fn ssh_host(alias: &str) -> Host {
+    Host {
+        name: alias.into(),
+        transport: Spec::Ssh {
+            address: alias.into(),
+            port: None,
+            user: None,
+        },
+        address: alias.into(),
+        user: String::new(),
+        roles: Vec::new(),
+        data: serde_json::Value::Null,
+        span: None,
     }
 }
 
@@ -251,19 +254,7 @@ fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
 fn ssh_transport_runs_scripts_over_one_master() {
     let hosts = TestHosts::start(&["t1"]);
     let p = project(&hosts, &["t1"], SERVICE);
-    let host = Host {
-        name: "t1".into(),
-        transport: Spec::Ssh {
-            address: "t1".into(),
-            port: None,
-            user: None,
-        },
-        address: "t1".into(),
-        user: String::new(),
-        roles: Vec::new(),
-        data: serde_json::Value::Null,
-        span: None,
-    };
+    let host = ssh_host("t1");
     let options = SshOptions::default_for(p.root());
     assert_eq!(options.config_file.as_deref(), Some(p.path("ssh_config").as_path()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -364,19 +355,7 @@ fn ssh_transport_runs_scripts_over_one_master() {
 fn dropping_a_connected_transport_stops_its_master() {
     let hosts = TestHosts::start(&["t1"]);
     let p = project(&hosts, &["t1"], SERVICE);
-    let host = Host {
-        name: "t1".into(),
-        transport: Spec::Ssh {
-            address: "t1".into(),
-            port: None,
-            user: None,
-        },
-        address: "t1".into(),
-        user: String::new(),
-        roles: Vec::new(),
-        data: serde_json::Value::Null,
-        span: None,
-    };
+    let host = ssh_host("t1");
     let options = SshOptions::default_for(p.root());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -105,11 +105,19 @@ impl Project {
 }
 
 pub fn run(dir: &Path, args: &[&str]) -> Output {
+    run_env(dir, args, &[])
+}
+
+/// `ordo ARGS` in `dir` with extra environment variables (and never an inherited
+/// ORDO_ACCEPT_NEW_HOST_KEYS).
+pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
+        .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("run ordo");
