@@ -493,7 +493,7 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
     assert!(second.stderr.contains("--break-lock"), "{}", second.stderr);
     let status = p.ordo(&["status", "prod"]).success();
     assert!(
-        status.stdout.contains(&format!("t1: never deployed; locked by ")),
+        status.stdout.contains("t1: never deployed; locked by "),
         "{}",
         status.stdout
     );
