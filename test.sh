@@ -7,10 +7,14 @@ cd "$(dirname "$0")"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /usr/sbin/sshd ]; then
-    echo "test.sh: installing openssh-server (the SSH tests start real sshd processes)" >&2
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server openssh-client)
+command -v pgrep >/dev/null || missing+=(procps)
+command -v useradd >/dev/null || missing+=(passwd)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "test.sh: installing ${missing[*]} (the SSH tests start real sshd processes)" >&2
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 cargo test "$@"
