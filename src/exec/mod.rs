@@ -436,6 +436,8 @@ pub struct Applied {
     pub failed: usize,
     pub skipped: usize,
     pub problems: Vec<Problem>,
+    /// (host, changed, failed, skipped) of each host that had something to do.
+    pub per_host: Vec<(usize, usize, usize, usize)>,
 }
 
 /// Applies the prediction. Returns what happened; failures are in `problems`.
@@ -504,6 +506,7 @@ pub async fn apply(
                 total.failed += a.failed;
                 total.skipped += a.skipped;
                 total.problems.extend(a.problems);
+                total.per_host.extend(a.per_host);
             }
             Err(e) => total
                 .problems
@@ -725,12 +728,26 @@ async fn apply_host(
             Err(p) => result.problems.push(p),
         }
     }
-    reporter.event(&Event::HostDone {
-        host,
-        changed: result.changed,
-        failed: result.failed,
-        skipped: result.skipped,
-        round_trips: t.round_trips(),
-    });
+    reporter.event(&Event::Progress { host, activity: "done".into() });
+    result.per_host.push((h, result.changed, result.failed, result.skipped));
     result
+}
+
+/// One `host_done` event per targeted host, with its totals and round trips; call
+/// after the locks are released so the counts are complete.
+pub fn report_hosts(model: &Model, hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
+    for (h, t) in hosts.targeted() {
+        let (changed, failed, skipped) = applied
+            .per_host
+            .iter()
+            .find(|p| p.0 == h)
+            .map_or((0, 0, 0), |p| (p.1, p.2, p.3));
+        reporter.event(&Event::HostDone {
+            host: model.hosts[h].name.clone(),
+            changed,
+            failed,
+            skipped,
+            round_trips: t.round_trips(),
+        });
+    }
 }

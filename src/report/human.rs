@@ -231,6 +231,9 @@ impl Reporter for Human {
                 if let Some(live) = &self.live {
                     live.update(host, "done");
                 }
+                if changed + failed + skipped == 0 {
+                    return;
+                }
                 let line = format!(
                     "  {host}: {changed} changed, {failed} failed, {skipped} skipped ({} over the connection)\n",
                     plural(*round_trips, "round trip")
