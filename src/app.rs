@@ -353,6 +353,8 @@ impl Run<'_> {
             &lock.info,
         )
         .await;
+        exec::unlock(model, self.hosts, &lock.info).await;
+        exec::report_hosts(model, self.hosts, &applied, &**reporter);
         reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged,
