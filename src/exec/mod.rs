@@ -169,7 +169,7 @@ pub async fn read_states(model: &Model, hosts: &Hosts) -> Result<Vec<HostStatus>
     let mut problems = Vec::new();
     for (h, t) in hosts.targeted() {
         match t.exec(probe::script(model, &[], &[], None)).await {
-            Ok(out) => match probe::parse(&out.stdout) {
+            Ok(out) => match probe::parse(model, &[], &out.stdout) {
                 Ok(p) => {
                     states[h] = HostStatus {
                         state: p.state,
@@ -323,7 +323,7 @@ async fn predict_host(
         )
         .help(format!("the host's shell said: {}", tail(&out.stderr))));
     }
-    let probe = probe::parse(&out.stdout)
+    let probe = probe::parse(model, order, &out.stdout)
         .map_err(|e| Problem::new(Kind::Step, format!("host `{}`: {e}", model.hosts[h].name)))?;
     if lock.is_some() && matches!(probe.lock, LockStatus::Held(_)) {
         return Ok(HostPrediction {

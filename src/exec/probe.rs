@@ -82,31 +82,31 @@ fn lock_script(s: &mut String, service: &str, request: Option<&LockRequest>) {
 }
 
 /// The probe script for `steps` (ids of one host's steps).
+///
+/// Output lines: `home <dir>`; `F <type> <mode> <path>\t<link target>` for every
+/// managed path that exists (from one `find`); `S <sha256> <path>` for every regular
+/// file (from one `sha256sum`); `<id> old <base64>` for files whose hash differs;
+/// `<id> rc <code>` for `unless` guards; `<id> pending`; `state …`; `lock …`.
+/// Paths containing newlines, tabs or backslashes are not supported.
 pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Option<&LockRequest>) -> String {
-    let mut s = String::with_capacity(256 + steps.len() * 96);
+    let mut s = String::with_capacity(512 + steps.len() * 96);
     s.push_str(PROBE_LIB);
+    s.push_str("echo \"home $HOME\"\n");
     lock_script(&mut s, &model.service, lock);
-    let _ = writeln!(
-        s,
-        "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi",
-        state_file(&model.service).shell()
-    );
+    let _ = writeln!(s, "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi", state_file(&model.service).shell());
+
+    let mut paths: Vec<String> = Vec::new();
+    let mut files: Vec<(usize, String, String)> = Vec::new();
     for &id in steps {
         match &model.steps[id].action {
             Action::File { path, content, .. } => {
-                let _ = writeln!(s, "pf {id} {} {}", path.shell(), sha256_hex(content));
+                paths.push(path.shell());
+                files.push((id, path.shell(), sha256_hex(content)));
             }
-            Action::Directory { path, .. } => {
-                let _ = writeln!(s, "pd {id} {}", path.shell());
-            }
-            Action::Symlink { path, .. } => {
-                let _ = writeln!(s, "pl {id} {}", path.shell());
-            }
-            Action::Command {
-                cwd, unless, creates, ..
-            } => {
+            Action::Directory { path, .. } | Action::Symlink { path, .. } => paths.push(path.shell()),
+            Action::Command { cwd, unless, creates, .. } => {
                 if let Some(c) = creates {
-                    let _ = writeln!(s, "pe {id} {}", c.shell());
+                    paths.push(c.shell());
                 }
                 if let Some(u) = unless {
                     let _ = writeln!(s, "pu {id} {} {}", cwd.shell(), crate::model::shell_quote(u));
@@ -115,22 +115,77 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
             Action::Custom { .. } => {}
         }
     }
+    paths.sort();
+    paths.dedup();
+    if !paths.is_empty() {
+        let _ = writeln!(s, "find {} -maxdepth 0 -printf 'F %y %m %p\\t%l\\n' 2>/dev/null", paths.join(" "));
+    }
+    if !files.is_empty() {
+        s.push_str("set --\nfor f in");
+        for (_, p, _) in &files {
+            s.push(' ');
+            s.push_str(p);
+        }
+        s.push_str("; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && set -- \"$@\" \"$f\"; done\n");
+        s.push_str("[ $# -eq 0 ] || sha256sum -- \"$@\" 2>/dev/null | while read -r h p; do\necho \"S $h $p\"\ncase \"$p\" in\n");
+        for (id, p, sha) in &files {
+            let _ = writeln!(s, "{p}) [ \"$h\" = {sha} ] || old {id} \"$p\";;");
+        }
+        s.push_str("esac\ndone\n");
+    }
     for &id in watched {
         let _ = writeln!(s, "pp {id} {}", pending_marker(model, id).shell());
     }
+    // `find` exits 1 for paths that do not exist yet: that is an answer, not a failure.
+    s.push_str("exit 0\n");
     s
 }
 
-pub(crate) fn parse(stdout: &str) -> Result<HostProbe, String> {
-    let mut steps: HashMap<usize, Observed> = HashMap::new();
+/// What `find` and `sha256sum` reported for one path.
+#[derive(Default)]
+struct PathFacts {
+    kind: Option<Found>,
+    sha: Option<String>,
+}
+
+pub(crate) fn parse(model: &Model, steps: &[usize], stdout: &str) -> Result<HostProbe, String> {
+    let mut observed: HashMap<usize, Observed> = HashMap::new();
+    let mut facts: HashMap<String, PathFacts> = HashMap::new();
+    let mut home = String::new();
     let mut state = None;
     let mut lock = LockStatus::Free;
     for line in stdout.lines() {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix("home ") {
+            home = h.to_string();
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("F ") {
+            let (head, target) = rest.split_once('\t').unwrap_or((rest, ""));
+            let mut parts = head.splitn(3, ' ');
+            let (Some(kind), Some(mode), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(format!("unexpected probe output: {line}"));
+            };
+            let mode = u32::from_str_radix(mode, 8).unwrap_or(0);
+            let found = match kind {
+                "f" => Found::File { sha: String::new(), mode },
+                "d" => Found::Dir { mode },
+                "l" => Found::Link { target: Some(target.to_string()) },
+                _ => Found::Other,
+            };
+            facts.entry(path.to_string()).or_default().kind = Some(found);
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("S ") {
+            if let Some((sha, path)) = rest.split_once(' ') {
+                facts.entry(path.to_string()).or_default().sha = Some(sha.to_string());
+            }
+            continue;
+        }
         let mut parts = line.splitn(3, ' ');
         let (Some(head), Some(tag)) = (parts.next(), parts.next()) else {
-            if line.is_empty() {
-                continue;
-            }
             return Err(format!("unexpected probe output: {line}"));
         };
         let rest = parts.next().unwrap_or("");
@@ -150,34 +205,37 @@ pub(crate) fn parse(stdout: &str) -> Result<HostProbe, String> {
             continue;
         }
         let id: usize = head.parse().map_err(|_| format!("unexpected probe output: {line}"))?;
-        let o = steps.entry(id).or_default();
-        let mode = |m: &str| u32::from_str_radix(m.trim(), 8).unwrap_or(0);
+        let o = observed.entry(id).or_default();
         match tag {
-            "absent" => {
-                if o.kind.is_none() && o.exists.is_none() {
-                    o.kind = Some(Found::Absent);
-                }
-                o.exists = Some(false);
-            }
-            "exists" => o.exists = Some(true),
-            "file" => {
-                let (sha, m) = rest.split_once(' ').unwrap_or((rest, "0"));
-                o.kind = Some(Found::File {
-                    sha: sha.to_string(),
-                    mode: mode(m),
-                });
-            }
-            "dir" => o.kind = Some(Found::Dir { mode: mode(rest) }),
-            "link" => {
-                let target = decode(rest).map(|b| String::from_utf8_lossy(&b).into_owned());
-                o.kind = Some(Found::Link { target });
-            }
-            "other" => o.kind = Some(Found::Other),
-            "old" => o.old = decode(rest),
+            // Bounded at 256 KiB + 1 byte by the probe: more means "too big to diff".
+            "old" => o.old = decode(rest).filter(|b| b.len() <= 256 * 1024),
             "rc" => o.guard = rest.trim().parse().ok(),
             "pending" => o.pending = true,
             _ => return Err(format!("unexpected probe output: {line}")),
         }
     }
-    Ok(HostProbe { steps, state, lock })
+    if home.is_empty() {
+        return Err("the probe did not report the home directory".into());
+    }
+    let expand = |p: &crate::model::HostPath| p.resolve(std::path::Path::new(&home)).to_string_lossy().into_owned();
+    let kind_of = |p: &crate::model::HostPath| -> Found {
+        match facts.get(&expand(p)) {
+            Some(PathFacts { kind: Some(Found::File { mode, .. }), sha }) => {
+                Found::File { sha: sha.clone().unwrap_or_default(), mode: *mode }
+            }
+            Some(PathFacts { kind: Some(k), .. }) => k.clone(),
+            _ => Found::Absent,
+        }
+    };
+    for &id in steps {
+        let o = observed.entry(id).or_default();
+        match &model.steps[id].action {
+            Action::File { path, .. } | Action::Directory { path, .. } | Action::Symlink { path, .. } => {
+                o.kind = Some(kind_of(path));
+            }
+            Action::Command { creates: Some(c), .. } => o.exists = Some(kind_of(c) != Found::Absent),
+            Action::Command { .. } | Action::Custom { .. } => {}
+        }
+    }
+    Ok(HostProbe { steps: observed, state, lock })
 }

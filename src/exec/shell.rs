@@ -3,11 +3,10 @@
 //! needs for a phase travels in one round trip. Output lines are `<step> <tag> …`;
 //! file contents and link targets are base64 so spaces and newlines survive.
 
-/// Probe helpers: read-only.
-pub(crate) const PROBE_LIB: &str = r#"pf() { if [ -L "$2" ]; then echo "$1 link"; elif [ -f "$2" ]; then s=$(sha256sum < "$2"); s=${s%% *}; echo "$1 file $s $(stat -c %a "$2")"; if [ "$s" != "$3" ] && [ "$(stat -c %s "$2")" -le 262144 ]; then printf '%s old ' "$1"; base64 -w0 < "$2"; echo; fi; elif [ -e "$2" ]; then echo "$1 other"; else echo "$1 absent"; fi; }
-pd() { if [ -L "$2" ]; then echo "$1 link"; elif [ -d "$2" ]; then echo "$1 dir $(stat -c %a "$2")"; elif [ -e "$2" ]; then echo "$1 other"; else echo "$1 absent"; fi; }
-pl() { if [ -L "$2" ]; then printf '%s link ' "$1"; readlink "$2" | tr -d '\n' | base64 -w0; echo; elif [ -e "$2" ]; then echo "$1 other"; else echo "$1 absent"; fi; }
-pe() { if [ -e "$2" ] || [ -L "$2" ]; then echo "$1 exists"; else echo "$1 absent"; fi; }
+/// Probe helpers: read-only. The probe forks a constant number of processes per
+/// host (one `find` for every managed path, one `sha256sum` for every file), not a
+/// few per step: on a busy host, process creation dominates the probe's time.
+pub(crate) const PROBE_LIB: &str = r#"old() { printf '%s old ' "$1"; head -c 262145 "$2" | base64 -w0; echo; }
 pu() { ( cd "$2" 2>/dev/null && sh -c "$3" ) </dev/null >/dev/null 2>&1; echo "$1 rc $?"; }
 pp() { if [ -e "$2" ]; then echo "$1 pending"; fi; }
 "#;
@@ -17,9 +16,9 @@ pp() { if [ -e "$2" ]; then echo "$1 pending"; fi; }
 pub(crate) const APPLY_LIB: &str = r#"O=$(mktemp) || exit 97
 trap 'rm -f "$O"' EXIT
 fail() { echo "$1 fail $2 $(tail -c 4000 "$O" | base64 -w0)"; exit 1; }
-w() { d=$(dirname "$2"); t="$d/.ordo-tmp.$$.$(basename "$2")"; { mkdir -p "$d" && base64 -d > "$t" && { if [ "$3" != - ]; then chmod "$3" "$t"; elif [ -e "$2" ]; then chmod "$(stat -c %a "$2")" "$t"; fi; } && mv -f "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
-md() { { mkdir -p "$2" && { [ "$3" = - ] || chmod "$3" "$2"; }; } >"$O" 2>&1 || fail "$1" 1; echo "$1 ok"; }
-ln_() { d=$(dirname "$2"); t="$d/.ordo-tmp.$$.$(basename "$2")"; { mkdir -p "$d" && ln -sfn "$3" "$t" && mv -Tf "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
+w() { d=${2%/*}; t="$d/.ordo-tmp.$$.${2##*/}"; { { [ -d "$d" ] || mkdir -p "$d"; } && base64 -d > "$t" && { if [ "$3" != - ]; then chmod "$3" "$t"; elif [ -e "$2" ]; then chmod --reference="$2" "$t"; fi; } && mv -f "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
+md() { { { [ -d "$2" ] || mkdir -p "$2"; } && { [ "$3" = - ] || chmod "$3" "$2"; }; } >"$O" 2>&1 || fail "$1" 1; echo "$1 ok"; }
+ln_() { d=${2%/*}; t="$d/.ordo-tmp.$$.${2##*/}"; { { [ -d "$d" ] || mkdir -p "$d"; } && ln -sfn "$3" "$t" && mv -Tf "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
 c() { { [ -d "$2" ] || mkdir -p "$2"; } >"$O" 2>&1 || fail "$1" 1; ( cd "$2" && sh -c "$3" ) </dev/null >"$O" 2>&1; r=$?; [ $r -eq 0 ] || fail "$1" $r; [ -z "$4" ] || rm -f "$4"; echo "$1 ok"; }
 mark() { mkdir -p "$(dirname "$1")" && : > "$1"; }
 "#;
