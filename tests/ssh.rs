@@ -316,7 +316,8 @@ fn ssh_transport_runs_scripts_over_one_master() {
             tasks.spawn(async move { t.exec(format!("sleep 0.3; echo {i}")).await });
         }
         while let Some(done) = tasks.join_next().await {
-            assert_eq!(done.unwrap().unwrap().code, 0);
+            let out = done.unwrap().unwrap_or_else(|p| panic!("{}: {:?}", p.message, p.help));
+            assert_eq!(out.code, 0, "{out:?}");
         }
         let parallel = clock.elapsed();
         assert!(parallel < Duration::from_millis(1500), "{parallel:?}");

@@ -8,29 +8,37 @@ use std::fmt::Write;
 use super::change::{Change, Planned};
 use super::shell::{APPLY_LIB, heredoc};
 use super::state::{HostState, pending_marker, state_dir, state_file};
-use crate::model::{Action, Model, shell_quote};
+use crate::model::{Action, HostPath, Model, shell_quote};
+
+/// Text files up to this size travel as a quoted shell word written by the
+/// `printf` builtin (no process); larger or binary ones as base64 for `base64 -d`.
+const INLINE_TEXT: usize = 64 * 1024;
 
 /// Builds the script for `batch` (planned changes of one host, in order).
 /// `markers[i]` lists the pending markers to write before `batch[i]`.
+///
+/// A run of consecutive file writes is one group: every file is first written under
+/// its final name into a staging directory next to its target, then one `mv -t` per
+/// target directory renames them into place (each rename atomic). Process creation
+/// dominates apply time on a busy host; this keeps it per directory, not per file.
 pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], record: Option<&HostState>) -> String {
     let mut s = String::from(APPLY_LIB);
-    for (p, marks) in batch.iter().zip(markers) {
+    let is_file = |p: &Planned| matches!(model.steps[p.step].action, Action::File { .. });
+    let mut i = 0;
+    while i < batch.len() {
+        debug_assert!(!matches!(batch[i].change, Change::Conflict { .. }));
+        if is_file(batch[i]) {
+            let end = (i..batch.len()).find(|&k| !is_file(batch[k])).unwrap_or(batch.len());
+            file_group(&mut s, model, &batch[i..end], &markers[i..end]);
+            i = end;
+            continue;
+        }
+        let (p, marks) = (batch[i], &markers[i]);
         for &m in marks {
             let _ = writeln!(s, "mark {} || fail {} 1", pending_marker(model, m).shell(), p.step);
         }
         let id = p.step;
         match &model.steps[id].action {
-            Action::File {
-                path, content, mode, ..
-            } => {
-                let _ = write!(
-                    s,
-                    "w {id} {} {} <<'ORDO_EOF'\n{}",
-                    path.shell(),
-                    mode_arg(*mode),
-                    heredoc(content)
-                );
-            }
             Action::Directory { path, mode, .. } => {
                 let _ = writeln!(s, "md {id} {} {}", path.shell(), mode_arg(*mode));
             }
@@ -45,9 +53,10 @@ pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], 
                 };
                 let _ = writeln!(s, "c {id} {} {} {marker}", cwd.shell(), shell_quote(run));
             }
+            Action::File { .. } => unreachable!("files are written in groups"),
             Action::Custom { .. } => unreachable!("custom steps run on their own"),
         }
-        debug_assert!(!matches!(p.change, Change::Conflict { .. }));
+        i += 1;
     }
     if let Some(state) = record {
         let json = serde_json::to_vec_pretty(state).expect("state serialises");
@@ -60,6 +69,49 @@ pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], 
         );
     }
     s
+}
+
+/// Consecutive file writes: stage every file, then rename them into place.
+fn file_group(s: &mut String, model: &Model, group: &[&Planned], markers: &[Vec<usize>]) {
+    for (p, marks) in group.iter().zip(markers) {
+        for &m in marks {
+            let _ = writeln!(s, "mark {} || fail {} 1", pending_marker(model, m).shell(), p.step);
+        }
+    }
+    // Target directories in order of first use, with the files going there.
+    let mut dirs: Vec<(HostPath, Vec<(usize, String)>)> = Vec::new();
+    for p in group {
+        let Action::File { path, content, mode, .. } = &model.steps[p.step].action else {
+            unreachable!("a file group holds files")
+        };
+        let (dir, name) = path.split();
+        let id = p.step;
+        let (d, n, m) = (dir.shell(), shell_quote(&name), mode_arg(*mode));
+        match std::str::from_utf8(content) {
+            Ok(text) if content.len() <= INLINE_TEXT && !text.contains('\0') => {
+                let _ = writeln!(s, "wt {id} {d} {n} {m} {}", shell_quote_always(text));
+            }
+            _ => {
+                let _ = write!(s, "wb {id} {d} {n} {m} <<'ORDO_EOF'\n{}", heredoc(content));
+            }
+        }
+        match dirs.iter_mut().find(|(x, _)| *x == dir) {
+            Some((_, files)) => files.push((id, n)),
+            None => dirs.push((dir, vec![(id, n)])),
+        }
+    }
+    for (dir, files) in &dirs {
+        let d = dir.shell();
+        let staged: Vec<String> = files.iter().map(|(_, n)| format!("{d}/\"$S\"/{n}")).collect();
+        let _ = writeln!(s, "mv -f -t {d} {} >\"$O\" 2>&1 || fail {} 1; rmdir {d}/\"$S\"", staged.join(" "), files[0].0);
+    }
+    let ids: Vec<String> = group.iter().map(|p| format!("{} ok", p.step)).collect();
+    let _ = writeln!(s, "printf '%s\\n' {}", ids.iter().map(|x| shell_quote_always(x)).collect::<Vec<_>>().join(" "));
+}
+
+/// Single-quotes `s` even when it needs no quoting (file contents may be empty).
+fn shell_quote_always(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 fn mode_arg(mode: Option<u32>) -> String {

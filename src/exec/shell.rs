@@ -16,7 +16,11 @@ pp() { if [ -e "$2" ]; then echo "$1 pending"; fi; }
 pub(crate) const APPLY_LIB: &str = r#"O=$(mktemp) || exit 97
 trap 'rm -f "$O"' EXIT
 fail() { echo "$1 fail $2 $(tail -c 4000 "$O" | base64 -w0)"; exit 1; }
-w() { d=${2%/*}; t="$d/.ordo-tmp.$$.${2##*/}"; { { [ -d "$d" ] || mkdir -p "$d"; } && base64 -d > "$t" && { if [ "$3" != - ]; then chmod "$3" "$t"; elif [ -e "$2" ]; then chmod --reference="$2" "$t"; fi; } && mv -f "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
+S=.ordo-stage.$$
+st() { { [ -d "$2/$S" ] || mkdir -p "$2/$S"; } && t="$2/$S/$3"; }
+perm() { if [ "$3" != - ]; then chmod "$3" "$t"; elif [ -e "$2" ]; then chmod --reference="$2" "$t"; fi; }
+wt() { { st "$1" "$2" "$3" && printf '%s' "$5" > "$t" && perm "$1" "$2/$3" "$4"; } >"$O" 2>&1 || fail "$1" 1; }
+wb() { { st "$1" "$2" "$3" && base64 -d > "$t" && perm "$1" "$2/$3" "$4"; } >"$O" 2>&1 || fail "$1" 1; }
 md() { { { [ -d "$2" ] || mkdir -p "$2"; } && { [ "$3" = - ] || chmod "$3" "$2"; }; } >"$O" 2>&1 || fail "$1" 1; echo "$1 ok"; }
 ln_() { d=${2%/*}; t="$d/.ordo-tmp.$$.${2##*/}"; { { [ -d "$d" ] || mkdir -p "$d"; } && ln -sfn "$3" "$t" && mv -Tf "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
 c() { { [ -d "$2" ] || mkdir -p "$2"; } >"$O" 2>&1 || fail "$1" 1; ( cd "$2" && sh -c "$3" ) </dev/null >"$O" 2>&1; r=$?; [ $r -eq 0 ] || fail "$1" $r; [ -z "$4" ] || rm -f "$4"; echo "$1 ok"; }

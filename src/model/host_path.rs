@@ -25,6 +25,17 @@ impl HostPath {
         HostPath::new(rel).unwrap_or_else(|| HostPath(normalize(&format!("{}/{}", self.0, rel))))
     }
 
+    /// The parent directory and the last segment: `~/a/b.txt` → (`~/a`, `b.txt`).
+    pub fn split(&self) -> (HostPath, String) {
+        match self.0.rsplit_once('/') {
+            Some((dir, name)) => {
+                let dir = if dir.is_empty() { "/" } else { dir };
+                (HostPath(dir.to_string()), name.to_string())
+            }
+            None => (HostPath("/".into()), self.0.clone()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
