@@ -23,21 +23,31 @@ const INLINE_TEXT: usize = 64 * 1024;
 /// dominates apply time on a busy host; this keeps it per directory, not per file.
 pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], record: Option<&HostState>) -> String {
     let mut s = String::from(APPLY_LIB);
+    // A marker is written once per script, before the first change that needs it.
+    let mut marked: Vec<usize> = Vec::new();
+    let mut mark = |s: &mut String, marks: &[usize], step: usize| {
+        for &m in marks {
+            if !marked.contains(&m) {
+                marked.push(m);
+                let _ = writeln!(s, "mark {} || fail {step} 1", pending_marker(model, m).shell());
+            }
+        }
+    };
     let is_file = |p: &Planned| matches!(model.steps[p.step].action, Action::File { .. });
     let mut i = 0;
     while i < batch.len() {
         debug_assert!(!matches!(batch[i].change, Change::Conflict { .. }));
         if is_file(batch[i]) {
             let end = (i..batch.len()).find(|&k| !is_file(batch[k])).unwrap_or(batch.len());
-            file_group(&mut s, model, &batch[i..end], &markers[i..end]);
+            for k in i..end {
+                mark(&mut s, &markers[k], batch[k].step);
+            }
+            file_group(&mut s, model, &batch[i..end]);
             i = end;
             continue;
         }
-        let (p, marks) = (batch[i], &markers[i]);
-        for &m in marks {
-            let _ = writeln!(s, "mark {} || fail {} 1", pending_marker(model, m).shell(), p.step);
-        }
-        let id = p.step;
+        mark(&mut s, &markers[i], batch[i].step);
+        let id = batch[i].step;
         match &model.steps[id].action {
             Action::Directory { path, mode, .. } => {
                 let _ = writeln!(s, "md {id} {} {}", path.shell(), mode_arg(*mode));
@@ -72,12 +82,7 @@ pub(crate) fn script(model: &Model, batch: &[&Planned], markers: &[Vec<usize>], 
 }
 
 /// Consecutive file writes: stage every file, then rename them into place.
-fn file_group(s: &mut String, model: &Model, group: &[&Planned], markers: &[Vec<usize>]) {
-    for (p, marks) in group.iter().zip(markers) {
-        for &m in marks {
-            let _ = writeln!(s, "mark {} || fail {} 1", pending_marker(model, m).shell(), p.step);
-        }
-    }
+fn file_group(s: &mut String, model: &Model, group: &[&Planned]) {
     // Target directories in order of first use, with the files going there.
     let mut dirs: Vec<(HostPath, Vec<(usize, String)>)> = Vec::new();
     for p in group {

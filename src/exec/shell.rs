@@ -24,7 +24,7 @@ wb() { { st "$1" "$2" "$3" && base64 -d > "$t" && perm "$1" "$2/$3" "$4"; } >"$O
 md() { { { [ -d "$2" ] || mkdir -p "$2"; } && { [ "$3" = - ] || chmod "$3" "$2"; }; } >"$O" 2>&1 || fail "$1" 1; echo "$1 ok"; }
 ln_() { d=${2%/*}; t="$d/.ordo-tmp.$$.${2##*/}"; { { [ -d "$d" ] || mkdir -p "$d"; } && ln -sfn "$3" "$t" && mv -Tf "$t" "$2"; } >"$O" 2>&1 || { rm -f "$t"; fail "$1" 1; }; echo "$1 ok"; }
 c() { { [ -d "$2" ] || mkdir -p "$2"; } >"$O" 2>&1 || fail "$1" 1; ( cd "$2" && sh -c "$3" ) </dev/null >"$O" 2>&1; r=$?; [ $r -eq 0 ] || fail "$1" $r; [ -z "$4" ] || rm -f "$4"; echo "$1 ok"; }
-mark() { mkdir -p "$(dirname "$1")" && : > "$1"; }
+mark() { { [ -d "${1%/*}" ] || mkdir -p "${1%/*}"; } && : > "$1"; }
 "#;
 
 /// A here-document body: base64 lines of `bytes`, and a terminator that cannot
