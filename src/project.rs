@@ -30,7 +30,7 @@ impl Project {
             Kind::Project,
             format!("no ordo project at or above {}", start.display()),
         )
-        .help("a project has an environments/ directory (or an ordo.rhai file); run `ordo init` to create one, or pass -C DIR"))
+        .help("a project has an environments/ directory (or an ordo.rhai file); start from a copy of examples/hello, or pass -C DIR"))
     }
 
     /// Names of `environments/*.rhai`, sorted.

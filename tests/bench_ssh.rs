@@ -176,16 +176,3 @@ fn bench_ssh() {
         );
     }
 }
-
-#[test]
-#[ignore = "manual: keeps 5 hosts up for 10 minutes at /tmp/ordo-bench-hold"]
-fn bench_hold() {
-    let aliases = ["b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10"];
-    let hosts = TestHosts::start(&aliases);
-    let p = project(&hosts, &aliases, "a");
-    let _ = std::fs::remove_dir_all("/tmp/ordo-bench-hold");
-    crate::support::copy_dir(p.root(), std::path::Path::new("/tmp/ordo-bench-hold"));
-    hosts.write_ssh_config(std::path::Path::new("/tmp/ordo-bench-hold/ssh_config"));
-    std::fs::write("/tmp/ordo-bench-hold/READY", "").unwrap();
-    std::thread::sleep(Duration::from_secs(600));
-}

@@ -86,7 +86,10 @@ fn file_group(s: &mut String, model: &Model, group: &[&Planned]) {
     // Target directories in order of first use, with the files going there.
     let mut dirs: Vec<(HostPath, Vec<(usize, String)>)> = Vec::new();
     for p in group {
-        let Action::File { path, content, mode, .. } = &model.steps[p.step].action else {
+        let Action::File {
+            path, content, mode, ..
+        } = &model.steps[p.step].action
+        else {
             unreachable!("a file group holds files")
         };
         let (dir, name) = path.split();
@@ -108,10 +111,19 @@ fn file_group(s: &mut String, model: &Model, group: &[&Planned]) {
     for (dir, files) in &dirs {
         let d = dir.shell();
         let staged: Vec<String> = files.iter().map(|(_, n)| format!("{d}/\"$S\"/{n}")).collect();
-        let _ = writeln!(s, "mv -f -t {d} {} >\"$O\" 2>&1 || fail {} 1; rmdir {d}/\"$S\"", staged.join(" "), files[0].0);
+        let _ = writeln!(
+            s,
+            "mv -f -t {d} {} >\"$O\" 2>&1 || fail {} 1; rmdir {d}/\"$S\"",
+            staged.join(" "),
+            files[0].0
+        );
     }
     let ids: Vec<String> = group.iter().map(|p| format!("{} ok", p.step)).collect();
-    let _ = writeln!(s, "printf '%s\\n' {}", ids.iter().map(|x| shell_quote_always(x)).collect::<Vec<_>>().join(" "));
+    let _ = writeln!(
+        s,
+        "printf '%s\\n' {}",
+        ids.iter().map(|x| shell_quote_always(x)).collect::<Vec<_>>().join(" ")
+    );
 }
 
 /// Single-quotes `s` even when it needs no quoting (file contents may be empty).

@@ -728,7 +728,10 @@ async fn apply_host(
             Err(p) => result.problems.push(p),
         }
     }
-    reporter.event(&Event::Progress { host, activity: "done".into() });
+    reporter.event(&Event::Progress {
+        host,
+        activity: "done".into(),
+    });
     result.per_host.push((h, result.changed, result.failed, result.skipped));
     result
 }

@@ -93,7 +93,11 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
     s.push_str(PROBE_LIB);
     s.push_str("echo \"home $HOME\"\n");
     lock_script(&mut s, &model.service, lock);
-    let _ = writeln!(s, "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi", state_file(&model.service).shell());
+    let _ = writeln!(
+        s,
+        "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi",
+        state_file(&model.service).shell()
+    );
 
     let mut paths: Vec<String> = Vec::new();
     let mut files: Vec<(usize, String, String)> = Vec::new();
@@ -104,7 +108,9 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
                 files.push((id, path.shell(), sha256_hex(content)));
             }
             Action::Directory { path, .. } | Action::Symlink { path, .. } => paths.push(path.shell()),
-            Action::Command { cwd, unless, creates, .. } => {
+            Action::Command {
+                cwd, unless, creates, ..
+            } => {
                 if let Some(c) = creates {
                     paths.push(c.shell());
                 }
@@ -118,7 +124,11 @@ pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Op
     paths.sort();
     paths.dedup();
     if !paths.is_empty() {
-        let _ = writeln!(s, "find {} -maxdepth 0 -printf 'F %y %m %p\\t%l\\n' 2>/dev/null", paths.join(" "));
+        let _ = writeln!(
+            s,
+            "find {} -maxdepth 0 -printf 'F %y %m %p\\t%l\\n' 2>/dev/null",
+            paths.join(" ")
+        );
     }
     if !files.is_empty() {
         s.push_str("set --\nfor f in");
@@ -170,9 +180,14 @@ pub(crate) fn parse(model: &Model, steps: &[usize], stdout: &str) -> Result<Host
             };
             let mode = u32::from_str_radix(mode, 8).unwrap_or(0);
             let found = match kind {
-                "f" => Found::File { sha: String::new(), mode },
+                "f" => Found::File {
+                    sha: String::new(),
+                    mode,
+                },
                 "d" => Found::Dir { mode },
-                "l" => Found::Link { target: Some(target.to_string()) },
+                "l" => Found::Link {
+                    target: Some(target.to_string()),
+                },
                 _ => Found::Other,
             };
             facts.entry(path.to_string()).or_default().kind = Some(found);
@@ -220,9 +235,13 @@ pub(crate) fn parse(model: &Model, steps: &[usize], stdout: &str) -> Result<Host
     let expand = |p: &crate::model::HostPath| p.resolve(std::path::Path::new(&home)).to_string_lossy().into_owned();
     let kind_of = |p: &crate::model::HostPath| -> Found {
         match facts.get(&expand(p)) {
-            Some(PathFacts { kind: Some(Found::File { mode, .. }), sha }) => {
-                Found::File { sha: sha.clone().unwrap_or_default(), mode: *mode }
-            }
+            Some(PathFacts {
+                kind: Some(Found::File { mode, .. }),
+                sha,
+            }) => Found::File {
+                sha: sha.clone().unwrap_or_default(),
+                mode: *mode,
+            },
             Some(PathFacts { kind: Some(k), .. }) => k.clone(),
             _ => Found::Absent,
         }
@@ -237,5 +256,9 @@ pub(crate) fn parse(model: &Model, steps: &[usize], stdout: &str) -> Result<Host
             Action::Command { .. } | Action::Custom { .. } => {}
         }
     }
-    Ok(HostProbe { steps: observed, state, lock })
+    Ok(HostProbe {
+        steps: observed,
+        state,
+        lock,
+    })
 }
