@@ -489,3 +489,27 @@ fn guards_sources_and_explicit_order() {
         plan.stdout
     );
 }
+
+#[test]
+fn a_failed_file_write_leaves_nothing_half_written() {
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"a/ok.txt\", \"1\"));\n    c.add(file(\"b/bad.txt\", \"2\"));\n});\n",
+    );
+    // `b` is a file, so nothing can be written below it (not even by root); `a/ok.txt`
+    // is staged first, in the same group.
+    p.write("hosts/h/deployment/s/b", "in the way");
+    let out = p.ordo(&["deploy", "test", "--yes"]).code(1);
+    assert!(
+        out.stderr.contains("h:x file b/bad.txt could not be applied"),
+        "{}",
+        out.stderr
+    );
+    let left: Vec<_> = std::fs::read_dir(p.path("hosts/h/deployment/s/a"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the group is all or nothing, and nothing staged is left: {left:?}"
+    );
+}

@@ -118,6 +118,8 @@ fn file_group(s: &mut String, model: &Model, group: &[&Planned]) {
             files[0].0
         );
     }
+    // Renamed into place: nothing staged is left for the exit trap to remove.
+    s.push_str("SD=\n");
     let ids: Vec<String> = group.iter().map(|p| format!("{} ok", p.step)).collect();
     let _ = writeln!(
         s,

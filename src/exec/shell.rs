@@ -14,10 +14,12 @@ pp() { if [ -e "$2" ]; then echo "$1 pending"; fi; }
 /// Apply helpers: each prints `<step> ok` or `<step> fail <code> <base64 output tail>`
 /// and the script stops at the first failure.
 pub(crate) const APPLY_LIB: &str = r#"O=$(mktemp) || exit 97
-trap 'rm -f "$O"' EXIT
+SD=
+trap 'rm -f "$O"; [ -z "$SD" ] || printf "%s\n" "$SD" | while read -r d; do [ -z "$d" ] || rm -rf "$d"; done' EXIT
 fail() { echo "$1 fail $2 $(tail -c 4000 "$O" | base64 -w0)"; exit 1; }
 S=.ordo-stage.$$
-st() { { [ -d "$2/$S" ] || mkdir -p "$2/$S"; } && t="$2/$S/$3"; }
+st() { { [ -d "$2/$S" ] || { mkdir -p "$2/$S" && SD="$SD
+$2/$S"; }; } && t="$2/$S/$3"; }
 perm() { if [ "$3" != - ]; then chmod "$3" "$t"; elif [ -e "$2" ]; then chmod --reference="$2" "$t"; fi; }
 wt() { { st "$1" "$2" "$3" && printf '%s' "$5" > "$t" && perm "$1" "$2/$3" "$4"; } >"$O" 2>&1 || fail "$1" 1; }
 wb() { { st "$1" "$2" "$3" && base64 -d > "$t" && perm "$1" "$2/$3" "$4"; } >"$O" 2>&1 || fail "$1" 1; }
