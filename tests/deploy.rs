@@ -513,3 +513,16 @@ fn a_failed_file_write_leaves_nothing_half_written() {
         "the group is all or nothing, and nothing staged is left: {left:?}"
     );
 }
+
+#[test]
+fn a_home_with_a_trailing_slash_is_still_idempotent() {
+    let p = Project::new()
+        .file(
+            "environments/test.rhai",
+            "let env = environment(\"test\", #{ service: \"s\" });\nenv.host(\"h\", #{ transport: \"local\", home: \"hosts/h/\" }).place(\"x\");\n",
+        )
+        .file("services/s.rhai", "let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n");
+    p.ordo(&["deploy", "test", "--yes"]).success();
+    let again = p.ordo(&["deploy", "test", "--yes"]).success();
+    assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
+}

@@ -91,7 +91,8 @@ fn lock_script(s: &mut String, service: &str, request: Option<&LockRequest>) {
 pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Option<&LockRequest>) -> String {
     let mut s = String::with_capacity(512 + steps.len() * 96);
     s.push_str(PROBE_LIB);
-    s.push_str("echo \"home $HOME\"\n");
+    // `$HOME/x` must print exactly as the controller expands `~/x`.
+    s.push_str("HOME=${HOME%/}\necho \"home ${HOME:-/}\"\n");
     lock_script(&mut s, &model.service, lock);
     let _ = writeln!(
         s,

@@ -13,7 +13,8 @@ pp() { if [ -e "$2" ]; then echo "$1 pending"; fi; }
 
 /// Apply helpers: each prints `<step> ok` or `<step> fail <code> <base64 output tail>`
 /// and the script stops at the first failure.
-pub(crate) const APPLY_LIB: &str = r#"O=$(mktemp) || exit 97
+pub(crate) const APPLY_LIB: &str = r#"HOME=${HOME%/}
+O=$(mktemp) || exit 97
 SD=
 trap 'rm -f "$O"; [ -z "$SD" ] || printf "%s\n" "$SD" | while read -r d; do [ -z "$d" ] || rm -rf "$d"; done' EXIT
 fail() { echo "$1 fail $2 $(tail -c 4000 "$O" | base64 -w0)"; exit 1; }
