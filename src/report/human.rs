@@ -235,7 +235,7 @@ impl Reporter for Human {
                     return;
                 }
                 let line = format!(
-                    "  {host}: {changed} changed, {failed} failed, {skipped} skipped ({} over the connection)\n",
+                    "  {host}: {changed} changed, {failed} failed, {skipped} skipped ({})\n",
                     plural(*round_trips, "round trip")
                 );
                 if *failed > 0 {
