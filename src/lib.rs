@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod cli;
+mod command;
 pub mod exec;
 pub mod model;
 pub mod plan;
