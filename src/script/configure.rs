@@ -7,19 +7,20 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, EvalAltResult, Map};
 
-use super::api::{CompBuild, ComponentCtx, RefTarget, RootBuild, Unsatisfied, check_unknown_attributes};
+use super::api::{CompBuild, ComponentCtx, RootBuild, Unsatisfied, check_unknown_attributes};
+use super::assemble::assemble;
 use super::diagnostic;
 use super::session::{Declarations, Session};
-use crate::model::{Component, Host, HostPath, Link, LinkReason, Model, Step};
+use crate::model::{HostPath, Model};
 use crate::problem::{Kind, Problem, Problems};
 use crate::source::Span;
 
 /// Rounds after which configure gives up on values that keep changing.
 const MAX_ROUNDS: usize = 50;
 
-struct Root {
+pub(super) struct Root {
     host: usize,
-    component: usize,
+    pub(super) component: usize,
     given: BTreeMap<String, (Dynamic, Option<Span>)>,
     span: Option<Span>,
     dir: HostPath,
@@ -268,7 +269,7 @@ fn host_info(h: &super::session::HostDecl) -> Dynamic {
     Dynamic::from_map(m)
 }
 
-fn root_name(decl: &Declarations, roots: &[Root], svc: &super::session::ServiceDecl, r: usize) -> String {
+pub(super) fn root_name(decl: &Declarations, roots: &[Root], svc: &super::session::ServiceDecl, r: usize) -> String {
     format!(
         "{}:{}",
         decl.hosts[roots[r].host].name, svc.components[roots[r].component].name
@@ -364,167 +365,4 @@ fn unused_provides(
         }
     }
     out
-}
-
-fn assemble(
-    decl: &Declarations,
-    roots: &[Root],
-    svc: &super::session::ServiceDecl,
-    builds: Vec<RootBuild>,
-    session: &Session,
-    service: &str,
-) -> Result<Model, Problems> {
-    let env = decl.environment.as_ref().expect("environment");
-    let hosts: Vec<Host> = decl
-        .hosts
-        .iter()
-        .map(|h| Host {
-            name: h.name.clone(),
-            transport: h.transport.clone(),
-            address: h.address.clone(),
-            user: h.user.clone(),
-            roles: h.roles.clone(),
-            data: h.data.clone(),
-            span: h.span.clone(),
-        })
-        .collect();
-    let mut components: Vec<Component> = Vec::new();
-    let mut steps: Vec<Step> = Vec::new();
-    let mut root_comp: Vec<usize> = Vec::with_capacity(builds.len());
-    let mut order: Vec<(usize, String, bool, Option<Span>)> = Vec::new();
-    let mut problems = Vec::new();
-    for (r, build) in builds.into_iter().enumerate() {
-        let base = components.len();
-        root_comp.push(base);
-        for c in build.components {
-            components.push(Component {
-                name: c.name,
-                host: build.host,
-                parent: c.parent.map(|p| base + p),
-                root: c.dir,
-                attributes: c
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            rhai::serde::from_dynamic(v).unwrap_or(serde_json::Value::Null),
-                        )
-                    })
-                    .collect(),
-                span: c.span,
-            });
-        }
-        let first_step = steps.len();
-        let local_comps: Vec<usize> = build.steps.iter().map(|s| s.comp).collect();
-        let within = |comp: usize, target: usize| -> bool {
-            // Is local component `comp` the target or one of its descendants?
-            let mut c = Some(comp);
-            while let Some(x) = c {
-                if x == target {
-                    return true;
-                }
-                c = components[base + x].parent.map(|p| p - base);
-            }
-            false
-        };
-        let mut triggers_all = Vec::new();
-        for s in &build.steps {
-            let mut triggers: Vec<usize> = Vec::new();
-            for t in &s.on_change {
-                match t.target {
-                    RefTarget::Step(i) => triggers.push(first_step + i),
-                    RefTarget::Component(c) => {
-                        triggers.extend(
-                            local_comps
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, sc)| within(**sc, c))
-                                .map(|(i, _)| first_step + i),
-                        );
-                    }
-                }
-            }
-            triggers.sort_unstable();
-            triggers.dedup();
-            triggers_all.push(triggers);
-        }
-        for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
-            let id = steps.len();
-            steps.push(Step {
-                id,
-                host: build.host,
-                component: base + s.comp,
-                action: s.action,
-                triggers,
-                span: s.span,
-            });
-        }
-        for (other, after, span) in build.order {
-            order.push((r, other, after, span));
-        }
-    }
-    let _ = env;
-
-    let mut links = Vec::new();
-    let registry = session.registry();
-    let mut keys: Vec<(&String, _)> = registry.keys.iter().collect();
-    keys.sort_by_key(|(k, _)| k.as_str());
-    for (key, state) in keys {
-        for (reader, (_, span)) in &state.readers {
-            for provider in state.values.keys() {
-                if provider != reader {
-                    links.push(Link {
-                        before: root_comp[*provider],
-                        after: root_comp[*reader],
-                        reason: LinkReason::Provides { key: key.clone() },
-                        span: span.clone(),
-                    });
-                }
-            }
-        }
-    }
-    for (r, other, after, span) in order {
-        let targets: Vec<usize> = (0..roots.len())
-            .filter(|&o| svc.components[roots[o].component].name == other && o != r)
-            .collect();
-        if targets.is_empty() {
-            problems.push(
-                Problem::new(
-                    Kind::Model,
-                    format!(
-                        "`{}` is ordered {} `{other}`, but no host runs `{other}`",
-                        root_name(decl, roots, svc, r),
-                        if after { "after" } else { "before" }
-                    ),
-                )
-                .at(span.as_ref(), "")
-                .help("check the component name, or place the component on a host"),
-            );
-        }
-        for o in targets {
-            let (before, after_c) = if after {
-                (root_comp[o], root_comp[r])
-            } else {
-                (root_comp[r], root_comp[o])
-            };
-            links.push(Link {
-                before,
-                after: after_c,
-                reason: LinkReason::Explicit,
-                span: span.clone(),
-            });
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Problems(problems));
-    }
-    Ok(Model {
-        environment: env.name.clone(),
-        service: service.to_string(),
-        hosts,
-        components,
-        steps,
-        links,
-    })
 }

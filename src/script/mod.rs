@@ -2,6 +2,7 @@
 //! [`Model`]. Rhai lives here and nowhere else; what leaves is plain Rust.
 
 mod api;
+mod assemble;
 mod callback;
 mod configure;
 mod custom;
