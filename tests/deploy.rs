@@ -6,7 +6,7 @@ use crate::support::{Project, single_host};
 fn step_events(events: &[serde_json::Value]) -> Vec<(String, String, String)> {
     events
         .iter()
-        .filter(|e| e["event"] == "step")
+        .filter(|e| e["event"] == "step" && e["status"] != "unchanged")
         .map(|e| {
             (
                 e["host"].as_str().unwrap().to_string(),
@@ -116,6 +116,12 @@ fn changed_attribute_shows_a_diff_and_applies_only_that() {
     let out = p.ordo(&["deploy", "local", "--yes", "--format", "json"]).success();
     let steps = step_events(&out.events());
     assert_eq!(steps.len(), 2, "{steps:?}");
+    let unchanged = out
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step" && e["status"] == "unchanged")
+        .count();
+    assert_eq!(unchanged, 10, "every step is reported, unchanged ones too");
     assert!(steps.iter().all(|(h, _, s)| h == "web" && s == "changed"), "{steps:?}");
 }
 
@@ -525,4 +531,52 @@ fn a_home_with_a_trailing_slash_is_still_idempotent() {
     p.ordo(&["deploy", "test", "--yes"]).success();
     let again = p.ordo(&["deploy", "test", "--yes"]).success();
     assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
+}
+
+#[test]
+fn a_failure_skips_dependents_on_other_hosts_and_independent_hosts_finish() {
+    let p = Project::new()
+        .file(
+            "environments/test.rhai",
+            "let env = environment(\"test\", #{ service: \"s\" });\n\
+             env.host(\"db\", #{ transport: \"local\", home: \"hosts/db\" }).place(\"db\");\n\
+             env.host(\"app\", #{ transport: \"local\", home: \"hosts/app\" }).place(\"app\");\n\
+             env.host(\"other\", #{ transport: \"local\", home: \"hosts/other\" }).place(\"other\");\n",
+        )
+        .file(
+            "services/s.rhai",
+            "let s = service(\"s\");\n\
+             s.component(\"db\", |c| {\n    c.add(command(\"migrate\", #{ run: \"exit 5\", creates: \"migrated\" }));\n    c.add(file(\"after-migrate\", \"x\"));\n    c.provide(\"db:dsn\", \"db\");\n});\n\
+             s.component(\"app\", |c| {\n    let dsn = c.require_one(\"db:dsn\");\n    c.add(file(\"app.conf\", dsn));\n});\n\
+             s.component(\"other\", |c| {\n    c.add(file(\"independent\", \"y\"));\n});\n",
+        );
+    let out = p.ordo(&["deploy", "test", "--yes", "--format", "json"]).code(1);
+    let steps = step_events(&out.events());
+    let status = |path: &str| steps.iter().find(|(_, p, _)| p == path).map(|(_, _, s)| s.as_str());
+    assert_eq!(status("db:db command migrate"), Some("failed"), "{steps:?}");
+    assert_eq!(
+        status("db:db file after-migrate"),
+        Some("skipped"),
+        "later steps of the host stop"
+    );
+    assert_eq!(
+        status("app:app file app.conf"),
+        Some("skipped"),
+        "dependents on other hosts are skipped"
+    );
+    assert_eq!(
+        status("other:other file independent"),
+        Some("changed"),
+        "independent hosts finish"
+    );
+    assert!(!p.path("hosts/app/deployment/s/app.conf").exists());
+    assert_eq!(p.read("hosts/other/deployment/s/independent"), "y");
+    let done: Vec<_> = out.events().into_iter().filter(|e| e["event"] == "host_done").collect();
+    let of = |h: &str| done.iter().find(|e| e["host"] == h).unwrap().clone();
+    assert_eq!(
+        (of("db")["failed"].as_u64(), of("db")["skipped"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(of("app")["skipped"].as_u64(), Some(1));
+    assert_eq!(of("other")["changed"].as_u64(), Some(1));
 }

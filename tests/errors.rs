@@ -203,3 +203,11 @@ fn failing_command_stops_its_host_and_names_host_step_and_line() {
     );
     insta::assert_snapshot!(p.redact(&out.stderr));
 }
+
+#[test]
+fn error_inside_the_standard_library_points_at_both_places() {
+    let p = single_host(
+        "import \"ordo/web\" as web;\nlet s = service(\"s\");\ns.component(\"x\", |c| {\n    web::site(c, \"htdocs\", #{ assets: #{} });\n});\n",
+    );
+    insta::assert_snapshot!(check_fails(&p));
+}

@@ -114,6 +114,19 @@ pub async fn apply(
         notify: Notify::new(),
     });
     let near = Arc::new(near);
+    for (h, _) in hosts.targeted() {
+        for &s in plan.per_host[h].iter().filter(|&&s| !changed[s]) {
+            reporter.event(&Event::Step {
+                host: model.hosts[h].name.clone(),
+                step: s,
+                path: model.step_path(s),
+                status: StepStatus::Unchanged,
+                span: model.steps[s].span.as_ref().map(ToString::to_string),
+                duration_ms: 0,
+                error: None,
+            });
+        }
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for (h, t) in hosts.targeted() {
         let planned = prediction.changes[h].clone();

@@ -97,6 +97,12 @@ fn root_problem(err: EvalAltResult, here: Option<&Span>) -> Problem {
                 module_file(&path),
                 super::stdlib::MODULES.iter().map(|(n, _)| format!("ordo/{n}")).collect::<Vec<_>>().join(", ")
             )),
+        EvalAltResult::ErrorPropertyNotFound(name, _) => Problem::new(Kind::Script, format!("no property `{name}` here"))
+            .at(here, "not found")
+            .help(format!(
+                "a map given to this code has no key `{name}` (check the options the function documents), \
+                 or the value has no property of that name"
+            )),
         EvalAltResult::ErrorTooManyOperations(_) => Problem::new(Kind::Script, "the script ran too long (operation limit reached)")
             .at(here, "still running here")
             .help("look for an endless loop; scripts only describe the deployment and should finish at once"),
