@@ -5,14 +5,7 @@
 #
 #   benches/check_scale.sh [ORDO_BINARY]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-ordo=${1:-}
-if [ -z "$ordo" ]; then
-    (cd "$root" && cargo build --release --quiet)
-    ordo="$root/target/release/ordo"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 
 # 20 components: c0 provides a per-host value that every other component of the
 # host requires (so configure iterates and the plan has provide/require edges);

@@ -4,14 +4,7 @@
 #
 #   benches/noop_deploy.sh [ORDO_BINARY]
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-ordo=${1:-}
-if [ -z "$ordo" ]; then
-    (cd "$root" && cargo build --release --quiet)
-    ordo="$root/target/release/ordo"
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/common.sh"
 cp -r "$root/examples/hello/." "$work/"
 rm -rf "$work/.ordo-hosts"
 "$ordo" -C "$work" deploy local --yes >/dev/null
