@@ -120,6 +120,12 @@ impl Ssh {
     }
 
     async fn run(&self, script: String) -> Result<RunOutput, Problem> {
+        const SESSION_RETRIES: [Duration; 4] = [
+            Duration::from_millis(20),
+            Duration::from_millis(60),
+            Duration::from_millis(150),
+            Duration::from_millis(400),
+        ];
         let session = self.session.lock().expect("session lock").clone().ok_or_else(|| {
             Problem::new(
                 Kind::Connect,
@@ -136,9 +142,22 @@ impl Ssh {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = match command.spawn().await {
-            Ok(child) => child,
-            Err(e) => return Err(self.exec_problem(self.lost(&session).await, &e)),
+        // sshd closes finished sessions a moment after the client saw them end, so
+        // under load it may still count them against MaxSessions and refuse a new
+        // one. Nothing ran yet: try again a few times before calling it a failure.
+        let mut attempt = 0;
+        let mut child = loop {
+            match command.spawn().await {
+                Ok(child) => break child,
+                Err(e) => {
+                    let lost = self.lost(&session).await;
+                    if lost || attempt >= SESSION_RETRIES.len() {
+                        return Err(self.exec_problem(lost, &e));
+                    }
+                    tokio::time::sleep(SESSION_RETRIES[attempt]).await;
+                    attempt += 1;
+                }
+            }
         };
         let stdin = child.stdin().take();
         let stdout = child.stdout().take();
