@@ -467,7 +467,7 @@ fn provide_require_orders_a_deploy_across_four_ssh_hosts() {
 fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones() {
     let hosts = TestHosts::start(&["t1", "t2"]);
     let service = "let s = service(\"s\");\ns.component(\"x\", |c| {\n  \
-        c.add(command(\"slow\", #{ run: \"touch ~/started; sleep 30; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
+        c.add(command(\"slow\", #{ run: \"touch ~/started; [ -e ~/fast ] || sleep 30; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
     let p = project(&hosts, &["t1", "t2"], service);
     let mut first = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(["deploy", "prod", "--yes"])
@@ -507,6 +507,9 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
     hosts.restart("t1");
     hosts.restart("t2");
     p.ordo(&["deploy", "prod", "--yes"]).code(4);
+    for alias in ["t1", "t2"] {
+        std::fs::write(hosts.home(alias).join("fast"), "").unwrap();
+    }
     let out = p.ordo(&["deploy", "prod", "--yes", "--break-lock"]);
     assert!(
         out.stdout.contains("broke the lock on t1 held by "),
