@@ -320,7 +320,9 @@ fn ssh_transport_runs_scripts_over_one_master() {
             assert_eq!(out.code, 0, "{out:?}");
         }
         let parallel = clock.elapsed();
-        assert!(parallel < Duration::from_millis(1500), "{parallel:?}");
+        // Not a speed test: one at a time would take 4.8 s; in parallel waves it is
+        // about 0.6 s. The bound only tells the two apart, with room for a busy CI.
+        assert!(parallel < Duration::from_millis(4000), "{parallel:?}");
         eprintln!("ssh transport: connect {connect:?}, round trip {round_trip:?}, 16 × sleep 0.3 in {parallel:?}");
 
         // The host dies under a running script.
