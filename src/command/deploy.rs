@@ -141,15 +141,14 @@ impl Run<'_> {
                 .map_or_else(|| "another deploy".to_string(), exec::LockInfo::describe);
             reporter.text(&format!("note: {host} is being deployed right now by {who}"));
         }
-        let conflicts = prediction.conflicts().len();
+        let conflicts = prediction.conflicts();
         reporter.event(&Event::PlanDone {
-            changes: prediction.change_count() - conflicts,
+            changes: prediction.change_count() - conflicts.len(),
             unchanged: prediction.unchanged,
-            conflicts,
+            conflicts: conflicts.len(),
             hosts: self.host_count,
         });
-        if conflicts > 0 {
-            let first = prediction.conflicts()[0];
+        if let Some(first) = conflicts.first() {
             let step = &model.steps[first.step];
             let message = match &first.change {
                 exec::Change::Conflict { message } => message.clone(),

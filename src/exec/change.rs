@@ -2,6 +2,8 @@
 //! already right, and if not, what will change. The result is the plan that is
 //! shown and then applied, unchanged.
 
+use std::collections::HashSet;
+
 use serde::Serialize;
 use similar::TextDiff;
 
@@ -61,14 +63,13 @@ pub(crate) fn verify(
     custom: &dyn Fn(usize) -> bool,
 ) -> Vec<Planned> {
     let mut out: Vec<Planned> = Vec::new();
+    // Steps that will change (conflicts excluded): what `on_change` watchers react to.
+    let mut changed: HashSet<usize> = HashSet::new();
     let empty = Observed::default();
     for &id in order {
         let step = &model.steps[id];
         let o = probe.steps.get(&id).unwrap_or(&empty);
-        let triggered_by = step.triggers.iter().find(|t| {
-            out.iter()
-                .any(|p| p.step == **t && !matches!(p.change, Change::Conflict { .. }))
-        });
+        let triggered_by = step.triggers.iter().find(|t| changed.contains(t));
         let trigger_reason = match triggered_by {
             Some(&t) => Some(format!("{} changed", model.steps[t].action.label())),
             None if o.pending => Some("a change it watches was applied, but it has not run since".to_string()),
@@ -142,6 +143,9 @@ pub(crate) fn verify(
             },
         };
         if let Some((change, diff)) = planned {
+            if !matches!(change, Change::Conflict { .. }) {
+                changed.insert(id);
+            }
             out.push(Planned { step: id, change, diff });
         }
     }

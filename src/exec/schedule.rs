@@ -2,7 +2,7 @@
 //! the others, waiting only where a change depends on one on another host. A host
 //! stops at its first failure; what depends on it elsewhere is skipped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -206,9 +206,10 @@ async fn apply_host(
         |deps: &[usize]| -> Vec<usize> { deps.iter().copied().filter(|&d| model.steps[d].host != h).collect() };
     // Which pending markers to write before a step: commands it triggers.
     let mut markers_for: HashMap<usize, Vec<usize>> = HashMap::new();
+    let planned_steps: HashSet<usize> = planned.iter().map(|p| p.step).collect();
     for p in &planned {
         for &trig in &model.steps[p.step].triggers {
-            if planned.iter().any(|q| q.step == trig) {
+            if planned_steps.contains(&trig) {
                 markers_for.entry(trig).or_default().push(p.step);
             }
         }
