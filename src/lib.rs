@@ -16,6 +16,7 @@ pub mod project;
 pub mod report;
 pub mod script;
 pub mod source;
+pub mod sys;
 pub mod transport;
 
 /// The version recorded on every host next to the project's fingerprint.

@@ -65,7 +65,7 @@ impl Project {
             }
         }
         let digest = h.finalize();
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
     }
 }
 

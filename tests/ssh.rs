@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ordo::model::{Host, Transport as Spec};
+use ordo::model::{Host, TransportSpec as Spec};
 use ordo::transport::{self, SshOptions};
 
 use crate::support::sshd::{TestHosts, closed_port};

@@ -17,12 +17,10 @@ use crate::report::{Event, Reporter};
 
 /// A random-enough token that marks this run's locks as ours.
 fn run_token() -> String {
-    use sha2::{Digest, Sha256};
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let digest = Sha256::digest(format!("{nanos}-{}-{}", std::process::id(), exec::state::operator()).as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::sys::short_hash(format!("{nanos}-{}-{}", std::process::id(), crate::sys::operator()).as_bytes())
 }
 
 pub(crate) struct DeployOptions {

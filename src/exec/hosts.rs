@@ -9,17 +9,17 @@ use super::apply;
 use super::state::LockInfo;
 use crate::model::{HostIo, Model, RunOutput};
 use crate::problem::{Problem, Problems};
-use crate::transport::{self, Counted};
+use crate::transport::{self, Connection};
 
 /// Hosts connected for one run; index = host index, `None` = not targeted.
 pub struct Hosts {
-    pub transports: Vec<Option<Arc<Counted>>>,
+    pub transports: Vec<Option<Arc<Connection>>>,
     /// Hosts whose deploy lock this run holds.
     pub(super) locked: Vec<Arc<AtomicBool>>,
 }
 
 impl Hosts {
-    pub fn targeted(&self) -> impl Iterator<Item = (usize, &Arc<Counted>)> {
+    pub fn targeted(&self) -> impl Iterator<Item = (usize, &Arc<Connection>)> {
         self.transports
             .iter()
             .enumerate()
@@ -39,7 +39,7 @@ const MAX_PARALLEL_CONNECTS: usize = 32;
 /// Connects to every selected host in parallel; any failure stops the run before a
 /// single change is made, naming every host that failed.
 pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptions) -> Result<Hosts, Problems> {
-    let mut transports: Vec<Option<Arc<Counted>>> = vec![None; model.hosts.len()];
+    let mut transports: Vec<Option<Arc<Connection>>> = vec![None; model.hosts.len()];
     let mut problems = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     // Bounded: hundreds of simultaneous SSH handshakes trip sshd's MaxStartups on
@@ -92,7 +92,7 @@ pub async fn unlock(model: &Model, hosts: &Hosts, lock: &LockInfo) {
 /// Runs commands for custom steps from a blocking thread.
 struct BlockingHost {
     name: String,
-    transport: Arc<Counted>,
+    transport: Arc<Connection>,
     handle: tokio::runtime::Handle,
 }
 
@@ -106,7 +106,7 @@ impl HostIo for BlockingHost {
     }
 }
 
-pub(super) fn host_io(model: &Model, host: usize, t: &Arc<Counted>) -> Arc<dyn HostIo> {
+pub(super) fn host_io(model: &Model, host: usize, t: &Arc<Connection>) -> Arc<dyn HostIo> {
     Arc::new(BlockingHost {
         name: model.hosts[host].name.clone(),
         transport: t.clone(),

@@ -14,7 +14,7 @@ use crate::model::{Action, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Reporter};
-use crate::transport::Counted;
+use crate::transport::Connection;
 
 /// The verified plan: what will change on each host.
 pub struct Prediction {
@@ -191,7 +191,7 @@ async fn predict_host(
     model: &Arc<Model>,
     plan: &Plan,
     h: usize,
-    t: &Arc<Counted>,
+    t: &Arc<Connection>,
     lock: Option<&LockRequest>,
 ) -> Result<HostPrediction, Problem> {
     let order = &plan.per_host[h];

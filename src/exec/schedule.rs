@@ -19,7 +19,7 @@ use crate::model::{Action, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem};
 use crate::report::{Event, Reporter, StepStatus};
-use crate::transport::Counted;
+use crate::transport::Connection;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -195,7 +195,7 @@ async fn apply_host(
     planned: Vec<Planned>,
     board: &Board,
     near: &[Vec<usize>],
-    t: &Arc<Counted>,
+    t: &Arc<Connection>,
     reporter: &dyn Reporter,
     finish: &Finish,
 ) -> Applied {

@@ -6,7 +6,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
 use super::HostPath;
 use crate::problem::Problem;
@@ -80,15 +79,7 @@ fn digest<S: Serializer>(content: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&sha256_hex(content))
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        use std::fmt::Write;
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
+pub use crate::sys::sha256_hex;
 
 /// Output of a command run on a host.
 #[derive(Clone, Debug, Default)]

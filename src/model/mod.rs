@@ -46,7 +46,7 @@ impl Model {
 /// How ordo reaches a host.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Transport {
+pub enum TransportSpec {
     /// Commands run on this machine, as the current user, with `HOME` set to `home`
     /// so that several "hosts" can live side by side in separate directories.
     Local { home: std::path::PathBuf },
@@ -61,7 +61,7 @@ pub enum Transport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Host {
     pub name: String,
-    pub transport: Transport,
+    pub transport: TransportSpec,
     pub address: String,
     pub user: String,
     pub roles: Vec<String>,

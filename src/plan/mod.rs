@@ -129,7 +129,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::{Action, Component, Host, HostPath, Link, LinkReason, Step, Transport};
+    use crate::model::{Action, Component, Host, HostPath, Link, LinkReason, Step, TransportSpec};
 
     fn model(hosts: &[&str], components: &[(&str, usize)], steps: &[(usize, &str)], links: &[(usize, usize)]) -> Model {
         Model {
@@ -139,7 +139,7 @@ mod tests {
                 .iter()
                 .map(|h| Host {
                     name: (*h).into(),
-                    transport: Transport::Local { home: "/tmp".into() },
+                    transport: TransportSpec::Local { home: "/tmp".into() },
                     address: "localhost".into(),
                     user: "u".into(),
                     roles: vec![],

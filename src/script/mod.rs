@@ -20,7 +20,6 @@ use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
 use crate::source::SourceMap;
 
-pub(crate) use api::current_user;
 pub use engine::MAX_OPERATIONS;
 
 /// The evaluated project. Keeps the script session alive: custom steps call back

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use rhai::{Dynamic, Engine};
 
 use super::callback::Callback;
-use crate::model::Transport;
+use crate::model::TransportSpec;
 use crate::source::{SourceMap, Span};
 
 pub(crate) struct Session {
@@ -80,7 +80,7 @@ pub(crate) struct EnvDecl {
 
 pub(crate) struct HostDecl {
     pub(crate) name: String,
-    pub(crate) transport: Transport,
+    pub(crate) transport: TransportSpec,
     pub(crate) address: String,
     pub(crate) user: String,
     pub(crate) roles: Vec<String>,

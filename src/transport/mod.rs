@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use local::Local;
 pub use ssh::Ssh;
 
-use crate::model::{Host, RunOutput, Transport as TransportSpec};
+use crate::model::{Host, RunOutput, TransportSpec};
 use crate::problem::Problem;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -31,13 +31,13 @@ pub trait Transport: Send + Sync {
 }
 
 /// A transport that counts its round trips, for reports and benchmarks.
-pub struct Counted {
+pub struct Connection {
     inner: Box<dyn Transport>,
     pub host: String,
     trips: AtomicUsize,
 }
 
-impl Counted {
+impl Connection {
     pub fn round_trips(&self) -> usize {
         self.trips.load(Ordering::Relaxed)
     }
@@ -87,7 +87,7 @@ impl SshOptions {
 }
 
 /// Opens the transport a host's model asks for.
-pub fn for_host(host: &Host, ssh: &SshOptions) -> Result<Arc<Counted>, Problem> {
+pub fn for_host(host: &Host, ssh: &SshOptions) -> Result<Arc<Connection>, Problem> {
     let inner: Box<dyn Transport> = match &host.transport {
         TransportSpec::Local { home } => Box::new(Local::new(&host.name, home.clone())),
         TransportSpec::Ssh { address, port, user } => {
@@ -98,7 +98,7 @@ pub fn for_host(host: &Host, ssh: &SshOptions) -> Result<Arc<Counted>, Problem> 
             Box::new(Ssh::new(&host.name, address, *port, user, ssh.clone()))
         }
     };
-    Ok(Arc::new(Counted {
+    Ok(Arc::new(Connection {
         inner,
         host: host.name.clone(),
         trips: AtomicUsize::new(0),

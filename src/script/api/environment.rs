@@ -8,7 +8,7 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
 use super::options::{Options, closest};
 use super::{RhaiResult, call_span, script_error};
-use crate::model::Transport;
+use crate::model::TransportSpec;
 use crate::script::callback::Callback;
 use crate::script::session::{ComponentDecl, EnvDecl, HostDecl, OverrideDecl, Placement, ServiceDecl, Session};
 
@@ -262,9 +262,9 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
                     .map(Into::into)
                     .ok_or_else(|| script_error(ctx, "HOME is not set", "give the local host a `home` directory"))?,
             };
-            Transport::Local { home }
+            TransportSpec::Local { home }
         }
-        "ssh" => Transport::Ssh {
+        "ssh" => TransportSpec::Ssh {
             address: address.clone().unwrap_or_else(|| name.to_string()),
             port,
             user: user.clone(),
@@ -297,7 +297,7 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
         ));
     }
     let env_user = d.environment.as_ref().and_then(|e| e.user.clone());
-    let is_local = matches!(transport, Transport::Local { .. });
+    let is_local = matches!(transport, TransportSpec::Local { .. });
     let user = user
         .or(env_user)
         .unwrap_or_else(|| if is_local { current_user() } else { String::new() });
@@ -342,19 +342,4 @@ fn strings(ctx: &NativeCallContext, what: &str, v: Dynamic) -> RhaiResult<Vec<St
         .collect()
 }
 
-pub(crate) fn current_user() -> String {
-    if let Ok(u) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
-        return u;
-    }
-    // No login variables (cron, CI): look the uid up in /etc/passwd.
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    uid.and_then(|uid| {
-        passwd.lines().find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-        })
-    })
-    .unwrap_or_else(|| "unknown".into())
-}
+pub(crate) use crate::sys::current_user;

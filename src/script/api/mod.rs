@@ -14,7 +14,7 @@ use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, Position};
 pub(crate) use component::{
     CompBuild, ComponentCtx, RefTarget, RootBuild, StepRef, Unsatisfied, check_unknown_attributes,
 };
-pub(crate) use environment::current_user;
+
 pub(crate) use options::closest;
 
 use super::session::Session;

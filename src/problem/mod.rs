@@ -3,6 +3,8 @@
 //! do (help). `app` renders them through miette in one place and maps them to an
 //! exit code.
 
+pub mod suggest;
+
 use std::fmt;
 
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
