@@ -9,15 +9,21 @@ pub mod app;
 pub mod cli;
 mod command;
 pub mod exec;
+pub mod host_path;
+pub mod ids;
 pub mod model;
 pub mod plan;
+pub mod primitive;
 pub mod problem;
 pub mod project;
 pub mod report;
 pub mod script;
+pub mod shell;
 pub mod source;
 pub mod sys;
+pub mod text;
 pub mod transport;
+pub mod workspace;
 
 /// The version recorded on every host next to the project's fingerprint.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

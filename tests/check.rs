@@ -41,5 +41,5 @@ fn stdlib_modules_import_each_other() {
         "import \"ordo/release\" as release;\nlet s = service(\"s\");\ns.component(\"x\", |c| {\n    let dir = release::prepare(c, \"2.0\");\n    release::activate(c, \"2.0\");\n});\n",
     );
     let out = p.ordo(&["check", "test"]).success();
-    assert_eq!(out.stdout, "ok: 3 steps on 1 hosts\n");
+    assert_eq!(out.stdout, "ok: 3 steps on 1 host\n");
 }

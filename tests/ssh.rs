@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ordo::model::{Host, TransportSpec as Spec};
-use ordo::transport::{self, SshOptions};
+use ordo::transport::SshOptions;
 
 use crate::support::sshd::{TestHosts, closed_port};
 use crate::support::{Output, Project};
@@ -262,7 +262,7 @@ fn ssh_transport_runs_scripts_over_one_master() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let t = transport::for_host(&host, &options).unwrap();
+        let t = ordo::exec::transport_for(&host, &options);
         assert!(t.exec("true".into()).await.is_err(), "exec before connect");
 
         let clock = Instant::now();
@@ -365,7 +365,7 @@ fn dropping_a_connected_transport_stops_its_master() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let t = transport::for_host(&host, &options).unwrap();
+        let t = ordo::exec::transport_for(&host, &options);
         t.connect().await.unwrap();
         assert_eq!(t.exec("true".into()).await.unwrap().code, 0);
         // The pattern `assert_no_masters` relies on does find a live master.

@@ -1,19 +1,67 @@
 //! `ordo plan` and `ordo deploy`: connect, probe (taking the locks), show the plan,
-//! confirm, apply, record, release the locks — and release them on Ctrl-C too.
+//! confirm, apply, record, release the locks — and release them when the run is
+//! interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::app::{load, select, ssh_options};
-use crate::cli::TargetArgs;
-use crate::exec::{self, HostState};
-use crate::model::Model;
-use crate::plan::Plan;
+use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
+use crate::exec::{self, Finish, HostState, Hosts, LockInfo, Locking, Prediction};
 use crate::problem::{Kind, Problem, Problems};
-use crate::project::Project;
-use crate::report::{Event, Reporter};
+use crate::report::{Event, Level};
+use crate::text::plural;
+use crate::workspace::{Loaded, Workspace};
+
+/// How long releasing the locks may take after an interruption.
+const UNLOCK_GRACE: Duration = Duration::from_secs(15);
+
+pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Problems> {
+    let opts = Options {
+        apply: false,
+        yes: true,
+        break_lock: false,
+        allow_dirty: true,
+        switch_environment: false,
+    };
+    let result = run(ws, &args.target, &opts).await;
+    if !args.exit_code {
+        return result.map(|_| ExitCode::SUCCESS);
+    }
+    match result {
+        Ok(0) => Ok(ExitCode::SUCCESS),
+        Ok(_) => Ok(ExitCode::from(2)),
+        Err(ps) if ps.kind().exit_code() == 2 => {
+            // 2 means "changes" here; an error of that kind exits 1.
+            let mut ps = ps;
+            for p in &mut ps.0 {
+                p.kind = Kind::Step;
+            }
+            Err(ps)
+        }
+        Err(ps) => Err(ps),
+    }
+}
+
+pub(crate) async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode, Problems> {
+    let opts = Options {
+        apply: true,
+        yes: args.yes,
+        break_lock: args.break_lock,
+        allow_dirty: args.allow_dirty,
+        switch_environment: args.switch_environment,
+    };
+    run(ws, &args.target, &opts).await.map(|_| ExitCode::SUCCESS)
+}
+
+struct Options {
+    apply: bool,
+    yes: bool,
+    break_lock: bool,
+    allow_dirty: bool,
+    switch_environment: bool,
+}
 
 /// A random-enough token that marks this run's locks as ours.
 fn run_token() -> String {
@@ -23,21 +71,10 @@ fn run_token() -> String {
     crate::sys::short_hash(format!("{nanos}-{}-{}", std::process::id(), crate::sys::operator()).as_bytes())
 }
 
-pub(crate) struct DeployOptions {
-    pub(crate) apply: bool,
-    pub(crate) yes: bool,
-    pub(crate) break_lock: bool,
-    pub(crate) allow_dirty: bool,
-}
-
-pub(crate) async fn deploy(
-    project: &Project,
-    args: &TargetArgs,
-    opts: DeployOptions,
-    reporter: Arc<dyn Reporter>,
-) -> Result<ExitCode, Problems> {
+/// Plans (and applies); returns the number of planned changes.
+async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
     let started = Instant::now();
-    let git = project.git();
+    let git = ws.project.git();
     if let Some(g) = git
         .as_ref()
         .filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty())
@@ -50,143 +87,143 @@ pub(crate) async fn deploy(
         .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
         .into());
     }
-    let (model, plan, evaluated) = load(project, &args.env).await?;
-    let selected = select(&model, &args.hosts)?;
-    let targeted: Vec<usize> = (0..model.hosts.len())
-        .filter(|&h| selected[h] && !plan.per_host[h].is_empty())
+    let loaded = ws.load(&args.env).await?;
+    let (model, plan) = (&loaded.model, &loaded.plan);
+    let targets: Vec<_> = ws
+        .select(model, &args.hosts)?
+        .into_iter()
+        .filter(|&h| !plan.per_host[h].is_empty())
         .collect();
-    let mut selected = selected;
-    for (h, s) in selected.iter_mut().enumerate() {
-        *s = *s && !plan.per_host[h].is_empty();
-    }
-    reporter.event(&Event::Start {
+    ws.reporter.event(&Event::Start {
         command: if opts.apply { "deploy".into() } else { "plan".into() },
         environment: model.environment.clone(),
         service: model.service.clone(),
-        hosts: targeted.len(),
-        steps: targeted.iter().map(|&h| plan.per_host[h].len()).sum(),
+        hosts: targets.len(),
+        steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
     });
-    let hosts = exec::connect(&model, &selected, &ssh_options(project, args)).await?;
-    let locking = opts.apply.then(|| exec::Locking {
-        info: exec::LockInfo {
-            holder: exec::state::operator(),
+    let hosts = tokio::select! {
+        h = ws.connect(model, &targets) => h?,
+        () = ws.cancelled() => return Err(interrupted()),
+    };
+    let token = run_token();
+    let locking = opts.apply.then(|| Locking {
+        info: LockInfo {
+            holder: crate::sys::operator(),
             pid: std::process::id(),
             environment: model.environment.clone(),
-            since: exec::state::now_rfc3339(),
-            token: run_token(),
+            since: crate::sys::now_rfc3339(),
+            token: token.clone(),
         },
         break_lock: opts.break_lock,
+        switch_environment: opts.switch_environment,
     });
-    let record = HostState {
-        fingerprint: project.fingerprint(),
-        ordo_version: crate::VERSION.to_string(),
-        environment: model.environment.clone(),
-        service: model.service.clone(),
-        deployed_at: exec::state::now_rfc3339(),
-        deployed_by: exec::state::operator(),
-        commit: git.map(|g| g.commit),
-    };
-    let run = Run {
-        model: &model,
-        plan: &plan,
+    let finish = Arc::new(Finish {
+        record: HostState {
+            fingerprint: ws.project.fingerprint(),
+            ordo_version: crate::VERSION.to_string(),
+            environment: model.environment.clone(),
+            service: model.service.clone(),
+            deployed_at: crate::sys::now_rfc3339(),
+            deployed_by: crate::sys::operator(),
+            commit: git.map(|g| g.commit),
+        },
+        token: token.clone(),
+    });
+    let go = Run {
+        ws,
+        loaded: &loaded,
         hosts: &hosts,
-        sources: &evaluated.sources,
-        reporter,
-        host_count: targeted.len(),
+        host_count: targets.len(),
         started,
     };
     let result = tokio::select! {
-        r = run.go(&opts, locking.as_ref(), &record) => r,
-        _ = tokio::signal::ctrl_c() => Err(Problem::new(Kind::Step, "interrupted (Ctrl-C)")
-            .help("steps already applied stay applied (each file is written atomically); run the deploy again to finish")
-            .into()),
+        r = go.go(opts, locking.as_ref(), finish) => r,
+        () = ws.cancelled() => Err(interrupted()),
     };
-    if let Some(l) = &locking {
-        exec::unlock(&model, &hosts, &l.info).await;
+    let mut result = result;
+    if opts.apply {
+        // Whatever happened: release every lock this run may hold.
+        let problems = match tokio::time::timeout(UNLOCK_GRACE, exec::unlock(model, &hosts, &token)).await {
+            Ok(ps) => ps,
+            Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
+                .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
+        };
+        if !problems.is_empty() {
+            result = Err(match result {
+                Ok(_) => Problems(problems),
+                Err(Problems(mut ps)) => {
+                    ps.extend(problems);
+                    Problems(ps)
+                }
+            });
+        }
     }
     hosts.close().await;
     result
 }
 
+fn interrupted() -> Problems {
+    Problem::new(Kind::Interrupted, "interrupted")
+        .help("steps already applied stay applied (each file is written atomically), and this run's locks were released; run the deploy again to finish")
+        .into()
+}
+
 struct Run<'a> {
-    model: &'a Arc<Model>,
-    plan: &'a Arc<Plan>,
-    hosts: &'a exec::Hosts,
-    sources: &'a crate::source::SourceMap,
-    reporter: Arc<dyn Reporter>,
+    ws: &'a Workspace,
+    loaded: &'a Loaded,
+    hosts: &'a Hosts,
     host_count: usize,
     started: Instant,
 }
 
 impl Run<'_> {
-    async fn go(
-        &self,
-        opts: &DeployOptions,
-        locking: Option<&exec::Locking>,
-        record: &HostState,
-    ) -> Result<ExitCode, Problems> {
-        let (model, reporter) = (self.model, &self.reporter);
-        let prediction = exec::predict(model, self.plan, self.hosts, &**reporter, locking).await?;
-        for (host, holder) in &prediction.broken_locks {
-            let who = holder
-                .as_ref()
-                .map_or_else(|| "(no details recorded)".to_string(), exec::LockInfo::describe);
-            reporter.text(&format!("broke the lock on {host} held by {who}"));
-        }
-        for (host, holder) in &prediction.busy {
-            let who = holder
-                .as_ref()
-                .map_or_else(|| "another deploy".to_string(), exec::LockInfo::describe);
-            reporter.text(&format!("note: {host} is being deployed right now by {who}"));
-        }
-        let conflicts = prediction.conflicts();
+    async fn go(&self, opts: &Options, locking: Option<&Locking>, finish: Arc<Finish>) -> Result<usize, Problems> {
+        let (model, reporter) = (&self.loaded.model, &self.ws.reporter);
+        let prediction = exec::predict(model, &self.loaded.plan, self.hosts, reporter, locking)
+            .await
+            .map_err(|ps| self.with_sources(ps))?;
+        let conflicts = prediction.conflicts().len();
+        let changes = prediction.change_count() - conflicts;
         reporter.event(&Event::PlanDone {
-            changes: prediction.change_count() - conflicts.len(),
+            changes,
             unchanged: prediction.unchanged,
-            conflicts: conflicts.len(),
+            conflicts,
             hosts: self.host_count,
         });
-        if let Some(first) = conflicts.first() {
-            let step = &model.steps[first.step];
-            let message = match &first.change {
-                exec::Change::Conflict { message } => message.clone(),
-                _ => String::new(),
-            };
-            return Err(
-                Problem::new(Kind::Step, format!("{}: {message}", model.step_path(first.step)))
-                    .at(step.span.as_ref(), "this step")
-                    .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
-                    .with_sources(self.sources)
-                    .into(),
-            );
+        if conflicts > 0 {
+            return Err(self.conflict_problems(&prediction));
         }
-        let Some(lock) = locking else {
-            return Ok(ExitCode::SUCCESS);
-        };
-        let (changes, host_count) = (prediction.change_count(), self.host_count);
-        // On a blocking thread, so Ctrl-C at the prompt still releases the locks.
-        let confirmed = || async move {
-            tokio::task::spawn_blocking(move || confirm(changes, host_count))
+        if locking.is_none() {
+            return Ok(changes);
+        }
+        let host_count = self.host_count;
+        // On a blocking thread, so an interruption at the prompt still releases the locks.
+        if changes > 0 && !opts.yes {
+            let confirmed = tokio::task::spawn_blocking(move || confirm(changes, host_count))
                 .await
-                .map_err(|e| Problems::from(Problem::new(Kind::Usage, format!("confirmation failed: {e}"))))?
-        };
-        if changes > 0 && !opts.yes && !confirmed().await? {
-            reporter.text("nothing applied");
-            return Ok(ExitCode::SUCCESS);
+                .map_err(|e| Problems::from(Problem::new(Kind::Usage, format!("confirmation failed: {e}"))))??;
+            if !confirmed {
+                reporter.event(&Event::Notice {
+                    host: None,
+                    level: Level::Info,
+                    text: "nothing applied".into(),
+                    span: None,
+                });
+                return Ok(changes);
+            }
         }
         let unchanged = prediction.unchanged;
         let applied = exec::apply(
-            model,
-            self.plan,
+            &self.loaded.plan,
             prediction,
             self.hosts,
             reporter.clone(),
-            record,
-            &lock.info,
+            finish.clone(),
         )
         .await;
-        exec::unlock(model, self.hosts, &lock.info).await;
-        exec::report_hosts(model, self.hosts, &applied, &**reporter);
+        let mut problems = applied.problems.clone();
+        problems.extend(exec::unlock(model, self.hosts, &finish.token).await);
+        exec::report_hosts(self.hosts, &applied, &**reporter);
         reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged,
@@ -195,17 +232,35 @@ impl Run<'_> {
             hosts: self.host_count,
             duration_ms: self.started.elapsed().as_millis() as u64,
         });
-        if applied.problems.is_empty() {
-            Ok(ExitCode::SUCCESS)
+        if problems.is_empty() {
+            Ok(changes)
         } else {
-            Err(Problems(
-                applied
-                    .problems
-                    .into_iter()
-                    .map(|p| p.with_sources(self.sources))
-                    .collect(),
-            ))
+            Err(self.with_sources(Problems(problems)))
         }
+    }
+
+    fn with_sources(&self, ps: Problems) -> Problems {
+        Problems(ps.0.into_iter().map(|p| p.with_sources(&self.loaded.sources)).collect())
+    }
+
+    /// Every conflict, each at its step.
+    fn conflict_problems(&self, prediction: &Prediction) -> Problems {
+        let catalog = &prediction.catalog;
+        let problems = prediction
+            .conflicts()
+            .into_iter()
+            .map(|p| {
+                let message = match &p.planned.change {
+                    crate::primitive::Change::Conflict { message } => message.clone(),
+                    _ => String::new(),
+                };
+                Problem::new(Kind::Step, format!("{}: {message}", catalog.path(p.step)))
+                    .at(catalog.span(p.step), "this step")
+                    .on_host(&catalog.model.hosts[catalog.host(p.step)].name)
+                    .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
+            })
+            .collect();
+        self.with_sources(Problems(problems))
     }
 }
 
@@ -218,7 +273,11 @@ fn confirm(changes: usize, hosts: usize) -> Result<bool, Problems> {
         .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes")
         .into());
     }
-    eprint!("apply {changes} changes to {hosts} hosts? [y/N] ");
+    eprint!(
+        "apply {} to {}? [y/N] ",
+        plural(changes, "change"),
+        plural(hosts, "host")
+    );
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))

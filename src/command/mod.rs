@@ -1,9 +1,9 @@
-//! One file per subcommand that talks to hosts; `app` dispatches to them.
+//! One file per subcommand. Each receives the [`Workspace`](crate::workspace::Workspace)
+//! (configuration, project, reporter) and returns an exit code or problems; none
+//! imports `app`.
 
-mod deploy;
-mod run;
-mod status;
-
-pub(crate) use deploy::{DeployOptions, deploy};
-pub(crate) use run::run_command;
-pub(crate) use status::status;
+pub(crate) mod check;
+pub(crate) mod deploy;
+pub(crate) mod graph;
+pub(crate) mod run;
+pub(crate) mod status;

@@ -1,60 +1,68 @@
-//! `ordo run ENV -- CMD`: an ad-hoc command on hosts in parallel.
+//! `ordo run ENV -- CMD`: an ad-hoc command on hosts in parallel (bounded by
+//! `--jobs`), output grouped per host in host order.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::app::{load, select, ssh_options};
-use crate::exec;
-use crate::problem::{Problem, Problems};
-use crate::project::Project;
-use crate::report::Reporter;
+use crate::cli::RunArgs;
+use crate::exec::{HostRun, fan_out};
+use crate::problem::Problems;
+use crate::report::{Event, Stream};
+use crate::text::visible;
+use crate::workspace::Workspace;
 
-/// `ordo run ENV -- CMD`: the command on every selected host in parallel, output
-/// grouped per host in host order; exit code 1 if it failed anywhere.
-pub(crate) async fn run_command(
-    project: &Project,
-    args: &crate::cli::RunArgs,
-    reporter: &dyn Reporter,
-) -> Result<ExitCode, Problems> {
-    let (model, _plan, _evaluated) = load(project, &args.target.env).await?;
-    let selected = select(&model, &args.target.hosts)?;
-    let hosts = exec::connect(&model, &selected, &ssh_options(project, &args.target)).await?;
+pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Problems> {
+    let loaded = ws.load(&args.target.env).await?;
+    let targets = ws.select(&loaded.model, &args.target.hosts)?;
+    let hosts = ws.connect(&loaded.model, &targets).await?;
     let command = args.command.join(" ");
-    let script = format!("cd \"$HOME\" 2>/dev/null\n{command}\n");
-    let mut tasks = tokio::task::JoinSet::new();
-    for (h, t) in hosts.targeted() {
-        let (t, script) = (t.clone(), script.clone());
-        tasks.spawn(async move { (h, t.exec(script).await) });
-    }
-    let mut results: Vec<(usize, Result<crate::model::RunOutput, Problem>)> = Vec::new();
-    while let Some(Ok(r)) = tasks.join_next().await {
-        results.push(r);
-    }
+    // Every command runs in the service user's home (a local host's home is created
+    // first); a home that cannot be entered is an error, never a silent run elsewhere.
+    let script = format!(
+        "[ -d \"$HOME\" ] || mkdir -p -- \"$HOME\" 2>/dev/null\nif ! cd -- \"${{HOME%/}}\" 2>/dev/null; then echo \"ordo: cannot enter the home directory $HOME\" >&2; exit 125; fi\n{command}\n"
+    );
+    let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
+    let results = fan_out(
+        runs.clone(),
+        ws.config.jobs,
+        |r| format!("host `{}`", r.name),
+        |r: Arc<HostRun>| {
+            let script = script.clone();
+            async move { r.conn.exec(script).await }
+        },
+    )
+    .await;
     hosts.close().await;
-    results.sort_by_key(|(h, _)| *h);
     let mut failed = 0;
-    for (h, r) in results {
-        let name = &model.hosts[h].name;
-        match r {
+    for (r, result) in runs.iter().zip(results) {
+        let host = r.name.clone();
+        match result {
             Ok(out) => {
-                let status = if out.code == 0 {
-                    "ok".to_string()
-                } else {
-                    format!("exit {}", out.code)
-                };
                 if out.code != 0 {
                     failed += 1;
                 }
-                reporter.text(&format!("── {name} ({status})"));
-                for line in out.stdout.lines() {
-                    reporter.text(line);
-                }
-                for line in out.stderr.lines() {
-                    reporter.text(&format!("stderr: {line}"));
+                ws.reporter.event(&Event::CommandDone {
+                    host: host.clone(),
+                    code: Some(out.code),
+                    error: None,
+                });
+                for (stream, text) in [(Stream::Stdout, &out.stdout), (Stream::Stderr, &out.stderr)] {
+                    for line in text.lines() {
+                        ws.reporter.event(&Event::Output {
+                            host: host.clone(),
+                            stream,
+                            line: visible(line, true),
+                        });
+                    }
                 }
             }
             Err(p) => {
                 failed += 1;
-                reporter.text(&format!("── {name} (failed: {})", p.message));
+                ws.reporter.event(&Event::CommandDone {
+                    host,
+                    code: None,
+                    error: Some(p.message),
+                });
             }
         }
     }

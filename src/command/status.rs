@@ -1,61 +1,61 @@
-//! `ordo status`: what each host has deployed, and who deploys it right now.
+//! `ordo status ENV`: what each host has deployed, and who deploys it right now.
 
 use std::process::ExitCode;
 
-use crate::app::{load, select, ssh_options};
 use crate::cli::TargetArgs;
 use crate::exec;
 use crate::problem::Problems;
-use crate::project::Project;
-use crate::report::Reporter;
+use crate::report::{Deployed, Event, HostStatus};
+use crate::workspace::Workspace;
 
-pub(crate) async fn status(
-    project: &Project,
-    args: &TargetArgs,
-    reporter: &dyn Reporter,
-) -> Result<ExitCode, Problems> {
-    let (model, plan, _evaluated) = load(project, &args.env).await?;
-    let selected = select(&model, &args.hosts)?;
-    let hosts = exec::connect(&model, &selected, &ssh_options(project, args)).await?;
-    let states = exec::read_states(&model, &hosts).await;
+pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, Problems> {
+    let loaded = ws.load(&args.env).await?;
+    let (model, plan) = (&loaded.model, &loaded.plan);
+    let targets = ws.select(model, &args.hosts)?;
+    let hosts = ws.connect(model, &targets).await?;
+    let states = exec::read_states(model, &hosts).await;
     hosts.close().await;
-    let states = states?;
-    let current = project.fingerprint();
-    let mut seen: Vec<&str> = Vec::new();
-    for (h, status) in states.iter().enumerate() {
-        if !selected[h] || plan.per_host[h].is_empty() && status.state.is_none() {
+    let current = ws.project.fingerprint();
+    let mut problems = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (h, status) in states {
+        let status = match status {
+            Ok(s) => s,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
+        };
+        if plan.per_host[h].is_empty() && status.state.is_none() {
             continue;
         }
-        let name = &model.hosts[h].name;
-        let mut line = match &status.state {
-            Some(s) => {
-                if !seen.contains(&s.fingerprint.as_str()) {
-                    seen.push(&s.fingerprint);
-                }
-                let mark = if s.fingerprint == current {
-                    "current"
-                } else {
-                    "differs from this checkout"
-                };
-                let commit = s
-                    .commit
-                    .as_deref()
-                    .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
-                    .unwrap_or_default();
-                format!(
-                    "{name}: {} ({mark}{commit}), ordo {}, deployed {} by {}",
-                    s.fingerprint, s.ordo_version, s.deployed_at, s.deployed_by
-                )
+        let deployed = status.state.map(|s| {
+            if !seen.contains(&s.fingerprint) {
+                seen.push(s.fingerprint.clone());
             }
-            None => format!("{name}: never deployed"),
-        };
-        if let Some(lock) = &status.lock {
-            line.push_str(&format!("; locked by {}", lock.describe()));
-        }
-        reporter.text(&line);
+            Deployed {
+                current: s.fingerprint == current,
+                fingerprint: s.fingerprint,
+                commit: s.commit,
+                environment: s.environment,
+                ordo_version: s.ordo_version,
+                deployed_at: s.deployed_at,
+                deployed_by: s.deployed_by,
+            }
+        });
+        ws.reporter.event(&Event::HostStatus(HostStatus {
+            host: model.hosts[h].name.clone(),
+            deployed,
+            stale_lock: status.lock.as_ref().and_then(exec::LockInfo::alive_here) == Some(false),
+            locked_by: status.lock.as_ref().map(exec::LockInfo::describe),
+        }));
     }
     if seen.len() > 1 {
-        reporter.text(&format!("hosts differ: {} versions deployed", seen.len()));
+        ws.reporter.event(&Event::VersionsDiffer { versions: seen.len() });
     }
-    Ok(ExitCode::SUCCESS)
+    if problems.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(Problems(problems))
+    }
 }

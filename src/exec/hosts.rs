@@ -1,98 +1,203 @@
-//! Connecting to the targeted hosts (all of them, before anything changes) and
-//! releasing their deploy locks at the end; the bridge that lets custom steps run
-//! commands from a blocking thread.
+//! The hosts of one run: each targeted host is one [`HostRun`] — its connection, the
+//! state of its deploy lock, its name — instead of parallel per-host vectors.
+//! Connecting (all hosts, before anything changes) and releasing locks happen here;
+//! so does the bridge that lets custom steps run commands from a blocking thread.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-use super::apply;
-use super::state::LockInfo;
-use crate::model::{HostIo, Model, RunOutput};
+use super::limits::fan_out;
+use super::lock;
+use crate::model::{Host, HostId, HostIo, Model, RunOutput, TransportSpec};
 use crate::problem::{Problem, Problems};
-use crate::transport::{self, Connection};
+use crate::transport::{self, Connection, Local, Ssh, SshOptions};
 
-/// Hosts connected for one run; index = host index, `None` = not targeted.
+/// How a run reaches and treats hosts.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub ssh: SshOptions,
+    /// Hosts worked on at once (`--jobs`).
+    pub jobs: usize,
+    /// How long a command or guard may run (`--timeout`).
+    pub timeout: std::time::Duration,
+}
+
+/// Our deploy lock on a host, as far as we know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum LockState {
+    /// Not ours.
+    Free = 0,
+    /// A probe that takes it was sent and did not answer (interrupted, failed):
+    /// treat as ours when releasing.
+    Maybe = 1,
+    Held = 2,
+}
+
+/// One targeted host during a run.
+pub struct HostRun {
+    pub id: HostId,
+    pub name: String,
+    pub conn: Arc<Connection>,
+    lock: AtomicU8,
+}
+
+impl HostRun {
+    pub(crate) fn lock_sent(&self) {
+        let _ = self.lock.compare_exchange(
+            LockState::Free as u8,
+            LockState::Maybe as u8,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+
+    pub(crate) fn lock_taken(&self) {
+        self.lock.store(LockState::Held as u8, Ordering::SeqCst);
+    }
+
+    /// The probe said the lock is someone else's (or could not be taken).
+    pub(crate) fn lock_not_ours(&self) {
+        self.lock.store(LockState::Free as u8, Ordering::SeqCst);
+    }
+
+    pub(crate) fn lock_released(&self) {
+        self.lock.store(LockState::Free as u8, Ordering::SeqCst);
+    }
+
+    /// Whether an unlock must be sent.
+    pub(crate) fn may_hold_lock(&self) -> bool {
+        self.lock.load(Ordering::SeqCst) != LockState::Free as u8
+    }
+}
+
+/// The targeted hosts of a run, in host order.
 pub struct Hosts {
-    pub transports: Vec<Option<Arc<Connection>>>,
-    /// Hosts whose deploy lock this run holds.
-    pub(super) locked: Vec<Arc<AtomicBool>>,
+    runs: Vec<Arc<HostRun>>,
+    index: HashMap<HostId, usize>,
+    pub settings: Settings,
 }
 
 impl Hosts {
-    pub fn targeted(&self) -> impl Iterator<Item = (usize, &Arc<Connection>)> {
-        self.transports
-            .iter()
-            .enumerate()
-            .filter_map(|(i, t)| t.as_ref().map(|t| (i, t)))
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<HostRun>> {
+        self.runs.iter()
+    }
+
+    pub fn get(&self, id: HostId) -> Option<&Arc<HostRun>> {
+        self.index.get(&id).map(|&i| &self.runs[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    pub fn ids(&self) -> Vec<HostId> {
+        self.runs.iter().map(|r| r.id).collect()
     }
 
     pub async fn close(&self) {
-        for (_, t) in self.targeted() {
-            t.close().await;
+        for r in &self.runs {
+            r.conn.close().await;
         }
     }
 }
 
-/// How many hosts are connected at the same time.
-const MAX_PARALLEL_CONNECTS: usize = 32;
+/// Opens the transport a host's model asks for (not connected yet).
+pub fn transport_for(host: &Host, ssh: &SshOptions) -> Arc<Connection> {
+    let inner: Box<dyn transport::Transport> = match &host.transport {
+        TransportSpec::Local { home } => Box::new(Local::new(&host.name, home.clone())),
+        TransportSpec::Ssh { address, port, user } => {
+            // The model's `user` also carries the environment's default login.
+            let user = user
+                .as_deref()
+                .or((!host.user.is_empty()).then_some(host.user.as_str()));
+            Box::new(Ssh::new(&host.name, address, *port, user, ssh.clone()))
+        }
+    };
+    Arc::new(Connection::new(inner, &host.name))
+}
 
-/// Connects to every selected host in parallel; any failure stops the run before a
-/// single change is made, naming every host that failed.
-pub async fn connect(model: &Model, selected: &[bool], ssh: &transport::SshOptions) -> Result<Hosts, Problems> {
-    let mut transports: Vec<Option<Arc<Connection>>> = vec![None; model.hosts.len()];
-    let mut problems = Vec::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    // Bounded: hundreds of simultaneous SSH handshakes trip sshd's MaxStartups on
-    // jump hosts and swamp the controller's CPU.
-    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_CONNECTS));
-    for (i, host) in model.hosts.iter().enumerate() {
-        if !selected[i] {
-            continue;
-        }
-        match transport::for_host(host, ssh) {
-            Ok(t) => {
-                transports[i] = Some(t.clone());
-                let handshakes = handshakes.clone();
-                tasks.spawn(async move {
-                    let _permit = handshakes.acquire_owned().await;
-                    (i, t.connect().await)
-                });
-            }
-            Err(p) => problems.push(p),
-        }
-    }
-    while let Some(done) = tasks.join_next().await {
-        if let Ok((_, Err(p))) = done {
-            problems.push(p);
-        }
-    }
+/// Connects to every host in `targets` (bounded by `--jobs`); any failure stops the
+/// run before a single change is made, naming every host that failed, in host order.
+pub async fn connect(model: &Model, targets: &[HostId], settings: &Settings) -> Result<Hosts, Problems> {
+    let runs: Vec<Arc<HostRun>> = targets
+        .iter()
+        .map(|&id| {
+            Arc::new(HostRun {
+                id,
+                name: model.hosts[id].name.clone(),
+                conn: transport_for(&model.hosts[id], &settings.ssh),
+                lock: AtomicU8::new(LockState::Free as u8),
+            })
+        })
+        .collect();
+    let results = fan_out(
+        runs.clone(),
+        settings.jobs,
+        |r| format!("host `{}`", r.name),
+        |r: Arc<HostRun>| async move { r.conn.connect().await },
+    )
+    .await;
+    let problems: Vec<Problem> = results.into_iter().filter_map(Result::err).collect();
+    let index = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    let hosts = Hosts {
+        runs,
+        index,
+        settings: settings.clone(),
+    };
     if problems.is_empty() {
-        let locked = (0..model.hosts.len())
-            .map(|_| Arc::new(AtomicBool::new(false)))
-            .collect();
-        Ok(Hosts { transports, locked })
+        Ok(hosts)
     } else {
+        hosts.close().await;
         Err(Problems(problems))
     }
 }
 
-/// Releases every deploy lock this run still holds (one round trip per host, in
-/// parallel). Called at the end of every deploy, whatever happened.
-pub async fn unlock(model: &Model, hosts: &Hosts, lock: &LockInfo) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (h, t) in hosts.targeted() {
-        if hosts.locked[h].swap(false, Ordering::SeqCst) {
-            let (t, script) = (t.clone(), apply::unlock_script(&model.service, lock));
-            tasks.spawn(async move { t.exec(script).await });
-        }
-    }
-    while tasks.join_next().await.is_some() {}
+/// Releases every deploy lock this run may still hold (one round trip per such
+/// host, bounded). Called at the end of every deploy, whatever happened; the flag
+/// of a host clears only when its unlock was confirmed.
+pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
+    let holding: Vec<Arc<HostRun>> = hosts.iter().filter(|r| r.may_hold_lock()).cloned().collect();
+    let script = lock::unlock_script(&model.service, token);
+    let service = model.service.clone();
+    let results = fan_out(
+        holding,
+        hosts.settings.jobs,
+        |r| format!("host `{}`", r.name),
+        move |r: Arc<HostRun>| {
+            let (script, service) = (script.clone(), service.clone());
+            async move {
+                let out = r.conn.exec(script).await?;
+                if lock::released(&out.stdout) {
+                    r.lock_released();
+                    Ok(())
+                } else {
+                    Err(Problem::new(
+                        crate::problem::Kind::Step,
+                        format!("host `{}`: the deploy lock could not be released", r.name),
+                    )
+                    .help(format!(
+                        "the host said: {}; remove ~/.ordo/{}/lock on the host, or run the next deploy with --break-lock",
+                        crate::text::visible(super::tail(&out.stderr).trim(), true),
+                        service
+                    )))
+                }
+            }
+        },
+    )
+    .await;
+    results.into_iter().filter_map(Result::err).collect()
 }
 
 /// Runs commands for custom steps from a blocking thread.
 struct BlockingHost {
     name: String,
-    transport: Arc<Connection>,
+    conn: Arc<Connection>,
     handle: tokio::runtime::Handle,
 }
 
@@ -102,14 +207,14 @@ impl HostIo for BlockingHost {
     }
 
     fn run(&self, command: &str) -> Result<RunOutput, Problem> {
-        self.handle.block_on(self.transport.exec(command.to_string()))
+        self.handle.block_on(self.conn.exec(command.to_string()))
     }
 }
 
-pub(super) fn host_io(model: &Model, host: usize, t: &Arc<Connection>) -> Arc<dyn HostIo> {
+pub(super) fn host_io(run: &HostRun) -> Arc<dyn HostIo> {
     Arc::new(BlockingHost {
-        name: model.hosts[host].name.clone(),
-        transport: t.clone(),
+        name: run.name.clone(),
+        conn: run.conn.clone(),
         handle: tokio::runtime::Handle::current(),
     })
 }

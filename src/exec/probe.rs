@@ -1,265 +1,131 @@
-//! One round trip per host to learn its state: a script that stats, hashes and
-//! reads every path the host's steps manage, evaluates command guards and pending
-//! markers, and reads the recorded state, printing one line per fact.
+//! The probe of one host: the primitives' questions, the parents of managed paths
+//! (so nothing is written through a symlinked directory), pending markers, the lock,
+//! the recorded state and the list of what ordo created — one script, one round trip.
 
-use std::collections::HashMap;
-use std::fmt::Write;
+use std::time::Duration;
 
-use super::shell::{PROBE_LIB, decode};
-use super::state::{HostState, LockInfo, lock_dir, pending_marker, state_dir, state_file};
-use crate::model::{Action, Model, sha256_hex};
+use super::lock::{self, LockInfo, LockStatus};
+use super::state::{HostState, Owned, owned_file, pending_marker, state_file};
+use crate::model::{HostId, HostPath, Model, StepId};
+use crate::plan::Plan;
+use crate::primitive::StepCtx;
+use crate::shell::probe::{Facts, ProbeError, ProbeScript};
+use crate::shell::word;
 
-/// What the host looks like for one step.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Observed {
-    pub(crate) kind: Option<Found>,
-    /// Content of a file whose hash differs (small files only), for the diff.
-    pub(crate) old: Option<Vec<u8>>,
-    /// Exit code of an `unless` guard.
-    pub(crate) guard: Option<i32>,
-    /// `creates` exists.
-    pub(crate) exists: Option<bool>,
-    pub(crate) pending: bool,
+/// What a probe found, beyond the facts of the steps.
+pub(super) struct HostProbe {
+    pub(super) facts: Facts,
+    pub(super) lock: LockStatus,
+    pub(super) state: Option<HostState>,
+    pub(super) owned: Vec<Owned>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Found {
-    Absent,
-    File { sha: String, mode: u32 },
-    Dir { mode: u32 },
-    Link { target: Option<String> },
-    Other,
-}
-
-pub(crate) struct HostProbe {
-    pub(crate) steps: HashMap<usize, Observed>,
-    pub(crate) state: Option<HostState>,
-    pub(crate) lock: LockStatus,
-}
-
-/// The deploy lock as the probe found (and possibly took) it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) enum LockStatus {
-    #[default]
-    Free,
-    /// Another deploy holds it (nothing was probed).
-    Held(Option<LockInfo>),
-    /// We took it.
-    Acquired,
-    /// We took it after removing this holder's lock (`--break-lock`).
-    Broke(Option<LockInfo>),
-}
-
-/// What the probe should do about the lock.
-pub(crate) struct LockRequest {
-    pub(crate) info: LockInfo,
-    pub(crate) break_lock: bool,
-}
-
-/// Takes the lock atomically (`mkdir`), or reports its holder and stops the script.
-fn lock_script(s: &mut String, service: &str, request: Option<&LockRequest>) {
-    let dir = lock_dir(service).shell();
-    let Some(req) = request else {
-        let _ = writeln!(
-            s,
-            "if [ -f {dir}/info ]; then printf 'lock info '; base64 -w0 < {dir}/info; echo; fi"
-        );
-        return;
-    };
-    let info = serde_json::to_vec(&req.info).expect("lock info serialises");
-    if req.break_lock {
-        let _ = writeln!(
-            s,
-            "if [ -d {dir} ]; then printf 'lock broke '; base64 -w0 < {dir}/info 2>/dev/null; echo; rm -rf {dir}; fi"
-        );
+/// The directories between a component's root (exclusive) and a managed path
+/// (exclusive): ordo must not write through any of them if it is a symlink.
+pub(super) fn parents_below(path: &HostPath, root: &HostPath) -> Vec<HostPath> {
+    if !path.is_below(root) {
+        return Vec::new();
     }
-    let _ = write!(
-        s,
-        "mkdir -p {parent} && if mkdir {dir} 2>/dev/null; then base64 -d > {dir}/info <<'ORDO_EOF'\n{}echo 'lock ok'; else printf 'lock held '; base64 -w0 < {dir}/info 2>/dev/null; echo; exit 0; fi\n",
-        super::shell::heredoc(&info),
-        parent = state_dir(service).shell(),
-    );
+    let mut out = Vec::new();
+    let mut dir = path.split().0;
+    while dir.is_below(root) {
+        out.push(dir.clone());
+        dir = dir.split().0;
+    }
+    out
 }
 
-/// The probe script for `steps` (ids of one host's steps).
-///
-/// Output lines: `home <dir>`; `F <type> <mode> <path>\t<link target>` for every
-/// managed path that exists (from one `find`); `S <sha256> <path>` for every regular
-/// file (from one `sha256sum`); `<id> old <base64>` for files whose hash differs;
-/// `<id> rc <code>` for `unless` guards; `<id> pending`; `state …`; `lock …`.
-/// Paths containing newlines, tabs or backslashes are not supported.
-pub(crate) fn script(model: &Model, steps: &[usize], watched: &[usize], lock: Option<&LockRequest>) -> String {
-    let mut s = String::with_capacity(512 + steps.len() * 96);
-    s.push_str(PROBE_LIB);
-    // `$HOME/x` must print exactly as the controller expands `~/x`.
-    s.push_str("HOME=${HOME%/}\necho \"home ${HOME:-/}\"\n");
-    lock_script(&mut s, &model.service, lock);
-    let _ = writeln!(
-        s,
-        "f={}; if [ -f \"$f\" ]; then printf 'state '; base64 -w0 < \"$f\"; echo; fi",
-        state_file(&model.service).shell()
-    );
-
-    let mut paths: Vec<String> = Vec::new();
-    let mut files: Vec<(usize, String, String)> = Vec::new();
-    for &id in steps {
-        match &model.steps[id].action {
-            Action::File { path, content, .. } => {
-                paths.push(path.shell());
-                files.push((id, path.shell(), sha256_hex(content)));
-            }
-            Action::Directory { path, .. } | Action::Symlink { path, .. } => paths.push(path.shell()),
-            Action::Command {
-                cwd, unless, creates, ..
-            } => {
-                if let Some(c) = creates {
-                    paths.push(c.shell());
-                }
-                if let Some(u) = unless {
-                    let _ = writeln!(s, "pu {id} {} {}", cwd.shell(), crate::model::shell_quote(u));
-                }
-            }
-            Action::Custom { .. } => {}
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    if !paths.is_empty() {
-        let _ = writeln!(
-            s,
-            "find {} -maxdepth 0 -printf 'F %y %m %p\\t%l\\n' 2>/dev/null",
-            paths.join(" ")
-        );
-    }
-    if !files.is_empty() {
-        s.push_str("set --\nfor f in");
-        for (_, p, _) in &files {
-            s.push(' ');
-            s.push_str(p);
-        }
-        s.push_str("; do [ -f \"$f\" ] && [ ! -L \"$f\" ] && set -- \"$@\" \"$f\"; done\n");
-        s.push_str("[ $# -eq 0 ] || sha256sum -- \"$@\" 2>/dev/null | while read -r h p; do\necho \"S $h $p\"\ncase \"$p\" in\n");
-        for (id, p, sha) in &files {
-            let _ = writeln!(s, "{p}) [ \"$h\" = {sha} ] || old {id} \"$p\";;");
-        }
-        s.push_str("esac\ndone\n");
-    }
-    for &id in watched {
-        let _ = writeln!(s, "pp {id} {}", pending_marker(model, id).shell());
-    }
-    // `find` exits 1 for paths that do not exist yet: that is an answer, not a failure.
-    s.push_str("exit 0\n");
-    s
-}
-
-/// What `find` and `sha256sum` reported for one path.
-#[derive(Default)]
-struct PathFacts {
-    kind: Option<Found>,
-    sha: Option<String>,
-}
-
-pub(crate) fn parse(model: &Model, steps: &[usize], stdout: &str) -> Result<HostProbe, String> {
-    let mut observed: HashMap<usize, Observed> = HashMap::new();
-    let mut facts: HashMap<String, PathFacts> = HashMap::new();
-    let mut home = String::new();
-    let mut state = None;
-    let mut lock = LockStatus::Free;
-    for line in stdout.lines() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(h) = line.strip_prefix("home ") {
-            home = h.to_string();
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("F ") {
-            let (head, target) = rest.split_once('\t').unwrap_or((rest, ""));
-            let mut parts = head.splitn(3, ' ');
-            let (Some(kind), Some(mode), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(format!("unexpected probe output: {line}"));
-            };
-            let mode = u32::from_str_radix(mode, 8).unwrap_or(0);
-            let found = match kind {
-                "f" => Found::File {
-                    sha: String::new(),
-                    mode,
-                },
-                "d" => Found::Dir { mode },
-                "l" => Found::Link {
-                    target: Some(target.to_string()),
-                },
-                _ => Found::Other,
-            };
-            facts.entry(path.to_string()).or_default().kind = Some(found);
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("S ") {
-            if let Some((sha, path)) = rest.split_once(' ') {
-                facts.entry(path.to_string()).or_default().sha = Some(sha.to_string());
-            }
-            continue;
-        }
-        let mut parts = line.splitn(3, ' ');
-        let (Some(head), Some(tag)) = (parts.next(), parts.next()) else {
-            return Err(format!("unexpected probe output: {line}"));
+/// The probe script of `host` (its steps in plan order); `lock` takes the deploy lock.
+pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&LockInfo>, timeout: Duration) -> String {
+    let mut probe = ProbeScript::new(timeout);
+    for &s in &plan.per_host[host] {
+        let step = &model.steps[s];
+        let root = &model.components[step.component].root;
+        let ctx = StepCtx {
+            id: s,
+            root,
+            trigger: None,
+            marker: None,
+            timeout,
         };
-        let rest = parts.next().unwrap_or("");
-        if head == "state" {
-            state = decode(tag).and_then(|b| serde_json::from_slice(&b).ok());
-            continue;
-        }
-        if head == "lock" {
-            let info = || decode(rest).and_then(|b| serde_json::from_slice::<LockInfo>(&b).ok());
-            lock = match (tag, &lock) {
-                ("ok", LockStatus::Broke(old)) => LockStatus::Broke(old.clone()),
-                ("ok", _) => LockStatus::Acquired,
-                ("held" | "info", _) => LockStatus::Held(info()),
-                ("broke", _) => LockStatus::Broke(info()),
-                _ => return Err(format!("unexpected probe output: {line}")),
-            };
-            continue;
-        }
-        let id: usize = head.parse().map_err(|_| format!("unexpected probe output: {line}"))?;
-        let o = observed.entry(id).or_default();
-        match tag {
-            // Bounded at 256 KiB + 1 byte by the probe: more means "too big to diff".
-            "old" => o.old = decode(rest).filter(|b| b.len() <= 256 * 1024),
-            "rc" => o.guard = rest.trim().parse().ok(),
-            "pending" => o.pending = true,
-            _ => return Err(format!("unexpected probe output: {line}")),
-        }
-    }
-    if home.is_empty() {
-        return Err("the probe did not report the home directory".into());
-    }
-    let expand = |p: &crate::model::HostPath| p.resolve(std::path::Path::new(&home)).to_string_lossy().into_owned();
-    let kind_of = |p: &crate::model::HostPath| -> Found {
-        match facts.get(&expand(p)) {
-            Some(PathFacts {
-                kind: Some(Found::File { mode, .. }),
-                sha,
-            }) => Found::File {
-                sha: sha.clone().unwrap_or_default(),
-                mode: *mode,
-            },
-            Some(PathFacts { kind: Some(k), .. }) => k.clone(),
-            _ => Found::Absent,
-        }
-    };
-    for &id in steps {
-        let o = observed.entry(id).or_default();
-        match &model.steps[id].action {
-            Action::File { path, .. } | Action::Directory { path, .. } | Action::Symlink { path, .. } => {
-                o.kind = Some(kind_of(path));
+        step.action.probe(&ctx, &mut probe);
+        if let Some(m) = step.action.managed() {
+            for p in parents_below(&m.path, root) {
+                probe.stat(&p);
             }
-            Action::Command { creates: Some(c), .. } => o.exists = Some(kind_of(c) != Found::Absent),
-            Action::Command { .. } | Action::Custom { .. } => {}
+        }
+        if watches(model, s) {
+            probe.exists(s, "pending", &pending_marker(model, s));
         }
     }
-    Ok(HostProbe {
-        steps: observed,
-        state,
-        lock,
-    })
+    probe.owned(&owned_file(&model.service));
+    let mut head = lock::probe_head(&model.service, lock);
+    let f = word(&state_file(&model.service));
+    head.push_str(&format!(
+        "if [ -f {f} ]; then printf 'state '; base64 -w0 < {f}; echo; fi\n"
+    ));
+    probe.render(&head)
+}
+
+/// Whether a step runs when steps it watches change (and so has a pending marker).
+pub(super) fn watches(model: &Model, s: StepId) -> bool {
+    let step = &model.steps[s];
+    !step.triggers.is_empty() && step.action.reacts_to_changes()
+}
+
+/// Reads a probe's output. The lock status is read first and returned even when the
+/// rest cannot be read, so a lock that was taken is always known.
+pub(super) fn parse(model: &Model, host: HostId, stdout: &str) -> (LockStatus, Result<HostProbe, ProbeError>) {
+    let lock_lines: Vec<(String, String)> = stdout
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(t, _)| *t == "lock")
+        .map(|(t, r)| (t.to_string(), r.to_string()))
+        .collect();
+    let (lock, _) = lock::status(&lock_lines);
+    let facts = match Facts::parse(stdout) {
+        Ok(f) => f,
+        Err(e) => return (lock, Err(e)),
+    };
+    let state = facts
+        .extra
+        .iter()
+        .find(|(t, _)| t == "state")
+        .and_then(|(_, rest)| crate::shell::decode(rest))
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let roots: Vec<HostPath> = model
+        .components
+        .iter()
+        .filter(|c| c.host == host)
+        .map(|c| c.root.clone())
+        .collect();
+    let owned = facts
+        .owned
+        .as_deref()
+        .map(|t| Owned::parse(t, &roots))
+        .unwrap_or_default();
+    (
+        lock.clone(),
+        Ok(HostProbe {
+            facts,
+            lock,
+            state,
+            owned,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_below_the_root() {
+        let root = HostPath::new("~/d").unwrap();
+        let got = parents_below(&root.join("a/b/c.conf"), &root);
+        let want: Vec<HostPath> = ["~/d/a/b", "~/d/a"].iter().map(|p| HostPath::new(p).unwrap()).collect();
+        assert_eq!(got, want);
+        assert!(parents_below(&root.join("x"), &root).is_empty());
+        assert!(parents_below(&HostPath::new("/etc/x").unwrap(), &root).is_empty());
+    }
 }

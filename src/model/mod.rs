@@ -1,45 +1,57 @@
 //! The result of evaluating a project's scripts: plain Rust data, no Rhai. Hosts,
 //! component instances (a component placed on a host, and its sub-components), the
-//! steps they declared, and the ordering links between components. Everything keeps
-//! the [`Span`] of the script call that created it.
-
-mod action;
-mod host_path;
+//! steps they declared (each a [`Primitive`](crate::primitive::Primitive)), and the
+//! ordering links between components. Everything keeps the [`Span`] of the script
+//! call that created it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use action::{Action, CustomStep, HostIo, RunOutput, sha256_hex};
-pub use host_path::{HostPath, shell_quote};
+pub use crate::host_path::{HostPath, shell_quote};
+pub use crate::ids::{ComponentId, HostId, Id, IdVec, LinkId, StepId};
+pub use crate::primitive::{Action, CustomStep, HostIo};
+pub use crate::sys::sha256_hex;
+pub use crate::transport::RunOutput;
 
+use crate::problem::Problem;
 use crate::source::Span;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Model {
     pub environment: String,
     pub service: String,
-    pub hosts: Vec<Host>,
-    pub components: Vec<Component>,
-    pub steps: Vec<Step>,
-    pub links: Vec<Link>,
+    pub hosts: IdVec<HostId, Host>,
+    pub components: IdVec<ComponentId, Component>,
+    pub steps: IdVec<StepId, Step>,
+    pub links: IdVec<LinkId, Link>,
+    /// Things worth saying that do not stop a deploy (a provide nobody requires).
+    pub warnings: Vec<Problem>,
 }
 
 impl Model {
-    pub fn host_steps(&self, host: usize) -> impl Iterator<Item = &Step> {
+    pub fn host_steps(&self, host: HostId) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(move |s| s.host == host)
     }
 
     /// `host:component`, the breadcrumb of a component instance.
-    pub fn component_path(&self, component: usize) -> String {
+    pub fn component_path(&self, component: ComponentId) -> String {
         let c = &self.components[component];
         format!("{}:{}", self.hosts[c.host].name, c.name)
     }
 
-    /// `host:component/step`, the breadcrumb of a step.
-    pub fn step_path(&self, step: usize) -> String {
+    /// `host:component kind name`, the breadcrumb of a step.
+    pub fn step_path(&self, step: StepId) -> String {
         let s = &self.steps[step];
         format!("{} {}", self.component_path(s.component), s.action.label())
+    }
+
+    /// The root component (placement) a component belongs to.
+    pub fn root_of(&self, mut component: ComponentId) -> ComponentId {
+        while let Some(p) = self.components[component].parent {
+            component = p;
+        }
+        component
     }
 }
 
@@ -73,8 +85,8 @@ pub struct Host {
 pub struct Component {
     /// `app`, or `app/venv` for a sub-component.
     pub name: String,
-    pub host: usize,
-    pub parent: Option<usize>,
+    pub host: HostId,
+    pub parent: Option<ComponentId>,
     /// The component's root directory on its host; relative step paths resolve here.
     pub root: HostPath,
     /// Attribute values as read by configure (defaults and overrides applied).
@@ -82,22 +94,22 @@ pub struct Component {
     pub span: Option<Span>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Step {
-    pub id: usize,
-    pub host: usize,
-    pub component: usize,
+    pub id: StepId,
+    pub host: HostId,
+    pub component: ComponentId,
     pub action: Action,
     /// Steps whose change makes this one run (`on_change`).
-    pub triggers: Vec<usize>,
+    pub triggers: Vec<StepId>,
     pub span: Option<Span>,
 }
 
 /// An ordering edge between two component instances, with the reason it exists.
 #[derive(Clone, Debug, Serialize)]
 pub struct Link {
-    pub before: usize,
-    pub after: usize,
+    pub before: ComponentId,
+    pub after: ComponentId,
     pub reason: LinkReason,
     pub span: Option<Span>,
 }

@@ -13,7 +13,7 @@ pub fn to_dot(model: &Model, plan: &Plan) -> String {
         escape(&format!("{}/{}", model.service, model.environment))
     );
     let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
-    for (h, steps) in plan.per_host.iter().enumerate() {
+    for (h, steps) in plan.per_host.enumerate() {
         if steps.is_empty() {
             continue;
         }

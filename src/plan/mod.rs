@@ -2,8 +2,10 @@
 //! order inside a component, provide→require and explicit `after`/`before` between
 //! components (across hosts), and `on_change` triggers. The order is a deterministic
 //! topological sort (ties broken by declaration order); a cycle is an error naming
-//! every step on it with its script line. Pure: no I/O.
+//! every step on it with its script line. Two steps managing one path on a host are
+//! an error too ([`conflicts`]). Pure: no I/O.
 
+mod conflicts;
 mod dot;
 mod order;
 
@@ -11,24 +13,24 @@ use serde::Serialize;
 
 pub use dot::to_dot;
 
-use crate::model::Model;
-use crate::problem::Problem;
+use crate::model::{HostId, IdVec, LinkId, Model, StepId};
+use crate::problem::Problems;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Plan {
-    /// All step ids in execution order.
-    pub order: Vec<usize>,
-    /// For each host, its step ids in execution order.
-    pub per_host: Vec<Vec<usize>>,
+    /// All steps in execution order.
+    pub order: Vec<StepId>,
+    /// For each host, its steps in execution order.
+    pub per_host: IdVec<HostId, Vec<StepId>>,
     /// For each step, the steps that must finish before it.
-    pub preds: Vec<Vec<usize>>,
+    pub preds: IdVec<StepId, Vec<StepId>>,
     pub edges: Vec<Edge>,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Edge {
-    pub from: usize,
-    pub to: usize,
+    pub from: StepId,
+    pub to: StepId,
     pub reason: EdgeReason,
 }
 
@@ -37,25 +39,26 @@ pub struct Edge {
 pub enum EdgeReason {
     /// Declared one after the other in the same component.
     Sequence,
-    /// From `model.links[i]` (provide/require, after/before).
-    Link { link: usize },
+    /// From a model link (provide/require, after/before).
+    Link { link: LinkId },
     /// The later step runs when the earlier one changed (`on_change`).
     Trigger,
 }
 
 impl Plan {
-    pub fn build(model: &Model) -> Result<Plan, Problem> {
+    pub fn build(model: &Model) -> Result<Plan, Problems> {
+        conflicts::check(model)?;
         let edges = edges(model);
-        let mut preds: Vec<Vec<usize>> = vec![Vec::new(); model.steps.len()];
+        let mut preds: IdVec<StepId, Vec<StepId>> = IdVec::filled(model.steps.len(), Vec::new());
         for e in &edges {
             preds[e.to].push(e.from);
         }
-        for p in &mut preds {
+        for p in preds.iter_mut() {
             p.sort_unstable();
             p.dedup();
         }
         let order = order::toposort(model, &edges)?;
-        let mut per_host = vec![Vec::new(); model.hosts.len()];
+        let mut per_host: IdVec<HostId, Vec<StepId>> = IdVec::filled(model.hosts.len(), Vec::new());
         for &s in &order {
             per_host[model.steps[s].host].push(s);
         }
@@ -73,21 +76,14 @@ impl Plan {
     }
 }
 
-/// The root component (placement) a component belongs to.
-pub(crate) fn root_of(model: &Model, mut component: usize) -> usize {
-    while let Some(p) = model.components[component].parent {
-        component = p;
-    }
-    component
-}
-
 fn edges(model: &Model) -> Vec<Edge> {
+    use crate::model::ComponentId;
     let mut edges = Vec::new();
     // First and last step of each root component.
-    let mut span: Vec<Option<(usize, usize)>> = vec![None; model.components.len()];
-    let mut prev: Option<(usize, usize)> = None; // (root, step)
+    let mut span: IdVec<ComponentId, Option<(StepId, StepId)>> = IdVec::filled(model.components.len(), None);
+    let mut prev: Option<(ComponentId, StepId)> = None;
     for step in &model.steps {
-        let root = root_of(model, step.component);
+        let root = model.root_of(step.component);
         match &mut span[root] {
             Some((_, last)) => *last = step.id,
             slot @ None => *slot = Some((step.id, step.id)),
@@ -110,12 +106,12 @@ fn edges(model: &Model) -> Vec<Edge> {
             }
         }
     }
-    for (i, link) in model.links.iter().enumerate() {
+    for (id, link) in model.links.enumerate() {
         if let (Some((_, last)), Some((first, _))) = (span[link.before], span[link.after]) {
             edges.push(Edge {
                 from: last,
                 to: first,
-                reason: EdgeReason::Link { link: i },
+                reason: EdgeReason::Link { link: id },
             });
         }
     }
@@ -123,15 +119,24 @@ fn edges(model: &Model) -> Vec<Edge> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The planner is pure: these tests build models by hand, no scripts, no hosts.
 
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
     use super::*;
-    use crate::model::{Action, Component, Host, HostPath, Link, LinkReason, Step, TransportSpec};
+    use crate::model::{Component, ComponentId, Host, HostPath, Id, Link, LinkReason, Step, TransportSpec};
+    use crate::primitive::directory::Directory;
 
-    fn model(hosts: &[&str], components: &[(&str, usize)], steps: &[(usize, &str)], links: &[(usize, usize)]) -> Model {
+    /// A model of `hosts`, components (name, host), steps (component, directory
+    /// name) and links (before, after) between components.
+    pub(crate) fn model(
+        hosts: &[&str],
+        components: &[(&str, usize)],
+        steps: &[(usize, &str)],
+        links: &[(usize, usize)],
+    ) -> Model {
         Model {
             environment: "test".into(),
             service: "s".into(),
@@ -151,7 +156,7 @@ mod tests {
                 .iter()
                 .map(|(name, host)| Component {
                     name: (*name).into(),
-                    host: *host,
+                    host: HostId::new(*host),
                     parent: None,
                     root: HostPath::new("~/d").unwrap(),
                     attributes: BTreeMap::new(),
@@ -162,14 +167,15 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(id, (component, name))| Step {
-                    id,
-                    host: components[*component].1,
-                    component: *component,
-                    action: Action::Directory {
+                    id: StepId::new(id),
+                    host: HostId::new(components[*component].1),
+                    component: ComponentId::new(*component),
+                    action: Arc::new(Directory {
                         name: (*name).into(),
-                        path: HostPath::new("~/d").unwrap().join(name),
+                        path: HostPath::new("~/d").unwrap().join(&format!("{component}/{name}")),
                         mode: None,
-                    },
+                        owner: None,
+                    }),
                     triggers: vec![],
                     span: None,
                 })
@@ -177,13 +183,18 @@ mod tests {
             links: links
                 .iter()
                 .map(|(before, after)| Link {
-                    before: *before,
-                    after: *after,
+                    before: ComponentId::new(*before),
+                    after: ComponentId::new(*after),
                     reason: LinkReason::Provides { key: "k".into() },
                     span: None,
                 })
                 .collect(),
+            warnings: Vec::new(),
         }
+    }
+
+    fn ids(v: &[usize]) -> Vec<StepId> {
+        v.iter().map(|&i| StepId::new(i)).collect()
     }
 
     #[test]
@@ -195,8 +206,8 @@ mod tests {
             &[],
         );
         let plan = Plan::build(&m).unwrap();
-        assert_eq!(plan.order, vec![0, 1, 2, 3]);
-        assert_eq!(plan.per_host, vec![vec![0, 2], vec![1, 3]]);
+        assert_eq!(plan.order, ids(&[0, 1, 2, 3]));
+        assert_eq!(plan.per_host.as_slice(), &[ids(&[0, 2]), ids(&[1, 3])]);
     }
 
     #[test]
@@ -209,8 +220,8 @@ mod tests {
             &[(1, 0)],
         );
         let plan = Plan::build(&m).unwrap();
-        assert_eq!(plan.order, vec![2, 3, 0, 1]);
-        assert_eq!(plan.preds[0], vec![3]);
+        assert_eq!(plan.order, ids(&[2, 3, 0, 1]));
+        assert_eq!(plan.preds[StepId::new(0)], ids(&[3]));
     }
 
     #[test]
@@ -221,7 +232,7 @@ mod tests {
             &[(0, "x1"), (1, "y1")],
             &[(0, 1), (1, 0)],
         );
-        let err = Plan::build(&m).unwrap_err();
+        let err = Plan::build(&m).unwrap_err().0.remove(0);
         assert!(
             err.message.starts_with("dependency cycle: 2 steps on hosts a, b"),
             "{}",
@@ -234,7 +245,8 @@ mod tests {
 
     #[test]
     fn the_same_model_always_gives_the_same_order() {
-        let steps: Vec<(usize, &str)> = (0..50).map(|i| (i % 5, "s")).collect();
+        let steps: Vec<(usize, String)> = (0..50).map(|i| (i % 5, format!("s{i}"))).collect();
+        let steps: Vec<(usize, &str)> = steps.iter().map(|(c, n)| (*c, n.as_str())).collect();
         let comps = [("a", 0), ("b", 1), ("c", 0), ("d", 1), ("e", 0)];
         let m = model(&["h0", "h1"], &comps, &steps, &[(4, 0), (3, 1)]);
         let first = Plan::build(&m).unwrap().order;

@@ -4,20 +4,20 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::{Edge, EdgeReason};
-use crate::model::{LinkReason, Model};
+use crate::model::{IdVec, LinkReason, Model, StepId};
 use crate::problem::{Kind, Problem};
 
 /// Kahn's algorithm with a min-heap on step ids, so independent steps keep their
 /// declaration order and the same model always gives the same plan.
-pub(super) fn toposort(model: &Model, edges: &[Edge]) -> Result<Vec<usize>, Problem> {
+pub(super) fn toposort(model: &Model, edges: &[Edge]) -> Result<Vec<StepId>, Problem> {
     let n = model.steps.len();
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut indeg = vec![0usize; n];
+    let mut succ: IdVec<StepId, Vec<StepId>> = IdVec::filled(n, Vec::new());
+    let mut indeg: IdVec<StepId, usize> = IdVec::filled(n, 0);
     for e in edges {
         succ[e.from].push(e.to);
         indeg[e.to] += 1;
     }
-    let mut ready: BinaryHeap<Reverse<usize>> = (0..n).filter(|&s| indeg[s] == 0).map(Reverse).collect();
+    let mut ready: BinaryHeap<Reverse<StepId>> = model.steps.ids().filter(|&s| indeg[s] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(Reverse(s)) = ready.pop() {
         order.push(s);
@@ -35,17 +35,17 @@ pub(super) fn toposort(model: &Model, edges: &[Edge]) -> Result<Vec<usize>, Prob
 }
 
 /// Finds one cycle among the steps left over and describes it, edge by edge.
-fn cycle_problem(model: &Model, edges: &[Edge], indeg: &[usize]) -> Problem {
-    let left = |s: usize| indeg[s] > 0;
-    let mut pred_edge: Vec<Option<usize>> = vec![None; model.steps.len()];
+fn cycle_problem(model: &Model, edges: &[Edge], indeg: &IdVec<StepId, usize>) -> Problem {
+    let left = |s: StepId| indeg[s] > 0;
+    let mut pred_edge: IdVec<StepId, Option<usize>> = IdVec::filled(model.steps.len(), None);
     for (i, e) in edges.iter().enumerate() {
         if left(e.from) && left(e.to) && pred_edge[e.to].is_none_or(|p| edges[p].from > e.from) {
             pred_edge[e.to] = Some(i);
         }
     }
     // Walk backwards from the first stuck step until a step repeats.
-    let start = (0..model.steps.len()).find(|&s| left(s)).expect("a stuck step");
-    let mut seen = vec![usize::MAX; model.steps.len()];
+    let start = model.steps.ids().find(|&s| left(s)).expect("a stuck step");
+    let mut seen: IdVec<StepId, usize> = IdVec::filled(model.steps.len(), usize::MAX);
     let mut path: Vec<usize> = Vec::new(); // edge indices, walking backwards
     let mut s = start;
     while seen[s] == usize::MAX {

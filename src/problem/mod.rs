@@ -30,6 +30,8 @@ pub enum Kind {
     Locked,
     /// The command line asked for something impossible.
     Usage,
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run.
+    Interrupted,
 }
 
 impl Kind {
@@ -43,6 +45,30 @@ impl Kind {
             Kind::Step => "ordo::step",
             Kind::Locked => "ordo::locked",
             Kind::Usage => "ordo::usage",
+            Kind::Interrupted => "ordo::interrupted",
+        }
+    }
+
+    /// Which problem decides the exit code when several hosts fail differently:
+    /// an interruption, then unreachable hosts, locked hosts, failed steps.
+    fn severity(self) -> u8 {
+        match self {
+            Kind::Interrupted => 6,
+            Kind::Connect => 5,
+            Kind::Locked => 4,
+            Kind::Step => 3,
+            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage => 2,
+        }
+    }
+
+    /// The process exit code for this kind of problem (see `docs/cli.md`).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Step => 1,
+            Kind::Connect => 3,
+            Kind::Locked => 4,
+            Kind::Interrupted => 130,
+            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage => 2,
         }
     }
 }
@@ -60,6 +86,8 @@ pub struct Problem {
     pub message: String,
     pub labels: Vec<Label>,
     pub help: Option<String>,
+    /// The host it happened on, for ordering problems of several hosts.
+    pub host: Option<String>,
     /// Further places worth showing (call sites, other ends of a cycle), each
     /// rendered with its own source.
     pub related: Vec<Problem>,
@@ -76,6 +104,7 @@ impl Problem {
             message: message.into(),
             labels: Vec::new(),
             help: None,
+            host: None,
             related: Vec::new(),
             source: None,
             resolved: Vec::new(),
@@ -98,6 +127,29 @@ impl Problem {
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    #[must_use]
+    pub fn on_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
+    }
+
+    /// The problem with `f` applied to its texts (redaction before rendering).
+    #[must_use]
+    pub fn map_text(mut self, f: &dyn Fn(&str) -> String) -> Self {
+        self.message = f(&self.message);
+        self.help = self.help.as_deref().map(f);
+        for l in &mut self.labels {
+            l.text = f(&l.text);
+        }
+        self.related = self.related.into_iter().map(|p| p.map_text(f)).collect();
+        self
+    }
+
+    /// The diagnostic code (`ordo::step`…).
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
     }
 
     #[must_use]
@@ -214,7 +266,42 @@ impl From<Problem> for Problems {
 }
 
 impl Problems {
+    /// The most severe kind among them (it decides the exit code).
     pub fn kind(&self) -> Kind {
-        self.0.first().map_or(Kind::Usage, |p| p.kind)
+        self.0
+            .iter()
+            .map(|p| p.kind)
+            .max_by_key(|k| k.severity())
+            .unwrap_or(Kind::Usage)
+    }
+
+    /// Most severe first, then by host name, so the output does not depend on
+    /// which host answered first. Problems of the same kind and host keep their order.
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| {
+            b.kind
+                .severity()
+                .cmp(&a.kind.severity())
+                .then_with(|| a.host.cmp(&b.host))
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_and_exit_code_do_not_depend_on_timing() {
+        let mut ps = Problems(vec![
+            Problem::new(Kind::Step, "b failed").on_host("b"),
+            Problem::new(Kind::Locked, "c locked").on_host("c"),
+            Problem::new(Kind::Connect, "z down").on_host("z"),
+            Problem::new(Kind::Step, "a failed").on_host("a"),
+        ]);
+        assert_eq!(ps.kind(), Kind::Connect);
+        ps.sort();
+        let order: Vec<&str> = ps.0.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(order, vec!["z down", "c locked", "a failed", "b failed"]);
     }
 }

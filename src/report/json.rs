@@ -1,4 +1,6 @@
-//! `--format json`: one JSON object per event and line.
+//! `--format json`: one JSON object per event and line, on stdout — nothing else,
+//! errors included (as `problem` events). The event names and fields are listed in
+//! `docs/cli.md`.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -23,11 +25,5 @@ impl Reporter for Json {
             let _ = out.write_all(b"\n");
             let _ = out.flush();
         }
-    }
-
-    fn text(&self, line: &str) {
-        let mut out = self.out.lock().expect("json output");
-        let _ = serde_json::to_writer(&mut *out, &serde_json::json!({ "event": "message", "text": line }));
-        let _ = out.write_all(b"\n");
     }
 }

@@ -1,14 +1,26 @@
-//! Stage 5: one stream of events (what the plan will change, what each step did,
-//! per-host and overall summaries) and interchangeable renderers: human text for
-//! people, JSON lines for machines. Executors never print.
+//! Stage 5: one stream of typed events — what the plan will change, what each step
+//! did, per-host and overall summaries, host status, command output, script prints
+//! and problems — and interchangeable renderers: plain text for logs and pipes
+//! ([`Plain`]), a live view on a terminal ([`Live`]), JSON lines for machines
+//! ([`Json`]). Executors and commands never print; every output goes through one
+//! [`Reporter`], and [`Redacting`] masks sensitive values before any renderer sees
+//! them.
 
-mod human;
 mod json;
+mod live;
+mod plain;
+mod redact;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-pub use human::Human;
 pub use json::Json;
+pub use live::Live;
+pub use plain::Plain;
+pub use redact::{Redacting, Redactor};
+
+use crate::model::StepId;
+use crate::primitive::{Change, Diff};
+use crate::source::Span;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -20,15 +32,28 @@ pub enum Event {
         hosts: usize,
         steps: usize,
     },
-    /// One step's verdict from the plan phase.
+    /// Something worth saying that is not a step: a lock that was broken, a deploy
+    /// running elsewhere, a warning about the scripts.
+    Notice {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        level: Level,
+        text: String,
+        #[serde(serialize_with = "span_text", skip_serializing_if = "Option::is_none")]
+        span: Option<Span>,
+    },
+    /// One step's verdict from the plan phase (`change` is `"none"` when it is up to
+    /// date).
     Planned {
         host: String,
-        step: usize,
+        step: StepId,
         path: String,
-        change: String,
+        #[serde(serialize_with = "change_word")]
+        change: Option<Change>,
         detail: Option<String>,
-        diff: Option<String>,
-        span: Option<String>,
+        diff: Option<Diff>,
+        #[serde(serialize_with = "span_text")]
+        span: Option<Span>,
     },
     PlanDone {
         changes: usize,
@@ -39,15 +64,16 @@ pub enum Event {
     /// A step was applied (or failed, or was skipped).
     Step {
         host: String,
-        step: usize,
+        step: StepId,
         path: String,
         status: StepStatus,
-        span: Option<String>,
+        #[serde(serialize_with = "span_text")]
+        span: Option<Span>,
         duration_ms: u64,
         error: Option<String>,
     },
     /// What a host is doing now (for live views).
-    Progress { host: String, activity: String },
+    Progress { host: String, activity: Activity },
     HostDone {
         host: String,
         changed: usize,
@@ -63,6 +89,42 @@ pub enum Event {
         hosts: usize,
         duration_ms: u64,
     },
+    /// `ordo check`: the project is consistent.
+    Checked { steps: usize, hosts: usize },
+    /// `ordo status`: what one host has deployed.
+    HostStatus(HostStatus),
+    /// `ordo status`: the hosts do not all run the same version.
+    VersionsDiffer { versions: usize },
+    /// A line a command printed on a host (`ordo run`).
+    Output { host: String, stream: Stream, line: String },
+    /// A command finished on a host (`ordo run`): its exit code, or why it did not run.
+    CommandDone {
+        host: String,
+        code: Option<i32>,
+        error: Option<String>,
+    },
+    /// `print`/`debug` in a script.
+    Print {
+        text: String,
+        #[serde(serialize_with = "span_text", skip_serializing_if = "Option::is_none")]
+        span: Option<Span>,
+    },
+    /// An error (with `--format json`; people see the rendered diagnostic).
+    Problem(ProblemReport),
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warning,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -74,9 +136,107 @@ pub enum StepStatus {
     Skipped,
 }
 
+/// What a host is busy with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Activity {
+    Connecting,
+    Probing,
+    Waiting { on: String },
+    Applying { step: String },
+    Done,
+}
+
+impl std::fmt::Display for Activity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Activity::Connecting => f.write_str("connecting"),
+            Activity::Probing => f.write_str("probing"),
+            Activity::Waiting { on } => write!(f, "waiting for {on}"),
+            Activity::Applying { step } => write!(f, "applying {step}"),
+            Activity::Done => f.write_str("done"),
+        }
+    }
+}
+
+impl Serialize for Activity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One host in `ordo status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostStatus {
+    pub host: String,
+    /// None: never deployed.
+    pub deployed: Option<Deployed>,
+    /// Who deploys it right now.
+    pub locked_by: Option<String>,
+    /// The lock's holder ran on this machine and is gone.
+    pub stale_lock: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Deployed {
+    pub fingerprint: String,
+    /// The fingerprint is the one this checkout would deploy.
+    pub current: bool,
+    pub commit: Option<String>,
+    pub environment: String,
+    pub ordo_version: String,
+    pub deployed_at: String,
+    pub deployed_by: String,
+}
+
+/// A problem as a JSON consumer sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProblemReport {
+    pub severity: &'static str,
+    pub code: String,
+    pub message: String,
+    /// `file:line:col` of the first label, if any.
+    pub location: Option<String>,
+    pub help: Option<String>,
+}
+
+impl ProblemReport {
+    pub fn of(p: &crate::problem::Problem) -> Self {
+        ProblemReport {
+            severity: "error",
+            code: p.code().to_string(),
+            message: p.message.clone(),
+            location: p.span().map(ToString::to_string),
+            help: p.help.clone(),
+        }
+    }
+}
+
+fn span_text<S: Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
+    match span {
+        Some(span) => s.collect_str(span),
+        None => s.serialize_none(),
+    }
+}
+
+fn change_word<S: Serializer>(change: &Option<Change>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(change.as_ref().map_or("none", Change::word))
+}
+
 /// Consumes events; implementations must be usable from several host tasks.
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
-    /// A line of free text (`ordo check` results, status tables).
-    fn text(&self, line: &str);
+
+    /// Waits until everything written has reached its destination.
+    fn flush(&self) {}
+}
+
+/// Colour codes, used only when colour is on.
+pub(crate) mod paint {
+    pub(crate) const RESET: &str = "\x1b[0m";
+    pub(crate) const GREEN: &str = "\x1b[32m";
+    pub(crate) const YELLOW: &str = "\x1b[33m";
+    pub(crate) const RED: &str = "\x1b[31m";
+    pub(crate) const CYAN: &str = "\x1b[36m";
+    pub(crate) const DIM: &str = "\x1b[2m";
+    pub(crate) const BOLD: &str = "\x1b[1m";
 }

@@ -5,7 +5,7 @@
 use super::api::{RefTarget, RootBuild};
 use super::configure::{Root, root_name};
 use super::session::{Declarations, ServiceDecl, Session};
-use crate::model::{Component, Host, Link, LinkReason, Model, Step};
+use crate::model::{Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId};
 use crate::problem::{Kind, Problem, Problems};
 use crate::source::Span;
 
@@ -18,7 +18,7 @@ pub(super) fn assemble(
     service: &str,
 ) -> Result<Model, Problems> {
     let env = decl.environment.as_ref().expect("environment");
-    let hosts: Vec<Host> = decl
+    let hosts: IdVec<HostId, Host> = decl
         .hosts
         .iter()
         .map(|h| Host {
@@ -31,19 +31,19 @@ pub(super) fn assemble(
             span: h.span.clone(),
         })
         .collect();
-    let mut components: Vec<Component> = Vec::new();
-    let mut steps: Vec<Step> = Vec::new();
-    let mut root_comp: Vec<usize> = Vec::with_capacity(builds.len());
+    let mut components: IdVec<ComponentId, Component> = IdVec::new();
+    let mut steps: IdVec<StepId, Step> = IdVec::new();
+    let mut root_comp: Vec<ComponentId> = Vec::with_capacity(builds.len());
     let mut order: Vec<(usize, String, bool, Option<Span>)> = Vec::new();
     let mut problems = Vec::new();
     for (r, build) in builds.into_iter().enumerate() {
         let base = components.len();
-        root_comp.push(base);
+        root_comp.push(ComponentId::new(base));
         for c in build.components {
             components.push(Component {
                 name: c.name,
-                host: build.host,
-                parent: c.parent.map(|p| base + p),
+                host: HostId::new(build.host),
+                parent: c.parent.map(|p| ComponentId::new(base + p)),
                 root: c.dir,
                 attributes: c
                     .attributes
@@ -67,23 +67,23 @@ pub(super) fn assemble(
                 if x == target {
                     return true;
                 }
-                c = components[base + x].parent.map(|p| p - base);
+                c = components[ComponentId::new(base + x)].parent.map(|p| p.index() - base);
             }
             false
         };
         let mut triggers_all = Vec::new();
         for s in &build.steps {
-            let mut triggers: Vec<usize> = Vec::new();
+            let mut triggers: Vec<StepId> = Vec::new();
             for t in &s.on_change {
                 match t.target {
-                    RefTarget::Step(i) => triggers.push(first_step + i),
+                    RefTarget::Step(i) => triggers.push(StepId::new(first_step + i)),
                     RefTarget::Component(c) => {
                         triggers.extend(
                             local_comps
                                 .iter()
                                 .enumerate()
                                 .filter(|(_, sc)| within(**sc, c))
-                                .map(|(i, _)| first_step + i),
+                                .map(|(i, _)| StepId::new(first_step + i)),
                         );
                     }
                 }
@@ -93,11 +93,11 @@ pub(super) fn assemble(
             triggers_all.push(triggers);
         }
         for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
-            let id = steps.len();
+            let id = StepId::new(steps.len());
             steps.push(Step {
                 id,
-                host: build.host,
-                component: base + s.comp,
+                host: HostId::new(build.host),
+                component: ComponentId::new(base + s.comp),
                 action: s.action,
                 triggers,
                 span: s.span,
@@ -107,9 +107,8 @@ pub(super) fn assemble(
             order.push((r, other, after, span));
         }
     }
-    let _ = env;
 
-    let mut links = Vec::new();
+    let mut links: IdVec<crate::model::LinkId, Link> = IdVec::new();
     let registry = session.registry();
     let mut keys: Vec<(&String, _)> = registry.keys.iter().collect();
     keys.sort_by_key(|(k, _)| k.as_str());
@@ -169,5 +168,6 @@ pub(super) fn assemble(
         components,
         steps,
         links,
+        warnings: Vec::new(),
     })
 }

@@ -8,8 +8,8 @@ use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
+use super::RunOutput;
 use super::{BoxFuture, Transport};
-use crate::model::RunOutput;
 use crate::problem::{Kind, Problem};
 
 pub struct Local {

@@ -9,15 +9,22 @@ mod ssh;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use local::Local;
 pub use ssh::Ssh;
 
-use crate::model::{Host, RunOutput, TransportSpec};
 use crate::problem::Problem;
+
+/// Output of a script run on a host.
+#[derive(Clone, Debug, Default)]
+pub struct RunOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -38,6 +45,14 @@ pub struct Connection {
 }
 
 impl Connection {
+    pub fn new(inner: Box<dyn Transport>, host: &str) -> Self {
+        Connection {
+            inner,
+            host: host.to_string(),
+            trips: AtomicUsize::new(0),
+        }
+    }
+
     pub fn round_trips(&self) -> usize {
         self.trips.load(Ordering::Relaxed)
     }
@@ -71,36 +86,16 @@ pub struct SshOptions {
 }
 
 impl SshOptions {
-    /// The options for a project: its `ssh_config` if it has one, strict host keys
-    /// unless `ORDO_ACCEPT_NEW_HOST_KEYS=1`, and a fresh control directory for this
-    /// process. The directory is only named here, so runs that reach no ssh host
+    /// The options for a project: its `ssh_config` if it has one, strict host keys,
+    /// and a fresh control directory for this process. The directory is only named here, so runs that reach no ssh host
     /// leave nothing behind.
     pub fn default_for(project_root: &Path) -> SshOptions {
         let config = project_root.join("ssh_config");
         SshOptions {
-            accept_new_host_keys: std::env::var("ORDO_ACCEPT_NEW_HOST_KEYS").is_ok_and(|v| v == "1"),
+            accept_new_host_keys: false,
             config_file: config.is_file().then_some(config),
             control_dir: ssh::fresh_control_dir(),
             connect_timeout: Duration::from_secs(10),
         }
     }
-}
-
-/// Opens the transport a host's model asks for.
-pub fn for_host(host: &Host, ssh: &SshOptions) -> Result<Arc<Connection>, Problem> {
-    let inner: Box<dyn Transport> = match &host.transport {
-        TransportSpec::Local { home } => Box::new(Local::new(&host.name, home.clone())),
-        TransportSpec::Ssh { address, port, user } => {
-            // The model's `user` also carries the environment's default login.
-            let user = user
-                .as_deref()
-                .or((!host.user.is_empty()).then_some(host.user.as_str()));
-            Box::new(Ssh::new(&host.name, address, *port, user, ssh.clone()))
-        }
-    };
-    Ok(Arc::new(Connection {
-        inner,
-        host: host.name.clone(),
-        trips: AtomicUsize::new(0),
-    }))
 }

@@ -17,8 +17,8 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
+use super::RunOutput;
 use super::{BoxFuture, SshOptions, Transport};
-use crate::model::RunOutput;
 use crate::problem::{Kind, Problem};
 
 /// sshd's `MaxSessions` defaults to 10 channels per connection; past that, new

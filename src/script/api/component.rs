@@ -8,14 +8,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::primitives::{FileContent, StepKind, StepSpec};
+use super::primitives::{AddCtx, StepSpec};
 use super::{RhaiResult, call_span, fail, script_error};
-use crate::model::{Action, CustomStep, HostPath};
+use crate::model::{Action, HostPath};
 use crate::problem::{Kind, Problem};
-use crate::script::custom::RhaiStep;
 use crate::script::diagnostic::type_name;
 use crate::script::session::Session;
-use crate::script::template;
 use crate::source::Span;
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -349,110 +347,28 @@ pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
 }
 
 fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSpec) -> RhaiResult<StepRef> {
-    let (serial, dir, host_info, attributes) = {
+    let (serial, dir, host_info, attributes, component) = {
         let b = c.lock();
         let comp = &b.components[c.comp];
-        (b.serial, comp.dir.clone(), b.host_info.clone(), comp.attributes.clone())
+        (
+            b.serial,
+            comp.dir.clone(),
+            b.host_info.clone(),
+            comp.attributes.clone(),
+            comp.name.clone(),
+        )
     };
     let span = spec.span.clone();
-    let (action, on_change) = match spec.kind {
-        StepKind::File { path, content, mode } => {
-            let content = match content {
-                FileContent::Bytes(b) => b,
-                FileContent::Source(src) => read_source(s, ctx, &src, "file")?,
-            };
-            (
-                Action::File {
-                    path: dir.join(&path),
-                    name: path,
-                    content,
-                    mode,
-                    template: None,
-                },
-                Vec::new(),
-            )
-        }
-        StepKind::Template {
-            path,
-            source,
-            vars,
-            mode,
-        } => {
-            let text = read_source(s, ctx, &source, "template")?;
-            let comp_name = c.lock().components[c.comp].name.clone();
-            let rendered = template::render(
-                s,
-                &source,
-                &text,
-                &host_info,
-                &comp_name,
-                &dir,
-                &attributes,
-                vars,
-                span.as_ref(),
-            )
-            .map_err(fail)?;
-            (
-                Action::File {
-                    path: dir.join(&path),
-                    name: path,
-                    content: rendered.into_bytes().into(),
-                    mode,
-                    template: Some(source),
-                },
-                Vec::new(),
-            )
-        }
-        StepKind::Directory { path, mode } => (
-            Action::Directory {
-                path: dir.join(&path),
-                name: path,
-                mode,
-            },
-            Vec::new(),
-        ),
-        StepKind::Symlink { path, target } => (
-            Action::Symlink {
-                path: dir.join(&path),
-                name: path,
-                target,
-            },
-            Vec::new(),
-        ),
-        StepKind::Command {
-            name,
-            run,
-            unless,
-            creates,
-            cwd,
-            always,
-            on_change,
-        } => {
-            let cwd = cwd.map_or_else(|| dir.clone(), |d| dir.join(&d));
-            let creates = creates.map(|p| dir.join(&p));
-            (
-                Action::Command {
-                    name,
-                    run,
-                    cwd,
-                    unless,
-                    creates,
-                    always,
-                },
-                on_change,
-            )
-        }
-        StepKind::Custom {
-            name,
-            verify,
-            update,
-            on_change,
-        } => {
-            let step: Arc<dyn CustomStep> = Arc::new(RhaiStep::new(s.clone(), verify, update, dir.to_string()));
-            (Action::Custom { name, step }, on_change)
-        }
-    };
-    for r in &on_change {
+    let resolved = spec.spec.resolve(&AddCtx {
+        session: s,
+        call: ctx,
+        dir: &dir,
+        host_info: &host_info,
+        component: &component,
+        attributes: &attributes,
+        span: span.as_ref(),
+    })?;
+    for r in &resolved.on_change {
         if r.serial != serial {
             return Err(script_error(
                 ctx,
@@ -461,13 +377,13 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
             ));
         }
     }
-    let path = action.path().map(ToString::to_string);
-    let name = action.label();
+    let path = resolved.action.managed().map(|m| m.path.to_string());
+    let name = resolved.action.label();
     let mut b = c.lock();
     b.steps.push(StepBuild {
         comp: c.comp,
-        action,
-        on_change,
+        action: resolved.action,
+        on_change: resolved.on_change,
         span,
     });
     Ok(StepRef {
@@ -475,18 +391,5 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
         target: RefTarget::Step(b.steps.len() - 1),
         path,
         name,
-    })
-}
-
-fn read_source(s: &Session, ctx: &NativeCallContext, name: &str, what: &str) -> RhaiResult<Arc<[u8]>> {
-    s.read_project_file(name).map_err(|e| {
-        script_error(
-            ctx,
-            format!("{what} source `{name}` cannot be read: {e}"),
-            format!(
-                "{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"",
-                s.project_root.display()
-            ),
-        )
     })
 }

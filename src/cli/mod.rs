@@ -1,4 +1,7 @@
-//! The command line, as plain clap types. `app` turns them into work.
+//! The command line, as plain clap types. [`config::Config`] resolves them (and the
+//! `ORDO_*` environment variables) once, before any work.
+
+pub mod config;
 
 use std::path::PathBuf;
 
@@ -15,13 +18,29 @@ pub struct Cli {
     #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
 
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    /// Output format: text for people, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human, env = "ORDO_FORMAT")]
     pub format: Format,
 
-    /// When to use colour.
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    /// When to use colour (NO_COLOR in the environment also turns it off).
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, env = "ORDO_COLOR")]
     pub color: Color,
+
+    /// How many hosts to work on at once (connect, probe, apply, run).
+    #[arg(long, short = 'j', global = true, value_name = "N", env = "ORDO_JOBS", default_value_t = crate::exec::DEFAULT_JOBS as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// How long a command or guard may run on a host before it is stopped with its
+    /// whole process group (a command's own `timeout:` wins).
+    #[arg(long, global = true, value_name = "SECONDS", env = "ORDO_TIMEOUT", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Trust the SSH host key of hosts seen for the first time (accept-new). A key
+    /// that changed is refused regardless.
+    #[arg(long, global = true, env = "ORDO_ACCEPT_NEW_HOST_KEYS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub accept_new_host_keys: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -45,12 +64,12 @@ pub enum Command {
     /// Load, evaluate and plan without touching any host: errors, or "ok: N steps on M hosts".
     Check(EnvArgs),
     /// Probe the hosts and show every change a deploy would make, with diffs. Changes nothing.
-    Plan(TargetArgs),
+    Plan(PlanArgs),
     /// Plan, then apply the changes.
     Deploy(DeployArgs),
     /// Print the plan's step graph as Graphviz DOT.
     Graph(EnvArgs),
-    /// Show what each host has deployed: fingerprint, when, by whom, who deploys now.
+    /// Show what each host has deployed: fingerprint, environment, when, by whom, who deploys now.
     Status(TargetArgs),
     /// Run a shell command on hosts in parallel; output grouped per host.
     Run(RunArgs),
@@ -80,11 +99,17 @@ pub struct TargetArgs {
     /// Only these hosts: comma-separated names, globs (web*) or roles.
     #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
+}
 
-    /// Trust the SSH host key of hosts seen for the first time (accept-new). A key
-    /// that changed is refused regardless. Also: ORDO_ACCEPT_NEW_HOST_KEYS=1.
-    #[arg(long)]
-    pub accept_new_host_keys: bool,
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Exit with 2 when there are changes (0 when none), for CI drift checks; an
+    /// error that would exit 2 exits 1 instead.
+    #[arg(long, alias = "detailed-exitcode")]
+    pub exit_code: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,7 +125,11 @@ pub struct DeployArgs {
     #[arg(long)]
     pub break_lock: bool,
 
-    /// Deploy from a git working tree with uncommitted changes.
+    /// Deploy from a git working tree with uncommitted changes to the project's inputs.
     #[arg(long)]
     pub allow_dirty: bool,
+
+    /// Deploy onto hosts that another environment of the service deployed last.
+    #[arg(long)]
+    pub switch_environment: bool,
 }

@@ -36,6 +36,32 @@ impl HostPath {
         }
     }
 
+    /// Whether this path lies strictly below `dir`.
+    pub fn is_below(&self, dir: &HostPath) -> bool {
+        let d = dir.0.trim_end_matches('/');
+        self.0.len() > d.len() + 1 && self.0.starts_with(d) && self.0.as_bytes()[d.len()] == b'/'
+    }
+
+    /// Why `raw` cannot name a path ordo manages, if it cannot: ordo's scripts pass
+    /// paths through line-based lists and its state files are line-based, and a name
+    /// with a trailing space or a backslash is silently rewritten by some tools.
+    pub fn check(raw: &str) -> Result<(), String> {
+        for c in raw.chars() {
+            let what = match c {
+                '\n' => "a newline".to_string(),
+                '\t' => "a tab".to_string(),
+                '\\' => "a backslash".to_string(),
+                c if c.is_control() => format!("a control character ({})", c.escape_unicode()),
+                _ => continue,
+            };
+            return Err(format!("it contains {what}"));
+        }
+        if raw.split('/').any(|part| part.ends_with(' ')) {
+            return Err("a part of it ends with a space".into());
+        }
+        Ok(())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -109,6 +135,20 @@ mod tests {
         assert_eq!(HostPath::new("~").unwrap().as_str(), "~");
         assert_eq!(HostPath::new("/").unwrap().as_str(), "/");
         assert!(HostPath::new("relative").is_none());
+    }
+
+    #[test]
+    fn unrepresentable_paths_are_refused() {
+        assert!(HostPath::check("etc/app.conf").is_ok());
+        assert!(HostPath::check("etc/a b/ü").is_ok());
+        assert!(HostPath::check("etc/a\nb").unwrap_err().contains("newline"));
+        assert!(HostPath::check("a\\b").unwrap_err().contains("backslash"));
+        assert!(HostPath::check("a\u{1b}b").unwrap_err().contains("control"));
+        assert!(HostPath::check("dir /x").unwrap_err().contains("space"));
+        let root = HostPath::new("~/d").unwrap();
+        assert!(root.join("x").is_below(&root));
+        assert!(!HostPath::new("~/dx").unwrap().is_below(&root));
+        assert!(!root.is_below(&root));
     }
 
     #[test]

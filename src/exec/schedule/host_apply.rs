@@ -1,0 +1,448 @@
+//! The apply of one host: its planned changes in order, consecutive ones batched
+//! into one script (one round trip) as long as nothing they need from other hosts is
+//! missing; custom steps run on the controller between scripts. The last script also
+//! rewrites the list of what ordo created, records the deployed version and releases
+//! the lock.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::board::{Board, Status};
+use super::policy::{Policy, Stop};
+use super::{Finish, Totals, step_event};
+use crate::exec::hosts::{HostRun, host_io};
+use crate::exec::lock;
+use crate::exec::predict::{HostPlan, PlannedStep};
+use crate::exec::state::{Owned, owned_file, pending_marker, state_dir, state_file};
+use crate::exec::{Catalog, tail};
+use crate::model::{IdVec, StepId};
+use crate::primitive::{Change, StepCtx};
+use crate::problem::{Kind, Problem};
+use crate::report::{Activity, Event, Reporter, StepStatus};
+use crate::shell::apply::{ApplyScript, Outcome, parse};
+use crate::shell::{heredoc, word};
+
+pub(super) struct HostApply {
+    pub(super) catalog: Arc<Catalog>,
+    pub(super) plan: HostPlan,
+    pub(super) run: Arc<HostRun>,
+    pub(super) board: Arc<Board>,
+    pub(super) near: Arc<IdVec<StepId, Vec<StepId>>>,
+    pub(super) reporter: Arc<dyn Reporter>,
+    pub(super) finish: Arc<Finish>,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) timeout: Duration,
+    pub(super) home: crate::model::HostPath,
+}
+
+impl HostApply {
+    /// Changed steps on other hosts that `s` waits for.
+    fn other_host_deps(&self, s: StepId) -> Vec<StepId> {
+        let model = &self.catalog.model;
+        if s.index() >= model.steps.len() {
+            return Vec::new();
+        }
+        self.near[s]
+            .iter()
+            .copied()
+            .filter(|&d| self.catalog.host(d) != self.plan.host)
+            .collect()
+    }
+
+    fn event(&self, s: StepId, status: StepStatus, ms: u64, error: Option<String>) {
+        self.reporter
+            .event(&step_event(&self.catalog, &self.run.name, s, status, ms, error));
+    }
+
+    fn progress(&self, activity: Activity) {
+        self.reporter.event(&Event::Progress {
+            host: self.run.name.clone(),
+            activity,
+        });
+    }
+
+    fn ctx<'a>(&'a self, s: StepId, marker: Option<&'a crate::model::HostPath>) -> StepCtx<'a> {
+        let model = &self.catalog.model;
+        let root = if s.index() < model.steps.len() {
+            &model.components[model.steps[s].component].root
+        } else {
+            // Removals have no component: the home stands in for a root.
+            &self.home
+        };
+        StepCtx {
+            id: s,
+            root,
+            trigger: None,
+            marker,
+            timeout: self.timeout,
+        }
+    }
+
+    /// The pending marker of `s`, when other steps trigger it.
+    fn own_marker(&self, s: StepId) -> Option<crate::model::HostPath> {
+        let model = &self.catalog.model;
+        (s.index() < model.steps.len() && crate::exec::probe::watches(model, s)).then(|| pending_marker(model, s))
+    }
+
+    async fn exec(&self, script: String) -> Result<crate::model::RunOutput, Problem> {
+        let _permit = self.permits.acquire().await.expect("never closed");
+        self.run.conn.exec(script).await.map_err(|p| p.on_host(&self.run.name))
+    }
+}
+
+/// Applies one host's plan. Returns its totals and problems.
+pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
+    let policy = Policy;
+    let model = h.catalog.model.clone();
+    let planned = &h.plan.planned;
+    let mut totals = Totals::default();
+    let mut problems = Vec::new();
+    // Pending markers to write before a step changes: the steps it triggers.
+    let planned_steps: HashSet<StepId> = planned.iter().map(|p| p.step).collect();
+    let mut markers_for: HashMap<StepId, Vec<StepId>> = HashMap::new();
+    for p in planned {
+        if p.step.index() >= model.steps.len() {
+            continue;
+        }
+        for &t in &model.steps[p.step].triggers {
+            if planned_steps.contains(&t) && crate::exec::probe::watches(&model, p.step) {
+                markers_for.entry(t).or_default().push(p.step);
+            }
+        }
+    }
+    let mut i = 0;
+    let mut stopped: Option<Stop> = None;
+    let mut recorded = false;
+    while i < planned.len() {
+        if let Some(stop) = &stopped {
+            h.board.set(planned[i].step, Status::Failed);
+            h.event(planned[i].step, StepStatus::Skipped, 0, Some(stop.reason().to_string()));
+            totals.skipped += 1;
+            i += 1;
+            continue;
+        }
+        let first = planned[i].step;
+        let deps = h.other_host_deps(first);
+        if !h.board.ready(&deps) {
+            h.progress(Activity::Waiting {
+                on: h.catalog.path(deps[0]),
+            });
+        }
+        if let Err(dep) = h.board.wait(&deps).await {
+            stopped = Some(policy.on_upstream_failure(&h.catalog.path(dep), dep));
+            continue;
+        }
+        let started = Instant::now();
+        h.progress(Activity::Applying {
+            step: h.catalog.path(first),
+        });
+        if h.catalog.action(first).controller().is_some() {
+            match custom(&h, first, markers_for.get(&first).map_or(&[][..], Vec::as_slice)).await {
+                Ok(()) => {
+                    h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
+                    h.board.set(first, Status::Done);
+                    totals.changed += 1;
+                }
+                Err(p) => {
+                    h.board.set(first, Status::Failed);
+                    h.event(
+                        first,
+                        StepStatus::Failed,
+                        started.elapsed().as_millis() as u64,
+                        Some(p.message.clone()),
+                    );
+                    totals.failed += 1;
+                    problems.push(p);
+                    stopped = Some(policy.on_failure(&h.catalog.path(first)));
+                }
+            }
+            i += 1;
+            continue;
+        }
+        // Extend the batch while the next changes need nothing from other hosts
+        // that is not done yet.
+        let mut end = i + 1;
+        while end < planned.len()
+            && h.catalog.action(planned[end].step).controller().is_none()
+            && h.board.ready(&h.other_host_deps(planned[end].step))
+        {
+            end += 1;
+        }
+        let batch = &planned[i..end];
+        let last = end == planned.len();
+        let script = batch_script(&h, batch, &markers_for, last);
+        let outcome = h.exec(script).await;
+        let ms = started.elapsed().as_millis() as u64;
+        let report = match &outcome {
+            Ok(out) => parse(&out.stdout),
+            Err(_) => Default::default(),
+        };
+        if lock::released(outcome.as_ref().map_or("", |o| o.stdout.as_str())) {
+            h.run.lock_released();
+        }
+        let by_step: HashMap<StepId, &Outcome> = report.steps.iter().map(|(s, o)| (*s, o)).collect();
+        // A step of this script that failed: the script stopped there, and the steps
+        // it did not reach are skipped, not interrupted.
+        let failed_here = batch
+            .iter()
+            .find(|p| matches!(by_step.get(&p.step), Some(Outcome::Failed { .. })))
+            .map(|p| policy.on_failure(&h.catalog.path(p.step)));
+        for p in batch {
+            match by_step.get(&p.step) {
+                Some(outcome @ (Outcome::Ok | Outcome::Kept)) => {
+                    let note = matches!(outcome, Outcome::Kept).then(|| "kept: the directory is not empty".to_string());
+                    h.event(p.step, StepStatus::Changed, ms, note);
+                    h.board.set(p.step, Status::Done);
+                    totals.changed += 1;
+                }
+                Some(Outcome::Failed { code, output }) => {
+                    let (what, short) = match p.planned.change {
+                        Change::Run { .. } => (format!("failed with exit code {code}"), format!("exit code {code}")),
+                        _ => ("could not be applied".to_string(), "could not be applied".to_string()),
+                    };
+                    h.event(p.step, StepStatus::Failed, ms, Some(short));
+                    h.board.set(p.step, Status::Failed);
+                    totals.failed += 1;
+                    problems.push(h.catalog.problem(p.step, &what, Some(output)));
+                    stopped = Some(policy.on_failure(&h.catalog.path(p.step)));
+                }
+                None if stopped.is_some() || failed_here.is_some() => {
+                    let reason = stopped
+                        .as_ref()
+                        .or(failed_here.as_ref())
+                        .map(|s| s.reason().to_string());
+                    h.event(p.step, StepStatus::Skipped, 0, reason);
+                    h.board.set(p.step, Status::Failed);
+                    totals.skipped += 1;
+                }
+                None => {
+                    // The script ended without a word about this step: the
+                    // connection or the shell died under it.
+                    let why = match &outcome {
+                        Err(e) => e.message.clone(),
+                        Ok(out) => format!("the host's shell stopped (exit {}): {}", out.code, tail(&out.stderr)),
+                    };
+                    h.event(p.step, StepStatus::Failed, ms, Some(why.clone()));
+                    h.board.set(p.step, Status::Failed);
+                    totals.failed += 1;
+                    let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
+                    if let Err(e) = &outcome {
+                        problem.kind = e.kind;
+                    }
+                    problems.push(problem);
+                    stopped = Some(policy.on_failure(&h.catalog.path(p.step)));
+                }
+            }
+        }
+        if last && stopped.is_none() {
+            recorded = record_confirmed(&h, &report.extra, &mut problems);
+        }
+        i = end;
+    }
+    if stopped.is_none() && !recorded {
+        // The record travels with the last batch; when the host ended with a custom
+        // step or had nothing to change, it goes in a script of its own.
+        let mut s = ApplyScript::new();
+        finish_lines(&h, &mut s);
+        match h.exec(s.finish()).await {
+            Ok(out) => {
+                if lock::released(&out.stdout) {
+                    h.run.lock_released();
+                }
+                let report = parse(&out.stdout);
+                if !record_confirmed(&h, &report.extra, &mut problems) {
+                    problems.push(
+                        Problem::new(
+                            Kind::Step,
+                            format!("host `{}`: recording the deployed version failed", h.run.name),
+                        )
+                        .on_host(&h.run.name)
+                        .help(format!("the host said: {}", tail(&out.stderr))),
+                    );
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    h.progress(Activity::Done);
+    (totals, problems)
+}
+
+/// Whether the last script confirmed the record (and says why not otherwise).
+fn record_confirmed(h: &HostApply, extra: &[(String, String)], problems: &mut Vec<Problem>) -> bool {
+    if extra.iter().any(|(t, r)| t == "state" && r == "ok") {
+        return true;
+    }
+    if extra.iter().any(|(t, _)| t == "state") {
+        problems.push(
+            Problem::new(
+                Kind::Step,
+                format!("host `{}`: the deployed version could not be recorded", h.run.name),
+            )
+            .on_host(&h.run.name)
+            .help(format!(
+                "ordo writes ~/.ordo/{}/state.json on the host: is the disk full?",
+                h.catalog.model.service
+            )),
+        );
+        return true;
+    }
+    false
+}
+
+/// The script of one batch: what ordo is about to create (so it is known even if
+/// the deploy dies half-way), the pending markers of the steps these changes
+/// trigger, the changes, and for the last batch the final records.
+fn batch_script(
+    h: &HostApply,
+    batch: &[PlannedStep],
+    markers_for: &HashMap<StepId, Vec<StepId>>,
+    last: bool,
+) -> String {
+    let model = &h.catalog.model;
+    let mut s = ApplyScript::new();
+    let creating: String = batch
+        .iter()
+        .filter(|p| p.planned.change == Change::Create)
+        .filter_map(|p| owned_entry(h, p.step))
+        .map(|o| o.line())
+        .collect();
+    if !creating.is_empty() {
+        let dir = word(&state_dir(&model.service));
+        s.line(&format!(
+            "mkdir -p -- {dir} && printf '%s' {} >> {} || fail {} 1",
+            crate::shell::quote_always(&creating),
+            word(&owned_file(&model.service)),
+            batch[0].step
+        ));
+    }
+    for p in batch {
+        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            s.mark(p.step, &pending_marker(model, w));
+        }
+    }
+    for p in batch {
+        let marker = h.own_marker(p.step);
+        let ctx = h.ctx(p.step, marker.as_ref());
+        h.catalog.action(p.step).apply(&ctx, &p.planned, &h.plan.facts, &mut s);
+        s.step();
+    }
+    if last {
+        finish_lines(h, &mut s);
+    }
+    s.finish()
+}
+
+/// The entry a step's path gets in the list of what ordo created.
+fn owned_entry(h: &HostApply, s: StepId) -> Option<Owned> {
+    let model = &h.catalog.model;
+    if s.index() >= model.steps.len() {
+        return None;
+    }
+    let step = &model.steps[s];
+    let managed = step.action.managed()?;
+    Some(Owned {
+        kind: managed.kind,
+        path: managed.path,
+        component: model.components[step.component].name.clone(),
+        name: step.action.name().to_string(),
+    })
+}
+
+/// The end of a host's last script: the list of what ordo created (what it had
+/// created and still declares, plus what this deploy created), the deployed version
+/// and the release of the lock.
+fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
+    let model = &h.catalog.model;
+    let created: HashSet<StepId> = h
+        .plan
+        .planned
+        .iter()
+        .filter(|p| p.planned.change == Change::Create)
+        .map(|p| p.step)
+        .collect();
+    let mut owned: Vec<Owned> = Vec::new();
+    for step in model.host_steps(h.plan.host) {
+        let Some(entry) = owned_entry(h, step.id) else { continue };
+        let before = h.plan.owned.iter().any(|o| o.path == entry.path);
+        if (before || created.contains(&step.id)) && !owned.iter().any(|o| o.path == entry.path) {
+            owned.push(entry);
+        }
+    }
+    let text: String = owned.iter().map(Owned::line).collect();
+    let dir = word(&state_dir(&model.service));
+    let mut lines = String::new();
+    let _ = write!(
+        lines,
+        "mkdir -p -- {dir} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}",
+        word(&owned_file(&model.service)),
+        heredoc(text.as_bytes())
+    );
+    let json = serde_json::to_vec_pretty(&h.finish.record).expect("state serialises");
+    let _ = write!(
+        lines,
+        "t=$(mktemp -- {dir}/.state.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}echo 'state ok'\n",
+        word(&state_file(&model.service)),
+        heredoc(&json)
+    );
+    if h.run.may_hold_lock() {
+        lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
+    }
+    s.line(lines.trim_end());
+}
+
+/// A custom step: markers of what it triggers, its update on a blocking thread,
+/// verify again, then its own marker removed.
+async fn custom(h: &HostApply, s: StepId, triggers: &[StepId]) -> Result<(), Problem> {
+    let model = &h.catalog.model;
+    if !triggers.is_empty() {
+        let mut script = ApplyScript::new();
+        for &w in triggers {
+            script.mark(s, &pending_marker(model, w));
+        }
+        let out = h.exec(script.finish()).await?;
+        if out.code != 0 {
+            return Err(h
+                .catalog
+                .problem(s, "could not record what it triggers", Some(&out.stdout)));
+        }
+    }
+    let step = model.steps[s].action.controller().expect("a custom step");
+    let io = host_io(&h.run);
+    let m = model.clone();
+    let _permit = h.permits.acquire().await.expect("never closed");
+    let result = tokio::task::spawn_blocking(move || {
+        let step = m.steps[s].action.controller().expect("a custom step");
+        step.update(io.clone())?;
+        step.verify(io)
+    })
+    .await
+    .map_err(|e| Problem::new(Kind::Step, format!("internal error in update: {e}")))?;
+    drop(_permit);
+    let _ = step;
+    match result {
+        Err(p) => return Err(h.catalog.problem(s, "failed in its update", None).related(p)),
+        Ok(false) => {
+            return Err(h
+                .catalog
+                .problem(s, "update did not bring the host to the verified state", None)
+                .help("its verify still returns false after update ran: fix update (or verify) so they agree"));
+        }
+        Ok(true) => {}
+    }
+    if let Some(marker) = h.own_marker(s) {
+        let mut script = ApplyScript::new();
+        script.line(&format!("rm -f -- {}", word(&marker)));
+        let out = h.exec(script.finish()).await?;
+        if out.code != 0 {
+            return Err(h
+                .catalog
+                .problem(s, "ran, but its pending marker could not be removed", Some(&out.stderr)));
+        }
+    }
+    Ok(())
+}

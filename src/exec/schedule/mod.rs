@@ -1,0 +1,175 @@
+//! The apply phase: every host applies its changes in plan order, in parallel with
+//! the others, waiting only where a change depends on one on another host
+//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`]);
+//! what a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
+//! scripts run at once; a host that waits for another holds no slot, so a small
+//! `--jobs` cannot deadlock a plan with cross-host edges.
+
+mod board;
+mod host_apply;
+mod policy;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use self::board::Board;
+use super::hosts::Hosts;
+use super::predict::Prediction;
+use super::state::HostState;
+use super::{Catalog, fan_out};
+use crate::model::{HostId, IdVec, StepId};
+use crate::plan::Plan;
+use crate::problem::Problem;
+use crate::report::{Event, Reporter, StepStatus};
+
+/// What the last script of a host also does: record the deployed version and
+/// release the lock (saving a round trip each).
+pub struct Finish {
+    pub record: HostState,
+    /// The lock token of this run.
+    pub token: String,
+}
+
+/// Totals of one host.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Totals {
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+/// Totals of an apply.
+#[derive(Default, Debug)]
+pub struct Applied {
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub problems: Vec<Problem>,
+    pub per_host: HashMap<HostId, Totals>,
+}
+
+/// Applies the prediction. Returns what happened; failures are in `problems`.
+pub async fn apply(
+    plan: &Arc<Plan>,
+    prediction: Prediction,
+    hosts: &Hosts,
+    reporter: Arc<dyn Reporter>,
+    finish: Arc<Finish>,
+) -> Applied {
+    let catalog: Arc<Catalog> = prediction.catalog.clone();
+    let model = catalog.model.clone();
+    let n = catalog.len();
+    let mut changed = vec![false; n];
+    for p in prediction.hosts.iter().flat_map(|h| &h.planned) {
+        changed[p.step.index()] = true;
+    }
+    // Nearest changed ancestors of each step, through unchanged steps.
+    let mut near: IdVec<StepId, Vec<StepId>> = IdVec::filled(n, Vec::new());
+    for &s in &plan.order {
+        let mut set: Vec<StepId> = Vec::new();
+        for &p in &plan.preds[s] {
+            if changed[p.index()] {
+                set.push(p);
+            } else {
+                set.extend_from_slice(&near[p]);
+            }
+        }
+        set.sort_unstable();
+        set.dedup();
+        near[s] = set;
+    }
+    let board = Arc::new(Board::new(&changed));
+    let near = Arc::new(near);
+    for h in &prediction.hosts {
+        let host = &model.hosts[h.host].name;
+        for &s in plan.per_host[h.host].iter().filter(|s| !changed[s.index()]) {
+            reporter.event(&step_event(&catalog, host, s, StepStatus::Unchanged, 0, None));
+        }
+    }
+    let permits = Arc::new(Semaphore::new(hosts.settings.jobs.max(1)));
+    let mut work = Vec::new();
+    for h in prediction.hosts {
+        let needs_record = !h.planned.is_empty()
+            || h.state
+                .as_ref()
+                .is_none_or(|s| s.fingerprint != finish.record.fingerprint);
+        if !needs_record {
+            continue;
+        }
+        let Some(run) = hosts.get(h.host).cloned() else {
+            continue;
+        };
+        work.push(host_apply::HostApply {
+            catalog: catalog.clone(),
+            plan: h,
+            run,
+            board: board.clone(),
+            near: near.clone(),
+            reporter: reporter.clone(),
+            finish: finish.clone(),
+            permits: permits.clone(),
+            timeout: hosts.settings.timeout,
+            home: crate::model::HostPath::new("~").expect("the home directory"),
+        });
+    }
+    // Every host task runs at once (a waiting host holds no slot); `permits` bounds
+    // the scripts that run.
+    let ids: Vec<HostId> = work.iter().map(|w| w.plan.host).collect();
+    let results = fan_out(
+        work,
+        usize::MAX,
+        |w| format!("host `{}`", w.run.name),
+        |w| async move { Ok(host_apply::run(w).await) },
+    )
+    .await;
+    let mut total = Applied::default();
+    for (host, r) in ids.into_iter().zip(results) {
+        match r {
+            Ok((totals, problems)) => {
+                total.changed += totals.changed;
+                total.failed += totals.failed;
+                total.skipped += totals.skipped;
+                total.problems.extend(problems);
+                total.per_host.insert(host, totals);
+            }
+            Err(p) => total.problems.push(p),
+        }
+    }
+    total
+}
+
+pub(super) fn step_event(
+    catalog: &Catalog,
+    host: &str,
+    s: StepId,
+    status: StepStatus,
+    ms: u64,
+    error: Option<String>,
+) -> Event {
+    Event::Step {
+        host: host.to_string(),
+        step: s,
+        path: catalog.path(s),
+        status,
+        span: catalog.span(s).cloned(),
+        duration_ms: ms,
+        error,
+    }
+}
+
+/// One `host_done` event per targeted host, with its totals and round trips; call
+/// after the locks are released so the counts are complete.
+pub fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
+    for r in hosts.iter() {
+        let t = applied.per_host.get(&r.id).copied().unwrap_or_default();
+        reporter.event(&Event::HostDone {
+            host: r.name.clone(),
+            changed: t.changed,
+            failed: t.failed,
+            skipped: t.skipped,
+            round_trips: r.conn.round_trips(),
+        });
+    }
+}

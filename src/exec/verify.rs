@@ -1,0 +1,155 @@
+//! Verify of one host, in plan order, generic over the primitives: which steps a
+//! change triggers (`on_change`, and pending markers left by an earlier deploy),
+//! paths whose parent directory is a symlink or a file (a conflict: ordo does not
+//! write through them), each primitive's own verify, and the removal of what ordo
+//! created and no step declares any more.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::probe::{HostProbe, parents_below, watches};
+use super::{Catalog, Extra, PlannedStep};
+use crate::model::{HostId, Id, Model, StepId};
+use crate::primitive::removal::Removal;
+use crate::primitive::{Planned, StepCtx};
+use crate::problem::Problem;
+use crate::shell::probe::{PathKind, StepFact};
+
+/// What verify found on one host.
+pub(super) struct Verified {
+    pub(super) planned: Vec<PlannedStep>,
+    pub(super) extra: Vec<Extra>,
+    pub(super) problems: Vec<Problem>,
+}
+
+/// Verifies `order` (the host's steps in plan order) against the probe.
+/// `custom` holds the verdicts of steps verified on the controller (true = up to
+/// date); `next_id` numbers the removal steps.
+pub(super) fn verify_host(
+    model: &Arc<Model>,
+    host: HostId,
+    order: &[StepId],
+    probe: &HostProbe,
+    custom: &HashMap<StepId, bool>,
+    next_id: usize,
+    timeout: Duration,
+) -> Verified {
+    let facts = &probe.facts;
+    let mut out = Verified {
+        planned: Vec::new(),
+        extra: Vec::new(),
+        problems: Vec::new(),
+    };
+    // Steps that will change (conflicts excluded): what `on_change` watchers react to.
+    let mut changed: HashSet<StepId> = HashSet::new();
+    let catalog_problem = |s: StepId, what: &str| {
+        Catalog {
+            model: model.clone(),
+            extra: Vec::new(),
+        }
+        .problem(s, what, None)
+    };
+    for &s in order {
+        let step = &model.steps[s];
+        let root = &model.components[step.component].root;
+        let trigger = if step.action.reacts_to_changes() {
+            match step.triggers.iter().find(|t| changed.contains(t)) {
+                Some(&t) => Some(format!("{} changed", model.steps[t].action.label())),
+                None if watches(model, s) && facts.step(s, "pending") == Some(&StepFact::Exists) => {
+                    Some("a change it watches was applied, but it has not run since".to_string())
+                }
+                None if custom.get(&s) == Some(&false) => Some("verify says the host is not up to date".to_string()),
+                None => None,
+            }
+        } else {
+            None
+        };
+        let ctx = StepCtx {
+            id: s,
+            root,
+            trigger: trigger.as_deref(),
+            marker: None,
+            timeout,
+        };
+        let verdict = match in_the_way(probe, step.action.managed().map(|m| m.path), root) {
+            Some(conflict) => Ok(Some(conflict)),
+            None => step.action.verify(&ctx, facts),
+        };
+        match verdict {
+            Ok(Some(planned)) => {
+                if !planned.change.is_conflict() {
+                    changed.insert(s);
+                }
+                out.planned.push(PlannedStep { step: s, planned });
+            }
+            Ok(None) => {}
+            Err(why) => out
+                .problems
+                .push(catalog_problem(s, &format!("cannot be verified: {why}"))),
+        }
+    }
+    // What ordo created here and no step declares any more; deepest paths first, so
+    // files go before the directories that hold them.
+    let declared: HashSet<String> = order
+        .iter()
+        .filter_map(|&s| model.steps[s].action.managed())
+        .map(|m| m.path.as_str().to_string())
+        .collect();
+    let mut gone: Vec<&super::state::Owned> = probe
+        .owned
+        .iter()
+        .filter(|o| !declared.contains(o.path.as_str()))
+        .collect();
+    gone.sort_by(|a, b| {
+        b.path
+            .as_str()
+            .len()
+            .cmp(&a.path.as_str().len())
+            .then(a.path.cmp(&b.path))
+    });
+    for o in gone {
+        let removal = Removal {
+            kind: o.kind,
+            path: o.path.clone(),
+            name: o.name.clone(),
+        };
+        let id = StepId::new(next_id + out.extra.len());
+        let ctx = StepCtx {
+            id,
+            root: &o.path,
+            trigger: None,
+            marker: None,
+            timeout,
+        };
+        if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&removal, &ctx, facts) {
+            out.planned.push(PlannedStep { step: id, planned });
+            out.extra.push(Extra {
+                id,
+                host,
+                action: Arc::new(removal),
+                component: o.component.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// A conflict when a directory between the root and the path is a symlink or not
+/// a directory.
+fn in_the_way(
+    probe: &HostProbe,
+    path: Option<crate::model::HostPath>,
+    root: &crate::model::HostPath,
+) -> Option<Planned> {
+    let path = path?;
+    for parent in parents_below(&path, root).iter().rev() {
+        let what = match probe.facts.path(parent).kind {
+            PathKind::Link => "is a symlink (ordo does not write through symlinks)",
+            PathKind::File | PathKind::Other => "is not a directory",
+            PathKind::Dir | PathKind::Absent => continue,
+        };
+        return Some(Planned::conflict(format!("{parent} {what}")));
+    }
+    None
+}

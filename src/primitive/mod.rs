@@ -1,0 +1,151 @@
+//! Primitives: the kinds of step ordo knows (`file`, `directory`, `symlink`,
+//! `command`, custom `step`s, …). Each is one vertical slice — one file holding its
+//! data, its label, what the host's probe must find out for it, how it verifies
+//! (what would change, with the diff), the lines of its apply script, whether its
+//! content is sensitive, and its reference documentation. The executor is generic
+//! over the [`Primitive`] trait; adding a primitive is its slice, one line in
+//! [`DOCS`] and one Rhai constructor in `script/api/primitives/` (see
+//! `docs/design/decisions.md`, "One slice per primitive").
+
+mod change;
+pub mod command;
+pub mod custom;
+pub mod directory;
+mod doc;
+pub mod file;
+mod owner;
+pub mod removal;
+pub mod symlink;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use change::{Change, Diff, Planned};
+pub use custom::{CustomStep, HostIo};
+pub use doc::{Doc, OptionDoc};
+
+use crate::host_path::HostPath;
+use crate::ids::StepId;
+use crate::shell::apply::ApplyScript;
+use crate::shell::probe::{Facts, ProbeScript};
+
+/// Every primitive's reference documentation, in the order `ordo doc` lists them.
+/// Registering a new primitive is one line here.
+pub const DOCS: &[&Doc] = &[
+    &file::FILE_DOC,
+    &file::TEMPLATE_DOC,
+    &directory::DOC,
+    &symlink::DOC,
+    &command::DOC,
+    &custom::DOC,
+];
+
+/// Files ordo creates are world-readable unless `mode` says otherwise; an existing
+/// file keeps its mode. Directories likewise.
+pub const DEFAULT_FILE_MODE: u32 = 0o644;
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
+
+/// One kind of step.
+pub trait Primitive: Send + Sync + fmt::Debug {
+    /// `file`, `template`, `command`… — the first word of the label.
+    fn kind(&self) -> &'static str;
+
+    /// The name the script gave it (a path for files, a name for commands).
+    fn name(&self) -> &str;
+
+    /// `file etc/app.ini`: the step's name in breadcrumbs, plans and markers.
+    fn label(&self) -> String {
+        format!("{} {}", self.kind(), self.name())
+    }
+
+    /// The path this step manages on its host, if it manages one.
+    fn managed(&self) -> Option<Managed> {
+        None
+    }
+
+    /// Its content must never be shown (diffs are masked).
+    fn sensitive(&self) -> bool {
+        false
+    }
+
+    /// `on_change` makes it run (commands, custom steps).
+    fn reacts_to_changes(&self) -> bool {
+        false
+    }
+
+    /// Adds what the host's probe must find out for this step.
+    fn probe(&self, _step: &StepCtx<'_>, _probe: &mut ProbeScript) {}
+
+    /// Compares with what the probe found: `Ok(None)` when the host is already right.
+    /// `Err` says why the step cannot be verified (a guard that timed out, …).
+    fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String>;
+
+    /// Adds the planned change to an apply script.
+    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript);
+
+    /// Steps whose verify and update run on the controller (custom Rhai code)
+    /// instead of in a script.
+    fn controller(&self) -> Option<&dyn CustomStep> {
+        None
+    }
+}
+
+/// A step as the model holds it.
+pub type Action = Arc<dyn Primitive>;
+
+/// What a step is while it is verified and applied.
+pub struct StepCtx<'a> {
+    pub id: StepId,
+    /// The component's root directory.
+    pub root: &'a HostPath,
+    /// Why it must run although its own verify might not say so: a step it watches
+    /// changed, or its pending marker is still on the host.
+    pub trigger: Option<&'a str>,
+    /// Its own pending marker, removed after it ran, when other steps trigger it.
+    pub marker: Option<&'a HostPath>,
+    /// How long a command may run.
+    pub timeout: Duration,
+}
+
+/// What kind of thing a step keeps at its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedKind {
+    File,
+    Directory,
+    Symlink,
+}
+
+impl ManagedKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            ManagedKind::File => "file",
+            ManagedKind::Directory => "directory",
+            ManagedKind::Symlink => "symlink",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<ManagedKind> {
+        match word {
+            "file" => Some(ManagedKind::File),
+            "directory" => Some(ManagedKind::Directory),
+            "symlink" => Some(ManagedKind::Symlink),
+            _ => None,
+        }
+    }
+}
+
+/// A path a step manages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Managed {
+    pub path: HostPath,
+    pub kind: ManagedKind,
+    /// Several steps may declare the same directory with the same mode; any other
+    /// sharing of a path is a conflict.
+    pub shareable: Option<String>,
+}
+
+/// A command's exit code meaning "killed by `timeout`".
+pub(crate) fn timed_out(code: i32) -> bool {
+    code == 124 || code == 137
+}

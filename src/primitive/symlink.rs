@@ -1,0 +1,101 @@
+//! `symlink`: a symbolic link with exactly this target, replaced atomically (made
+//! in a private staging directory, renamed over the old link). A real file or
+//! directory in its place is a conflict: ordo does not delete what it did not make.
+
+use super::{Change, Diff, Doc, Managed, ManagedKind, Planned, Primitive, StepCtx};
+use crate::host_path::HostPath;
+use crate::shell::apply::ApplyScript;
+use crate::shell::probe::{Facts, PathKind, ProbeScript};
+use crate::shell::{quote, quote_always, word};
+use crate::text::visible_bytes;
+
+#[derive(Debug)]
+pub struct Symlink {
+    pub name: String,
+    pub path: HostPath,
+    pub target: String,
+}
+
+impl Primitive for Symlink {
+    fn kind(&self) -> &'static str {
+        "symlink"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn managed(&self) -> Option<Managed> {
+        Some(Managed {
+            path: self.path.clone(),
+            kind: ManagedKind::Symlink,
+            shareable: None,
+        })
+    }
+
+    fn probe(&self, _step: &StepCtx<'_>, probe: &mut ProbeScript) {
+        probe.stat(&self.path);
+    }
+
+    fn verify(&self, _step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let found = facts.path(&self.path);
+        Ok(match found.kind {
+            PathKind::Link if found.target.as_deref() == Some(self.target.as_bytes()) => None,
+            PathKind::Link => Some(
+                Planned::new(Change::Update).diff(Diff::Link {
+                    old: Some(
+                        found
+                            .target
+                            .as_deref()
+                            .map_or_else(|| "?".into(), |t| visible_bytes(t, false)),
+                    ),
+                    new: self.target.clone(),
+                }),
+            ),
+            PathKind::Absent => Some(Planned::new(Change::Create).diff(Diff::Link {
+                old: None,
+                new: self.target.clone(),
+            })),
+            PathKind::File | PathKind::Dir | PathKind::Other => {
+                Some(Planned::conflict("a file or directory is in the way of the symlink"))
+            }
+        })
+    }
+
+    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
+        script.function("ln_", SYMLINK_SH);
+        let (dir, name) = self.path.split();
+        let expect = if planned.change == Change::Create { "a" } else { "l" };
+        script.line(&format!(
+            "ln_ {} {} {} {} {expect}",
+            step.id,
+            word(&dir),
+            quote(&name),
+            quote_always(&self.target)
+        ));
+    }
+}
+
+/// Makes the link in a private staging directory, checks that the path still holds
+/// what the plan saw, and renames the link into place (`mv -T`: never into a
+/// directory).
+const SYMLINK_SH: &str = r#"ln_() {
+  sg "$1" "$2"
+  ln -s -- "$4" "$S/$3" >"$O" 2>&1 || fail "$1" 1
+  ck "$1" <<ORDO_EOF
+$5 $1 $2/$3
+ORDO_EOF
+  mv -Tf -- "$S/$3" "$2/$3" >"$O" 2>&1 || fail "$1" 1
+  rmdir -- "$S"
+  echo "$1 ok"
+}"#;
+
+pub const DOC: super::Doc = Doc {
+    name: "symlink",
+    signatures: &["symlink(path, target)"],
+    summary: "A symbolic link at `path` pointing to `target` (taken literally: relative targets are \
+              relative to the link's directory). Replaced atomically when the target changes; a real \
+              file or directory at `path` is a conflict.",
+    options: &[],
+    example: "let current = c.add(symlink(\"current\", \"releases/1.4.2\"));",
+};

@@ -1,0 +1,244 @@
+//! Output for people, as plain lines (logs, pipes, CI): a header, breadcrumbs and
+//! diffs only for steps that change, one line per applied step, a summary. Colour
+//! only when the configuration says so (decided once per stream, see `cli::config`).
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use super::paint::{BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
+use super::{Event, Level, Reporter, StepStatus, Stream};
+use crate::text::plural;
+
+pub struct Plain {
+    out: Mutex<Box<dyn Write + Send>>,
+    err: Mutex<Box<dyn Write + Send>>,
+    color: bool,
+}
+
+impl Plain {
+    pub fn new(out: Box<dyn Write + Send>, err: Box<dyn Write + Send>, color: bool) -> Self {
+        Plain {
+            out: Mutex::new(out),
+            err: Mutex::new(err),
+            color,
+        }
+    }
+
+    /// The text of an event for people, and whether it goes to stderr; `None` for
+    /// events that only live views and machines care about.
+    pub(crate) fn format(color: bool, event: &Event) -> Option<(String, bool)> {
+        let paint = |c: &str, t: &str| if color { format!("{c}{t}{RESET}") } else { t.to_string() };
+        let text = match event {
+            Event::Start {
+                command,
+                environment,
+                service,
+                hosts,
+                steps,
+            } => format!(
+                "{} {environment} (service {service}): {} on {}\n",
+                paint(BOLD, command),
+                plural(*steps, "step"),
+                plural(*hosts, "host")
+            ),
+            Event::Notice { level, text, span, .. } => {
+                let where_ = span.as_ref().map(|s| format!(" ({s})")).unwrap_or_default();
+                match level {
+                    Level::Info => format!("{text}{where_}\n"),
+                    Level::Warning => format!("{}: {text}{where_}\n", paint(YELLOW, "warning")),
+                }
+            }
+            Event::Planned {
+                path,
+                change,
+                detail,
+                diff,
+                span,
+                ..
+            } => {
+                let change = change.as_ref()?;
+                let symbol = change.symbol().to_string();
+                let symbol = match symbol.as_str() {
+                    "+" => paint(GREEN, "+"),
+                    "~" => paint(YELLOW, "~"),
+                    "!" => paint(CYAN, "!"),
+                    "-" => paint(RED, "-"),
+                    _ => paint(RED, "x"),
+                };
+                let mut s = format!("  {symbol} {path}");
+                if let Some(d) = detail {
+                    s.push_str(&format!(" ({d})"));
+                }
+                if let Some(span) = span {
+                    s.push_str(&format!("  {}", paint(DIM, &span.to_string())));
+                }
+                s.push('\n');
+                if let Some(d) = diff {
+                    for line in d.render().lines() {
+                        let colored = match line.as_bytes().first() {
+                            Some(b'+') if !line.starts_with("+++") => paint(GREEN, line),
+                            Some(b'-') if !line.starts_with("---") => paint(RED, line),
+                            Some(b'@') => paint(CYAN, line),
+                            _ => line.to_string(),
+                        };
+                        s.push_str("      ");
+                        s.push_str(&colored);
+                        s.push('\n');
+                    }
+                }
+                s
+            }
+            Event::PlanDone {
+                changes,
+                unchanged,
+                conflicts,
+                hosts,
+            } => {
+                if *conflicts > 0 {
+                    format!(
+                        "plan: {} in the way, {changes} to change, {unchanged} unchanged on {}\n",
+                        plural(*conflicts, "conflict"),
+                        plural(*hosts, "host")
+                    )
+                } else if *changes == 0 {
+                    format!(
+                        "nothing to change: {} on {} up to date\n",
+                        plural(*unchanged, "step"),
+                        plural(*hosts, "host")
+                    )
+                } else {
+                    format!(
+                        "plan: {changes} to change, {unchanged} unchanged on {}\n",
+                        plural(*hosts, "host")
+                    )
+                }
+            }
+            Event::Step {
+                path,
+                status,
+                duration_ms,
+                error,
+                ..
+            } => match status {
+                StepStatus::Unchanged => return None,
+                StepStatus::Changed => format!(
+                    "  {} {path} {}\n",
+                    paint(GREEN, "✓"),
+                    paint(DIM, &format!("({duration_ms} ms)"))
+                ),
+                StepStatus::Failed => format!(
+                    "  {} {path} failed: {}\n",
+                    paint(RED, "✗"),
+                    error.as_deref().unwrap_or("unknown error")
+                ),
+                StepStatus::Skipped => format!(
+                    "  - {path} skipped: {}\n",
+                    error.as_deref().unwrap_or("an earlier step failed")
+                ),
+            },
+            Event::Progress { .. } => return None,
+            Event::HostDone {
+                host,
+                changed,
+                failed,
+                skipped,
+                round_trips,
+            } => {
+                if changed + failed + skipped == 0 {
+                    return None;
+                }
+                let line = format!(
+                    "  {host}: {changed} changed, {failed} failed, {skipped} skipped ({})\n",
+                    plural(*round_trips, "round trip")
+                );
+                if *failed > 0 {
+                    paint(RED, &line)
+                } else {
+                    paint(DIM, &line)
+                }
+            }
+            Event::Summary {
+                changed,
+                unchanged,
+                failed,
+                skipped,
+                hosts,
+                duration_ms,
+            } => {
+                let line = format!(
+                    "{}: {changed} changed, {unchanged} unchanged, {failed} failed, {skipped} skipped on {} in {:.2} s\n",
+                    if *failed > 0 { "failed" } else { "done" },
+                    plural(*hosts, "host"),
+                    *duration_ms as f64 / 1000.0
+                );
+                if *failed > 0 { paint(RED, &line) } else { line }
+            }
+            Event::Checked { steps, hosts } => {
+                format!("ok: {} on {}\n", plural(*steps, "step"), plural(*hosts, "host"))
+            }
+            Event::HostStatus(h) => {
+                let mut line = match &h.deployed {
+                    Some(d) => {
+                        let mark = if d.current {
+                            "current"
+                        } else {
+                            "differs from this checkout"
+                        };
+                        let commit = d
+                            .commit
+                            .as_deref()
+                            .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
+                            .unwrap_or_default();
+                        format!(
+                            "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}",
+                            h.host, d.fingerprint, d.environment, d.ordo_version, d.deployed_at, d.deployed_by
+                        )
+                    }
+                    None => format!("{}: never deployed", h.host),
+                };
+                if let Some(by) = &h.locked_by {
+                    line.push_str(&format!("; locked by {by}"));
+                    if h.stale_lock {
+                        line.push_str(
+                            " — stale: that process no longer runs here (ordo deploy --break-lock removes it)",
+                        );
+                    }
+                }
+                line + "\n"
+            }
+            Event::VersionsDiffer { versions } => format!("hosts differ: {versions} versions deployed\n"),
+            Event::CommandDone { host, code, error } => match (code, error) {
+                (_, Some(e)) => format!("── {host} (failed: {e})\n"),
+                (Some(0), None) => format!("── {host} (ok)\n"),
+                (Some(c), None) => format!("── {host} (exit {c})\n"),
+                (None, None) => format!("── {host}\n"),
+            },
+            Event::Output { stream, line, .. } => match stream {
+                Stream::Stdout => format!("{line}\n"),
+                Stream::Stderr => format!("stderr: {line}\n"),
+            },
+            Event::Print { text, span } => {
+                let where_ = span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default();
+                return Some((format!("{where_}{text}\n"), true));
+            }
+            Event::Problem(_) => return None,
+        };
+        Some((text, false))
+    }
+}
+
+impl Reporter for Plain {
+    fn event(&self, event: &Event) {
+        let Some((text, to_err)) = Plain::format(self.color, event) else {
+            return;
+        };
+        let mut out = if to_err {
+            self.err.lock().expect("plain output")
+        } else {
+            self.out.lock().expect("plain output")
+        };
+        // Ignore a closed pipe (`ordo plan | head`): the deploy itself goes on.
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+}

@@ -1,0 +1,57 @@
+//! `directory(..)`: see `primitive/directory.rs`.
+
+use std::sync::Arc;
+
+use rhai::{Engine, Map, NativeCallContext};
+
+use super::{AddCtx, Resolved, Spec, StepSpec, spec};
+use crate::primitive::directory::{DOC, Directory};
+use crate::script::api::RhaiResult;
+use crate::script::api::options::Options;
+
+struct DirectorySpec {
+    path: String,
+    mode: Option<u32>,
+    owner: Option<String>,
+}
+
+impl Spec for DirectorySpec {
+    fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        Ok(Resolved::of(Arc::new(Directory {
+            path: ctx.path("directory", &self.path)?,
+            name: self.path.clone(),
+            mode: self.mode,
+            owner: self.owner.clone(),
+        })))
+    }
+}
+
+pub(super) fn register(engine: &mut Engine) {
+    engine.register_fn("directory", |ctx: NativeCallContext, path: &str| {
+        spec(
+            &ctx,
+            DirectorySpec {
+                path: path.into(),
+                mode: None,
+                owner: None,
+            },
+        )
+    });
+    engine.register_fn(
+        "directory",
+        |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let names = DOC.option_names();
+            let mut o = Options::new(&ctx, "directory()", opts, &names)?;
+            let mode = o.mode("mode")?;
+            let owner = o.string("owner")?;
+            Ok(spec(
+                &ctx,
+                DirectorySpec {
+                    path: path.into(),
+                    mode,
+                    owner,
+                },
+            ))
+        },
+    );
+}

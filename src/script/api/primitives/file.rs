@@ -1,0 +1,176 @@
+//! `file(..)` and `template(..)`: see `primitive/file.rs`.
+
+use std::sync::Arc;
+
+use rhai::{Blob, Engine, Map, NativeCallContext};
+
+use super::{AddCtx, Resolved, Spec, StepSpec, spec};
+use crate::primitive::file::{FILE_DOC, File, TEMPLATE_DOC};
+use crate::script::api::options::Options;
+use crate::script::api::{RhaiResult, fail, script_error};
+use crate::script::session::Session;
+use crate::script::template;
+
+enum Content {
+    Bytes(Arc<[u8]>),
+    /// A project file, read when the step is added.
+    Source(String),
+}
+
+struct FileSpec {
+    path: String,
+    content: Content,
+    mode: Option<u32>,
+    sensitive: bool,
+    owner: Option<String>,
+}
+
+impl Spec for FileSpec {
+    fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        let path = ctx.path("file", &self.path)?;
+        let content = match &self.content {
+            Content::Bytes(b) => b.clone(),
+            Content::Source(src) => read_source(ctx, src, "file")?,
+        };
+        let mut f = File::new(self.path.clone(), path, content);
+        f.mode = self.mode;
+        f.sensitive = self.sensitive;
+        f.owner = self.owner.clone();
+        Ok(Resolved::of(Arc::new(f)))
+    }
+}
+
+struct TemplateSpec {
+    path: String,
+    source: String,
+    vars: Map,
+    mode: Option<u32>,
+    sensitive: bool,
+    owner: Option<String>,
+}
+
+impl Spec for TemplateSpec {
+    fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        let path = ctx.path("template", &self.path)?;
+        let text = read_source(ctx, &self.source, "template")?;
+        let rendered = template::render(
+            ctx.session,
+            &self.source,
+            &text,
+            ctx.host_info,
+            ctx.component,
+            ctx.dir,
+            ctx.attributes,
+            self.vars.clone(),
+            ctx.span,
+        )
+        .map_err(fail)?;
+        let mut f = File::new(self.path.clone(), path, rendered.into_bytes().into());
+        f.template = Some(self.source.clone());
+        f.mode = self.mode;
+        f.sensitive = self.sensitive;
+        f.owner = self.owner.clone();
+        Ok(Resolved::of(Arc::new(f)))
+    }
+}
+
+fn read_source(ctx: &AddCtx<'_>, name: &str, what: &str) -> RhaiResult<Arc<[u8]>> {
+    ctx.session.read_project_file(name).map_err(|e| {
+        script_error(
+            ctx.call,
+            format!("{what} source `{name}` cannot be read: {e}"),
+            format!(
+                "{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"",
+                ctx.session.project_root.display()
+            ),
+        )
+    })
+}
+
+pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
+    let bytes = |ctx: &NativeCallContext, path: &str, content: Arc<[u8]>| {
+        spec(
+            ctx,
+            FileSpec {
+                path: path.into(),
+                content: Content::Bytes(content),
+                mode: None,
+                sensitive: false,
+                owner: None,
+            },
+        )
+    };
+    engine.register_fn("file", move |ctx: NativeCallContext, path: &str, content: &str| {
+        bytes(&ctx, path, content.as_bytes().into())
+    });
+    engine.register_fn("file", move |ctx: NativeCallContext, path: &str, content: Blob| {
+        bytes(&ctx, path, content.into())
+    });
+    engine.register_fn(
+        "file",
+        |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let names = FILE_DOC.option_names();
+            let mut o = Options::new(&ctx, "file()", opts, &names)?;
+            let content = match (o.take("content"), o.string("source")?) {
+                (Some(c), None) if c.is_string() => Content::Bytes(c.to_string().into_bytes().into()),
+                (Some(c), None) if c.is_blob() => Content::Bytes(c.cast::<Blob>().into()),
+                (Some(c), None) => return Err(o.wrong("content", "a string or a blob", &c)),
+                (None, Some(source)) => Content::Source(source),
+                _ => {
+                    return Err(script_error(
+                        &ctx,
+                        format!("file(\"{path}\") needs exactly one of `content` and `source`"),
+                        "write #{ content: \"…\" } for inline text, or #{ source: \"files/name\" } for a project file",
+                    ));
+                }
+            };
+            let mode = o.mode("mode")?;
+            let sensitive = o.bool("sensitive")?.unwrap_or(false);
+            let owner = o.string("owner")?;
+            Ok(spec(
+                &ctx,
+                FileSpec {
+                    path: path.into(),
+                    content,
+                    mode,
+                    sensitive,
+                    owner,
+                },
+            ))
+        },
+    );
+
+    let template = |ctx: &NativeCallContext, path: &str, source: &str, vars: Map, mode, sensitive, owner| {
+        spec(
+            ctx,
+            TemplateSpec {
+                path: path.into(),
+                source: source.into(),
+                vars,
+                mode,
+                sensitive,
+                owner,
+            },
+        )
+    };
+    engine.register_fn("template", move |ctx: NativeCallContext, path: &str, source: &str| {
+        template(&ctx, path, source, Map::new(), None, false, None)
+    });
+    engine.register_fn(
+        "template",
+        move |ctx: NativeCallContext, path: &str, source: &str, vars: Map| {
+            template(&ctx, path, source, vars, None, false, None)
+        },
+    );
+    engine.register_fn(
+        "template",
+        move |ctx: NativeCallContext, path: &str, source: &str, vars: Map, opts: Map| -> RhaiResult<StepSpec> {
+            let names = TEMPLATE_DOC.option_names();
+            let mut o = Options::new(&ctx, "template()", opts, &names)?;
+            let mode = o.mode("mode")?;
+            let sensitive = o.bool("sensitive")?.unwrap_or(false);
+            let owner = o.string("owner")?;
+            Ok(template(&ctx, path, source, vars, mode, sensitive, owner))
+        },
+    );
+}

@@ -1,0 +1,127 @@
+//! The Rhai constructors of the primitives, one file per primitive. A constructor
+//! checks its options against the primitive's documented option list and returns a
+//! [`StepSpec`]; `c.add(spec)` resolves it on the component (root directory,
+//! template rendering, project files) into the primitive itself. There is no second
+//! enum mirroring the primitives.
+
+mod command;
+mod directory;
+mod file;
+mod step;
+mod symlink;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, NativeCallContext};
+
+use super::{RhaiResult, StepRef, call_span, script_error};
+use crate::model::HostPath;
+use crate::primitive::Action;
+use crate::script::session::Session;
+use crate::source::Span;
+
+pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    engine.register_type_with_name::<StepSpec>("StepSpec");
+    file::register(engine, session);
+    directory::register(engine);
+    symlink::register(engine);
+    command::register(engine);
+    step::register(engine);
+}
+
+/// What a constructor returns: a step not yet placed on a component.
+#[derive(Clone)]
+pub(crate) struct StepSpec {
+    pub(crate) spec: Arc<dyn Spec>,
+    pub(crate) span: Option<Span>,
+}
+
+impl fmt::Debug for StepSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StepSpec")
+    }
+}
+
+/// A primitive before it knows its component.
+pub(crate) trait Spec: Send + Sync {
+    fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved>;
+}
+
+/// The component a step is added to.
+pub(crate) struct AddCtx<'a> {
+    pub(crate) session: &'a Arc<Session>,
+    pub(crate) call: &'a NativeCallContext<'a>,
+    pub(crate) dir: &'a HostPath,
+    pub(crate) host_info: &'a Dynamic,
+    pub(crate) component: &'a str,
+    pub(crate) attributes: &'a BTreeMap<String, Dynamic>,
+    pub(crate) span: Option<&'a Span>,
+}
+
+impl AddCtx<'_> {
+    /// `rel` under the component's root, refused when ordo cannot represent it.
+    pub(crate) fn path(&self, what: &str, rel: &str) -> RhaiResult<HostPath> {
+        if rel.is_empty() {
+            return Err(script_error(
+                self.call,
+                format!("{what} needs a path"),
+                "give a path relative to the component's root, or one starting with `/` or `~/`",
+            ));
+        }
+        let path = self.dir.join(rel);
+        if let Err(why) = HostPath::check(rel).and_then(|()| HostPath::check(path.as_str())) {
+            return Err(script_error(
+                self.call,
+                format!("{what} `{}` cannot be managed: {why}", crate::text::visible(rel, false)),
+                "ordo's scripts and state files are line-based; rename it without newlines, tabs, backslashes, \
+                 control characters or trailing spaces",
+            ));
+        }
+        Ok(path)
+    }
+}
+
+/// A resolved step and what it watches.
+pub(crate) struct Resolved {
+    pub(crate) action: Action,
+    pub(crate) on_change: Vec<StepRef>,
+}
+
+impl Resolved {
+    pub(crate) fn of(action: Action) -> Self {
+        Resolved {
+            action,
+            on_change: Vec::new(),
+        }
+    }
+}
+
+pub(crate) fn spec(ctx: &NativeCallContext, spec: impl Spec + 'static) -> StepSpec {
+    StepSpec {
+        spec: Arc::new(spec),
+        span: call_span(ctx),
+    }
+}
+
+/// `on_change: [a, b]` or `on_change: a`: steps or sub-components added before.
+pub(crate) fn refs(ctx: &NativeCallContext, v: Option<Dynamic>) -> RhaiResult<Vec<StepRef>> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let items = if v.is_array() { v.cast::<Array>() } else { vec![v] };
+    items
+        .into_iter()
+        .map(|i| {
+            i.clone().try_cast::<StepRef>().ok_or_else(|| {
+                script_error(
+                    ctx,
+                    format!(
+                        "`on_change` lists what c.add(..) or c.component(..) returned, not a {}",
+                        i.type_name()
+                    ),
+                    "keep the value: `let conf = c.add(template(..));` then `on_change: [conf]`",
+                )
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,433 @@
+//! The probe: one script per host that finds out everything the host's steps need to
+//! verify — type, mode, owner and link target of every managed path, the sha256 of
+//! every managed file, old contents for diffs, guard exit codes, pending markers —
+//! in one round trip, forking a constant number of processes however many paths
+//! there are (decision 10).
+//!
+//! Paths travel to the host as one NUL-separated list and reach `find` and
+//! `sha256sum` through `xargs`, so no argv limit is hit; the host's answers come back
+//! base64-encoded (link targets and contents are the host's bytes, and a crafted
+//! name must not be able to forge a line). Hashes are compared in Rust. Errors of
+//! `find`/`sha256sum` other than "no such file" are reported, never hidden.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::{heredoc, quote, quote_always, relative, word};
+use crate::model::{HostPath, StepId};
+
+/// How many changed files' old contents one probe ships for diffs, and the size
+/// limit of each (bigger ones are shown as "content changed").
+const MAX_DIFFS: usize = 200;
+pub const MAX_DIFF_BYTES: usize = 256 * 1024;
+
+const LIB: &str = r#"umask 077
+HOME=${HOME%/}
+T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
+trap 'rm -rf -- "$T"' EXIT
+cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
+echo "uid $(id -u)"
+pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; ( cd -- "$d" && exec timeout -k 5 "$5" sh -c "$4" ) </dev/null >/dev/null 2>&1; echo "R $1 $2 $?"; }
+ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
+"#;
+
+/// What one host's probe must find out; primitives add to it, [`Facts`] is the answer.
+pub struct ProbeScript {
+    stat: BTreeSet<String>,
+    hash: BTreeMap<String, (String, bool)>,
+    owned: Option<HostPath>,
+    body: String,
+    timeout: Duration,
+}
+
+impl ProbeScript {
+    /// `timeout`: how long a guard command may run.
+    pub fn new(timeout: Duration) -> Self {
+        ProbeScript {
+            stat: BTreeSet::new(),
+            hash: BTreeMap::new(),
+            owned: None,
+            body: String::new(),
+            timeout,
+        }
+    }
+
+    /// Type, mode, owner and link target of `path` (not following a symlink).
+    pub fn stat(&mut self, path: &HostPath) {
+        self.stat.insert(relative(path));
+    }
+
+    /// The sha256 of the regular file at `path` (implies [`stat`](Self::stat)); with
+    /// `diff`, its old content too when it differs from `expected`, is world-readable
+    /// and small enough to show.
+    pub fn hash(&mut self, path: &HostPath, expected: &str, diff: bool) {
+        let form = relative(path);
+        self.stat.insert(form.clone());
+        let entry = self.hash.entry(form).or_insert_with(|| (expected.to_string(), diff));
+        entry.1 |= diff;
+    }
+
+    /// The exit code of `command` run with `sh -c` in `cwd` (a guard). Before `cwd`
+    /// exists it runs in an empty directory, so relative paths find nothing — as on
+    /// the host before the deploy creates it.
+    pub fn exit_code(&mut self, step: StepId, key: &str, cwd: &HostPath, command: &str) {
+        let _ = writeln!(
+            self.body,
+            "pu {step} {key} {} {} {}",
+            word(cwd),
+            quote_always(command),
+            self.timeout.as_secs().max(1)
+        );
+    }
+
+    /// Whether something (anything, a dangling symlink included) exists at `path`.
+    pub fn exists(&mut self, step: StepId, key: &str, path: &HostPath) {
+        let _ = writeln!(self.body, "ex {step} {key} {}", word(path));
+    }
+
+    /// What the shell snippet prints (stderr discarded), as a value fact.
+    pub fn fact(&mut self, step: StepId, key: &str, shell: &str) {
+        let _ = writeln!(
+            self.body,
+            "printf 'V {step} {key} '; {{ {shell}\n}} 2>/dev/null | base64 -w0; echo"
+        );
+    }
+
+    /// Reads the list of paths ordo created (`kind<TAB>path<TAB>name` lines) and
+    /// stats them too, so removals are planned in the same round trip.
+    pub fn owned(&mut self, file: &HostPath) {
+        self.owned = Some(file.clone());
+    }
+
+    /// The whole script; `head` (lock, state) runs right after the preamble.
+    pub fn render(&self, head: &str) -> String {
+        let mut s = String::with_capacity(1024 + self.stat.len() * 80 + self.body.len());
+        s.push_str(LIB);
+        s.push_str(head);
+        if let Some(owned) = &self.owned {
+            let f = word(owned);
+            let _ = writeln!(
+                s,
+                "if [ -f {f} ]; then printf 'owned '; base64 -w0 < {f}; echo; cut -f2 < {f} | tr '\\n' '\\0' > \"$T/q\"; fi"
+            );
+        }
+        if !self.stat.is_empty() || self.owned.is_some() {
+            let list: Vec<u8> = self.stat.iter().flat_map(|p| p.bytes().chain([0])).collect();
+            let _ = write!(s, "base64 -d > \"$T/p\" <<'ORDO_EOF'\n{}", heredoc(&list));
+            if self.owned.is_some() {
+                s.push_str("[ ! -f \"$T/q\" ] || cat \"$T/q\" >> \"$T/p\"\n");
+            }
+            s.push_str(
+                "printf 'F '; LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -printf \"%y %m %U %G %p\\0%l\\0\"' sh < \"$T/p\" 2>\"$T/err\" | base64 -w0; echo\n",
+            );
+        }
+        if !self.hash.is_empty() {
+            let list: Vec<u8> = self.hash.keys().flat_map(|p| p.bytes().chain([0])).collect();
+            let _ = write!(s, "base64 -d > \"$T/f\" <<'ORDO_EOF'\n{}", heredoc(&list));
+            s.push_str(
+                "LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\" > \"$T/s\" 2>>\"$T/err\"\nprintf 'S '; base64 -w0 < \"$T/s\"; echo\n",
+            );
+            let wanted: String = self
+                .hash
+                .iter()
+                .filter(|(_, (_, diff))| *diff)
+                .map(|(p, (sha, _))| format!("{sha}\t{p}\n"))
+                .collect();
+            if !wanted.is_empty() {
+                let _ = write!(s, "base64 -d > \"$T/w\" <<'ORDO_EOF'\n{}", heredoc(wanted.as_bytes()));
+                let _ = writeln!(
+                    s,
+                    "awk -F '\\t' 'NR == FNR {{ w[$2] = $1; next }} {{ p = substr($0, 67); if ((p in w) && w[p] != substr($0, 1, 64)) print p }}' \"$T/w\" \"$T/s\" | head -n {MAX_DIFFS} | tr '\\n' '\\0' | LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -perm -0004 -size -{}c -print' sh > \"$T/o\" 2>/dev/null",
+                    MAX_DIFF_BYTES + 1
+                );
+                s.push_str("while IFS= read -r p; do printf 'O '; base64 -w0 < \"$p\"; printf ' %s\\n' \"$p\"; done < \"$T/o\"\n");
+            }
+        }
+        // Errors other than "does not exist" mean the answer is incomplete.
+        s.push_str(
+            "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4000 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
+        );
+        s.push_str(&self.body);
+        s.push_str("echo end\n");
+        s
+    }
+}
+
+/// What kind of thing is at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    Absent,
+    File,
+    Dir,
+    Link,
+    /// A socket, fifo or device.
+    Other,
+}
+
+/// What the probe found at one path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathFacts {
+    pub kind: PathKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// A symlink's target, as the host's bytes.
+    pub target: Option<Vec<u8>>,
+    /// sha256 of a regular file that was hashed.
+    pub sha: Option<String>,
+    /// The old content, when it was shipped for a diff.
+    pub old: Option<Vec<u8>>,
+}
+
+impl PathFacts {
+    const ABSENT: PathFacts = PathFacts {
+        kind: PathKind::Absent,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        target: None,
+        sha: None,
+        old: None,
+    };
+}
+
+/// The answer of a guard or a value fact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StepFact {
+    /// Exit code of a guard (124 and 137: it timed out and was killed).
+    Code(i32),
+    /// The guard's directory exists but cannot be entered.
+    CannotEnter,
+    Exists,
+    Value(Vec<u8>),
+}
+
+/// Everything one probe found out.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// The login's uid on the host (0: ordo runs as root there).
+    pub uid: Option<u32>,
+    paths: HashMap<String, PathFacts>,
+    steps: HashMap<(StepId, String), StepFact>,
+    /// The list of paths ordo created, as recorded on the host (raw text).
+    pub owned: Option<Vec<u8>>,
+    /// Lines the probe's `head` printed (lock, state…), for the executor: (tag, rest).
+    pub extra: Vec<(String, String)>,
+}
+
+/// The probe's output could not be read; `what` says why.
+#[derive(Debug)]
+pub struct ProbeError(pub String);
+
+impl Facts {
+    /// What is at `path` (absent when the probe did not see it).
+    pub fn path(&self, path: &HostPath) -> &PathFacts {
+        self.paths.get(&relative(path)).unwrap_or(&PathFacts::ABSENT)
+    }
+
+    /// The same, by the form the scripts use (`./x`, `/x`).
+    pub fn path_form(&self, form: &str) -> &PathFacts {
+        self.paths.get(form).unwrap_or(&PathFacts::ABSENT)
+    }
+
+    pub fn step(&self, step: StepId, key: &str) -> Option<&StepFact> {
+        self.steps.get(&(step, key.to_string()))
+    }
+
+    /// Reads a probe's standard output.
+    pub fn parse(stdout: &str) -> Result<Facts, ProbeError> {
+        let mut facts = Facts::default();
+        let mut ended = false;
+        let bad = |line: &str| ProbeError(format!("unexpected probe output: {}", preview(line)));
+        for line in stdout.lines() {
+            if line.is_empty() {
+                continue;
+            }
+            if ended {
+                return Err(bad(line));
+            }
+            let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match tag {
+                "end" => ended = true,
+                "uid" => facts.uid = rest.trim().parse().ok(),
+                "F" => facts.read_stats(&decode(rest, line)?).map_err(|()| bad(line))?,
+                "S" => {
+                    let sums = decode(rest, line)?;
+                    for l in String::from_utf8_lossy(&sums).lines() {
+                        if l.len() < 67 || !l.is_char_boundary(64) || !l.is_char_boundary(66) {
+                            return Err(bad(l));
+                        }
+                        let (sha, path) = (&l[..64], &l[66..]);
+                        facts.paths.entry(path.to_string()).or_insert(PathFacts::ABSENT).sha = Some(sha.into());
+                    }
+                }
+                "O" => {
+                    let (content, path) = rest.split_once(' ').ok_or_else(|| bad(line))?;
+                    let content = decode(content, line)?;
+                    if content.len() <= MAX_DIFF_BYTES {
+                        facts.paths.entry(path.to_string()).or_insert(PathFacts::ABSENT).old = Some(content);
+                    }
+                }
+                "E" => {
+                    let text = String::from_utf8_lossy(&decode(rest, line)?).into_owned();
+                    return Err(ProbeError(format!(
+                        "the host could not inspect every managed path:\n{}",
+                        text.trim_end()
+                    )));
+                }
+                "owned" => facts.owned = Some(decode(rest, line)?),
+                "R" | "X" | "V" => {
+                    let mut parts = rest.splitn(3, ' ');
+                    let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
+                        return Err(bad(line));
+                    };
+                    let id: usize = id.parse().map_err(|_| bad(line))?;
+                    let value = parts.next().unwrap_or("");
+                    let fact = match tag {
+                        "R" if value == "cd" => StepFact::CannotEnter,
+                        "R" => StepFact::Code(value.trim().parse().map_err(|_| bad(line))?),
+                        "X" => StepFact::Exists,
+                        _ => StepFact::Value(decode(value, line)?),
+                    };
+                    facts
+                        .steps
+                        .insert((<StepId as crate::model::Id>::new(id), key.to_string()), fact);
+                }
+                "fatal" => return Err(ProbeError(format!("the probe could not start: {rest}"))),
+                _ => facts.extra.push((tag.to_string(), rest.to_string())),
+            }
+        }
+        if !ended {
+            return Err(ProbeError(
+                "the probe's output ended early (the host's shell stopped before it finished)".into(),
+            ));
+        }
+        Ok(facts)
+    }
+
+    fn read_stats(&mut self, bytes: &[u8]) -> Result<(), ()> {
+        let mut fields = bytes.split(|b| *b == 0);
+        while let Some(head) = fields.next() {
+            if head.is_empty() {
+                break;
+            }
+            let target = fields.next().ok_or(())?;
+            let head = std::str::from_utf8(head).map_err(|_| ())?;
+            let mut parts = head.splitn(5, ' ');
+            let (Some(kind), Some(mode), Some(uid), Some(gid), Some(path)) =
+                (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(());
+            };
+            let kind = match kind {
+                "f" => PathKind::File,
+                "d" => PathKind::Dir,
+                "l" => PathKind::Link,
+                _ => PathKind::Other,
+            };
+            let entry = self.paths.entry(path.to_string()).or_insert(PathFacts::ABSENT);
+            entry.kind = kind;
+            entry.mode = u32::from_str_radix(mode, 8).map_err(|_| ())?;
+            entry.uid = uid.parse().map_err(|_| ())?;
+            entry.gid = gid.parse().map_err(|_| ())?;
+            entry.target = (kind == PathKind::Link).then(|| target.to_vec());
+        }
+        Ok(())
+    }
+}
+
+fn decode(text: &str, line: &str) -> Result<Vec<u8>, ProbeError> {
+    super::decode(text).ok_or_else(|| ProbeError(format!("unexpected probe output: {}", preview(line))))
+}
+
+/// The start of a line, with control characters made visible.
+fn preview(line: &str) -> String {
+    line.chars()
+        .take(120)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Word for a path in the probe's own lines (for primitives that add facts).
+pub fn path_word(path: &HostPath) -> String {
+    word(path)
+}
+
+/// Quoting for primitives that add facts.
+pub fn shell_word(s: &str) -> String {
+    quote(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn reads_stats_hashes_and_old_contents() {
+        let stats = b"f 644 1000 1000 ./etc/app.conf\0\0l 777 1000 1000 ./current\0releases/1\nx\0d 755 0 0 /srv\0\0";
+        let sha = "a".repeat(64);
+        let sums = format!("{sha}  ./etc/app.conf\n");
+        let out = format!(
+            "uid 1000\nF {}\nS {}\nO {} ./etc/app.conf\nR 3 unless 1\nX 4 pending\nV 5 version {}\nlock ok\nend\n",
+            b64(stats),
+            b64(sums.as_bytes()),
+            b64(b"old\n"),
+            b64(b"3.11")
+        );
+        let facts = Facts::parse(&out).unwrap();
+        let conf = facts.path(&HostPath::new("~/etc/app.conf").unwrap());
+        assert_eq!((conf.kind, conf.mode, conf.uid), (PathKind::File, 0o644, 1000));
+        assert_eq!(conf.sha.as_deref(), Some(sha.as_str()));
+        assert_eq!(conf.old.as_deref(), Some(&b"old\n"[..]));
+        let link = facts.path(&HostPath::new("~/current").unwrap());
+        assert_eq!(
+            link.target.as_deref(),
+            Some(&b"releases/1\nx"[..]),
+            "a target with a newline cannot forge lines"
+        );
+        assert_eq!(facts.path(&HostPath::new("/srv").unwrap()).kind, PathKind::Dir);
+        assert_eq!(facts.path(&HostPath::new("~/nothing").unwrap()).kind, PathKind::Absent);
+        let id = |n| <StepId as crate::model::Id>::new(n);
+        assert_eq!(facts.step(id(3), "unless"), Some(&StepFact::Code(1)));
+        assert_eq!(facts.step(id(4), "pending"), Some(&StepFact::Exists));
+        assert_eq!(facts.step(id(5), "version"), Some(&StepFact::Value(b"3.11".to_vec())));
+        assert_eq!(facts.extra, vec![("lock".to_string(), "ok".to_string())]);
+        assert_eq!(facts.uid, Some(1000));
+    }
+
+    #[test]
+    fn a_cut_short_or_garbled_probe_is_an_error() {
+        assert!(Facts::parse("uid 1\n").unwrap_err().0.contains("ended early"));
+        assert!(Facts::parse("F !!!\nend\n").is_err());
+        assert!(Facts::parse("end\nuid 1\n").is_err(), "nothing may follow `end`");
+        let err = Facts::parse(&format!("E {}\nend\n", b64(b"find: './x': Permission denied\n"))).unwrap_err();
+        assert!(err.0.contains("Permission denied"), "{}", err.0);
+    }
+
+    #[test]
+    fn the_script_feeds_paths_through_a_list_not_argv() {
+        let mut p = ProbeScript::new(Duration::from_secs(60));
+        for i in 0..3 {
+            p.hash(&HostPath::new(&format!("~/d/f{i}")).unwrap(), &"0".repeat(64), i == 0);
+        }
+        let s = p.render("");
+        assert!(s.contains("xargs -0 -r sh -c 'exec find"), "{s}");
+        assert!(
+            !s.contains("./d/f1"),
+            "paths travel base64-encoded in a here-document: {s}"
+        );
+        assert!(s.ends_with("echo end\n"));
+    }
+}

@@ -1,0 +1,151 @@
+//! What every command that works on a project shares: the resolved configuration,
+//! the project, the reporter, and the three steps "load an environment", "select
+//! hosts" and "connect" — in one place, so commands never reach back into `app`.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cli::config::Config;
+use crate::exec::{self, Hosts, Settings};
+use crate::model::{HostId, Model};
+use crate::plan::Plan;
+use crate::problem::{Kind, Problem, Problems};
+use crate::project::Project;
+use crate::report::{Event, Level, Reporter};
+use crate::script;
+use crate::source::SourceMap;
+use crate::transport::SshOptions;
+
+/// A loaded and planned environment.
+pub struct Loaded {
+    pub model: Arc<Model>,
+    pub plan: Arc<Plan>,
+    pub sources: SourceMap,
+    /// Keeps the interpreter alive: custom steps call back into it at deploy time.
+    pub evaluated: script::Evaluated,
+}
+
+pub struct Workspace {
+    pub config: Config,
+    pub project: Project,
+    pub reporter: Arc<dyn Reporter>,
+    cancel: watch::Receiver<bool>,
+}
+
+impl Workspace {
+    /// Finds the project. `cancel` turns true when the run is interrupted.
+    pub fn open(config: Config, reporter: Arc<dyn Reporter>, cancel: watch::Receiver<bool>) -> Result<Self, Problems> {
+        let project = Project::discover(&config.directory)?;
+        Ok(Workspace {
+            config,
+            project,
+            reporter,
+            cancel,
+        })
+    }
+
+    /// Resolves when the run is interrupted (SIGINT, SIGTERM, SIGHUP).
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.clone();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Evaluates the environment on a blocking thread (Rhai is synchronous), plans
+    /// it, and reports the model's warnings.
+    pub async fn load(&self, env: &str) -> Result<Loaded, Problems> {
+        let root = self.project.root.clone();
+        let env = env.to_string();
+        let evaluated = tokio::task::spawn_blocking(move || script::evaluate(&Project { root }, &env))
+            .await
+            .map_err(|e| Problem::new(Kind::Script, format!("internal error while evaluating: {e}")))??;
+        let plan = Plan::build(&evaluated.model)
+            .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect()))?;
+        for w in &evaluated.model.warnings {
+            self.reporter.event(&Event::Notice {
+                host: None,
+                level: Level::Warning,
+                text: w.message.clone(),
+                span: w.span().cloned(),
+            });
+        }
+        Ok(Loaded {
+            model: evaluated.model.clone(),
+            plan: Arc::new(plan),
+            sources: evaluated.sources.clone(),
+            evaluated,
+        })
+    }
+
+    /// `--hosts`: names, globs or roles (all hosts when empty); an entry that matches
+    /// nothing is an error. Hosts in model order.
+    pub fn select(&self, model: &Model, patterns: &[String]) -> Result<Vec<HostId>, Problems> {
+        if patterns.is_empty() {
+            return Ok(model.hosts.ids().collect());
+        }
+        let mut selected = vec![false; model.hosts.len()];
+        for pattern in patterns {
+            let glob = globset::Glob::new(pattern)
+                .map_err(|e| Problem::new(Kind::Usage, format!("--hosts: `{pattern}` is not a valid pattern: {e}")))?
+                .compile_matcher();
+            let mut any = false;
+            for (i, h) in model.hosts.enumerate() {
+                if glob.is_match(&h.name) || h.roles.iter().any(|r| r == pattern) {
+                    selected[crate::model::Id::index(i)] = true;
+                    any = true;
+                }
+            }
+            if !any {
+                let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
+                return Err(
+                    Problem::new(Kind::Usage, format!("--hosts: `{pattern}` matches no host and no role"))
+                        .help(format!(
+                            "{}hosts of {}: {}",
+                            crate::problem::suggest::did_you_mean(pattern, names.iter().copied()),
+                            model.environment,
+                            names.join(", ")
+                        ))
+                        .into(),
+                );
+            }
+        }
+        Ok(model
+            .hosts
+            .ids()
+            .filter(|h| selected[crate::model::Id::index(*h)])
+            .collect())
+    }
+
+    pub fn settings(&self) -> Settings {
+        let mut ssh = SshOptions::default_for(&self.project.root);
+        ssh.accept_new_host_keys = self.config.accept_new_host_keys;
+        ssh.connect_timeout = self.config.connect_timeout;
+        Settings {
+            ssh,
+            jobs: self.config.jobs,
+            timeout: self.config.timeout,
+        }
+    }
+
+    /// Connects to `targets`, all before anything changes.
+    pub async fn connect(&self, model: &Model, targets: &[HostId]) -> Result<Hosts, Problems> {
+        for &h in targets {
+            self.reporter.event(&Event::Progress {
+                host: model.hosts[h].name.clone(),
+                activity: crate::report::Activity::Connecting,
+            });
+        }
+        let hosts = exec::connect(model, targets, &self.settings()).await;
+        for &h in targets {
+            self.reporter.event(&Event::Progress {
+                host: model.hosts[h].name.clone(),
+                activity: crate::report::Activity::Done,
+            });
+        }
+        hosts
+    }
+}
