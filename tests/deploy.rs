@@ -128,7 +128,9 @@ fn provider_host_runs_before_requirer_host() {
 
 #[test]
 fn json_output_is_one_event_per_line() {
-    let out = Test::example("hello").args(&["plan", "local", "--format", "json"]).run();
+    let out = Test::example("hello")
+        .args(&["plan", "local", "--format", "json"])
+        .run();
     let events = out.events();
     assert_eq!(events[0]["event"], "start");
     assert_eq!(events.iter().filter(|e| e["event"] == "planned").count(), 12);
@@ -457,7 +459,16 @@ fn status_shows_mixed_versions_after_a_partial_deploy() {
             ",
         )
         .run();
-    let fingerprint = |line: usize| out.stdout.lines().nth(line).unwrap().split(' ').nth(1).unwrap().to_string();
+    let fingerprint = |line: usize| {
+        out.stdout
+            .lines()
+            .nth(line)
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
     assert_ne!(fingerprint(0), fingerprint(1), "{}", out.stdout);
 }
 

@@ -7,7 +7,11 @@ use crate::support::{Test, single_host};
 /// snapshot `name`.
 #[track_caller]
 fn check_fails(t: Test, name: &str) {
-    t.args(&["check", "test"]).status(2).stdout("").stderr_snapshot(name).run();
+    t.args(&["check", "test"])
+        .status(2)
+        .stdout("")
+        .stderr_snapshot(name)
+        .run();
 }
 
 /// Two local hosts: `db1` with component `db`, `web1` with `app`.
@@ -47,7 +51,9 @@ fn unknown_function() {
 #[test]
 fn missing_module() {
     check_fails(
-        single_host("import \"components/nope\" as nope;\nlet s = service(\"s\");\ns.component(\"x\", |c| nope::x(c));\n"),
+        single_host(
+            "import \"components/nope\" as nope;\nlet s = service(\"s\");\ns.component(\"x\", |c| nope::x(c));\n",
+        ),
         "missing_module",
     );
 }
@@ -154,7 +160,8 @@ fn template_with_undefined_variable() {
 
 #[test]
 fn endless_loop_hits_the_operation_limit() {
-    let t = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    let i = 0;\n    loop { i += 1; }\n});\n");
+    let t =
+        single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    let i = 0;\n    loop { i += 1; }\n});\n");
     let started = std::time::Instant::now();
     check_fails(t, "endless_loop_hits_the_operation_limit");
     assert!(

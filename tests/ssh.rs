@@ -238,9 +238,7 @@ fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
 
     hosts.restart("t1");
     // The dead run could not remove its deploy lock from the host.
-    p.test()
-        .args(&["deploy", "prod", "--yes", "--break-lock"])
-        .run();
+    p.test().args(&["deploy", "prod", "--yes", "--break-lock"]).run();
     assert!(hosts.home("t1").join("finished").exists());
 }
 

@@ -50,7 +50,10 @@ impl Environment {
     /// the last host call.
     #[track_caller]
     pub fn place(&mut self, component: &str, attrs: Option<&str>) {
-        assert!(!self.group.is_empty(), "place(\"{component}\") needs a host call before it");
+        assert!(
+            !self.group.is_empty(),
+            "place(\"{component}\") needs a host call before it"
+        );
         let call = match attrs {
             Some(a) => format!(".place(\"{component}\", {a})"),
             None => format!(".place(\"{component}\")"),
@@ -74,7 +77,10 @@ impl Environment {
     }
 
     pub fn render(&self, service: &str) -> String {
-        let mut text = format!("let env = environment(\"{}\", #{{ service: \"{service}\" }});\n", self.name);
+        let mut text = format!(
+            "let env = environment(\"{}\", #{{ service: \"{service}\" }});\n",
+            self.name
+        );
         for line in &self.lines {
             match line {
                 Line::Host { name, options, places } => {
