@@ -183,20 +183,26 @@ fn plan_piped_into_head_does_not_panic() {
 
 #[test]
 fn deploy_without_yes_needs_a_terminal() {
-    Test::example("hello")
-        .args(&["deploy", "local"])
-        .status(2)
-        .stderr(
-            "
-            ordo::usage
+    let p = Test::example("hello").build();
+    // A "yes" on a pipe is no confirmation either.
+    for stdin in [None, Some("yes\n")] {
+        let mut t = p.test().args(&["deploy", "local"]);
+        if let Some(text) = stdin {
+            t = t.stdin(text);
+        }
+        t.status(2)
+            .stderr(
+                "
+                ordo::usage
 
-              × refusing to deploy without confirmation: standard input is not a terminal
-              help: review the plan (ordo plan ENV), then run ordo deploy ENV --yes
+                  × refusing to deploy without confirmation: standard input is not a terminal
+                  help: review the plan (ordo plan ENV), then run ordo deploy ENV --yes
 
-            ",
-        )
-        .expect_missing(".ordo-hosts/web/deployment")
-        .run();
+                ",
+            )
+            .expect_missing(".ordo-hosts/web/deployment")
+            .run();
+    }
 }
 
 #[test]
@@ -224,7 +230,6 @@ fn on_change_command_stays_pending_until_it_succeeds() {
             failed: 1 changed, 0 unchanged, 1 failed, 0 skipped on 1 host in [TIME]
             ",
         )
-        .stderr_contains("h:x command restart failed with exit code 1")
         .stderr_snapshot("on_change_command_fails")
         .expect_file("hosts/h/deployment/s/app.conf", "v1\n")
         .run();
@@ -317,7 +322,6 @@ fn something_in_the_way_is_refused_before_any_change() {
     std::fs::create_dir_all(t.project().path("hosts/h/deployment/s/etc")).unwrap();
     t.args(&["deploy", "test", "--yes"])
         .status(1)
-        .stderr_contains("h:x file etc: a directory or special file is in the way")
         .stderr_snapshot("something_in_the_way")
         // Nothing applied.
         .expect_missing("hosts/h/deployment/s/first.txt")
@@ -335,7 +339,6 @@ fn sub_components_and_symlinks() {
     .build();
     p.test()
         .args(&["deploy", "test", "--yes"])
-        .stdout_contains("h:x/venv file venv.cfg")
         .snapshot("sub_components_and_symlinks")
         .expect_file("hosts/h/deployment/s/rebuilt", "python = python3.11\n")
         .run();
@@ -380,10 +383,8 @@ fn status_shows_what_each_host_has() {
 fn graph_is_dot() {
     Test::example("hello")
         .args(&["graph", "local"])
-        .stdout_contains("digraph \"site/local\" {")
-        // The provide/require edge and the on_change edge.
-        .stdout_contains("label=\"api:url\"")
-        .stdout_contains("label=\"on change\"")
+        // With the provide/require edge (`label="api:url"`) and the on_change
+        // edges.
         .snapshot("example_graph")
         .run();
 }
@@ -534,8 +535,6 @@ fn dirty_git_trees_are_refused() {
     p.test()
         .args(&["deploy", "local", "--yes"])
         .status(2)
-        .stderr_contains("the project has uncommitted changes")
-        .stderr_contains("files/robots.txt")
         .stderr_snapshot("dirty_git_tree")
         .run();
     p.test().args(&["plan", "local"]).run();
@@ -604,7 +603,6 @@ fn a_failed_file_write_leaves_nothing_half_written() {
     let out = t
         .args(&["deploy", "test", "--yes"])
         .status(1)
-        .stderr_contains("h:x file b/bad.txt could not be applied")
         .stderr_snapshot("a_failed_file_write")
         .run();
     let left: Vec<_> = std::fs::read_dir(out.project.path("hosts/h/deployment/s/a"))

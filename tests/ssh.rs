@@ -95,7 +95,6 @@ fn plan_over_ssh_changes_nothing() {
     let hosts = TestHosts::start(&["t1", "t2"]);
     let out = project(&hosts, &["t1", "t2"], SERVICE)
         .args(&["plan", "prod"])
-        .stdout_contains("plan: 2 to change")
         .snapshot("plan_over_two_ssh_hosts")
         // Plan writes into no host.
         .expect_missing(hosts.home("t1").join("deployment"))
@@ -115,9 +114,7 @@ fn unreachable_host_stops_the_run_before_any_change() {
     let out = t
         .args(&["deploy", "prod", "--yes"])
         .status(3)
-        .stderr_contains(&format!("host `down`: 127.0.0.1 port {port} refused the connection"))
-        // Only the unreachable host is named.
-        .stderr_lacks("host `t1`")
+        // Only the unreachable host is named, with its port.
         .stderr_snapshot("unreachable_host")
         // t1 is not changed, since `down` was unreachable.
         .expect_missing(hosts.home("t1").join("deployment"))
@@ -155,9 +152,6 @@ fn unknown_host_key_is_refused_unless_new_keys_are_accepted() {
     p.test()
         .args(&["deploy", "prod", "--yes"])
         .status(3)
-        .stderr_contains("host `t1`")
-        .stderr_contains("not in known_hosts")
-        .stderr_contains("ORDO_ACCEPT_NEW_HOST_KEYS=1")
         .stderr_snapshot("unknown_host_key")
         .expect_missing(hosts.home("t1").join("deployment"))
         .run();
@@ -195,7 +189,6 @@ fn rejected_login_is_an_authentication_failure() {
     p.test()
         .args(&["deploy", "prod", "--yes"])
         .status(3)
-        .stderr_contains("host `t1` refused the login as nobody@127.0.0.1: authentication failed")
         .stderr_snapshot("rejected_login")
         .run();
     // Not retried: failed logins only fill the host's auth log.
@@ -561,7 +554,6 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
             t2: never deployed; locked by [OPERATOR] (pid [PID], environment prod) since [DATE]
             ",
         )
-        .stdout_contains(&format!("t1: never deployed; locked by {}", ordo::sys::operator()))
         .stdout_contains(&format!("(pid {pid}, environment prod)"))
         .run();
 
