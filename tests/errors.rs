@@ -209,7 +209,30 @@ fn failing_command_stops_its_host_and_names_host_step_and_line() {
     // Steps before the failure are applied, steps after it do not run.
     .expect_file("hosts/h/deployment/s/before.txt", "1")
     .expect_missing("hosts/h/deployment/s/after.txt")
-    .stdout_contains("- h:x file after.txt skipped: h:x command migrate failed")
+    .stdout(
+        "
+        deploy test (service s): 3 steps on 1 host
+          + h:x file before.txt  services/s.rhai:3:11
+              --- before.txt
+              +++ before.txt
+              @@ -0,0 +1 @@
+              +1
+              \\ No newline at end of file
+          ! h:x command migrate (~/deployment/s/migrated does not exist)  services/s.rhai:4:11
+          + h:x file after.txt  services/s.rhai:5:11
+              --- after.txt
+              +++ after.txt
+              @@ -0,0 +1 @@
+              +2
+              \\ No newline at end of file
+        plan: 3 to change, 0 unchanged on 1 host
+          ✓ h:x file before.txt ([TIME])
+          ✗ h:x command migrate failed: failed with exit code 3
+          - h:x file after.txt skipped: h:x command migrate failed
+          h: 1 changed, 1 failed, 1 skipped (3 round trips)
+        failed: 1 changed, 0 unchanged, 1 failed, 1 skipped on 1 host in [TIME]
+        ",
+    )
     .stderr_snapshot("failing_command_stops_its_host_and_names_host_step_and_line")
     .run();
 }
