@@ -4,10 +4,11 @@
 //! parallel fresh `ssh host true` logins, and the round trips per host.
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::Project;
 use crate::support::sshd::TestHosts;
+use crate::support::{Project, Test};
 
 const SERVICE: &str = r#"let s = service("bench");
 s.component("app", |c| {
@@ -28,23 +29,19 @@ s.component("app", |c| {
 });
 "#;
 
-fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Project {
-    let mut env = format!(
-        "let env = environment(\"bench\", #{{ service: \"bench\" }});\nenv.override(\"app\", #{{ value: \"{value}\" }});\n"
-    );
-    for a in aliases {
-        env.push_str(&format!("env.host(\"{a}\", #{{ address: \"{a}\" }}).place(\"app\");\n"));
-    }
-    let p = Project::new()
-        .file("environments/bench.rhai", &env)
-        .file("services/bench.rhai", SERVICE)
+fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Arc<Project> {
+    Test::new()
+        .service(SERVICE)
+        .environment("bench")
+        .override_("app", &format!("#{{ value: \"{value}\" }}"))
+        .ssh_hosts(hosts, aliases)
+        .place("app")
         .file("templates/app.conf", "# {{ host.name }}\nvalue = {{ value }}\n")
         .file(
             "templates/part.conf",
             "# part {{ index }} of {{ host.name }}\nport = {{ 9000 + index }}\nuser = {{ host.user }}\n",
-        );
-    hosts.write_ssh_config(&p.path("ssh_config"));
-    p
+        )
+        .build()
 }
 
 fn set_value(p: &Project, value: &str) {
@@ -58,9 +55,9 @@ fn set_value(p: &Project, value: &str) {
 }
 
 /// Wall time of one deploy and the round trips of each host.
-fn deploy(p: &Project) -> (Duration, Vec<u64>) {
+fn deploy(p: &Arc<Project>) -> (Duration, Vec<u64>) {
     let started = Instant::now();
-    let out = p.ordo(&["deploy", "bench", "--yes", "--format", "json"]).success();
+    let out = p.test().args(&["deploy", "bench", "--yes", "--format", "json"]).run();
     let elapsed = started.elapsed();
     let trips = out
         .events()

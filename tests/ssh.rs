@@ -11,27 +11,19 @@ use std::time::{Duration, Instant};
 use ordo::model::{Host, TransportSpec as Spec};
 use ordo::transport::SshOptions;
 
+use crate::support::Test;
 use crate::support::sshd::{TestHosts, closed_port};
-use crate::support::{Output, Project};
 
 const SERVICE: &str = "let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"hello.txt\", \"hi\\n\")); });\n";
 
 /// An environment `prod` placing component `x` of `service` on each alias (ssh is
 /// the default transport), with the harness's `ssh_config` in the project root.
-fn project(hosts: &TestHosts, aliases: &[&str], service: &str) -> Project {
-    let mut env = String::from("let env = environment(\"prod\", #{ service: \"s\" });\n");
-    for a in aliases {
-        env.push_str(&format!("env.host(\"{a}\", #{{ address: \"{a}\" }}).place(\"x\");\n"));
-    }
-    let p = Project::new()
-        .file("environments/prod.rhai", &env)
-        .file("services/s.rhai", service);
-    hosts.write_ssh_config(&p.path("ssh_config"));
-    p
-}
-
-fn ordo_env(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
-    crate::support::run_env(p.root(), args, env)
+fn project(hosts: &TestHosts, aliases: &[&str], service: &str) -> Test {
+    Test::new()
+        .service(service)
+        .environment("prod")
+        .ssh_hosts(hosts, aliases)
+        .place("x")
 }
 
 /// Every master ssh is started with `-F <project>/ssh_config`; none may be left.
@@ -73,8 +65,8 @@ fn owner(path: &Path) -> u32 {
 #[test]
 fn deploy_writes_into_each_remote_users_home_then_has_nothing_to_change() {
     let hosts = TestHosts::start(&["t1", "t2"]);
-    let p = project(&hosts, &["t1", "t2"], SERVICE);
-    p.ordo(&["deploy", "prod", "--yes"]).success();
+    let p = project(&hosts, &["t1", "t2"], SERVICE).build();
+    p.test().args(&["deploy", "prod", "--yes"]).run();
     for alias in ["t1", "t2"] {
         let file = hosts.home(alias).join("deployment/s/hello.txt");
         assert_eq!(
@@ -85,123 +77,120 @@ fn deploy_writes_into_each_remote_users_home_then_has_nothing_to_change() {
         assert_eq!(owner(&file), owner(hosts.home(alias)), "{alias}: {}", hosts.user(alias));
         assert_ne!(owner(&file), 0);
     }
-    let again = p.ordo(&["deploy", "prod", "--yes"]).success();
-    assert!(again.stdout.contains("nothing to change"), "{}", again.stdout);
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout(
+            "
+            deploy prod (service s): 2 steps on 2 hosts
+            nothing to change: 2 steps on 2 hosts up to date
+            done: 0 changed, 2 unchanged, 0 failed, 0 skipped on 2 hosts in [TIME]
+            ",
+        )
+        .run();
     assert_no_masters(&p.path("ssh_config"));
 }
 
 #[test]
 fn plan_over_ssh_changes_nothing() {
     let hosts = TestHosts::start(&["t1", "t2"]);
-    let p = project(&hosts, &["t1", "t2"], SERVICE);
-    let out = p.ordo(&["plan", "prod"]).success();
-    assert!(out.stdout.contains("2 to change"), "{}", out.stdout);
-    for alias in ["t1", "t2"] {
-        assert!(
-            !hosts.home(alias).join("deployment").exists(),
-            "plan wrote into {alias}"
-        );
-    }
-    assert_no_masters(&p.path("ssh_config"));
+    let out = project(&hosts, &["t1", "t2"], SERVICE)
+        .args(&["plan", "prod"])
+        .snapshot("plan_over_two_ssh_hosts")
+        // Plan writes into no host.
+        .expect_missing(hosts.home("t1").join("deployment"))
+        .expect_missing(hosts.home("t2").join("deployment"))
+        .run();
+    assert_no_masters(&out.project.path("ssh_config"));
 }
 
 #[test]
 fn unreachable_host_stops_the_run_before_any_change() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1", "down"], SERVICE);
-    let mut config = std::fs::read_to_string(p.path("ssh_config")).unwrap();
     let port = closed_port();
-    config.push_str(&hosts.config_block("down", port, "nobody"));
-    p.write("ssh_config", &config);
+    let t = project(&hosts, &["t1", "down"], SERVICE)
+        .ssh_config(&hosts.config_block("down", port, "nobody"))
+        .redact(&port.to_string(), "[PORT:down]");
     let started = Instant::now();
-    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
-    assert!(
-        out.stderr
-            .contains(&format!("host `down`: 127.0.0.1 port {port} refused the connection")),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains("host `t1`"),
-        "only the unreachable host is named:\n{}",
-        out.stderr
-    );
-    assert!(
-        !hosts.home("t1").join("deployment").exists(),
-        "t1 was changed although `down` was unreachable"
-    );
+    let out = t
+        .args(&["deploy", "prod", "--yes"])
+        .status(3)
+        // Only the unreachable host is named, with its port.
+        .stderr_snapshot("unreachable_host")
+        // t1 is not changed, since `down` was unreachable.
+        .expect_missing(hosts.home("t1").join("deployment"))
+        .run();
     // Three attempts (200 ms + 600 ms apart), not ten-second timeouts.
     assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
-    assert_no_masters(&p.path("ssh_config"));
+    assert_no_masters(&out.project.path("ssh_config"));
 }
 
 #[test]
 fn changed_host_key_is_refused_even_when_accepting_new_keys() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1"], SERVICE);
+    let p = project(&hosts, &["t1"], SERVICE).build();
     hosts.change_host_key("t1");
-    for env in [&[][..], &[("ORDO_ACCEPT_NEW_HOST_KEYS", "1")][..]] {
-        let out = ordo_env(&p, &["deploy", "prod", "--yes"], env).code(3);
-        assert!(
-            out.stderr.contains("host `t1`") && out.stderr.contains("host key has CHANGED"),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("man-in-the-middle") && out.stderr.contains("ssh-keygen"),
-            "{}",
-            out.stderr
-        );
+    for accept in [None, Some("1")] {
+        let mut t = p.test().args(&["deploy", "prod", "--yes"]);
+        if let Some(value) = accept {
+            t = t.env("ORDO_ACCEPT_NEW_HOST_KEYS", value);
+        }
+        t.status(3)
+            .stderr_contains("host `t1`")
+            .stderr_contains("host key has CHANGED")
+            .stderr_contains("man-in-the-middle")
+            .stderr_contains("ssh-keygen")
+            .expect_missing(hosts.home("t1").join("deployment"))
+            .run();
     }
-    assert!(!hosts.home("t1").join("deployment").exists());
 }
 
 #[test]
 fn unknown_host_key_is_refused_unless_new_keys_are_accepted() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1"], SERVICE);
+    let p = project(&hosts, &["t1"], SERVICE).build();
     hosts.forget_host_key("t1");
-    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
-    assert!(
-        out.stderr.contains("host `t1`") && out.stderr.contains("not in known_hosts"),
-        "{}",
-        out.stderr
-    );
-    assert!(out.stderr.contains("ORDO_ACCEPT_NEW_HOST_KEYS=1"), "{}", out.stderr);
-    assert!(!hosts.home("t1").join("deployment").exists());
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(3)
+        .stderr_snapshot("unknown_host_key")
+        .expect_missing(hosts.home("t1").join("deployment"))
+        .run();
 
-    ordo_env(&p, &["deploy", "prod", "--yes"], &[("ORDO_ACCEPT_NEW_HOST_KEYS", "1")]).success();
-    assert!(hosts.home("t1").join("deployment/s/hello.txt").is_file());
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .env("ORDO_ACCEPT_NEW_HOST_KEYS", "1")
+        .expect_file(hosts.home("t1").join("deployment/s/hello.txt"), "hi\n")
+        .run();
     let known = std::fs::read_to_string(hosts.known_hosts()).unwrap();
     assert!(
         known.contains(&format!("[127.0.0.1]:{}", hosts.port("t1"))),
         "key not recorded:\n{known}"
     );
     // Recorded, so strict checking now passes.
-    p.ordo(&["deploy", "prod", "--yes"]).success();
+    p.test().args(&["deploy", "prod", "--yes"]).run();
     // The command-line switch does the same as the variable.
     hosts.forget_host_key("t1");
-    p.ordo(&["deploy", "prod", "--yes"]).code(3);
-    p.ordo(&["deploy", "prod", "--yes", "--accept-new-host-keys"]).success();
+    p.test().args(&["deploy", "prod", "--yes"]).status(3).run();
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--accept-new-host-keys"])
+        .run();
 }
 
 #[test]
 fn rejected_login_is_an_authentication_failure() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1"], SERVICE);
-    let config = std::fs::read_to_string(p.path("ssh_config")).unwrap();
+    let p = project(&hosts, &["t1"], SERVICE).build();
+    let config = p.read("ssh_config");
     p.write(
         "ssh_config",
         &config.replace(&format!("User {}", hosts.user("t1")), "User nobody"),
     );
     let started = Instant::now();
-    let out = p.ordo(&["deploy", "prod", "--yes"]).code(3);
-    assert!(
-        out.stderr
-            .contains("host `t1` refused the login as nobody@127.0.0.1: authentication failed"),
-        "{}",
-        out.stderr
-    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(3)
+        .stderr_snapshot("rejected_login")
+        .run();
     // Not retried: failed logins only fill the host's auth log.
     assert_eq!(
         hosts
@@ -220,10 +209,16 @@ fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
     let hosts = TestHosts::start(&["t1"]);
     let service = "let s = service(\"s\");\ns.component(\"x\", |c| {\n  c.add(file(\"hello.txt\", \"hi\\n\"));\n  \
         c.add(command(\"slow\", #{ run: \"touch ~/started; sleep 5; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
-    let p = project(&hosts, &["t1"], service);
+    let p = project(&hosts, &["t1"], service).build();
     let started = hosts.home("t1").join("started");
-    let out = std::thread::scope(|s| {
-        let run = s.spawn(|| p.ordo(&["deploy", "prod", "--yes"]));
+    let deploy = p
+        .test()
+        .args(&["deploy", "prod", "--yes"])
+        .failure()
+        .stderr_contains("lost the connection to host `t1`")
+        .expect_missing(hosts.home("t1").join("finished"));
+    std::thread::scope(|s| {
+        let run = s.spawn(|| deploy.run());
         let deadline = Instant::now() + Duration::from_secs(20);
         while !started.exists() {
             assert!(Instant::now() < deadline, "the slow command never started");
@@ -232,19 +227,11 @@ fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
         hosts.kill("t1");
         run.join().expect("ordo thread")
     });
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("lost the connection to host `t1`"),
-        "{}\n{}",
-        out.stdout,
-        out.stderr
-    );
-    assert!(!hosts.home("t1").join("finished").exists());
     assert_no_masters(&p.path("ssh_config"));
 
     hosts.restart("t1");
     // The dead run could not remove its deploy lock from the host.
-    p.ordo(&["deploy", "prod", "--yes", "--break-lock"]).success();
+    p.test().args(&["deploy", "prod", "--yes", "--break-lock"]).run();
     assert!(hosts.home("t1").join("finished").exists());
 }
 
@@ -253,7 +240,7 @@ fn host_dying_mid_deploy_is_reported_and_the_next_deploy_finishes() {
 #[test]
 fn ssh_transport_runs_scripts_over_one_master() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1"], SERVICE);
+    let p = project(&hosts, &["t1"], SERVICE).build();
     let host = ssh_host("t1");
     let options = SshOptions::default_for(p.root());
     assert_eq!(options.config_file.as_deref(), Some(p.path("ssh_config").as_path()));
@@ -357,7 +344,7 @@ fn ssh_transport_runs_scripts_over_one_master() {
 #[test]
 fn dropping_a_connected_transport_stops_its_master() {
     let hosts = TestHosts::start(&["t1"]);
-    let p = project(&hosts, &["t1"], SERVICE);
+    let p = project(&hosts, &["t1"], SERVICE).build();
     let host = ssh_host("t1");
     let options = SshOptions::default_for(p.root());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -410,24 +397,34 @@ s.component("lb", |c| {
 });
 "#;
 
-fn shop(hosts: &TestHosts) -> Project {
-    let env = "let env = environment(\"prod\", #{ service: \"shop\" });\n\
-               env.host(\"t4\", #{ roles: [\"lb\"] }).place(\"lb\");\n\
-               env.host(\"t2\", #{ roles: [\"app\"] }).place(\"app\");\n\
-               env.host(\"t3\", #{ roles: [\"app\"] }).place(\"app\");\n\
-               env.host(\"t1\", #{ roles: [\"db\"] }).place(\"db\");\n";
-    let p = Project::new()
-        .file("environments/prod.rhai", env)
-        .file("services/shop.rhai", SHOP);
-    hosts.write_ssh_config(&p.path("ssh_config"));
-    p
+/// The shop, its hosts declared in reverse order of the deploy.
+fn shop(hosts: &TestHosts) -> Test {
+    Test::new()
+        .service(SHOP)
+        .environment("prod")
+        .host("t4", "#{ roles: [\"lb\"] }")
+        .place("lb")
+        .host("t2", "#{ roles: [\"app\"] }")
+        .place("app")
+        .host("t3", "#{ roles: [\"app\"] }")
+        .place("app")
+        .host("t1", "#{ roles: [\"db\"] }")
+        .place("db")
+        .with_ssh_config(hosts)
 }
 
 #[test]
 fn provide_require_orders_a_deploy_across_four_ssh_hosts() {
     let hosts = TestHosts::start(&["t1", "t2", "t3", "t4"]);
-    let p = shop(&hosts);
-    let out = p.ordo(&["deploy", "prod", "--yes", "--format", "json"]).success();
+    let p = shop(&hosts).build();
+    let home = |alias: &str, rel: &str| hosts.home(alias).join("deployment/shop").join(rel);
+    let out = p
+        .test()
+        .args(&["deploy", "prod", "--yes", "--format", "json"])
+        .expect_file(home("t2", "app.conf"), "dsn = postgres://t1/shop\n")
+        .expect_file(home("t4", "backends"), "t2:8080\nt3:8080\n")
+        .expect_file(home("t3", "restarts"), "restarted\n")
+        .run();
     let events = out.events();
     let order: Vec<String> = events
         .iter()
@@ -444,25 +441,81 @@ fn provide_require_orders_a_deploy_across_four_ssh_hosts() {
         last("t2") < pos("t4") && last("t3") < pos("t4"),
         "apps before the balancer: {order:?}"
     );
-    let read =
-        |alias: &str, rel: &str| std::fs::read_to_string(hosts.home(alias).join("deployment/shop").join(rel)).unwrap();
-    assert_eq!(read("t2", "app.conf"), "dsn = postgres://t1/shop\n");
-    assert_eq!(read("t4", "backends"), "t2:8080\nt3:8080\n");
-    assert_eq!(read("t3", "restarts"), "restarted\n");
     // Round trips per host: probe (+ lock), one batch (+ record + unlock).
     for e in events.iter().filter(|e| e["event"] == "host_done") {
         assert_eq!(e["round_trips"], 2, "{e}");
     }
 
-    let again = p.ordo(&["deploy", "prod", "--yes"]).success();
-    assert!(
-        again
-            .stdout
-            .contains("nothing to change: 8 steps on 4 hosts up to date"),
-        "{}",
-        again.stdout
-    );
-    assert_eq!(read("t3", "restarts"), "restarted\n");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout(
+            "
+            deploy prod (service shop): 8 steps on 4 hosts
+            nothing to change: 8 steps on 4 hosts up to date
+            done: 0 changed, 8 unchanged, 0 failed, 0 skipped on 4 hosts in [TIME]
+            ",
+        )
+        .expect_file(home("t3", "restarts"), "restarted\n")
+        .run();
+}
+
+/// db on t1 provides its DSN to app on t2: t2 waits for t1, so the lines of a
+/// deploy come in one order only and can be pinned exactly.
+const DB_AND_APP: &str = r#"let s = service("s");
+s.component("db", |c| {
+    c.add(file("db.conf", "listen = 5432\n"));
+    c.provide("db:dsn", `postgres://${c.host.name}/s`);
+});
+s.component("app", |c| {
+    let dsn = c.require_one("db:dsn");
+    let conf = c.add(file("app.conf", "dsn = " + dsn + "\n"));
+    c.add(command("restart", #{ run: "echo restarted >> restarts", on_change: [conf] }));
+});
+"#;
+
+#[test]
+fn plan_and_deploy_over_two_ssh_hosts_render_exactly() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = Test::new()
+        .service(DB_AND_APP)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("db")
+        .ssh_hosts(&hosts, &["t2"])
+        .place("app")
+        .build();
+    p.test()
+        .args(&["plan", "prod"])
+        .snapshot("plan_db_and_app_over_ssh")
+        .run();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .snapshot("deploy_db_and_app_over_ssh")
+        .expect_file(
+            hosts.home("t2").join("deployment/s/app.conf"),
+            "dsn = postgres://t1/s\n",
+        )
+        .run();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout(
+            "
+            deploy prod (service s): 3 steps on 2 hosts
+            nothing to change: 3 steps on 2 hosts up to date
+            done: 0 changed, 3 unchanged, 0 failed, 0 skipped on 2 hosts in [TIME]
+            ",
+        )
+        .run();
+    p.test()
+        .args(&["status", "prod"])
+        .stdout(
+            "
+            t1: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+            t2: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+            ",
+        )
+        .run();
+    assert_no_masters(&p.path("ssh_config"));
 }
 
 #[test]
@@ -470,7 +523,7 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
     let hosts = TestHosts::start(&["t1", "t2"]);
     let service = "let s = service(\"s\");\ns.component(\"x\", |c| {\n  \
         c.add(command(\"slow\", #{ run: \"touch ~/started; [ -e ~/fast ] || sleep 30; touch ~/finished\", creates: \"~/finished\" }));\n});\n";
-    let p = project(&hosts, &["t1", "t2"], service);
+    let p = project(&hosts, &["t1", "t2"], service).build();
     let mut first = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(["deploy", "prod", "--yes"])
         .current_dir(p.root())
@@ -485,21 +538,24 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
         assert!(Instant::now() < deadline, "the first deploy never started its command");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let second = p.ordo(&["deploy", "prod", "--yes"]).code(4);
     let pid = first.id();
-    assert!(second.stderr.contains("host `t1` is locked by "), "{}", second.stderr);
-    assert!(
-        second.stderr.contains(&format!("(pid {pid}, environment prod)")),
-        "{}",
-        second.stderr
-    );
-    assert!(second.stderr.contains("--break-lock"), "{}", second.stderr);
-    let status = p.ordo(&["status", "prod"]).success();
-    assert!(
-        status.stdout.contains("t1: never deployed; locked by "),
-        "{}",
-        status.stdout
-    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(4)
+        .stderr_contains("host `t1` is locked by ")
+        .stderr_contains(&format!("(pid {pid}, environment prod)"))
+        .stderr_contains("--break-lock")
+        .run();
+    p.test()
+        .args(&["status", "prod"])
+        .stdout(
+            "
+            t1: never deployed; locked by [OPERATOR] (pid [PID], environment prod) since [DATE]
+            t2: never deployed; locked by [OPERATOR] (pid [PID], environment prod) since [DATE]
+            ",
+        )
+        .stdout_contains(&format!("(pid {pid}, environment prod)"))
+        .run();
 
     // The first deploy dies without cleaning up: its locks stay behind.
     first.kill().unwrap();
@@ -508,36 +564,33 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
     hosts.kill("t2");
     hosts.restart("t1");
     hosts.restart("t2");
-    p.ordo(&["deploy", "prod", "--yes"]).code(4);
+    p.test().args(&["deploy", "prod", "--yes"]).status(4).run();
     for alias in ["t1", "t2"] {
         std::fs::write(hosts.home(alias).join("fast"), "").unwrap();
     }
-    let out = p.ordo(&["deploy", "prod", "--yes", "--break-lock"]);
-    assert!(
-        out.stdout.contains("broke the lock on t1 held by "),
-        "{}\n{}",
-        out.stdout,
-        out.stderr
-    );
-    assert!(
-        out.stdout.contains(&format!("(pid {pid}, environment prod)")),
-        "{}",
-        out.stdout
-    );
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--break-lock"])
+        .stdout_contains("broke the lock on t1 held by ")
+        .stdout_contains(&format!("(pid {pid}, environment prod)"))
+        .run();
 }
 
 #[test]
 fn run_executes_on_several_ssh_hosts_grouped_by_host() {
     let hosts = TestHosts::start(&["t1", "t2", "t3"]);
-    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE);
-    let out = p.ordo(&["run", "prod", "--", "whoami"]).success();
+    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE).build();
+    let out = p
+        .test()
+        .args(&["run", "prod", "--", "whoami"])
+        .stdout("── t1 (ok)\n[USER:t1]\n── t2 (ok)\n[USER:t2]\n── t3 (ok)\n[USER:t3]\n")
+        .run();
     let expected: String = ["t1", "t2", "t3"]
         .iter()
         .map(|a| format!("── {a} (ok)\n{}\n", hosts.user(a)))
         .collect();
     assert_eq!(out.stdout, expected);
-    let out = p
-        .ordo(&[
+    p.test()
+        .args(&[
             "run",
             "prod",
             "--hosts",
@@ -546,40 +599,31 @@ fn run_executes_on_several_ssh_hosts_grouped_by_host() {
             "test \"$(whoami)\" = ",
             hosts.user("t2"),
         ])
-        .code(1);
-    assert_eq!(out.stdout, "── t2 (ok)\n── t3 (exit 1)\n");
+        .status(1)
+        .stdout("── t2 (ok)\n── t3 (exit 1)\n")
+        .run();
 }
 
 #[test]
 fn status_shows_mixed_versions_after_a_partial_ssh_deploy() {
     let hosts = TestHosts::start(&["t1", "t2", "t3"]);
-    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE);
-    p.ordo(&["deploy", "prod", "--yes"]).success();
+    let p = project(&hosts, &["t1", "t2", "t3"], SERVICE).build();
+    p.test().args(&["deploy", "prod", "--yes"]).run();
     p.write("services/s.rhai", &SERVICE.replace("hi\\n", "hello\\n"));
-    p.ordo(&["deploy", "prod", "--yes", "--hosts", "t2"]).success();
-    let status = p.ordo(&["status", "prod"]).success();
-    let line = |alias: &str| {
-        status
-            .stdout
-            .lines()
-            .find(|l| l.starts_with(&format!("{alias}: ")))
-            .unwrap()
-            .to_string()
-    };
-    assert!(line("t1").contains("(differs from this checkout)"), "{}", status.stdout);
-    assert!(line("t2").contains("(current)"), "{}", status.stdout);
-    assert!(line("t3").contains("(differs from this checkout)"), "{}", status.stdout);
-    assert!(
-        status.stdout.contains("hosts differ: 2 versions deployed"),
-        "{}",
-        status.stdout
-    );
-    assert_eq!(
-        std::fs::read_to_string(hosts.home("t1").join("deployment/s/hello.txt")).unwrap(),
-        "hi\n"
-    );
-    assert_eq!(
-        std::fs::read_to_string(hosts.home("t2").join("deployment/s/hello.txt")).unwrap(),
-        "hello\n"
-    );
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--hosts", "t2"])
+        .expect_file(hosts.home("t1").join("deployment/s/hello.txt"), "hi\n")
+        .expect_file(hosts.home("t2").join("deployment/s/hello.txt"), "hello\n")
+        .run();
+    p.test()
+        .args(&["status", "prod"])
+        .stdout(
+            "
+            t1: [FINGERPRINT] (differs from this checkout), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+            t2: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+            t3: [FINGERPRINT] (differs from this checkout), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+            hosts differ: 2 versions deployed
+            ",
+        )
+        .run();
 }

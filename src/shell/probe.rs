@@ -146,7 +146,7 @@ impl ProbeScript {
         }
         // Errors other than "does not exist" mean the answer is incomplete.
         s.push_str(
-            "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4000 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
+            "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' -e 'Not a directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4000 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
         );
         s.push_str(&self.body);
         s.push_str("echo end\n");

@@ -1,57 +1,46 @@
-//! A small builder for "project + command → expected output": `Project::new()`
-//! lays out files in a temporary directory, `ordo(..)` runs the real binary there.
+//! What every integration test needs: a project in a temporary directory, the
+//! `Test` builder that runs the real `ordo` binary on it and checks its output,
+//! the one redaction all snapshots share, and real ssh hosts. `tests/README.md`
+//! shows how to write a test with them.
 
+// A toolbox: not every feature module uses every tool.
 #![allow(dead_code)]
 
+pub mod environment;
+pub mod redact;
 pub mod sshd;
+mod test;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
+pub use test::Test;
+
+/// A project on disk: a temporary directory, removed when the last `Test` or
+/// `Output` holding it goes.
 pub struct Project {
     dir: tempfile::TempDir,
-}
-
-pub struct Output {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    #[track_caller]
-    pub fn success(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "ordo failed:\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    pub fn code(self, code: i32) -> Self {
-        assert_eq!(
-            self.code, code,
-            "unexpected exit code:\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-
-    /// JSON events of `--format json`.
-    pub fn events(&self) -> Vec<serde_json::Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .collect()
-    }
+    /// Literal → placeholder, for `redact`: the directory itself, then whatever
+    /// the test adds (the ssh test hosts' homes, users, ports).
+    redactions: Mutex<Vec<(String, String)>>,
 }
 
 impl Project {
     pub fn new() -> Self {
+        // In /tmp, not $TMPDIR: then the path has one length everywhere, and miette
+        // wraps a message that holds it at the same place on every machine.
+        let dir = tempfile::Builder::new()
+            .prefix("ordo-test")
+            .tempdir_in("/tmp")
+            .expect("tempdir in /tmp");
+        let mut redactions = Vec::new();
+        if let Ok(canon) = dir.path().canonicalize() {
+            redactions.push((canon.display().to_string(), "[PROJECT]".to_string()));
+        }
+        redactions.push((dir.path().display().to_string(), "[PROJECT]".to_string()));
         Project {
-            dir: tempfile::Builder::new().prefix("ordo-test").tempdir().expect("tempdir"),
+            dir,
+            redactions: Mutex::new(redactions),
         }
     }
 
@@ -65,17 +54,17 @@ impl Project {
         p
     }
 
+    /// A further command on this project.
+    pub fn test(self: &Arc<Self>) -> Test {
+        Test::on(self)
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
-    }
-
-    pub fn file(self, rel: &str, content: &str) -> Self {
-        self.write(rel, content);
-        self
     }
 
     pub fn write(&self, rel: &str, content: &str) {
@@ -88,47 +77,59 @@ impl Project {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
     }
 
-    pub fn ordo(&self, args: &[&str]) -> Output {
-        run(self.root(), args)
-    }
-
-    /// Output with the temporary directory replaced by `[PROJECT]`, for snapshots.
+    /// `text` as snapshots and exact expectations see it (`redact::redact` with
+    /// this project's literals).
     pub fn redact(&self, text: &str) -> String {
-        let root = self.root().to_string_lossy().to_string();
-        let canon = self
-            .root()
-            .canonicalize()
-            .map(|p| p.to_string_lossy().to_string())
-            .unwrap_or_default();
-        text.replace(&canon, "[PROJECT]").replace(&root, "[PROJECT]")
+        redact::redact(text, &self.redactions.lock().expect("redactions"))
+    }
+
+    pub fn add_redactions(&self, more: Vec<(String, String)>) {
+        self.redactions.lock().expect("redactions").extend(more);
     }
 }
 
-pub fn run(dir: &Path, args: &[&str]) -> Output {
-    run_env(dir, args, &[])
+/// What one run of ordo printed, after the `Test` checked it.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub project: Arc<Project>,
 }
 
-/// `ordo ARGS` in `dir` with extra environment variables (and never an inherited
-/// ORDO_ACCEPT_NEW_HOST_KEYS).
-pub fn run_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_ordo"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RUST_LOG")
-        .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run ordo");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+impl Output {
+    /// JSON events of `--format json`.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// A further command on the same project.
+    pub fn test(&self) -> Test {
+        Test::on(&self.project)
     }
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+/// `text` must equal `tests/snapshots/main__<module>__<name>.snap`, where
+/// `<module>` is the stem of `caller_file` (the test module), as the snapshots
+/// `insta::assert_snapshot!` names from inside a test module.
+#[track_caller]
+pub fn assert_snapshot(caller_file: &str, name: &str, description: &str, text: &str) {
+    let module = Path::new(caller_file)
+        .file_stem()
+        .expect("caller file")
+        .to_string_lossy()
+        .into_owned();
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(description);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(format!("main__{module}__{name}"), text));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for e in std::fs::read_dir(from).expect("read example") {
         let e = e.expect("entry");
@@ -144,12 +145,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A one-host local environment around the given service script.
-pub fn single_host(service: &str) -> Project {
-    Project::new()
-        .file(
-            "environments/test.rhai",
-            "let env = environment(\"test\", #{ service: \"s\" });\nenv.host(\"h\", #{ transport: \"local\", home: \"hosts/h\" }).place(\"x\");\n",
-        )
-        .file("services/s.rhai", service)
+/// A one-host local environment `test` (host `h`, component `x`) around the given
+/// service script.
+pub fn single_host(service: &str) -> Test {
+    Test::new().service(service).local_host("h").place("x")
 }

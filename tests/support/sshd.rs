@@ -48,7 +48,11 @@ impl TestHosts {
         );
         fs::create_dir_all("/run/sshd")
             .expect("sshd needs /run/sshd (privilege separation); are the tests running as root?");
-        let dir = tempfile::Builder::new().prefix("ordo-sshd").tempdir().expect("tempdir");
+        // In /tmp, not $TMPDIR, like the projects (`support::Project::new`).
+        let dir = tempfile::Builder::new()
+            .prefix("ordo-sshd")
+            .tempdir_in("/tmp")
+            .expect("tempdir in /tmp");
         // The users must reach their homes and the shared authorized_keys below it.
         set_mode(dir.path(), 0o755);
         let key = dir.path().join("id_ed25519");
@@ -109,14 +113,29 @@ impl TestHosts {
         &self.known_hosts
     }
 
-    /// An `ssh_config` with one `Host <alias>` block per test host, written to
-    /// `path` (the transport reads `<project>/ssh_config`).
-    pub fn write_ssh_config(&self, path: &Path) {
-        let mut text = String::new();
+    /// An `ssh_config` with one `Host <alias>` block per test host (the transport
+    /// reads `<project>/ssh_config`; the `Test` builder writes it there).
+    pub fn ssh_config(&self) -> String {
+        self.hosts
+            .iter()
+            .map(|h| self.config_block(&h.alias, h.port, &h.user))
+            .collect()
+    }
+
+    /// What differs from one run of the harness to the next, with the placeholder
+    /// snapshots show instead: the temporary directory, each host's home, user and
+    /// port. Homes come before the directory that holds them.
+    pub fn redactions(&self) -> Vec<(String, String)> {
+        let mut r = Vec::new();
         for h in &self.hosts {
-            text.push_str(&self.config_block(&h.alias, h.port, &h.user));
+            r.push((h.home.display().to_string(), format!("[HOME:{}]", h.alias)));
         }
-        fs::write(path, text).expect("write ssh_config");
+        r.push((self.dir.path().display().to_string(), "[SSHD]".to_string()));
+        for h in &self.hosts {
+            r.push((h.user.clone(), format!("[USER:{}]", h.alias)));
+            r.push((h.port.to_string(), format!("[PORT:{}]", h.alias)));
+        }
+        r
     }
 
     /// A `Host` block like the real ones, for an alias of the test's choosing
