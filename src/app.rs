@@ -88,6 +88,9 @@ fn exit_code(kind: Kind) -> ExitCode {
 
 async fn dispatch(cli: Cli, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Problems> {
     let start = cli.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+    if let Command::Secrets(args) = cli.command {
+        return command::secrets(&start, args);
+    }
     let project = Project::discover(&start)?;
     match cli.command {
         Command::Check(a) => {
@@ -130,6 +133,7 @@ async fn dispatch(cli: Cli, reporter: Arc<dyn Reporter>) -> Result<ExitCode, Pro
         }
         Command::Status(a) => command::status(&project, &a, &*reporter).await,
         Command::Run(a) => command::run_command(&project, &a, &*reporter).await,
+        Command::Secrets(_) => unreachable!("dispatched above"),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod problem;
 pub mod project;
 pub mod report;
 pub mod script;
+pub mod secrets;
 pub mod source;
 pub mod sys;
 pub mod transport;

@@ -2,8 +2,10 @@
 
 mod deploy;
 mod run;
+mod secrets;
 mod status;
 
 pub(crate) use deploy::{DeployOptions, deploy};
 pub(crate) use run::run_command;
+pub(crate) use secrets::secrets;
 pub(crate) use status::status;

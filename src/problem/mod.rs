@@ -30,6 +30,8 @@ pub enum Kind {
     Locked,
     /// The command line asked for something impossible.
     Usage,
+    /// Encrypted secrets: no key to decrypt them, a broken recipients or secrets file.
+    Secrets,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Step => "ordo::step",
             Kind::Locked => "ordo::locked",
             Kind::Usage => "ordo::usage",
+            Kind::Secrets => "ordo::secrets",
         }
     }
 }
