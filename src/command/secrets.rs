@@ -170,11 +170,15 @@ fn edit_loop(
             Err(p) if interactive() && ask_again(&p) => continue,
             Err(p) => {
                 let path = draft.keep();
-                let kept = format!(
-                    "your edited text is kept in {} (readable only by you): fix the problem, then run `ordo secrets edit {} --from {}`; delete that file if you give up",
-                    path.display(),
-                    store.env(),
+                // On a line of its own: the error below is wrapped, which would break
+                // the path where it has a hyphen.
+                note(&format!(
+                    "the edit was not saved; your edited text is kept in\n  {}",
                     path.display()
+                ));
+                let kept = format!(
+                    "your edited text is kept in the file named above (readable only by you): fix the problem, then run `ordo secrets edit {} --from <that file>`; delete it if you give up",
+                    store.env()
                 );
                 let help = match &p.help {
                     Some(h) => format!("{h}\n{kept}"),
@@ -251,13 +255,13 @@ fn edit_file(store: &SecretStore, name: &str, from: Option<&Path>) -> Result<(),
 fn show(store: &SecretStore, key: Option<&str>, file: Option<&str>) -> Result<(), Problem> {
     store.require_exists()?;
     let names = store.names()?;
-    if let Some(name) = key.or(file) {
-        if !names.contains(name) {
-            return Err(
-                Problem::new(Kind::Secrets, format!("`{}` has no secret `{name}`", store.env()))
-                    .help(names.unknown_help(name)),
-            );
-        }
+    if let Some(name) = key.or(file)
+        && !names.contains(name)
+    {
+        return Err(
+            Problem::new(Kind::Secrets, format!("`{}` has no secret `{name}`", store.env()))
+                .help(names.unknown_help(name)),
+        );
     }
     match (key, file) {
         (Some(key), _) => {
@@ -373,13 +377,13 @@ fn list(store: &SecretStore) -> Result<(), Problem> {
         text.push_str(&format!("file   {f}\n"));
     }
     out(text.as_bytes())?;
-    if let Ok(r) = store.recipients() {
-        if !store.is_current(&r)? {
-            note(&format!(
-                "note: encrypted to an older list of recipients; run `ordo secrets rekey {}`",
-                store.env()
-            ));
-        }
+    if let Ok(r) = store.recipients()
+        && !store.is_current(&r)?
+    {
+        note(&format!(
+            "note: encrypted to an older list of recipients; run `ordo secrets rekey {}`",
+            store.env()
+        ));
     }
     Ok(())
 }
@@ -490,10 +494,10 @@ fn remove_recipient(store: &SecretStore, what: &str) -> Result<(), Problem> {
             store.env()
         ));
     }
-    if let Some(ids) = &ids {
-        if !ids.public_keys().any(|k| recipients.contains_key(k)) {
-            note("warning: none of your keys is a recipient any more; you can no longer decrypt these secrets");
-        }
+    if let Some(ids) = &ids
+        && !ids.public_keys().any(|k| recipients.contains_key(k))
+    {
+        note("warning: none of your keys is a recipient any more; you can no longer decrypt these secrets");
     }
     Ok(())
 }

@@ -95,6 +95,7 @@ pub struct RecipientsFile {
 }
 
 /// What `remove` took out.
+#[derive(Debug)]
 pub struct Removed {
     pub description: String,
 }
@@ -273,6 +274,7 @@ impl RecipientsFile {
         }
         let removed = self.keys.remove(index);
         self.lines.drain(first..=line);
+        let mut gone = line + 1 - first;
         // A blank line left doubled where the key was.
         if first > 0
             && first < self.lines.len()
@@ -280,8 +282,8 @@ impl RecipientsFile {
             && self.lines[first].trim().is_empty()
         {
             self.lines.remove(first);
+            gone += 1;
         }
-        let gone = line + 1 - first;
         for k in &mut self.keys {
             if k.line > line {
                 k.line -= gone;

@@ -347,10 +347,10 @@ impl SecretStore {
         let mut written = Written::default();
         match file.entries.iter_mut().find(|(n, _)| n == name) {
             Some((_, ct)) => {
-                if let (Some(ids), Some(old)) = (ids, base64_decode(ct)) {
-                    if ids.decrypt(&old).is_ok_and(|v| &v == value) {
-                        return Ok(written);
-                    }
+                if let (Some(ids), Some(old)) = (ids, base64_decode(ct))
+                    && ids.decrypt(&old).is_ok_and(|v| &v == value)
+                {
+                    return Ok(written);
                 }
                 *ct = base64_encode(&seal(&recipients, value.expose(), false)?);
                 written.changed.push(name.to_string());
@@ -378,10 +378,10 @@ impl SecretStore {
         let path = self.file_path(name);
         let mut written = Written::default();
         if path.exists() {
-            if let Some(ids) = ids {
-                if self.decrypt_file(ids, name).is_ok_and(|v| &v == content) {
-                    return Ok(written);
-                }
+            if let Some(ids) = ids
+                && self.decrypt_file(ids, name).is_ok_and(|v| &v == content)
+            {
+                return Ok(written);
             }
             written.changed.push(name.to_string());
         } else {
