@@ -151,8 +151,12 @@ fn edit_loop(
     original: &[u8],
     save: impl Fn(&[u8]) -> Result<Written, Problem>,
 ) -> Result<(), Problem> {
+    let mut retried = false;
     loop {
-        draft.edit()?;
+        if let Err(p) = draft.edit() {
+            // Aborting the first edit discards it; text already worked on is kept.
+            return Err(if adopted || retried { keep(store, draft, p) } else { p });
+        }
         let text = draft.read()?;
         if !adopted && *text == *original {
             note(&format!(
@@ -167,27 +171,30 @@ fn edit_loop(
                 draft.discard();
                 return Ok(());
             }
-            Err(p) if interactive() && ask_again(&p) => continue,
-            Err(p) => {
-                let path = draft.keep();
-                // On a line of its own: the error below is wrapped, which would break
-                // the path where it has a hyphen.
-                note(&format!(
-                    "the edit was not saved; your edited text is kept in\n  {}",
-                    path.display()
-                ));
-                let kept = format!(
-                    "your edited text is kept in the file named above (readable only by you): fix the problem, then run `ordo secrets edit {} --from <that file>`; delete it if you give up",
-                    store.env()
-                );
-                let help = match &p.help {
-                    Some(h) => format!("{h}\n{kept}"),
-                    None => kept,
-                };
-                return Err(p.help(help));
-            }
+            Err(p) if interactive() && ask_again(&p) => retried = true,
+            Err(p) => return Err(keep(store, draft, p)),
         }
     }
+}
+
+/// Keeps the draft and adds to `p` where it is and how to go on.
+fn keep(store: &SecretStore, draft: Draft, p: Problem) -> Problem {
+    let path = draft.keep();
+    // On a line of its own: the error is wrapped when rendered, which would break the
+    // path where it has a hyphen.
+    note(&format!(
+        "the edit was not saved; your edited text is kept in\n  {}",
+        path.display()
+    ));
+    let kept = format!(
+        "your edited text is kept in the file named above (readable only by you): fix the problem, then run `ordo secrets edit {} --from <that file>`; delete it if you give up",
+        store.env()
+    );
+    let help = match &p.help {
+        Some(h) => format!("{h}\n{kept}"),
+        None => kept,
+    };
+    p.help(help)
 }
 
 fn edit_values(store: &SecretStore, from: Option<&Path>) -> Result<(), Problem> {
@@ -415,7 +422,14 @@ fn list_recipients(store: &SecretStore) -> Result<(), Problem> {
 /// The key to add: the text itself, or the content of a `.pub` file it names.
 fn key_text(arg: &str) -> Result<String, Problem> {
     let path = Path::new(arg);
-    if arg.starts_with("age1") || arg.starts_with("ssh-") || !path.is_file() {
+    if arg.starts_with("age1") || arg.starts_with("ssh-") {
+        return Ok(arg.to_string());
+    }
+    if !path.is_file() {
+        if arg.contains('/') || arg.ends_with(".pub") {
+            return Err(Problem::new(Kind::Usage, format!("{arg}: no such file"))
+                .help("pass a public key (`age1…`, `ssh-ed25519 AAAA…`) or the path of an existing `.pub` file"));
+        }
         return Ok(arg.to_string());
     }
     let text =

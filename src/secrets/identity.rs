@@ -36,6 +36,12 @@ pub struct Identities {
     tried: Vec<(String, String)>,
 }
 
+impl std::fmt::Debug for Identities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identities").field("tried", &self.tried).finish()
+    }
+}
+
 type Parsed = Vec<(String, Box<dyn age::Identity + Send + Sync>)>;
 
 impl Identities {
