@@ -21,6 +21,7 @@ mod identity;
 mod lock;
 mod recipients;
 mod store;
+mod write;
 
 pub use draft::Draft;
 pub use identity::{Identities, generate_identity};
