@@ -26,6 +26,15 @@ impl SecretsLock {
         let dir = project_root.join("secrets");
         std::fs::create_dir_all(&dir)
             .map_err(|e| Problem::new(Kind::Secrets, format!("cannot create {}: {e}", dir.display())))?;
+        // A lock file left by a killed process must not make the working tree look
+        // dirty (deploys refuse dirty trees): ignore it, once, if nobody did.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            let _ = std::fs::write(
+                &ignore,
+                "# Written by ordo: lock and temporary files of `ordo secrets`.\n.*.lock\n.*.tmp-*\n",
+            );
+        }
         let path = dir.join(format!(".{env}.lock"));
         let io_error = |e: std::io::Error| Problem::new(Kind::Secrets, format!("cannot lock {}: {e}", path.display()));
         loop {
@@ -115,6 +124,8 @@ mod tests {
         let _other = SecretsLock::acquire(dir.path(), "staging", "editing").unwrap();
         drop(first);
         assert!(!dir.path().join("secrets/.prod.lock").exists());
+        let ignore = std::fs::read_to_string(dir.path().join("secrets/.gitignore")).unwrap();
+        assert!(ignore.contains("\n.*.lock\n"), "{ignore}");
         let _again = SecretsLock::acquire(dir.path(), "prod", "deploying").unwrap();
     }
 }
