@@ -55,6 +55,10 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         let (cancel, cancelled) = watch::channel(false);
         tokio::spawn(signals(cancel));
+        // `ordo secrets` runs its own editor and needs no project for `keygen`.
+        if let Command::Secrets(args) = cli.command {
+            return command::secrets::secrets(&config.directory, args);
+        }
         let ws = Workspace::open(config, reporter.clone(), cancelled)?;
         let dispatch = dispatch(&ws, &cli.command);
         tokio::select! {
@@ -100,6 +104,7 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Deploy(a) => command::deploy::deploy(ws, a).await,
         Command::Status(a) => command::status::run(ws, a).await,
         Command::Run(a) => command::run::run(ws, a).await,
+        Command::Secrets(_) => unreachable!("dispatched before the workspace opens"),
     }
 }
 

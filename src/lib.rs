@@ -18,6 +18,7 @@ pub mod problem;
 pub mod project;
 pub mod report;
 pub mod script;
+pub mod secrets;
 pub mod shell;
 pub mod source;
 pub mod sys;

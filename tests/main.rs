@@ -9,4 +9,5 @@ mod bench_ssh;
 mod check;
 mod deploy;
 mod errors;
+mod secrets;
 mod ssh;

@@ -73,6 +73,102 @@ pub enum Command {
     Status(TargetArgs),
     /// Run a shell command on hosts in parallel; output grouped per host.
     Run(RunArgs),
+    /// Passwords, tokens and keys of an environment, encrypted with age in secrets/.
+    Secrets(SecretsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    #[command(subcommand)]
+    pub command: SecretsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Decrypt into a private temporary file, run $EDITOR, encrypt what changed.
+    Edit {
+        /// The environment: secrets/<ENV>.secrets.
+        env: String,
+        /// Edit the secret file secrets/<ENV>/<FILE>.age instead of the values.
+        file: Option<String>,
+        /// Start from this text (kept by an edit that could not be saved) instead of
+        /// the stored secrets; removed once saved.
+        #[arg(long, value_name = "PATH")]
+        from: Option<PathBuf>,
+    },
+    /// Print decrypted secrets: all values, one value, or a file. The one command that
+    /// prints plaintext.
+    Show {
+        env: String,
+        /// Only this value, printed alone.
+        key: Option<String>,
+        /// Print the secret file NAME, byte for byte.
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        file: Option<String>,
+    },
+    /// Set a value (or with --file, a secret file) from standard input, never from
+    /// the command line. A single trailing newline of a value is dropped.
+    Set {
+        env: String,
+        /// The value's name.
+        #[arg(required_unless_present = "file")]
+        key: Option<String>,
+        /// Set the secret file NAME to the bytes read from stdin.
+        #[arg(long, value_name = "NAME", conflicts_with = "key")]
+        file: Option<String>,
+    },
+    /// Remove a value or a secret file.
+    Remove { env: String, name: String },
+    /// List the names of values and files; needs no key.
+    List { env: String },
+    /// Who can decrypt: list, add or remove public keys (re-encrypts everything).
+    Recipients(RecipientsArgs),
+    /// Encrypt everything again to the keys the recipients files list now (after
+    /// editing one by hand): all environments, or ENV.
+    Rekey {
+        env: Option<String>,
+        /// Also environments already encrypted to their current recipients.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Make a new age key: the private key to stdout (or -o FILE, mode 0600), the
+    /// public key to share on stderr.
+    Keygen {
+        /// Write the private key to this file (refuses to overwrite), e.g.
+        /// ~/.config/ordo/age.key.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RecipientsArgs {
+    #[command(subcommand)]
+    pub command: RecipientsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecipientsCommand {
+    /// The keys that can decrypt ENV's secrets.
+    List { env: String },
+    /// Add a public key (age1…, an SSH public key line, or a .pub file) and
+    /// re-encrypt everything to it.
+    Add {
+        env: String,
+        /// The public key; several words are joined (an unquoted SSH key line works).
+        #[arg(required = true, num_args = 1.., value_name = "KEY")]
+        key: Vec<String>,
+        /// Who the key belongs to, written as a comment above it.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove a key (by the key, or by the name in its comment) and re-encrypt
+    /// everything without it.
+    Remove {
+        env: String,
+        #[arg(required = true, num_args = 1.., value_name = "KEY")]
+        key: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

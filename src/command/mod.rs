@@ -6,4 +6,5 @@ pub(crate) mod check;
 pub(crate) mod deploy;
 pub(crate) mod graph;
 pub(crate) mod run;
+pub(crate) mod secrets;
 pub(crate) mod status;

@@ -32,6 +32,8 @@ pub enum Kind {
     Usage,
     /// A signal (Ctrl-C, SIGTERM, SIGHUP) stopped the run.
     Interrupted,
+    /// Encrypted secrets: no key to decrypt them, a broken recipients or secrets file.
+    Secrets,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Locked => "ordo::locked",
             Kind::Usage => "ordo::usage",
             Kind::Interrupted => "ordo::interrupted",
+            Kind::Secrets => "ordo::secrets",
         }
     }
 
@@ -57,7 +60,7 @@ impl Kind {
             Kind::Connect => 5,
             Kind::Locked => 4,
             Kind::Step => 3,
-            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage => 2,
+            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage | Kind::Secrets => 2,
         }
     }
 
@@ -68,7 +71,7 @@ impl Kind {
             Kind::Connect => 3,
             Kind::Locked => 4,
             Kind::Interrupted => 130,
-            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage => 2,
+            Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage | Kind::Secrets => 2,
         }
     }
 }
