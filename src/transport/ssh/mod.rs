@@ -9,7 +9,6 @@
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,9 +16,16 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
+mod control_dir;
+mod failure;
+
 use super::{BoxFuture, SshOptions, Transport};
 use crate::model::RunOutput;
 use crate::problem::{Kind, Problem};
+
+use control_dir::ensure_control_dir;
+pub(crate) use control_dir::fresh_control_dir;
+use failure::{Failure, describe};
 
 /// sshd's `MaxSessions` defaults to 10 channels per connection; past that, new
 /// commands fail instead of waiting. Staying below it leaves room for an extra
@@ -380,183 +386,12 @@ impl Drop for Ssh {
     }
 }
 
-/// Why a master connection could not be opened, read from ssh's log.
-#[derive(Debug, PartialEq)]
-enum Failure {
-    Resolve,
-    /// With the address and port ssh tried, which an ssh_config alias hides.
-    Refused(Option<String>),
-    Timeout(Option<String>),
-    Unreachable(String),
-    Dropped(String),
-    /// With the `user@address` ssh tried.
-    Auth(Option<String>),
-    /// With the `ssh-keygen -R` line ssh suggests, when it gave one.
-    KeyChanged {
-        remove: Option<String>,
-    },
-    KeyUnknown,
-    NoSsh,
-    ControlDir(String),
-    Other(String),
-}
-
-impl Failure {
-    fn from_error(error: &openssh::Error) -> Failure {
-        match error {
-            openssh::Error::Connect(e) if e.kind() == io::ErrorKind::NotFound && !ssh_installed() => Failure::NoSsh,
-            // `Connect` carries ssh's log (its stderr) as the message.
-            openssh::Error::Connect(e) => Failure::classify(&e.to_string()),
-            openssh::Error::Master(e) => Failure::ControlDir(e.to_string()),
-            other => Failure::Other(describe(other)),
-        }
-    }
-
-    /// Reads the log of a failed `ssh -M`. Host key problems come first: their log
-    /// also says "Host key verification failed" and may mention other things.
-    fn classify(log: &str) -> Failure {
-        if log.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
-            || log.contains("has changed and you have requested strict checking")
-        {
-            let remove = log
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("ssh-keygen ") && l.contains(" -R "))
-                .map(ToString::to_string);
-            return Failure::KeyChanged { remove };
-        }
-        if log.contains("Host key verification failed") || log.contains("host key is known for") {
-            return Failure::KeyUnknown;
-        }
-        if log.contains("Permission denied (") || log.contains("Too many authentication failures") {
-            let login = log
-                .lines()
-                .find_map(|l| l.split_once(": Permission denied ("))
-                .map(|(who, _)| who.trim().to_string());
-            return Failure::Auth(login);
-        }
-        if log.contains("Could not resolve hostname") {
-            return Failure::Resolve;
-        }
-        if log.contains("Connection refused") {
-            return Failure::Refused(endpoint(log));
-        }
-        if log.contains("timed out") {
-            return Failure::Timeout(endpoint(log));
-        }
-        let line = last_line(log);
-        if log.contains("Network is unreachable") || log.contains("No route to host") {
-            return Failure::Unreachable(line);
-        }
-        if log.contains("Connection reset by peer")
-            || log.contains("kex_exchange_identification")
-            || log.contains("Connection closed by")
-        {
-            return Failure::Dropped(line);
-        }
-        Failure::Other(if line.is_empty() {
-            "ssh failed without saying why".into()
-        } else {
-            line
-        })
-    }
-
-    /// What a retry can fix: a server that is (re)starting or briefly overloaded,
-    /// a lost packet. Never authentication or host keys, whose answer will not
-    /// change, and where repeating would only add failed logins to the host's log.
-    fn transient(&self) -> bool {
-        matches!(self, Failure::Refused(_) | Failure::Timeout(_) | Failure::Dropped(_))
-    }
-}
-
-/// "127.0.0.1 port 2222" from ssh's "connect to host 127.0.0.1 port 2222: …" or
-/// "Connection to 127.0.0.1 port 2222 timed out".
-fn endpoint(log: &str) -> Option<String> {
-    log.lines().find_map(|line| {
-        let rest = line
-            .split_once("connect to host ")
-            .or_else(|| line.split_once("Connection to "))?
-            .1;
-        let (address, rest) = rest.split_once(" port ")?;
-        let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        (!port.is_empty()).then(|| format!("{address} port {port}"))
-    })
-}
-
-/// The last meaningful line of an ssh log, without ssh's "ssh: " prefix.
-fn last_line(log: &str) -> String {
-    log.lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(|l| l.strip_prefix("ssh: ").unwrap_or(l).to_string())
-        .unwrap_or_default()
-}
-
-/// The error with its causes: openssh's own messages are generic ("the master
-/// connection failed") and the useful part is in the source.
-fn describe(error: &openssh::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-fn ssh_installed() -> bool {
-    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("ssh").is_file()))
-}
-
 async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     if let Some(mut pipe) = pipe {
         pipe.read_to_end(&mut buf).await?;
     }
     Ok(buf)
-}
-
-/// A new, unguessable control directory name for this process. Kept short:
-/// the socket ends up at `<dir>/.ssh-connectionXXXXXX/master`, ssh binds it under a
-/// name 17 bytes longer still, and `sun_path` holds only 104–108 bytes.
-pub(crate) fn fresh_control_dir() -> PathBuf {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    let base = std::env::temp_dir();
-    let base = if base.as_os_str().len() <= 40 {
-        base
-    } else {
-        PathBuf::from("/tmp")
-    };
-    base.join(format!(
-        "ordo-{}-{:012x}",
-        std::process::id(),
-        h.finish() & 0xffff_ffff_ffff
-    ))
-}
-
-/// Creates the control directory, private to us. Every ssh host of the run shares
-/// it, so "already exists" is normal, but only as a real directory nobody else
-/// can enter: the sockets in it give a shell on the hosts.
-fn ensure_control_dir(dir: &Path) -> io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let meta = std::fs::symlink_metadata(dir)?;
-            if meta.is_dir() && meta.permissions().mode() & 0o077 == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::other("it exists and is not a private directory"))
-            }
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]
@@ -570,48 +405,6 @@ mod tests {
             control_dir: fresh_control_dir(),
             connect_timeout: timeout,
         }
-    }
-
-    #[test]
-    fn classifies_ssh_logs() {
-        let changed = "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-            @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
-            Offending ED25519 key in /k/kh:1\n  remove with:\n  ssh-keygen -f \"/k/kh\" -R \"[127.0.0.1]:2299\"\n\
-            Host key for [127.0.0.1]:2299 has changed and you have requested strict checking.\nHost key verification failed.";
-        assert_eq!(
-            Failure::classify(changed),
-            Failure::KeyChanged {
-                remove: Some("ssh-keygen -f \"/k/kh\" -R \"[127.0.0.1]:2299\"".into())
-            }
-        );
-        let unknown = "No ED25519 host key is known for [127.0.0.1]:2299 and you have requested strict checking.\nHost key verification failed.";
-        assert_eq!(Failure::classify(unknown), Failure::KeyUnknown);
-        assert_eq!(
-            Failure::classify("nobody@127.0.0.1: Permission denied (publickey)."),
-            Failure::Auth(Some("nobody@127.0.0.1".into()))
-        );
-        assert_eq!(
-            Failure::classify("ssh: connect to host 127.0.0.1 port 1: Connection refused"),
-            Failure::Refused(Some("127.0.0.1 port 1".into()))
-        );
-        assert_eq!(
-            Failure::classify("ssh: Could not resolve hostname x.invalid: Name or service not known"),
-            Failure::Resolve
-        );
-        assert_eq!(
-            Failure::classify("Connection timed out during banner exchange\nConnection to 127.0.0.1 port 4 timed out"),
-            Failure::Timeout(Some("127.0.0.1 port 4".into()))
-        );
-        assert!(Failure::Refused(None).transient() && Failure::Timeout(None).transient());
-        assert!(!Failure::Auth(None).transient() && !Failure::KeyUnknown.transient() && !Failure::Resolve.transient());
-    }
-
-    #[test]
-    fn control_dir_fits_a_socket_path() {
-        let dir = fresh_control_dir();
-        // + "/.ssh-connectionXXXXXX/master" + ssh's temporary 17-byte suffix
-        assert!(dir.as_os_str().len() + 30 + 17 < 104, "{}", dir.display());
-        assert_ne!(dir, fresh_control_dir());
     }
 
     #[tokio::test]
