@@ -81,13 +81,8 @@ fn digest<S: Serializer>(content: &Arc<[u8]>, s: S) -> Result<S::Ok, S::Error> {
 
 pub use crate::sys::sha256_hex;
 
-/// Output of a command run on a host.
-#[derive(Clone, Debug, Default)]
-pub struct RunOutput {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
+/// Output of a command run on a host: the transport's type.
+pub use crate::transport::RunOutput;
 
 /// What a custom step's code may do with its host: run commands (synchronously; the
 /// executor calls custom steps on blocking threads).

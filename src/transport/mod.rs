@@ -1,9 +1,15 @@
 //! How scripts reach a host. Everything ordo does on a host is a POSIX shell script
 //! sent on the standard input of `sh -s` (never in argv, so file contents and
 //! secrets do not show up in process lists), with `$HOME` set to the service user's
-//! home. One call is one round trip.
+//! home. One call is one round trip. Every script is bounded ([`ExecOptions`]: a
+//! timeout, output limits, cancellation) and stops with its connection: the
+//! [`prelude`] in front of it reports its process group and watches its parent.
 
+mod error;
 mod local;
+mod options;
+mod output;
+mod prelude;
 mod ssh;
 
 use std::future::Future;
@@ -13,10 +19,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use error::{ExecError, Stopped};
 pub use local::Local;
+pub use options::{CancelToken, ExecOptions, LineSink, OutputPolicy};
+pub use output::{RunOutput, Stream};
 pub use ssh::Ssh;
 
-use crate::model::{Host, RunOutput, TransportSpec};
+use crate::model::{Host, TransportSpec};
 use crate::problem::Problem;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -24,8 +33,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Transport: Send + Sync {
     /// Makes the host usable (connects, checks the home directory).
     fn connect(&self) -> BoxFuture<'_, Result<(), Problem>>;
-    /// Runs `script` with `sh -s` on the host; a non-zero exit is not an error here.
-    fn exec(&self, script: String) -> BoxFuture<'_, Result<RunOutput, Problem>>;
+    /// Runs `script` with `sh -s` on the host (behind the [`prelude`]); a non-zero
+    /// exit is not an error here. Dropping the future stops the script.
+    fn exec<'a>(&'a self, script: String, options: &'a ExecOptions) -> BoxFuture<'a, Result<RunOutput, ExecError>>;
     /// Releases the connection.
     fn close(&self) -> BoxFuture<'_, ()>;
 }
@@ -46,9 +56,21 @@ impl Connection {
         self.inner.connect().await
     }
 
+    /// Runs `script` with the default options: no timeout, all of the output (up to
+    /// 256 MiB per stream), as the login user.
     pub async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
+        Ok(self.exec_with(script, &ExecOptions::default()).await?)
+    }
+
+    pub async fn exec_with(&self, script: String, options: &ExecOptions) -> Result<RunOutput, ExecError> {
+        if options.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(ExecError::Cancelled {
+                host: self.host.clone(),
+                stopped: Stopped::All,
+            });
+        }
         self.trips.fetch_add(1, Ordering::Relaxed);
-        self.inner.exec(script).await
+        self.inner.exec(script, options).await
     }
 
     pub async fn close(&self) {

@@ -9,18 +9,20 @@
 
 use std::io;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
+use openssh::{Child, ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 mod control_dir;
 mod failure;
 
-use super::{BoxFuture, SshOptions, Transport};
-use crate::model::RunOutput;
+use super::error::{ExecError, Stopped, sudo_refusal};
+use super::options::ExecOptions;
+use super::output::{Overflow, RunOutput, converse, drive};
+use super::{BoxFuture, SshOptions, Transport, prelude};
 use crate::problem::{Kind, Problem};
 
 use control_dir::ensure_control_dir;
@@ -31,6 +33,19 @@ use failure::{Failure, describe};
 /// commands fail instead of waiting. Staying below it leaves room for an extra
 /// channel, such as sftp, on the same master.
 const MAX_COMMANDS: usize = 8;
+
+/// Channels that stop scripts, on top of `MAX_COMMANDS` (still below 10).
+const STOP_CHANNELS: usize = 1;
+
+/// sshd closes finished sessions a moment after the client saw them end, so
+/// under load it may still count them against MaxSessions and refuse a new
+/// one. Nothing ran yet: try again a few times before calling it a failure.
+const SESSION_RETRIES: [Duration; 4] = [
+    Duration::from_millis(20),
+    Duration::from_millis(60),
+    Duration::from_millis(150),
+    Duration::from_millis(400),
+];
 
 /// Pauses before the 2nd and 3rd connection attempts. Only failures that a
 /// restarting sshd or a busy network cause are retried (see `Failure::transient`).
@@ -54,6 +69,9 @@ pub struct Ssh {
     /// them even when `close` runs early.
     session: Mutex<Option<Arc<Session>>>,
     slots: Semaphore,
+    /// Channels for stopping timed-out or cancelled scripts, apart from `slots`:
+    /// those may all be taken by the very scripts to stop.
+    stop_slots: Arc<Semaphore>,
 }
 
 impl Ssh {
@@ -72,6 +90,7 @@ impl Ssh {
             options,
             session: Mutex::new(None),
             slots: Semaphore::new(MAX_COMMANDS),
+            stop_slots: Arc::new(Semaphore::new(STOP_CHANNELS)),
         }
     }
 
@@ -125,13 +144,7 @@ impl Ssh {
         }
     }
 
-    async fn run(&self, script: String) -> Result<RunOutput, Problem> {
-        const SESSION_RETRIES: [Duration; 4] = [
-            Duration::from_millis(20),
-            Duration::from_millis(60),
-            Duration::from_millis(150),
-            Duration::from_millis(400),
-        ];
+    async fn run(&self, script: String, options: &ExecOptions) -> Result<RunOutput, ExecError> {
         let session = self.session.lock().expect("session lock").clone().ok_or_else(|| {
             Problem::new(
                 Kind::Connect,
@@ -141,74 +154,105 @@ impl Ssh {
                 ),
             )
         })?;
-        let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
-        let mut command = Session::to_command(session.clone(), "sh");
-        command
-            .arg("-s")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        // sshd closes finished sessions a moment after the client saw them end, so
-        // under load it may still count them against MaxSessions and refuse a new
-        // one. Nothing ran yet: try again a few times before calling it a failure.
-        let mut attempt = 0;
-        let mut child = loop {
-            match command.spawn().await {
-                Ok(child) => break child,
-                Err(e) => {
-                    let lost = self.lost(&session).await;
-                    if lost || attempt >= SESSION_RETRIES.len() {
-                        return Err(self.exec_problem(lost, &e));
-                    }
-                    tokio::time::sleep(SESSION_RETRIES[attempt]).await;
-                    attempt += 1;
+        let _slot = tokio::select! {
+            slot = self.slots.acquire() => slot.expect("the semaphore is never closed"),
+            () = cancelled(options) => {
+                return Err(ExecError::Cancelled { host: self.name.clone(), stopped: Stopped::All });
+            }
+        };
+        let mut child = spawn(&session, remote_command(options.privileged))
+            .await
+            .map_err(|(lost, e)| ExecError::Failed(self.exec_problem(lost, &e)))?;
+        let reported = Arc::new(OnceLock::new());
+        // Stops the script if this future is dropped half-way.
+        let mut guard = Remote {
+            session: Arc::clone(&session),
+            pgid: Arc::clone(&reported),
+            privileged: options.privileged,
+            stop_slots: Arc::clone(&self.stop_slots),
+            armed: true,
+        };
+        let (stdin, stdout, stderr) = (child.stdin().take(), child.stdout().take(), child.stderr().take());
+        let prelude = prelude::prelude(options.privileged);
+        let overflow = Overflow::default();
+        let (prelude, script, found, over) = (&prelude, &script, &*reported, &overflow);
+        let work = async move {
+            let streams = converse(
+                [prelude.as_bytes(), script.as_bytes()],
+                stdin,
+                stdout,
+                stderr,
+                options,
+                found,
+                over,
+            )
+            .await?;
+            // After the streams: openssh's `wait` cuts them off when it returns.
+            Ok((streams, child.wait().await))
+        };
+        let stop = || {
+            guard.armed = false;
+            let session = Arc::clone(&session);
+            let stop_slots = &self.stop_slots;
+            let reported = &reported;
+            async move {
+                match reported.get() {
+                    Some(&pgid) => stop_remote(session, pgid, options.privileged, stop_slots).await,
+                    None => Stopped::Unsure("it had not reported its process group yet".into()),
                 }
             }
         };
-        let stdin = child.stdin().take();
-        let stdout = child.stdout().take();
-        let stderr = child.stderr().take();
-        // All three at once: a script that prints a lot before it has read all of
-        // its stdin would otherwise fill the channel window and stall both ends.
-        let send = async move {
-            if let Some(mut stdin) = stdin {
-                // A script that exits early closes its stdin: not an error of ours.
-                let _ = stdin.write_all(script.as_bytes()).await;
-                // Dropping stdin is what sends EOF; `sh -s` waits for it.
-                drop(stdin);
-            }
+        let result = drive(work, options, &overflow, stop).await;
+        let ((out, err), status) = match result {
+            Ok(done) => done,
+            Err((stop, stopped)) => return Err(ExecError::from_stop(&self.name, stop, options, stopped)),
         };
-        let (_, out, err) = tokio::join!(send, read_all(stdout), read_all(stderr));
-        // Read errors are a symptom; `wait` (or the liveness check) says what happened.
-        let (out, err) = (out.unwrap_or_default(), err.unwrap_or_default());
-        let code = match child.wait().await {
+        guard.armed = false;
+        let code = match status {
             Ok(status) => status.code().unwrap_or(-1),
             // openssh turns exit status 127 into an error; for `sh -s` it is just the
             // script's status ("command not found"), like any other.
             Err(openssh::Error::Remote(e)) if e.kind() == io::ErrorKind::NotFound => 127,
             Err(e) => {
-                let lost = self.lost(&session).await;
+                let lost = lost(&session).await;
                 if lost || !matches!(e, openssh::Error::RemoteProcessTerminated) {
-                    return Err(self.exec_problem(lost, &e));
+                    return Err(ExecError::Failed(self.exec_problem(lost, &e)));
                 }
                 // The connection is fine, so a signal killed the shell: report it
                 // like the local transport does, as a failed script.
                 -1
             }
         };
+        if options.privileged
+            && reported.get().is_none()
+            && code != 0
+            && let Some(said) = sudo_refusal(&err.text)
+        {
+            return Err(ExecError::SudoRefused {
+                host: self.name.clone(),
+                user: self.login_user(&session).await,
+                said,
+            });
+        }
         Ok(RunOutput {
             code,
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
+            stdout: out.text,
+            stderr: err.text,
+            stdout_dropped: out.dropped,
+            stderr_dropped: err.dropped,
         })
     }
 
-    /// Whether the master connection is gone. The multiplex protocol cannot tell
-    /// a killed process from a dropped connection, so ask the master itself.
-    async fn lost(&self, session: &Session) -> bool {
-        // The master may need a moment to notice that its TCP connection is gone.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        session.check().await.is_err()
+    /// Who we log in as, for the sudoers line of a help text.
+    async fn login_user(&self, session: &Arc<Session>) -> String {
+        if let Some(user) = &self.user {
+            return user.clone();
+        }
+        let out = Session::to_command(Arc::clone(session), "id").arg("-un").output().await;
+        match out {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            _ => "<login user>".into(),
+        }
     }
 
     fn exec_problem(&self, lost: bool, error: &openssh::Error) -> Problem {
@@ -359,8 +403,8 @@ impl Transport for Ssh {
         Box::pin(self.open())
     }
 
-    fn exec(&self, script: String) -> BoxFuture<'_, Result<RunOutput, Problem>> {
-        Box::pin(self.run(script))
+    fn exec<'a>(&'a self, script: String, options: &'a ExecOptions) -> BoxFuture<'a, Result<RunOutput, ExecError>> {
+        Box::pin(self.run(script, options))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {
@@ -386,12 +430,111 @@ impl Drop for Ssh {
     }
 }
 
-async fn read_all<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_end(&mut buf).await?;
+/// The command sshd hands to the login shell. `exec`: the script's shell is then
+/// sshd's own child, which sshd made a session (and process group) leader, so
+/// the group is exactly the script's, and when sshd goes away the watchdog sees
+/// its parent gone.
+fn remote_command(privileged: bool) -> &'static [&'static str] {
+    if privileged {
+        &["exec", "sudo", "-n", "/bin/sh", "-s"]
+    } else {
+        &["exec", "sh", "-s"]
     }
-    Ok(buf)
+}
+
+async fn cancelled(options: &ExecOptions) {
+    match &options.cancel {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Opens a channel running `words`, with all three streams piped. `Err` says
+/// whether the master is gone, with the last error.
+async fn spawn(session: &Arc<Session>, words: &[&str]) -> Result<Child<Arc<Session>>, (bool, openssh::Error)> {
+    let mut command = Session::to_command(Arc::clone(session), words[0]);
+    command
+        .args(&words[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut attempt = 0;
+    loop {
+        match command.spawn().await {
+            Ok(child) => return Ok(child),
+            Err(e) => {
+                let lost = lost(session).await;
+                if lost || attempt >= SESSION_RETRIES.len() {
+                    return Err((lost, e));
+                }
+                tokio::time::sleep(SESSION_RETRIES[attempt]).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// Whether the master connection is gone. The multiplex protocol cannot tell
+/// a killed process from a dropped connection, so ask the master itself.
+async fn lost(session: &Session) -> bool {
+    // The master may need a moment to notice that its TCP connection is gone.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    session.check().await.is_err()
+}
+
+/// Stops process group `pgid` on the host over a fresh channel of the same
+/// master: closing the script's own channel would not (sshd leaves a session's
+/// processes running when it has no terminal).
+async fn stop_remote(session: Arc<Session>, pgid: u32, privileged: bool, slots: &Semaphore) -> Stopped {
+    let _slot = slots.acquire().await.expect("the semaphore is never closed");
+    let stop = async {
+        let mut child = spawn(&session, remote_command(privileged)).await.map_err(|(lost, e)| {
+            if lost {
+                "lost the connection".to_string()
+            } else {
+                describe(&e)
+            }
+        })?;
+        if let Some(mut stdin) = child.stdin().take() {
+            let _ = stdin.write_all(prelude::stop_script(pgid).as_bytes()).await;
+        }
+        let mut said = String::new();
+        if let Some(mut stderr) = child.stderr().take() {
+            let _ = stderr.read_to_string(&mut said).await;
+        }
+        match child.wait().await {
+            Ok(status) if status.success() => Ok(()),
+            Ok(_) => Err(format!("the stop command failed: {}", said.trim())),
+            Err(e) => Err(describe(&e)),
+        }
+    };
+    let patience = Duration::from_secs(u64::from(prelude::GRACE_SECS) + 10);
+    match tokio::time::timeout(patience, stop).await {
+        Ok(Ok(())) => Stopped::All,
+        Ok(Err(why)) => Stopped::Unsure(why),
+        Err(_) => Stopped::Unsure("the host did not answer the stop command".into()),
+    }
+}
+
+/// A running script's channel. Dropped while armed (the caller gave up on the
+/// future), it stops the script in a task of its own.
+struct Remote {
+    session: Arc<Session>,
+    pgid: Arc<OnceLock<u32>>,
+    privileged: bool,
+    stop_slots: Arc<Semaphore>,
+    armed: bool,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let (Some(&pgid), true, Ok(runtime)) = (self.pgid.get(), self.armed, tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        let (session, privileged, slots) = (Arc::clone(&self.session), self.privileged, Arc::clone(&self.stop_slots));
+        runtime.spawn(async move { stop_remote(session, pgid, privileged, &slots).await });
+    }
 }
 
 #[cfg(test)]
@@ -429,7 +572,7 @@ mod tests {
             started.elapsed()
         );
         assert!(
-            ssh.exec("true".into()).await.is_err(),
+            ssh.exec("true".into(), &ExecOptions::default()).await.is_err(),
             "exec before a successful connect"
         );
         drop(ssh);
