@@ -10,3 +10,4 @@ mod check;
 mod deploy;
 mod errors;
 mod ssh;
+mod transport;
