@@ -161,7 +161,13 @@ impl Group {
     /// SIGTERM to the group, the grace for it to end, SIGKILL to what is left. The
     /// caller keeps reaping the shell meanwhile.
     async fn stop(&mut self) -> Stopped {
+        let stopped = self.stop_group().await;
+        // Only now: dropped half-way, `Drop` stops it again.
         self.armed = false;
+        stopped
+    }
+
+    async fn stop_group(&self) -> Stopped {
         let Some(pgid) = self.pgid else {
             return Stopped::Unsure("the shell's process id is unknown".into());
         };

@@ -190,17 +190,16 @@ impl Ssh {
             // After the streams: openssh's `wait` cuts them off when it returns.
             Ok((streams, child.wait().await))
         };
-        let stop = || {
-            guard.armed = false;
-            let session = Arc::clone(&session);
-            let stop_slots = &self.stop_slots;
-            let reported = &reported;
-            async move {
-                match reported.get() {
-                    Some(&pgid) => stop_remote(session, pgid, options.privileged, stop_slots).await,
-                    None => Stopped::Unsure("it had not reported its process group yet".into()),
-                }
-            }
+        let (stop_session, stop_slots, guard_ref) = (Arc::clone(&session), &self.stop_slots, &mut guard);
+        let reported_ref = &*reported;
+        let stop = move || async move {
+            let stopped = match reported_ref.get() {
+                Some(&pgid) => stop_remote(stop_session, pgid, options.privileged, stop_slots).await,
+                None => Stopped::Unsure("it had not reported its process group yet".into()),
+            };
+            // Only now: dropped half-way, the guard stops it again.
+            guard_ref.armed = false;
+            stopped
         };
         let result = drive(work, options, &overflow, stop).await;
         let ((out, err), status) = match result {
