@@ -1,8 +1,138 @@
 //! Reading ssh's log. The system `ssh` does the connecting, so its failures reach
-//! us as text; [`Failure::classify`] turns that text into a cause that a message
-//! can name, with what to do about it.
+//! us as text; [`Failure::classify`] turns that text into a cause, and
+//! `Ssh::problem` into a message that names the host and says what to do.
 
 use std::io;
+
+use super::Ssh;
+use crate::problem::{Kind, Problem};
+
+impl Ssh {
+    /// What to tell the user about a master connection that could not be opened.
+    pub(super) fn problem(&self, failure: Failure) -> Problem {
+        let host = &self.name;
+        let target = self.target();
+        let (message, help) = match failure {
+            Failure::Resolve => (
+                format!("cannot reach host `{host}`: could not resolve `{}`", self.destination),
+                format!(
+                    "check the address of host `{host}` in the environment{}, and that DNS works from here",
+                    self.config_hint()
+                ),
+            ),
+            Failure::Refused(endpoint) => (
+                format!(
+                    "cannot reach host `{host}`: {} refused the connection",
+                    endpoint.unwrap_or(target)
+                ),
+                format!(
+                    "is sshd running on the host, on that port? Check the `address` and `port` of host `{host}`{}",
+                    self.config_hint()
+                ),
+            ),
+            Failure::Timeout(endpoint) => (
+                format!(
+                    "cannot reach host `{host}`: connecting to {} timed out after {} s",
+                    endpoint.unwrap_or(target),
+                    self.options.connect_timeout.as_secs()
+                ),
+                "check that the host is up and that no firewall drops ssh traffic on the way".to_string(),
+            ),
+            Failure::Unreachable(line) => (
+                format!("cannot reach host `{host}`: {line}"),
+                "check the network route to the host (VPN, bastion, ProxyJump in ssh_config)".to_string(),
+            ),
+            Failure::Dropped(line) => (
+                format!("cannot reach host `{host}`: the ssh server at {target} closed the connection ({line})"),
+                "sshd may be overloaded (MaxStartups) or refusing this address (firewall, fail2ban, tcp wrappers)"
+                    .to_string(),
+            ),
+            Failure::Auth(login) => (
+                format!(
+                    "host `{host}` refused the login{}: authentication failed (Permission denied)",
+                    login
+                        .or_else(|| self.user.clone())
+                        .map(|l| format!(" as {l}"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "ordo logs in with keys only, never passwords: put your public key in ~/.ssh/authorized_keys of that \
+                     user, load the key into ssh-agent or name it with IdentityFile, then check with `{}`",
+                    self.ssh_command()
+                ),
+            ),
+            Failure::KeyChanged { remove } => (
+                format!(
+                    "host `{host}`: its ssh host key has CHANGED since it was recorded in known_hosts; \
+                     this could be a man-in-the-middle attack, so ordo refuses to connect"
+                ),
+                format!(
+                    "verify the new key with whoever runs the host (on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); \
+                     only if it is right, remove the old key with `{}` and connect again",
+                    remove.unwrap_or_else(|| format!("ssh-keygen -R {}", self.destination))
+                ),
+            ),
+            Failure::KeyUnknown => (
+                format!("host `{host}`: its ssh host key is not in known_hosts, and ordo checks host keys strictly"),
+                format!(
+                    "connect once with `{}` and check the fingerprint it shows, or set ORDO_ACCEPT_NEW_HOST_KEYS=1 \
+                     (or pass --accept-new-host-keys) to trust keys of hosts seen for the first time",
+                    self.ssh_command()
+                ),
+            ),
+            Failure::NoSsh => (
+                format!("cannot reach host `{host}`: the `ssh` program is not installed here"),
+                "install the OpenSSH client (apt-get install openssh-client, or your system's equivalent)".to_string(),
+            ),
+            Failure::ControlDir(e) => (
+                format!("host `{host}`: cannot create the ssh control socket directory: {e}"),
+                format!("check that {} is writable", self.options.control_dir.display()),
+            ),
+            Failure::Other(text) => (
+                format!("cannot connect to host `{host}`: {text}"),
+                format!("try `{}` to see what ssh says", self.ssh_command()),
+            ),
+        };
+        Problem::new(Kind::Connect, message).help(help)
+    }
+
+    /// Where ssh was told to go, for messages (the config may still rewrite it).
+    fn target(&self) -> String {
+        let mut t = self.destination.clone();
+        if let Some(u) = &self.user {
+            t = format!("{u}@{t}");
+        }
+        if let Some(p) = self.port {
+            t = format!("{t} port {p}");
+        }
+        t
+    }
+
+    fn config_hint(&self) -> String {
+        self.options
+            .config_file
+            .as_ref()
+            .map(|c| format!(" (or its Host entry in {})", c.display()))
+            .unwrap_or_default()
+    }
+
+    /// The `ssh` command line that reproduces our connection, for help texts.
+    fn ssh_command(&self) -> String {
+        let mut cmd = String::from("ssh");
+        if let Some(c) = &self.options.config_file {
+            cmd.push_str(&format!(" -F {}", c.display()));
+        }
+        if let Some(p) = self.port {
+            cmd.push_str(&format!(" -p {p}"));
+        }
+        if let Some(u) = &self.user {
+            cmd.push_str(&format!(" -l {u}"));
+        }
+        cmd.push(' ');
+        cmd.push_str(&self.destination);
+        cmd
+    }
+}
 
 /// Why a master connection could not be opened, read from ssh's log.
 #[derive(Debug, PartialEq)]

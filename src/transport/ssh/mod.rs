@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use openssh::{Child, ControlPersist, KnownHosts, Session, SessionBuilder, Stdio};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 mod control_dir;
 mod failure;
+mod stop;
 
 use super::error::{ExecError, Stopped, sudo_refusal};
 use super::options::ExecOptions;
@@ -28,6 +28,7 @@ use crate::problem::{Kind, Problem};
 use control_dir::ensure_control_dir;
 pub(crate) use control_dir::fresh_control_dir;
 use failure::{Failure, describe};
+use stop::{Remote, stop_remote};
 
 /// sshd's `MaxSessions` defaults to 10 channels per connection; past that, new
 /// commands fail instead of waiting. Staying below it leaves room for an extra
@@ -271,130 +272,6 @@ impl Ssh {
         )
         .help("the connection is still up; the ssh log on the host (journalctl -u ssh) may say more")
     }
-
-    fn problem(&self, failure: Failure) -> Problem {
-        let host = &self.name;
-        let target = self.target();
-        let (message, help) = match failure {
-            Failure::Resolve => (
-                format!("cannot reach host `{host}`: could not resolve `{}`", self.destination),
-                format!(
-                    "check the address of host `{host}` in the environment{}, and that DNS works from here",
-                    self.config_hint()
-                ),
-            ),
-            Failure::Refused(endpoint) => (
-                format!(
-                    "cannot reach host `{host}`: {} refused the connection",
-                    endpoint.unwrap_or(target)
-                ),
-                format!(
-                    "is sshd running on the host, on that port? Check the `address` and `port` of host `{host}`{}",
-                    self.config_hint()
-                ),
-            ),
-            Failure::Timeout(endpoint) => (
-                format!(
-                    "cannot reach host `{host}`: connecting to {} timed out after {} s",
-                    endpoint.unwrap_or(target),
-                    self.options.connect_timeout.as_secs()
-                ),
-                "check that the host is up and that no firewall drops ssh traffic on the way".to_string(),
-            ),
-            Failure::Unreachable(line) => (
-                format!("cannot reach host `{host}`: {line}"),
-                "check the network route to the host (VPN, bastion, ProxyJump in ssh_config)".to_string(),
-            ),
-            Failure::Dropped(line) => (
-                format!("cannot reach host `{host}`: the ssh server at {target} closed the connection ({line})"),
-                "sshd may be overloaded (MaxStartups) or refusing this address (firewall, fail2ban, tcp wrappers)"
-                    .to_string(),
-            ),
-            Failure::Auth(login) => (
-                format!(
-                    "host `{host}` refused the login{}: authentication failed (Permission denied)",
-                    login
-                        .or_else(|| self.user.clone())
-                        .map(|l| format!(" as {l}"))
-                        .unwrap_or_default()
-                ),
-                format!(
-                    "ordo logs in with keys only, never passwords: put your public key in ~/.ssh/authorized_keys of that \
-                     user, load the key into ssh-agent or name it with IdentityFile, then check with `{}`",
-                    self.ssh_command()
-                ),
-            ),
-            Failure::KeyChanged { remove } => (
-                format!(
-                    "host `{host}`: its ssh host key has CHANGED since it was recorded in known_hosts; \
-                     this could be a man-in-the-middle attack, so ordo refuses to connect"
-                ),
-                format!(
-                    "verify the new key with whoever runs the host (on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); \
-                     only if it is right, remove the old key with `{}` and connect again",
-                    remove.unwrap_or_else(|| format!("ssh-keygen -R {}", self.destination))
-                ),
-            ),
-            Failure::KeyUnknown => (
-                format!("host `{host}`: its ssh host key is not in known_hosts, and ordo checks host keys strictly"),
-                format!(
-                    "connect once with `{}` and check the fingerprint it shows, or set ORDO_ACCEPT_NEW_HOST_KEYS=1 \
-                     (or pass --accept-new-host-keys) to trust keys of hosts seen for the first time",
-                    self.ssh_command()
-                ),
-            ),
-            Failure::NoSsh => (
-                format!("cannot reach host `{host}`: the `ssh` program is not installed here"),
-                "install the OpenSSH client (apt-get install openssh-client, or your system's equivalent)".to_string(),
-            ),
-            Failure::ControlDir(e) => (
-                format!("host `{host}`: cannot create the ssh control socket directory: {e}"),
-                format!("check that {} is writable", self.options.control_dir.display()),
-            ),
-            Failure::Other(text) => (
-                format!("cannot connect to host `{host}`: {text}"),
-                format!("try `{}` to see what ssh says", self.ssh_command()),
-            ),
-        };
-        Problem::new(Kind::Connect, message).help(help)
-    }
-
-    /// Where ssh was told to go, for messages (the config may still rewrite it).
-    fn target(&self) -> String {
-        let mut t = self.destination.clone();
-        if let Some(u) = &self.user {
-            t = format!("{u}@{t}");
-        }
-        if let Some(p) = self.port {
-            t = format!("{t} port {p}");
-        }
-        t
-    }
-
-    fn config_hint(&self) -> String {
-        self.options
-            .config_file
-            .as_ref()
-            .map(|c| format!(" (or its Host entry in {})", c.display()))
-            .unwrap_or_default()
-    }
-
-    /// The `ssh` command line that reproduces our connection, for help texts.
-    fn ssh_command(&self) -> String {
-        let mut cmd = String::from("ssh");
-        if let Some(c) = &self.options.config_file {
-            cmd.push_str(&format!(" -F {}", c.display()));
-        }
-        if let Some(p) = self.port {
-            cmd.push_str(&format!(" -p {p}"));
-        }
-        if let Some(u) = &self.user {
-            cmd.push_str(&format!(" -l {u}"));
-        }
-        cmd.push(' ');
-        cmd.push_str(&self.destination);
-        cmd
-    }
 }
 
 impl Transport for Ssh {
@@ -479,61 +356,6 @@ async fn lost(session: &Session) -> bool {
     // The master may need a moment to notice that its TCP connection is gone.
     tokio::time::sleep(Duration::from_millis(100)).await;
     session.check().await.is_err()
-}
-
-/// Stops process group `pgid` on the host over a fresh channel of the same
-/// master: closing the script's own channel would not (sshd leaves a session's
-/// processes running when it has no terminal).
-async fn stop_remote(session: Arc<Session>, pgid: u32, privileged: bool, slots: &Semaphore) -> Stopped {
-    let _slot = slots.acquire().await.expect("the semaphore is never closed");
-    let stop = async {
-        let mut child = spawn(&session, remote_command(privileged)).await.map_err(|(lost, e)| {
-            if lost {
-                "lost the connection".to_string()
-            } else {
-                describe(&e)
-            }
-        })?;
-        if let Some(mut stdin) = child.stdin().take() {
-            let _ = stdin.write_all(prelude::stop_script(pgid).as_bytes()).await;
-        }
-        let mut said = String::new();
-        if let Some(mut stderr) = child.stderr().take() {
-            let _ = stderr.read_to_string(&mut said).await;
-        }
-        match child.wait().await {
-            Ok(status) if status.success() => Ok(()),
-            Ok(_) => Err(format!("the stop command failed: {}", said.trim())),
-            Err(e) => Err(describe(&e)),
-        }
-    };
-    let patience = Duration::from_secs(u64::from(prelude::GRACE_SECS) + 10);
-    match tokio::time::timeout(patience, stop).await {
-        Ok(Ok(())) => Stopped::All,
-        Ok(Err(why)) => Stopped::Unsure(why),
-        Err(_) => Stopped::Unsure("the host did not answer the stop command".into()),
-    }
-}
-
-/// A running script's channel. Dropped while armed (the caller gave up on the
-/// future), it stops the script in a task of its own.
-struct Remote {
-    session: Arc<Session>,
-    pgid: Arc<OnceLock<u32>>,
-    privileged: bool,
-    stop_slots: Arc<Semaphore>,
-    armed: bool,
-}
-
-impl Drop for Remote {
-    fn drop(&mut self) {
-        let (Some(&pgid), true, Ok(runtime)) = (self.pgid.get(), self.armed, tokio::runtime::Handle::try_current())
-        else {
-            return;
-        };
-        let (session, privileged, slots) = (Arc::clone(&self.session), self.privileged, Arc::clone(&self.stop_slots));
-        runtime.spawn(async move { stop_remote(session, pgid, privileged, &slots).await });
-    }
 }
 
 #[cfg(test)]
