@@ -3,7 +3,8 @@
 //! secrets do not show up in process lists), with `$HOME` set to the service user's
 //! home. One call is one round trip. Every script is bounded ([`ExecOptions`]: a
 //! timeout, output limits, cancellation) and stops with its connection: the
-//! [`prelude`] in front of it reports its process group and watches its parent.
+//! prelude (`prelude.rs`) in front of it reports its process group and watches
+//! its parent.
 
 mod error;
 mod local;
@@ -33,7 +34,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Transport: Send + Sync {
     /// Makes the host usable (connects, checks the home directory).
     fn connect(&self) -> BoxFuture<'_, Result<(), Problem>>;
-    /// Runs `script` with `sh -s` on the host (behind the [`prelude`]); a non-zero
+    /// Runs `script` with `sh -s` on the host (behind the prelude); a non-zero
     /// exit is not an error here. Dropping the future stops the script.
     fn exec<'a>(&'a self, script: String, options: &'a ExecOptions) -> BoxFuture<'a, Result<RunOutput, ExecError>>;
     /// Releases the connection.
