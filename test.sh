@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, the SSH tests against real sshd processes included.
-# Installs openssh-server when sshd is missing; the SSH tests create throw-away
+# Installs openssh-server when sshd is missing, and sudo (the privileged transport
+# tests give a throw-away user a sudoers rule); the SSH tests create throw-away
 # users for their test hosts, so this runs as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +12,7 @@ missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server openssh-client)
 command -v pgrep >/dev/null || missing+=(procps)
 command -v useradd >/dev/null || missing+=(passwd)
+[ -x /usr/bin/sudo ] || missing+=(sudo)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]} (the SSH tests start real sshd processes)" >&2
     as_root apt-get update -qq

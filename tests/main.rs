@@ -11,3 +11,4 @@ mod deploy;
 mod errors;
 mod secrets;
 mod ssh;
+mod transport;

@@ -263,13 +263,14 @@ fn ssh_transport_runs_scripts_over_one_master() {
         );
         let out = t.exec("no-such-command-here".into()).await.unwrap();
         assert_eq!(out.code, 127, "{out:?}");
-        // A shell killed by a signal is a failed script, not a lost connection:
-        // the login shell around `sh -s` reports 128 + 9, and when it is killed
-        // itself, sshd reports no status at all.
+        // A shell killed by a signal is a failed script, not a lost connection.
+        // `sh -s` is sshd's own child (`exec sh -s`), so sshd reports the signal
+        // and no status: -1, as the local transport says. A command killed inside
+        // the script is the shell's 128 + 9.
         let out = t.exec("echo before; kill -KILL $$".into()).await.unwrap();
-        assert_eq!((out.code, out.stdout.as_str()), (137, "before\n"), "{out:?}");
-        let out = t.exec("kill -KILL $PPID".into()).await.unwrap();
-        assert_eq!(out.code, -1, "{out:?}");
+        assert_eq!((out.code, out.stdout.as_str()), (-1, "before\n"), "{out:?}");
+        let out = t.exec("sh -c 'kill -KILL $$'".into()).await.unwrap();
+        assert_eq!(out.code, 137, "{out:?}");
         let out = t.exec("cd; pwd; id -un".into()).await.unwrap();
         assert_eq!(
             out.stdout,

@@ -1,38 +1,40 @@
 //! How scripts reach a host. Everything ordo does on a host is a POSIX shell script
 //! sent on the standard input of `sh -s` (never in argv, so file contents and
 //! secrets do not show up in process lists), with `$HOME` set to the service user's
-//! home. One call is one round trip.
+//! home. One call is one round trip. Every script is bounded ([`ExecOptions`]: a
+//! timeout, output limits, cancellation) and stops with its connection: the
+//! prelude (`prelude.rs`) in front of it reports its process group and watches
+//! its parent.
 
+mod error;
 mod local;
+mod options;
+mod output;
+mod prelude;
 mod ssh;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use error::{ExecError, Stopped};
 pub use local::Local;
+pub use options::{CancelToken, ExecOptions, LineSink, OutputPolicy};
+pub use output::{RunOutput, Stream};
 pub use ssh::Ssh;
 
 use crate::problem::Problem;
-
-/// Output of a script run on a host.
-#[derive(Clone, Debug, Default)]
-pub struct RunOutput {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 pub trait Transport: Send + Sync {
     /// Makes the host usable (connects, checks the home directory).
     fn connect(&self) -> BoxFuture<'_, Result<(), Problem>>;
-    /// Runs `script` with `sh -s` on the host; a non-zero exit is not an error here.
-    fn exec(&self, script: String) -> BoxFuture<'_, Result<RunOutput, Problem>>;
+    /// Runs `script` with `sh -s` on the host (behind the prelude); a non-zero
+    /// exit is not an error here. Dropping the future stops the script.
+    fn exec<'a>(&'a self, script: String, options: &'a ExecOptions) -> BoxFuture<'a, Result<RunOutput, ExecError>>;
     /// Releases the connection.
     fn close(&self) -> BoxFuture<'_, ()>;
 }
@@ -61,9 +63,21 @@ impl Connection {
         self.inner.connect().await
     }
 
+    /// Runs `script` with the default options: no timeout, all of the output (up to
+    /// 256 MiB per stream), as the login user.
     pub async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
+        Ok(self.exec_with(script, &ExecOptions::default()).await?)
+    }
+
+    pub async fn exec_with(&self, script: String, options: &ExecOptions) -> Result<RunOutput, ExecError> {
+        if options.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+            return Err(ExecError::Cancelled {
+                host: self.host.clone(),
+                stopped: Stopped::All,
+            });
+        }
         self.trips.fetch_add(1, Ordering::Relaxed);
-        self.inner.exec(script).await
+        self.inner.exec(script, options).await
     }
 
     pub async fn close(&self) {
@@ -87,8 +101,8 @@ pub struct SshOptions {
 
 impl SshOptions {
     /// The options for a project: its `ssh_config` if it has one, strict host keys,
-    /// and a fresh control directory for this process. The directory is only named here, so runs that reach no ssh host
-    /// leave nothing behind.
+    /// and a fresh control directory for this process. The directory is only named
+    /// here, so runs that reach no ssh host leave nothing behind.
     pub fn default_for(project_root: &Path) -> SshOptions {
         let config = project_root.join("ssh_config");
         SshOptions {
