@@ -11,13 +11,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::cli::config::Config;
 use crate::cli::{Cli, Command, Format};
 use crate::command;
 use crate::problem::Problems;
 use crate::report::{Event, Json, Live, Plain, ProblemReport, Redacting, Redactor, Reporter};
+use crate::transport::CancelToken;
 use crate::workspace::Workspace;
 
 /// Runs ordo with parsed arguments and returns the process exit code.
@@ -53,13 +52,13 @@ pub fn run(cli: Cli) -> ExitCode {
         .expect("tokio runtime");
     let format = config.format;
     let result = runtime.block_on(async {
-        let (cancel, cancelled) = watch::channel(false);
-        tokio::spawn(signals(cancel));
+        let cancel = CancelToken::new();
+        tokio::spawn(signals(cancel.clone()));
         // `ordo secrets` runs its own editor and needs no project for `keygen`.
         if let Command::Secrets(args) = cli.command {
             return command::secrets::secrets(&config.directory, args);
         }
-        let ws = Workspace::open(config, reporter.clone(), cancelled)?;
+        let ws = Workspace::open(config, reporter.clone(), cancel)?;
         let dispatch = dispatch(&ws, &cli.command);
         tokio::select! {
             r = dispatch => r,
@@ -111,7 +110,7 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
 /// SIGINT, SIGTERM and SIGHUP (Ctrl-C, CI cancellation and `timeout`, a closed
 /// terminal) all cancel the run cleanly: running commands stop, locks are released,
 /// masters closed. A second signal exits at once.
-async fn signals(cancel: watch::Sender<bool>) {
+async fn signals(cancel: CancelToken) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::interrupt()),
@@ -132,6 +131,6 @@ async fn signals(cancel: watch::Sender<bool>) {
             eprintln!("ordo: interrupted twice, exiting without cleaning up");
             std::process::exit(130);
         }
-        let _ = cancel.send(true);
+        cancel.cancel();
     }
 }

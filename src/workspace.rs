@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use crate::cli::config::Config;
 use crate::exec::{self, Hosts, Settings};
 use crate::model::{HostId, Model};
@@ -15,7 +13,7 @@ use crate::project::Project;
 use crate::report::{Event, Level, Reporter};
 use crate::script;
 use crate::source::SourceMap;
-use crate::transport::SshOptions;
+use crate::transport::{CancelToken, SshOptions};
 
 /// A loaded and planned environment.
 pub struct Loaded {
@@ -30,12 +28,12 @@ pub struct Workspace {
     pub config: Config,
     pub project: Project,
     pub reporter: Arc<dyn Reporter>,
-    cancel: watch::Receiver<bool>,
+    cancel: CancelToken,
 }
 
 impl Workspace {
     /// Finds the project. `cancel` turns true when the run is interrupted.
-    pub fn open(config: Config, reporter: Arc<dyn Reporter>, cancel: watch::Receiver<bool>) -> Result<Self, Problems> {
+    pub fn open(config: Config, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Result<Self, Problems> {
         let project = Project::discover(&config.directory)?;
         Ok(Workspace {
             config,
@@ -47,12 +45,7 @@ impl Workspace {
 
     /// Resolves when the run is interrupted (SIGINT, SIGTERM, SIGHUP).
     pub async fn cancelled(&self) {
-        let mut rx = self.cancel.clone();
-        while !*rx.borrow_and_update() {
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
+        self.cancel.cancelled().await;
     }
 
     /// Evaluates the environment on a blocking thread (Rhai is synchronous), plans
@@ -128,6 +121,7 @@ impl Workspace {
             ssh,
             jobs: self.config.jobs,
             timeout: self.config.timeout,
+            cancel: self.cancel.clone(),
         }
     }
 

@@ -28,7 +28,7 @@ pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Prob
         |r| format!("host `{}`", r.name),
         |r: Arc<HostRun>| {
             let script = script.clone();
-            async move { r.conn.exec(script).await }
+            async move { r.exec_command(script).await }
         },
     )
     .await;
@@ -46,7 +46,17 @@ pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Prob
                     code: Some(out.code),
                     error: None,
                 });
-                for (stream, text) in [(Stream::Stdout, &out.stdout), (Stream::Stderr, &out.stderr)] {
+                for (stream, text, dropped) in [
+                    (Stream::Stdout, &out.stdout, out.stdout_dropped),
+                    (Stream::Stderr, &out.stderr, out.stderr_dropped),
+                ] {
+                    if dropped > 0 {
+                        ws.reporter.event(&Event::Output {
+                            host: host.clone(),
+                            stream,
+                            line: format!("… ({dropped} bytes before these lines not kept)"),
+                        });
+                    }
                     for line in text.lines() {
                         ws.reporter.event(&Event::Output {
                             host: host.clone(),

@@ -11,7 +11,7 @@ use super::limits::fan_out;
 use super::lock;
 use crate::model::{Host, HostId, HostIo, Model, RunOutput, TransportSpec};
 use crate::problem::{Problem, Problems};
-use crate::transport::{self, Connection, Local, Ssh, SshOptions};
+use crate::transport::{self, CancelToken, Connection, ExecOptions, Local, OutputPolicy, Ssh, SshOptions};
 
 /// How a run reaches and treats hosts.
 #[derive(Clone, Debug)]
@@ -21,7 +21,17 @@ pub struct Settings {
     pub jobs: usize,
     /// How long a command or guard may run (`--timeout`).
     pub timeout: std::time::Duration,
+    /// Cancelled when the run is interrupted: running scripts stop (with their
+    /// process groups, on the host too).
+    pub cancel: CancelToken,
 }
+
+/// What ordo keeps of the output of a user's command (`ordo run`, `host.run`): the
+/// last megabyte of each stream, whatever a host prints.
+pub(crate) const COMMAND_OUTPUT: OutputPolicy = OutputPolicy::Tail { keep_bytes: 1 << 20 };
+
+/// How long releasing a lock may take.
+const UNLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Our deploy lock on a host, as far as we know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +51,43 @@ pub struct HostRun {
     pub name: String,
     pub conn: Arc<Connection>,
     lock: AtomicU8,
+    cancel: CancelToken,
+    timeout: std::time::Duration,
 }
 
 impl HostRun {
+    /// Runs one of ordo's own scripts (probe, apply): all of its output is needed;
+    /// an interruption stops it.
+    pub async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
+        let options = ExecOptions::default().cancel(&self.cancel);
+        self.conn
+            .exec_with(script, &options)
+            .await
+            .map_err(|e| e.problem().on_host(&self.name))
+    }
+
+    /// Runs a user's command: the tail of its output, stopped after `--timeout`.
+    pub async fn exec_command(&self, script: String) -> Result<RunOutput, Problem> {
+        let options = ExecOptions::default()
+            .cancel(&self.cancel)
+            .timeout(self.timeout)
+            .output(COMMAND_OUTPUT);
+        self.conn
+            .exec_with(script, &options)
+            .await
+            .map_err(|e| e.problem().on_host(&self.name))
+    }
+
+    /// Runs a script that must run even after an interruption (releasing a lock),
+    /// bounded in time instead.
+    async fn exec_release(&self, script: String) -> Result<RunOutput, Problem> {
+        let options = ExecOptions::default().timeout(UNLOCK_TIMEOUT);
+        self.conn
+            .exec_with(script, &options)
+            .await
+            .map_err(|e| e.problem().on_host(&self.name))
+    }
+
     pub(crate) fn lock_sent(&self) {
         let _ = self.lock.compare_exchange(
             LockState::Free as u8,
@@ -133,6 +177,8 @@ pub async fn connect(model: &Model, targets: &[HostId], settings: &Settings) -> 
                 name: model.hosts[id].name.clone(),
                 conn: transport_for(&model.hosts[id], &settings.ssh),
                 lock: AtomicU8::new(LockState::Free as u8),
+                cancel: settings.cancel.clone(),
+                timeout: settings.timeout,
             })
         })
         .collect();
@@ -172,7 +218,7 @@ pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
         move |r: Arc<HostRun>| {
             let (script, service) = (script.clone(), service.clone());
             async move {
-                let out = r.conn.exec(script).await?;
+                let out = r.exec_release(script).await?;
                 if lock::released(&out.stdout) {
                     r.lock_released();
                     Ok(())
@@ -196,25 +242,23 @@ pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
 
 /// Runs commands for custom steps from a blocking thread.
 struct BlockingHost {
-    name: String,
-    conn: Arc<Connection>,
+    run: Arc<HostRun>,
     handle: tokio::runtime::Handle,
 }
 
 impl HostIo for BlockingHost {
     fn host_name(&self) -> &str {
-        &self.name
+        &self.run.name
     }
 
     fn run(&self, command: &str) -> Result<RunOutput, Problem> {
-        self.handle.block_on(self.conn.exec(command.to_string()))
+        self.handle.block_on(self.run.exec_command(command.to_string()))
     }
 }
 
-pub(super) fn host_io(run: &HostRun) -> Arc<dyn HostIo> {
+pub(super) fn host_io(run: &Arc<HostRun>) -> Arc<dyn HostIo> {
     Arc::new(BlockingHost {
-        name: run.name.clone(),
-        conn: run.conn.clone(),
+        run: run.clone(),
         handle: tokio::runtime::Handle::current(),
     })
 }

@@ -359,7 +359,7 @@ async fn probe_once(
     if locking.is_some() {
         r.lock_sent();
     }
-    let out = r.conn.exec(script).await.map_err(|p| p.on_host(&r.name))?;
+    let out = r.exec(script).await?;
     let (lock, parsed) = probe::parse(model, r.id, &out.stdout);
     match lock {
         LockStatus::Acquired => r.lock_taken(),

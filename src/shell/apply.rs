@@ -33,6 +33,7 @@ HOME=${HOME%/}
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'if [ -f "$T/stages" ]; then while IFS= read -r d; do rm -rf -- "$d"; done < "$T/stages"; fi; rm -rf -- "$T"' EXIT
+trap 'exit 143' TERM INT HUP
 O=$T/out
 : > "$O"
 fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4000 "$O" | base64 -w0; echo; exit 1; }

@@ -58,7 +58,7 @@ impl ExecError {
             )
             .help("if it needs longer, raise its timeout; otherwise look at what it waits for on the host"),
             ExecError::Cancelled { host, stopped } => Problem::new(
-                Kind::Step,
+                Kind::Interrupted,
                 format!("host `{host}`: cancelled; {}", stopped_text(stopped)),
             )
             .help("steps that finished before stay done; run again to finish the rest"),

@@ -90,7 +90,7 @@ impl HostApply {
 
     async fn exec(&self, script: String) -> Result<crate::model::RunOutput, Problem> {
         let _permit = self.permits.acquire().await.expect("never closed");
-        self.run.conn.exec(script).await.map_err(|p| p.on_host(&self.run.name))
+        self.run.exec(script).await
     }
 }
 
