@@ -66,6 +66,16 @@ impl HostRun {
             .map_err(|e| e.problem().on_host(&self.name))
     }
 
+    /// Runs one of ordo's apply scripts as root (`sudo -n`), for steps that say
+    /// `sudo: true`.
+    pub async fn exec_privileged(&self, script: String) -> Result<RunOutput, Problem> {
+        let options = ExecOptions::default().cancel(&self.cancel).privileged(true);
+        self.conn
+            .exec_with(script, &options)
+            .await
+            .map_err(|e| e.problem().on_host(&self.name))
+    }
+
     /// Runs a user's command: the tail of its output, stopped after `--timeout`.
     pub async fn exec_command(&self, script: String) -> Result<RunOutput, Problem> {
         let options = ExecOptions::default()

@@ -69,6 +69,12 @@ pub trait Primitive: Send + Sync + fmt::Debug {
         false
     }
 
+    /// Its change runs as root (`sudo -n`), because the script said `sudo: true`.
+    /// The plan marks it; it is applied in a script of its own.
+    fn privileged(&self) -> bool {
+        false
+    }
+
     /// `on_change` makes it run (commands, custom steps).
     fn reacts_to_changes(&self) -> bool {
         false

@@ -54,6 +54,8 @@ pub enum Event {
         diff: Option<Diff>,
         #[serde(serialize_with = "span_text")]
         span: Option<Span>,
+        /// The change runs as root (`sudo: true`).
+        privileged: bool,
     },
     PlanDone {
         changes: usize,

@@ -54,6 +54,7 @@ impl Plain {
                 detail,
                 diff,
                 span,
+                privileged,
                 ..
             } => {
                 let change = change.as_ref()?;
@@ -66,6 +67,9 @@ impl Plain {
                     _ => paint(RED, "x"),
                 };
                 let mut s = format!("  {symbol} {path}");
+                if *privileged {
+                    s.push_str(&format!(" {}", paint(YELLOW, "[sudo]")));
+                }
                 if let Some(d) = detail {
                     s.push_str(&format!(" ({d})"));
                 }

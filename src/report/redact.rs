@@ -182,6 +182,7 @@ mod tests {
             detail: None,
             diff: Some(Diff::Text("-old\n+pw hunter2\n".into())),
             span: None,
+            privileged: false,
         });
         r.event(&Event::Step {
             host: "h".into(),

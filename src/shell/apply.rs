@@ -28,6 +28,7 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 /// `fail` reports its tail (base64) and stops the script; the exit trap removes
 /// every staging directory that is left.
 const LIB: &str = r#"umask 077
+[ -z "${SUDO_USER:-}" ] || HOME=$(getent passwd -- "$SUDO_USER" | cut -d: -f6)
 HOME=${HOME%/}
 [ -d "$HOME" ] || { umask 022; mkdir -p -- "$HOME"; umask 077; }
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }

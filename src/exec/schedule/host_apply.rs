@@ -92,6 +92,12 @@ impl HostApply {
         let _permit = self.permits.acquire().await.expect("never closed");
         self.run.exec(script).await
     }
+
+    /// A script of privileged steps, as root through `sudo -n`.
+    async fn exec_privileged(&self, script: String) -> Result<crate::model::RunOutput, Problem> {
+        let _permit = self.permits.acquire().await.expect("never closed");
+        self.run.exec_privileged(script).await
+    }
 }
 
 /// Applies one host's plan. Returns its totals and problems.
@@ -164,18 +170,31 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             continue;
         }
         // Extend the batch while the next changes need nothing from other hosts
-        // that is not done yet.
+        // that is not done yet, and run with the same privilege.
+        let privileged = h.catalog.action(first).privileged();
         let mut end = i + 1;
         while end < planned.len()
             && h.catalog.action(planned[end].step).controller().is_none()
+            && h.catalog.action(planned[end].step).privileged() == privileged
             && h.board.ready(&h.other_host_deps(planned[end].step))
         {
             end += 1;
         }
         let batch = &planned[i..end];
-        let last = end == planned.len();
-        let script = batch_script(&h, batch, &markers_for, last);
-        let outcome = h.exec(script).await;
+        let last = end == planned.len() && !privileged;
+        let outcome = if privileged {
+            // ordo's own records stay the login user's: markers go first in a script
+            // of the user's own, and the final record in a script after.
+            match write_markers(&h, batch, &markers_for).await {
+                Ok(()) => {
+                    h.exec_privileged(batch_script(&h, batch, &HashMap::new(), false, true))
+                        .await
+                }
+                Err(p) => Err(p),
+            }
+        } else {
+            h.exec(batch_script(&h, batch, &markers_for, last, false)).await
+        };
         let ms = started.elapsed().as_millis() as u64;
         let report = match &outcome {
             Ok(out) => parse(&out.stdout),
@@ -302,6 +321,7 @@ fn batch_script(
     batch: &[PlannedStep],
     markers_for: &HashMap<StepId, Vec<StepId>>,
     last: bool,
+    privileged: bool,
 ) -> String {
     let model = &h.catalog.model;
     let mut s = ApplyScript::new();
@@ -311,7 +331,10 @@ fn batch_script(
         .filter_map(|p| owned_entry(h, p.step))
         .map(|o| o.line())
         .collect();
-    if !creating.is_empty() {
+    // Root must not create files in ordo's state directory (the login user could
+    // not read them): a privileged batch's creations are recorded by the final
+    // record only.
+    if !creating.is_empty() && !privileged {
         let dir = word(&state_dir(&model.service));
         s.line(&format!(
             "mkdir -p -- {dir} && printf '%s' {} >> {} || fail {} 1",
@@ -393,6 +416,34 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
         lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
     }
     s.line(lines.trim_end());
+}
+
+/// Writes the pending markers of what `batch` triggers in a script of the login
+/// user's (before a privileged batch, which must not create them as root).
+async fn write_markers(
+    h: &HostApply,
+    batch: &[PlannedStep],
+    markers_for: &HashMap<StepId, Vec<StepId>>,
+) -> Result<(), Problem> {
+    let model = &h.catalog.model;
+    let mut script = ApplyScript::new();
+    let mut any = false;
+    for p in batch {
+        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            script.mark(p.step, &pending_marker(model, w));
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    let out = h.exec(script.finish()).await?;
+    if out.code != 0 {
+        return Err(h
+            .catalog
+            .problem(batch[0].step, "could not record what it triggers", Some(&out.stdout)));
+    }
+    Ok(())
 }
 
 /// A custom step: markers of what it triggers, its update on a blocking thread,
