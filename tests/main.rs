@@ -6,6 +6,7 @@
 mod support;
 
 mod bench_ssh;
+mod layering;
 mod check;
 mod deploy;
 mod errors;

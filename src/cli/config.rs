@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use super::{Cli, Color, Format};
 
+/// How many hosts ordo works on at once unless `--jobs` says otherwise: enough for
+/// hundreds of hosts to finish quickly, few enough that the controller and jump
+/// hosts (sshd's `MaxStartups`) are not swamped.
+pub const DEFAULT_JOBS: u16 = 32;
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub directory: PathBuf,

@@ -27,7 +27,7 @@ pub struct Cli {
     pub color: Color,
 
     /// How many hosts to work on at once (connect, probe, apply, run).
-    #[arg(long, short = 'j', global = true, value_name = "N", env = "ORDO_JOBS", default_value_t = crate::exec::DEFAULT_JOBS as u16,
+    #[arg(long, short = 'j', global = true, value_name = "N", env = "ORDO_JOBS", default_value_t = config::DEFAULT_JOBS,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
 

@@ -10,11 +10,6 @@ use tokio::sync::Semaphore;
 
 use crate::problem::{Kind, Problem};
 
-/// How many hosts ordo works on at once unless `--jobs` says otherwise: enough for
-/// hundreds of hosts to finish quickly, few enough that the controller and jump
-/// hosts (sshd's `MaxStartups`) are not swamped.
-pub const DEFAULT_JOBS: usize = 32;
-
 /// Runs `f` for every item, at most `limit` at once; results in the order of
 /// `items`. `name` names an item in the message of a task that panicked.
 pub async fn fan_out<T, R, F, Fut>(

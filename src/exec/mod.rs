@@ -28,7 +28,7 @@ mod verify;
 use std::sync::Arc;
 
 pub use hosts::{HostRun, Hosts, Settings, connect, transport_for, unlock};
-pub use limits::{DEFAULT_JOBS, fan_out};
+pub use limits::fan_out;
 pub use lock::{LockInfo, LockStatus};
 pub use predict::{HostPlan, Locking, PlannedStep, Prediction, predict, read_states};
 pub use schedule::{Applied, Finish, apply, report_hosts};

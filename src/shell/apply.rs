@@ -14,7 +14,8 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use super::{heredoc, mode, quote, quote_always, word};
-use crate::model::{HostPath, StepId};
+use crate::host_path::HostPath;
+use crate::ids::StepId;
 
 /// Text files up to this size travel as a quoted shell word written by the
 /// `printf` builtin (no process); larger or binary ones as base64 for `base64 -d`.
@@ -297,7 +298,7 @@ pub fn parse(stdout: &str) -> Report {
                 .push((head.to_string(), line[head.len()..].trim_start().to_string()));
             continue;
         };
-        let id = <StepId as crate::model::Id>::new(id);
+        let id = <StepId as crate::ids::Id>::new(id);
         match tag {
             "ok" => report.steps.push((id, Outcome::Ok)),
             "kept" => report.steps.push((id, Outcome::Kept)),
@@ -319,7 +320,7 @@ pub fn parse(stdout: &str) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Id;
+    use crate::ids::Id;
 
     #[test]
     fn files_are_staged_checked_then_renamed_per_directory() {

@@ -18,7 +18,7 @@ pub mod probe;
 
 use base64::Engine;
 
-use crate::model::HostPath;
+use crate::host_path::HostPath;
 
 /// Single-quotes `s` for POSIX sh when it needs quoting.
 pub fn quote(s: &str) -> String {

@@ -15,7 +15,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::{heredoc, quote, quote_always, relative, word};
-use crate::model::{HostPath, StepId};
+use crate::host_path::HostPath;
+use crate::ids::StepId;
 
 /// How many changed files' old contents one probe ships for diffs, and the size
 /// limit of each (bigger ones are shown as "content changed").
@@ -293,7 +294,7 @@ impl Facts {
                     };
                     facts
                         .steps
-                        .insert((<StepId as crate::model::Id>::new(id), key.to_string()), fact);
+                        .insert((<StepId as crate::ids::Id>::new(id), key.to_string()), fact);
                 }
                 "fatal" => return Err(ProbeError(format!("the probe could not start: {rest}"))),
                 _ => facts.extra.push((tag.to_string(), rest.to_string())),
@@ -400,7 +401,7 @@ mod tests {
         );
         assert_eq!(facts.path(&HostPath::new("/srv").unwrap()).kind, PathKind::Dir);
         assert_eq!(facts.path(&HostPath::new("~/nothing").unwrap()).kind, PathKind::Absent);
-        let id = |n| <StepId as crate::model::Id>::new(n);
+        let id = |n| <StepId as crate::ids::Id>::new(n);
         assert_eq!(facts.step(id(3), "unless"), Some(&StepFact::Code(1)));
         assert_eq!(facts.step(id(4), "pending"), Some(&StepFact::Exists));
         assert_eq!(facts.step(id(5), "version"), Some(&StepFact::Value(b"3.11".to_vec())));

@@ -1,0 +1,97 @@
+//! The dependency direction of `src/README.md`, checked: every module may use only
+//! modules below it. A `use crate::…` that points up (the executor reaching into
+//! the script layer, say) fails here with the file and the line.
+
+use std::path::Path;
+
+/// Each top-level module and its layer; a module uses only lower layers.
+const LAYERS: &[(&str, u8)] = &[
+    ("sys", 0),
+    ("text", 0),
+    ("ids", 0),
+    ("host_path", 0),
+    ("source", 0),
+    ("problem", 1),
+    ("transport", 2),
+    ("shell", 2),
+    ("secrets", 2),
+    ("project", 2),
+    ("primitive", 3),
+    ("model", 4),
+    ("plan", 5),
+    ("script", 5),
+    ("report", 5),
+    ("exec", 6),
+    ("cli", 6),
+    ("workspace", 7),
+    ("command", 8),
+    ("app", 9),
+];
+
+fn layer(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+fn visit(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            visit(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_module_uses_a_module_above_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    files.sort();
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let top = top.trim_end_matches(".rs").to_string();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let Some(own) = layer(&top) else {
+            unknown.push(top);
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let mut rest = code;
+            while let Some(i) = rest.find("crate::") {
+                rest = &rest[i + "crate::".len()..];
+                let used: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                if used == top || used.is_empty() || used == "VERSION" || used == "run" {
+                    continue;
+                }
+                match layer(&used) {
+                    Some(l) if l < own => {}
+                    Some(l) => wrong.push(format!(
+                        "src/{}:{}: `{top}` (layer {own}) uses `crate::{used}` (layer {l})",
+                        rel.display(),
+                        n + 1
+                    )),
+                    None => unknown.push(used),
+                }
+            }
+        }
+    }
+    unknown.sort();
+    unknown.dedup();
+    assert!(
+        unknown.is_empty(),
+        "modules missing from LAYERS (and from src/README.md): {unknown:?}"
+    );
+    assert!(wrong.is_empty(), "imports against the direction:\n{}", wrong.join("\n"));
+}
