@@ -53,7 +53,13 @@ fn no_module_uses_a_module_above_it() {
     let mut unknown = Vec::new();
     for file in &files {
         let rel = file.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned();
         let top = top.trim_end_matches(".rs").to_string();
         if top == "lib" || top == "main" {
             continue;
@@ -71,7 +77,10 @@ fn no_module_uses_a_module_above_it() {
             let mut rest = code;
             while let Some(i) = rest.find("crate::") {
                 rest = &rest[i + "crate::".len()..];
-                let used: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let used: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
                 if used == top || used.is_empty() || used == "VERSION" || used == "run" {
                     continue;
                 }

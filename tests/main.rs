@@ -6,10 +6,10 @@
 mod support;
 
 mod bench_ssh;
-mod layering;
 mod check;
 mod deploy;
 mod errors;
+mod layering;
 mod secrets;
 mod ssh;
 mod transport;

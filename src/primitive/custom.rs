@@ -87,3 +87,39 @@ pub const DOC: Doc = Doc {
     ],
     example: "c.add(step(\"remember\", #{ verify: |host| host.try_run(\"test -f x\").ok, update: |host| host.run(\"touch x\") }));",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host_path::HostPath;
+    use crate::primitive::testing::{ctx, facts};
+
+    #[derive(Debug)]
+    struct Never;
+
+    impl CustomStep for Never {
+        fn verify(&self, _: Arc<dyn HostIo>) -> Result<bool, Problem> {
+            unreachable!()
+        }
+        fn update(&self, _: Arc<dyn HostIo>) -> Result<(), Problem> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn runs_only_when_triggered_or_verify_said_so() {
+        let root = HostPath::new("~/d").unwrap();
+        let c = Custom {
+            name: "x".into(),
+            step: Arc::new(Never),
+        };
+        let f = facts(&[], &[], "");
+        assert_eq!(c.verify(&ctx(&root, None), &f).unwrap(), None);
+        let p = c
+            .verify(&ctx(&root, Some("verify says the host is not up to date")), &f)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.detail.as_deref(), Some("verify says the host is not up to date"));
+        assert!(c.controller().is_some() && c.reacts_to_changes());
+    }
+}

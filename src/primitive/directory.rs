@@ -124,3 +124,50 @@ pub const DOC: Doc = Doc {
     ],
     example: "c.add(directory(\"var/log\", #{ mode: 0o750 }));",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::testing::{ctx, facts};
+
+    fn dir(mode: Option<u32>) -> Directory {
+        Directory {
+            name: "var".into(),
+            path: HostPath::new("~/d/var").unwrap(),
+            mode,
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn verify_creates_keeps_and_changes_modes() {
+        let root = HostPath::new("~/d").unwrap();
+        let absent = facts(&[], &[], "");
+        let p = dir(None).verify(&ctx(&root, None), &absent).unwrap().unwrap();
+        assert_eq!((p.change, p.detail.as_deref()), (Change::Create, Some("mode 0755")));
+        let there = facts(&[("d", "700", "./d/var", "")], &[], "");
+        assert_eq!(
+            dir(None).verify(&ctx(&root, None), &there).unwrap(),
+            None,
+            "an existing mode is kept"
+        );
+        let p = dir(Some(0o750)).verify(&ctx(&root, None), &there).unwrap().unwrap();
+        assert_eq!(p.change, Change::Mode { from: 0o700, to: 0o750 });
+    }
+
+    #[test]
+    fn links_and_files_in_the_way_are_conflicts() {
+        let root = HostPath::new("~/d").unwrap();
+        for (kind, target) in [("l", "/etc"), ("f", "")] {
+            let found = facts(&[(kind, "777", "./d/var", target)], &[], "");
+            assert!(
+                dir(None)
+                    .verify(&ctx(&root, None), &found)
+                    .unwrap()
+                    .unwrap()
+                    .change
+                    .is_conflict()
+            );
+        }
+    }
+}

@@ -155,3 +155,35 @@ pub struct Managed {
 pub(crate) fn timed_out(code: i32) -> bool {
     code == 124 || code == 137
 }
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Probe answers for the slices' unit tests, in the probe's real output format.
+
+    use base64::Engine;
+
+    use crate::host_path::HostPath;
+    use crate::ids::{Id, StepId};
+    use crate::shell::probe::Facts;
+
+    /// `stats`: (find type, octal mode, path form, link target); `extra`: more lines.
+    pub(crate) fn facts(stats: &[(&str, &str, &str, &str)], sums: &[(&str, &str)], extra: &str) -> Facts {
+        let b = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
+        let mut f = Vec::new();
+        for (kind, mode, path, target) in stats {
+            f.extend_from_slice(format!("{kind} {mode} 1000 1000 {path}\0{target}\0").as_bytes());
+        }
+        let s: String = sums.iter().map(|(sha, p)| format!("{sha}  {p}\n")).collect();
+        Facts::parse(&format!("uid 1000\nF {}\nS {}\n{extra}end\n", b(&f), b(s.as_bytes()))).expect("probe output")
+    }
+
+    pub(crate) fn ctx<'a>(root: &'a HostPath, trigger: Option<&'a str>) -> super::StepCtx<'a> {
+        super::StepCtx {
+            id: StepId::new(7),
+            root,
+            trigger,
+            marker: None,
+            timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}

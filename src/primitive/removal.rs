@@ -67,3 +67,36 @@ const REMOVE_SH: &str = r#"rm_() {
   esac
   echo "$1 ok"
 }"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::testing::{ctx, facts};
+
+    #[test]
+    fn removes_only_what_is_still_the_kind_ordo_made() {
+        let root = HostPath::new("~/d").unwrap();
+        let r = Removal {
+            kind: ManagedKind::File,
+            path: HostPath::new("~/d/old.conf").unwrap(),
+            name: "old.conf".into(),
+        };
+        let file = facts(&[("f", "644", "./d/old.conf", "")], &[], "");
+        let p = r.verify(&ctx(&root, None), &file).unwrap().unwrap();
+        assert_eq!(
+            (p.change, p.detail.as_deref()),
+            (Change::Remove, Some("no longer declared"))
+        );
+        let replaced = facts(&[("d", "755", "./d/old.conf", "")], &[], "");
+        assert_eq!(
+            r.verify(&ctx(&root, None), &replaced).unwrap(),
+            None,
+            "someone else's directory now"
+        );
+        assert_eq!(
+            r.verify(&ctx(&root, None), &facts(&[], &[], "")).unwrap(),
+            None,
+            "already gone"
+        );
+    }
+}

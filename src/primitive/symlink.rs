@@ -99,3 +99,56 @@ pub const DOC: super::Doc = Doc {
     options: &[],
     example: "let current = c.add(symlink(\"current\", \"releases/1.4.2\"));",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::testing::{ctx, facts};
+
+    fn link() -> Symlink {
+        Symlink {
+            name: "current".into(),
+            path: HostPath::new("~/d/current").unwrap(),
+            target: "releases/2".into(),
+        }
+    }
+
+    #[test]
+    fn verify_compares_the_target_bytes() {
+        let root = HostPath::new("~/d").unwrap();
+        let same = facts(&[("l", "777", "./d/current", "releases/2")], &[], "");
+        assert_eq!(link().verify(&ctx(&root, None), &same).unwrap(), None);
+        let other = facts(&[("l", "777", "./d/current", "releases/1")], &[], "");
+        let p = link().verify(&ctx(&root, None), &other).unwrap().unwrap();
+        assert_eq!(p.change, Change::Update);
+        assert_eq!(p.diff.unwrap().render(), "-> releases/1\n+> releases/2\n");
+        let absent = facts(&[], &[], "");
+        assert_eq!(
+            link().verify(&ctx(&root, None), &absent).unwrap().unwrap().change,
+            Change::Create
+        );
+    }
+
+    #[test]
+    fn a_crafted_target_is_shown_escaped_and_never_matches() {
+        let root = HostPath::new("~/d").unwrap();
+        let crafted = facts(&[("l", "777", "./d/current", "releases/2\n\x1b[2J")], &[], "");
+        let p = link().verify(&ctx(&root, None), &crafted).unwrap().unwrap();
+        let shown = p.diff.unwrap().render();
+        assert!(shown.contains("\\u{a}") && shown.contains("\\u{1b}"), "{shown}");
+    }
+
+    #[test]
+    fn a_real_file_in_the_way_is_a_conflict() {
+        let root = HostPath::new("~/d").unwrap();
+        let file = facts(&[("f", "644", "./d/current", "")], &[], "");
+        assert!(
+            link()
+                .verify(&ctx(&root, None), &file)
+                .unwrap()
+                .unwrap()
+                .change
+                .is_conflict()
+        );
+    }
+}
