@@ -54,9 +54,13 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = runtime.block_on(async {
         let cancel = CancelToken::new();
         tokio::spawn(signals(cancel.clone()));
-        // `ordo secrets` runs its own editor and needs no project for `keygen`.
-        if let Command::Secrets(args) = cli.command {
-            return command::secrets::secrets(&config.directory, args);
+        // Commands that need no project (or make one).
+        match cli.command {
+            Command::Secrets(args) => return command::secrets::secrets(&config.directory, args),
+            Command::Init(ref args) => return command::init::run(args, &*reporter),
+            Command::Completions(ref args) => return command::completions::completions(args),
+            Command::Man => return command::completions::man(),
+            _ => {}
         }
         let ws = Workspace::open(config, reporter.clone(), cancel)?;
         let dispatch = dispatch(&ws, &cli.command);
@@ -103,7 +107,11 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Deploy(a) => command::deploy::deploy(ws, a).await,
         Command::Status(a) => command::status::run(ws, a).await,
         Command::Run(a) => command::run::run(ws, a).await,
-        Command::Secrets(_) => unreachable!("dispatched before the workspace opens"),
+        Command::Hosts(a) => command::hosts::run(ws, a).await,
+        Command::Components(a) => command::components::run(ws, a).await,
+        Command::Secrets(_) | Command::Init(_) | Command::Completions(_) | Command::Man => {
+            unreachable!("dispatched before the workspace opens")
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod support;
 
 mod bench_ssh;
 mod check;
+mod cli;
 mod deploy;
 mod errors;
 mod layering;

@@ -73,6 +73,17 @@ pub enum Command {
     Status(TargetArgs),
     /// Run a shell command on hosts in parallel; output grouped per host.
     Run(RunArgs),
+    /// List the hosts of an environment: transport, address, roles, components.
+    Hosts(EnvArgs),
+    /// List the components placed in an environment, and on which hosts.
+    Components(EnvArgs),
+    /// Create a new deployment repository (service, component, `local` and
+    /// `production` environments) that `ordo deploy local --yes` deploys at once.
+    Init(InitArgs),
+    /// Print shell completions (`ordo completions bash > /etc/bash_completion.d/ordo`).
+    Completions(CompletionsArgs),
+    /// Print the man page (`ordo man | man -l -`).
+    Man,
     /// Passwords, tokens and keys of an environment, encrypted with age in secrets/.
     Secrets(SecretsArgs),
 }
@@ -179,6 +190,24 @@ pub struct RunArgs {
     /// The command (after `--`), run with `sh -c` in the service user's home.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create the repository in (created if missing; must be empty).
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// The service's name (default: the directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -3,8 +3,12 @@
 //! imports `app`.
 
 pub(crate) mod check;
+pub(crate) mod completions;
+pub(crate) mod components;
 pub(crate) mod deploy;
 pub(crate) mod graph;
+pub(crate) mod hosts;
+pub(crate) mod init;
 pub(crate) mod run;
 pub(crate) mod secrets;
 pub(crate) mod status;

@@ -105,6 +105,20 @@ pub enum Event {
         code: Option<i32>,
         error: Option<String>,
     },
+    /// `ordo hosts`: one host of the environment.
+    Host {
+        name: String,
+        /// `local` or `ssh`.
+        transport: &'static str,
+        /// `user@address:port` (ssh) or the home directory (local).
+        address: String,
+        roles: Vec<String>,
+        components: Vec<String>,
+    },
+    /// `ordo components`: one component and the hosts it is placed on.
+    Component { name: String, hosts: Vec<String> },
+    /// `ordo init`: the files of a new repository.
+    Created { path: String },
     /// `print`/`debug` in a script.
     Print {
         text: String,

@@ -221,6 +221,36 @@ impl Plain {
                 Stream::Stdout => format!("{line}\n"),
                 Stream::Stderr => format!("stderr: {line}\n"),
             },
+            Event::Host {
+                name,
+                transport,
+                address,
+                roles,
+                components,
+            } => {
+                let roles = if roles.is_empty() {
+                    String::new()
+                } else {
+                    format!("  roles: {}", roles.join(", "))
+                };
+                format!(
+                    "{name}  {transport} {address}{roles}  components: {}\n",
+                    if components.is_empty() {
+                        "none".to_string()
+                    } else {
+                        components.join(", ")
+                    }
+                )
+            }
+            Event::Component { name, hosts } => format!(
+                "{name}: {}\n",
+                if hosts.is_empty() {
+                    "not placed".to_string()
+                } else {
+                    hosts.join(", ")
+                }
+            ),
+            Event::Created { path } => format!("created {path}\n"),
             Event::Print { text, span } => {
                 let where_ = span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default();
                 return Some((format!("{where_}{text}\n"), true));

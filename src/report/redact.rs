@@ -130,7 +130,10 @@ impl Event {
             | Event::Summary { .. }
             | Event::Checked { .. }
             | Event::HostStatus(_)
-            | Event::VersionsDiffer { .. } => {}
+            | Event::VersionsDiffer { .. }
+            | Event::Host { .. }
+            | Event::Component { .. }
+            | Event::Created { .. } => {}
         }
         e
     }
