@@ -37,7 +37,10 @@ pub(crate) async fn deploy(
     reporter: Arc<dyn Reporter>,
 ) -> Result<ExitCode, Problems> {
     let started = Instant::now();
-    let git = project.git();
+    let (model, plan, evaluated) = load(project, &args.env).await?;
+    // Only the files this evaluation read count: a host home or an edited README
+    // does not make the deployment dirty.
+    let git = project.git(evaluated.inputs());
     if let Some(g) = git
         .as_ref()
         .filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty())
@@ -50,7 +53,6 @@ pub(crate) async fn deploy(
         .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
         .into());
     }
-    let (model, plan, evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;
     let targeted: Vec<usize> = (0..model.hosts.len())
         .filter(|&h| selected[h] && !plan.per_host[h].is_empty())
@@ -78,7 +80,7 @@ pub(crate) async fn deploy(
         break_lock: opts.break_lock,
     });
     let record = HostState {
-        fingerprint: project.fingerprint(),
+        fingerprint: evaluated.fingerprint().to_string(),
         ordo_version: crate::VERSION.to_string(),
         environment: model.environment.clone(),
         service: model.service.clone(),

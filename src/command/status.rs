@@ -14,13 +14,13 @@ pub(crate) async fn status(
     args: &TargetArgs,
     reporter: &dyn Reporter,
 ) -> Result<ExitCode, Problems> {
-    let (model, plan, _evaluated) = load(project, &args.env).await?;
+    let (model, plan, evaluated) = load(project, &args.env).await?;
     let selected = select(&model, &args.hosts)?;
     let hosts = exec::connect(&model, &selected, &ssh_options(project, args)).await?;
     let states = exec::read_states(&model, &hosts).await;
     hosts.close().await;
     let states = states?;
-    let current = project.fingerprint();
+    let current = evaluated.fingerprint();
     let mut seen: Vec<&str> = Vec::new();
     for (h, status) in states.iter().enumerate() {
         if !selected[h] || plan.per_host[h].is_empty() && status.state.is_none() {
