@@ -265,8 +265,14 @@ fn circular_import() {
     let p = single_host(
         "import \"components/a\" as a;\nlet s = service(\"s\");\ns.component(\"x\", |c| a::configure(c));\n",
     )
-    .file("components/a.rhai", "import \"components/b\" as b;\nfn configure(c) { b::configure(c) }\n")
-    .file("components/b.rhai", "import \"components/a\" as a;\nfn configure(c) {}\n");
+    .file(
+        "components/a.rhai",
+        "import \"components/b\" as b;\nfn configure(c) { b::configure(c) }\n",
+    )
+    .file(
+        "components/b.rhai",
+        "import \"components/a\" as a;\nfn configure(c) {}\n",
+    );
     let out = p.ordo(&["check", "test"]);
     assert_eq!(out.code, 2, "a diagnostic, not a crash: {}", out.stderr);
     insta::assert_snapshot!(p.redact(&out.stderr));
@@ -276,7 +282,11 @@ fn circular_import() {
 fn deeply_nested_values_do_not_abort() {
     // Rhai refuses deep literals itself; values built at run time it prints,
     // compares and drops recursively, which used to overflow ordo's stack.
-    let literal = format!("let s = service(\"s\");\nlet x = {}{};\n", "[".repeat(100_000), "]".repeat(100_000));
+    let literal = format!(
+        "let s = service(\"s\");\nlet x = {}{};\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let out = single_host(&literal).ordo(&["check", "test"]);
     assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(500)]);
     assert!(out.stderr.contains("maximum complexity"));
@@ -315,16 +325,24 @@ fn names_that_would_leave_their_directory() {
     let p = single_host("let s = service(\"../..\");\n");
     let out = check_fails(&p);
     assert!(out.contains("`../..` is not a valid service name"), "{out}");
-    let p = Project::new()
-        .file("environments/test.rhai", "let env = environment(\"test\", #{ service: \"../..\" });\n");
+    let p = Project::new().file(
+        "environments/test.rhai",
+        "let env = environment(\"test\", #{ service: \"../..\" });\n",
+    );
     assert!(check_fails(&p).contains("`../..` is not a valid service name"));
-    let p = Project::new().file("environments/test.rhai", "let env = environment(\"../x\", #{ service: \"s\" });\n");
+    let p = Project::new().file(
+        "environments/test.rhai",
+        "let env = environment(\"../x\", #{ service: \"s\" });\n",
+    );
     assert!(check_fails(&p).contains("`../x` is not a valid environment name"));
     let p = single_host("let s = service(\"s\");\ns.component(\"..\", |c| {});\n");
     assert!(check_fails(&p).contains("`..` is not a valid component name"));
     // An environment named on the command line is a file name too.
     std::fs::create_dir_all(p.path("elsewhere")).unwrap();
-    p.write("elsewhere/x.rhai", "let env = environment(\"x\", #{ service: \"s\" });\n");
+    p.write(
+        "elsewhere/x.rhai",
+        "let env = environment(\"x\", #{ service: \"s\" });\n",
+    );
     let out = p.ordo(&["check", "../elsewhere/x"]).code(2);
     assert!(out.stderr.contains("no environment `../elsewhere/x`"), "{}", out.stderr);
 }
@@ -333,12 +351,23 @@ fn names_that_would_leave_their_directory() {
 fn host_names_and_addresses_that_ssh_would_take_for_options() {
     let env = |host: &str| {
         Project::new()
-            .file("environments/test.rhai", &format!("let env = environment(\"test\", #{{ service: \"s\" }});\n{host}\n"))
-            .file("services/s.rhai", "let s = service(\"s\");\ns.component(\"x\", |c| {});\n")
+            .file(
+                "environments/test.rhai",
+                &format!("let env = environment(\"test\", #{{ service: \"s\" }});\n{host}\n"),
+            )
+            .file(
+                "services/s.rhai",
+                "let s = service(\"s\");\ns.component(\"x\", |c| {});\n",
+            )
     };
     let out = check_fails(&env("env.host(\"-oProxyCommand=touch${IFS}/tmp/x\").place(\"x\");"));
-    assert!(out.contains("host name `-oProxyCommand=touch${IFS}/tmp/x` starts with `-`"), "{out}");
-    let out = check_fails(&env("env.host(\"web\", #{ address: \"-oProxyCommand=x\" }).place(\"x\");"));
+    assert!(
+        out.contains("host name `-oProxyCommand=touch${IFS}/tmp/x` starts with `-`"),
+        "{out}"
+    );
+    let out = check_fails(&env(
+        "env.host(\"web\", #{ address: \"-oProxyCommand=x\" }).place(\"x\");",
+    ));
     assert!(out.contains("address `-oProxyCommand=x` starts with `-`"), "{out}");
     let out = check_fails(&env("env.host(\"web\", #{ user: \"-l\" }).place(\"x\");"));
     assert!(out.contains("user `-l` starts with `-`"), "{out}");
@@ -356,7 +385,10 @@ fn hosts_that_are_the_same_place() {
              env.host(\"web2\", #{ address: \"10.0.0.1\", user: \"deploy\" }).place(\"x\");\n\
              env.host(\"web3\", #{ address: \"10.0.0.1\", port: 2222 }).place(\"x\");\n",
         )
-        .file("services/s.rhai", "let s = service(\"s\");\ns.component(\"x\", |c| {});\n");
+        .file(
+            "services/s.rhai",
+            "let s = service(\"s\");\ns.component(\"x\", |c| {});\n",
+        );
     insta::assert_snapshot!(check_fails(&p));
 }
 
@@ -370,7 +402,9 @@ fn two_steps_with_the_same_name() {
 
 #[test]
 fn order_after_a_component_the_service_does_not_declare() {
-    let p = single_host("let s = service(\"s\");\ns.component(\"db\", |c| {});\ns.component(\"x\", |c| {\n    c.after(\"dbb\");\n});\n");
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"db\", |c| {});\ns.component(\"x\", |c| {\n    c.after(\"dbb\");\n});\n",
+    );
     insta::assert_snapshot!(check_fails(&p));
 }
 
@@ -380,7 +414,9 @@ fn sources_outside_the_project() {
     std::fs::write(outside.path().join("secret"), "id_ed25519").unwrap();
     let secret = outside.path().join("secret");
     let service = |source: &str| {
-        format!("let s = service(\"s\");\ns.component(\"x\", |c| {{\n    c.add(file(\"a\", #{{ source: \"{source}\" }}));\n}});\n")
+        format!(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {{\n    c.add(file(\"a\", #{{ source: \"{source}\" }}));\n}});\n"
+        )
     };
     let p = single_host(&service(secret.to_str().unwrap()));
     let out = flat(&check_fails(&p));
@@ -406,5 +442,8 @@ fn sources_outside_the_project() {
 
 /// A message as one line: miette wraps long ones at any word.
 fn flat(text: &str) -> String {
-    text.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ")
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
 }

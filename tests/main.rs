@@ -7,6 +7,8 @@ mod support;
 
 mod bench_ssh;
 mod check;
+mod custom_steps;
 mod deploy;
 mod errors;
+mod inputs;
 mod ssh;

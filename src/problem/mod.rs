@@ -115,6 +115,10 @@ impl Problem {
     /// shown with the source; labels in other files become related diagnostics.
     #[must_use]
     pub fn with_sources(mut self, sources: &SourceMap) -> Self {
+        // Attached once: a problem passed up through two layers keeps its labels single.
+        if self.source.is_some() {
+            return self;
+        }
         self.related = std::mem::take(&mut self.related)
             .into_iter()
             .map(|p| p.with_sources(sources))
