@@ -13,6 +13,7 @@ mod errors;
 mod eval;
 mod inputs;
 mod interpreter;
+mod limits;
 mod register;
 mod registry;
 mod resolver;
@@ -29,7 +30,7 @@ use crate::problem::{Problem, Problems};
 use crate::project::Project;
 use crate::source::SourceMap;
 
-pub use engine::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
+pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 pub use interpreter::{FunctionDoc, Interpreter};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back
