@@ -5,8 +5,8 @@
 
 use rhai::{EvalAltResult, ParseErrorType};
 
-use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use super::errors::{ProblemValue, Unsatisfied, script_type_names, span_from_rhai};
+use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use crate::problem::{Kind, Problem};
 use crate::source::{SourceMap, Span};
 

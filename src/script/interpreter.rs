@@ -353,15 +353,35 @@ fn stdlib_functions(engine: &Engine) -> Vec<FunctionDoc> {
 }
 
 /// `get$name(c: Component) -> string` → `c.name -> string`: properties as scripts
-/// write them.
+/// write them; Rust paths and `Result`s of functions registered without names
+/// reduced to the type a script sees.
 fn readable(signature: &str) -> String {
+    let signature = short_types(signature);
     let Some(rest) = signature.strip_prefix("get$") else {
-        return signature.to_string();
+        return signature;
     };
     let (prop, rest) = rest.split_once('(').unwrap_or((rest, ""));
     let (receiver, ret) = rest.split_once(')').unwrap_or((rest, ""));
     let receiver = receiver.split(':').next().unwrap_or(receiver).trim();
     format!("{receiver}.{prop}{ret}")
+}
+
+/// `core::result::Result<a::b::StepSpec,alloc::boxed::Box<…>>` → `StepSpec`.
+fn short_types(signature: &str) -> String {
+    let signature = match signature.split_once("-> core::result::Result<") {
+        Some((head, tail)) => format!("{head}-> {}", tail.split(',').next().unwrap_or(tail)),
+        None => signature.to_string(),
+    };
+    let mut out = String::with_capacity(signature.len());
+    for word in signature.split_inclusive(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+        let (path, sep) = match word.char_indices().last() {
+            Some((i, c)) if !(c.is_alphanumeric() || c == '_' || c == ':') => (&word[..i], &word[i..]),
+            _ => (word, ""),
+        };
+        out.push_str(path.rsplit("::").next().unwrap_or(path));
+        out.push_str(sep);
+    }
+    out
 }
 
 fn strip_comments(comments: &[String]) -> String {
@@ -383,6 +403,17 @@ fn strip_comments(comments: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_read_as_scripts_write_them() {
+        assert_eq!(
+            readable(
+                "file(_: string, _: map) -> core::result::Result<ordo::script::api::primitives::StepSpec,alloc::boxed::Box<rhai::types::error::EvalAltResult>>"
+            ),
+            "file(_: string, _: map) -> StepSpec"
+        );
+        assert_eq!(readable("get$root(c: Component) -> string"), "c.root -> string");
+    }
 
     fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Project) {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -30,8 +30,8 @@ use crate::problem::{Problem, Problems};
 use crate::project::Project;
 use crate::source::SourceMap;
 
-pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 pub use interpreter::{FunctionDoc, Interpreter};
+pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back
 /// into it at deploy time.
