@@ -11,6 +11,7 @@ mod diagnostic;
 mod engine;
 mod errors;
 mod eval;
+mod function_doc;
 mod inputs;
 mod interpreter;
 mod limits;
@@ -30,7 +31,8 @@ use crate::problem::{Problem, Problems};
 use crate::project::Project;
 use crate::source::SourceMap;
 
-pub use interpreter::{FunctionDoc, Interpreter};
+pub use function_doc::FunctionDoc;
+pub use interpreter::Interpreter;
 pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back
