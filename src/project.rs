@@ -1,10 +1,9 @@
 //! A deployment repository on disk: found by walking up from the working directory
 //! (or `-C DIR`), it holds `environments/`, `services/`, `components/`, `templates/`
-//! and `files/`. Its inputs are hashed into the fingerprint every host records.
+//! and `files/`. Which of its files shape a deployment is known only after
+//! evaluating (`script::Evaluated::inputs`); the git state is asked about those.
 
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::problem::{Kind, Problem};
 
@@ -47,26 +46,6 @@ impl Project {
         out.sort();
         out
     }
-
-    /// sha256 over every input file (path and content, sorted by path) and the ordo
-    /// version: two hosts with the same fingerprint got the same deployment.
-    pub fn fingerprint(&self) -> String {
-        let mut files = Vec::new();
-        collect(&self.root, &self.root, &mut files);
-        files.sort();
-        let mut h = Sha256::new();
-        h.update(crate::VERSION.as_bytes());
-        for rel in files {
-            if let Ok(bytes) = std::fs::read(self.root.join(&rel)) {
-                h.update(rel.to_string_lossy().as_bytes());
-                h.update([0]);
-                h.update((bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
-            }
-        }
-        let digest = h.finalize();
-        digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
-    }
 }
 
 /// The project's git state, when it lives in a git working tree.
@@ -77,11 +56,13 @@ pub struct GitState {
 }
 
 impl Project {
-    pub fn git(&self) -> Option<GitState> {
-        let git = |args: &[&str]| {
+    /// The commit checked out, and the uncommitted changes among `inputs` (the
+    /// files an evaluation read; those outside the repository are not asked about).
+    pub fn git(&self, inputs: &[PathBuf]) -> Option<GitState> {
+        let git = |dir: &Path, args: &[&str]| {
             std::process::Command::new("git")
                 .arg("-C")
-                .arg(&self.root)
+                .arg(dir)
                 .args(args)
                 .stderr(std::process::Stdio::null())
                 .output()
@@ -89,34 +70,26 @@ impl Project {
                 .filter(|o| o.status.success())
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         };
-        let commit = git(&["rev-parse", "HEAD"])?.trim().to_string();
-        let dirty = git(&["status", "--porcelain", "--", "."])?
-            .lines()
-            .map(str::to_string)
+        let commit = git(&self.root, &["rev-parse", "HEAD"])?.trim().to_string();
+        let top = PathBuf::from(git(&self.root, &["rev-parse", "--show-toplevel"])?.trim());
+        let top = top.canonicalize().unwrap_or(top);
+        let mut pathspecs: Vec<String> = inputs
+            .iter()
+            .filter_map(|p| {
+                let p = p.canonicalize().ok()?;
+                let rel = p.strip_prefix(&top).ok()?;
+                Some(format!(":(literal){}", rel.display()))
+            })
             .collect();
+        pathspecs.sort();
+        pathspecs.dedup();
+        let dirty = if pathspecs.is_empty() {
+            Vec::new()
+        } else {
+            let mut args = vec!["status", "--porcelain", "--untracked-files=all", "--"];
+            args.extend(pathspecs.iter().map(String::as_str));
+            git(&top, &args)?.lines().map(str::to_string).collect()
+        };
         Some(GitState { commit, dirty })
-    }
-}
-
-/// Files that make up the project: hidden entries (`.git`, `.ordo-hosts`) and build
-/// output (`target`) are not inputs.
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        let path = e.path();
-        match e.file_type() {
-            Ok(t) if t.is_dir() => collect(root, &path, out),
-            Ok(t) if t.is_file() => {
-                if let Ok(rel) = path.strip_prefix(root) {
-                    out.push(rel.to_path_buf());
-                }
-            }
-            _ => {}
-        }
     }
 }

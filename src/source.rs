@@ -23,16 +23,6 @@ impl Span {
             column,
         }
     }
-
-    /// Builds a span from a Rhai position; `None` when the position is unknown.
-    pub fn from_rhai(file: Option<&str>, pos: rhai::Position) -> Option<Span> {
-        let line = pos.line()?;
-        Some(Span::new(
-            file.unwrap_or("<script>"),
-            line as u32,
-            pos.position().unwrap_or(1) as u32,
-        ))
-    }
 }
 
 impl fmt::Display for Span {
@@ -68,6 +58,12 @@ impl SourceMap {
         let rest = &text[offset..];
         let len = token_len(rest);
         Some((text, offset, len))
+    }
+
+    /// The identifier-like word at `span` (`package` in `let package = 1;`).
+    pub fn word_at(&self, span: &Span) -> Option<String> {
+        let (text, offset, len) = self.byte_range(span)?;
+        Some(text[offset..offset + len].to_string()).filter(|w| !w.is_empty())
     }
 }
 

@@ -10,7 +10,7 @@ use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
-use crate::report::{Event, Level, Reporter};
+use crate::report::{Event, Reporter};
 use crate::script;
 use crate::source::SourceMap;
 use crate::transport::{CancelToken, SshOptions};
@@ -58,12 +58,11 @@ impl Workspace {
             .map_err(|e| Problem::new(Kind::Script, format!("internal error while evaluating: {e}")))??;
         let plan = Plan::build(&evaluated.model)
             .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect()))?;
-        for w in &evaluated.model.warnings {
-            self.reporter.event(&Event::Notice {
-                host: None,
-                level: Level::Warning,
-                text: w.message.clone(),
-                span: w.span().cloned(),
+        for w in &evaluated.warnings {
+            let w = w.clone().as_warning();
+            self.reporter.event(&Event::Warning {
+                report: crate::report::ProblemReport::of(&w),
+                problem: Arc::new(w),
             });
         }
         Ok(Loaded {

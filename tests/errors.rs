@@ -1,7 +1,7 @@
 //! Bad input gets a clear error: what, where (file:line with the offending line)
 //! and what to do. Each case is a snapshot of the exact text `ordo` prints.
 
-use crate::support::{Test, single_host};
+use crate::support::{Project, Test, single_host};
 
 /// Runs `ordo check test`: exit code 2, nothing on stdout, and stderr is the
 /// snapshot `name`.
@@ -12,6 +12,14 @@ fn check_fails(t: Test, name: &str) {
         .stdout("")
         .stderr_snapshot(name)
         .run();
+}
+
+/// `ordo check test` must fail with exit 2 and print nothing on stdout; its stderr,
+/// redacted, for an `insta` snapshot named after the test.
+fn check_fails_in(p: &crate::support::Project) -> String {
+    let out = p.ordo(&["check", "test"]).code(2);
+    assert_eq!(out.stdout, "");
+    p.redact(&out.stderr)
 }
 
 /// Two local hosts: `db1` with component `db`, `web1` with `app`.
@@ -98,14 +106,17 @@ fn require_with_no_provider() {
     );
 }
 
+/// A partial environment ("db only") provides what nobody there requires: a
+/// warning the evaluation carries, not an error.
 #[test]
 fn provide_nobody_uses() {
-    check_fails(
-        two_hosts(
-            "let s = service(\"s\");\ns.component(\"db\", |c| {\n    c.provide(\"db:dsn\", \"postgres://db1\");\n});\ns.component(\"app\", |c| {\n    c.add(file(\"a\", \"b\"));\n});\n",
-        ),
-        "provide_nobody_uses",
-    );
+    two_hosts(
+        "let s = service(\"s\");\ns.component(\"db\", |c| {\n    c.provide(\"db:dsn\", \"postgres://db1\");\n});\ns.component(\"app\", |c| {\n    c.add(file(\"a\", \"b\"));\n});\n",
+    )
+    .args(&["check", "test"])
+    .stdout("ok: 1 step on 1 host\n")
+    .stderr_snapshot("provide_nobody_uses")
+    .run();
 }
 
 #[test]
@@ -245,4 +256,218 @@ fn error_inside_the_standard_library_points_at_both_places() {
         ),
         "error_inside_the_standard_library_points_at_both_places",
     );
+}
+
+#[test]
+fn decimal_mode_that_looks_octal() {
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"a\", #{ content: \"b\", mode: 640 }));\n});\n",
+    ).build();
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn octal_modes_written_in_octal_are_taken() {
+    // 0o644 is the decimal 420 and 0o640 is 416: digits that look octal, too.
+    let p = single_host(
+        "let s = service(\"s\");\nlet common = 0o640;\ns.component(\"x\", |c| {\n    c.add(file(\"a\", #{ content: \"b\", mode: 0o644 }));\n    c.add(directory(\"d\", #{ mode: 0o755 }));\n    let opts = #{ content: \"c\", mode: common };\n    c.add(file(\"c\", opts));\n    c.add(file(\"e\", #{ content: \"e\", mode: \"0640\" }));\n});\n",
+    ).build();
+    p.ordo(&["deploy", "test", "--yes"]).success();
+    let mode = |rel: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p.path(rel)).unwrap().permissions().mode() & 0o7777
+    };
+    assert_eq!(mode("hosts/h/deployment/s/a"), 0o644);
+    assert_eq!(mode("hosts/h/deployment/s/c"), 0o640);
+    assert_eq!(mode("hosts/h/deployment/s/e"), 0o640);
+}
+
+#[test]
+fn circular_import() {
+    let p = single_host(
+        "import \"components/a\" as a;\nlet s = service(\"s\");\ns.component(\"x\", |c| a::configure(c));\n",
+    )
+    .file(
+        "components/a.rhai",
+        "import \"components/b\" as b;\nfn configure(c) { b::configure(c) }\n",
+    )
+    .file(
+        "components/b.rhai",
+        "import \"components/a\" as a;\nfn configure(c) {}\n",
+    )
+    .build();
+    let out = p.ordo(&["check", "test"]);
+    assert_eq!(out.code, 2, "a diagnostic, not a crash: {}", out.stderr);
+    insta::assert_snapshot!(p.redact(&out.stderr));
+}
+
+#[test]
+fn deeply_nested_values_do_not_abort() {
+    // Rhai refuses deep literals itself; values built at run time it prints,
+    // compares and drops recursively, which used to overflow ordo's stack.
+    let literal = format!(
+        "let s = service(\"s\");\nlet x = {}{};\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let out = single_host(&literal).build().ordo(&["check", "test"]);
+    assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(500)]);
+    assert!(out.stderr.contains("maximum complexity"));
+
+    let built = "let s = service(\"s\");\nlet a = [];\nfor i in 0..3000 { a = [a]; }\nlet b = a;\nif a != b || `${a}`.len() != 6002 { throw \"wrong\"; }\n\
+                 s.component(\"x\", |c| {\n    let d = [];\n    for i in 0..3000 { d = [d]; }\n    c.add(file(\"depth\", `${d}`.len().to_string()));\n});\n";
+    let p = single_host(built).build();
+    p.ordo(&["check", "test"]).success();
+    let deep = "let s = service(\"s\");\ns.component(\"x\", |c| {\n    let d = [];\n    for i in 0..100 { d = [d]; }\n    let port = c.attr(\"port\", d);\n});\n";
+    let out = single_host(deep).build().ordo(&["check", "test"]).code(2);
+    assert!(out.stderr.contains("nests deeper than 64 levels"), "{}", out.stderr);
+}
+
+#[test]
+fn reserved_word_as_a_variable_name() {
+    let p = single_host("let s = service(\"s\");\nlet package = \"nginx\";\n").build();
+    insta::assert_snapshot!("reserved_word_package", check_fails_in(&p));
+    let p = single_host("let s = service(\"s\");\nlet fn = 1;\n").build();
+    insta::assert_snapshot!("reserved_word_fn", check_fails_in(&p));
+}
+
+#[test]
+fn calls_nest_too_deeply() {
+    let p = single_host("let s = service(\"s\");\nfn down(n) { down(n + 1) }\ndown(0);\n").build();
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn string_over_the_size_limit() {
+    let p = single_host("let s = service(\"s\");\nlet text = \"x\";\nloop {\n    text += text;\n}\n").build();
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn names_that_would_leave_their_directory() {
+    let p = single_host("let s = service(\"../..\");\n").build();
+    let out = check_fails_in(&p);
+    assert!(out.contains("`../..` is not a valid service name"), "{out}");
+    let p = Project::new().file(
+        "environments/test.rhai",
+        "let env = environment(\"test\", #{ service: \"../..\" });\n",
+    );
+    assert!(check_fails_in(&p).contains("`../..` is not a valid service name"));
+    let p = Project::new().file(
+        "environments/test.rhai",
+        "let env = environment(\"../x\", #{ service: \"s\" });\n",
+    );
+    assert!(check_fails_in(&p).contains("`../x` is not a valid environment name"));
+    let p = single_host("let s = service(\"s\");\ns.component(\"..\", |c| {});\n").build();
+    assert!(check_fails_in(&p).contains("`..` is not a valid component name"));
+    // An environment named on the command line is a file name too.
+    std::fs::create_dir_all(p.path("elsewhere")).unwrap();
+    p.write(
+        "elsewhere/x.rhai",
+        "let env = environment(\"x\", #{ service: \"s\" });\n",
+    );
+    let out = p.ordo(&["check", "../elsewhere/x"]).code(2);
+    assert!(out.stderr.contains("no environment `../elsewhere/x`"), "{}", out.stderr);
+}
+
+#[test]
+fn host_names_and_addresses_that_ssh_would_take_for_options() {
+    let env = |host: &str| {
+        Project::new()
+            .file(
+                "environments/test.rhai",
+                &format!("let env = environment(\"test\", #{{ service: \"s\" }});\n{host}\n"),
+            )
+            .file(
+                "services/s.rhai",
+                "let s = service(\"s\");\ns.component(\"x\", |c| {});\n",
+            )
+    };
+    let out = check_fails_in(&env("env.host(\"-oProxyCommand=touch${IFS}/tmp/x\").place(\"x\");"));
+    assert!(
+        out.contains("host name `-oProxyCommand=touch${IFS}/tmp/x` starts with `-`"),
+        "{out}"
+    );
+    let out = check_fails_in(&env(
+        "env.host(\"web\", #{ address: \"-oProxyCommand=x\" }).place(\"x\");",
+    ));
+    assert!(out.contains("address `-oProxyCommand=x` starts with `-`"), "{out}");
+    let out = check_fails_in(&env("env.host(\"web\", #{ user: \"-l\" }).place(\"x\");"));
+    assert!(out.contains("user `-l` starts with `-`"), "{out}");
+}
+
+#[test]
+fn hosts_that_are_the_same_place() {
+    let p = Project::new()
+        .file(
+            "environments/test.rhai",
+            "let env = environment(\"test\", #{ service: \"s\", user: \"deploy\" });\n\
+             env.host(\"a\", #{ transport: \"local\", home: \"hosts/a\" }).place(\"x\");\n\
+             env.host(\"b\", #{ transport: \"local\", home: \"hosts/./a\" }).place(\"x\");\n\
+             env.host(\"web1\", #{ address: \"10.0.0.1\" }).place(\"x\");\n\
+             env.host(\"web2\", #{ address: \"10.0.0.1\", user: \"deploy\" }).place(\"x\");\n\
+             env.host(\"web3\", #{ address: \"10.0.0.1\", port: 2222 }).place(\"x\");\n",
+        )
+        .file(
+            "services/s.rhai",
+            "let s = service(\"s\");\ns.component(\"x\", |c| {});\n",
+        );
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn two_steps_with_the_same_name() {
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(command(\"migrate\", #{ run: \"./migrate\", creates: \"a\" }));\n    c.add(command(\"migrate\", #{ run: \"./migrate --again\", creates: \"b\" }));\n});\n",
+    ).build();
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn order_after_a_component_the_service_does_not_declare() {
+    let p = single_host(
+        "let s = service(\"s\");\ns.component(\"db\", |c| {});\ns.component(\"x\", |c| {\n    c.after(\"dbb\");\n});\n",
+    )
+    .build();
+    insta::assert_snapshot!(check_fails_in(&p));
+}
+
+#[test]
+fn sources_outside_the_project() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "id_ed25519").unwrap();
+    let secret = outside.path().join("secret");
+    let service = |source: &str| {
+        format!(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {{\n    c.add(file(\"a\", #{{ source: \"{source}\" }}));\n}});\n"
+        )
+    };
+    let p = single_host(&service(secret.to_str().unwrap())).build();
+    let out = flat(&check_fails_in(&p));
+    assert!(out.contains("outside the project and its library directories"), "{out}");
+    let p = single_host(&service("../../../../../../../../etc/passwd")).build();
+    assert!(flat(&check_fails_in(&p)).contains("outside the project"));
+    // A symbolic link inside the project that points out of it is outside too.
+    let p = single_host(&service("files/link")).build();
+    std::fs::create_dir_all(p.path("files")).unwrap();
+    std::os::unix::fs::symlink(&secret, p.path("files/link")).unwrap();
+    assert!(flat(&check_fails_in(&p)).contains("outside the project"));
+    let p = single_host("let s = service(\"s\");\n").build();
+    let up = format!("../{}/secret", outside.path().file_name().unwrap().to_str().unwrap());
+    assert!(p.root().join(&up).exists(), "the test reaches the file");
+    p.write(
+        "services/s.rhai",
+        &format!("let s = service(\"s\");\ns.component(\"x\", |c| {{\n    c.add(template(\"a\", \"{up}\"));\n}});\n"),
+    );
+    let out = flat(&check_fails_in(&p));
+    assert!(out.contains(&format!("template source `{up}` cannot be read")), "{out}");
+    assert!(out.contains("outside the project"), "{out}");
+}
+
+/// A message as one line: miette wraps long ones at any word.
+fn flat(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -74,7 +74,10 @@ fn run_token() -> String {
 /// Plans (and applies); returns the number of planned changes.
 async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
     let started = Instant::now();
-    let git = ws.project.git();
+    let loaded = ws.load(&args.env).await?;
+    // Only the files this evaluation read count: a host home or an edited README
+    // does not make the deployment dirty.
+    let git = ws.project.git(loaded.evaluated.inputs());
     if let Some(g) = git
         .as_ref()
         .filter(|g| opts.apply && !opts.allow_dirty && !g.dirty.is_empty())
@@ -87,7 +90,6 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         .help("commit them so every host gets a version you can name, or deploy anyway with --allow-dirty")
         .into());
     }
-    let loaded = ws.load(&args.env).await?;
     let (model, plan) = (&loaded.model, &loaded.plan);
     let targets: Vec<_> = ws
         .select(model, &args.hosts)?
@@ -119,7 +121,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
     });
     let finish = Arc::new(Finish {
         record: HostState {
-            fingerprint: ws.project.fingerprint(),
+            fingerprint: loaded.evaluated.fingerprint().to_string(),
             ordo_version: crate::VERSION.to_string(),
             environment: model.environment.clone(),
             service: model.service.clone(),

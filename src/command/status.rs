@@ -15,7 +15,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     let hosts = ws.connect(model, &targets).await?;
     let states = exec::read_states(model, &hosts).await;
     hosts.close().await;
-    let current = ws.project.fingerprint();
+    let current = loaded.evaluated.fingerprint().to_string();
     let mut problems = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (h, status) in states {

@@ -14,7 +14,6 @@ pub use crate::primitive::{Action, CustomStep, HostIo};
 pub use crate::sys::sha256_hex;
 pub use crate::transport::RunOutput;
 
-use crate::problem::Problem;
 use crate::source::Span;
 
 #[derive(Debug)]
@@ -25,8 +24,6 @@ pub struct Model {
     pub components: IdVec<ComponentId, Component>,
     pub steps: IdVec<StepId, Step>,
     pub links: IdVec<LinkId, Link>,
-    /// Things worth saying that do not stop a deploy (a provide nobody requires).
-    pub warnings: Vec<Problem>,
 }
 
 impl Model {

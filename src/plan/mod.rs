@@ -189,7 +189,6 @@ pub(crate) mod tests {
                     span: None,
                 })
                 .collect(),
-            warnings: Vec::new(),
         }
     }
 

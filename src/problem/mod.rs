@@ -98,6 +98,8 @@ pub struct Problem {
     resolved: Vec<LabeledSpan>,
     /// Rendered as a note to the main error rather than an error of its own.
     advice: bool,
+    /// A warning: worth saying, does not stop anything.
+    warning: bool,
 }
 
 impl Problem {
@@ -112,6 +114,7 @@ impl Problem {
             source: None,
             resolved: Vec::new(),
             advice: false,
+            warning: false,
         }
     }
 
@@ -150,6 +153,17 @@ impl Problem {
         self
     }
 
+    /// Marks this problem as a warning (rendered as one; it stops nothing).
+    #[must_use]
+    pub fn as_warning(mut self) -> Self {
+        self.warning = true;
+        self
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.warning
+    }
+
     /// The diagnostic code (`ordo::step`…).
     pub fn code(&self) -> &'static str {
         self.kind.code()
@@ -170,6 +184,10 @@ impl Problem {
     /// shown with the source; labels in other files become related diagnostics.
     #[must_use]
     pub fn with_sources(mut self, sources: &SourceMap) -> Self {
+        // Attached once: a problem passed up through two layers keeps its labels single.
+        if self.source.is_some() {
+            return self;
+        }
         self.related = std::mem::take(&mut self.related)
             .into_iter()
             .map(|p| p.with_sources(sources))
@@ -234,6 +252,9 @@ impl Diagnostic for Problem {
     }
 
     fn severity(&self) -> Option<miette::Severity> {
+        if self.warning {
+            return Some(miette::Severity::Warning);
+        }
         self.advice.then_some(miette::Severity::Advice)
     }
 

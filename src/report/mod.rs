@@ -127,6 +127,14 @@ pub enum Event {
     },
     /// An error (with `--format json`; people see the rendered diagnostic).
     Problem(ProblemReport),
+    /// A problem that stops nothing (a provide nobody requires): people see the
+    /// rendered diagnostic on stderr, machines the report.
+    Warning {
+        #[serde(flatten)]
+        report: ProblemReport,
+        #[serde(skip)]
+        problem: std::sync::Arc<crate::problem::Problem>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -218,7 +226,7 @@ pub struct ProblemReport {
 impl ProblemReport {
     pub fn of(p: &crate::problem::Problem) -> Self {
         ProblemReport {
-            severity: "error",
+            severity: if p.is_warning() { "warning" } else { "error" },
             code: p.code().to_string(),
             message: p.message.clone(),
             location: p.span().map(ToString::to_string),

@@ -256,6 +256,9 @@ impl Plain {
                 return Some((format!("{where_}{text}\n"), true));
             }
             Event::Problem(_) => return None,
+            Event::Warning { problem, .. } => {
+                return Some((format!("{:?}\n", miette::Report::new((**problem).clone())), true));
+            }
         };
         Some((text, false))
     }

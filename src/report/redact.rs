@@ -123,6 +123,11 @@ impl Event {
                 *message = f(message);
                 *help = opt(help);
             }
+            Event::Warning { report, problem } => {
+                report.message = f(&report.message);
+                report.help = report.help.as_deref().map(f);
+                *problem = std::sync::Arc::new((**problem).clone().map_text(f));
+            }
             Event::Start { .. }
             | Event::PlanDone { .. }
             | Event::Progress { .. }

@@ -1,19 +1,37 @@
 //! Custom steps: verify and update closures written in Rhai, called at deploy time
 //! on a blocking thread with a `host` value whose `run(cmd)` executes on the host.
+//!
+//! A step holds its engine weakly: the evaluation that made it owns the engine,
+//! and a step outliving it reports that instead of keeping it (and its session,
+//! and every value they hold) alive.
+//!
+//! Every command runs in a defined directory: the component's root when it exists.
+//! Before the first deploy created it, `verify` runs its commands in a fresh empty
+//! directory (removed afterwards; verify only looks) and `update` creates the root
+//! first, as `command(..)` does. A command never runs in whatever directory the
+//! host's shell happened to start in.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use rhai::{Dynamic, EvalAltResult, Map};
+use rhai::{Dynamic, Engine, Map, NativeCallContext};
 
 use super::callback::Callback;
+use super::errors::{RhaiResult, fail, register_type, script_error};
+use super::register::{document, document_getter};
 use super::session::Session;
-use crate::model::{CustomStep, HostIo};
+use super::stack::{self, Deep};
+use crate::model::{CustomStep, HostIo, HostPath, RunOutput, shell_quote};
 use crate::problem::{Kind, Problem};
+use crate::source::SourceMap;
+
+/// Lines of a failed command's output shown in the error.
+const TAIL_LINES: usize = 10;
 
 pub(crate) struct RhaiStep {
-    session: Arc<Session>,
-    verify: Callback,
-    update: Callback,
+    engine: Weak<Engine>,
+    sources: SourceMap,
+    /// The closures may hold any script value: dropped on a script thread.
+    callbacks: Deep<(Callback, Callback)>,
     root: String,
 }
 
@@ -23,30 +41,49 @@ impl std::fmt::Debug for RhaiStep {
     }
 }
 
+/// What the closure is called for, which decides where its commands run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Verify,
+    Update,
+}
+
 impl RhaiStep {
     pub(crate) fn new(session: Arc<Session>, verify: Callback, update: Callback, root: String) -> Self {
         RhaiStep {
-            session,
-            verify,
-            update,
+            engine: session.engine(),
+            sources: session.sources.clone(),
+            callbacks: Deep::new((verify, update)),
             root,
         }
     }
 
-    fn call(&self, f: &Callback, host: Arc<dyn HostIo>) -> Result<Dynamic, Problem> {
-        let engine = self.session.engine.get().expect("engine is set before deploy");
+    fn call(&self, phase: Phase, host: Arc<dyn HostIo>) -> Result<Dynamic, Problem> {
+        let Some(engine) = self.engine.upgrade() else {
+            return Err(Problem::new(
+                Kind::Step,
+                "internal error: the scripts of this custom step are no longer loaded",
+            ));
+        };
+        let f = match phase {
+            Phase::Verify => &self.callbacks.0,
+            Phase::Update => &self.callbacks.1,
+        };
         let handle = HostHandle {
             io: host,
             root: self.root.clone(),
+            phase,
         };
-        f.call(engine, Dynamic::from(handle))
-            .map_err(|e| super::diagnostic::from_eval(e, f.source()).with_sources(&self.session.sources))
+        stack::run(|| {
+            f.call(&engine, Dynamic::from(handle))
+                .map_err(|e| super::diagnostic::from_eval(e, f.source(), &self.sources).with_sources(&self.sources))
+        })
     }
 }
 
 impl CustomStep for RhaiStep {
     fn verify(&self, host: Arc<dyn HostIo>) -> Result<bool, Problem> {
-        let v = self.call(&self.verify, host)?;
+        let v = self.call(Phase::Verify, host)?;
         v.as_bool().map_err(|t| {
             Problem::new(Kind::Script, format!("verify returned a {t}, not true or false"))
                 .help("verify returns true when the host is already right")
@@ -54,7 +91,7 @@ impl CustomStep for RhaiStep {
     }
 
     fn update(&self, host: Arc<dyn HostIo>) -> Result<(), Problem> {
-        self.call(&self.update, host).map(|_| ())
+        self.call(Phase::Update, host).map(|_| ())
     }
 }
 
@@ -63,31 +100,138 @@ impl CustomStep for RhaiStep {
 pub(crate) struct HostHandle {
     io: Arc<dyn HostIo>,
     root: String,
+    phase: Phase,
+}
+
+impl HostHandle {
+    /// `cmd` wrapped so that it runs in the directory the module doc describes,
+    /// with nothing of the wrapper on its standard input.
+    fn script(&self, cmd: &str) -> String {
+        let root = HostPath::new(&self.root).map_or_else(|| "/nonexistent".to_string(), |p| p.shell());
+        let enter = match self.phase {
+            Phase::Verify => {
+                format!("dir=\nif ! cd {root} 2>/dev/null; then\n  dir=$(mktemp -d) && cd \"$dir\" || exit 125\nfi\n")
+            }
+            Phase::Update => format!(
+                "mkdir -p {root} && cd {root} || {{ echo \"ordo: cannot create the component root {}\" >&2; exit 125; }}\ndir=\n",
+                self.root.replace(['"', '\\', '$', '`'], "_")
+            ),
+        };
+        format!(
+            "{enter}sh -c {} </dev/null\nrc=$?\nif [ -n \"$dir\" ]; then cd / && rm -rf -- \"$dir\"; fi\nexit $rc\n",
+            shell_quote(cmd)
+        )
+    }
+
+    fn run(&self, cmd: &str) -> RhaiResult<RunOutput> {
+        self.io.run(&self.script(cmd)).map_err(fail)
+    }
+}
+
+fn output_map(out: RunOutput) -> Map {
+    let mut m = Map::new();
+    m.insert("ok".into(), Dynamic::from_bool(out.code == 0));
+    m.insert("code".into(), Dynamic::from_int(i64::from(out.code)));
+    m.insert("stdout".into(), out.stdout.into());
+    m.insert("stderr".into(), out.stderr.into());
+    m
+}
+
+/// A command that failed where the script did not ask for its result.
+fn failed(host: &str, cmd: &str, out: &RunOutput) -> Problem {
+    let text = if out.stderr.trim().is_empty() {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+    let shown = if tail.is_empty() {
+        "(no output)".to_string()
+    } else {
+        tail
+    };
+    Problem::new(
+        Kind::Step,
+        format!(
+            "`{cmd}` failed on host `{host}` with exit code {}; its last output:\n{shown}",
+            out.code
+        ),
+    )
+    .help(
+        "fix the command, or take the result instead of failing: host.try_run(cmd) or host.run(cmd, #{ check: false }) \
+         return #{ ok, code, stdout, stderr }",
+    )
 }
 
 pub(crate) fn register(engine: &mut rhai::Engine) {
-    engine.register_type_with_name::<HostHandle>("HostIo");
-    engine.register_get("root", |h: &mut HostHandle| h.root.clone());
-    engine.register_get("name", |h: &mut HostHandle| h.io.host_name().to_string());
-    engine.register_fn(
+    register_type::<HostHandle>(engine, "HostIo");
+    document_getter(
+        engine,
+        "root",
+        &["host: HostIo", "string"],
+        "The component's root directory on the host.",
+        |h: &mut HostHandle| h.root.clone(),
+    );
+    document_getter(
+        engine,
+        "name",
+        &["host: HostIo", "string"],
+        "The host's name.",
+        |h: &mut HostHandle| h.io.host_name().to_string(),
+    );
+    document(
+        engine,
         "run",
-        |h: &mut HostHandle, cmd: &str| -> Result<Map, Box<EvalAltResult>> {
-            // Commands run in the component's root when it exists, so relative paths work.
-            let root = crate::model::HostPath::new(&h.root)
-                .map(|p| p.shell())
-                .unwrap_or_default();
-            let out = h.io.run(&format!("cd {root} 2>/dev/null\n{cmd}")).map_err(|p| {
-                Box::new(EvalAltResult::ErrorRuntime(
-                    Dynamic::from(super::api::ProblemValue(Box::new(p))),
-                    rhai::Position::NONE,
-                ))
-            })?;
-            let mut m = Map::new();
-            m.insert("ok".into(), Dynamic::from_bool(out.code == 0));
-            m.insert("code".into(), Dynamic::from_int(i64::from(out.code)));
-            m.insert("stdout".into(), out.stdout.into());
-            m.insert("stderr".into(), out.stderr.into());
-            Ok(m)
+        &["host: HostIo", "cmd: string", "map"],
+        "Runs `cmd` with `sh` on the host, in the component's root, and returns `#{ ok, code, stdout, stderr }`.\n\
+         A non-zero exit is an error naming the host, the exit code and the last lines of output.",
+        |h: &mut HostHandle, cmd: &str| -> RhaiResult<Map> {
+            let out = h.run(cmd)?;
+            if out.code != 0 {
+                return Err(fail(failed(h.io.host_name(), cmd, &out)));
+            }
+            Ok(output_map(out))
         },
+    );
+    document(
+        engine,
+        "run",
+        &["host: HostIo", "cmd: string", "options: map", "map"],
+        "Runs `cmd` like `run(cmd)`; with `#{ check: false }` a non-zero exit is returned in the map instead of failing.",
+        |ctx: NativeCallContext, h: &mut HostHandle, cmd: &str, opts: Map| -> RhaiResult<Map> {
+            let mut check = true;
+            for (key, value) in opts {
+                match (key.as_str(), value.as_bool()) {
+                    ("check", Ok(b)) => check = b,
+                    ("check", Err(t)) => {
+                        return Err(script_error(
+                            &ctx,
+                            format!("option `check` of run() must be true or false, not {t}"),
+                            "write host.run(cmd, #{ check: false })",
+                        ));
+                    }
+                    (other, _) => {
+                        return Err(script_error(
+                            &ctx,
+                            format!("unknown option `{other}` for run()"),
+                            "run() takes: check",
+                        ));
+                    }
+                }
+            }
+            let out = h.run(cmd)?;
+            if check && out.code != 0 {
+                return Err(fail(failed(h.io.host_name(), cmd, &out)));
+            }
+            Ok(output_map(out))
+        },
+    );
+    document(
+        engine,
+        "try_run",
+        &["host: HostIo", "cmd: string", "map"],
+        "Runs `cmd` like `run(cmd)` and returns `#{ ok, code, stdout, stderr }` whatever its exit code: for commands whose failure is an answer (verify).",
+        |h: &mut HostHandle, cmd: &str| -> RhaiResult<Map> { h.run(cmd).map(output_map) },
     );
 }

@@ -5,13 +5,15 @@
 
 use rhai::{EvalAltResult, ParseErrorType};
 
-use super::api::{ProblemValue, Unsatisfied};
+use super::errors::{ProblemValue, Unsatisfied, script_type_names, span_from_rhai};
+use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use crate::problem::{Kind, Problem};
-use crate::source::Span;
+use crate::source::{SourceMap, Span};
 
 /// `file` is the source the outermost position refers to (`None`: use the
-/// position's own source where Rhai knows it).
-pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem {
+/// position's own source where Rhai knows it). `sources` holds the texts, to name
+/// the word at a position.
+pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>, sources: &SourceMap) -> Problem {
     if std::env::var_os("ORDO_DEBUG_ERRORS").is_some() {
         eprintln!("rhai error: {err:#?}");
     }
@@ -21,7 +23,7 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
     loop {
         match *err {
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
-                if let Some(span) = file.as_deref().and_then(|f| Span::from_rhai(Some(f), pos)) {
+                if let Some(span) = file.as_deref().and_then(|f| span_from_rhai(Some(f), pos)) {
                     let name = if name.starts_with("anon$") {
                         "closure".to_string()
                     } else {
@@ -35,7 +37,7 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
                 err = inner;
             }
             EvalAltResult::ErrorInModule(path, inner, pos) => {
-                if let Some(span) = file.as_deref().and_then(|f| Span::from_rhai(Some(f), pos)) {
+                if let Some(span) = file.as_deref().and_then(|f| span_from_rhai(Some(f), pos)) {
                     frames.push((span, format!("while importing `{path}`")));
                 }
                 file = Some(module_file(&path));
@@ -45,11 +47,12 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
         }
     }
     let pos = err.position();
-    let here = Span::from_rhai(file.as_deref(), pos);
-    let mut problem = root_problem(*err, here.as_ref());
-    // The call sites are extra labels; the innermost location stays primary.
+    let here = span_from_rhai(file.as_deref(), pos);
+    let mut problem = root_problem(*err, here.as_ref(), sources);
+    // The call sites are extra labels; the innermost location stays primary, and a
+    // place the problem already labels keeps its own text.
     for (span, text) in frames.into_iter().rev() {
-        if here.as_ref() != Some(&span) {
+        if !problem.labels.iter().any(|l| l.span == span) {
             problem = problem.at(Some(&span), text);
         }
     }
@@ -57,9 +60,9 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>) -> Problem 
 }
 
 /// A parse error of a whole file.
-pub(crate) fn from_parse(err: rhai::ParseError, file: &str) -> Problem {
-    let here = Span::from_rhai(Some(file), err.1);
-    parse_problem(&err.0, here.as_ref())
+pub(crate) fn from_parse(err: rhai::ParseError, file: &str, sources: &SourceMap) -> Problem {
+    let here = span_from_rhai(Some(file), err.1);
+    parse_problem(&err.0, here.as_ref(), sources)
 }
 
 fn module_file(path: &str) -> String {
@@ -70,7 +73,7 @@ fn module_file(path: &str) -> String {
     }
 }
 
-fn root_problem(err: EvalAltResult, here: Option<&Span>) -> Problem {
+fn root_problem(err: EvalAltResult, here: Option<&Span>, sources: &SourceMap) -> Problem {
     match err {
         EvalAltResult::ErrorRuntime(value, _) if value.is::<ProblemValue>() => {
             let mut p = *value.cast::<ProblemValue>().0;
@@ -83,7 +86,7 @@ fn root_problem(err: EvalAltResult, here: Option<&Span>) -> Problem {
             let u = value.cast::<Unsatisfied>();
             Problem::new(Kind::Model, format!("nothing provides `{}`", u.key)).at(u.span.as_ref(), "required here")
         }
-        EvalAltResult::ErrorParsing(kind, _) => parse_problem(&kind, here),
+        EvalAltResult::ErrorParsing(kind, _) => parse_problem(&kind, here, sources),
         EvalAltResult::ErrorVariableNotFound(name, _) => Problem::new(Kind::Script, format!("undefined variable `{name}`"))
             .at(here, "not defined")
             .help("declare it with `let` before using it, or check the spelling"),
@@ -106,19 +109,41 @@ fn root_problem(err: EvalAltResult, here: Option<&Span>) -> Problem {
         EvalAltResult::ErrorTooManyOperations(_) => Problem::new(Kind::Script, "the script ran too long (operation limit reached)")
             .at(here, "still running here")
             .help("look for an endless loop; scripts only describe the deployment and should finish at once"),
-        EvalAltResult::ErrorStackOverflow(_) => Problem::new(Kind::Script, "calls nest too deeply (stack overflow)")
-            .at(here, "here")
-            .help("look for a function that calls itself without end"),
+        EvalAltResult::ErrorStackOverflow(_) => Problem::new(
+            Kind::Script,
+            format!("calls nest too deeply (more than {MAX_CALL_LEVELS} levels)"),
+        )
+        .at(here, "here")
+        .help("look for a function that calls itself without end"),
+        EvalAltResult::ErrorDataTooLarge(what, _) => too_large(&what, here),
         EvalAltResult::ErrorRuntime(value, _) => Problem::new(Kind::Script, format!("script error: {value}")).at(here, "thrown here"),
         other => {
             let mut other = other;
             other.clear_position();
-            Problem::new(Kind::Script, other.to_string()).at(here, "here")
+            Problem::new(Kind::Script, script_type_names(&other.to_string())).at(here, "here")
         }
     }
 }
 
-fn parse_problem(kind: &ParseErrorType, here: Option<&Span>) -> Problem {
+/// A value past one of the engine's size limits, named with the limit.
+fn too_large(what: &str, here: Option<&Span>) -> Problem {
+    let message = if what.contains("string") {
+        format!(
+            "a string grew longer than the limit of {} MiB ({MAX_STRING_SIZE} bytes)",
+            MAX_STRING_SIZE >> 20
+        )
+    } else if what.contains("map") {
+        format!("a map grew past the limit of {MAX_MAP_SIZE} entries (nested maps included)")
+    } else {
+        format!("an array grew past the limit of {MAX_ARRAY_SIZE} elements (nested arrays included)")
+    };
+    Problem::new(Kind::Script, message)
+        .at(here, "built here")
+        .help("look for a loop that keeps growing a value; large contents belong in project files: file(path, #{ source: \"files/…\" })")
+}
+
+fn parse_problem(kind: &ParseErrorType, here: Option<&Span>, sources: &SourceMap) -> Problem {
+    let word = here.and_then(|s| sources.word_at(s));
     match kind {
         ParseErrorType::VariableUndefined(name) => Problem::new(Kind::Script, format!("undefined variable `{name}`"))
             .at(here, "not defined")
@@ -126,31 +151,78 @@ fn parse_problem(kind: &ParseErrorType, here: Option<&Span>) -> Problem {
         ParseErrorType::ModuleUndefined(name) => Problem::new(Kind::Script, format!("undefined module `{name}`"))
             .at(here, "not imported")
             .help(format!("import it first: import \"…\" as {name};")),
+        ParseErrorType::Reserved(name) => reserved(name, here),
+        ParseErrorType::VariableExpected | ParseErrorType::FnMissingName | ParseErrorType::FnMissingParams(_)
+            if word.as_deref().is_some_and(is_keyword) =>
+        {
+            reserved(word.as_deref().unwrap_or_default(), here)
+        }
         other => Problem::new(Kind::Script, format!("syntax error: {other}"))
             .at(here, "here")
             .help("fix the syntax at the marked place; Rhai statements end with `;` and blocks use `{ }`"),
     }
 }
 
-/// `fiel (&str | ImmutableString | String, i64)` → `fiel(string, int)`.
-fn readable_signature(sig: &str) -> String {
-    sig.replace("&str | ImmutableString | String", "string")
-        .replace(" (", "(")
-        .replace("i64", "int")
-        .replace("f64", "float")
-        .replace("ordo::script::api::component::ComponentCtx", "Component")
+fn reserved(word: &str, here: Option<&Span>) -> Problem {
+    Problem::new(
+        Kind::Script,
+        format!("`{word}` is a reserved word in Rhai and cannot be used as a name"),
+    )
+    .at(here, "reserved word")
+    .help(format!("choose another name, such as `{word}_name` or `my_{word}`"))
 }
 
-/// Type names as a script author knows them.
-pub(crate) fn type_name(rhai_name: &str) -> &str {
-    match rhai_name {
-        "i64" => "integer",
-        "f64" => "float",
-        "bool" => "boolean",
-        "string" | "ImmutableString" => "string",
-        "array" => "array",
-        "map" => "map",
-        "()" => "nothing",
-        other => other,
-    }
+/// Rhai's keywords, which the parser reports as "expecting a name" rather than as
+/// reserved (its reserved words, `package` or `var`, it reports itself).
+fn is_keyword(word: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "as",
+        "break",
+        "call",
+        "catch",
+        "const",
+        "continue",
+        "curry",
+        "debug",
+        "do",
+        "else",
+        "eval",
+        "export",
+        "false",
+        "fn",
+        "Fn",
+        "for",
+        "global",
+        "if",
+        "import",
+        "in",
+        "is_def_fn",
+        "is_def_var",
+        "is_shared",
+        "let",
+        "loop",
+        "print",
+        "private",
+        "return",
+        "switch",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "type_of",
+        "until",
+        "while",
+    ];
+    KEYWORDS.contains(&word)
+}
+
+/// `fiel (&str | ImmutableString | String, i64)` → `fiel(string, int)`, with ordo's
+/// own types under the names scripts know them by.
+fn readable_signature(sig: &str) -> String {
+    script_type_names(
+        &sig.replace("&str | ImmutableString | String", "string")
+            .replace(" (", "(")
+            .replace("i64", "int")
+            .replace("f64", "float"),
+    )
 }

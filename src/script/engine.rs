@@ -4,29 +4,28 @@
 
 use std::sync::Arc;
 
-use rhai::Engine;
+use rhai::{Dynamic, Engine};
 
+use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 use super::resolver::Resolver;
 use super::session::Session;
 use super::{api, custom};
-
-/// Operations one script run (or one configure call) may take. Generous for real
-/// environments with thousands of hosts, small enough to stop `loop {}` in a second.
-pub const MAX_OPERATIONS: u64 = 5_000_000;
 
 pub(crate) fn build(session: &Arc<Session>, resolver: Resolver) -> Engine {
     let mut engine = Engine::new();
     engine
         .set_max_operations(MAX_OPERATIONS)
-        .set_max_call_levels(64)
+        .set_max_call_levels(MAX_CALL_LEVELS)
         .set_max_expr_depths(64, 32)
-        .set_max_string_size(16 << 20)
-        .set_max_array_size(1_000_000)
-        .set_max_map_size(100_000)
+        .set_max_string_size(MAX_STRING_SIZE)
+        .set_max_array_size(MAX_ARRAY_SIZE)
+        .set_max_map_size(MAX_MAP_SIZE)
         .set_max_modules(256)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
         .set_module_resolver(resolver);
+    // Native functions find the script texts here (to see how a literal was written).
+    engine.set_default_tag(Dynamic::from(session.sources.clone()));
     engine.disable_symbol("eval");
     engine.on_print(|s| eprintln!("{s}"));
     engine.on_debug(|s, src, pos| eprintln!("{}:{pos}: {s}", src.unwrap_or("<script>")));

@@ -1,25 +1,34 @@
 //! State shared by every function the scripts call during one evaluation: what the
-//! environment and service scripts declared, and the provide/require registry that
-//! configure fills. Rhai handles (`Environment`, `Host`, `Service`) are small values
-//! pointing into it.
+//! environment and service scripts declared, the provide/require registry that
+//! configure fills, and the inputs read so far. Rhai handles (`Environment`, `Host`,
+//! `Service`) are small values pointing into it.
+//!
+//! The engine's registered functions hold the session, so the session holds the
+//! engine only weakly: whoever owns the evaluation owns the engine, and dropping it
+//! frees both.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 
 use rhai::{Dynamic, Engine};
 
 use super::callback::Callback;
+use super::inputs::Inputs;
+use super::registry::Registry;
 use crate::model::TransportSpec;
 use crate::source::{SourceMap, Span};
 
 pub(crate) struct Session {
     pub(crate) project_root: PathBuf,
     pub(crate) sources: SourceMap,
+    pub(crate) inputs: Arc<Inputs>,
+    /// Library directories declared by `ordo.rhai`.
+    pub(crate) library: RwLock<Vec<Library>>,
     pub(crate) decl: Mutex<Declarations>,
     pub(crate) registry: Mutex<Registry>,
     /// Set once the engine is built; custom steps call back into it at deploy time.
-    pub(crate) engine: OnceLock<Arc<Engine>>,
+    pub(crate) engine: OnceLock<Weak<Engine>>,
     /// Template and file sources read so far, by project-relative name.
     pub(crate) files: Mutex<HashMap<String, Arc<[u8]>>>,
 }
@@ -29,6 +38,8 @@ impl Session {
         Arc::new(Session {
             project_root,
             sources,
+            inputs: Arc::default(),
+            library: RwLock::default(),
             decl: Mutex::default(),
             registry: Mutex::default(),
             engine: OnceLock::new(),
@@ -44,24 +55,71 @@ impl Session {
         self.registry.lock().expect("registry poisoned")
     }
 
-    /// Reads a project file (template or file source) once, by project-relative name.
+    /// The engine of this evaluation, while its owner keeps it.
+    pub(crate) fn engine(&self) -> Weak<Engine> {
+        self.engine.get().cloned().unwrap_or_default()
+    }
+
+    /// Reads a project file (template or file source) once, by project-relative
+    /// name. Only files inside the project or a declared library directory are
+    /// read (symbolic links resolved): whatever is read is shipped to hosts, and a
+    /// checkout must not be able to send `~/.ssh/id_ed25519` or `/etc/shadow`.
     pub(crate) fn read_project_file(&self, name: &str) -> std::io::Result<Arc<[u8]>> {
         if let Some(bytes) = self.files.lock().expect("files poisoned").get(name) {
             return Ok(bytes.clone());
         }
-        let bytes: Arc<[u8]> = std::fs::read(self.project_root.join(name))?.into();
+        let path = self.project_root.join(name).canonicalize()?;
+        let Some(stable) = self.confined(&path) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "it resolves to {}, outside the project and its library directories; \
+                     ordo only ships files of the project",
+                    path.display()
+                ),
+            ));
+        };
+        let bytes: Arc<[u8]> = std::fs::read(&path)?.into();
+        self.inputs.record(&stable, Some(&path), &bytes);
         self.files
             .lock()
             .expect("files poisoned")
             .insert(name.to_string(), bytes.clone());
         Ok(bytes)
     }
+
+    /// The stable name of a canonical path inside the project or a library
+    /// directory; `None` outside all of them.
+    fn confined(&self, path: &Path) -> Option<String> {
+        let inside = |dir: &Path| {
+            let dir = dir.canonicalize().ok()?;
+            path.strip_prefix(&dir)
+                .ok()
+                .map(|rel| rel.to_string_lossy().into_owned())
+        };
+        if let Some(rel) = inside(&self.project_root) {
+            return Some(rel);
+        }
+        self.library
+            .read()
+            .expect("library poisoned")
+            .iter()
+            .find_map(|l| inside(&l.dir).map(|rel| format!("{}/{rel}", l.declared)))
+    }
+}
+
+/// A directory of `project(#{ library: [..] })`: modules, templates and files
+/// shared between projects.
+#[derive(Clone, Debug)]
+pub(crate) struct Library {
+    /// As written in `ordo.rhai` (stable across checkouts, for the fingerprint).
+    pub(crate) declared: String,
+    pub(crate) dir: PathBuf,
 }
 
 #[derive(Default)]
 pub(crate) struct Declarations {
     pub(crate) project_name: Option<String>,
-    pub(crate) library: Vec<PathBuf>,
     pub(crate) environment: Option<EnvDecl>,
     pub(crate) hosts: Vec<HostDecl>,
     pub(crate) host_index: HashMap<String, usize>,
@@ -110,107 +168,4 @@ pub(crate) struct ServiceDecl {
 pub(crate) struct ComponentDecl {
     pub(crate) name: String,
     pub(crate) configure: Callback,
-}
-
-/// The provide/require registry: which root instance provides what under a key, who
-/// read the key and at which version. Configure iterates until no reader saw an
-/// outdated version (batou's resolver).
-#[derive(Default)]
-pub(crate) struct Registry {
-    pub(crate) keys: HashMap<String, KeyState>,
-    /// Keys each root read and provided, so reconfiguring one root touches only its
-    /// own keys (linear in the size of the environment, not quadratic).
-    read_by: HashMap<usize, Vec<String>>,
-    provided_by: HashMap<usize, Vec<String>>,
-}
-
-#[derive(Default)]
-pub(crate) struct KeyState {
-    pub(crate) version: u64,
-    /// Provider root → values it provided (in order), each with its span.
-    pub(crate) values: BTreeMap<usize, Vec<(serde_json::Value, Dynamic, Option<Span>)>>,
-    /// Reader root → (version it saw, span of its first require).
-    pub(crate) readers: BTreeMap<usize, (u64, Option<Span>)>,
-}
-
-impl Registry {
-    /// Values under `key` in provider order, recording that `root` read them.
-    pub(crate) fn read(&mut self, key: &str, root: usize, span: Option<Span>) -> Vec<Dynamic> {
-        let state = self.keys.entry(key.to_string()).or_default();
-        let version = state.version;
-        if !state.readers.contains_key(&root) {
-            self.read_by.entry(root).or_default().push(key.to_string());
-        }
-        state
-            .readers
-            .entry(root)
-            .and_modify(|r| r.0 = version)
-            .or_insert((version, span));
-        state
-            .values
-            .values()
-            .flat_map(|v| v.iter().map(|(_, d, _)| d.clone()))
-            .collect()
-    }
-
-    /// Replaces everything `root` provides with `provided`; bumps the version of
-    /// every key whose values changed.
-    pub(crate) fn commit(
-        &mut self,
-        root: usize,
-        provided: BTreeMap<String, Vec<(serde_json::Value, Dynamic, Option<Span>)>>,
-    ) {
-        let mut touched: Vec<String> = self.provided_by.remove(&root).unwrap_or_default();
-        touched.extend(provided.keys().cloned());
-        touched.sort();
-        touched.dedup();
-        let mut provided = provided;
-        for key in touched {
-            let state = self.keys.entry(key.clone()).or_default();
-            let new = provided.remove(&key);
-            let old = state.values.get(&root);
-            let same = match (&new, old) {
-                (Some(n), Some(o)) => n.iter().map(|v| &v.0).eq(o.iter().map(|v| &v.0)),
-                (None, None) => true,
-                _ => false,
-            };
-            if new.is_some() {
-                self.provided_by.entry(root).or_default().push(key.clone());
-            }
-            if same {
-                continue;
-            }
-            state.version += 1;
-            match new {
-                Some(n) => state.values.insert(root, n),
-                None => state.values.remove(&root),
-            };
-        }
-    }
-
-    /// Forgets that `root` read anything (before it is configured again).
-    pub(crate) fn forget_reader(&mut self, root: usize) {
-        for key in self.read_by.remove(&root).unwrap_or_default() {
-            if let Some(state) = self.keys.get_mut(&key) {
-                state.readers.remove(&root);
-            }
-        }
-    }
-
-    /// Roots that read a key after which it changed.
-    pub(crate) fn stale_readers(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = self
-            .keys
-            .values()
-            .flat_map(|s| {
-                s.readers
-                    .iter()
-                    .filter(move |(_, (seen, _))| *seen < s.version)
-                    .map(|(r, _)| *r)
-            })
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
 }

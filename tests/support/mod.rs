@@ -88,6 +88,67 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Writes a file (builder form, for tests that lay out a project by hand).
+    pub fn file(self, rel: &str, content: &str) -> Self {
+        self.write(rel, content);
+        self
+    }
+
+    /// `ordo ARGS` in the project, unchecked: for tests that assert on the output
+    /// themselves (use `Test` where an exact expectation reads better).
+    pub fn ordo(&self, args: &[&str]) -> Ran {
+        run_in(self.root(), args)
+    }
+}
+
+/// `ordo ARGS` in `dir`, with the environment every test uses.
+pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Ran {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run ordo");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// What one unchecked run of ordo printed.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "ordo failed:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code:\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
 /// What one run of ordo printed, after the `Test` checked it.
 pub struct Output {
     pub code: i32,

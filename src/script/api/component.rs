@@ -8,12 +8,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
+use super::names::is_plain_name;
+use super::options::Options;
 use super::primitives::{AddCtx, StepSpec};
-use super::{RhaiResult, call_span, fail, script_error};
+use super::{RhaiResult, call_span, document, document_getter, fail, script_error};
 use crate::model::{Action, HostPath};
+use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem};
-use crate::script::diagnostic::type_name;
+use crate::script::errors::{Unsatisfied, register_type, type_name};
 use crate::script::session::Session;
+use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
 use crate::source::Span;
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -48,14 +52,6 @@ pub(crate) struct StepBuild {
     pub(crate) comp: usize,
     pub(crate) action: Action,
     pub(crate) on_change: Vec<StepRef>,
-    pub(crate) span: Option<Span>,
-}
-
-/// Raised by a strict `require` that found nothing yet; configure retries the root
-/// once more providers ran, and reports it only if it never resolves.
-#[derive(Clone, Debug)]
-pub(crate) struct Unsatisfied {
-    pub(crate) key: String,
     pub(crate) span: Option<Span>,
 }
 
@@ -120,45 +116,108 @@ pub(crate) enum RefTarget {
 }
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    engine
-        .register_type_with_name::<ComponentCtx>("Component")
-        .register_type_with_name::<StepRef>("StepRef")
-        .register_get("path", |r: &mut StepRef| {
-            r.path.clone().map_or(Dynamic::UNIT, Dynamic::from)
-        })
-        .register_get("name", |r: &mut StepRef| r.name.clone());
+    register_type::<ComponentCtx>(engine, "Component");
+    register_type::<StepRef>(engine, "StepRef");
+    document_getter(
+        engine,
+        "path",
+        &["step: StepRef", "string"],
+        "The path the step manages on the host (a sub-component: its root), or `()`.",
+        |r: &mut StepRef| r.path.clone().map_or(Dynamic::UNIT, Dynamic::from),
+    );
+    document_getter(
+        engine,
+        "name",
+        &["step: StepRef", "string"],
+        "The step's name as the script gave it.",
+        |r: &mut StepRef| r.name.clone(),
+    );
 
-    engine.register_get("name", |c: &mut ComponentCtx| {
-        let comp = c.comp;
-        c.lock().components[comp].name.clone()
-    });
-    engine.register_get("host", |c: &mut ComponentCtx| c.lock().host_info.clone());
-    engine.register_get("root", |c: &mut ComponentCtx| {
-        let comp = c.comp;
-        c.lock().components[comp].dir.to_string()
-    });
-    engine.register_get("service", |c: &mut ComponentCtx| c.lock().service.clone());
-    engine.register_get("environment", |c: &mut ComponentCtx| c.lock().environment.clone());
-    engine.register_fn("path", |c: &mut ComponentCtx, rel: &str| {
-        let comp = c.comp;
-        c.lock().components[comp].dir.join(rel).to_string()
-    });
+    document_getter(
+        engine,
+        "name",
+        &["c: Component", "string"],
+        "The component's name (`app`, or `app/venv` for a sub-component).",
+        |c: &mut ComponentCtx| {
+            let comp = c.comp;
+            c.lock().components[comp].name.clone()
+        },
+    );
+    document_getter(
+        engine,
+        "host",
+        &["c: Component", "map"],
+        "The host this instance is placed on: `#{ name, address, user, roles, data }`.",
+        |c: &mut ComponentCtx| c.lock().host_info.clone(),
+    );
+    document_getter(
+        engine,
+        "root",
+        &["c: Component", "string"],
+        "The component's root directory on its host; relative step paths resolve here.",
+        |c: &mut ComponentCtx| {
+            let comp = c.comp;
+            c.lock().components[comp].dir.to_string()
+        },
+    );
+    document_getter(
+        engine,
+        "service",
+        &["c: Component", "string"],
+        "The name of the service being deployed.",
+        |c: &mut ComponentCtx| c.lock().service.clone(),
+    );
+    document_getter(
+        engine,
+        "environment",
+        &["c: Component", "string"],
+        "The name of the environment being deployed.",
+        |c: &mut ComponentCtx| c.lock().environment.clone(),
+    );
+    document(
+        engine,
+        "path",
+        &["c: Component", "rel: string", "string"],
+        "`rel` resolved against the component's root (`~/deployment/shop/rel`); absolute and `~/` paths stay as they are.",
+        |c: &mut ComponentCtx, rel: &str| {
+            let comp = c.comp;
+            c.lock().components[comp].dir.join(rel).to_string()
+        },
+    );
 
-    engine.register_fn(
+    document(
+        engine,
         "attr",
+        &["c: Component", "name: string", "default: any", "any"],
+        "The attribute `name`: its override if the environment sets one (which must have the default's type), else `default`.",
         |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| attr(&ctx, c, name, Some(default)),
     );
-    engine.register_fn("attr", |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| {
-        attr(&ctx, c, name, None)
-    });
+    document(
+        engine,
+        "attr",
+        &["c: Component", "name: string", "any"],
+        "A required attribute: an error when nothing sets it.",
+        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| attr(&ctx, c, name, None),
+    );
 
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "add",
+        &["c: Component", "step: StepSpec", "StepRef"],
+        "Adds a step (what `file`, `template`, `directory`, `symlink`, `command` or `step` return) to the component; steps run in the order they are added.\n\
+         Returns a handle for `on_change` and its `.path`.",
         move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec),
     );
 
     let sub = |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr, given: Map| -> RhaiResult<StepRef> {
+        if !is_plain_name(name) {
+            return Err(script_error(
+                &ctx,
+                format!("`{name}` is not a valid sub-component name"),
+                "use letters, digits, `-`, `_` and `.`, starting with a letter, a digit or `_`",
+            ));
+        }
         let (serial, index, dir) = {
             let mut b = c.lock();
             let parent = &b.components[c.comp];
@@ -199,21 +258,35 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             name: name.into(),
         })
     };
-    engine.register_fn("component", sub);
-    engine.register_fn(
+    let sub_doc = "A sub-component `parent/name`, configured by calling `f` with its own context; `attributes` are its attributes.\n\
+                   Returns a handle usable in `on_change` (any of its steps changed).";
+    document(
+        engine,
         "component",
+        &["c: Component", "name: string", "f: |s| …", "attributes: map", "StepRef"],
+        sub_doc,
+        sub,
+    );
+    document(
+        engine,
+        "component",
+        &["c: Component", "name: string", "f: |s| …", "StepRef"],
+        sub_doc,
         move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub(ctx, c, name, f, Map::new()),
     );
 
-    engine.register_fn(
+    document(
+        engine,
         "provide",
+        &["c: Component", "key: string", "value: any", "()"],
+        "Offers `value` (string, number, boolean, array or map) under `key` to components that require it, on any host; they are ordered after this one.",
         |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, value: Dynamic| -> RhaiResult<()> {
             let json: serde_json::Value = rhai::serde::from_dynamic(&value).map_err(|_| {
                 script_error(
                     &ctx,
                     format!(
                         "provide(\"{key}\", …) got a {}, which cannot be shared",
-                        value.type_name()
+                        type_name(value.type_name())
                     ),
                     "provide strings, numbers, booleans, arrays or maps",
                 )
@@ -228,42 +301,86 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         },
     );
 
+    let require_doc = "All values provided under `key` (an array, in placement order); orders this component after the providers.\n\
+                       Nothing provided is an error, unless `#{ optional: true }`: then the array is empty.";
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "require",
+        &["c: Component", "key: string", "array"],
+        require_doc,
         move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Array> {
-            require(&s, &ctx, c, key)
+            require(&s, &ctx, c, key, false)
         },
     );
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
+        "require",
+        &["c: Component", "key: string", "options: map", "array"],
+        require_doc,
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, opts: Map| -> RhaiResult<Array> {
+            let optional = require_options(&ctx, "require()", opts)?;
+            require(&s, &ctx, c, key, optional)
+        },
+    );
+    let require_one_doc = "The one value provided under `key`: none or several is an error.\n\
+                           With `#{ optional: true }`, none gives `()`.";
+    let s = session.clone();
+    document(
+        engine,
         "require_one",
+        &["c: Component", "key: string", "any"],
+        require_one_doc,
         move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str| -> RhaiResult<Dynamic> {
-            let mut values = require(&s, &ctx, c, key)?;
-            if values.len() > 1 {
-                return Err(script_error(
-                    &ctx,
-                    format!("require_one(\"{key}\") found {} providers", values.len()),
-                    "use c.require(..) to get all of them, or make sure exactly one component provides the key",
-                ));
-            }
-            Ok(values.remove(0))
+            require_one(&s, &ctx, c, key, false)
+        },
+    );
+    let s = session.clone();
+    document(
+        engine,
+        "require_one",
+        &["c: Component", "key: string", "options: map", "any"],
+        require_one_doc,
+        move |ctx: NativeCallContext, c: &mut ComponentCtx, key: &str, opts: Map| -> RhaiResult<Dynamic> {
+            let optional = require_options(&ctx, "require_one()", opts)?;
+            require_one(&s, &ctx, c, key, optional)
         },
     );
 
-    engine.register_fn("after", |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
-        c.lock().order.push((other.to_string(), true, call_span(&ctx)));
-    });
-    engine.register_fn("before", |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
-        c.lock().order.push((other.to_string(), false, call_span(&ctx)));
-    });
+    document(
+        engine,
+        "after",
+        &["c: Component", "other: string", "()"],
+        "Runs this component after every instance of the component `other` (on any host); nothing when this environment does not run `other`.",
+        |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
+            c.lock().order.push((other.to_string(), true, call_span(&ctx)));
+        },
+    );
+    document(
+        engine,
+        "before",
+        &["c: Component", "other: string", "()"],
+        "Runs this component before every instance of the component `other` (on any host); nothing when this environment does not run `other`.",
+        |ctx: NativeCallContext, c: &mut ComponentCtx, other: &str| {
+            c.lock().order.push((other.to_string(), false, call_span(&ctx)));
+        },
+    );
 }
 
-fn require(s: &Session, ctx: &NativeCallContext, c: &ComponentCtx, key: &str) -> RhaiResult<Array> {
+/// `#{ optional: true }` of `require` and `require_one`.
+fn require_options(ctx: &NativeCallContext, what: &str, opts: Map) -> RhaiResult<bool> {
+    let mut o = Options::new(ctx, what, opts, &["optional"])?;
+    Ok(o.bool("optional")?.unwrap_or(false))
+}
+
+fn require(s: &Session, ctx: &NativeCallContext, c: &ComponentCtx, key: &str, optional: bool) -> RhaiResult<Array> {
     let root = c.lock().root;
     let span = call_span(ctx);
+    // Read even when optional: the read orders this root after providers and
+    // configures it again if one shows up later.
     let values = s.registry().read(key, root, span.clone());
-    if values.is_empty() {
+    if values.is_empty() && !optional {
         return Err(Box::new(rhai::EvalAltResult::ErrorRuntime(
             Dynamic::from(Unsatisfied { key: key.into(), span }),
             rhai::Position::NONE,
@@ -272,11 +389,29 @@ fn require(s: &Session, ctx: &NativeCallContext, c: &ComponentCtx, key: &str) ->
     Ok(values)
 }
 
+fn require_one(
+    s: &Session,
+    ctx: &NativeCallContext,
+    c: &ComponentCtx,
+    key: &str,
+    optional: bool,
+) -> RhaiResult<Dynamic> {
+    let mut values = require(s, ctx, c, key, optional)?;
+    if values.len() > 1 {
+        return Err(script_error(
+            ctx,
+            format!("require_one(\"{key}\") found {} providers", values.len()),
+            "use c.require(..) to get all of them, or make sure exactly one component provides the key",
+        ));
+    }
+    Ok(values.pop().unwrap_or(Dynamic::UNIT))
+}
+
 fn attr(ctx: &NativeCallContext, c: &ComponentCtx, name: &str, default: Option<Dynamic>) -> RhaiResult<Dynamic> {
     let mut b = c.lock();
     let comp = &mut b.components[c.comp];
     let value = match (comp.given.get(name), default) {
-        (Some((v, _)), Some(d)) => conform(ctx, &comp.name, name, v, &d)?,
+        (Some((v, set)), Some(d)) => conform(ctx, &comp.name, name, v, set.as_ref(), &d)?,
         (Some((v, _)), None) => v.clone(),
         (None, Some(d)) => d,
         (None, None) => {
@@ -293,30 +428,58 @@ fn attr(ctx: &NativeCallContext, c: &ComponentCtx, name: &str, default: Option<D
             ));
         }
     };
+    if nests_deeper(&value, MAX_MODEL_DEPTH) {
+        return Err(script_error(
+            ctx,
+            format!(
+                "attribute `{name}` of `{}` nests deeper than {MAX_MODEL_DEPTH} levels",
+                comp.name
+            ),
+            "attributes are configuration values; keep them flat enough to read",
+        ));
+    }
     comp.attributes.insert(name.to_string(), value.clone());
     Ok(value)
 }
 
 /// Overrides are typed by their default: an integer attribute takes integers only.
-fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Dynamic, default: &Dynamic) -> RhaiResult<Dynamic> {
+fn conform(
+    ctx: &NativeCallContext,
+    comp: &str,
+    name: &str,
+    given: &Dynamic,
+    set: Option<&Span>,
+    default: &Dynamic,
+) -> RhaiResult<Dynamic> {
     if default.is_unit() || given.type_id() == default.type_id() {
         return Ok(given.clone());
     }
     if let (true, Ok(i)) = (default.is_float(), given.as_int()) {
         return Ok(Dynamic::from_float(i as f64));
     }
-    Err(script_error(
-        ctx,
-        format!(
-            "attribute `{name}` of `{comp}` is set to a {} but its default is a {}",
-            type_name(given.type_name()),
-            type_name(default.type_name())
-        ),
-        format!(
-            "give `{name}` a value of type {} (the default is {default})",
-            type_name(default.type_name())
-        ),
+    let (given_type, default_type) = (type_name(given.type_name()), type_name(default.type_name()));
+    let (a_given, a_default) = (with_article(&given_type), with_article(&default_type));
+    Err(fail(
+        Problem::new(
+            Kind::Script,
+            format!("attribute `{name}` of `{comp}` is set to {a_given} but its default is {a_default}"),
+        )
+        .at(set, format!("set to {a_given} here"))
+        .at(call_span(ctx).as_ref(), format!("the default here is {a_default}"))
+        .help(format!(
+            "give `{name}` a value of type {default_type} (the default is {default})"
+        )),
     ))
+}
+
+/// "an integer", "a string".
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {word}")
 }
 
 /// An override or sub-component option that configure never read is a typo or a
@@ -327,14 +490,6 @@ pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
         return Ok(());
     };
     let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
-    let hint = super::options::closest(key, known.iter().copied())
-        .map(|k| format!("did you mean `{k}`? "))
-        .unwrap_or_default();
-    let list = if known.is_empty() {
-        "none".to_string()
-    } else {
-        known.join(", ")
-    };
     Err(fail(
         Problem::new(
             Kind::Model,
@@ -342,7 +497,12 @@ pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
         )
         .at(span.as_ref(), "set here")
         .at(comp.span.as_ref(), "component configured here")
-        .help(format!("{hint}attributes of `{}`: {list}", comp.name)),
+        .help(format!(
+            "{}attributes of `{}`: {}",
+            did_you_mean(key, known.iter().copied()),
+            comp.name,
+            list_or_none(&known)
+        )),
     ))
 }
 

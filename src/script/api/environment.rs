@@ -6,11 +6,18 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::options::{Options, closest};
-use super::{RhaiResult, call_span, script_error};
+use super::names::{check_host_word, check_name};
+use super::options::Options;
+use super::{RhaiResult, call_span, document, document_getter, script_error};
 use crate::model::TransportSpec;
+use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::script::callback::Callback;
-use crate::script::session::{ComponentDecl, EnvDecl, HostDecl, OverrideDecl, Placement, ServiceDecl, Session};
+use crate::script::errors::register_type;
+use crate::script::session::{
+    ComponentDecl, EnvDecl, HostDecl, Library, OverrideDecl, Placement, ServiceDecl, Session,
+};
+use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
+use crate::sys::current_user;
 
 /// The environment declared by `environment(..)`; there is one per run.
 #[derive(Clone)]
@@ -25,39 +32,61 @@ pub(crate) struct HostHandle(usize);
 pub(crate) struct ServiceHandle(String);
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
-    engine
-        .register_type_with_name::<EnvHandle>("Environment")
-        .register_type_with_name::<HostHandle>("Host")
-        .register_type_with_name::<ServiceHandle>("Service");
+    register_type::<EnvHandle>(engine, "Environment");
+    register_type::<HostHandle>(engine, "Host");
+    register_type::<ServiceHandle>(engine, "Service");
 
     let s = session.clone();
-    engine.register_fn("project", move |ctx: NativeCallContext, opts: Map| -> RhaiResult<()> {
-        let mut o = Options::new(&ctx, "project()", opts, &["name", "library"])?;
-        let name = o.string("name")?;
-        let library = match o.take("library") {
-            None => Vec::new(),
-            Some(v) => strings(&ctx, "library", v)?,
-        };
-        let mut d = s.decl();
-        d.project_name = name;
-        d.library = library.into_iter().map(|l| s.project_root.join(l)).collect();
-        Ok(())
-    });
+    document(
+        engine,
+        "project",
+        &["options: map", "()"],
+        "Project settings, in `ordo.rhai`: `#{ name, library }`.\n\
+         `library` lists directories (relative to the project) searched for modules, templates and files after the project itself.",
+        move |ctx: NativeCallContext, opts: Map| -> RhaiResult<()> {
+            let mut o = Options::new(&ctx, "project()", opts, &["name", "library"])?;
+            let name = o.string("name")?;
+            let library = match o.take("library") {
+                None => Vec::new(),
+                Some(v) => strings(&ctx, "library", v)?,
+            };
+            s.decl().project_name = name;
+            *s.library.write().expect("library poisoned") = library
+                .into_iter()
+                .map(|l| Library {
+                    dir: s.project_root.join(&l),
+                    declared: l,
+                })
+                .collect();
+            Ok(())
+        },
+    );
 
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "environment",
+        &["name: string", "options: map", "Environment"],
+        "Declares the environment this file describes: `#{ service, user, root }`.\n\
+         `service` (required) names the service it deploys; `user` is the default ssh login; `root` the default directory of components on a host (`~/deployment/{service}`).",
         move |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<EnvHandle> {
+            check_name(&ctx, "environment", name)?;
             let mut o = Options::new(&ctx, "environment()", opts, &["service", "root", "user"])?;
             let Some(service) = o.string("service")? else {
                 return Err(script_error(
                     &ctx,
                     "environment() needs the service it deploys",
-                    format!("write environment(\"{name}\", #{{ service: \"shop\" }}); the service is read from services/shop.rhai"),
+                    format!(
+                        "write environment(\"{name}\", #{{ service: \"shop\" }}); the service is read from services/shop.rhai"
+                    ),
                 ));
             };
+            check_name(&ctx, "service", &service)?;
             let root = o.string("root")?.unwrap_or_else(|| "~/deployment/{service}".into());
             let user = o.string("user")?;
+            if let Some(u) = &user {
+                check_host_word(&ctx, "user", u)?;
+            }
             let mut d = s.decl();
             if let Some(prev) = &d.environment {
                 let first = prev.span.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -78,15 +107,27 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         },
     );
 
+    let host_doc = "Declares a host of the environment and returns it: `#{ transport, address, user, port, home, root, roles, data }`.\n\
+                    `transport` is `ssh` (default) or `local`; `home` is the directory standing in for `$HOME` of a local host.";
     let s = session.clone();
     let host_fn =
         move |ctx: NativeCallContext, _env: &mut EnvHandle, name: &str, opts: Map| declare_host(&s, &ctx, name, opts);
-    engine.register_fn("host", host_fn.clone());
-    engine.register_fn(
+    document(
+        engine,
         "host",
+        &["env: Environment", "name: string", "options: map", "Host"],
+        host_doc,
+        host_fn.clone(),
+    );
+    document(
+        engine,
+        "host",
+        &["env: Environment", "name: string", "Host"],
+        host_doc,
         move |ctx: NativeCallContext, env: &mut EnvHandle, name: &str| host_fn(ctx, env, name, Map::new()),
     );
 
+    let place_doc = "Places a component of the service on this host, with attribute overrides for it here; returns the host, so placements chain.";
     let s = session.clone();
     let place = move |ctx: NativeCallContext, h: &mut HostHandle, component: &str, overrides: Map| {
         let overrides: BTreeMap<String, Dynamic> = overrides.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
@@ -97,16 +138,32 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         });
         h.clone()
     };
-    engine.register_fn("place", place.clone());
-    engine.register_fn(
+    document(
+        engine,
         "place",
+        &["host: Host", "component: string", "overrides: map", "Host"],
+        place_doc,
+        place.clone(),
+    );
+    document(
+        engine,
+        "place",
+        &["host: Host", "component: string", "Host"],
+        place_doc,
         move |ctx: NativeCallContext, h: &mut HostHandle, component: &str| place(ctx, h, component, Map::new()),
     );
     let s = session.clone();
-    engine.register_get("name", move |h: &mut HostHandle| s.decl().hosts[h.0].name.clone());
+    document_getter(
+        engine,
+        "name",
+        &["host: Host", "string"],
+        "The host's name.",
+        move |h: &mut HostHandle| s.decl().hosts[h.0].name.clone(),
+    );
 
     // env.place("app", "web1") / env.place("app", ["web1", "web2"]): placement by
     // host name, for environments that declare hosts first and wire them after.
+    let place_on_doc = "Places a component on hosts declared before, by name: one name or an array of names.";
     let s = session.clone();
     let place_on = move |ctx: NativeCallContext,
                          _env: &mut EnvHandle,
@@ -123,18 +180,14 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         for name in names {
             let Some(&i) = d.host_index.get(&name) else {
                 let known: Vec<&str> = d.hosts.iter().map(|h| h.name.as_str()).collect();
-                let hint = closest(&name, known.iter().copied())
-                    .map(|k| format!("did you mean `{k}`? "))
-                    .unwrap_or_default();
-                let list = if known.is_empty() {
-                    "none yet".to_string()
-                } else {
-                    known.join(", ")
-                };
                 return Err(script_error(
                     &ctx,
                     format!("component `{component}` is placed on unknown host `{name}`"),
-                    format!("{hint}declare the host first with env.host(\"{name}\", #{{ … }}); declared hosts: {list}"),
+                    format!(
+                        "{}declare the host first with env.host(\"{name}\", #{{ … }}); declared hosts: {}",
+                        did_you_mean(&name, known.iter().copied()),
+                        list_or_none(&known)
+                    ),
                 ));
             };
             d.hosts[i].placements.push(Placement {
@@ -145,17 +198,35 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         }
         Ok(())
     };
-    engine.register_fn("place", place_on.clone());
-    engine.register_fn(
+    document(
+        engine,
         "place",
+        &[
+            "env: Environment",
+            "component: string",
+            "hosts: string | array",
+            "overrides: map",
+            "()",
+        ],
+        place_on_doc,
+        place_on.clone(),
+    );
+    document(
+        engine,
+        "place",
+        &["env: Environment", "component: string", "hosts: string | array", "()"],
+        place_on_doc,
         move |ctx: NativeCallContext, env: &mut EnvHandle, component: &str, hosts: Dynamic| {
             place_on(ctx, env, component, hosts, Map::new())
         },
     );
 
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "override",
+        &["env: Environment", "component: string", "values: map", "()"],
+        "Overrides attributes of a component on every host that runs it in this environment; placement overrides win.",
         move |ctx: NativeCallContext, _env: &mut EnvHandle, component: &str, values: Map| {
             s.decl().overrides.push(OverrideDecl {
                 component: component.to_string(),
@@ -166,9 +237,13 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     );
 
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "service",
+        &["name: string", "Service"],
+        "Declares a service (in `services/<name>.rhai`); add its components with `.component(name, |c| …)`.",
         move |ctx: NativeCallContext, name: &str| -> RhaiResult<ServiceHandle> {
+            check_name(&ctx, "service", name)?;
             let mut d = s.decl();
             if d.services.iter().any(|svc| svc.name == name) {
                 return Err(script_error(
@@ -186,13 +261,17 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     );
 
     let s = session.clone();
-    engine.register_fn(
+    document(
+        engine,
         "component",
+        &["service: Service", "name: string", "configure: |c| …", "Service"],
+        "Adds a component to the service: `configure` is called with the component context `c` for every host the component is placed on.",
         move |ctx: NativeCallContext,
               svc: &mut ServiceHandle,
               name: &str,
               configure: FnPtr|
               -> RhaiResult<ServiceHandle> {
+            check_name(&ctx, "component", name)?;
             let mut d = s.decl();
             let service = d
                 .services
@@ -204,13 +283,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
                     &ctx,
                     format!("component `{name}` is declared twice in service `{}`", svc.0),
                     "give each component of a service its own name",
-                ));
-            }
-            if name.is_empty() || name.contains(['/', ':', ' ']) {
-                return Err(script_error(
-                    &ctx,
-                    format!("`{name}` is not a valid component name"),
-                    "use letters, digits, `-` and `_` (no `/`, `:` or spaces)",
                 ));
             }
             service.components.push(ComponentDecl {
@@ -225,12 +297,19 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
 const HOST_OPTIONS: &[&str] = &["transport", "address", "user", "port", "roles", "data", "home", "root"];
 
 fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> RhaiResult<HostHandle> {
+    check_host_word(ctx, "host name", name)?;
     let mut o = Options::new(ctx, "host()", opts, HOST_OPTIONS)?;
     let transport_kind = o.string("transport")?.unwrap_or_else(|| "ssh".into());
     let address = o.string("address")?;
     let user = o.string("user")?;
     let home = o.string("home")?;
     let root = o.string("root")?;
+    if let Some(a) = &address {
+        check_host_word(ctx, "address", a)?;
+    }
+    if let Some(u) = &user {
+        check_host_word(ctx, "user", u)?;
+    }
     let port = match o.take("port") {
         None => None,
         Some(v) => Some(
@@ -246,6 +325,13 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
     };
     let data = match o.take("data") {
         None => serde_json::Value::Object(serde_json::Map::new()),
+        Some(v) if nests_deeper(&v, MAX_MODEL_DEPTH) => {
+            return Err(script_error(
+                ctx,
+                format!("host data nests deeper than {MAX_MODEL_DEPTH} levels"),
+                "host data describes the host; keep it flat enough to read",
+            ));
+        }
         Some(v) => rhai::serde::from_dynamic(&v).map_err(|e| {
             script_error(
                 ctx,
@@ -270,13 +356,13 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
             user: user.clone(),
         },
         other => {
-            let hint = closest(other, ["local", "ssh"])
-                .map(|k| format!("did you mean `{k}`? "))
-                .unwrap_or_default();
             return Err(script_error(
                 ctx,
                 format!("unknown transport `{other}` for host `{name}`"),
-                format!("{hint}transports are `ssh` (the default) and `local`"),
+                format!(
+                    "{}transports are `ssh` (the default) and `local`",
+                    did_you_mean(other, ["local", "ssh"])
+                ),
             ));
         }
     };
@@ -341,5 +427,3 @@ fn strings(ctx: &NativeCallContext, what: &str, v: Dynamic) -> RhaiResult<Vec<St
         })
         .collect()
 }
-
-pub(crate) use crate::sys::current_user;

@@ -2,11 +2,14 @@
 //! instances, steps with their `on_change` triggers resolved to step ids, and the
 //! ordering links from provide/require and `after`/`before`.
 
-use super::api::{RefTarget, RootBuild};
-use super::configure::{Root, root_name};
-use super::session::{Declarations, ServiceDecl, Session};
+use std::collections::HashMap;
+
+use super::roots::{Root, root_name};
 use crate::model::{Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId};
+use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
+use crate::script::api::{RefTarget, RootBuild, StepBuild};
+use crate::script::session::{Declarations, ServiceDecl, Session};
 use crate::source::Span;
 
 pub(super) fn assemble(
@@ -92,6 +95,7 @@ pub(super) fn assemble(
             triggers.dedup();
             triggers_all.push(triggers);
         }
+        problems.extend(same_labels(&build.steps, &components, base));
         for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
             let id = StepId::new(steps.len());
             steps.push(Step {
@@ -126,24 +130,34 @@ pub(super) fn assemble(
             }
         }
     }
+    let known: Vec<&str> = svc.components.iter().map(|c| c.name.as_str()).collect();
     for (r, other, after, span) in order {
-        let targets: Vec<usize> = (0..roots.len())
-            .filter(|&o| svc.components[roots[o].component].name == other && o != r)
-            .collect();
-        if targets.is_empty() {
+        // A component the service declares but this environment does not run is
+        // fine (a partial environment): the order is simply empty.
+        if !known.contains(&other.as_str()) {
             problems.push(
                 Problem::new(
                     Kind::Model,
                     format!(
-                        "`{}` is ordered {} `{other}`, but no host runs `{other}`",
+                        "`{}` is ordered {} `{other}`, which service `{}` does not declare",
                         root_name(decl, roots, svc, r),
-                        if after { "after" } else { "before" }
+                        if after { "after" } else { "before" },
+                        svc.name
                     ),
                 )
                 .at(span.as_ref(), "")
-                .help("check the component name, or place the component on a host"),
+                .help(format!(
+                    "{}components of `{}`: {}",
+                    did_you_mean(&other, known.iter().copied()),
+                    svc.name,
+                    list_or_none(&known)
+                )),
             );
+            continue;
         }
+        let targets: Vec<usize> = (0..roots.len())
+            .filter(|&o| svc.components[roots[o].component].name == other && o != r)
+            .collect();
         for o in targets {
             let (before, after_c) = if after {
                 (root_comp[o], root_comp[r])
@@ -159,6 +173,9 @@ pub(super) fn assemble(
         }
     }
     if !problems.is_empty() {
+        // A mistake in a component placed on several hosts is reported once.
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert((p.message.clone(), p.location())));
         return Err(Problems(problems));
     }
     Ok(Model {
@@ -168,6 +185,34 @@ pub(super) fn assemble(
         components,
         steps,
         links,
-        warnings: Vec::new(),
     })
+}
+
+/// Two steps of one component with the same label (`command migrate` twice) would
+/// share their pending marker on the host, and their breadcrumbs could not tell
+/// them apart.
+fn same_labels(steps: &[StepBuild], components: &IdVec<ComponentId, Component>, base: usize) -> Vec<Problem> {
+    let mut first: HashMap<(usize, String), Option<&Span>> = HashMap::new();
+    let mut problems = Vec::new();
+    for s in steps {
+        let label = s.action.label();
+        match first.get(&(s.comp, label.clone())) {
+            None => {
+                first.insert((s.comp, label), s.span.as_ref());
+            }
+            Some(earlier) => problems.push(
+                Problem::new(
+                    Kind::Model,
+                    format!(
+                        "component `{}` has two steps named `{label}`",
+                        components[ComponentId::new(base + s.comp)].name
+                    ),
+                )
+                .at(s.span.as_ref(), "added again here")
+                .at(*earlier, "first added here")
+                .help("give each step of a component its own name (or path)"),
+            ),
+        }
+    }
+    problems
 }

@@ -1,0 +1,19 @@
+//! Stage 2 proper: from the declarations of the scripts to the [`Model`]. Roots
+//! (a component placed on a host) are configured until provide/require settles,
+//! then assembled into hosts, component instances, steps and links.
+
+mod assemble;
+mod configure;
+mod hosts;
+mod roots;
+
+pub(crate) use configure::configure;
+
+use crate::model::Model;
+use crate::problem::Problem;
+
+/// The model and what is worth a warning but not an error.
+pub(crate) struct Configured {
+    pub(crate) model: Model,
+    pub(crate) warnings: Vec<Problem>,
+}

@@ -1,0 +1,445 @@
+//! The scripts of a project with a lifecycle: evaluate an environment, evaluate
+//! one more line against what is loaded (the REPL: variables and functions of
+//! earlier lines persist), reload after files changed, and list the API with its
+//! documentation (completion, generated docs).
+//!
+//! One evaluation is a [`Runtime`]: its engine, its session and the REPL's scope.
+//! The engine's functions hold the session and the session holds the engine only
+//! weakly, so dropping the runtime frees all of it; a reload replaces it.
+
+use std::path::Path;
+#[cfg(test)]
+use std::sync::Weak;
+use std::sync::{Arc, Mutex};
+
+use rhai::{AST, Dynamic, Engine, Scope};
+
+use super::api::is_plain_name;
+use super::eval::Configured;
+use super::function_doc::{self, FunctionDoc};
+use super::resolver::Resolver;
+use super::session::Session;
+use super::stack::{self, Deep};
+use super::{Evaluated, diagnostic, engine, eval};
+use crate::problem::suggest::list_or_none;
+use crate::problem::{Kind, Problem, Problems};
+use crate::project::Project;
+use crate::source::SourceMap;
+
+pub struct Interpreter {
+    project: Project,
+    env: Option<String>,
+    loaded: Option<Arc<Runtime>>,
+}
+
+/// One evaluation's engine and session, and the REPL state on top of them. Its
+/// values may nest deeply: dropped on a script thread.
+pub(crate) struct Runtime(Deep<Parts>);
+
+struct Parts {
+    engine: Arc<Engine>,
+    session: Arc<Session>,
+    repl: Mutex<Repl>,
+}
+
+/// What REPL lines see: the variables of the environment and service scripts
+/// and of earlier lines, and the functions they defined.
+struct Repl {
+    scope: Scope<'static>,
+    functions: AST,
+    lines: usize,
+}
+
+impl Interpreter {
+    pub fn new(project: &Project) -> Self {
+        Interpreter {
+            project: Project {
+                root: project.root.clone(),
+            },
+            env: None,
+            loaded: None,
+        }
+    }
+
+    /// Loads `ordo.rhai` (if any), `environments/<env>.rhai` and the service it
+    /// names, then configures every component placed on a host. What was loaded
+    /// before is dropped first; what this loads stays for [`Self::eval_line`], even
+    /// when it fails.
+    pub fn evaluate(&mut self, env: &str) -> Result<Evaluated, Problems> {
+        self.loaded = None;
+        self.env = Some(env.to_string());
+        let project = &self.project;
+        let (sources, parts, result) = stack::run(|| load(project, Some(env)));
+        let runtime = parts.map(|p| Arc::new(Runtime(Deep::new(p))));
+        self.loaded = runtime.clone();
+        let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
+        match (result, runtime) {
+            (Ok(configured), Some(runtime)) => Ok(Evaluated {
+                model: Arc::new(configured.model),
+                warnings: attach(configured.warnings),
+                inputs: runtime.0.session.inputs.snapshot(),
+                sources,
+                _runtime: runtime,
+            }),
+            (Err(Problems(ps)), _) => Err(Problems(attach(ps))),
+            (Ok(_), None) => unreachable!("a configured model has a runtime"),
+        }
+    }
+
+    /// Evaluates the environment loaded last again, reading every file anew.
+    pub fn reload(&mut self) -> Result<Evaluated, Problems> {
+        let Some(env) = self.env.clone() else {
+            return Err(
+                Problem::new(Kind::Usage, "nothing to reload: no environment was loaded")
+                    .help("load one first")
+                    .into(),
+            );
+        };
+        self.evaluate(&env)
+    }
+
+    /// Evaluates `line` against the loaded state (or a bare engine with only
+    /// `ordo.rhai` run, when no environment is loaded). Returns the value of the
+    /// last expression as text, `None` for `()`. Errors point at the line, named
+    /// `<repl:N>`.
+    pub fn eval_line(&mut self, line: &str) -> Result<Option<String>, Problems> {
+        if self.loaded.is_none() {
+            let project = &self.project;
+            let (sources, parts, result) = stack::run(|| load(project, None));
+            let Some(parts) = parts else {
+                let Problems(ps) = result.err().unwrap_or_else(|| Problems(Vec::new()));
+                return Err(Problems(ps.into_iter().map(|p| p.with_sources(&sources)).collect()));
+            };
+            self.loaded = Some(Arc::new(Runtime(Deep::new(parts))));
+        }
+        let runtime = self.loaded.clone().expect("loaded above");
+        stack::run(|| runtime.0.eval_line(line))
+    }
+
+    /// Every function scripts can call: ordo's built-ins with their signatures and
+    /// documentation, and the public functions of the standard library with their
+    /// `///` comments. Sorted by module, then name.
+    pub fn functions(&self) -> Vec<FunctionDoc> {
+        let loaded = self.loaded.clone();
+        let root = self.project.root.clone();
+        stack::run(move || {
+            let engine = match &loaded {
+                Some(r) => r.0.engine.clone(),
+                None => {
+                    let session = Session::new(root.clone(), SourceMap::default());
+                    let resolver = Resolver::new(&root, Vec::new(), session.sources.clone(), session.inputs.clone());
+                    Arc::new(engine::build(&session, resolver))
+                }
+            };
+            let mut out = function_doc::native_functions(&engine);
+            out.extend(function_doc::stdlib_functions(&engine));
+            out.sort_by(|a, b| (&a.module, &a.name, &a.signature).cmp(&(&b.module, &b.name, &b.signature)));
+            out
+        })
+    }
+
+    /// The engine and session of the current load, for tests that check they are
+    /// freed.
+    #[cfg(test)]
+    fn weak(&self) -> Option<(Weak<Engine>, Weak<Session>)> {
+        self.loaded
+            .as_ref()
+            .map(|r| (Arc::downgrade(&r.0.engine), Arc::downgrade(&r.0.session)))
+    }
+}
+
+impl Parts {
+    fn eval_line(&self, line: &str) -> Result<Option<String>, Problems> {
+        let sources = &self.session.sources;
+        let mut repl = self.repl.lock().expect("repl poisoned");
+        repl.lines += 1;
+        let name = format!("<repl:{}>", repl.lines);
+        sources.insert(&name, line);
+        let fail = |p: Problem| Problems::from(p.with_sources(sources));
+        let mut ast = self
+            .engine
+            .compile_with_scope(&repl.scope, line)
+            .map_err(|e| fail(diagnostic::from_parse(e, &name, sources)))?;
+        ast.set_source(name.as_str());
+        // Earlier lines' functions, then this line's statements (and functions).
+        let mut program = repl.functions.merge(&ast);
+        program.set_source(name.as_str());
+        let Repl { scope, .. } = &mut *repl;
+        let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &program);
+        program.clear_statements();
+        repl.functions = program;
+        let value = result.map_err(|e| fail(diagnostic::from_eval(e, Some(&name), sources)))?;
+        Ok((!value.is_unit()).then(|| value.to_string()))
+    }
+}
+
+/// Runs the project's scripts: `ordo.rhai`, then (with an environment) the
+/// environment, its service, and configure. Returns what was loaded, which the
+/// REPL may use even when the result is an error.
+fn load(project: &Project, env: Option<&str>) -> (SourceMap, Option<Parts>, Result<Configured, Problems>) {
+    let root = &project.root;
+    let sources = SourceMap::default();
+    let session = Session::new(root.clone(), sources.clone());
+    // ordo.rhai first: it may add library paths the resolver needs.
+    let bootstrap = engine::build(
+        &session,
+        Resolver::new(root, Vec::new(), session.sources.clone(), session.inputs.clone()),
+    );
+    if root.join("ordo.rhai").exists()
+        && let Err(e) = run_file(&bootstrap, &session, root, "ordo.rhai", &mut Scope::new())
+    {
+        return (sources, None, Err(e));
+    }
+    drop(bootstrap);
+    let library = session.library.read().expect("library poisoned").clone();
+    let engine = Arc::new(engine::build(
+        &session,
+        Resolver::new(root, library, session.sources.clone(), session.inputs.clone()),
+    ));
+    let _ = session.engine.set(Arc::downgrade(&engine));
+    let mut scope = Scope::new();
+    let mut functions = AST::empty();
+    let result = match env {
+        Some(env) => run_environment(project, env, &engine, &session, &mut scope, &mut functions),
+        None => Err(Problems(Vec::new())),
+    };
+    let parts = Parts {
+        engine,
+        session,
+        repl: Mutex::new(Repl {
+            scope,
+            functions,
+            lines: 0,
+        }),
+    };
+    (sources, Some(parts), result)
+}
+
+fn run_environment(
+    project: &Project,
+    env: &str,
+    engine: &Arc<Engine>,
+    session: &Arc<Session>,
+    scope: &mut Scope<'static>,
+    functions: &mut AST,
+) -> Result<Configured, Problems> {
+    let root = &project.root;
+    let env_file = format!("environments/{env}.rhai");
+    if !is_plain_name(env) || !root.join(&env_file).is_file() {
+        return Err(
+            Problem::new(Kind::Project, format!("no environment `{env}` in {}", root.display()))
+                .help(format!(
+                    "environments are files environments/<name>.rhai; this project has: {}",
+                    list_or_none(&project.environments())
+                ))
+                .into(),
+        );
+    }
+    *functions += run_file(engine, session, root, &env_file, scope)?;
+    let Some(service) = session.decl().environment.as_ref().map(|e| e.service.clone()) else {
+        return Err(
+            Problem::new(Kind::Script, format!("{env_file} does not call environment()"))
+                .help(format!(
+                    "start it with: let env = environment(\"{env}\", #{{ service: \"<name>\" }});"
+                ))
+                .into(),
+        );
+    };
+    let declared = session.decl().services.iter().any(|s| s.name == service);
+    if !declared {
+        let file = format!("services/{service}.rhai");
+        if !root.join(&file).exists() {
+            let span = session.decl().environment.as_ref().and_then(|e| e.span.clone());
+            return Err(
+                Problem::new(Kind::Project, format!("service `{service}` is not declared"))
+                    .at(span.as_ref(), "named here")
+                    .help(format!("create {file} with: let svc = service(\"{service}\");"))
+                    .into(),
+            );
+        }
+        *functions += run_file(engine, session, root, &file, scope)?;
+        if !session.decl().services.iter().any(|s| s.name == service) {
+            return Err(
+                Problem::new(Kind::Script, format!("{file} does not declare service `{service}`"))
+                    .help(format!("add: let svc = service(\"{service}\");"))
+                    .into(),
+            );
+        }
+    }
+    eval::configure(engine, session, &service)
+}
+
+/// Runs one script file in `scope`; returns its functions (statements cleared).
+fn run_file(
+    engine: &Engine,
+    session: &Session,
+    root: &Path,
+    name: &str,
+    scope: &mut Scope<'static>,
+) -> Result<AST, Problems> {
+    let path = root.join(name);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| Problem::new(Kind::Project, format!("cannot read {name}: {e}")))?;
+    session.sources.insert(name, &text);
+    session.inputs.record(name, Some(&path), text.as_bytes());
+    let mut ast = engine
+        .compile(&text)
+        .map_err(|e| diagnostic::from_parse(e, name, &session.sources))?;
+    ast.set_source(name);
+    engine
+        .run_ast_with_scope(scope, &ast)
+        .map_err(|e| diagnostic::from_eval(e, Some(name), &session.sources))?;
+    ast.clear_statements();
+    Ok(ast)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(files: &[(&str, &str)]) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let project = Project {
+            root: dir.path().to_path_buf(),
+        };
+        (dir, project)
+    }
+
+    fn messages(problems: &Problems) -> Vec<String> {
+        problems.0.iter().map(|p| p.message.clone()).collect()
+    }
+
+    const ENV: &str = "let env = environment(\"test\", #{ service: \"s\" });\n\
+                       env.host(\"h\", #{ transport: \"local\", home: \"hosts/h\" }).place(\"x\");\n";
+    const SERVICE: &str = "let s = service(\"s\");\n\
+                           s.component(\"x\", |c| {\n\
+                           \x20   c.add(step(\"remember\", #{ verify: |host| true, update: |host| { host.run(\"true\"); } }));\n\
+                           \x20   c.add(template(\"a.ini\", \"templates/a.ini\"));\n\
+                           });\n";
+
+    #[test]
+    fn reloading_frees_the_previous_evaluation() {
+        let (_dir, project) = project(&[
+            ("environments/test.rhai", ENV),
+            ("services/s.rhai", SERVICE),
+            ("templates/a.ini", "port = 1\n"),
+        ]);
+        let mut interpreter = Interpreter::new(&project);
+        let mut old: Vec<(Weak<Engine>, Weak<Session>)> = Vec::new();
+        interpreter.evaluate("test").unwrap_or_else(|e| panic!("{:?}", e.0));
+        for _ in 0..50 {
+            let evaluated = interpreter.reload().unwrap_or_else(|e| panic!("{:?}", e.0));
+            assert_eq!(evaluated.model.steps.len(), 2);
+            drop(evaluated);
+            old.push(interpreter.weak().expect("loaded"));
+        }
+        let current = old.pop().expect("50 reloads");
+        for (engine, session) in &old {
+            assert!(engine.upgrade().is_none(), "an old engine is still alive");
+            assert!(session.upgrade().is_none(), "an old session is still alive");
+        }
+        assert!(current.0.upgrade().is_some(), "the current load stays for the REPL");
+        drop(interpreter);
+        assert!(current.0.upgrade().is_none() && current.1.upgrade().is_none());
+    }
+
+    #[test]
+    fn an_evaluation_keeps_its_engine_for_custom_steps() {
+        let (_dir, project) = project(&[
+            ("environments/test.rhai", ENV),
+            ("services/s.rhai", SERVICE),
+            ("templates/a.ini", "port = 1\n"),
+        ]);
+        let mut interpreter = Interpreter::new(&project);
+        let evaluated = interpreter.evaluate("test").unwrap_or_else(|e| panic!("{:?}", e.0));
+        let (engine, session) = interpreter.weak().expect("loaded");
+        drop(interpreter);
+        assert!(engine.upgrade().is_some(), "the model's custom steps still need it");
+        drop(evaluated);
+        assert!(engine.upgrade().is_none() && session.upgrade().is_none());
+    }
+
+    #[test]
+    fn repl_lines_see_earlier_lines_and_the_environment() {
+        let (_dir, project) = project(&[
+            ("environments/test.rhai", ENV),
+            ("services/s.rhai", SERVICE),
+            ("templates/a.ini", "port = 1\n"),
+        ]);
+        let mut interpreter = Interpreter::new(&project);
+        interpreter.evaluate("test").unwrap_or_else(|e| panic!("{:?}", e.0));
+        assert_eq!(interpreter.eval_line("let x = 40;").map_err(|e| messages(&e)), Ok(None));
+        assert_eq!(
+            interpreter.eval_line("fn twice(n) { n * 2 }").map_err(|e| messages(&e)),
+            Ok(None)
+        );
+        assert_eq!(
+            interpreter.eval_line("twice(x) + 2").map_err(|e| messages(&e)),
+            Ok(Some("82".into()))
+        );
+        assert_eq!(
+            interpreter.eval_line("env.host(\"h\").name").ok(),
+            None,
+            "h is declared twice"
+        );
+        assert_eq!(
+            interpreter.eval_line("type_of(s)").map_err(|e| messages(&e)),
+            Ok(Some("Service".into()))
+        );
+        let err = interpreter.eval_line("x +").expect_err("a syntax error");
+        assert_eq!(err.0[0].location(), "<repl:6>:1:4");
+        let err = interpreter.eval_line("nope(1)").expect_err("an unknown function");
+        assert_eq!(err.0[0].location(), "<repl:7>:1:1");
+        assert!(err.0[0].message.contains("nope(int)"), "{}", err.0[0].message);
+    }
+
+    #[test]
+    fn a_repl_without_environment_has_the_api() {
+        let (_dir, project) = project(&[]);
+        let mut interpreter = Interpreter::new(&project);
+        assert_eq!(
+            interpreter.eval_line("shell_quote(\"it's\")").map_err(|e| messages(&e)),
+            Ok(Some("'it'\\''s'".into()))
+        );
+    }
+
+    #[test]
+    fn functions_carry_their_documentation() {
+        let (_dir, project) = project(&[]);
+        let functions = Interpreter::new(&project).functions();
+        let find = |module: Option<&str>, name: &str| {
+            functions
+                .iter()
+                .find(|f| f.module.as_deref() == module && f.name == name)
+                .unwrap_or_else(|| panic!("{name} is listed"))
+        };
+        let require = find(None, "require");
+        assert!(require.signature.contains("key: string"), "{}", require.signature);
+        assert!(require.doc.contains("optional"), "{}", require.doc);
+        for name in [
+            "environment",
+            "host",
+            "place",
+            "override",
+            "service",
+            "component",
+            "attr",
+            "provide",
+            "after",
+        ] {
+            assert!(!find(None, name).doc.is_empty(), "{name} is documented");
+        }
+        let site = find(Some("ordo/web"), "site");
+        assert_eq!(site.signature, "site(c, dir, spec)");
+        assert!(site.doc.starts_with("Adds the document root"), "{}", site.doc);
+        assert!(
+            functions.iter().any(|f| f.signature.starts_with("c.root")),
+            "properties read as properties"
+        );
+    }
+}
