@@ -53,7 +53,15 @@ impl Workspace {
     pub async fn load(&self, env: &str) -> Result<Loaded, Problems> {
         let root = self.project.root.clone();
         let env = env.to_string();
-        let evaluated = tokio::task::spawn_blocking(move || script::evaluate(&Project { root }, &env))
+        // A script's print/debug is output like any other: through the reporter.
+        let reporter = self.reporter.clone();
+        let print: script::PrintSink = Arc::new(move |text, span| {
+            reporter.event(&Event::Print {
+                text: text.to_string(),
+                span,
+            });
+        });
+        let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, print))
             .await
             .map_err(|e| Problem::new(Kind::Script, format!("internal error while evaluating: {e}")))??;
         let plan = Plan::build(&evaluated.model)

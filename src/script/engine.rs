@@ -27,8 +27,10 @@ pub(crate) fn build(session: &Arc<Session>, resolver: Resolver) -> Engine {
     // Native functions find the script texts here (to see how a literal was written).
     engine.set_default_tag(Dynamic::from(session.sources.clone()));
     engine.disable_symbol("eval");
-    engine.on_print(|s| eprintln!("{s}"));
-    engine.on_debug(|s, src, pos| eprintln!("{}:{pos}: {s}", src.unwrap_or("<script>")));
+    let sink = session.print.clone();
+    engine.on_print(move |s| sink(s, None));
+    let sink = session.print.clone();
+    engine.on_debug(move |s, src, pos| sink(s, super::errors::span_from_rhai(src, pos)));
     api::register(&mut engine, session);
     custom::register(&mut engine);
     engine

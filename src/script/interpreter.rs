@@ -30,6 +30,7 @@ pub struct Interpreter {
     project: Project,
     env: Option<String>,
     loaded: Option<Arc<Runtime>>,
+    print: super::PrintSink,
 }
 
 /// One evaluation's engine and session, and the REPL state on top of them. Its
@@ -52,12 +53,18 @@ struct Repl {
 
 impl Interpreter {
     pub fn new(project: &Project) -> Self {
+        Interpreter::with_print(project, super::stderr_sink())
+    }
+
+    /// An interpreter whose scripts' `print`/`debug` go to `print`.
+    pub fn with_print(project: &Project, print: super::PrintSink) -> Self {
         Interpreter {
             project: Project {
                 root: project.root.clone(),
             },
             env: None,
             loaded: None,
+            print,
         }
     }
 
@@ -69,7 +76,8 @@ impl Interpreter {
         self.loaded = None;
         self.env = Some(env.to_string());
         let project = &self.project;
-        let (sources, parts, result) = stack::run(|| load(project, Some(env)));
+        let print = self.print.clone();
+        let (sources, parts, result) = stack::run(|| load(project, Some(env), print));
         let runtime = parts.map(|p| Arc::new(Runtime(Deep::new(p))));
         self.loaded = runtime.clone();
         let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
@@ -105,7 +113,8 @@ impl Interpreter {
     pub fn eval_line(&mut self, line: &str) -> Result<Option<String>, Problems> {
         if self.loaded.is_none() {
             let project = &self.project;
-            let (sources, parts, result) = stack::run(|| load(project, None));
+            let print = self.print.clone();
+            let (sources, parts, result) = stack::run(|| load(project, None, print));
             let Some(parts) = parts else {
                 let Problems(ps) = result.err().unwrap_or_else(|| Problems(Vec::new()));
                 return Err(Problems(ps.into_iter().map(|p| p.with_sources(&sources)).collect()));
@@ -176,10 +185,14 @@ impl Parts {
 /// Runs the project's scripts: `ordo.rhai`, then (with an environment) the
 /// environment, its service, and configure. Returns what was loaded, which the
 /// REPL may use even when the result is an error.
-fn load(project: &Project, env: Option<&str>) -> (SourceMap, Option<Parts>, Result<Configured, Problems>) {
+fn load(
+    project: &Project,
+    env: Option<&str>,
+    print: super::PrintSink,
+) -> (SourceMap, Option<Parts>, Result<Configured, Problems>) {
     let root = &project.root;
     let sources = SourceMap::default();
-    let session = Session::new(root.clone(), sources.clone());
+    let session = Session::with_print(root.clone(), sources.clone(), print);
     // ordo.rhai first: it may add library paths the resolver needs.
     let bootstrap = engine::build(
         &session,

@@ -72,3 +72,20 @@ impl Evaluated {
 pub fn evaluate(project: &Project, env: &str) -> Result<Evaluated, Problems> {
     Interpreter::new(project).evaluate(env)
 }
+
+/// Evaluates with `print`/`debug` going to `print` instead of stderr.
+pub fn evaluate_with(project: &Project, env: &str, print: PrintSink) -> Result<Evaluated, Problems> {
+    Interpreter::with_print(project, print).evaluate(env)
+}
+
+/// Where a script's `print(..)` and `debug(..)` go: the text, and for `debug` the
+/// script position.
+pub type PrintSink = std::sync::Arc<dyn Fn(&str, Option<crate::source::Span>) + Send + Sync>;
+
+/// The default sink: standard error.
+pub(crate) fn stderr_sink() -> PrintSink {
+    std::sync::Arc::new(|text, span| match span {
+        Some(span) => eprintln!("{span}: {text}"),
+        None => eprintln!("{text}"),
+    })
+}

@@ -31,10 +31,16 @@ pub(crate) struct Session {
     pub(crate) engine: OnceLock<Weak<Engine>>,
     /// Template and file sources read so far, by project-relative name.
     pub(crate) files: Mutex<HashMap<String, Arc<[u8]>>>,
+    /// Where `print` and `debug` go.
+    pub(crate) print: super::PrintSink,
 }
 
 impl Session {
     pub(crate) fn new(project_root: PathBuf, sources: SourceMap) -> Arc<Self> {
+        Session::with_print(project_root, sources, super::stderr_sink())
+    }
+
+    pub(crate) fn with_print(project_root: PathBuf, sources: SourceMap, print: super::PrintSink) -> Arc<Self> {
         Arc::new(Session {
             project_root,
             sources,
@@ -44,6 +50,7 @@ impl Session {
             registry: Mutex::default(),
             engine: OnceLock::new(),
             files: Mutex::default(),
+            print,
         })
     }
 
