@@ -42,8 +42,8 @@ pub fn run(cli: Cli) -> ExitCode {
         )),
         Format::Json => Arc::new(Json::new(Box::new(std::io::stdout()))),
     };
-    // Secrets known to this run are masked here; none are known yet at this point
-    // of the run's life (the redactor grows with the secrets feature).
+    // Every secret the run decrypts joins this redactor before anything can print
+    // it; the reporter and the problem renderer below mask through it.
     let redactor = Redactor::default();
     let reporter: Arc<dyn Reporter> = Arc::new(Redacting::new(renderer, redactor.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Man => return command::completions::man(),
             _ => {}
         }
-        let ws = Workspace::open(config, reporter.clone(), cancel)?;
+        let ws = Workspace::open(config, reporter.clone(), cancel, redactor.clone())?;
         let dispatch = dispatch(&ws, &cli.command);
         tokio::select! {
             r = dispatch => r,

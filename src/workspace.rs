@@ -29,17 +29,25 @@ pub struct Workspace {
     pub project: Project,
     pub reporter: Arc<dyn Reporter>,
     cancel: CancelToken,
+    /// Learns every secret decrypted during the run; the reporter masks them.
+    pub redactor: crate::secrets::Redactor,
 }
 
 impl Workspace {
     /// Finds the project. `cancel` turns true when the run is interrupted.
-    pub fn open(config: Config, reporter: Arc<dyn Reporter>, cancel: CancelToken) -> Result<Self, Problems> {
+    pub fn open(
+        config: Config,
+        reporter: Arc<dyn Reporter>,
+        cancel: CancelToken,
+        redactor: crate::secrets::Redactor,
+    ) -> Result<Self, Problems> {
         let project = Project::discover(&config.directory)?;
         Ok(Workspace {
             config,
             project,
             reporter,
             cancel,
+            redactor,
         })
     }
 
@@ -49,8 +57,14 @@ impl Workspace {
     }
 
     /// Evaluates the environment on a blocking thread (Rhai is synchronous), plans
-    /// it, and reports the model's warnings.
+    /// it, and reports the model's warnings. Secrets are checked by name only.
     pub async fn load(&self, env: &str) -> Result<Loaded, Problems> {
+        self.load_with(env, false).await
+    }
+
+    /// Like [`Self::load`], with `decrypt`: the steps that use secrets get their
+    /// plaintext (plan, deploy), which needs a key.
+    pub async fn load_with(&self, env: &str, decrypt: bool) -> Result<Loaded, Problems> {
         let root = self.project.root.clone();
         let env = env.to_string();
         // A script's print/debug is output like any other: through the reporter.
@@ -61,7 +75,12 @@ impl Workspace {
                 span,
             });
         });
-        let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, print))
+        let options = script::Options {
+            print,
+            decrypt,
+            redactor: self.redactor.clone(),
+        };
+        let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, options))
             .await
             .map_err(|e| Problem::new(Kind::Script, format!("internal error while evaluating: {e}")))??;
         let plan = Plan::build(&evaluated.model)
@@ -79,6 +98,32 @@ impl Workspace {
             sources: evaluated.sources.clone(),
             evaluated,
         })
+    }
+
+    /// Teaches the redactor the environment's secret values, for commands whose
+    /// output comes from hosts without the deploy having decrypted them (`ordo run`,
+    /// `status`): whatever a host echoes is masked. Without a key (or without
+    /// secrets) nothing is learned, and a warning says so when there are secrets.
+    pub fn learn_secrets(&self, env: &str) {
+        let Ok(store) = crate::secrets::SecretStore::open(&self.project.root, env) else {
+            return;
+        };
+        if !store.exists() || store.names().is_ok_and(|n| n.is_empty()) {
+            return;
+        }
+        let decrypted = crate::secrets::Identities::discover().and_then(|ids| store.decrypt_all(&ids));
+        match decrypted {
+            Ok(secrets) => self.redactor.add(secrets.all().map(|v| v.expose().to_vec())),
+            Err(p) => self.reporter.event(&Event::Notice {
+                host: None,
+                level: crate::report::Level::Warning,
+                text: format!(
+                    "the secrets of `{env}` could not be decrypted ({}), so output from the hosts cannot be masked",
+                    p.message
+                ),
+                span: None,
+            }),
+        }
     }
 
     /// `--hosts`: names, globs or roles (all hosts when empty); an entry that matches

@@ -74,7 +74,7 @@ fn run_token() -> String {
 /// Plans (and applies); returns the number of planned changes.
 async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
     let started = Instant::now();
-    let loaded = ws.load(&args.env).await?;
+    let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
     // does not make the deployment dirty.
     let git = ws.project.git(loaded.evaluated.inputs());

@@ -13,6 +13,7 @@ use crate::workspace::Workspace;
 
 pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Problems> {
     let loaded = ws.load(&args.target.env).await?;
+    ws.learn_secrets(&args.target.env);
     let targets = ws.select(&loaded.model, &args.target.hosts)?;
     let hosts = ws.connect(&loaded.model, &targets).await?;
     let command = args.command.join(" ");

@@ -10,6 +10,7 @@ use crate::workspace::Workspace;
 
 pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, Problems> {
     let loaded = ws.load(&args.env).await?;
+    ws.learn_secrets(&args.env);
     let (model, plan) = (&loaded.model, &loaded.plan);
     let targets = ws.select(model, &args.hosts)?;
     let hosts = ws.connect(model, &targets).await?;

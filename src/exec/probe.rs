@@ -38,6 +38,7 @@ pub(super) fn parents_below(path: &HostPath, root: &HostPath) -> Vec<HostPath> {
 /// The probe script of `host` (its steps in plan order); `lock` takes the deploy lock.
 pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&LockInfo>, timeout: Duration) -> String {
     let mut probe = ProbeScript::new(timeout);
+    let state = super::state::state_dir(&model.service);
     for &s in &plan.per_host[host] {
         let step = &model.steps[s];
         let root = &model.components[step.component].root;
@@ -47,6 +48,7 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
             trigger: None,
             marker: None,
             timeout,
+            state: &state,
         };
         step.action.probe(&ctx, &mut probe);
         if let Some(m) = step.action.managed() {

@@ -36,6 +36,7 @@ pub(super) fn verify_host(
     timeout: Duration,
 ) -> Verified {
     let facts = &probe.facts;
+    let state = super::state::state_dir(&model.service);
     let mut out = Verified {
         planned: Vec::new(),
         extra: Vec::new(),
@@ -71,6 +72,7 @@ pub(super) fn verify_host(
             trigger: trigger.as_deref(),
             marker: None,
             timeout,
+            state: &state,
         };
         let verdict = match in_the_way(probe, step.action.managed().map(|m| m.path), root) {
             Some(conflict) => Ok(Some(conflict)),
@@ -121,6 +123,7 @@ pub(super) fn verify_host(
             trigger: None,
             marker: None,
             timeout,
+            state: &state,
         };
         if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&removal, &ctx, facts) {
             out.planned.push(PlannedStep { step: id, planned });

@@ -93,10 +93,12 @@ impl Primitive for Command {
 
 /// Runs the command in its directory (created if missing) under `timeout`, which
 /// kills its process group when time is up; removes its pending marker after it
-/// succeeded.
+/// succeeded. The command text goes through a private file, never an argument: a
+/// secret in it must not show in the host's process list.
 const COMMAND_SH: &str = r#"c() {
   pd "$1" "$2"
-  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh -c "$3" ) </dev/null >"$O" 2>&1
+  printf '%s' "$3" > "$T/cmd"
+  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh "$T/cmd" ) </dev/null >"$O" 2>&1
   r=$?
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $5 s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$1" $r
@@ -156,6 +158,9 @@ pub const DOC: Doc = Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static STATE: std::sync::LazyLock<HostPath> =
+        std::sync::LazyLock::new(|| HostPath::new("~/.ordo/s").expect("a home path"));
     use crate::ids::{Id, StepId};
 
     fn cmd() -> Command {
@@ -177,6 +182,7 @@ mod tests {
             trigger,
             marker: None,
             timeout: Duration::from_secs(30),
+            state: &STATE,
         }
     }
 

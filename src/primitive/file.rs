@@ -25,6 +25,10 @@ pub struct File {
     /// The template it was rendered from, if any.
     pub template: Option<String>,
     pub sensitive: bool,
+    /// The content with every secret shown as `[secret:name]`, when it holds
+    /// secrets: what the plan shows (diffed against the masked copy ordo keeps of
+    /// what it wrote last), never the plaintext. Such a file is private (0600).
+    pub masked: Option<Arc<[u8]>>,
 }
 
 impl File {
@@ -38,22 +42,36 @@ impl File {
             owner: None,
             template: None,
             sensitive: false,
+            masked: None,
         }
     }
 
-    /// The mode the file will have: as declared, else as it is, else the default.
+    /// Where ordo keeps the masked copy of a file with secrets.
+    fn masked_copy(&self, state: &HostPath) -> HostPath {
+        state.join(&format!("masked/{}", short_hash(self.path.as_str().as_bytes())))
+    }
+
+    /// The mode the file will have: as declared, else as it is, else the default
+    /// (0600 for a file holding secrets).
     fn final_mode(&self, facts: &Facts) -> u32 {
         let found = facts.path(&self.path);
-        self.mode.unwrap_or(if found.kind == PathKind::File {
-            found.mode & 0o7777
+        let default = if self.masked.is_some() {
+            0o600
         } else {
             DEFAULT_FILE_MODE
-        })
+        };
+        let mode = self.mode.unwrap_or(if found.kind == PathKind::File {
+            found.mode & 0o7777
+        } else {
+            default
+        });
+        // Secrets never sit in a file others may read, whatever mode it had.
+        if self.masked.is_some() { mode & !0o077 } else { mode }
     }
 
     /// Content may be shown when it is not sensitive and world-readable once written.
     fn public(&self, mode: u32) -> bool {
-        !self.sensitive && mode & 0o004 != 0
+        !self.sensitive && self.masked.is_none() && mode & 0o004 != 0
     }
 }
 
@@ -80,8 +98,12 @@ impl Primitive for File {
 
     fn probe(&self, _step: &StepCtx<'_>, probe: &mut ProbeScript) {
         // Old content is only worth fetching when it could be shown.
-        let diff = !self.sensitive && self.mode.is_none_or(|m| m & 0o004 != 0);
+        let diff = !self.sensitive && self.masked.is_none() && self.mode.is_none_or(|m| m & 0o004 != 0);
         probe.hash(&self.path, &self.sha, diff);
+        if self.masked.is_some() {
+            let copy = crate::shell::word(&self.masked_copy(_step.state));
+            probe.fact(_step.id, "masked", &format!("cat -- {copy}"));
+        }
         if let Some(owner) = &self.owner {
             super::owner::probe(_step.id, owner, probe);
         }
@@ -96,7 +118,9 @@ impl Primitive for File {
                 "a symlink is in the way (ordo replaces only files; move it away if the file belongs there)",
             ),
             PathKind::Absent => {
-                let diff = if self.public(mode) {
+                let diff = if let Some(masked) = self.masked_diff(step, facts, false) {
+                    masked
+                } else if self.public(mode) {
                     Diff::of(&self.name, None, &self.content)
                 } else {
                     Diff::Hidden {
@@ -128,6 +152,10 @@ impl Primitive for File {
             PathKind::File => {
                 let old_public = found.mode & 0o004 != 0;
                 let diff = match &found.old {
+                    _ if self.masked.is_some() => self.masked_diff(step, facts, true).unwrap_or(Diff::Hidden {
+                        old: found.sha.as_deref().map(short),
+                        new: short(&self.sha),
+                    }),
                     Some(old) if self.public(mode) && old_public => Diff::of(&self.name, Some(old), &self.content),
                     _ if self.public(mode) && old_public => Diff::Large {
                         bytes: self.content.len(),
@@ -176,6 +204,37 @@ impl Primitive for File {
             _ => Expect::Absent,
         };
         script.file(step.id, &self.path, self.content.clone(), mode, owner, expect);
+        if let Some(masked) = &self.masked {
+            script.file(
+                step.id,
+                &self.masked_copy(step.state),
+                masked.clone(),
+                0o600,
+                None,
+                Expect::Any,
+            );
+        }
+    }
+}
+
+impl File {
+    /// The diff of a file with secrets: its masked content against the masked copy
+    /// of what ordo wrote last (or against nothing), so the plan shows which lines
+    /// change with every secret as `[secret:name]`.
+    fn masked_diff(&self, step: &StepCtx<'_>, facts: &Facts, exists: bool) -> Option<Diff> {
+        let masked = self.masked.as_ref()?;
+        let old = match facts.step(step.id, "masked") {
+            Some(crate::shell::probe::StepFact::Value(v)) if exists && !v.is_empty() => Some(v.as_slice()),
+            _ => None,
+        };
+        if exists && old.is_none() {
+            return None;
+        }
+        if old == Some(&masked[..]) {
+            // Same text around the secrets: a secret's value changed.
+            return Some(Diff::Text("(the value of a secret in it changed)\n".into()));
+        }
+        Some(Diff::of(&self.name, old, masked))
     }
 }
 
@@ -266,6 +325,9 @@ pub const TEMPLATE_DOC: Doc = Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static STATE: std::sync::LazyLock<HostPath> =
+        std::sync::LazyLock::new(|| HostPath::new("~/.ordo/s").expect("a home path"));
     use crate::ids::{Id, StepId};
 
     fn facts(stats: &[u8], sums: &str, extra: &str) -> Facts {
@@ -286,6 +348,7 @@ mod tests {
             trigger: None,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
+            state: &STATE,
         }
     }
 

@@ -112,6 +112,10 @@ pub struct StepCtx<'a> {
     pub marker: Option<&'a HostPath>,
     /// How long a command may run.
     pub timeout: Duration,
+    /// The service's state directory on the host (`~/.ordo/<service>`), where a
+    /// primitive may keep what it needs to remember (the masked copy of a file
+    /// with secrets, say).
+    pub state: &'a HostPath,
 }
 
 /// What kind of thing a step keeps at its path.
@@ -184,6 +188,10 @@ pub(crate) mod testing {
             trigger,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
+            state: &STATE,
         }
     }
+
+    static STATE: std::sync::LazyLock<HostPath> =
+        std::sync::LazyLock::new(|| HostPath::new("~/.ordo/s").expect("a home path"));
 }

@@ -20,8 +20,9 @@ use super::errors::{RhaiResult, fail, register_type, script_error};
 use super::register::{document, document_getter};
 use super::session::Session;
 use super::stack::{self, Deep};
-use crate::model::{CustomStep, HostIo, HostPath, RunOutput, shell_quote};
+use crate::model::{CustomStep, HostIo, HostPath, RunOutput};
 use crate::problem::{Kind, Problem};
+use crate::shell::quote_always as shell_quote_always;
 use crate::source::SourceMap;
 
 /// Lines of a failed command's output shown in the error.
@@ -33,6 +34,8 @@ pub(crate) struct RhaiStep {
     /// The closures may hold any script value: dropped on a script thread.
     callbacks: Deep<(Callback, Callback)>,
     root: String,
+    /// Reveals the secrets in a command right before it goes to the host.
+    vault: Option<Arc<crate::secrets::Vault>>,
 }
 
 impl std::fmt::Debug for RhaiStep {
@@ -55,6 +58,7 @@ impl RhaiStep {
             sources: session.sources.clone(),
             callbacks: Deep::new((verify, update)),
             root,
+            vault: session.vault.clone(),
         }
     }
 
@@ -73,6 +77,7 @@ impl RhaiStep {
             io: host,
             root: self.root.clone(),
             phase,
+            vault: self.vault.clone(),
         };
         stack::run(|| {
             f.call(&engine, Dynamic::from(handle))
@@ -101,6 +106,7 @@ pub(crate) struct HostHandle {
     io: Arc<dyn HostIo>,
     root: String,
     phase: Phase,
+    vault: Option<Arc<crate::secrets::Vault>>,
 }
 
 impl HostHandle {
@@ -118,13 +124,27 @@ impl HostHandle {
             ),
         };
         format!(
-            "{enter}sh -c {} </dev/null\nrc=$?\nif [ -n \"$dir\" ]; then cd / && rm -rf -- \"$dir\"; fi\nexit $rc\n",
-            shell_quote(cmd)
+            "{enter}ordo_cmd={}\n( eval \"$ordo_cmd\" ) </dev/null\nrc=$?\nif [ -n \"$dir\" ]; then cd / && rm -rf -- \"$dir\"; fi\nexit $rc\n",
+            shell_quote_always(cmd)
         )
     }
 
+    /// Runs `cmd` with its secrets revealed; messages keep the command as written
+    /// (secrets as `[secret:name]`).
     fn run(&self, cmd: &str) -> RhaiResult<RunOutput> {
-        self.io.run(&self.script(cmd)).map_err(fail)
+        let plain = match &self.vault {
+            Some(v) if crate::secrets::has_token(cmd) => {
+                let r = v.reveal(cmd.as_bytes()).map_err(fail)?;
+                String::from_utf8(r.bytes).map_err(|_| {
+                    fail(
+                        Problem::new(Kind::Script, "a secret used in a command is not text")
+                            .help("use binary secrets as a file's content, and point the command at the file"),
+                    )
+                })?
+            }
+            _ => cmd.to_string(),
+        };
+        self.io.run(&self.script(&plain)).map_err(fail)
     }
 }
 

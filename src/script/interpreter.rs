@@ -30,7 +30,7 @@ pub struct Interpreter {
     project: Project,
     env: Option<String>,
     loaded: Option<Arc<Runtime>>,
-    print: super::PrintSink,
+    options: super::Options,
 }
 
 /// One evaluation's engine and session, and the REPL state on top of them. Its
@@ -53,18 +53,28 @@ struct Repl {
 
 impl Interpreter {
     pub fn new(project: &Project) -> Self {
-        Interpreter::with_print(project, super::stderr_sink())
+        Interpreter::with_options(project, super::Options::default())
     }
 
     /// An interpreter whose scripts' `print`/`debug` go to `print`.
     pub fn with_print(project: &Project, print: super::PrintSink) -> Self {
+        Interpreter::with_options(
+            project,
+            super::Options {
+                print,
+                ..super::Options::default()
+            },
+        )
+    }
+
+    pub fn with_options(project: &Project, options: super::Options) -> Self {
         Interpreter {
             project: Project {
                 root: project.root.clone(),
             },
             env: None,
             loaded: None,
-            print,
+            options,
         }
     }
 
@@ -76,8 +86,8 @@ impl Interpreter {
         self.loaded = None;
         self.env = Some(env.to_string());
         let project = &self.project;
-        let print = self.print.clone();
-        let (sources, parts, result) = stack::run(|| load(project, Some(env), print));
+        let options = self.options.clone();
+        let (sources, parts, result) = stack::run(|| load(project, Some(env), options));
         let runtime = parts.map(|p| Arc::new(Runtime(Deep::new(p))));
         self.loaded = runtime.clone();
         let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
@@ -113,8 +123,8 @@ impl Interpreter {
     pub fn eval_line(&mut self, line: &str) -> Result<Option<String>, Problems> {
         if self.loaded.is_none() {
             let project = &self.project;
-            let print = self.print.clone();
-            let (sources, parts, result) = stack::run(|| load(project, None, print));
+            let options = self.options.clone();
+            let (sources, parts, result) = stack::run(|| load(project, None, options));
             let Some(parts) = parts else {
                 let Problems(ps) = result.err().unwrap_or_else(|| Problems(Vec::new()));
                 return Err(Problems(ps.into_iter().map(|p| p.with_sources(&sources)).collect()));
@@ -188,11 +198,16 @@ impl Parts {
 fn load(
     project: &Project,
     env: Option<&str>,
-    print: super::PrintSink,
+    options: super::Options,
 ) -> (SourceMap, Option<Parts>, Result<Configured, Problems>) {
     let root = &project.root;
     let sources = SourceMap::default();
-    let session = Session::with_print(root.clone(), sources.clone(), print);
+    // An environment name that cannot name secrets cannot name an environment
+    // either: that error comes from loading the environment, with its own words.
+    let vault = env
+        .and_then(|e| crate::secrets::Vault::new(root, e, options.decrypt, options.redactor.clone()).ok())
+        .map(Arc::new);
+    let session = Session::with(root.clone(), sources.clone(), options.print, vault);
     // ordo.rhai first: it may add library paths the resolver needs.
     let bootstrap = engine::build(
         &session,

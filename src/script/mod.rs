@@ -73,9 +73,31 @@ pub fn evaluate(project: &Project, env: &str) -> Result<Evaluated, Problems> {
     Interpreter::new(project).evaluate(env)
 }
 
-/// Evaluates with `print`/`debug` going to `print` instead of stderr.
-pub fn evaluate_with(project: &Project, env: &str, print: PrintSink) -> Result<Evaluated, Problems> {
-    Interpreter::with_print(project, print).evaluate(env)
+/// Evaluates with `options` (where prints go, whether secrets are decrypted).
+pub fn evaluate_with(project: &Project, env: &str, options: Options) -> Result<Evaluated, Problems> {
+    Interpreter::with_options(project, options).evaluate(env)
+}
+
+/// How an evaluation treats its surroundings.
+#[derive(Clone)]
+pub struct Options {
+    /// Where the scripts' `print` and `debug` go.
+    pub print: PrintSink,
+    /// Decrypt the secrets the steps use (plan, deploy), or only check their names
+    /// (check: no key needed).
+    pub decrypt: bool,
+    /// Learns every secret value decrypted, before anything can print it.
+    pub redactor: crate::secrets::Redactor,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            print: stderr_sink(),
+            decrypt: false,
+            redactor: crate::secrets::Redactor::default(),
+        }
+    }
 }
 
 /// Where a script's `print(..)` and `debug(..)` go: the text, and for `debug` the

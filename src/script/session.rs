@@ -33,14 +33,21 @@ pub(crate) struct Session {
     pub(crate) files: Mutex<HashMap<String, Arc<[u8]>>>,
     /// Where `print` and `debug` go.
     pub(crate) print: super::PrintSink,
+    /// The environment's secrets (none before an environment is known).
+    pub(crate) vault: Option<Arc<crate::secrets::Vault>>,
 }
 
 impl Session {
     pub(crate) fn new(project_root: PathBuf, sources: SourceMap) -> Arc<Self> {
-        Session::with_print(project_root, sources, super::stderr_sink())
+        Session::with(project_root, sources, super::stderr_sink(), None)
     }
 
-    pub(crate) fn with_print(project_root: PathBuf, sources: SourceMap, print: super::PrintSink) -> Arc<Self> {
+    pub(crate) fn with(
+        project_root: PathBuf,
+        sources: SourceMap,
+        print: super::PrintSink,
+        vault: Option<Arc<crate::secrets::Vault>>,
+    ) -> Arc<Self> {
         Arc::new(Session {
             project_root,
             sources,
@@ -51,6 +58,7 @@ impl Session {
             engine: OnceLock::new(),
             files: Mutex::default(),
             print,
+            vault,
         })
     }
 

@@ -20,14 +20,18 @@ mod format;
 mod identity;
 mod lock;
 mod recipients;
+mod redact;
 mod store;
+mod vault;
 mod write;
 
 pub use draft::Draft;
 pub use identity::{Identities, generate_identity};
 pub use lock::SecretsLock;
 pub use recipients::{RecipientsFile, Removed};
+pub use redact::{MASK, Redactor, show_tokens};
 pub use store::{Names, SecretStore, Written};
+pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, has_token, shell_quote, token};
 
 pub(crate) use format::{parse_plain, render_plain};
 

@@ -53,6 +53,7 @@ ck() {
       f) p=${r#* }; if [ -L "$p" ] || [ ! -f "$p" ]; then say "$id" "changed since the plan: $p is no longer the file the plan saw"; fi; printf '%s  %s\n' "${r%% *}" "$p" >> "$T/h" ;;
       l) if [ -e "$r" ] && [ ! -L "$r" ]; then say "$id" "changed since the plan: $r is no longer a symlink"; fi ;;
       d) if [ -L "$r" ] || [ ! -d "$r" ]; then say "$id" "changed since the plan: $r is no longer a directory"; fi ;;
+      n) ;;
     esac
   done
   if [ -s "$T/h" ] && ! sha256sum -c --quiet -- "$T/h" > "$O" 2>&1; then echo "changed since the plan: the content differs from what the plan saw" >> "$O"; fail "$1" 1; fi
@@ -65,9 +66,13 @@ mark() { { [ -d "${1%/*}" ] || mkdir -p -- "${1%/*}"; } && : > "$1"; }
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect {
     Absent,
-    File { sha: String },
+    File {
+        sha: String,
+    },
     Link,
     Dir,
+    /// No check: a file of ordo's own (in its state directory).
+    Any,
 }
 
 impl Expect {
@@ -78,6 +83,7 @@ impl Expect {
             Expect::File { sha } => format!("f {step} {sha} {p}"),
             Expect::Link => format!("l {step} {p}"),
             Expect::Dir => format!("d {step} {p}"),
+            Expect::Any => format!("n {step} {p}"),
         }
     }
 }

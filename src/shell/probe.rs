@@ -30,7 +30,7 @@ trap 'rm -rf -- "$T"' EXIT
 trap 'exit 143' TERM INT HUP
 cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
 echo "uid $(id -u)"
-pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; ( cd -- "$d" && exec timeout -k 5 "$5" sh -c "$4" ) </dev/null >/dev/null 2>&1; echo "R $1 $2 $?"; }
+pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1; echo "R $1 $2 $?"; }
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 

@@ -37,6 +37,8 @@ pub(super) struct HostApply {
     pub(super) permits: Arc<Semaphore>,
     pub(super) timeout: Duration,
     pub(super) home: crate::model::HostPath,
+    /// The service's state directory on the host.
+    pub(super) state: crate::model::HostPath,
 }
 
 impl HostApply {
@@ -79,6 +81,7 @@ impl HostApply {
             trigger: None,
             marker,
             timeout: self.timeout,
+            state: &self.state,
         }
     }
 

@@ -112,6 +112,7 @@ pub async fn apply(
             permits: permits.clone(),
             timeout: hosts.settings.timeout,
             home: crate::model::HostPath::new("~").expect("the home directory"),
+            state: super::state::state_dir(&model.service),
         });
     }
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds

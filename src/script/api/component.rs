@@ -528,6 +528,13 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
         attributes: &attributes,
         span: span.as_ref(),
     })?;
+    if crate::secrets::has_token(&resolved.action.label()) {
+        return Err(script_error(
+            ctx,
+            "a secret cannot be part of a step's name",
+            "names are shown in every plan; keep secrets in contents and commands",
+        ));
+    }
     for r in &resolved.on_change {
         if r.serial != serial {
             return Err(script_error(

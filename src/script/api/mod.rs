@@ -9,6 +9,7 @@ mod environment;
 mod names;
 mod options;
 mod primitives;
+mod secret;
 mod shell;
 
 use std::sync::Arc;
@@ -29,4 +30,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     component::register(engine, session);
     primitives::register(engine, session);
     shell::register(engine);
+    secret::register(engine, session);
 }

@@ -8,8 +8,9 @@ use super::document;
 
 /// POSIX single quotes around any text; a `'` inside becomes `'\''`. Always quotes,
 /// so the result is one word even when empty.
+/// A secret in `text` stays a secret, revealed as its own quoted word on the host.
 pub(crate) fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
+    crate::secrets::shell_quote(text)
 }
 
 pub(super) fn register(engine: &mut Engine) {

@@ -28,12 +28,19 @@ impl Spec for CommandSpec {
             None => ctx.dir.clone(),
         };
         let creates = self.creates.as_deref().map(|p| ctx.path("creates", p)).transpose()?;
+        let (run, _) = ctx.reveal_text(&self.run)?;
+        let unless = self
+            .unless
+            .as_deref()
+            .map(|u| ctx.reveal_text(u))
+            .transpose()?
+            .map(|(u, _)| u);
         Ok(Resolved {
             action: Arc::new(Command {
                 name: self.name.clone(),
-                run: self.run.clone(),
+                run,
                 cwd,
-                unless: self.unless.clone(),
+                unless,
                 creates,
                 always: self.always,
                 timeout: self.timeout,

@@ -32,12 +32,39 @@ impl Spec for FileSpec {
             Content::Bytes(b) => b.clone(),
             Content::Source(src) => read_source(ctx, src, "file")?,
         };
-        let mut f = File::new(self.path.clone(), path, content);
-        f.mode = self.mode;
+        let f = with_secrets(ctx, File::new(self.path.clone(), path, content), self.mode)?;
+        let mut f = f;
         f.sensitive = self.sensitive;
         f.owner = self.owner.clone();
         Ok(Resolved::of(Arc::new(f)))
     }
+}
+
+/// A file whose content holds secrets gets their plaintext, its masked form for the
+/// plan, and may not be readable by others.
+fn with_secrets(ctx: &AddCtx<'_>, mut f: File, mode: Option<u32>) -> RhaiResult<File> {
+    let revealed = ctx.reveal(&f.content)?;
+    f.mode = mode;
+    if !revealed.secret {
+        return Ok(f);
+    }
+    if let Some(m) = mode
+        && m & 0o077 != 0
+    {
+        return Err(script_error(
+            ctx.call,
+            format!(
+                "`{}` holds secrets, so its mode must not let others read it (it is {m:04o})",
+                f.name
+            ),
+            "leave `mode` out (files with secrets are 0600) or use 0o600 or 0o400",
+        ));
+    }
+    let mut revealed_file = File::new(f.name.clone(), f.path.clone(), revealed.bytes.into());
+    revealed_file.mode = mode;
+    revealed_file.template = f.template.take();
+    revealed_file.masked = Some(revealed.masked.into_bytes().into());
+    Ok(revealed_file)
 }
 
 struct TemplateSpec {
@@ -67,7 +94,7 @@ impl Spec for TemplateSpec {
         .map_err(fail)?;
         let mut f = File::new(self.path.clone(), path, rendered.into_bytes().into());
         f.template = Some(self.source.clone());
-        f.mode = self.mode;
+        let mut f = with_secrets(ctx, f, self.mode)?;
         f.sensitive = self.sensitive;
         f.owner = self.owner.clone();
         Ok(Resolved::of(Arc::new(f)))

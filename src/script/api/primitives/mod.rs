@@ -61,8 +61,43 @@ pub(crate) struct AddCtx<'a> {
 }
 
 impl AddCtx<'_> {
+    /// `content` with the plaintext of the secrets in it (see `secrets::vault`).
+    pub(crate) fn reveal(&self, content: &[u8]) -> RhaiResult<crate::secrets::Revealed> {
+        match &self.session.vault {
+            Some(vault) => vault
+                .reveal(content)
+                .map_err(|p| super::fail(p.at(self.span, "in this step"))),
+            None => Ok(crate::secrets::Revealed {
+                bytes: content.to_vec(),
+                masked: String::from_utf8_lossy(content).into_owned(),
+                secret: false,
+            }),
+        }
+    }
+
+    /// `text` with its secrets revealed, when it is text a command runs: the step
+    /// holds secrets then.
+    pub(crate) fn reveal_text(&self, text: &str) -> RhaiResult<(String, bool)> {
+        let r = self.reveal(text.as_bytes())?;
+        let plain = String::from_utf8(r.bytes).map_err(|_| {
+            script_error(
+                self.call,
+                "a secret used in a command is not text",
+                "use binary secrets (keys, certificates) as a file's content, and point the command at the file",
+            )
+        })?;
+        Ok((plain, r.secret))
+    }
+
     /// `rel` under the component's root, refused when ordo cannot represent it.
     pub(crate) fn path(&self, what: &str, rel: &str) -> RhaiResult<HostPath> {
+        if crate::secrets::has_token(rel) {
+            return Err(script_error(
+                self.call,
+                format!("a secret cannot be part of the path of a {what}"),
+                "paths are shown in every plan; keep secrets in contents and commands",
+            ));
+        }
         if rel.is_empty() {
             return Err(script_error(
                 self.call,

@@ -17,6 +17,13 @@ struct SymlinkSpec {
 impl Spec for SymlinkSpec {
     fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
         let path = ctx.path("symlink", &self.path)?;
+        if crate::secrets::has_token(&self.target) {
+            return Err(script_error(
+                ctx.call,
+                "a secret cannot be the target of a symlink",
+                "link targets are shown in every plan; keep secrets in contents and commands",
+            ));
+        }
         if let Err(why) = HostPath::check(&self.target).and_then(|()| {
             if self.target.is_empty() {
                 Err("it is empty".to_string())
