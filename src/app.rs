@@ -60,6 +60,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Init(ref args) => return command::init::run(args, &*reporter),
             Command::Completions(ref args) => return command::completions::completions(args),
             Command::Man => return command::completions::man(),
+            Command::Doc(ref args) => return command::doc::doc(args),
+            Command::Definitions(ref args) => return command::doc::definitions(args),
             _ => {}
         }
         let ws = Workspace::open(config, reporter.clone(), cancel, redactor.clone())?;
@@ -109,7 +111,12 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Run(a) => command::run::run(ws, a).await,
         Command::Hosts(a) => command::hosts::run(ws, a).await,
         Command::Components(a) => command::components::run(ws, a).await,
-        Command::Secrets(_) | Command::Init(_) | Command::Completions(_) | Command::Man => {
+        Command::Secrets(_)
+        | Command::Init(_)
+        | Command::Completions(_)
+        | Command::Man
+        | Command::Doc(_)
+        | Command::Definitions(_) => {
             unreachable!("dispatched before the workspace opens")
         }
     }

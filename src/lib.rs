@@ -8,6 +8,7 @@
 pub mod app;
 pub mod cli;
 mod command;
+pub mod doc;
 pub mod exec;
 pub mod host_path;
 pub mod ids;

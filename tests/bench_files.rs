@@ -32,11 +32,7 @@ fn measure(p: &Project, args: &[&str]) -> (Duration, u64) {
         .output()
         .expect("/usr/bin/time (apt-get install time)");
     let elapsed = started.elapsed();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rss = String::from_utf8_lossy(&out.stderr)
         .lines()
         .last()

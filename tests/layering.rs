@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("exec", 6),
     ("cli", 6),
     ("workspace", 7),
+    ("doc", 7),
     ("command", 8),
     ("app", 9),
 ];

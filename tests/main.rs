@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod custom_steps;
 mod deploy;
+mod docs;
 mod errors;
 mod inputs;
 mod layering;

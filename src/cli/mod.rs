@@ -84,6 +84,12 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (`ordo man | man -l -`).
     Man,
+    /// Print the reference of a DSL function, primitive, standard library module or
+    /// subcommand; without NAME, list every name.
+    Doc(DocArgs),
+    /// Write Rhai definition files (`.d.rhai`) of the whole API into DIR, for the
+    /// Rhai language server in an editor.
+    Definitions(DefinitionsArgs),
     /// Passwords, tokens and keys of an environment, encrypted with age in secrets/.
     Secrets(SecretsArgs),
 }
@@ -201,6 +207,23 @@ pub struct InitArgs {
     /// The service's name (default: the directory's name).
     #[arg(long)]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DocArgs {
+    /// What to document: `file`, `c.attr`… `attr`, `ordo/web`, `deploy`.
+    pub name: Option<String>,
+
+    /// Write the generated reference (dsl.md, stdlib.md, cli.md) into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "name")]
+    pub reference: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DefinitionsArgs {
+    /// The directory to write the `.d.rhai` files into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

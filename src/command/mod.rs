@@ -6,6 +6,7 @@ pub(crate) mod check;
 pub(crate) mod completions;
 pub(crate) mod components;
 pub(crate) mod deploy;
+pub(crate) mod doc;
 pub(crate) mod graph;
 pub(crate) mod hosts;
 pub(crate) mod init;

@@ -135,6 +135,23 @@ impl Interpreter {
         stack::run(|| runtime.0.eval_line(line))
     }
 
+    /// Rhai definition files (`.d.rhai`) of ordo's built-in API, for the Rhai
+    /// language server: file name and content.
+    pub fn definitions(&self) -> Vec<(String, String)> {
+        let root = self.project.root.clone();
+        stack::run(move || {
+            let session = Session::new(root.clone(), SourceMap::default());
+            let resolver = Resolver::new(&root, Vec::new(), session.sources.clone(), session.inputs.clone());
+            let engine = engine::build(&session, resolver);
+            engine
+                .definitions()
+                .with_headers(true)
+                .iter_files()
+                .map(|(name, text)| (name.to_string(), text))
+                .collect()
+        })
+    }
+
     /// Every function scripts can call: ordo's built-ins with their signatures and
     /// documentation, and the public functions of the standard library with their
     /// `///` comments. Sorted by module, then name.

@@ -7,6 +7,7 @@ use rhai::{Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, refs, spec};
 use crate::primitive::command::{Command, DOC};
+use crate::script::api::document;
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, StepRef, script_error};
 
@@ -51,8 +52,11 @@ impl Spec for CommandSpec {
 }
 
 pub(super) fn register(engine: &mut Engine) {
-    engine.register_fn(
+    document(
+        engine,
         "command",
+        &["name: string", "options: map", "StepSpec"],
+        DOC.summary,
         |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
             let names = DOC.option_names();
             let mut o = Options::new(&ctx, "command()", opts, &names)?;

@@ -7,6 +7,7 @@ use rhai::{Engine, Map, NativeCallContext};
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::directory::{DOC, Directory};
 use crate::script::api::RhaiResult;
+use crate::script::api::document;
 use crate::script::api::options::Options;
 
 struct DirectorySpec {
@@ -27,18 +28,27 @@ impl Spec for DirectorySpec {
 }
 
 pub(super) fn register(engine: &mut Engine) {
-    engine.register_fn("directory", |ctx: NativeCallContext, path: &str| {
-        spec(
-            &ctx,
-            DirectorySpec {
-                path: path.into(),
-                mode: None,
-                owner: None,
-            },
-        )
-    });
-    engine.register_fn(
+    document(
+        engine,
         "directory",
+        &["path: string", "StepSpec"],
+        DOC.summary,
+        |ctx: NativeCallContext, path: &str| {
+            spec(
+                &ctx,
+                DirectorySpec {
+                    path: path.into(),
+                    mode: None,
+                    owner: None,
+                },
+            )
+        },
+    );
+    document(
+        engine,
+        "directory",
+        &["path: string", "options: map", "StepSpec"],
+        DOC.summary,
         |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
             let names = DOC.option_names();
             let mut o = Options::new(&ctx, "directory()", opts, &names)?;

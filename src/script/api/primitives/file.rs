@@ -6,6 +6,7 @@ use rhai::{Blob, Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::file::{FILE_DOC, File, TEMPLATE_DOC};
+use crate::script::api::document;
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, fail, script_error};
 use crate::script::session::Session;
@@ -127,14 +128,25 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
             },
         )
     };
-    engine.register_fn("file", move |ctx: NativeCallContext, path: &str, content: &str| {
-        bytes(&ctx, path, content.as_bytes().into())
-    });
-    engine.register_fn("file", move |ctx: NativeCallContext, path: &str, content: Blob| {
-        bytes(&ctx, path, content.into())
-    });
-    engine.register_fn(
+    document(
+        engine,
         "file",
+        &["path: string", "content: string", "StepSpec"],
+        FILE_DOC.summary,
+        move |ctx: NativeCallContext, path: &str, content: &str| bytes(&ctx, path, content.as_bytes().into()),
+    );
+    document(
+        engine,
+        "file",
+        &["path: string", "content: blob", "StepSpec"],
+        FILE_DOC.summary,
+        move |ctx: NativeCallContext, path: &str, content: Blob| bytes(&ctx, path, content.into()),
+    );
+    document(
+        engine,
+        "file",
+        &["path: string", "options: map", "StepSpec"],
+        FILE_DOC.summary,
         |ctx: NativeCallContext, path: &str, opts: Map| -> RhaiResult<StepSpec> {
             let names = FILE_DOC.option_names();
             let mut o = Options::new(&ctx, "file()", opts, &names)?;
@@ -180,17 +192,35 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
             },
         )
     };
-    engine.register_fn("template", move |ctx: NativeCallContext, path: &str, source: &str| {
-        template(&ctx, path, source, Map::new(), None, false, None)
-    });
-    engine.register_fn(
+    document(
+        engine,
         "template",
+        &["path: string", "source: string", "StepSpec"],
+        TEMPLATE_DOC.summary,
+        move |ctx: NativeCallContext, path: &str, source: &str| {
+            template(&ctx, path, source, Map::new(), None, false, None)
+        },
+    );
+    document(
+        engine,
+        "template",
+        &["path: string", "source: string", "vars: map", "StepSpec"],
+        TEMPLATE_DOC.summary,
         move |ctx: NativeCallContext, path: &str, source: &str, vars: Map| {
             template(&ctx, path, source, vars, None, false, None)
         },
     );
-    engine.register_fn(
+    document(
+        engine,
         "template",
+        &[
+            "path: string",
+            "source: string",
+            "vars: map",
+            "options: map",
+            "StepSpec",
+        ],
+        TEMPLATE_DOC.summary,
         move |ctx: NativeCallContext, path: &str, source: &str, vars: Map, opts: Map| -> RhaiResult<StepSpec> {
             let names = TEMPLATE_DOC.option_names();
             let mut o = Options::new(&ctx, "template()", opts, &names)?;

@@ -7,6 +7,7 @@ use rhai::{Engine, FnPtr, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, refs, spec};
 use crate::primitive::custom::{Custom, DOC};
+use crate::script::api::document;
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, StepRef, script_error};
 use crate::script::callback::Callback;
@@ -38,31 +39,37 @@ impl Spec for CustomSpec {
 }
 
 pub(super) fn register(engine: &mut Engine) {
-    engine.register_fn("step", |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
-        let names = DOC.option_names();
-        let mut o = Options::new(&ctx, "step()", opts, &names)?;
-        let mut callback = |key: &str| -> RhaiResult<Callback> {
-            match o.take(key) {
-                Some(f) if f.is_fnptr() => Ok(Callback::new(&ctx, f.cast::<FnPtr>())),
-                Some(f) => Err(o.wrong(key, "a function such as |host| { … }", &f)),
-                None => Err(script_error(
-                    &ctx,
-                    format!("step(\"{name}\") needs `{key}`"),
-                    "write step(\"name\", #{ verify: |host| host.try_run(\"test -e x\").ok, update: |host| host.run(\"touch x\") })",
-                )),
-            }
-        };
-        let verify = callback("verify")?;
-        let update = callback("update")?;
-        let on_change = refs(&ctx, o.take("on_change"))?;
-        Ok(spec(
-            &ctx,
-            CustomSpec {
-                name: name.into(),
-                verify,
-                update,
-                on_change,
-            },
-        ))
-    });
+    document(
+        engine,
+        "step",
+        &["name: string", "options: map", "StepSpec"],
+        DOC.summary,
+        |ctx: NativeCallContext, name: &str, opts: Map| -> RhaiResult<StepSpec> {
+            let names = DOC.option_names();
+            let mut o = Options::new(&ctx, "step()", opts, &names)?;
+            let mut callback = |key: &str| -> RhaiResult<Callback> {
+                match o.take(key) {
+                    Some(f) if f.is_fnptr() => Ok(Callback::new(&ctx, f.cast::<FnPtr>())),
+                    Some(f) => Err(o.wrong(key, "a function such as |host| { … }", &f)),
+                    None => Err(script_error(
+                        &ctx,
+                        format!("step(\"{name}\") needs `{key}`"),
+                        "write step(\"name\", #{ verify: |host| host.try_run(\"test -e x\").ok, update: |host| host.run(\"touch x\") })",
+                    )),
+                }
+            };
+            let verify = callback("verify")?;
+            let update = callback("update")?;
+            let on_change = refs(&ctx, o.take("on_change"))?;
+            Ok(spec(
+                &ctx,
+                CustomSpec {
+                    name: name.into(),
+                    verify,
+                    update,
+                    on_change,
+                },
+            ))
+        },
+    );
 }

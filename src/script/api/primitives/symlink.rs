@@ -6,7 +6,8 @@ use rhai::{Engine, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, spec};
 use crate::model::HostPath;
-use crate::primitive::symlink::Symlink;
+use crate::primitive::symlink::{DOC, Symlink};
+use crate::script::api::document;
 use crate::script::api::{RhaiResult, script_error};
 
 struct SymlinkSpec {
@@ -49,13 +50,19 @@ impl Spec for SymlinkSpec {
 }
 
 pub(super) fn register(engine: &mut Engine) {
-    engine.register_fn("symlink", |ctx: NativeCallContext, path: &str, target: &str| {
-        spec(
-            &ctx,
-            SymlinkSpec {
-                path: path.into(),
-                target: target.into(),
-            },
-        )
-    });
+    document(
+        engine,
+        "symlink",
+        &["path: string", "target: string", "StepSpec"],
+        DOC.summary,
+        |ctx: NativeCallContext, path: &str, target: &str| {
+            spec(
+                &ctx,
+                SymlinkSpec {
+                    path: path.into(),
+                    target: target.into(),
+                },
+            )
+        },
+    );
 }
