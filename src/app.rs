@@ -21,7 +21,13 @@ use crate::workspace::Workspace;
 
 /// Runs ordo with parsed arguments and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    let config = Config::from_cli(&cli);
+    let config = match Config::from_cli(&cli) {
+        Ok(c) => c,
+        Err(p) => {
+            let _ = writeln!(std::io::stderr(), "{:?}", miette::Report::new(p));
+            return ExitCode::from(2);
+        }
+    };
     let stderr_color = config.stderr_color;
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(

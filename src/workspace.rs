@@ -79,6 +79,7 @@ impl Workspace {
             print,
             decrypt,
             redactor: self.redactor.clone(),
+            sets: self.config.sets.clone(),
         };
         let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, options))
             .await

@@ -84,3 +84,50 @@ fn completions_and_the_man_page_are_generated() {
         man.stdout
     );
 }
+
+#[test]
+fn values_from_the_command_line_are_typed_checked_and_recorded() {
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"app\", |c| {\n    let port = c.attr(\"port\", 8080);\n    let title = c.attr(\"title\", \"x\");\n    c.add(file(\"app.conf\", `port = ${port}` + \"\\n\" + `title = ${title}` + \"\\n\"));\n});\n",
+        )
+        .local_host("h")
+        .place("app")
+        .file("vars.toml", "[app]\ntitle = \"from a file\"\n")
+        .build();
+    p.test()
+        .args(&[
+            "deploy",
+            "test",
+            "--yes",
+            "--set",
+            "app.port=8081",
+            "--set-file",
+            "vars.toml",
+        ])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 8081\ntitle = from a file\n")
+        .run();
+    p.test()
+        .args(&["status", "test"])
+        .stdout_contains("--set app.port=8081 --set app.title=\"from a file\"")
+        .run();
+    // Typed like an override: an integer attribute takes integers.
+    p.test()
+        .args(&["check", "test", "--set", "app.port=\"8081\""])
+        .status(2)
+        .stderr_contains("attribute `port` of `app` is set to a string but its default is an integer")
+        .stderr_contains("--set app.port=\"8081\"")
+        .run();
+    // An unknown attribute is the same error as an unknown override.
+    p.test()
+        .args(&["check", "test", "--set", "app.prot=1"])
+        .status(2)
+        .stderr_contains("unknown attribute `prot` for component `app`")
+        .stderr_contains("did you mean `port`?")
+        .run();
+    p.test()
+        .args(&["check", "test", "--set", "port=1"])
+        .status(2)
+        .stderr_contains("expected component.attribute=value")
+        .run();
+}

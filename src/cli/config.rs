@@ -29,10 +29,12 @@ pub struct Config {
     pub timeout: Duration,
     pub accept_new_host_keys: bool,
     pub connect_timeout: Duration,
+    /// `--set` and `--set-file` values.
+    pub sets: Vec<crate::script::SetValue>,
 }
 
 impl Config {
-    pub fn from_cli(cli: &Cli) -> Config {
+    pub fn from_cli(cli: &Cli) -> Result<Config, crate::problem::Problem> {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let decide = |terminal: bool| match cli.color {
             Color::Always => true,
@@ -40,7 +42,8 @@ impl Config {
             Color::Auto => terminal && !no_color,
         };
         let stdout_terminal = std::io::stdout().is_terminal();
-        Config {
+        Ok(Config {
+            sets: super::sets::parse(&cli.set, &cli.set_file)?,
             directory: cli.directory.clone().unwrap_or_else(|| PathBuf::from(".")),
             format: cli.format,
             stdout_color: cli.format == Format::Human && decide(stdout_terminal),
@@ -50,6 +53,6 @@ impl Config {
             timeout: Duration::from_secs(cli.timeout),
             accept_new_host_keys: cli.accept_new_host_keys,
             connect_timeout: Duration::from_secs(10),
-        }
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! `ORDO_*` environment variables) once, before any work.
 
 pub mod config;
+pub mod sets;
 
 use std::path::PathBuf;
 
@@ -41,6 +42,16 @@ pub struct Cli {
     /// that changed is refused regardless.
     #[arg(long, global = true, env = "ORDO_ACCEPT_NEW_HOST_KEYS", value_parser = clap::builder::FalseyValueParser::new())]
     pub accept_new_host_keys: bool,
+
+    /// Set an attribute for this run: `--set app.port=8081` (repeatable; the value
+    /// is read as TOML, else as a string). Recorded on the hosts a deploy changes.
+    #[arg(long, global = true, value_name = "COMPONENT.ATTRIBUTE=VALUE")]
+    pub set: Vec<String>,
+
+    /// Attribute values from a TOML file: one table per component (`[app]` then
+    /// `port = 8081`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub set_file: Vec<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

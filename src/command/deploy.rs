@@ -128,6 +128,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
             deployed_at: crate::sys::now_rfc3339(),
             deployed_by: crate::sys::operator(),
             commit: git.map(|g| g.commit),
+            set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
         },
         token: token.clone(),
     });

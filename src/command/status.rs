@@ -42,6 +42,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
                 ordo_version: s.ordo_version,
                 deployed_at: s.deployed_at,
                 deployed_by: s.deployed_by,
+                set: s.set,
             }
         });
         ws.reporter.event(&Event::HostStatus(HostStatus {

@@ -25,6 +25,9 @@ pub struct HostState {
     /// The project's git commit, when it is a git repository.
     #[serde(default)]
     pub commit: Option<String>,
+    /// Attribute values given on the command line (`--set`), as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
 }
 
 pub(crate) fn state_dir(service: &str) -> HostPath {

@@ -210,6 +210,8 @@ pub struct Deployed {
     pub ordo_version: String,
     pub deployed_at: String,
     pub deployed_by: String,
+    /// `--set` values the deploy was given.
+    pub set: Vec<String>,
 }
 
 /// A problem as a JSON consumer sees it.

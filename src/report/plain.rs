@@ -193,8 +193,13 @@ impl Plain {
                             .as_deref()
                             .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
                             .unwrap_or_default();
+                        let set = if d.set.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", --set {}", d.set.join(" --set "))
+                        };
                         format!(
-                            "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}",
+                            "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}{set}",
                             h.host, d.fingerprint, d.environment, d.ordo_version, d.deployed_at, d.deployed_by
                         )
                     }

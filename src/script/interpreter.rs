@@ -245,7 +245,15 @@ fn load(
     let mut scope = Scope::new();
     let mut functions = AST::empty();
     let result = match env {
-        Some(env) => run_environment(project, env, &engine, &session, &mut scope, &mut functions),
+        Some(env) => run_environment(
+            project,
+            env,
+            &engine,
+            &session,
+            &mut scope,
+            &mut functions,
+            &options.sets,
+        ),
         None => Err(Problems(Vec::new())),
     };
     let parts = Parts {
@@ -267,6 +275,7 @@ fn run_environment(
     session: &Arc<Session>,
     scope: &mut Scope<'static>,
     functions: &mut AST,
+    sets: &[super::SetValue],
 ) -> Result<Configured, Problems> {
     let root = &project.root;
     let env_file = format!("environments/{env}.rhai");
@@ -311,7 +320,33 @@ fn run_environment(
             );
         }
     }
+    command_line_overrides(session, sets)?;
     eval::configure(engine, session, &service)
+}
+
+/// `--set` values: overrides after the environment's own, each pointing at its
+/// place on the command line (a source of its own, so errors show it), and part of
+/// what the fingerprint covers.
+fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result<(), Problems> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    const SOURCE: &str = "<command line>";
+    let text: String = sets.iter().map(|s| format!("--set {}\n", s.text)).collect();
+    session.sources.insert(SOURCE, &text);
+    session.inputs.record(SOURCE, None, text.as_bytes());
+    let mut decl = session.decl();
+    for (i, set) in sets.iter().enumerate() {
+        let value = rhai::serde::to_dynamic(&set.value)
+            .map_err(|e| Problem::new(Kind::Usage, format!("--set {}: {e}", set.text)))?;
+        let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        decl.overrides.push(crate::script::session::OverrideDecl {
+            component: set.component.clone(),
+            values: std::iter::once((set.attribute.clone(), value)).collect(),
+            span: Some(crate::source::Span::new(SOURCE, line, 7)),
+        });
+    }
+    Ok(())
 }
 
 /// Runs one script file in `scope`; returns its functions (statements cleared).

@@ -88,6 +88,19 @@ pub struct Options {
     pub decrypt: bool,
     /// Learns every secret value decrypted, before anything can print it.
     pub redactor: crate::secrets::Redactor,
+    /// Attribute values from the command line (`--set`, `--set-file`): overrides
+    /// applied after the environment's own.
+    pub sets: Vec<SetValue>,
+}
+
+/// One `--set component.attribute=value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SetValue {
+    pub component: String,
+    pub attribute: String,
+    pub value: serde_json::Value,
+    /// As the user wrote it, for messages and the host's record.
+    pub text: String,
 }
 
 impl Default for Options {
@@ -96,6 +109,7 @@ impl Default for Options {
             print: stderr_sink(),
             decrypt: false,
             redactor: crate::secrets::Redactor::default(),
+            sets: Vec::new(),
         }
     }
 }
