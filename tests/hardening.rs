@@ -1,0 +1,16 @@
+//! Regression tests for "safe under failure and attack" (issue 7): conflicts caught
+//! at check time, locks that always release, no write window for private files,
+//! nothing forged or half-done. Each test is named after what it guards; the
+//! host-side ones run over real sshd hosts, where they matter most.
+//!
+//! | module | what |
+//! |---|---|
+//! | `check_time` | what `ordo check` refuses: two steps on one path, unrepresentable paths; `plan --exit-code` |
+//! | `first_deploy` | guards, `ordo run` and custom steps on a host never deployed; custom steps' markers; environments |
+//! | `removal` | what ordo created and no longer declares is removed, nothing else |
+//! | `locks` | the deploy lock: errors after it was taken, signals, a full disk, stale holders |
+//! | `host_files` | writing on hostile ground: no write window, unpredictable staging, forged probe lines, races since the plan, ownership |
+//! | `many_files` | hosts with a thousand managed files with long paths, local and over ssh |
+//! | `shown` | what reaches the terminal: private contents, control characters; bounded controller memory; timeouts |
+
+mod check_time;
