@@ -14,3 +14,22 @@
 //! | `shown` | what reaches the terminal: private contents, control characters; bounded controller memory; timeouts |
 
 mod check_time;
+mod first_deploy;
+
+use crate::support::Test;
+use crate::support::sshd::TestHosts;
+
+/// A service `s` whose one component `x` declares `steps` (Rhai statements, `c`
+/// in scope).
+fn service(steps: &str) -> String {
+    format!("let s = service(\"s\");\ns.component(\"x\", |c| {{\n{steps}}});\n")
+}
+
+/// Environment `prod` with component `x` of [`service`]`(steps)` on each ssh alias.
+fn over_ssh(hosts: &TestHosts, aliases: &[&str], steps: &str) -> Test {
+    Test::new()
+        .service(&service(steps))
+        .environment("prod")
+        .ssh_hosts(hosts, aliases)
+        .place("x")
+}

@@ -2,12 +2,8 @@
 //! path (item 1), paths and link targets ordo cannot represent (item 10) — and
 //! `ordo plan --exit-code` for CI (item 12).
 
+use super::service;
 use crate::support::{Test, single_host};
-
-/// A one-host service whose component `x` declares `steps` (Rhai statements).
-fn service(steps: &str) -> String {
-    format!("let s = service(\"s\");\ns.component(\"x\", |c| {{\n{steps}}});\n")
-}
 
 #[test]
 fn two_steps_managing_one_path_are_a_check_time_error() {
