@@ -15,6 +15,7 @@
 
 mod check_time;
 mod first_deploy;
+mod removal;
 
 use crate::support::Test;
 use crate::support::sshd::TestHosts;
@@ -32,4 +33,15 @@ fn over_ssh(hosts: &TestHosts, aliases: &[&str], steps: &str) -> Test {
         .environment("prod")
         .ssh_hosts(hosts, aliases)
         .place("x")
+}
+
+/// `chown -R user: path` (the tests run as root; test hosts' users own their files).
+fn chown_to(user: &str, path: &std::path::Path) {
+    let status = std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{user}:"))
+        .arg(path)
+        .status()
+        .expect("chown");
+    assert!(status.success(), "chown -R {user}: {}", path.display());
 }
