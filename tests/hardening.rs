@@ -15,6 +15,7 @@
 
 mod check_time;
 mod first_deploy;
+mod locks;
 mod removal;
 
 use crate::support::Test;

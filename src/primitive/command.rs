@@ -93,11 +93,12 @@ impl Primitive for Command {
 
 /// Runs the command in its directory (created if missing) under `timeout`, which
 /// kills its process group when time is up; removes its pending marker after it
-/// succeeded.
+/// succeeded. In the background (`$P`), so that a stop of the script reaches it
+/// through the script's signal trap (timeout's group is not the script's).
 const COMMAND_SH: &str = r#"c() {
   pd "$1" "$2"
-  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh -c "$3" ) </dev/null >"$O" 2>&1
-  r=$?
+  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh -c "$3" ) </dev/null >"$O" 2>&1 &
+  P=$!; wait "$P"; r=$?; P=
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $5 s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$1" $r
   [ -z "$4" ] || rm -f -- "$4"

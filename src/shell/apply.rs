@@ -26,7 +26,10 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The core of every apply script. `$O` collects the output of the running step;
 /// `fail` reports its tail (base64) and stops the script; the exit trap removes
-/// every staging directory that is left.
+/// every staging directory that is left. `$P` is a running `timeout` (a command):
+/// GNU timeout puts itself in a process group of its own, out of reach of the
+/// signal that stops the script's group, so the signal trap passes it on (timeout
+/// then stops its whole group).
 const LIB: &str = r#"umask 077
 [ -z "${SUDO_USER:-}" ] || HOME=$(getent passwd -- "$SUDO_USER" | cut -d: -f6)
 HOME=${HOME%/}
@@ -34,7 +37,7 @@ HOME=${HOME%/}
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'if [ -f "$T/stages" ]; then while IFS= read -r d; do rm -rf -- "$d"; done < "$T/stages"; fi; rm -rf -- "$T"' EXIT
-trap 'exit 143' TERM INT HUP
+trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
 : > "$O"
 fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4000 "$O" | base64 -w0; echo; exit 1; }
