@@ -15,6 +15,7 @@
 
 mod check_time;
 mod first_deploy;
+mod host_files;
 mod locks;
 mod removal;
 

@@ -55,11 +55,13 @@ ck() {
       f) p=${r#* }; if [ -L "$p" ] || [ ! -f "$p" ]; then say "$id" "changed since the plan: $p is no longer the file the plan saw"; fi; printf '%s  %s\n' "${r%% *}" "$p" >> "$T/h" ;;
       l) if [ -e "$r" ] && [ ! -L "$r" ]; then say "$id" "changed since the plan: $r is no longer a symlink"; fi ;;
       d) if [ -L "$r" ] || [ ! -d "$r" ]; then say "$id" "changed since the plan: $r is no longer a directory"; fi ;;
+      n) if [ -L "$r" ] || [ ! -d "$r" ]; then say "$id" "changed since the plan: $r is no longer a directory (ordo does not write through symlinks)"; fi ;;
     esac
   done
   if [ -s "$T/h" ] && ! sha256sum -c --quiet -- "$T/h" > "$O" 2>&1; then echo "changed since the plan: the content differs from what the plan saw" >> "$O"; fail "$1" 1; fi
 }
 mark() { { [ -d "${1%/*}" ] || mkdir -p -- "${1%/*}"; } && : > "$1"; }
+nd() { i=$1; shift; for d in "$@"; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then say "$i" "changed since the plan: $d is no longer a directory (ordo does not write through symlinks)"; fi; done; }
 "#;
 
 /// What a target must still look like when its change is applied: what the probe
@@ -94,6 +96,8 @@ struct Staged {
     owner: Option<String>,
     expect: Expect,
     path: HostPath,
+    /// Directories on the way that must not be symlinks (see [`ApplyScript::no_links`]).
+    parents: Vec<HostPath>,
 }
 
 /// An apply script being built. Primitives add their changes in plan order.
@@ -103,6 +107,7 @@ pub struct ApplyScript {
     group: Vec<Staged>,
     marked: HashSet<HostPath>,
     steps: usize,
+    no_links: Option<(StepId, Vec<HostPath>)>,
 }
 
 impl Default for ApplyScript {
@@ -119,6 +124,7 @@ impl ApplyScript {
             group: Vec::new(),
             marked: HashSet::new(),
             steps: 0,
+            no_links: None,
         }
     }
 
@@ -132,9 +138,23 @@ impl ApplyScript {
         }
     }
 
+    /// The directories between a component's root and the path `step` changes next:
+    /// none of them may be a symlink (or anything but a directory) when the change
+    /// is applied, whatever the probe saw — ordo does not write through symlinks.
+    /// A file of `step` checks them before it is staged and again right before its
+    /// rename; any other change, before its first line. The executor calls this
+    /// before each change of a managed path.
+    pub fn no_links(&mut self, step: StepId, dirs: Vec<HostPath>) {
+        self.no_links = (!dirs.is_empty()).then_some((step, dirs));
+    }
+
     /// A line of the script (after any pending file group).
     pub fn line(&mut self, text: &str) {
         self.flush();
+        if let Some((step, dirs)) = self.no_links.take() {
+            let words: Vec<String> = dirs.iter().map(word).collect();
+            let _ = writeln!(self.text, "nd {step} {}", words.join(" "));
+        }
         self.text.push_str(text);
         self.text.push('\n');
     }
@@ -165,6 +185,13 @@ impl ApplyScript {
         expect: Expect,
     ) {
         let (dir, name) = path.split();
+        let parents = match self.no_links.take() {
+            Some((s, dirs)) if s == step => dirs,
+            other => {
+                self.no_links = other;
+                Vec::new()
+            }
+        };
         self.group.push(Staged {
             step,
             dir,
@@ -174,6 +201,7 @@ impl ApplyScript {
             owner,
             expect,
             path: path.clone(),
+            parents,
         });
     }
 
@@ -206,8 +234,22 @@ impl ApplyScript {
                 None => dirs.push((f.dir.clone(), vec![i])),
             }
         }
+        // The directories on the way of each target directory (the same for every
+        // file in it): checked before staging, and again with the targets.
+        let parents = |files: &[usize]| -> &[HostPath] {
+            files
+                .iter()
+                .map(|&i| group[i].parents.as_slice())
+                .find(|p| !p.is_empty())
+                .unwrap_or(&[])
+        };
         for (k, (dir, files)) in dirs.iter().enumerate() {
             let first = group[files[0]].step;
+            let on_the_way = parents(files);
+            if !on_the_way.is_empty() {
+                let words: Vec<String> = on_the_way.iter().map(word).collect();
+                let _ = writeln!(s, "nd {first} {}", words.join(" "));
+            }
             let _ = writeln!(s, "sg {first} {}; S{k}=$S", word(dir));
             for &i in files {
                 let f = &group[i];
@@ -227,7 +269,13 @@ impl ApplyScript {
         }
         // Every target still as the plan saw it, checked after staging (the slow
         // part) and right before the renames.
-        let checks: String = group.iter().map(|f| f.expect.line(f.step, &f.path) + "\n").collect();
+        let mut checks: String = group.iter().map(|f| f.expect.line(f.step, &f.path) + "\n").collect();
+        for (_, files) in &dirs {
+            let first = group[files[0]].step;
+            for d in parents(files) {
+                let _ = writeln!(checks, "n {first} {}", super::relative(d));
+            }
+        }
         let _ = write!(s, "ck {} <<'ORDO_EOF'\n{checks}ORDO_EOF\n", group[0].step);
         for (k, (dir, files)) in dirs.iter().enumerate() {
             let d = word(dir);
@@ -356,6 +404,30 @@ mod tests {
             stage < write && write < check && check < rename && rename < done,
             "{body}"
         );
+    }
+
+    #[test]
+    fn directories_on_the_way_are_checked_before_staging_and_before_the_rename() {
+        let mut a = ApplyScript::new();
+        let p = |s: &str| HostPath::new(s).unwrap();
+        a.no_links(StepId::new(1), vec![p("~/r/etc/sub"), p("~/r/etc")]);
+        a.file(
+            StepId::new(1),
+            &p("~/r/etc/sub/a"),
+            b"x".to_vec().into(),
+            0o644,
+            None,
+            Expect::Absent,
+        );
+        a.no_links(StepId::new(2), vec![p("~/r/l")]);
+        a.line("ln_ 2 ./r/l x y a");
+        let s = a.finish();
+        let body = &s[LIB.len()..];
+        let before = body.find("nd 1 ./r/etc/sub ./r/etc\nsg 1 ./r/etc/sub").expect(body);
+        let again = body.find("n 1 ./r/etc/sub\nn 1 ./r/etc\nORDO_EOF").expect(body);
+        let rename = body.find("mv -f -t ./r/etc/sub").expect(body);
+        let other = body.find("nd 2 ./r/l\nln_ 2").expect(body);
+        assert!(before < again && again < rename && rename < other, "{body}");
     }
 
     #[test]

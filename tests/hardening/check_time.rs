@@ -24,9 +24,18 @@ fn two_steps_managing_one_path_are_a_check_time_error() {
         .run();
     // The same component twice, and a directory and a file on one path.
     for (steps, what) in [
-        ("  c.add(file(\"a\", \"1\"));\n  c.add(file(\"./a\", \"2\"));\n", "both manage"),
-        ("  c.add(directory(\"a\"));\n  c.add(file(\"a\", \"2\"));\n", "both manage"),
-        ("  c.add(symlink(\"a\", \"b\"));\n  c.add(directory(\"a/\"));\n", "both manage"),
+        (
+            "  c.add(file(\"a\", \"1\"));\n  c.add(file(\"./a\", \"2\"));\n",
+            "both manage",
+        ),
+        (
+            "  c.add(directory(\"a\"));\n  c.add(file(\"a\", \"2\"));\n",
+            "both manage",
+        ),
+        (
+            "  c.add(symlink(\"a\", \"b\"));\n  c.add(directory(\"a/\"));\n",
+            "both manage",
+        ),
     ] {
         single_host(&service(steps))
             .args(&["check", "test"])
@@ -79,15 +88,30 @@ fn the_same_directory_declared_twice_with_the_same_mode_is_fine() {
 #[test]
 fn paths_and_targets_ordo_cannot_represent_are_a_check_time_error() {
     for (step, what) in [
-        (r#"file("a\nb", "x")"#, "file `a\\u{a}b` cannot be managed: it contains a newline"),
-        (r#"file("a\tb", "x")"#, "file `a\\u{9}b` cannot be managed: it contains a tab"),
-        (r#"file("a\\b", "x")"#, "file `a\\b` cannot be managed: it contains a backslash"),
+        (
+            r#"file("a\nb", "x")"#,
+            "file `a\\u{a}b` cannot be managed: it contains a newline",
+        ),
+        (
+            r#"file("a\tb", "x")"#,
+            "file `a\\u{9}b` cannot be managed: it contains a tab",
+        ),
+        (
+            r#"file("a\\b", "x")"#,
+            "file `a\\b` cannot be managed: it contains a backslash",
+        ),
         (
             r#"file("a\x1b[2Jb", "x")"#,
             "cannot be managed: it contains a control character (\\u{1b})",
         ),
-        (r#"file("a ", "x")"#, "file `a ` cannot be managed: a part of it ends with a space"),
-        (r#"directory("d /x")"#, "directory `d /x` cannot be managed: a part of it ends with a space"),
+        (
+            r#"file("a ", "x")"#,
+            "file `a ` cannot be managed: a part of it ends with a space",
+        ),
+        (
+            r#"directory("d /x")"#,
+            "directory `d /x` cannot be managed: a part of it ends with a space",
+        ),
         (
             r#"symlink("l", "x\ny")"#,
             "the target of symlink `l` cannot be used: it contains a newline",
@@ -139,7 +163,10 @@ fn plan_exit_code_tells_ci_whether_there_are_changes() {
         )
         .run();
     // An error is 1 with --exit-code, never 2 (which means "changes").
-    p.write("services/s.rhai", "let s = service(\"s\");\ns.component(\"x\", |c| { nope });\n");
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"x\", |c| { nope });\n",
+    );
     p.test().args(&["plan", "test", "--exit-code"]).status(1).run();
     p.test().args(&["plan", "test"]).status(2).run();
 }

@@ -12,7 +12,9 @@ use crate::support::sshd::TestHosts;
 /// Files in a local host's pending-marker directory.
 fn pending(dir: &Path) -> Vec<String> {
     match std::fs::read_dir(dir) {
-        Ok(entries) => entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
@@ -161,7 +163,11 @@ fn a_custom_step_watching_a_file_runs_after_it_changed_and_its_marker_is_removed
     // The file changes, the reload fails: its marker stays, and the next deploy
     // runs it although the file is up to date by then.
     p.write("hosts/h/deployment/s/fail", "");
-    p.write("environments/test.rhai", &p.read("environments/test.rhai").replace(".place(\"x\")", ".place(\"x\", #{ v: 2 })"));
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ v: 2 })"),
+    );
     p.test()
         .args(&["deploy", "test", "--yes"])
         .status(1)

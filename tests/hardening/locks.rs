@@ -87,7 +87,10 @@ fn a_probe_that_exits_non_zero_after_the_lock_was_taken_leaves_no_lock() {
         .stderr_contains("host `h`: probing failed")
         .expect_missing("hosts/h/.ordo/s/lock")
         .run();
-    p.test().args(&["deploy", "test", "--yes"]).expect_file("hosts/h/deployment/s/a", "a").run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .expect_file("hosts/h/deployment/s/a", "a")
+        .run();
 }
 
 fn alive(pid: u32) -> bool {
@@ -96,7 +99,10 @@ fn alive(pid: u32) -> bool {
 
 /// Processes of `user` whose command line contains `text`.
 fn processes(user: &str, text: &str) -> String {
-    let out = Command::new("pgrep").args(["-a", "-u", user, "-f", text]).output().expect("pgrep");
+    let out = Command::new("pgrep")
+        .args(["-a", "-u", user, "-f", text])
+        .output()
+        .expect("pgrep");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -125,9 +131,16 @@ fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_1
             assert!(ordo.try_wait().unwrap().is_none(), "round {round}: ordo ended early");
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(home.join(".ordo/s/lock").is_dir(), "round {round}: the deploy holds the lock");
+        assert!(
+            home.join(".ordo/s/lock").is_dir(),
+            "round {round}: the deploy holds the lock"
+        );
         let sent = Instant::now();
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(ordo.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(ordo.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
         let out = ordo.wait_with_output().unwrap();
         let took = sent.elapsed();
@@ -145,11 +158,18 @@ fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_1
             if left.is_empty() {
                 break;
             }
-            assert!(Instant::now() < deadline, "round {round} (SIG{signal}): still running on the host:\n{left}");
+            assert!(
+                Instant::now() < deadline,
+                "round {round} (SIG{signal}): still running on the host:\n{left}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let masters = Command::new("pgrep").arg("-af").arg(&config).output().unwrap();
-        assert!(masters.stdout.is_empty(), "round {round}: ssh masters left: {}", String::from_utf8_lossy(&masters.stdout));
+        assert!(
+            masters.stdout.is_empty(),
+            "round {round}: ssh masters left: {}",
+            String::from_utf8_lossy(&masters.stdout)
+        );
     }
 }
 
@@ -170,14 +190,25 @@ impl FullDisk {
             .arg(dir)
             .status()
             .expect("mount");
-        assert!(status.success(), "mounting a tmpfs on {} (the tests run as root)", dir.display());
+        assert!(
+            status.success(),
+            "mounting a tmpfs on {} (the tests run as root)",
+            dir.display()
+        );
         let disk = FullDisk(dir.to_path_buf());
         let fill = Command::new("sh")
             .arg("-c")
-            .arg(format!("dd if=/dev/zero of={}/fill bs=4096 2>/dev/null; df {0}", dir.display()))
+            .arg(format!(
+                "dd if=/dev/zero of={}/fill bs=4096 2>/dev/null; df {0}",
+                dir.display()
+            ))
             .output()
             .unwrap();
-        assert!(String::from_utf8_lossy(&fill.stdout).contains("100%"), "{}", String::from_utf8_lossy(&fill.stdout));
+        assert!(
+            String::from_utf8_lossy(&fill.stdout).contains("100%"),
+            "{}",
+            String::from_utf8_lossy(&fill.stdout)
+        );
         disk
     }
 }
@@ -244,7 +275,10 @@ fn a_lock_whose_holder_died_here_is_stale_and_break_lock_refuses_a_live_holder()
     p.test()
         .args(&["deploy", "test", "--yes"])
         .status(4)
-        .stderr_contains(&format!("host `h` is locked by {} (pid {dead}, environment test)", ordo::sys::operator()))
+        .stderr_contains(&format!(
+            "host `h` is locked by {} (pid {dead}, environment test)",
+            ordo::sys::operator()
+        ))
         .stderr_contains("the lock is stale: that process no longer runs on this machine")
         .expect_missing("hosts/h/deployment")
         .run();
@@ -264,12 +298,19 @@ fn a_lock_whose_holder_died_here_is_stale_and_break_lock_refuses_a_live_holder()
         .stderr_contains("--break-lock only removes the locks of deploys that died")
         .expect_missing("hosts/h/deployment")
         .run();
-    assert_eq!(p.read("hosts/h/.ordo/s/lock/info"), lock(me), "the live holder's lock stays");
+    assert_eq!(
+        p.read("hosts/h/.ordo/s/lock/info"),
+        lock(me),
+        "the live holder's lock stays"
+    );
 
     p.write("hosts/h/.ordo/s/lock/info", &lock(dead));
     p.test()
         .args(&["deploy", "test", "--yes", "--break-lock"])
-        .stdout_contains(&format!("broke the lock on h held by {} (pid {dead}", ordo::sys::operator()))
+        .stdout_contains(&format!(
+            "broke the lock on h held by {} (pid {dead}",
+            ordo::sys::operator()
+        ))
         .expect_file("hosts/h/deployment/s/a", "a")
         .expect_missing("hosts/h/.ordo/s/lock")
         .run();

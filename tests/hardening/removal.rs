@@ -26,7 +26,8 @@ fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh() {
     p.test().args(&["deploy", "prod", "--yes"]).run();
     p.write(
         "environments/prod.rhai",
-        &p.read("environments/prod.rhai").replace(".place(\"x\")", ".place(\"x\", #{ old: false })"),
+        &p.read("environments/prod.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ old: false })"),
     );
     p.test()
         .args(&["plan", "prod"])
@@ -61,7 +62,11 @@ fn a_directory_that_is_not_empty_is_kept_and_the_deploy_says_so() {
     let p = single_host(&service(STEPS)).build();
     p.test().args(&["deploy", "test", "--yes"]).run();
     p.write("hosts/h/deployment/s/data/the-users-file", "mine");
-    p.write("environments/test.rhai", &p.read("environments/test.rhai").replace(".place(\"x\")", ".place(\"x\", #{ old: false })"));
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ old: false })"),
+    );
     p.test()
         .args(&["deploy", "test", "--yes"])
         .stdout_contains("  ✓ h:x directory data (")
@@ -95,7 +100,11 @@ fn a_path_ordo_did_not_create_is_never_removed() {
     std::fs::write(&owned, forged).unwrap();
     p.write("hosts/h/victim", "not ordo's");
     p.write("victim", "not ordo's either");
-    p.write("environments/test.rhai", &p.read("environments/test.rhai").replace(".place(\"x\")", ".place(\"x\", #{ old: false })"));
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ old: false })"),
+    );
     p.test()
         .args(&["deploy", "test", "--yes"])
         .stdout(

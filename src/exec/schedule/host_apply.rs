@@ -82,6 +82,22 @@ impl HostApply {
         }
     }
 
+    /// The root below which `s` manages `path`: its component's, or for a removal
+    /// the root of this host's component that holds the path.
+    fn root_of(&self, s: StepId, path: &crate::model::HostPath) -> &crate::model::HostPath {
+        let model = &self.catalog.model;
+        if s.index() < model.steps.len() {
+            return &model.components[model.steps[s].component].root;
+        }
+        model
+            .components
+            .iter()
+            .filter(|c| c.host == self.plan.host && path.is_below(&c.root))
+            .map(|c| &c.root)
+            .max_by_key(|r| r.as_str().len())
+            .unwrap_or(&self.home)
+    }
+
     /// The pending marker of `s`, when other steps trigger it.
     fn own_marker(&self, s: StepId) -> Option<crate::model::HostPath> {
         let model = &self.catalog.model;
@@ -352,6 +368,12 @@ fn batch_script(
     for p in batch {
         let marker = h.own_marker(p.step);
         let ctx = h.ctx(p.step, marker.as_ref());
+        if let Some(m) = h.catalog.action(p.step).managed() {
+            s.no_links(
+                p.step,
+                crate::exec::probe::parents_below(&m.path, h.root_of(p.step, &m.path)),
+            );
+        }
         h.catalog.action(p.step).apply(&ctx, &p.planned, &h.plan.facts, &mut s);
         s.step();
     }
