@@ -17,6 +17,7 @@ mod check_time;
 mod first_deploy;
 mod host_files;
 mod locks;
+mod many_files;
 mod removal;
 
 use crate::support::Test;
