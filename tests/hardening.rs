@@ -19,6 +19,7 @@ mod host_files;
 mod locks;
 mod many_files;
 mod removal;
+mod shown;
 
 use crate::support::Test;
 use crate::support::sshd::TestHosts;

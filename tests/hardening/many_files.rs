@@ -25,8 +25,13 @@ fn steps() -> String {
                 .join("/")
         })
         .collect();
-    let total: usize = (0..FILES).map(|i| dirs[i % 10].len() + 1 + 200 + i.to_string().len()).sum();
-    assert!(total > 2 << 20, "the paths must not fit in one argument list: {total} bytes");
+    let total: usize = (0..FILES)
+        .map(|i| dirs[i % 10].len() + 1 + 200 + i.to_string().len())
+        .sum();
+    assert!(
+        total > 2 << 20,
+        "the paths must not fit in one argument list: {total} bytes"
+    );
     let list: Vec<String> = dirs.iter().map(|d| format!("\"{d}\"")).collect();
     format!(
         "  let dirs = [{}];\n  for i in 0..{FILES} {{\n    c.add(file(dirs[i % 10] + \"/\" + \"{}\" + i, `${{i}}`));\n  }}\n",
@@ -76,24 +81,38 @@ fn plan_and_deploy(project: &Path, env: &str, host: &str, root: &Path) {
     let limit = Duration::from_secs(120);
     let (code, out, err) = ordo_within(project, &["plan", env], limit);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("plan: {FILES} to change, 0 unchanged on 1 host")), "{out}");
+    assert!(
+        out.contains(&format!("plan: {FILES} to change, 0 unchanged on 1 host")),
+        "{out}"
+    );
     let (code, out, err) = ordo_within(project, &["deploy", env, "--yes"], limit);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!err.contains("Argument list too long"), "{err}");
-    assert!(out.contains(&format!("done: {FILES} changed, 0 unchanged, 0 failed")), "{out}");
+    assert!(
+        out.contains(&format!("done: {FILES} changed, 0 unchanged, 0 failed")),
+        "{out}"
+    );
     let (code, out, err) = ordo_within(project, &["plan", env], limit);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
-        format!("plan {env} (service s): {FILES} steps on 1 host\nnothing to change: {FILES} steps on 1 host up to date\n"),
+        format!(
+            "plan {env} (service s): {FILES} steps on 1 host\nnothing to change: {FILES} steps on 1 host up to date\n"
+        ),
         "no file that exists is reported absent"
     );
     // One file changed on the host: exactly that one is planned.
-    let victim = walk_files(root).into_iter().find(|p| p.to_string_lossy().ends_with("f999")).expect("file 999");
+    let victim = walk_files(root)
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("f999"))
+        .expect("file 999");
     std::fs::write(&victim, "changed").unwrap();
     let (code, out, err) = ordo_within(project, &["plan", env], limit);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(&format!("plan: 1 to change, {} unchanged on 1 host", FILES - 1)), "{out}");
+    assert!(
+        out.contains(&format!("plan: 1 to change, {} unchanged on 1 host", FILES - 1)),
+        "{out}"
+    );
     assert!(out.contains(&format!("~ {host}:x file ")), "{out}");
 }
 
@@ -111,7 +130,11 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_locally() {
-    let p = Test::new().service(&service(&steps())).local_host("h").place("x").build();
+    let p = Test::new()
+        .service(&service(&steps()))
+        .local_host("h")
+        .place("x")
+        .build();
     plan_and_deploy(p.root(), "test", "h", &p.path("hosts/h/deployment/s"));
 }
 
