@@ -173,6 +173,39 @@ fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_1
     }
 }
 
+#[test]
+fn a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1").to_string();
+    let home = hosts.home("t1").to_path_buf();
+    let steps = "  c.add(command(\"c\", #{ run: \"true\", unless: \"touch ~/guarding; exec sleep 3606\" }));\n";
+    let p = over_ssh(&hosts, &["t1"], steps).build();
+    let ordo = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !home.join("guarding").exists() {
+        assert!(Instant::now() < deadline, "the guard never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(home.join(".ordo/s/lock").is_dir(), "the probe took the lock");
+    assert!(Command::new("kill").arg("-INT").arg(ordo.id().to_string()).status().unwrap().success());
+    let out = ordo.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!home.join(".ordo/s/lock").exists(), "the lock was left behind");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !processes(&user, "sleep 3606").is_empty() {
+        assert!(Instant::now() < deadline, "the guard still runs: {}", processes(&user, "sleep 3606"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A tmpfs mounted on `dir` (`size` bytes, owned by `user`) and filled up;
 /// unmounted when dropped.
 struct FullDisk(PathBuf);
