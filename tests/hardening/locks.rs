@@ -195,13 +195,24 @@ fn a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(home.join(".ordo/s/lock").is_dir(), "the probe took the lock");
-    assert!(Command::new("kill").arg("-INT").arg(ordo.id().to_string()).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .arg("-INT")
+            .arg(ordo.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = ordo.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!home.join(".ordo/s/lock").exists(), "the lock was left behind");
     let deadline = Instant::now() + Duration::from_secs(3);
     while !processes(&user, "sleep 3606").is_empty() {
-        assert!(Instant::now() < deadline, "the guard still runs: {}", processes(&user, "sleep 3606"));
+        assert!(
+            Instant::now() < deadline,
+            "the guard still runs: {}",
+            processes(&user, "sleep 3606")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
