@@ -93,6 +93,23 @@ fn a_probe_that_exits_non_zero_after_the_lock_was_taken_leaves_no_lock() {
         .run();
 }
 
+#[test]
+fn a_lock_that_cannot_be_removed_is_reported_not_claimed_released() {
+    let hosts = TestHosts::start(&["t1"]);
+    // A step takes away the login user's right to remove entries of `~/.ordo/s`
+    // halfway through the deploy.
+    let steps = "  c.add(step(\"seal\", #{ verify: |h| false, update: |h| { h.run(\"chmod 500 ~/.ordo/s\"); } }));\n";
+    let p = over_ssh(&hosts, &["t1"], steps).build();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(1)
+        .stderr_contains("host `t1`: the deploy lock could not be released")
+        .stderr_contains("Permission denied")
+        .stderr_contains("--break-lock")
+        .run();
+    assert!(hosts.home("t1").join(".ordo/s/lock").is_dir(), "the lock is still there, as reported");
+}
+
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
