@@ -107,7 +107,10 @@ fn a_lock_that_cannot_be_removed_is_reported_not_claimed_released() {
         .stderr_contains("Permission denied")
         .stderr_contains("--break-lock")
         .run();
-    assert!(hosts.home("t1").join(".ordo/s/lock").is_dir(), "the lock is still there, as reported");
+    assert!(
+        hosts.home("t1").join(".ordo/s/lock").is_dir(),
+        "the lock is still there, as reported"
+    );
 }
 
 fn alive(pid: u32) -> bool {
