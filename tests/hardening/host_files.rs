@@ -176,7 +176,8 @@ fn staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes(
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     let steps = format!(
-        "  c.add(file(\"{0}/app.conf\", `v${{c.attr(\"v\", 0)}}`));\n  c.add(symlink(\"{0}/link\", \"-x\"));\n",
+        "  c.add(file(\"{0}/app.conf\", `v${{c.attr(\"v\", 0)}}`));\n  c.add(symlink(\"{0}/link\", \"-x\"));\n  \
+         c.add(file(\"{0}/big\", #{{ source: \"files/big\" }}));\n",
         shared.path().display()
     );
     let p = over_ssh(&hosts, &["t1"], &steps).build();
@@ -188,6 +189,8 @@ fn staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes(
             .replace(&format!("#{{ v: {} }}", v - 1), "#{ v: VALUE }")
             .replace(".place(\"x\")", ".place(\"x\", #{ v: VALUE })");
         p.write("environments/prod.rhai", &env.replace("VALUE", &v.to_string()));
+        // Big enough that staging takes a moment the watcher can see.
+        p.write("files/big", &format!("{v}{}", "b".repeat(2 << 20)));
         p.test().args(&["deploy", "prod", "--yes"]).run();
         assert_eq!(
             std::fs::read_to_string(shared.path().join("app.conf")).unwrap(),
@@ -212,7 +215,7 @@ fn staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes(
     let expected: BTreeSet<String> = planted
         .iter()
         .cloned()
-        .chain(["app.conf".into(), "link".into()])
+        .chain(["app.conf".into(), "link".into(), "big".into()])
         .collect();
     assert_eq!(
         now, expected,
