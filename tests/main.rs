@@ -13,6 +13,7 @@ mod custom_steps;
 mod deploy;
 mod docs;
 mod errors;
+mod hardening;
 mod inputs;
 mod layering;
 mod secret_delivery;

@@ -51,6 +51,10 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
             state: &state,
         };
         step.action.probe(&ctx, &mut probe);
+        // Custom steps' commands run in the root, which their update needs to exist.
+        if step.action.controller().is_some() {
+            probe.stat(root);
+        }
         if let Some(m) = step.action.managed() {
             for p in parents_below(&m.path, root) {
                 probe.stat(&p);

@@ -94,12 +94,14 @@ impl Primitive for Command {
 /// Runs the command in its directory (created if missing) under `timeout`, which
 /// kills its process group when time is up; removes its pending marker after it
 /// succeeded. The command text goes through a private file, never an argument: a
-/// secret in it must not show in the host's process list.
+/// secret in it must not show in the host's process list. In the background
+/// (`$P`), so that a stop of the script reaches it through the script's signal trap
+/// (timeout's group is not the script's).
 const COMMAND_SH: &str = r#"c() {
   pd "$1" "$2"
   printf '%s' "$3" > "$T/cmd"
-  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh "$T/cmd" ) </dev/null >"$O" 2>&1
-  r=$?
+  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh "$T/cmd" ) </dev/null >"$O" 2>&1 &
+  P=$!; wait "$P"; r=$?; P=
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $5 s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$1" $r
   [ -z "$4" ] || rm -f -- "$4"

@@ -125,10 +125,12 @@ impl Plain {
                 ..
             } => match status {
                 StepStatus::Unchanged => return None,
+                // A change may carry a note ("kept: the directory is not empty").
                 StepStatus::Changed => format!(
-                    "  {} {path} {}\n",
+                    "  {} {path} {}{}\n",
                     paint(GREEN, "✓"),
-                    paint(DIM, &format!("({duration_ms} ms)"))
+                    paint(DIM, &format!("({duration_ms} ms)")),
+                    error.as_deref().map_or_else(String::new, |note| format!(" {note}"))
                 ),
                 StepStatus::Failed => format!(
                     "  {} {path} failed: {}\n",

@@ -27,7 +27,10 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The core of every apply script. `$O` collects the output of the running step;
 /// `fail` reports its tail (base64) and stops the script; the exit trap removes
-/// every staging directory that is left.
+/// every staging directory that is left. `$P` is a running `timeout` (a command):
+/// GNU timeout puts itself in a process group of its own, out of reach of the
+/// signal that stops the script's group, so the signal trap passes it on (timeout
+/// then stops its whole group).
 const LIB: &str = r#"umask 077
 [ -z "${SUDO_USER:-}" ] || HOME=$(getent passwd -- "$SUDO_USER" | cut -d: -f6)
 HOME=${HOME%/}
@@ -35,15 +38,16 @@ HOME=${HOME%/}
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'if [ -f "$T/stages" ]; then while IFS= read -r d; do rm -rf -- "$d"; done < "$T/stages"; fi; rm -rf -- "$T"' EXIT
-trap 'exit 143' TERM INT HUP
+trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
 : > "$O"
 fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4000 "$O" | base64 -w0; echo; exit 1; }
 say() { printf '%s\n' "$2" > "$O"; fail "$1" 1; }
 pd() { [ -d "$2" ] || { umask 022; mkdir -p -- "$2" > "$O" 2>&1; r=$?; umask 077; [ $r = 0 ] || fail "$1" 1; }; }
 sg() { pd "$1" "$2"; S=$(mktemp -d -- "$2/.ordo-stage.XXXXXXXX" 2>"$O") || fail "$1" 1; printf '%s\n' "$S" >> "$T/stages"; }
-wt() { { : > "$2/$3" && chmod -- "$4" "$2/$3" && printf '%s' "$5" > "$2/$3"; } >"$O" 2>&1 || fail "$1" 1; }
-wb() { { : > "$2/$3" && chmod -- "$4" "$2/$3" && base64 -d > "$2/$3"; } >"$O" 2>&1 || fail "$1" 1; }
+nw() { case $2 in u*) umask "${2#u}"; : > "$1"; r=$?; umask 077; return $r ;; *) : > "$1" && chmod -- "$2" "$1" ;; esac; }
+wt() { { nw "$2/$3" "$4" && printf '%s' "$5" > "$2/$3"; } >"$O" 2>&1 || fail "$1" 1; }
+wb() { { nw "$2/$3" "$4" && base64 -d > "$2/$3"; } >"$O" 2>&1 || fail "$1" 1; }
 ow() { chown -- "$3" "$2" >"$O" 2>&1 || fail "$1" 1; }
 ck() {
   : > "$T/h"
@@ -53,12 +57,14 @@ ck() {
       f) p=${r#* }; if [ -L "$p" ] || [ ! -f "$p" ]; then say "$id" "changed since the plan: $p is no longer the file the plan saw"; fi; printf '%s  %s\n' "${r%% *}" "$p" >> "$T/h" ;;
       l) if [ -e "$r" ] && [ ! -L "$r" ]; then say "$id" "changed since the plan: $r is no longer a symlink"; fi ;;
       d) if [ -L "$r" ] || [ ! -d "$r" ]; then say "$id" "changed since the plan: $r is no longer a directory"; fi ;;
-      n) ;;
+      n) if [ -L "$r" ] || [ ! -d "$r" ]; then say "$id" "changed since the plan: $r is no longer a directory (ordo does not write through symlinks)"; fi ;;
+      x) ;;
     esac
   done
   if [ -s "$T/h" ] && ! sha256sum -c --quiet -- "$T/h" > "$O" 2>&1; then echo "changed since the plan: the content differs from what the plan saw" >> "$O"; fail "$1" 1; fi
 }
 mark() { { [ -d "${1%/*}" ] || mkdir -p -- "${1%/*}"; } && : > "$1"; }
+nd() { i=$1; shift; for d in "$@"; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then say "$i" "changed since the plan: $d is no longer a directory (ordo does not write through symlinks)"; fi; done; }
 "#;
 
 /// What a target must still look like when its change is applied: what the probe
@@ -83,7 +89,7 @@ impl Expect {
             Expect::File { sha } => format!("f {step} {sha} {p}"),
             Expect::Link => format!("l {step} {p}"),
             Expect::Dir => format!("d {step} {p}"),
-            Expect::Any => format!("n {step} {p}"),
+            Expect::Any => format!("x {step} {p}"),
         }
     }
 }
@@ -98,6 +104,8 @@ struct Staged {
     owner: Option<String>,
     expect: Expect,
     path: HostPath,
+    /// Directories on the way that must not be symlinks (see [`ApplyScript::no_links`]).
+    parents: Vec<HostPath>,
 }
 
 /// An apply script being built. Primitives add their changes in plan order.
@@ -107,6 +115,7 @@ pub struct ApplyScript {
     group: Vec<Staged>,
     marked: HashSet<HostPath>,
     steps: usize,
+    no_links: Option<(StepId, Vec<HostPath>)>,
 }
 
 impl Default for ApplyScript {
@@ -123,6 +132,7 @@ impl ApplyScript {
             group: Vec::new(),
             marked: HashSet::new(),
             steps: 0,
+            no_links: None,
         }
     }
 
@@ -136,9 +146,23 @@ impl ApplyScript {
         }
     }
 
+    /// The directories between a component's root and the path `step` changes next:
+    /// none of them may be a symlink (or anything but a directory) when the change
+    /// is applied, whatever the probe saw — ordo does not write through symlinks.
+    /// A file of `step` checks them before it is staged and again right before its
+    /// rename; any other change, before its first line. The executor calls this
+    /// before each change of a managed path.
+    pub fn no_links(&mut self, step: StepId, dirs: Vec<HostPath>) {
+        self.no_links = (!dirs.is_empty()).then_some((step, dirs));
+    }
+
     /// A line of the script (after any pending file group).
     pub fn line(&mut self, text: &str) {
         self.flush();
+        if let Some((step, dirs)) = self.no_links.take() {
+            let words: Vec<String> = dirs.iter().map(word).collect();
+            let _ = writeln!(self.text, "nd {step} {}", words.join(" "));
+        }
         self.text.push_str(text);
         self.text.push('\n');
     }
@@ -169,6 +193,13 @@ impl ApplyScript {
         expect: Expect,
     ) {
         let (dir, name) = path.split();
+        let parents = match self.no_links.take() {
+            Some((s, dirs)) if s == step => dirs,
+            other => {
+                self.no_links = other;
+                Vec::new()
+            }
+        };
         self.group.push(Staged {
             step,
             dir,
@@ -178,6 +209,7 @@ impl ApplyScript {
             owner,
             expect,
             path: path.clone(),
+            parents,
         });
     }
 
@@ -210,12 +242,26 @@ impl ApplyScript {
                 None => dirs.push((f.dir.clone(), vec![i])),
             }
         }
+        // The directories on the way of each target directory (the same for every
+        // file in it): checked before staging, and again with the targets.
+        let parents = |files: &[usize]| -> &[HostPath] {
+            files
+                .iter()
+                .map(|&i| group[i].parents.as_slice())
+                .find(|p| !p.is_empty())
+                .unwrap_or(&[])
+        };
         for (k, (dir, files)) in dirs.iter().enumerate() {
             let first = group[files[0]].step;
+            let on_the_way = parents(files);
+            if !on_the_way.is_empty() {
+                let words: Vec<String> = on_the_way.iter().map(word).collect();
+                let _ = writeln!(s, "nd {first} {}", words.join(" "));
+            }
             let _ = writeln!(s, "sg {first} {}; S{k}=$S", word(dir));
             for &i in files {
                 let f = &group[i];
-                let (id, n, m) = (f.step, quote(&f.name), mode(f.mode));
+                let (id, n, m) = (f.step, quote(&f.name), creation_mode(f.mode));
                 match std::str::from_utf8(&f.content) {
                     Ok(text) if f.content.len() <= INLINE_TEXT && !text.contains('\0') => {
                         let _ = writeln!(s, "wt {id} \"$S{k}\" {n} {m} {}", quote_always(text));
@@ -231,7 +277,13 @@ impl ApplyScript {
         }
         // Every target still as the plan saw it, checked after staging (the slow
         // part) and right before the renames.
-        let checks: String = group.iter().map(|f| f.expect.line(f.step, &f.path) + "\n").collect();
+        let mut checks: String = group.iter().map(|f| f.expect.line(f.step, &f.path) + "\n").collect();
+        for (_, files) in &dirs {
+            let first = group[files[0]].step;
+            for d in parents(files) {
+                let _ = writeln!(checks, "n {first} {}", super::relative(d));
+            }
+        }
         let _ = write!(s, "ck {} <<'ORDO_EOF'\n{checks}ORDO_EOF\n", group[0].step);
         for (k, (dir, files)) in dirs.iter().enumerate() {
             let d = word(dir);
@@ -267,6 +319,18 @@ impl ApplyScript {
             );
         }
         self.steps += group.len();
+    }
+}
+
+/// How `nw` gives a new file its final mode before any content: a mode that file
+/// creation can produce (no execute or special bits) through the umask, a builtin
+/// (`u0133` for 0644); any other with `chmod` (a process per file, which dominated
+/// the apply time of many files).
+fn creation_mode(m: u32) -> String {
+    if m & !0o666 == 0 {
+        format!("u{:04o}", 0o777 & !m)
+    } else {
+        mode(m)
     }
 }
 
@@ -352,7 +416,7 @@ mod tests {
         let s = a.finish();
         let body = &s[LIB.len()..];
         let stage = body.find("sg 1 ./etc; S0=$S").expect(body);
-        let write = body.find("wt 2 \"$S0\" c 0600 'y'").expect(body);
+        let write = body.find("wt 2 \"$S0\" c u0177 'y'").expect(body);
         let check = body.find("ck 1 <<'ORDO_EOF'\na 1 ./etc/a b\nf 2 0000").expect(body);
         let rename = body.find("mv -f -t ./etc -- \"$S0\"/'a b' \"$S0\"/c").expect(body);
         let done = body.find("echo done").expect(body);
@@ -360,6 +424,38 @@ mod tests {
             stage < write && write < check && check < rename && rename < done,
             "{body}"
         );
+    }
+
+    #[test]
+    fn directories_on_the_way_are_checked_before_staging_and_before_the_rename() {
+        let mut a = ApplyScript::new();
+        let p = |s: &str| HostPath::new(s).unwrap();
+        a.no_links(StepId::new(1), vec![p("~/r/etc/sub"), p("~/r/etc")]);
+        a.file(
+            StepId::new(1),
+            &p("~/r/etc/sub/a"),
+            b"x".to_vec().into(),
+            0o644,
+            None,
+            Expect::Absent,
+        );
+        a.no_links(StepId::new(2), vec![p("~/r/l")]);
+        a.line("ln_ 2 ./r/l x y a");
+        let s = a.finish();
+        let body = &s[LIB.len()..];
+        let before = body.find("nd 1 ./r/etc/sub ./r/etc\nsg 1 ./r/etc/sub").expect(body);
+        let again = body.find("n 1 ./r/etc/sub\nn 1 ./r/etc\nORDO_EOF").expect(body);
+        let rename = body.find("mv -f -t ./r/etc/sub").expect(body);
+        let other = body.find("nd 2 ./r/l\nln_ 2").expect(body);
+        assert!(before < again && again < rename && rename < other, "{body}");
+    }
+
+    #[test]
+    fn files_get_their_mode_from_the_umask_when_creation_can_give_it() {
+        assert_eq!(creation_mode(0o644), "u0133");
+        assert_eq!(creation_mode(0o600), "u0177");
+        assert_eq!(creation_mode(0o755), "0755");
+        assert_eq!(creation_mode(0o4644), "4644");
     }
 
     #[test]

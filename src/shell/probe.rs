@@ -23,14 +23,16 @@ use crate::ids::StepId;
 const MAX_DIFFS: usize = 200;
 pub const MAX_DIFF_BYTES: usize = 256 * 1024;
 
+/// A guard runs in the background under `timeout` (`$P`), which leads a process
+/// group of its own: the signal trap passes a stop on to it (see `apply::LIB`).
 const LIB: &str = r#"umask 077
 HOME=${HOME%/}
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'rm -rf -- "$T"' EXIT
-trap 'exit 143' TERM INT HUP
+trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
 echo "uid $(id -u)"
-pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1; echo "R $1 $2 $?"; }
+pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; echo "R $1 $2 $r"; }
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 

@@ -5,7 +5,7 @@
 //! Each script gets a process group of its own, so that a timeout, a cancel or a
 //! dropped future stops it together with everything it started.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -45,12 +45,21 @@ impl Local {
             c.arg("-s");
             c
         };
+        // A host never deployed has no home yet: its scripts start in an empty
+        // directory of their own, never in `/`, where a relative path in a user's
+        // command would reach this machine's real files.
+        let scratch = if self.home.is_dir() {
+            None
+        } else {
+            Some(Scratch::new().map_err(|e| {
+                ExecError::Failed(Problem::new(
+                    Kind::Connect,
+                    format!("host `{}`: cannot create a working directory: {e}", self.name),
+                ))
+            })?)
+        };
         command
-            .current_dir(if self.home.is_dir() {
-                self.home.as_path()
-            } else {
-                Path::new("/")
-            })
+            .current_dir(scratch.as_ref().map_or(self.home.as_path(), |s| s.0.as_path()))
             .env("HOME", &self.home)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -145,6 +154,36 @@ impl Transport for Local {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
+    }
+}
+
+/// An empty private directory (0700) under the system's temporary directory,
+/// removed with what a script left in it when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> std::io::Result<Scratch> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("ordo-cwd-{}-{nanos:x}-{n}", std::process::id()));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

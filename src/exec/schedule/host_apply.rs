@@ -85,6 +85,22 @@ impl HostApply {
         }
     }
 
+    /// The root below which `s` manages `path`: its component's, or for a removal
+    /// the root of this host's component that holds the path.
+    fn root_of(&self, s: StepId, path: &crate::model::HostPath) -> &crate::model::HostPath {
+        let model = &self.catalog.model;
+        if s.index() < model.steps.len() {
+            return &model.components[model.steps[s].component].root;
+        }
+        model
+            .components
+            .iter()
+            .filter(|c| c.host == self.plan.host && path.is_below(&c.root))
+            .map(|c| &c.root)
+            .max_by_key(|r| r.as_str().len())
+            .unwrap_or(&self.home)
+    }
+
     /// The pending marker of `s`, when other steps trigger it.
     fn own_marker(&self, s: StepId) -> Option<crate::model::HostPath> {
         let model = &self.catalog.model;
@@ -150,7 +166,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             step: h.catalog.path(first),
         });
         if h.catalog.action(first).controller().is_some() {
-            match custom(&h, first, markers_for.get(&first).map_or(&[][..], Vec::as_slice)).await {
+            let triggers = markers_for.get(&first).map_or(&[][..], Vec::as_slice);
+            match custom(&h, first, triggers, &planned[..i]).await {
                 Ok(()) => {
                     h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
                     h.board.set(first, Status::Done);
@@ -354,6 +371,12 @@ fn batch_script(
     for p in batch {
         let marker = h.own_marker(p.step);
         let ctx = h.ctx(p.step, marker.as_ref());
+        if let Some(m) = h.catalog.action(p.step).managed() {
+            s.no_links(
+                p.step,
+                crate::exec::probe::parents_below(&m.path, h.root_of(p.step, &m.path)),
+            );
+        }
         h.catalog.action(p.step).apply(&ctx, &p.planned, &h.plan.facts, &mut s);
         s.step();
     }
@@ -449,20 +472,34 @@ async fn write_markers(
     Ok(())
 }
 
-/// A custom step: markers of what it triggers, its update on a blocking thread,
-/// verify again, then its own marker removed.
-async fn custom(h: &HostApply, s: StepId, triggers: &[StepId]) -> Result<(), Problem> {
+/// A custom step: markers of what it triggers and its root (its commands run
+/// there; on a first deploy no step `before` it may have created it), its update
+/// on a blocking thread, verify again, then its own marker removed.
+async fn custom(h: &HostApply, s: StepId, triggers: &[StepId], before: &[PlannedStep]) -> Result<(), Problem> {
     let model = &h.catalog.model;
-    if !triggers.is_empty() {
+    let root = &model.components[model.steps[s].component].root;
+    let made_below = |p: &PlannedStep| {
+        p.planned.change != Change::Remove
+            && h.catalog
+                .action(p.step)
+                .managed()
+                .is_some_and(|m| m.path == *root || m.path.is_below(root))
+    };
+    let root_missing =
+        h.plan.facts.path(root).kind == crate::shell::probe::PathKind::Absent && !before.iter().any(made_below);
+    if !triggers.is_empty() || root_missing {
         let mut script = ApplyScript::new();
         for &w in triggers {
             script.mark(s, &pending_marker(model, w));
+        }
+        if root_missing {
+            script.line(&format!("pd {s} {}", word(root)));
         }
         let out = h.exec(script.finish()).await?;
         if out.code != 0 {
             return Err(h
                 .catalog
-                .problem(s, "could not record what it triggers", Some(&out.stdout)));
+                .problem(s, "could not prepare its root and what it triggers", Some(&out.stdout)));
         }
     }
     let step = model.steps[s].action.controller().expect("a custom step");
