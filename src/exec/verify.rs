@@ -115,6 +115,7 @@ pub(super) fn verify_host(
             kind: o.kind,
             path: o.path.clone(),
             name: o.name.clone(),
+            component: o.component.clone(),
         };
         let id = StepId::new(next_id + out.extra.len());
         let ctx = StepCtx {

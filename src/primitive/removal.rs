@@ -16,6 +16,8 @@ pub struct Removal {
     pub path: HostPath,
     /// The name the step that created it had.
     pub name: String,
+    /// The component that created it.
+    pub component: String,
 }
 
 impl Primitive for Removal {
@@ -53,7 +55,21 @@ impl Primitive for Removal {
             ManagedKind::Directory => "d",
             ManagedKind::Symlink => "l",
         };
-        script.line(&format!("rm_ {} {kind} {}", step.id, word(&self.path)));
+        // A directory kept because it is not empty stays on the list of what ordo
+        // created, so a later deploy removes it once it is empty.
+        let entry = format!(
+            "{}\t{}\t{}\t{}\n",
+            self.kind.word(),
+            crate::shell::relative(&self.path),
+            self.component.replace(['\t', '\n'], " "),
+            self.name.replace(['\t', '\n'], " ")
+        );
+        script.line(&format!(
+            "rm_ {} {kind} {} {}",
+            step.id,
+            word(&self.path),
+            crate::shell::quote_always(&entry)
+        ));
     }
 }
 
@@ -63,7 +79,7 @@ const REMOVE_SH: &str = r#"rm_() {
   case $2 in
     f) if [ -f "$3" ] && [ ! -L "$3" ]; then rm -f -- "$3" >"$O" 2>&1 || fail "$1" 1; fi ;;
     l) if [ -L "$3" ]; then rm -f -- "$3" >"$O" 2>&1 || fail "$1" 1; fi ;;
-    d) if [ -d "$3" ] && [ ! -L "$3" ]; then if ! rmdir -- "$3" 2>/dev/null; then echo "$1 kept"; return; fi; fi ;;
+    d) if [ -d "$3" ] && [ ! -L "$3" ]; then if ! rmdir -- "$3" 2>/dev/null; then printf '%s' "$4" >> "$T/keep"; echo "$1 kept"; return; fi; fi ;;
   esac
   echo "$1 ok"
 }"#;
@@ -80,6 +96,7 @@ mod tests {
             kind: ManagedKind::File,
             path: HostPath::new("~/d/old.conf").unwrap(),
             name: "old.conf".into(),
+            component: "x".into(),
         };
         let file = facts(&[("f", "644", "./d/old.conf", "")], &[], "");
         let p = r.verify(&ctx(&root, None), &file).unwrap().unwrap();

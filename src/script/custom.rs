@@ -116,7 +116,9 @@ impl HostHandle {
         let root = HostPath::new(&self.root).map_or_else(|| "/nonexistent".to_string(), |p| p.shell());
         let enter = match self.phase {
             Phase::Verify => {
-                format!("dir=\nif ! cd {root} 2>/dev/null; then\n  dir=$(mktemp -d) && cd \"$dir\" || exit 125\nfi\n")
+                format!(
+                    "dir=\nif [ -d {root} ]; then\n  cd {root} || {{ echo \"ordo: cannot enter the component root\" >&2; exit 125; }}\nelse\n  dir=$(mktemp -d) && cd \"$dir\" || exit 125\nfi\n"
+                )
             }
             Phase::Update => format!(
                 "mkdir -p {root} && cd {root} || {{ echo \"ordo: cannot create the component root {}\" >&2; exit 125; }}\ndir=\n",

@@ -74,6 +74,13 @@ fn a_directory_that_is_not_empty_is_kept_and_the_deploy_says_so() {
         .expect_file("hosts/h/deployment/s/data/the-users-file", "mine")
         .expect_missing("hosts/h/deployment/s/current")
         .run();
+    // It stays on the list of what ordo created: once it is empty, it goes.
+    std::fs::remove_file(p.path("hosts/h/deployment/s/data/the-users-file")).unwrap();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("- h:x directory data (no longer declared)")
+        .expect_missing("hosts/h/deployment/s/data")
+        .run();
 }
 
 #[test]

@@ -427,7 +427,7 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     let mut lines = String::new();
     let _ = write!(
         lines,
-        "mkdir -p -- {dir} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}",
+        "mkdir -p -- {dir} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && {{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }} && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}",
         word(&owned_file(&model.service)),
         heredoc(text.as_bytes())
     );
