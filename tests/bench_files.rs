@@ -66,7 +66,12 @@ fn bench_many_files() {
     println!("|---|---:|---:|---:|---:|---:|");
     let mut local = Vec::new();
     for n in [1_000, 5_000, 20_000] {
-        let p = Test::new().service(&service(n)).local_host("h").place("files").build();
+        let p = Test::new()
+            .service(&service(n))
+            .environment("bench")
+            .local_host("h")
+            .place("files")
+            .build();
         local.push(row("local", n, &p));
     }
     let hosts = TestHosts::start(&["m1"]);
