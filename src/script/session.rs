@@ -80,10 +80,38 @@ impl Session {
     /// read (symbolic links resolved): whatever is read is shipped to hosts, and a
     /// checkout must not be able to send `~/.ssh/id_ed25519` or `/etc/shadow`.
     pub(crate) fn read_project_file(&self, name: &str) -> std::io::Result<Arc<[u8]>> {
-        if let Some(bytes) = self.files.lock().expect("files poisoned").get(name) {
+        self.read_file_in(&self.project_root, name)
+    }
+
+    /// Reads a template or file source for a step declared in `source` (the script
+    /// file of the call): a module of a library finds the library's own files first,
+    /// then the project's.
+    pub(crate) fn read_source(&self, name: &str, source: Option<&str>) -> std::io::Result<Arc<[u8]>> {
+        if let Some(dir) = source.and_then(|s| self.library_dir_of(s))
+            && dir.join(name).exists()
+        {
+            return self.read_file_in(&dir, name);
+        }
+        self.read_project_file(name)
+    }
+
+    /// The library directory a script file (as diagnostics name it) lies in.
+    fn library_dir_of(&self, source: &str) -> Option<PathBuf> {
+        let path = self.project_root.join(source).canonicalize().ok()?;
+        self.library
+            .read()
+            .expect("library poisoned")
+            .iter()
+            .filter_map(|l| l.dir.canonicalize().ok())
+            .find(|d| path.starts_with(d))
+    }
+
+    fn read_file_in(&self, dir: &Path, name: &str) -> std::io::Result<Arc<[u8]>> {
+        let key = format!("{}\0{name}", dir.display());
+        if let Some(bytes) = self.files.lock().expect("files poisoned").get(&key) {
             return Ok(bytes.clone());
         }
-        let path = self.project_root.join(name).canonicalize()?;
+        let path = dir.join(name).canonicalize()?;
         let Some(stable) = self.confined(&path) else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
@@ -96,10 +124,7 @@ impl Session {
         };
         let bytes: Arc<[u8]> = std::fs::read(&path)?.into();
         self.inputs.record(&stable, Some(&path), &bytes);
-        self.files
-            .lock()
-            .expect("files poisoned")
-            .insert(name.to_string(), bytes.clone());
+        self.files.lock().expect("files poisoned").insert(key, bytes.clone());
         Ok(bytes)
     }
 

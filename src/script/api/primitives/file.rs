@@ -103,12 +103,13 @@ impl Spec for TemplateSpec {
 }
 
 fn read_source(ctx: &AddCtx<'_>, name: &str, what: &str) -> RhaiResult<Arc<[u8]>> {
-    ctx.session.read_project_file(name).map_err(|e| {
+    let from = ctx.span.map(|s| s.file.to_string());
+    ctx.session.read_source(name, from.as_deref()).map_err(|e| {
         script_error(
             ctx.call,
             format!("{what} source `{name}` cannot be read: {e}"),
             format!(
-                "{what} sources are paths relative to the project root ({}), e.g. \"templates/app.ini\"",
+                "{what} sources are paths relative to the project root ({}), or to the library of the module that declares the step, e.g. \"templates/app.ini\"",
                 ctx.session.project_root.display()
             ),
         )

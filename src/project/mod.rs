@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod library;
+
 use crate::problem::{Kind, Problem};
 
 pub struct Project {
