@@ -123,7 +123,11 @@ impl Event {
                 *message = f(message);
                 *help = opt(help);
             }
-            Event::Warning { report, problem } => {
+            Event::Result { text, value } => {
+                *text = f(text);
+                map_json(value, f);
+            }
+            Event::Warning { report, problem } | Event::Error { report, problem } => {
                 report.message = f(&report.message);
                 report.help = report.help.as_deref().map(f);
                 *problem = std::sync::Arc::new((**problem).clone().map_text(f));
@@ -141,6 +145,16 @@ impl Event {
             | Event::Created { .. } => {}
         }
         e
+    }
+}
+
+/// Every string in `value` (keys stay: they are names, not data) through `f`.
+fn map_json(value: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+    match value {
+        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| map_json(v, f)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| map_json(v, f)),
+        _ => {}
     }
 }
 
