@@ -33,6 +33,8 @@ pub(crate) struct Session {
     pub(crate) files: Mutex<HashMap<String, Arc<[u8]>>>,
     /// Where `print` and `debug` go.
     pub(crate) print: super::PrintSink,
+    /// Live hosts, while a REPL line runs (and only then: configure stays pure).
+    pub(crate) live: RwLock<Option<Arc<dyn super::live::Live>>>,
 }
 
 impl Session {
@@ -51,6 +53,7 @@ impl Session {
             engine: OnceLock::new(),
             files: Mutex::default(),
             print,
+            live: RwLock::new(None),
         })
     }
 
@@ -60,6 +63,11 @@ impl Session {
 
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().expect("registry poisoned")
+    }
+
+    /// Live hosts, when a REPL line is running.
+    pub(crate) fn live(&self) -> Option<Arc<dyn super::live::Live>> {
+        self.live.read().expect("live poisoned").clone()
     }
 
     /// The engine of this evaluation, while its owner keeps it.

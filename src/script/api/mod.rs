@@ -9,6 +9,7 @@ mod environment;
 mod names;
 mod options;
 mod primitives;
+mod repl;
 mod shell;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub(crate) use component::{
     CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef, check_unknown_attributes,
 };
 pub(crate) use names::is_plain_name;
+pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};
 pub(crate) use super::register::{document, document_getter};
@@ -29,4 +31,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     component::register(engine, session);
     primitives::register(engine, session);
     shell::register(engine);
+    repl::register(engine, session);
 }
