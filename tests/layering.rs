@@ -24,8 +24,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("exec", 6),
     ("cli", 6),
     ("workspace", 7),
-    ("command", 8),
-    ("app", 9),
+    ("repl", 8),
+    ("command", 9),
+    ("app", 10),
 ];
 
 fn layer(module: &str) -> Option<u8> {

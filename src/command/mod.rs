@@ -9,6 +9,7 @@ pub(crate) mod deploy;
 pub(crate) mod graph;
 pub(crate) mod hosts;
 pub(crate) mod init;
+pub(crate) mod repl;
 pub(crate) mod run;
 pub(crate) mod secrets;
 pub(crate) mod status;
