@@ -34,7 +34,10 @@ pub fn run(cli: Cli) -> ExitCode {
         )
     }));
     let renderer: Arc<dyn Reporter> = match config.format {
-        Format::Human if config.live => Arc::new(Live::new(config.stdout_color)),
+        // The REPL's output is lines between prompts: no live spinners.
+        Format::Human if config.live && !matches!(cli.command, Command::Repl(_)) => {
+            Arc::new(Live::new(config.stdout_color))
+        }
         Format::Human => Arc::new(Plain::new(
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),

@@ -13,6 +13,7 @@ mod deploy;
 mod errors;
 mod inputs;
 mod layering;
+mod repl;
 mod secrets;
 mod ssh;
 mod transport;

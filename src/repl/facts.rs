@@ -11,8 +11,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::exec::state::HostState;
 use crate::exec::LockInfo;
+use crate::exec::state::HostState;
 use crate::shell::{decode, quote_always};
 
 /// Python interpreters looked for in `$PATH`: `python`, `python3`, `python3.12`…
@@ -28,7 +28,8 @@ pub(crate) fn script(service: &str) -> String {
         ("python", PYTHONS.into()),
         (
             "packages",
-            "for m in apt-get dnf yum apk zypper pacman; do command -v \"$m\" >/dev/null 2>&1 && echo \"$m\"; done".into(),
+            "for m in apt-get dnf yum apk zypper pacman; do command -v \"$m\" >/dev/null 2>&1 && echo \"$m\"; done"
+                .into(),
         ),
         ("cpus", "nproc 2>/dev/null || getconf _NPROCESSORS_ONLN".into()),
         ("memory", "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo".into()),
@@ -43,7 +44,10 @@ pub(crate) fn script(service: &str) -> String {
         ),
         ("plain", "command -v setsid || command -v nohup".into()),
         ("state", format!("cat -- {state}/state.json")),
-        ("lock", format!("[ -d {state}/lock ] && {{ cat -- {state}/lock/info || true; echo; }}")),
+        (
+            "lock",
+            format!("[ -d {state}/lock ] && {{ cat -- {state}/lock/info || true; echo; }}"),
+        ),
     ];
     let mut s = String::from("umask 077\nHOME=${HOME%/}\ncd -- \"$HOME\" 2>/dev/null || cd /\n");
     for (key, shell) in questions {
@@ -117,7 +121,9 @@ pub(crate) fn parse(host: &str, stdout: &str) -> Option<Facts> {
             ended = true;
             continue;
         }
-        let Some((key, b64)) = line.split_once(' ') else { continue };
+        let Some((key, b64)) = line.split_once(' ') else {
+            continue;
+        };
         let Some(bytes) = decode(b64) else { continue };
         let text = String::from_utf8_lossy(&bytes);
         let text = text.trim();

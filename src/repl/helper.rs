@@ -12,10 +12,16 @@ use rustyline::{Context, Helper, Highlighter, Hinter};
 
 /// The `:` commands.
 pub(crate) const COMMANDS: &[(&str, &str)] = &[
-    (":help", ":help [NAME]  the REPL's functions and commands, or what NAME does"),
+    (
+        ":help",
+        ":help [NAME]  the REPL's functions and commands, or what NAME does",
+    ),
     (":hosts", ":hosts  the hosts of the environment"),
     (":env", ":env NAME  load another environment (closes the connections)"),
-    (":reload", ":reload  read the project's files again (keeps the connections)"),
+    (
+        ":reload",
+        ":reload  read the project's files again (keeps the connections)",
+    ),
     (":quit", ":quit  end the session (also Ctrl-D)"),
 ];
 
@@ -74,7 +80,10 @@ pub(crate) fn complete(names: &Names, line: &str, pos: usize) -> (usize, Vec<Pai
             None => (0, pairs(COMMANDS.iter().map(|(c, _)| (*c, *c)), before)),
             Some(("help", arg)) => (
                 pos - arg.len(),
-                dedup_names(pairs(names.functions.iter().map(|(n, _)| (n.as_str(), n.as_str())), arg)),
+                dedup_names(pairs(
+                    names.functions.iter().map(|(n, _)| (n.as_str(), n.as_str())),
+                    arg,
+                )),
             ),
             Some(("env", arg)) => (
                 pos - arg.len(),
@@ -103,10 +112,7 @@ pub(crate) fn complete(names: &Names, line: &str, pos: usize) -> (usize, Vec<Pai
     // After a dot, a method or property; elsewhere any function.
     (
         start,
-        pairs(
-            names.functions.iter().map(|(n, sig)| (n.as_str(), sig.as_str())),
-            word,
-        ),
+        pairs(names.functions.iter().map(|(n, sig)| (n.as_str(), sig.as_str())), word),
     )
 }
 

@@ -55,8 +55,7 @@ pub(crate) fn one(mut problems: Problems) -> Problem {
 }
 
 pub(crate) fn interrupted() -> Problem {
-    Problem::new(Kind::Interrupted, "interrupted")
-        .help("what ran on the hosts was stopped; the session goes on")
+    Problem::new(Kind::Interrupted, "interrupted").help("what ran on the hosts was stopped; the session goes on")
 }
 
 impl LiveHosts {
@@ -76,7 +75,12 @@ impl LiveHosts {
 
     /// The hosts `ids` of `model` over the session's connections (connecting
     /// those not connected yet, in parallel), as one run's [`Hosts`].
-    pub(crate) async fn connect(&self, model: &Arc<Model>, ids: &[HostId], settings: &Settings) -> Result<Hosts, Problem> {
+    pub(crate) async fn connect(
+        &self,
+        model: &Arc<Model>,
+        ids: &[HostId],
+        settings: &Settings,
+    ) -> Result<Hosts, Problem> {
         let connections = self.connections.clone();
         let items: Vec<(HostId, crate::model::Host)> = ids.iter().map(|&id| (id, model.hosts[id].clone())).collect();
         let connect = fan_out(
@@ -110,7 +114,11 @@ impl LiveHosts {
     fn host_id(&self, model: &Model, name: &str) -> Result<HostId, Problem> {
         model.hosts.ids().find(|&h| model.hosts[h].name == name).ok_or_else(|| {
             let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-            Problem::new(Kind::Usage, format!("no host `{name}` in environment {}", model.environment)).help(format!(
+            Problem::new(
+                Kind::Usage,
+                format!("no host `{name}` in environment {}", model.environment),
+            )
+            .help(format!(
                 "{}hosts: {}",
                 did_you_mean(name, names.iter().copied()),
                 list_or_none(&names)
@@ -138,7 +146,10 @@ impl LiveHosts {
             names.dedup();
             return Err(Problem::new(
                 Kind::Usage,
-                format!("no component `{component}` is placed in environment {}", model.environment),
+                format!(
+                    "no component `{component}` is placed in environment {}",
+                    model.environment
+                ),
             )
             .help(format!(
                 "{}components: {}",
@@ -158,10 +169,11 @@ impl LiveHosts {
             Ok(vec![id])
         } else {
             let on: Vec<&str> = placed.iter().map(|&h| model.hosts[h].name.as_str()).collect();
-            Err(
-                Problem::new(Kind::Usage, format!("component `{component}` is not placed on host `{host}`"))
-                    .help(format!("it runs on: {}", on.join(", "))),
+            Err(Problem::new(
+                Kind::Usage,
+                format!("component `{component}` is not placed on host `{host}`"),
             )
+            .help(format!("it runs on: {}", on.join(", "))))
         }
     }
 }
@@ -246,12 +258,14 @@ impl Live for LiveHosts {
             .collect();
         if names.is_empty() {
             let all: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-            return Err(Problem::new(Kind::Usage, format!("`{pattern}` matches no host and no role")).help(format!(
-                "{}hosts of {}: {}",
-                did_you_mean(pattern, all.iter().copied()),
-                model.environment,
-                list_or_none(&all)
-            )));
+            return Err(
+                Problem::new(Kind::Usage, format!("`{pattern}` matches no host and no role")).help(format!(
+                    "{}hosts of {}: {}",
+                    did_you_mean(pattern, all.iter().copied()),
+                    model.environment,
+                    list_or_none(&all)
+                )),
+            );
         }
         Ok(names)
     }
@@ -338,9 +352,12 @@ impl Live for LiveHosts {
                 .map_err(|e| e.problem().on_host(host))
         })?;
         let facts = facts::parse(host, &out.stdout).ok_or_else(|| {
-            Problem::new(Kind::Step, format!("host `{host}`: the facts probe did not finish (exit {})", out.code))
-                .on_host(host)
-                .help(format!("the host's shell said: {}", exec_tail(&out.stderr)))
+            Problem::new(
+                Kind::Step,
+                format!("host `{host}`: the facts probe did not finish (exit {})", out.code),
+            )
+            .on_host(host)
+            .help(format!("the host's shell said: {}", exec_tail(&out.stderr)))
         })?;
         Ok(serde_json::to_value(facts).unwrap_or_default())
     }

@@ -145,9 +145,7 @@ pub fn run(ws: &Workspace, options: &Options, handle: Handle) -> Result<ExitCode
         None => Ok(()),
     };
     let code = match result {
-        Err(ps) if !interactive => {
-            session.report(ps)
-        }
+        Err(ps) if !interactive => session.report(ps),
         other => {
             if let Err(ps) = other {
                 session.report(ps);
@@ -241,8 +239,9 @@ impl Session<'_> {
     /// Evaluates environment `env` and plans it; afterwards the REPL works on it.
     fn load(&mut self, env: &str) -> Result<(), Problems> {
         let result = self.interpreter.evaluate(env).and_then(|evaluated| {
-            let plan = Plan::build(&evaluated.model)
-                .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect()))?;
+            let plan = Plan::build(&evaluated.model).map_err(|Problems(ps)| {
+                Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect())
+            })?;
             Ok((evaluated, plan))
         });
         self.env = Some(env.to_string());
@@ -442,9 +441,7 @@ impl Session<'_> {
             let wanted = name.trim_end_matches("()");
             let found: Vec<_> = functions
                 .iter()
-                .filter(|f| {
-                    f.name == wanted || f.module.as_ref().is_some_and(|m| format!("{m}::{}", f.name) == wanted)
-                })
+                .filter(|f| f.name == wanted || f.module.as_ref().is_some_and(|m| format!("{m}::{}", f.name) == wanted))
                 .collect();
             if found.is_empty() {
                 let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
@@ -456,7 +453,11 @@ impl Session<'_> {
                     .into());
             }
             for f in found {
-                let module = f.module.as_ref().map(|m| format!("  (import \"{m}\")")).unwrap_or_default();
+                let module = f
+                    .module
+                    .as_ref()
+                    .map(|m| format!("  (import \"{m}\")"))
+                    .unwrap_or_default();
                 text.push_str(&format!("{}{module}\n", f.signature));
                 for line in f.doc.lines() {
                     text.push_str(&format!("    {line}\n"));
@@ -556,7 +557,10 @@ impl Session<'_> {
         if !pending.trim().is_empty() {
             return self.report(
                 Problem::new(Kind::Script, "the input ends inside an open bracket, string or comment")
-                    .help(format!("the last input began: {}", pending.lines().next().unwrap_or_default()))
+                    .help(format!(
+                        "the last input began: {}",
+                        pending.lines().next().unwrap_or_default()
+                    ))
                     .into(),
             );
         }

@@ -223,7 +223,10 @@ fn locked(
     if summary.conflicts > 0 {
         return Err(Problem::new(
             Kind::Step,
-            format!("{} in the way; nothing was applied", crate::text::plural(summary.conflicts, "conflict")),
+            format!(
+                "{} in the way; nothing was applied",
+                crate::text::plural(summary.conflicts, "conflict")
+            ),
         )
         .help("ordo does not delete what it did not create: move it away on the host, then apply again"));
     }
@@ -262,7 +265,10 @@ fn locked(
         h.planned.retain(|p| keep(&catalog, p.step));
     }
     let started = std::time::Instant::now();
-    let finish = Arc::new(Finish { record: None, token: locking.info.token.clone() });
+    let finish = Arc::new(Finish {
+        record: None,
+        token: locking.info.token.clone(),
+    });
     let unchanged = prediction.unchanged;
     let applied = live
         .handle

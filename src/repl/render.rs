@@ -67,7 +67,7 @@ fn block(value: &Value, indent: usize, out: &mut String) {
                 }
             }
         }
-        Value::Array(items) if !items.is_empty() && !(indent == 0 && is_short(value)) => {
+        Value::Array(items) if !(items.is_empty() || indent == 0 && is_short(value)) => {
             for v in items {
                 let mut inner = String::new();
                 block(v, indent + 2, &mut inner);

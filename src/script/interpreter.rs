@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex};
 use rhai::{AST, Dynamic, Engine, Scope};
 
 use super::api::{is_plain_name, shown};
-use super::live::Live;
 use super::eval::Configured;
 use super::function_doc::{self, FunctionDoc};
+use super::live::Live;
 use super::resolver::Resolver;
 use super::session::Session;
 use super::stack::{self, Deep};

@@ -96,11 +96,10 @@ pub async fn apply(
     let mut work = Vec::new();
     for h in prediction.hosts {
         let needs_record = !h.planned.is_empty()
-            || finish.record.as_ref().is_some_and(|r| {
-                h.state
-                    .as_ref()
-                    .is_none_or(|s| s.fingerprint != r.fingerprint)
-            });
+            || finish
+                .record
+                .as_ref()
+                .is_some_and(|r| h.state.as_ref().is_none_or(|s| s.fingerprint != r.fingerprint));
         if !needs_record {
             continue;
         }

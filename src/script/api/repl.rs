@@ -51,7 +51,10 @@ pub(crate) fn shown(value: &Dynamic) -> Option<(serde_json::Value, bool)> {
         let parts: Option<Vec<_>> = items.iter().map(shown).collect();
         let parts = parts?;
         let reported = parts.iter().all(|(_, r)| *r);
-        return Some((serde_json::Value::Array(parts.into_iter().map(|(v, _)| v).collect()), reported));
+        return Some((
+            serde_json::Value::Array(parts.into_iter().map(|(v, _)| v).collect()),
+            reported,
+        ));
     }
     None
 }
@@ -167,10 +170,15 @@ fn register_hosts(engine: &mut Engine, session: &Arc<Session>) {
     );
 }
 
+/// A property: name, type, documentation, getter.
+type Field<T> = (&'static str, &'static str, &'static str, fn(&T) -> Dynamic);
+
 fn register_results(engine: &mut Engine) {
-    let run_fields: [(&str, &str, &str, fn(&CommandResult) -> Dynamic); 6] = [
+    let run_fields: [Field<CommandResult>; 6] = [
         ("host", "string", "The host's name.", |r| r.host.clone().into()),
-        ("ok", "bool", "The command ran and exited 0.", |r| (r.code == Some(0)).into()),
+        ("ok", "bool", "The command ran and exited 0.", |r| {
+            (r.code == Some(0)).into()
+        }),
         (
             "code",
             "int",
@@ -183,36 +191,45 @@ fn register_results(engine: &mut Engine) {
         ("stderr", "string", "Standard error (its last megabyte).", |r| {
             r.stderr.clone().into()
         }),
-        (
-            "error",
-            "string",
-            "Why the command did not run, or `()`.",
-            |r| r.error.clone().map_or(Dynamic::UNIT, Into::into),
-        ),
+        ("error", "string", "Why the command did not run, or `()`.", |r| {
+            r.error.clone().map_or(Dynamic::UNIT, Into::into)
+        }),
     ];
     for (name, ty, doc, get) in run_fields {
-        document_getter(engine, name, &["result: RunResult", ty], doc, move |r: &mut RunResult| {
-            get(&r.0)
-        });
+        document_getter(
+            engine,
+            name,
+            &["result: RunResult", ty],
+            doc,
+            move |r: &mut RunResult| get(&r.0),
+        );
     }
     engine.register_fn("to_string", |r: &mut RunResult| r.0.stdout.clone());
     engine.register_fn("to_debug", |r: &mut RunResult| {
         format!("RunResult(host: {}, code: {:?})", r.0.host, r.0.code)
     });
-    let outcome_fields: [(&str, &str, fn(&Summary) -> Dynamic); 4] = [
-        ("changes", "Steps that would change (or changed).", |s| {
+    let outcome_fields: [Field<Summary>; 4] = [
+        ("changes", "int", "Steps that would change (or changed).", |s| {
             (s.changes as i64).into()
         }),
-        ("unchanged", "Steps already up to date.", |s| (s.unchanged as i64).into()),
-        ("conflicts", "Steps something on the host is in the way of.", |s| {
-            (s.conflicts as i64).into()
+        ("unchanged", "int", "Steps already up to date.", |s| {
+            (s.unchanged as i64).into()
         }),
-        ("applied", "Steps an apply changed, or `()` when nothing was applied.", |s| {
-            s.applied.map_or(Dynamic::UNIT, |a| (a as i64).into())
-        }),
+        (
+            "conflicts",
+            "int",
+            "Steps something on the host is in the way of.",
+            |s| (s.conflicts as i64).into(),
+        ),
+        (
+            "applied",
+            "int",
+            "Steps an apply changed, or `()` when nothing was applied.",
+            |s| s.applied.map_or(Dynamic::UNIT, |a| (a as i64).into()),
+        ),
     ];
-    for (name, doc, get) in outcome_fields {
-        document_getter(engine, name, &["outcome: Outcome", "int"], doc, move |o: &mut Outcome| {
+    for (name, ty, doc, get) in outcome_fields {
+        document_getter(engine, name, &["outcome: Outcome", ty], doc, move |o: &mut Outcome| {
             get(&o.0)
         });
     }

@@ -126,6 +126,10 @@ pub(super) fn model_hosts(decl: &Declarations) -> IdVec<HostId, Host> {
         .collect()
 }
 
+/// An explicit order of a root: the other component, whether this one runs after
+/// it, where the script said so.
+pub(super) type Order = (String, bool, Option<Span>);
+
 /// Adds one root's component instances and steps (with their `on_change`
 /// triggers as step ids); returns the problems found and the root's explicit
 /// order (`after`/`before`).
@@ -133,7 +137,7 @@ pub(super) fn add_build(
     build: RootBuild,
     components: &mut IdVec<ComponentId, Component>,
     steps: &mut IdVec<StepId, Step>,
-) -> (Vec<Problem>, Vec<(String, bool, Option<Span>)>) {
+) -> (Vec<Problem>, Vec<Order>) {
     let base = components.len();
     for c in build.components {
         components.push(Component {

@@ -32,22 +32,23 @@ pub(crate) fn trial<E>(
                 .help("load one with :env NAME, or start the REPL with `ordo repl ENV`")),
             (Some(_), None) => {
                 let known: Vec<&str> = d.hosts.iter().map(|h| h.name.as_str()).collect();
-                Err(Problem::new(Kind::Usage, format!("no host `{host}` in this environment")).help(format!(
-                    "{}hosts: {}",
-                    did_you_mean(host, known.iter().copied()),
-                    list_or_none(&known)
-                )))
+                Err(
+                    Problem::new(Kind::Usage, format!("no host `{host}` in this environment")).help(format!(
+                        "{}hosts: {}",
+                        did_you_mean(host, known.iter().copied()),
+                        list_or_none(&known)
+                    )),
+                )
             }
             (Some(env), Some(&h)) => {
                 let decl = &d.hosts[h];
                 let root = root_of_host(env, decl, &env.service);
                 match HostPath::new(&root) {
                     Some(dir) => Ok((h, host_info(decl), dir, env.name.clone(), env.service.clone())),
-                    None => Err(Problem::new(
-                        Kind::Model,
-                        format!("root `{root}` of host `{host}` is not absolute"),
-                    )
-                    .help("a root starts with `/` or `~/` (the service user's home)")),
+                    None => Err(
+                        Problem::new(Kind::Model, format!("root `{root}` of host `{host}` is not absolute"))
+                            .help("a root starts with `/` or `~/` (the service user's home)"),
+                    ),
                 }
             }
         }
@@ -66,7 +67,14 @@ pub(crate) fn trial<E>(
     };
     // Not a root of the environment: its requires read the environment's provides
     // but no configure round ever runs it again.
-    let ctx = ComponentCtx::new_root(RootBuild::new(usize::MAX, h, info, &service, &environment, comp(dir.clone())));
+    let ctx = ComponentCtx::new_root(RootBuild::new(
+        usize::MAX,
+        h,
+        info,
+        &service,
+        &environment,
+        comp(dir.clone()),
+    ));
     fill(ctx.clone())?;
     // The script may keep `c`: take the build out instead of unwrapping it.
     let build = std::mem::replace(
