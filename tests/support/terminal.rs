@@ -51,7 +51,12 @@ impl Terminal {
 
     /// Types `text` literally.
     pub fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "t", "-l", text]);
+        // tmux reads a `;` ending an argument as the end of its command.
+        let escaped = match text.strip_suffix(';') {
+            Some(rest) => format!("{rest}\\;"),
+            None => text.to_string(),
+        };
+        self.tmux(&["send-keys", "-t", "t", "-l", &escaped]);
     }
 
     /// Presses keys by tmux name: `Enter`, `Tab`, `C-c`, `C-d`, `Up`.
