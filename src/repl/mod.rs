@@ -7,6 +7,7 @@
 //!
 //! | file | what |
 //! |---|---|
+//! | `commands.rs` | the `:` commands |
 //! | `connections.rs` | connections opened on first use, kept for the session |
 //! | `live.rs` | [`LiveHosts`]: the REPL functions on top of the executor |
 //! | `plan.rs` | `plan`, `diff`, `check`, `apply` restricted to the steps asked about |
@@ -18,6 +19,7 @@
 //! (rustyline blocks); Rhai runs on a script thread and the REPL functions block
 //! on the runtime through its handle.
 
+mod commands;
 mod connections;
 mod facts;
 mod helper;
@@ -37,13 +39,11 @@ use rustyline::{CompletionType, Editor};
 use tokio::runtime::Handle;
 
 use self::connections::Connections;
-use self::helper::{COMMANDS, Names, ReplHelper, complete_input};
+use self::helper::{Names, ReplHelper, complete_input};
 use self::live::{Env, LiveHosts};
 use self::plan::Confirm;
 use crate::cli::Format;
-use crate::model::{Model, TransportSpec};
 use crate::plan::Plan;
-use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
 use crate::report::{Event, ProblemReport};
@@ -200,41 +200,6 @@ fn history_path() -> Option<PathBuf> {
     Some(base.join("ordo").join("history"))
 }
 
-/// `ordo hosts`'s line per host, also the data of `hosts()`.
-pub(crate) fn host_events(model: &Model) -> Vec<Event> {
-    model
-        .hosts
-        .enumerate()
-        .map(|(id, host)| {
-            let mut components: Vec<String> = model
-                .components
-                .iter()
-                .filter(|c| c.host == id && c.parent.is_none())
-                .map(|c| c.name.clone())
-                .collect();
-            components.dedup();
-            let (transport, address) = match &host.transport {
-                TransportSpec::Local { home } => ("local", home.display().to_string()),
-                TransportSpec::Ssh { address, port, user } => {
-                    let user = user
-                        .as_deref()
-                        .or((!host.user.is_empty()).then_some(host.user.as_str()));
-                    let login = user.map(|u| format!("{u}@")).unwrap_or_default();
-                    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-                    ("ssh", format!("{login}{address}{port}"))
-                }
-            };
-            Event::Host {
-                name: host.name.clone(),
-                transport,
-                address,
-                roles: host.roles.clone(),
-                components,
-            }
-        })
-        .collect()
-}
-
 impl Session<'_> {
     /// Evaluates environment `env` and plans it; afterwards the REPL works on it.
     fn load(&mut self, env: &str) -> Result<(), Problems> {
@@ -348,124 +313,6 @@ impl Session<'_> {
         };
         self.show(text, value.data);
         Ok(Flow::Continue)
-    }
-
-    fn command(&mut self, command: &str) -> Result<Flow, Problems> {
-        let (name, arg) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
-        let arg = arg.trim();
-        match name {
-            "quit" | "q" | "exit" => return Ok(Flow::Quit),
-            "help" | "h" => self.help(arg)?,
-            "hosts" => {
-                let env = self.live.env()?;
-                for e in host_events(&env.model) {
-                    self.ws.reporter.event(&e);
-                }
-            }
-            "env" if !arg.is_empty() => {
-                self.handle.block_on(self.live.connections.close_all());
-                self.load(arg)?;
-                self.loaded_notice();
-            }
-            "env" => {
-                return Err(Problem::new(Kind::Usage, ":env needs the name of an environment")
-                    .help(format!(
-                        "environments of this project: {}",
-                        list_or_none(&self.ws.project.environments())
-                    ))
-                    .into());
-            }
-            "reload" | "r" => {
-                let Some(env) = self.env.clone() else {
-                    return Err(Problem::new(Kind::Usage, "nothing to reload: no environment is loaded")
-                        .help("load one with :env NAME")
-                        .into());
-                };
-                self.load(&env)?;
-                self.loaded_notice();
-            }
-            other => {
-                let known: Vec<&str> = COMMANDS.iter().map(|(c, _)| &c[1..]).collect();
-                return Err(Problem::new(Kind::Usage, format!("unknown command `:{other}`"))
-                    .help(format!(
-                        "{}commands: {}",
-                        did_you_mean(other, known.iter().copied()),
-                        COMMANDS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
-                    ))
-                    .into());
-            }
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn loaded_notice(&self) {
-        if let Ok(env) = self.live.env() {
-            let m = &env.model;
-            self.ws.reporter.event(&Event::Notice {
-                host: None,
-                level: crate::report::Level::Info,
-                text: format!(
-                    "loaded {} (service {}): {} on {}",
-                    m.environment,
-                    m.service,
-                    crate::text::plural(m.steps.len(), "step"),
-                    crate::text::plural(m.hosts.len(), "host")
-                ),
-                span: None,
-            });
-        }
-    }
-
-    fn help(&self, name: &str) -> Result<(), Problems> {
-        let functions = self.interpreter.functions();
-        let mut text = String::new();
-        if name.is_empty() {
-            text.push_str("Commands:\n");
-            for (_, line) in COMMANDS {
-                text.push_str(&format!("  {line}\n"));
-            }
-            text.push_str("\nFunctions for live hosts (the rest of the API works as in scripts):\n");
-            for f in functions
-                .iter()
-                .filter(|f| f.module.is_none() && REPL_FUNCTIONS.contains(&f.name.as_str()))
-                .filter(|f| f.doc.starts_with("REPL:"))
-            {
-                text.push_str(&format!("  {}\n", f.signature));
-            }
-            text.push_str(
-                "\n:help NAME shows what a function does (file, template, command, step, …).\n\
-                 Multi-line input continues while a bracket or string is open; Ctrl-C clears the line\n\
-                 or stops a running command; Ctrl-D ends the session.\n",
-            );
-        } else {
-            let wanted = name.trim_end_matches("()");
-            let found: Vec<_> = functions
-                .iter()
-                .filter(|f| f.name == wanted || f.module.as_ref().is_some_and(|m| format!("{m}::{}", f.name) == wanted))
-                .collect();
-            if found.is_empty() {
-                let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
-                return Err(Problem::new(Kind::Usage, format!("no function `{wanted}`"))
-                    .help(format!(
-                        "{}:help lists the REPL's functions; completion (Tab) lists them all",
-                        did_you_mean(wanted, names.iter().copied())
-                    ))
-                    .into());
-            }
-            for f in found {
-                let module = f
-                    .module
-                    .as_ref()
-                    .map(|m| format!("  (import \"{m}\")"))
-                    .unwrap_or_default();
-                text.push_str(&format!("{}{module}\n", f.signature));
-                for line in f.doc.lines() {
-                    text.push_str(&format!("    {line}\n"));
-                }
-            }
-        }
-        self.show(text.clone(), serde_json::Value::String(text));
-        Ok(())
     }
 
     fn interactive(&mut self, signals: &Signals) -> ExitCode {
