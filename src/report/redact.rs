@@ -215,6 +215,10 @@ mod tests {
             duration_ms: 0,
             error: Some("echo hunter2 failed".into()),
         });
+        r.event(&Event::Result {
+            text: "token: hunter2".into(),
+            value: serde_json::json!({ "token": ["hunter2"] }),
+        });
         let seen = collect.0.lock().unwrap().join("\n");
         assert!(!seen.contains("hunter2"), "{seen}");
         assert_eq!(seen.matches(MASK).count(), 3, "{seen}");
