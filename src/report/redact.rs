@@ -221,6 +221,6 @@ mod tests {
         });
         let seen = collect.0.lock().unwrap().join("\n");
         assert!(!seen.contains("hunter2"), "{seen}");
-        assert_eq!(seen.matches(MASK).count(), 3, "{seen}");
+        assert_eq!(seen.matches(MASK).count(), 5, "{seen}");
     }
 }
