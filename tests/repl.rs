@@ -388,6 +388,8 @@ fn an_interactive_session_in_a_terminal() {
     t.press("Tab");
     t.type_text("(\"t");
     t.press("Tab");
+    t.press("Tab");
+    t.wait_for("\nt1  t2\n");
     t.type_text("1\").os.kernel != ()");
     t.wait_for("facts(\"t1\").os.kernel != ()");
     t.press("Enter");
