@@ -214,6 +214,12 @@ fn scripted_mode_stops_at_the_first_error() {
 fn scripted_apply_needs_yes() {
     let p = local_project().build();
     p.test()
+        .args(&["repl", "test", "--yes"])
+        .stdin("apply(file(\"a.txt\", \"a\"))\n")
+        .status(2)
+        .stderr_contains("apply() of an ad-hoc step needs the host to try it on")
+        .run();
+    p.test()
         .args(&["repl", "test"])
         .stdin("apply(\"db\")\n")
         .status(2)
@@ -229,7 +235,7 @@ fn commands_and_input_over_several_lines() {
     p.test()
         .args(&["repl", "test"])
         .stdin(
-            "fn twice(n) {\n    n * 2\n}\nlet s = `a\nb`;\n[twice(21), s.len()]\n:hosts\n:help attrs\n:reload\ntwice(2)\n",
+            "fn twice(n) {\n    n * 2\n}\nlet s = `a\nb`;\n[twice(21), s.len()]\n:hosts\n:help attrs\n:env test\n:reload\ntwice(2)\n",
         )
         .status(2)
         .stdout(
@@ -242,6 +248,7 @@ fn commands_and_input_over_several_lines() {
                 REPL: the attributes of `component` as configure read them, per host.
             attrs(component: string, host: string) -> map
                 REPL: the attributes of `component` on `host` as configure read them (defaults and overrides applied).
+            loaded test (service s): 3 steps on 3 hosts
             loaded test (service s): 3 steps on 3 hosts
             "#,
         )

@@ -344,11 +344,14 @@ fn register_plans(engine: &mut Engine, session: &Arc<Session>) {
         "apply",
         &["component: string", "Outcome"],
         "REPL: applies one component of the service on every host it is placed on, with the deploy lock, after showing the plan and asking for confirmation.",
-        move |ctx: NativeCallContext, component: &str| -> RhaiResult<Outcome> {
-            if component.is_empty() {
-                return Err(fail(Problem::new(Kind::Usage, "apply() needs a component name")));
+        move |ctx: NativeCallContext, what: Dynamic| -> RhaiResult<Outcome> {
+            let live = live(&s, &ctx)?;
+            match target(&s, &ctx, what, None)? {
+                Target::Component(name) if name.is_empty() => {
+                    Err(fail(Problem::new(Kind::Usage, "apply() needs a component name")))
+                }
+                target => summary(live.apply(target, None)),
             }
-            summary(live(&s, &ctx)?.apply(Target::Component(component.to_string()), None))
         },
     );
 }
