@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, the SSH tests against real sshd processes included.
 # Installs openssh-server when sshd is missing, and sudo (the privileged transport
-# tests give a throw-away user a sudoers rule); the SSH tests create throw-away
+# tests give a throw-away user a sudoers rule), and tmux (the REPL's terminal tests
+# drive it in a real pseudo-terminal); the SSH tests create throw-away
 # users for their test hosts, so this runs as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +14,7 @@ missing=()
 command -v pgrep >/dev/null || missing+=(procps)
 command -v useradd >/dev/null || missing+=(passwd)
 [ -x /usr/bin/sudo ] || missing+=(sudo)
+command -v tmux >/dev/null || missing+=(tmux)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]} (the SSH tests start real sshd processes)" >&2
     as_root apt-get update -qq

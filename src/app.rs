@@ -40,7 +40,10 @@ pub fn run(cli: Cli) -> ExitCode {
         )
     }));
     let renderer: Arc<dyn Reporter> = match config.format {
-        Format::Human if config.live => Arc::new(Live::new(config.stdout_color)),
+        // The REPL's output is lines between prompts: no live spinners.
+        Format::Human if config.live && !matches!(cli.command, Command::Repl(_)) => {
+            Arc::new(Live::new(config.stdout_color))
+        }
         Format::Human => Arc::new(Plain::new(
             Box::new(std::io::stdout()),
             Box::new(std::io::stderr()),
@@ -59,7 +62,10 @@ pub fn run(cli: Cli) -> ExitCode {
     let format = config.format;
     let result = runtime.block_on(async {
         let cancel = CancelToken::new();
-        tokio::spawn(signals(cancel.clone()));
+        // The REPL handles signals itself: Ctrl-C stops the current line only.
+        if !matches!(cli.command, Command::Repl(_)) {
+            tokio::spawn(signals(cancel.clone()));
+        }
         // Commands that need no project (or make one).
         match cli.command {
             Command::Secrets(args) => return command::secrets::secrets(&config.directory, args),
@@ -75,7 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         tokio::select! {
             r = dispatch => r,
             // Commands that hold locks react to the signal themselves; the others stop here.
-            () = ws.cancelled(), if !matches!(cli.command, Command::Deploy(_) | Command::Plan(_)) => {
+            () = ws.cancelled(), if !matches!(cli.command, Command::Deploy(_) | Command::Plan(_) | Command::Repl(_)) => {
                 Err(Problems::from(crate::problem::Problem::new(crate::problem::Kind::Interrupted, "interrupted")))
             }
         }
@@ -117,6 +123,7 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Run(a) => command::run::run(ws, a).await,
         Command::Hosts(a) => command::hosts::run(ws, a).await,
         Command::Components(a) => command::components::run(ws, a).await,
+        Command::Repl(a) => command::repl::run(ws, a).await,
         Command::Secrets(_)
         | Command::Init(_)
         | Command::Completions(_)

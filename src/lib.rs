@@ -17,6 +17,7 @@ pub mod plan;
 pub mod primitive;
 pub mod problem;
 pub mod project;
+pub mod repl;
 pub mod report;
 pub mod script;
 pub mod secrets;

@@ -25,8 +25,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("cli", 6),
     ("workspace", 7),
     ("doc", 7),
-    ("command", 8),
-    ("app", 9),
+    ("repl", 8),
+    ("command", 9),
+    ("app", 10),
 ];
 
 fn layer(module: &str) -> Option<u8> {

@@ -88,6 +88,9 @@ pub enum Command {
     Hosts(EnvArgs),
     /// List the components placed in an environment, and on which hosts.
     Components(EnvArgs),
+    /// An interactive session with the environment loaded and its hosts one call
+    /// away; with a script on standard input, evaluates it line by line.
+    Repl(ReplArgs),
     /// Create a new deployment repository (service, component, `local` and
     /// `production` environments) that `ordo deploy local --yes` deploys at once.
     Init(InitArgs),
@@ -207,6 +210,17 @@ pub struct RunArgs {
     /// The command (after `--`), run with `sh -c` in the service user's home.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplArgs {
+    /// The environment to load: environments/<ENV>.rhai (later: `:env NAME`).
+    pub env: Option<String>,
+
+    /// Let apply(..) change hosts without asking (the only way to apply from a
+    /// script on standard input).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -120,7 +120,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         switch_environment: opts.switch_environment,
     });
     let finish = Arc::new(Finish {
-        record: HostState {
+        record: Some(HostState {
             fingerprint: loaded.evaluated.fingerprint().to_string(),
             ordo_version: crate::VERSION.to_string(),
             environment: model.environment.clone(),
@@ -129,7 +129,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
             deployed_by: crate::sys::operator(),
             commit: git.map(|g| g.commit),
             set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
-        },
+        }),
         token: token.clone(),
     });
     let go = Run {

@@ -56,6 +56,19 @@ pub struct HostRun {
 }
 
 impl HostRun {
+    /// A host of a run over a connection that is already open; its lock state
+    /// starts free.
+    pub fn over(id: HostId, conn: Arc<Connection>, settings: &Settings) -> Arc<Self> {
+        Arc::new(HostRun {
+            id,
+            name: conn.host.clone(),
+            conn,
+            lock: AtomicU8::new(LockState::Free as u8),
+            cancel: settings.cancel.clone(),
+            timeout: settings.timeout,
+        })
+    }
+
     /// Runs one of ordo's own scripts (probe, apply): all of its output is needed;
     /// an interruption stops it.
     pub async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
@@ -134,6 +147,13 @@ pub struct Hosts {
 }
 
 impl Hosts {
+    /// Hosts reached over connections opened earlier (the REPL keeps its
+    /// connections for the whole session and makes a `Hosts` per command).
+    pub fn new(runs: Vec<Arc<HostRun>>, settings: Settings) -> Self {
+        let index = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        Hosts { runs, index, settings }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Arc<HostRun>> {
         self.runs.iter()
     }

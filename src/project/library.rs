@@ -71,7 +71,10 @@ fn write_lock(root: &Path, lock: &LockFile) -> Result<(), Problem> {
 
 /// The pin `ordo.lock` has for `lib`, if any (and for the same URL).
 pub fn pinned(root: &Path, lib: &GitLibrary) -> Result<Option<Pin>, Problem> {
-    Ok(read_lock(root)?.libraries.remove(&lib.name).filter(|p| p.git == lib.url))
+    Ok(read_lock(root)?
+        .libraries
+        .remove(&lib.name)
+        .filter(|p| p.git == lib.url))
 }
 
 /// The directory holding `lib` at its pinned commit, and the commit. Pins a
@@ -101,15 +104,21 @@ pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<(PathBuf, String), Prob
 
 /// Moves the pins of `names` (all when empty) to what their refs point at now.
 /// Returns (name, old commit, new commit).
-pub fn update(root: &Path, libs: &[GitLibrary], names: &[String]) -> Result<Vec<(String, Option<String>, String)>, Problem> {
+pub fn update(
+    root: &Path,
+    libs: &[GitLibrary],
+    names: &[String],
+) -> Result<Vec<(String, Option<String>, String)>, Problem> {
     for n in names {
         if !libs.iter().any(|l| &l.name == n) {
             let known: Vec<&str> = libs.iter().map(|l| l.name.as_str()).collect();
-            return Err(Problem::new(Kind::Usage, format!("no git library `{n}` in ordo.rhai")).help(format!(
-                "{}git libraries: {}",
-                crate::problem::suggest::did_you_mean(n, known.iter().copied()),
-                crate::problem::suggest::list_or_none(&known)
-            )));
+            return Err(
+                Problem::new(Kind::Usage, format!("no git library `{n}` in ordo.rhai")).help(format!(
+                    "{}git libraries: {}",
+                    crate::problem::suggest::did_you_mean(n, known.iter().copied()),
+                    crate::problem::suggest::list_or_none(&known)
+                )),
+            );
         }
     }
     let mut lock = read_lock(root)?;
@@ -143,7 +152,9 @@ fn cache() -> PathBuf {
 }
 
 fn bare(lib: &GitLibrary) -> PathBuf {
-    cache().join("git").join(format!("{}.git", crate::sys::short_hash(lib.url.as_bytes())))
+    cache()
+        .join("git")
+        .join(format!("{}.git", crate::sys::short_hash(lib.url.as_bytes())))
 }
 
 fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
@@ -200,10 +211,17 @@ fn resolve(lib: &GitLibrary, fetch_first: bool) -> Result<String, Problem> {
         fetch(lib)?;
     }
     let reference = lib.reference.as_deref().unwrap_or("refs/ordo/HEAD");
-    git(&["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")], Some(&bare(lib))).map_err(|_| {
+    git(
+        &["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")],
+        Some(&bare(lib)),
+    )
+    .map_err(|_| {
         Problem::new(
             Kind::Project,
-            format!("library `{}`: `{reference}` is not a branch, tag or commit of {}", lib.name, lib.url),
+            format!(
+                "library `{}`: `{reference}` is not a branch, tag or commit of {}",
+                lib.name, lib.url
+            ),
         )
         .help("check `ref` in ordo.rhai")
     })
@@ -236,9 +254,15 @@ fn extracted(lib: &GitLibrary, commit: &str) -> Result<PathBuf, Problem> {
         if !has(commit) {
             return Err(Problem::new(
                 Kind::Project,
-                format!("library `{}`: commit {commit} pinned in {LOCK_FILE} is not in {}", lib.name, lib.url),
+                format!(
+                    "library `{}`: commit {commit} pinned in {LOCK_FILE} is not in {}",
+                    lib.name, lib.url
+                ),
             )
-            .help(format!("the history was rewritten upstream? Move the pin with `ordo libs update {}`", lib.name)));
+            .help(format!(
+                "the history was rewritten upstream? Move the pin with `ordo libs update {}`",
+                lib.name
+            )));
         }
     }
     let tmp = dir.with_extension("tmp");

@@ -127,6 +127,19 @@ pub enum Event {
     },
     /// An error (with `--format json`; people see the rendered diagnostic).
     Problem(ProblemReport),
+    /// An error that does not end the run (a REPL line that failed): people see
+    /// the rendered diagnostic on stderr, machines the same `problem` event as for
+    /// errors that do.
+    #[serde(rename = "problem")]
+    Error {
+        #[serde(flatten)]
+        report: ProblemReport,
+        #[serde(skip)]
+        problem: std::sync::Arc<crate::problem::Problem>,
+    },
+    /// `ordo repl`: the value of a line. `text` is how people see it, `value` the
+    /// same as data.
+    Result { text: String, value: serde_json::Value },
     /// A problem that stops nothing (a provide nobody requires): people see the
     /// rendered diagnostic on stderr, machines the report.
     Warning {

@@ -263,7 +263,14 @@ impl Plain {
                 return Some((format!("{where_}{text}\n"), true));
             }
             Event::Problem(_) => return None,
-            Event::Warning { problem, .. } => {
+            Event::Result { text, .. } => {
+                let mut text = text.clone();
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text
+            }
+            Event::Warning { problem, .. } | Event::Error { problem, .. } => {
                 return Some((format!("{:?}\n", miette::Report::new((**problem).clone())), true));
             }
         };

@@ -53,7 +53,11 @@ impl Event {
                 *message = f(message);
                 *help = opt(help);
             }
-            Event::Warning { report, problem } => {
+            Event::Result { text, value } => {
+                *text = f(text);
+                map_json(value, f);
+            }
+            Event::Warning { report, problem } | Event::Error { report, problem } => {
                 report.message = f(&report.message);
                 report.help = report.help.as_deref().map(f);
                 *problem = std::sync::Arc::new((**problem).clone().map_text(f));
@@ -71,6 +75,16 @@ impl Event {
             | Event::Created { .. } => {}
         }
         e
+    }
+}
+
+/// Every string in `value` (keys stay: they are names, not data) through `f`.
+fn map_json(value: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
+    match value {
+        serde_json::Value::String(s) => *s = f(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| map_json(v, f)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| map_json(v, f)),
+        _ => {}
     }
 }
 
@@ -118,8 +132,12 @@ mod tests {
             duration_ms: 0,
             error: Some("echo hunter2 failed".into()),
         });
+        r.event(&Event::Result {
+            text: "token: hunter2".into(),
+            value: serde_json::json!({ "token": ["hunter2"] }),
+        });
         let seen = collect.0.lock().unwrap().join("\n");
         assert!(!seen.contains("hunter2"), "{seen}");
-        assert_eq!(seen.matches(crate::secrets::MASK).count(), 3, "{seen}");
+        assert_eq!(seen.matches(crate::secrets::MASK).count(), 5, "{seen}");
     }
 }

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{AST, Dynamic, Engine, Scope};
 
-use super::api::is_plain_name;
+use super::api::{is_plain_name, shown};
 use super::eval::Configured;
 use super::function_doc::{self, FunctionDoc};
+use super::live::Live;
 use super::resolver::Resolver;
 use super::session::Session;
 use super::stack::{self, Deep};
@@ -31,6 +32,19 @@ pub struct Interpreter {
     env: Option<String>,
     loaded: Option<Arc<Runtime>>,
     options: super::Options,
+    live: Option<Arc<dyn Live>>,
+}
+
+/// The value of a REPL line.
+#[derive(Clone, Debug)]
+pub struct Value {
+    /// As `print` would show it.
+    pub text: String,
+    /// The same as data (maps, arrays, numbers…); a value that has no data form is
+    /// its text.
+    pub data: serde_json::Value,
+    /// The function that made it (`run`, `plan`, `apply`…) already reported it.
+    pub reported: bool,
 }
 
 /// One evaluation's engine and session, and the REPL state on top of them. Its
@@ -56,17 +70,6 @@ impl Interpreter {
         Interpreter::with_options(project, super::Options::default())
     }
 
-    /// An interpreter whose scripts' `print`/`debug` go to `print`.
-    pub fn with_print(project: &Project, print: super::PrintSink) -> Self {
-        Interpreter::with_options(
-            project,
-            super::Options {
-                print,
-                ..super::Options::default()
-            },
-        )
-    }
-
     pub fn with_options(project: &Project, options: super::Options) -> Self {
         Interpreter {
             project: Project {
@@ -75,7 +78,14 @@ impl Interpreter {
             env: None,
             loaded: None,
             options,
+            live: None,
         }
+    }
+
+    /// Live hosts for the REPL functions (`host(..).run`, `facts`, `plan`…) of
+    /// later lines; they are reachable only while a line runs.
+    pub fn set_live(&mut self, live: Option<Arc<dyn Live>>) {
+        self.live = live;
     }
 
     /// Loads `ordo.rhai` (if any), `environments/<env>.rhai` and the service it
@@ -121,6 +131,11 @@ impl Interpreter {
     /// last expression as text, `None` for `()`. Errors point at the line, named
     /// `<repl:N>`.
     pub fn eval_line(&mut self, line: &str) -> Result<Option<String>, Problems> {
+        self.eval(line).map(|v| v.map(|v| v.text))
+    }
+
+    /// Like [`Self::eval_line`], with the value as data too.
+    pub fn eval(&mut self, line: &str) -> Result<Option<Value>, Problems> {
         if self.loaded.is_none() {
             let project = &self.project;
             let options = self.options.clone();
@@ -132,7 +147,8 @@ impl Interpreter {
             self.loaded = Some(Arc::new(Runtime(Deep::new(parts))));
         }
         let runtime = self.loaded.clone().expect("loaded above");
-        stack::run(|| runtime.0.eval_line(line))
+        let live = self.live.clone();
+        stack::run(|| runtime.0.eval_line(line, live))
     }
 
     /// Rhai definition files (`.d.rhai`) of ordo's built-in API, for the Rhai
@@ -185,7 +201,7 @@ impl Interpreter {
 }
 
 impl Parts {
-    fn eval_line(&self, line: &str) -> Result<Option<String>, Problems> {
+    fn eval_line(&self, line: &str, live: Option<Arc<dyn Live>>) -> Result<Option<Value>, Problems> {
         let sources = &self.session.sources;
         let mut repl = self.repl.lock().expect("repl poisoned");
         repl.lines += 1;
@@ -201,11 +217,36 @@ impl Parts {
         let mut program = repl.functions.merge(&ast);
         program.set_source(name.as_str());
         let Repl { scope, .. } = &mut *repl;
+        *self.session.live.write().expect("live poisoned") = live;
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &program);
+        *self.session.live.write().expect("live poisoned") = None;
         program.clear_statements();
         repl.functions = program;
         let value = result.map_err(|e| fail(diagnostic::from_eval(e, Some(&name), sources)))?;
-        Ok((!value.is_unit()).then(|| value.to_string()))
+        if value.is_unit() {
+            return Ok(None);
+        }
+        let (text, data, reported) = match shown(&value) {
+            // ordo's REPL types print as their data: Rhai would print a type name.
+            Some((data, reported)) => {
+                let text = match &data {
+                    serde_json::Value::Array(items) if items.iter().all(serde_json::Value::is_string) => items
+                        .iter()
+                        .filter_map(serde_json::Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    other => other.to_string(),
+                };
+                (text, data, reported)
+            }
+            None => {
+                let text = value.to_string();
+                let data = rhai::serde::from_dynamic::<serde_json::Value>(&value)
+                    .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
+                (text, data, false)
+            }
+        };
+        Ok(Some(Value { text, data, reported }))
     }
 }
 

@@ -15,6 +15,7 @@ mod function_doc;
 mod inputs;
 mod interpreter;
 mod limits;
+pub mod live;
 mod register;
 mod registry;
 mod resolver;
@@ -32,7 +33,7 @@ use crate::project::Project;
 use crate::source::SourceMap;
 
 pub use function_doc::FunctionDoc;
-pub use interpreter::Interpreter;
+pub use interpreter::{Interpreter, Value};
 pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back

@@ -35,6 +35,8 @@ pub(crate) struct Session {
     pub(crate) print: super::PrintSink,
     /// The environment's secrets (none before an environment is known).
     pub(crate) vault: Option<Arc<crate::secrets::Vault>>,
+    /// Live hosts, while a REPL line runs (and only then: configure stays pure).
+    pub(crate) live: RwLock<Option<Arc<dyn super::live::Live>>>,
 }
 
 impl Session {
@@ -59,6 +61,7 @@ impl Session {
             files: Mutex::default(),
             print,
             vault,
+            live: RwLock::new(None),
         })
     }
 
@@ -68,6 +71,11 @@ impl Session {
 
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().expect("registry poisoned")
+    }
+
+    /// Live hosts, when a REPL line is running.
+    pub(crate) fn live(&self) -> Option<Arc<dyn super::live::Live>> {
+        self.live.read().expect("live poisoned").clone()
     }
 
     /// The engine of this evaluation, while its owner keeps it.

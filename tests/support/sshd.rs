@@ -403,7 +403,7 @@ fn read_from(path: &Path, offset: u64) -> String {
 
 /// Lowercase letters and digits, random enough that parallel tests (and
 /// leftovers of killed runs) never pick the same user name.
-fn random_name(len: usize) -> String {
+pub fn random_name(len: usize) -> String {
     use std::hash::{BuildHasher, Hasher};
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();

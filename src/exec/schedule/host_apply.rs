@@ -407,6 +407,15 @@ fn owned_entry(h: &HostApply, s: StepId) -> Option<Owned> {
 /// and the release of the lock.
 fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     let model = &h.catalog.model;
+    let Some(record) = &h.finish.record else {
+        // A partial apply leaves the records alone; only the lock goes.
+        let mut lines = String::from("echo 'state ok'\n");
+        if h.run.may_hold_lock() {
+            lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
+        }
+        s.line(lines.trim_end());
+        return;
+    };
     let created: HashSet<StepId> = h
         .plan
         .planned
@@ -431,7 +440,7 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
         word(&owned_file(&model.service)),
         heredoc(text.as_bytes())
     );
-    let json = serde_json::to_vec_pretty(&h.finish.record).expect("state serialises");
+    let json = serde_json::to_vec_pretty(record).expect("state serialises");
     let _ = write!(
         lines,
         "t=$(mktemp -- {dir}/.state.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}echo 'state ok'\n",

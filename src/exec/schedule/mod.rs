@@ -27,7 +27,11 @@ use crate::report::{Event, Reporter, StepStatus};
 /// What the last script of a host also does: record the deployed version and
 /// release the lock (saving a round trip each).
 pub struct Finish {
-    pub record: HostState,
+    /// `None` for a partial apply (one component or step, from the REPL): the
+    /// host's records stay those of its last deploy — `state.json` and the list of
+    /// what ordo created are not rewritten; what the apply creates is appended to
+    /// that list as every batch does.
+    pub record: Option<HostState>,
     /// The lock token of this run.
     pub token: String,
 }
@@ -92,9 +96,10 @@ pub async fn apply(
     let mut work = Vec::new();
     for h in prediction.hosts {
         let needs_record = !h.planned.is_empty()
-            || h.state
+            || finish
+                .record
                 .as_ref()
-                .is_none_or(|s| s.fingerprint != finish.record.fingerprint);
+                .is_some_and(|r| h.state.as_ref().is_none_or(|s| s.fingerprint != r.fingerprint));
         if !needs_record {
             continue;
         }

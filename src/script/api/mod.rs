@@ -9,6 +9,7 @@ mod environment;
 mod names;
 mod options;
 mod primitives;
+mod repl;
 mod secret;
 mod shell;
 
@@ -20,6 +21,7 @@ pub(crate) use component::{
     CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef, check_unknown_attributes,
 };
 pub(crate) use names::is_plain_name;
+pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};
 pub(crate) use super::register::{document, document_getter};
@@ -31,4 +33,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     primitives::register(engine, session);
     shell::register(engine);
     secret::register(engine, session);
+    repl::register(engine, session);
 }

@@ -21,95 +21,17 @@ pub(super) fn assemble(
     service: &str,
 ) -> Result<Model, Problems> {
     let env = decl.environment.as_ref().expect("environment");
-    let hosts: IdVec<HostId, Host> = decl
-        .hosts
-        .iter()
-        .map(|h| Host {
-            name: h.name.clone(),
-            transport: h.transport.clone(),
-            address: h.address.clone(),
-            user: h.user.clone(),
-            roles: h.roles.clone(),
-            data: h.data.clone(),
-            span: h.span.clone(),
-        })
-        .collect();
+    let hosts = model_hosts(decl);
     let mut components: IdVec<ComponentId, Component> = IdVec::new();
     let mut steps: IdVec<StepId, Step> = IdVec::new();
     let mut root_comp: Vec<ComponentId> = Vec::with_capacity(builds.len());
     let mut order: Vec<(usize, String, bool, Option<Span>)> = Vec::new();
     let mut problems = Vec::new();
     for (r, build) in builds.into_iter().enumerate() {
-        let base = components.len();
-        root_comp.push(ComponentId::new(base));
-        for c in build.components {
-            components.push(Component {
-                name: c.name,
-                host: HostId::new(build.host),
-                parent: c.parent.map(|p| ComponentId::new(base + p)),
-                root: c.dir,
-                attributes: c
-                    .attributes
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            rhai::serde::from_dynamic(v).unwrap_or(serde_json::Value::Null),
-                        )
-                    })
-                    .collect(),
-                span: c.span,
-            });
-        }
-        let first_step = steps.len();
-        let local_comps: Vec<usize> = build.steps.iter().map(|s| s.comp).collect();
-        let within = |comp: usize, target: usize| -> bool {
-            // Is local component `comp` the target or one of its descendants?
-            let mut c = Some(comp);
-            while let Some(x) = c {
-                if x == target {
-                    return true;
-                }
-                c = components[ComponentId::new(base + x)].parent.map(|p| p.index() - base);
-            }
-            false
-        };
-        let mut triggers_all = Vec::new();
-        for s in &build.steps {
-            let mut triggers: Vec<StepId> = Vec::new();
-            for t in &s.on_change {
-                match t.target {
-                    RefTarget::Step(i) => triggers.push(StepId::new(first_step + i)),
-                    RefTarget::Component(c) => {
-                        triggers.extend(
-                            local_comps
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, sc)| within(**sc, c))
-                                .map(|(i, _)| StepId::new(first_step + i)),
-                        );
-                    }
-                }
-            }
-            triggers.sort_unstable();
-            triggers.dedup();
-            triggers_all.push(triggers);
-        }
-        problems.extend(same_labels(&build.steps, &components, base));
-        for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
-            let id = StepId::new(steps.len());
-            steps.push(Step {
-                id,
-                host: HostId::new(build.host),
-                component: ComponentId::new(base + s.comp),
-                action: s.action,
-                triggers,
-                span: s.span,
-            });
-        }
-        for (other, after, span) in build.order {
-            order.push((r, other, after, span));
-        }
+        root_comp.push(ComponentId::new(components.len()));
+        let (p, o) = add_build(build, &mut components, &mut steps);
+        problems.extend(p);
+        order.extend(o.into_iter().map(|(other, after, span)| (r, other, after, span)));
     }
 
     let mut links: IdVec<crate::model::LinkId, Link> = IdVec::new();
@@ -186,6 +108,103 @@ pub(super) fn assemble(
         steps,
         links,
     })
+}
+
+/// The hosts of the model, one per declared host, in declaration order.
+pub(super) fn model_hosts(decl: &Declarations) -> IdVec<HostId, Host> {
+    decl.hosts
+        .iter()
+        .map(|h| Host {
+            name: h.name.clone(),
+            transport: h.transport.clone(),
+            address: h.address.clone(),
+            user: h.user.clone(),
+            roles: h.roles.clone(),
+            data: h.data.clone(),
+            span: h.span.clone(),
+        })
+        .collect()
+}
+
+/// An explicit order of a root: the other component, whether this one runs after
+/// it, where the script said so.
+pub(super) type Order = (String, bool, Option<Span>);
+
+/// Adds one root's component instances and steps (with their `on_change`
+/// triggers as step ids); returns the problems found and the root's explicit
+/// order (`after`/`before`).
+pub(super) fn add_build(
+    build: RootBuild,
+    components: &mut IdVec<ComponentId, Component>,
+    steps: &mut IdVec<StepId, Step>,
+) -> (Vec<Problem>, Vec<Order>) {
+    let base = components.len();
+    for c in build.components {
+        components.push(Component {
+            name: c.name,
+            host: HostId::new(build.host),
+            parent: c.parent.map(|p| ComponentId::new(base + p)),
+            root: c.dir,
+            attributes: c
+                .attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        rhai::serde::from_dynamic(v).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect(),
+            span: c.span,
+        });
+    }
+    let first_step = steps.len();
+    let local_comps: Vec<usize> = build.steps.iter().map(|s| s.comp).collect();
+    let within = |comp: usize, target: usize| -> bool {
+        // Is local component `comp` the target or one of its descendants?
+        let mut c = Some(comp);
+        while let Some(x) = c {
+            if x == target {
+                return true;
+            }
+            c = components[ComponentId::new(base + x)].parent.map(|p| p.index() - base);
+        }
+        false
+    };
+    let mut triggers_all = Vec::new();
+    for s in &build.steps {
+        let mut triggers: Vec<StepId> = Vec::new();
+        for t in &s.on_change {
+            match t.target {
+                RefTarget::Step(i) => triggers.push(StepId::new(first_step + i)),
+                RefTarget::Component(c) => {
+                    triggers.extend(
+                        local_comps
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, sc)| within(**sc, c))
+                            .map(|(i, _)| StepId::new(first_step + i)),
+                    );
+                }
+            }
+        }
+        triggers.sort_unstable();
+        triggers.dedup();
+        triggers_all.push(triggers);
+    }
+    let problems = same_labels(&build.steps, components, base);
+    for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
+        let id = StepId::new(steps.len());
+        steps.push(Step {
+            id,
+            host: HostId::new(build.host),
+            component: ComponentId::new(base + s.comp),
+            action: s.action,
+            triggers,
+            span: s.span,
+        });
+    }
+    (problems, build.order)
 }
 
 /// Two steps of one component with the same label (`command migrate` twice) would

@@ -6,8 +6,10 @@ mod assemble;
 mod configure;
 mod hosts;
 mod roots;
+mod trial;
 
 pub(crate) use configure::configure;
+pub(crate) use trial::trial;
 
 use crate::model::Model;
 use crate::problem::Problem;

@@ -9,7 +9,7 @@ use rhai::{Dynamic, Map};
 use crate::model::HostPath;
 use crate::problem::suggest::did_you_mean;
 use crate::problem::{Kind, Problem, Problems};
-use crate::script::session::{Declarations, HostDecl, ServiceDecl};
+use crate::script::session::{Declarations, EnvDecl, HostDecl, ServiceDecl};
 use crate::source::Span;
 
 pub(crate) struct Root {
@@ -69,11 +69,7 @@ pub(crate) fn roots(decl: &Declarations, svc: &ServiceDecl) -> Result<Vec<Root>,
     }
     let mut roots = Vec::new();
     for (h, host) in decl.hosts.iter().enumerate() {
-        let root_text = host
-            .root
-            .clone()
-            .unwrap_or_else(|| env.root.clone())
-            .replace("{service}", &svc.name);
+        let root_text = root_of_host(env, host, &svc.name);
         let Some(dir) = HostPath::new(&root_text) else {
             problems.push(
                 Problem::new(
@@ -130,6 +126,14 @@ pub(crate) fn roots(decl: &Declarations, svc: &ServiceDecl) -> Result<Vec<Root>,
     } else {
         Err(Problems(problems))
     }
+}
+
+/// The root directory of components on `host`, as written (`~/deployment/shop`).
+pub(crate) fn root_of_host(env: &EnvDecl, host: &HostDecl, service: &str) -> String {
+    host.root
+        .clone()
+        .unwrap_or_else(|| env.root.clone())
+        .replace("{service}", service)
 }
 
 /// `c.host`: what a component may know about its host.

@@ -1,0 +1,417 @@
+//! [`LiveHosts`]: the REPL's implementation of [`Live`] on top of the executor.
+//! Its methods are called from a script thread in the middle of a line and block
+//! on the async work (`Handle::block_on`). Every command gets the cancel token the
+//! session made for the current line, so Ctrl-C stops what runs on the hosts and
+//! the session goes on. Hosts are connected on first use and stay connected
+//! ([`Connections`]).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::runtime::Handle;
+
+use super::connections::Connections;
+use super::facts;
+use super::plan::{self, Confirm};
+use crate::exec::{self, HostRun, Hosts, Settings, fan_out};
+use crate::model::{HostId, Model};
+use crate::plan::Plan;
+use crate::problem::suggest::{did_you_mean, list_or_none};
+use crate::problem::{Kind, Problem, Problems};
+use crate::report::{Event, Reporter, Stream};
+use crate::script::live::{CommandResult, Live, Summary, Target};
+use crate::source::SourceMap;
+use crate::text::visible;
+use crate::transport::{CancelToken, ExecOptions};
+
+/// The loaded environment, as the REPL's functions see it.
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub(crate) model: Arc<Model>,
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) sources: SourceMap,
+}
+
+pub(crate) struct LiveHosts {
+    pub(crate) handle: Handle,
+    pub(crate) reporter: Arc<dyn Reporter>,
+    /// `--jobs`, `--timeout`, ssh options; the cancel token is the current line's.
+    pub(crate) base: Settings,
+    pub(crate) connections: Arc<Connections>,
+    pub(crate) env: RwLock<Option<Env>>,
+    /// Cancelled by Ctrl-C while a line runs; replaced for every line.
+    pub(crate) current: Arc<Mutex<CancelToken>>,
+    pub(crate) confirm: Confirm,
+}
+
+/// Several problems as one, the most severe first.
+pub(crate) fn one(mut problems: Problems) -> Problem {
+    problems.sort();
+    let mut all = problems.0.into_iter();
+    let first = all
+        .next()
+        .unwrap_or_else(|| Problem::new(Kind::Step, "failed without saying why (a bug in ordo)"));
+    all.fold(first, Problem::related)
+}
+
+pub(crate) fn interrupted() -> Problem {
+    Problem::new(Kind::Interrupted, "interrupted").help("what ran on the hosts was stopped; the session goes on")
+}
+
+impl LiveHosts {
+    pub(crate) fn env(&self) -> Result<Env, Problem> {
+        self.env.read().expect("env poisoned").clone().ok_or_else(|| {
+            Problem::new(Kind::Usage, "no environment is loaded")
+                .help("load one with :env NAME, or start the REPL with `ordo repl ENV`")
+        })
+    }
+
+    pub(crate) fn settings(&self) -> Settings {
+        Settings {
+            cancel: self.current.lock().expect("token poisoned").clone(),
+            ..self.base.clone()
+        }
+    }
+
+    /// The hosts `ids` of `model` over the session's connections (connecting
+    /// those not connected yet, in parallel), as one run's [`Hosts`].
+    pub(crate) async fn connect(
+        &self,
+        model: &Arc<Model>,
+        ids: &[HostId],
+        settings: &Settings,
+    ) -> Result<Hosts, Problem> {
+        let connections = self.connections.clone();
+        let items: Vec<(HostId, crate::model::Host)> = ids.iter().map(|&id| (id, model.hosts[id].clone())).collect();
+        let connect = fan_out(
+            items,
+            settings.jobs,
+            |(_, h)| format!("host `{}`", h.name),
+            move |(id, host)| {
+                let connections = connections.clone();
+                async move { connections.get(&host).await.map(|c| (id, c)) }
+            },
+        );
+        let results = tokio::select! {
+            r = connect => r,
+            () = settings.cancel.cancelled() => return Err(interrupted()),
+        };
+        let mut runs = Vec::new();
+        let mut problems = Vec::new();
+        for r in results {
+            match r {
+                Ok((id, conn)) => runs.push(HostRun::over(id, conn, settings)),
+                Err(p) => problems.push(p),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Hosts::new(runs, settings.clone()))
+        } else {
+            Err(one(Problems(problems)))
+        }
+    }
+
+    fn host_id(&self, model: &Model, name: &str) -> Result<HostId, Problem> {
+        model.hosts.ids().find(|&h| model.hosts[h].name == name).ok_or_else(|| {
+            let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
+            Problem::new(
+                Kind::Usage,
+                format!("no host `{name}` in environment {}", model.environment),
+            )
+            .help(format!(
+                "{}hosts: {}",
+                did_you_mean(name, names.iter().copied()),
+                list_or_none(&names)
+            ))
+        })
+    }
+
+    /// The hosts a component is placed on (all of its root instances).
+    pub(crate) fn placed(&self, model: &Model, component: &str) -> Result<Vec<HostId>, Problem> {
+        let mut hosts: Vec<HostId> = model
+            .components
+            .iter()
+            .filter(|c| c.parent.is_none() && c.name == component)
+            .map(|c| c.host)
+            .collect();
+        hosts.dedup();
+        if hosts.is_empty() {
+            let mut names: Vec<&str> = model
+                .components
+                .iter()
+                .filter(|c| c.parent.is_none())
+                .map(|c| c.name.as_str())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            return Err(Problem::new(
+                Kind::Usage,
+                format!(
+                    "no component `{component}` is placed in environment {}",
+                    model.environment
+                ),
+            )
+            .help(format!(
+                "{}components: {}",
+                did_you_mean(component, names.iter().copied()),
+                list_or_none(&names)
+            )));
+        }
+        Ok(hosts)
+    }
+
+    /// `component`'s hosts, narrowed to `host` when given (which must run it).
+    fn component_hosts(&self, model: &Model, component: &str, host: Option<&str>) -> Result<Vec<HostId>, Problem> {
+        let placed = self.placed(model, component)?;
+        let Some(host) = host else { return Ok(placed) };
+        let id = self.host_id(model, host)?;
+        if placed.contains(&id) {
+            Ok(vec![id])
+        } else {
+            let on: Vec<&str> = placed.iter().map(|&h| model.hosts[h].name.as_str()).collect();
+            Err(Problem::new(
+                Kind::Usage,
+                format!("component `{component}` is not placed on host `{host}`"),
+            )
+            .help(format!("it runs on: {}", on.join(", "))))
+        }
+    }
+}
+
+/// Every command runs in the service user's home, as with `ordo run`.
+fn command_script(command: &str) -> String {
+    format!(
+        "[ -d \"$HOME\" ] || mkdir -p -- \"$HOME\" 2>/dev/null\nif ! cd -- \"${{HOME%/}}\" 2>/dev/null; then echo \"ordo: cannot enter the home directory $HOME\" >&2; exit 125; fi\n{command}\n"
+    )
+}
+
+impl Live for LiveHosts {
+    fn hosts(&self) -> Result<serde_json::Value, Problem> {
+        let env = self.env()?;
+        let model = &env.model;
+        Ok(serde_json::Value::Array(
+            super::commands::host_events(model)
+                .into_iter()
+                .map(|e| serde_json::to_value(e).unwrap_or_default())
+                .map(|mut v| {
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("event");
+                    }
+                    v
+                })
+                .collect(),
+        ))
+    }
+
+    fn components(&self) -> Result<serde_json::Value, Problem> {
+        let env = self.env()?;
+        let model = &env.model;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for c in model.components.iter().filter(|c| c.parent.is_none()) {
+            let host = model.hosts[c.host].name.clone();
+            match out.iter_mut().find(|(n, _)| *n == c.name) {
+                Some((_, hosts)) => hosts.push(host),
+                None => out.push((c.name.clone(), vec![host])),
+            }
+        }
+        Ok(serde_json::Value::Array(
+            out.into_iter()
+                .map(|(name, hosts)| serde_json::json!({ "name": name, "hosts": hosts }))
+                .collect(),
+        ))
+    }
+
+    fn attrs(&self, component: &str, host: Option<&str>) -> Result<serde_json::Value, Problem> {
+        let env = self.env()?;
+        let model = &env.model;
+        let hosts = self.component_hosts(model, component, host)?;
+        let attributes = |h: HostId| {
+            model
+                .components
+                .iter()
+                .find(|c| c.parent.is_none() && c.name == component && c.host == h)
+                .map(|c| serde_json::to_value(&c.attributes).unwrap_or_default())
+                .unwrap_or_default()
+        };
+        Ok(match host {
+            Some(_) => attributes(hosts[0]),
+            None => serde_json::Value::Object(
+                hosts
+                    .iter()
+                    .map(|&h| (model.hosts[h].name.clone(), attributes(h)))
+                    .collect(),
+            ),
+        })
+    }
+
+    fn select(&self, pattern: &str) -> Result<Vec<String>, Problem> {
+        let env = self.env()?;
+        let model = &env.model;
+        let glob = globset::Glob::new(pattern)
+            .map_err(|e| Problem::new(Kind::Usage, format!("`{pattern}` is not a valid host pattern: {e}")))?
+            .compile_matcher();
+        let names: Vec<String> = model
+            .hosts
+            .iter()
+            .filter(|h| glob.is_match(&h.name) || h.roles.iter().any(|r| r == pattern))
+            .map(|h| h.name.clone())
+            .collect();
+        if names.is_empty() {
+            let all: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
+            return Err(
+                Problem::new(Kind::Usage, format!("`{pattern}` matches no host and no role")).help(format!(
+                    "{}hosts of {}: {}",
+                    did_you_mean(pattern, all.iter().copied()),
+                    model.environment,
+                    list_or_none(&all)
+                )),
+            );
+        }
+        Ok(names)
+    }
+
+    fn run(&self, hosts: &[String], command: &str) -> Result<Vec<CommandResult>, Problem> {
+        let env = self.env()?;
+        let model = env.model.clone();
+        let ids = hosts
+            .iter()
+            .map(|h| self.host_id(&model, h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let settings = self.settings();
+        let script = command_script(command);
+        self.handle.block_on(async {
+            let hosts = self.connect(&model, &ids, &settings).await?;
+            let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
+            let results = fan_out(
+                runs.clone(),
+                settings.jobs,
+                |r| format!("host `{}`", r.name),
+                |r: Arc<HostRun>| {
+                    let script = script.clone();
+                    async move { r.exec_command(script).await }
+                },
+            )
+            .await;
+            let mut out = Vec::new();
+            for (r, result) in runs.iter().zip(results) {
+                let host = r.name.clone();
+                let result = match result {
+                    Ok(o) => CommandResult {
+                        host: host.clone(),
+                        code: Some(o.code),
+                        error: None,
+                        stdout: o.stdout,
+                        stderr: o.stderr,
+                    },
+                    Err(p) => CommandResult {
+                        host: host.clone(),
+                        code: None,
+                        stdout: String::new(),
+                        stderr: String::new(),
+                        error: Some(p.message),
+                    },
+                };
+                self.reporter.event(&Event::CommandDone {
+                    host: host.clone(),
+                    code: result.code,
+                    error: result.error.clone(),
+                });
+                for (stream, text) in [(Stream::Stdout, &result.stdout), (Stream::Stderr, &result.stderr)] {
+                    for line in text.lines() {
+                        self.reporter.event(&Event::Output {
+                            host: host.clone(),
+                            stream,
+                            line: visible(line, true),
+                        });
+                    }
+                }
+                out.push(result);
+            }
+            if settings.cancel.is_cancelled() {
+                return Err(interrupted());
+            }
+            Ok(out)
+        })
+    }
+
+    fn facts(&self, host: &str) -> Result<serde_json::Value, Problem> {
+        let env = self.env()?;
+        let model = env.model.clone();
+        let id = self.host_id(&model, host)?;
+        let settings = self.settings();
+        let script = facts::script(&model.service);
+        let out = self.handle.block_on(async {
+            let hosts = self.connect(&model, &[id], &settings).await?;
+            let run = hosts.iter().next().cloned().expect("one host");
+            let options = ExecOptions::default()
+                .cancel(&settings.cancel)
+                .timeout(settings.timeout);
+            run.conn
+                .exec_with(script, &options)
+                .await
+                .map_err(|e| e.problem().on_host(host))
+        })?;
+        let facts = facts::parse(host, &out.stdout).ok_or_else(|| {
+            Problem::new(
+                Kind::Step,
+                format!("host `{host}`: the facts probe did not finish (exit {})", out.code),
+            )
+            .on_host(host)
+            .help(format!("the host's shell said: {}", exec_tail(&out.stderr)))
+        })?;
+        Ok(serde_json::to_value(facts).unwrap_or_default())
+    }
+
+    fn plan(&self, component: Option<&str>, host: Option<&str>) -> Result<Summary, Problem> {
+        let env = self.env()?;
+        let model = env.model.clone();
+        let targets: Vec<HostId> = match (component, host) {
+            (Some(c), h) => self.component_hosts(&model, c, h)?,
+            (None, Some(h)) => vec![self.host_id(&model, h)?],
+            (None, None) => model.hosts.ids().collect(),
+        };
+        let targets: Vec<HostId> = targets
+            .into_iter()
+            .filter(|&h| !env.plan.per_host[h].is_empty())
+            .collect();
+        let keep = plan::component_filter(component);
+        plan::preview(self, &env, &env.model, &env.plan, &targets, &keep)
+    }
+
+    fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
+        let env = self.env()?;
+        let plan = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
+        let id = self.host_id(&trial, host)?;
+        let steps = trial.steps.len();
+        let keep = move |_: &exec::Catalog, s: crate::model::StepId| s.index() < steps;
+        plan::preview(self, &env, &trial, &plan, &[id], &keep)
+    }
+
+    fn apply(&self, target: Target, host: Option<&str>) -> Result<Summary, Problem> {
+        let env = self.env()?;
+        match target {
+            Target::Component(name) => {
+                let targets = self.component_hosts(&env.model, &name, host)?;
+                let keep = plan::component_filter(Some(&name));
+                plan::apply(self, &env, &env.model, &env.plan, &targets, &keep)
+            }
+            Target::Trial(trial) => {
+                let p = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
+                let id = self.host_id(&trial, host.unwrap_or_default())?;
+                let steps: HashSet<usize> = (0..trial.steps.len()).collect();
+                let keep = move |_: &exec::Catalog, s: crate::model::StepId| steps.contains(&s.index());
+                plan::apply(self, &env, &trial, &p, &[id], &keep)
+            }
+        }
+    }
+}
+
+fn exec_tail(text: &str) -> String {
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+    if tail.is_empty() {
+        "(nothing)".into()
+    } else {
+        visible(&tail, true)
+    }
+}
