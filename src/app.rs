@@ -124,6 +124,7 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Hosts(a) => command::hosts::run(ws, a).await,
         Command::Components(a) => command::components::run(ws, a).await,
         Command::Repl(a) => command::repl::run(ws, a).await,
+        Command::Libs(a) => command::libs::run(ws, a),
         Command::Secrets(_)
         | Command::Init(_)
         | Command::Completions(_)

@@ -16,6 +16,7 @@ mod errors;
 mod hardening;
 mod inputs;
 mod layering;
+mod libraries;
 mod repl;
 mod secret_delivery;
 mod secrets;

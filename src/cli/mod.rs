@@ -91,6 +91,9 @@ pub enum Command {
     /// An interactive session with the environment loaded and its hosts one call
     /// away; with a script on standard input, evaluates it line by line.
     Repl(ReplArgs),
+    /// The recipe libraries of `ordo.rhai`: list them with their pins, or move the
+    /// pins of git libraries to what their refs point at now.
+    Libs(LibsArgs),
     /// Create a new deployment repository (service, component, `local` and
     /// `production` environments) that `ordo deploy local --yes` deploys at once.
     Init(InitArgs),
@@ -242,6 +245,26 @@ pub struct DocArgs {
     /// Write the generated reference (dsl.md, stdlib.md, cli.md) into DIR instead.
     #[arg(long, value_name = "DIR", conflicts_with = "name")]
     pub reference: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LibsArgs {
+    #[command(subcommand)]
+    pub command: LibsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibsCommand {
+    /// The libraries, in search order: directories, and git libraries with the
+    /// commit `ordo.lock` pins and whether it is in the cache (usable offline).
+    List,
+    /// Fetch git libraries and pin them to the commit their `ref` points at now,
+    /// in `ordo.lock` (all when no NAME is given). Commit `ordo.lock` afterwards.
+    Update {
+        /// Git libraries to move (by name).
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -129,6 +129,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
             deployed_by: crate::sys::operator(),
             commit: git.map(|g| g.commit),
             set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
+            libraries: loaded.evaluated.libraries.clone(),
         }),
         token: token.clone(),
     });

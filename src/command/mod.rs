@@ -10,6 +10,7 @@ pub(crate) mod doc;
 pub(crate) mod graph;
 pub(crate) mod hosts;
 pub(crate) mod init;
+pub(crate) mod libs;
 pub(crate) mod repl;
 pub(crate) mod run;
 pub(crate) mod secrets;

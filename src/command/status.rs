@@ -43,6 +43,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
                 deployed_at: s.deployed_at,
                 deployed_by: s.deployed_by,
                 set: s.set,
+                libraries: s.libraries,
             }
         });
         ws.reporter.event(&Event::HostStatus(HostStatus {

@@ -28,6 +28,9 @@ pub struct HostState {
     /// Attribute values given on the command line (`--set`), as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<String>,
+    /// The git libraries the deploy used, by name, with their pinned commits.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub libraries: std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) fn state_dir(service: &str) -> HostPath {

@@ -46,11 +46,23 @@ fn lock_path(root: &Path) -> PathBuf {
 }
 
 fn read_lock(root: &Path) -> Result<LockFile, Problem> {
+    let broken = |why: String| {
+        Problem::new(Kind::Project, format!("{LOCK_FILE} cannot be read: {why}")).help(
+            "it is written by ordo (`ordo libs update`); restore it from git, or delete it to pin every library anew",
+        )
+    };
     match std::fs::read_to_string(lock_path(root)) {
-        Ok(text) => toml::from_str(&text).map_err(|e| {
-            Problem::new(Kind::Project, format!("{LOCK_FILE} cannot be read: {e}"))
-                .help("it is written by ordo (`ordo libs update`); restore it from git, or delete it to pin every library anew")
-        }),
+        Ok(text) => {
+            let lock: LockFile = toml::from_str(&text).map_err(|e| broken(e.to_string()))?;
+            // The commit names a directory of the cache and is passed to git.
+            for (name, pin) in &lock.libraries {
+                let hex = pin.commit.len() >= 40 && pin.commit.bytes().all(|b| b.is_ascii_hexdigit());
+                if !hex {
+                    return Err(broken(format!("the commit of `{name}` is not a full commit id")));
+                }
+            }
+            Ok(lock)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LockFile::default()),
         Err(e) => Err(Problem::new(Kind::Project, format!("{LOCK_FILE} cannot be read: {e}"))),
     }
@@ -103,7 +115,8 @@ pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<(PathBuf, String), Prob
 }
 
 /// Moves the pins of `names` (all when empty) to what their refs point at now.
-/// Returns (name, old commit, new commit).
+/// Returns (name, old commit, new commit). Updating all also drops the pins of
+/// libraries `ordo.rhai` no longer declares.
 pub fn update(
     root: &Path,
     libs: &[GitLibrary],
@@ -122,6 +135,9 @@ pub fn update(
         }
     }
     let mut lock = read_lock(root)?;
+    if names.is_empty() {
+        lock.libraries.retain(|name, _| libs.iter().any(|l| &l.name == name));
+    }
     let mut moved = Vec::new();
     for lib in libs.iter().filter(|l| names.is_empty() || names.contains(&l.name)) {
         let commit = resolve(lib, true)?;
@@ -139,6 +155,11 @@ pub fn update(
     }
     write_lock(root, &lock)?;
     Ok(moved)
+}
+
+/// Whether `lib` at `commit` is in the cache, ready to use offline.
+pub fn cached(lib: &GitLibrary, commit: &str) -> bool {
+    extracted_dir(lib, commit).is_dir()
 }
 
 /// The cache directory of ordo.
@@ -159,6 +180,8 @@ fn bare(lib: &GitLibrary) -> PathBuf {
 
 fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
     let mut cmd = Command::new("git");
+    // A URL of the `ext::` transport runs a command; a library is only fetched.
+    cmd.args(["-c", "protocol.ext.allow=never"]);
     if let Some(d) = dir {
         cmd.arg("--git-dir").arg(d);
     }
@@ -170,7 +193,14 @@ fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        // git's first line says what failed; the rest is advice for its own users.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(stderr
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("failed")
+            .trim()
+            .to_string())
     }
 }
 
@@ -227,12 +257,16 @@ fn resolve(lib: &GitLibrary, fetch_first: bool) -> Result<String, Problem> {
     })
 }
 
-/// The tree of `lib` at `commit`, extracted once into the cache.
-fn extracted(lib: &GitLibrary, commit: &str) -> Result<PathBuf, Problem> {
-    let dir = cache()
+fn extracted_dir(lib: &GitLibrary, commit: &str) -> PathBuf {
+    cache()
         .join("libs")
         .join(crate::sys::short_hash(lib.url.as_bytes()))
-        .join(commit);
+        .join(commit)
+}
+
+/// The tree of `lib` at `commit`, extracted once into the cache.
+fn extracted(lib: &GitLibrary, commit: &str) -> Result<PathBuf, Problem> {
+    let dir = extracted_dir(lib, commit);
     if dir.is_dir() {
         return Ok(dir);
     }

@@ -117,6 +117,27 @@ pub enum Event {
     },
     /// `ordo components`: one component and the hosts it is placed on.
     Component { name: String, hosts: Vec<String> },
+    /// `ordo libs list`: one library of `ordo.rhai`, in search order.
+    Library {
+        name: String,
+        /// `directory` or `git`.
+        kind: &'static str,
+        /// The directory (as declared) or the repository URL.
+        location: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+        /// The commit `ordo.lock` pins a git library to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+        /// The pinned commit is in the cache (the library works offline).
+        cached: bool,
+    },
+    /// `ordo libs update`: a pin set or moved.
+    LibraryPinned {
+        name: String,
+        from: Option<String>,
+        to: String,
+    },
     /// `ordo init`: the files of a new repository.
     Created { path: String },
     /// `print`/`debug` in a script.
@@ -225,6 +246,8 @@ pub struct Deployed {
     pub deployed_by: String,
     /// `--set` values the deploy was given.
     pub set: Vec<String>,
+    /// The git libraries it used, by name, with their pinned commits.
+    pub libraries: std::collections::BTreeMap<String, String>,
 }
 
 /// A problem as a JSON consumer sees it.

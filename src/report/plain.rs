@@ -200,8 +200,13 @@ impl Plain {
                         } else {
                             format!(", --set {}", d.set.join(" --set "))
                         };
+                        let libraries: String = d
+                            .libraries
+                            .iter()
+                            .map(|(name, commit)| format!(", library {name}@{}", &commit[..commit.len().min(12)]))
+                            .collect();
                         format!(
-                            "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}{set}",
+                            "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}{set}{libraries}",
                             h.host, d.fingerprint, d.environment, d.ordo_version, d.deployed_at, d.deployed_by
                         )
                     }
@@ -258,6 +263,28 @@ impl Plain {
                 }
             ),
             Event::Created { path } => format!("created {path}\n"),
+            Event::Library {
+                name,
+                kind,
+                location,
+                reference,
+                commit,
+                cached,
+            } => match commit {
+                None if *kind == "git" => format!("{name}: git {location}, not pinned yet (the next load pins it)\n"),
+                None => format!("{name}: directory{}\n", if *cached { "" } else { ", missing" }),
+                Some(c) => format!(
+                    "{name}: git {location}{}, pinned at {}{}\n",
+                    reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+                    short_commit(c),
+                    if *cached { "" } else { ", not in the cache yet" }
+                ),
+            },
+            Event::LibraryPinned { name, from, to } => match from {
+                Some(f) if f == to => format!("{name}: pinned at {} (unchanged)\n", short_commit(to)),
+                Some(f) => format!("{name}: {} → {}\n", short_commit(f), short_commit(to)),
+                None => format!("{name}: pinned at {}\n", short_commit(to)),
+            },
             Event::Print { text, span } => {
                 let where_ = span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default();
                 return Some((format!("{where_}{text}\n"), true));
@@ -292,4 +319,8 @@ impl Reporter for Plain {
         let _ = out.write_all(text.as_bytes());
         let _ = out.flush();
     }
+}
+
+fn short_commit(commit: &str) -> &str {
+    &commit[..commit.len().min(12)]
 }

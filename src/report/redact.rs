@@ -72,6 +72,8 @@ impl Event {
             | Event::VersionsDiffer { .. }
             | Event::Host { .. }
             | Event::Component { .. }
+            | Event::Library { .. }
+            | Event::LibraryPinned { .. }
             | Event::Created { .. } => {}
         }
         e

@@ -19,7 +19,7 @@ use super::eval::Configured;
 use super::function_doc::{self, FunctionDoc};
 use super::live::Live;
 use super::resolver::Resolver;
-use super::session::Session;
+use super::session::{Library, LibrarySource, Session};
 use super::stack::{self, Deep};
 use super::{Evaluated, diagnostic, engine, eval};
 use crate::problem::suggest::list_or_none;
@@ -103,6 +103,7 @@ impl Interpreter {
         let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
         match (result, runtime) {
             (Ok(configured), Some(runtime)) => Ok(Evaluated {
+                libraries: runtime.0.session.git_pins(),
                 model: Arc::new(configured.model),
                 warnings: attach(configured.warnings),
                 inputs: runtime.0.session.inputs.snapshot(),
@@ -277,7 +278,11 @@ fn load(
         return (sources, None, Err(e));
     }
     drop(bootstrap);
-    let library = session.library.read().expect("library poisoned").clone();
+    let library = match open_libraries(&session, root) {
+        Ok(l) => l,
+        Err(e) => return (sources, None, Err(e)),
+    };
+    session.library.write().expect("library poisoned").clone_from(&library);
     let engine = Arc::new(engine::build(
         &session,
         Resolver::new(root, library, session.sources.clone(), session.inputs.clone()),
@@ -388,6 +393,62 @@ fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result
         });
     }
     Ok(())
+}
+
+/// The libraries `ordo.rhai` declared, as directories to search: a git library is
+/// checked out at the commit `ordo.lock` pins (pinned first when it has none). The
+/// lock file is an input: moving a pin changes the fingerprint, and an uncommitted
+/// pin makes the checkout dirty.
+fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Problems> {
+    let declared = session.decl().libraries.clone();
+    let mut out = Vec::with_capacity(declared.len());
+    for d in &declared {
+        out.push(match &d.source {
+            LibrarySource::Path(path) => Library {
+                declared: path.clone(),
+                dir: root.join(path),
+                commit: None,
+            },
+            LibrarySource::Git(git) => {
+                let (dir, commit) =
+                    crate::project::library::checkout(root, git).map_err(|p| p.at(d.span.as_ref(), "declared here"))?;
+                Library {
+                    declared: d.name.clone(),
+                    dir,
+                    commit: Some(commit),
+                }
+            }
+        });
+    }
+    if out.iter().any(|l| l.commit.is_some()) {
+        let lock = root.join(crate::project::library::LOCK_FILE);
+        let bytes = std::fs::read(&lock)
+            .map_err(|e| Problem::new(Kind::Project, format!("cannot read {}: {e}", lock.display())))?;
+        session
+            .inputs
+            .record(crate::project::library::LOCK_FILE, Some(&lock), &bytes);
+    }
+    Ok(out)
+}
+
+/// The libraries `ordo.rhai` declares (running only `ordo.rhai`; nothing is
+/// fetched), for `ordo libs`.
+pub fn declared_libraries(project: &Project) -> Result<Vec<super::DeclaredLibrary>, Problems> {
+    let root = project.root.clone();
+    stack::run(move || {
+        let sources = SourceMap::default();
+        let session = Session::new(root.clone(), sources.clone());
+        let engine = engine::build(
+            &session,
+            Resolver::new(&root, Vec::new(), session.sources.clone(), session.inputs.clone()),
+        );
+        if root.join("ordo.rhai").exists() {
+            run_file(&engine, &session, &root, "ordo.rhai", &mut Scope::new())
+                .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&sources)).collect()))?;
+        }
+        let libraries = session.decl().libraries.clone();
+        Ok(libraries)
+    })
 }
 
 /// Runs one script file in `scope`; returns its functions (statements cleared).

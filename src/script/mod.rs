@@ -33,8 +33,9 @@ use crate::project::Project;
 use crate::source::SourceMap;
 
 pub use function_doc::FunctionDoc;
-pub use interpreter::{Interpreter, Value};
+pub use interpreter::{Interpreter, Value, declared_libraries};
 pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
+pub use session::{DeclaredLibrary, LibrarySource};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back
 /// into it at deploy time.
@@ -44,6 +45,8 @@ pub struct Evaluated {
     /// Worth showing, not worth stopping for: a provide no component requires (a
     /// partial environment). Sources attached, ready to render.
     pub warnings: Vec<Problem>,
+    /// The git libraries used, by name, with the commit each is pinned to.
+    pub libraries: std::collections::BTreeMap<String, String>,
     inputs: inputs::Fingerprint,
     _runtime: Arc<interpreter::Runtime>,
 }

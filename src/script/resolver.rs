@@ -97,6 +97,38 @@ impl Resolver {
         None
     }
 
+    /// A module found nowhere: every place that was looked at, in order.
+    fn not_found(&self, path: &str, span: Option<Span>) -> Problem {
+        let problem =
+            Problem::new(Kind::Script, format!("module `{path}` not found")).at(span.as_ref(), "imported here");
+        if let Some(name) = path.strip_prefix("ordo/") {
+            let names: Vec<&str> = stdlib::MODULES.iter().map(|(n, _)| *n).collect();
+            return problem.help(format!(
+                "{}the standard library has: {}",
+                crate::problem::suggest::did_you_mean(name, names.iter().copied()),
+                names.iter().map(|n| format!("ordo/{n}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let rel = if Path::new(path).extension().is_some() {
+            path.to_string()
+        } else {
+            format!("{path}.rhai")
+        };
+        let mut looked = vec![format!("{} (the project)", self.root.join(&rel).display())];
+        for l in &self.library {
+            let what = match &l.commit {
+                Some(c) => format!("git library `{}` at {}", l.declared, &c[..c.len().min(12)]),
+                None => format!("library `{}`", l.declared),
+            };
+            looked.push(format!("{} ({what})", l.dir.join(&rel).display()));
+        }
+        problem.help(format!(
+            "looked in {}; modules are files relative to the project root or a library of ordo.rhai \
+             (`project(#{{ library: [..] }})`); the standard library is imported as `ordo/<name>`",
+            looked.join(", then ")
+        ))
+    }
+
     /// The import chain from the first load of `file` to this import, if `file` is
     /// already being loaded.
     fn circle(&self, file: &str, import: &str, span: Option<Span>) -> Option<Problem> {
@@ -127,10 +159,10 @@ impl ModuleResolver for Resolver {
         if let Some(m) = self.cache.read().expect("module cache").get(path) {
             return Ok(m.clone());
         }
-        let located = self
-            .locate(path)
-            .ok_or_else(|| Box::new(EvalAltResult::ErrorModuleNotFound(path.into(), pos)))?;
         let span = span_from_rhai(source, pos);
+        let Some(located) = self.locate(path) else {
+            return Err(fail(self.not_found(path, span)));
+        };
         if let Some(problem) = self.circle(&located.shown, path, span.clone()) {
             return Err(fail(problem));
         }

@@ -103,6 +103,16 @@ impl Session {
         self.read_project_file(name)
     }
 
+    /// The git libraries in use, by name, with their pinned commits.
+    pub(crate) fn git_pins(&self) -> BTreeMap<String, String> {
+        self.library
+            .read()
+            .expect("library poisoned")
+            .iter()
+            .filter_map(|l| Some((l.declared.clone(), l.commit.clone()?)))
+            .collect()
+    }
+
     /// The library directory a script file (as diagnostics name it) lies in.
     fn library_dir_of(&self, source: &str) -> Option<PathBuf> {
         let path = self.project_root.join(source).canonicalize().ok()?;
@@ -160,14 +170,34 @@ impl Session {
 /// shared between projects.
 #[derive(Clone, Debug)]
 pub(crate) struct Library {
-    /// As written in `ordo.rhai` (stable across checkouts, for the fingerprint).
+    /// As written in `ordo.rhai` (stable across checkouts, for the fingerprint):
+    /// the path of a directory, the name of a git library.
     pub(crate) declared: String,
     pub(crate) dir: PathBuf,
+    /// The commit a git library is pinned to.
+    pub(crate) commit: Option<String>,
+}
+
+/// A library as `ordo.rhai` declares it, before git libraries are fetched.
+#[derive(Clone, Debug)]
+pub struct DeclaredLibrary {
+    /// The path as written, or the git library's name.
+    pub name: String,
+    pub source: LibrarySource,
+    pub(crate) span: Option<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub enum LibrarySource {
+    /// A directory, relative to the project.
+    Path(String),
+    Git(crate::project::library::GitLibrary),
 }
 
 #[derive(Default)]
 pub(crate) struct Declarations {
     pub(crate) project_name: Option<String>,
+    pub(crate) libraries: Vec<DeclaredLibrary>,
     pub(crate) environment: Option<EnvDecl>,
     pub(crate) hosts: Vec<HostDecl>,
     pub(crate) host_index: HashMap<String, usize>,

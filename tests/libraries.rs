@@ -1,0 +1,286 @@
+//! Recipe libraries: directories and git repositories pinned in `ordo.lock`,
+//! fetched into a cache (`$XDG_CACHE_HOME/ordo`, one per test), offline after the
+//! first fetch.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::support::{Project, Test};
+
+const SERVICE: &str = r#"import "web/site" as site;
+let s = service("s");
+s.component("app", |c| site::configure(c));
+"#;
+
+/// A git repository with a module `web/site.rhai` whose template lies in the
+/// library (`templates/greeting.txt`, next to a project file of the same name).
+struct Repo {
+    dir: PathBuf,
+}
+
+impl Repo {
+    fn new(top: &Path) -> Repo {
+        let dir = top.join("recipes repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repo { dir };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.write(
+            "web/site.rhai",
+            "fn configure(c) { c.add(template(\"greeting.txt\", \"templates/greeting.txt\")); }\n",
+        );
+        repo.commit("templates/greeting.txt", "v1 from the library on {{ host.name }}\n");
+        repo
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn commit(&self, rel: &str, text: &str) -> String {
+        self.write(rel, text);
+        self.git(&["add", "-A"]);
+        self.git(&[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-qm",
+            "change",
+        ]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+}
+
+/// A project using the repository as git library `web`.
+fn project(repo: &Repo) -> Arc<Project> {
+    Test::new()
+        .file(
+            "ordo.rhai",
+            &format!(
+                "project(#{{ library: [#{{ name: \"web\", git: \"{}\" }}] }});\n",
+                repo.url()
+            ),
+        )
+        .file("templates/greeting.txt", "the project's own file, not the library's\n")
+        .service(SERVICE)
+        .local_host("h")
+        .place("app")
+        .build()
+}
+
+fn ordo(p: &Arc<Project>, cache: &Path, args: &[&str]) -> Test {
+    p.test().env("XDG_CACHE_HOME", &cache.display().to_string()).args(args)
+}
+
+fn pinned(p: &Project) -> String {
+    let lock = p.read("ordo.lock");
+    lock.lines()
+        .find_map(|l| l.strip_prefix("commit = \""))
+        .map(|c| c.trim_end_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no commit in ordo.lock:\n{lock}"))
+}
+
+#[test]
+fn a_git_library_is_pinned_works_offline_and_moves_with_libs_update() {
+    let top = tempfile::tempdir().unwrap();
+    let cache = top.path().join("cache");
+    let repo = Repo::new(top.path());
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    let p = project(&repo);
+
+    // The first load fetches and pins; the template is the library's own.
+    ordo(&p, &cache, &["deploy", "test", "--yes"])
+        .expect_file("hosts/h/deployment/s/greeting.txt", "v1 from the library on h\n")
+        .run();
+    assert_eq!(pinned(&p), first);
+    ordo(&p, &cache, &["libs", "list"])
+        .stdout(&format!("web: git {}, pinned at {}\n", repo.url(), &first[..12]))
+        .run();
+    ordo(&p, &cache, &["status", "test"])
+        .stdout_contains("(current), environment test")
+        .stdout_contains(&format!("library web@{}", &first[..12]))
+        .run();
+
+    // New commits upstream do not reach the project until the pin moves…
+    let second = repo.commit("templates/greeting.txt", "v2 from the library on {{ host.name }}\n");
+    ordo(&p, &cache, &["plan", "test"])
+        .stdout_contains("nothing to change")
+        .run();
+
+    // …and the project works without the repository once fetched.
+    let away = top.path().join("elsewhere");
+    std::fs::rename(&repo.dir, &away).unwrap();
+    ordo(&p, &cache, &["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    std::fs::rename(&away, &repo.dir).unwrap();
+
+    // `libs update` moves the pin: a new fingerprint, the new template.
+    ordo(&p, &cache, &["libs", "update", "web"])
+        .stdout(&format!("web: {} → {}\n", &first[..12], &second[..12]))
+        .run();
+    assert_eq!(pinned(&p), second);
+    ordo(&p, &cache, &["status", "test"])
+        .stdout_contains("(differs from this checkout)")
+        .run();
+    ordo(&p, &cache, &["deploy", "test", "--yes"])
+        .expect_file("hosts/h/deployment/s/greeting.txt", "v2 from the library on h\n")
+        .run();
+    ordo(&p, &cache, &["status", "test"])
+        .stdout_contains("(current)")
+        .stdout_contains(&format!("library web@{}", &second[..12]))
+        .run();
+    ordo(&p, &cache, &["libs", "update"])
+        .stdout(&format!("web: pinned at {} (unchanged)\n", &second[..12]))
+        .run();
+    ordo(&p, &cache, &["libs", "update", "wbe"])
+        .status(2)
+        .stderr_contains("no git library `wbe` in ordo.rhai")
+        .stderr_contains("did you mean `web`?")
+        .run();
+}
+
+#[test]
+fn a_pin_missing_from_the_cache_offline_is_a_clear_error_that_changes_nothing() {
+    let top = tempfile::tempdir().unwrap();
+    let repo = Repo::new(top.path());
+    let p = project(&repo);
+    ordo(&p, &top.path().join("cache"), &["deploy", "test", "--yes"]).run();
+    let commit = pinned(&p);
+    p.write("templates/greeting.txt", "changed, but nothing may be deployed\n");
+
+    // Another machine: an empty cache, and the repository unreachable.
+    std::fs::rename(&repo.dir, top.path().join("gone")).unwrap();
+    let out = ordo(&p, &top.path().join("other cache"), &["deploy", "test", "--yes"])
+        .failure()
+        .stderr_contains(&format!(
+            "library `web` is pinned to commit {commit} in ordo.lock, which is not in the cache and cannot be fetched"
+        ))
+        .stderr_contains("ordo.rhai:1")
+        .stderr_contains("ordo libs update web")
+        .expect_file("hosts/h/deployment/s/greeting.txt", "v1 from the library on h\n")
+        .run();
+    assert_eq!(out.code, 2, "a project problem: {}", out.stderr);
+    ordo(&p, &top.path().join("other cache"), &["libs", "list"])
+        .stdout_contains(&format!("pinned at {}, not in the cache yet", &commit[..12]))
+        .run();
+}
+
+#[test]
+fn a_module_found_nowhere_names_every_place_looked() {
+    let top = tempfile::tempdir().unwrap();
+    let cache = top.path().join("cache");
+    let repo = Repo::new(top.path());
+    let p = Test::new()
+        .file(
+            "ordo.rhai",
+            &format!(
+                "project(#{{ library: [\"shared\", #{{ name: \"web\", git: \"{}\", ref: \"main\" }}] }});\n",
+                repo.url()
+            ),
+        )
+        .file("shared/README", "recipes of the team\n")
+        .service("import \"web/sitee\" as site;\nlet s = service(\"s\");\n")
+        .local_host("h")
+        .build();
+    let commit = repo.git(&["rev-parse", "HEAD"]);
+    ordo(&p, &cache, &["check", "test"])
+        .status(2)
+        .stderr_contains("module `web/sitee` not found")
+        .stderr_contains("services/s.rhai:1")
+        .stderr_contains("web/sitee.rhai (the project)")
+        .stderr_contains("shared/web/sitee.rhai (library `shared`)")
+        .stderr_contains(&format!("web/sitee.rhai (git library `web` at {})", &commit[..12]))
+        .run();
+    ordo(&p, &cache, &["libs", "list"])
+        .stdout(&format!(
+            "shared: directory\nweb: git {} (main), pinned at {}\n",
+            repo.url(),
+            &commit[..12]
+        ))
+        .run();
+    // A standard library module that does not exist suggests the one meant.
+    p.write(
+        "services/s.rhai",
+        "import \"ordo/wbe\" as web;\nlet s = service(\"s\");\n",
+    );
+    ordo(&p, &cache, &["check", "test"])
+        .status(2)
+        .stderr_contains("module `ordo/wbe` not found")
+        .stderr_contains("did you mean `web`?")
+        .run();
+}
+
+#[test]
+fn library_declarations_are_checked() {
+    let p = Test::new()
+        .file(
+            "ordo.rhai",
+            "project(#{ library: [#{ name: \"web\", url: \"x\" }] });\n",
+        )
+        .service("let s = service(\"s\");\n")
+        .local_host("h")
+        .build();
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("unknown option `url` for a git library")
+        .stderr_contains("ordo.rhai:1")
+        .run();
+    p.write("ordo.rhai", "project(#{ library: [42] });\n");
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("a `library` entry must be a directory (a string) or a git library (a map), not integer")
+        .run();
+    p.write(
+        "ordo.rhai",
+        "project(#{ library: [#{ git: \"/srv/a/web.git\" }, #{ git: \"/srv/b/web\" }] });\n",
+    );
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("library `web` is declared twice")
+        .run();
+    p.write(
+        "ordo.rhai",
+        "project(#{ library: [#{ git: \"/srv/web\", ref: \"--upload-pack=x\" }] });\n",
+    );
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("library `web`: `git` and `ref` cannot be empty or start with `-`")
+        .run();
+    p.write(
+        "ordo.lock",
+        "[libraries.web]\ngit = \"/srv/web\"\ncommit = \"../../etc\"\n",
+    );
+    p.write("ordo.rhai", "project(#{ library: [#{ git: \"/srv/web\" }] });\n");
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("ordo.lock cannot be read: the commit of `web` is not a full commit id")
+        .run();
+}
