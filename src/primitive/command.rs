@@ -175,6 +175,7 @@ mod tests {
             id: StepId::new(2),
             root,
             trigger,
+            reload_only: false,
             marker: None,
             timeout: Duration::from_secs(30),
         }

@@ -284,6 +284,7 @@ mod tests {
             id: StepId::new(0),
             root,
             trigger: None,
+            reload_only: false,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
         }

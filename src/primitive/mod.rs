@@ -108,7 +108,11 @@ pub struct StepCtx<'a> {
     /// Why it must run although its own verify might not say so: a step it watches
     /// changed, or its pending marker is still on the host.
     pub trigger: Option<&'a str>,
-    /// Its own pending marker, removed after it ran, when other steps trigger it.
+    /// Every step that triggered it asked for a reload only (`reload_on`), so a
+    /// program reloads instead of restarting.
+    pub reload_only: bool,
+    /// Its own pending marker, removed after it ran, when other steps trigger it;
+    /// the marker of a pending reload is the same path with `.reload` appended.
     pub marker: Option<&'a HostPath>,
     /// How long a command may run.
     pub timeout: Duration,
@@ -182,6 +186,7 @@ pub(crate) mod testing {
             id: StepId::new(7),
             root,
             trigger,
+            reload_only: false,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
         }

@@ -17,7 +17,8 @@ use super::{Finish, Totals, step_event};
 use crate::exec::hosts::{HostRun, host_io};
 use crate::exec::lock;
 use crate::exec::predict::{HostPlan, PlannedStep};
-use crate::exec::state::{Owned, owned_file, pending_marker, state_dir, state_file};
+use crate::exec::state::{Owned, owned_file, pending_marker, reload_marker, state_dir, state_file};
+use crate::model::HostPath;
 use crate::exec::{Catalog, tail};
 use crate::model::{IdVec, StepId};
 use crate::primitive::{Change, StepCtx};
@@ -77,6 +78,7 @@ impl HostApply {
             id: s,
             root,
             trigger: None,
+            reload_only: false,
             marker,
             timeout: self.timeout,
         }
@@ -109,14 +111,20 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     let mut problems = Vec::new();
     // Pending markers to write before a step changes: the steps it triggers.
     let planned_steps: HashSet<StepId> = planned.iter().map(|p| p.step).collect();
-    let mut markers_for: HashMap<StepId, Vec<StepId>> = HashMap::new();
+    let mut markers_for: HashMap<StepId, Vec<HostPath>> = HashMap::new();
     for p in planned {
         if p.step.index() >= model.steps.len() {
             continue;
         }
-        for &t in &model.steps[p.step].triggers {
+        let step = &model.steps[p.step];
+        for &t in &step.triggers {
             if planned_steps.contains(&t) && crate::exec::probe::watches(&model, p.step) {
-                markers_for.entry(t).or_default().push(p.step);
+                let marker = if step.reloads.contains(&t) {
+                    reload_marker(&model, p.step)
+                } else {
+                    pending_marker(&model, p.step)
+                };
+                markers_for.entry(t).or_default().push(marker);
             }
         }
     }
@@ -319,7 +327,7 @@ fn record_confirmed(h: &HostApply, extra: &[(String, String)], problems: &mut Ve
 fn batch_script(
     h: &HostApply,
     batch: &[PlannedStep],
-    markers_for: &HashMap<StepId, Vec<StepId>>,
+    markers_for: &HashMap<StepId, Vec<HostPath>>,
     last: bool,
     privileged: bool,
 ) -> String {
@@ -344,8 +352,8 @@ fn batch_script(
         ));
     }
     for p in batch {
-        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
-            s.mark(p.step, &pending_marker(model, w));
+        for w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            s.mark(p.step, w);
         }
     }
     for p in batch {
@@ -423,14 +431,13 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
 async fn write_markers(
     h: &HostApply,
     batch: &[PlannedStep],
-    markers_for: &HashMap<StepId, Vec<StepId>>,
+    markers_for: &HashMap<StepId, Vec<HostPath>>,
 ) -> Result<(), Problem> {
-    let model = &h.catalog.model;
     let mut script = ApplyScript::new();
     let mut any = false;
     for p in batch {
-        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
-            script.mark(p.step, &pending_marker(model, w));
+        for w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            script.mark(p.step, w);
             any = true;
         }
     }
@@ -448,12 +455,12 @@ async fn write_markers(
 
 /// A custom step: markers of what it triggers, its update on a blocking thread,
 /// verify again, then its own marker removed.
-async fn custom(h: &HostApply, s: StepId, triggers: &[StepId]) -> Result<(), Problem> {
+async fn custom(h: &HostApply, s: StepId, triggers: &[HostPath]) -> Result<(), Problem> {
     let model = &h.catalog.model;
     if !triggers.is_empty() {
         let mut script = ApplyScript::new();
-        for &w in triggers {
-            script.mark(s, &pending_marker(model, w));
+        for w in triggers {
+            script.mark(s, w);
         }
         let out = h.exec(script.finish()).await?;
         if out.code != 0 {

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 
 use super::roots::{Root, root_name};
-use crate::model::{Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId};
+use crate::model::{
+    Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId, StepLink, StepLinkReason,
+};
+use crate::script::api::Once;
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
 use crate::script::api::{RefTarget, RootBuild, StepBuild};
@@ -39,6 +42,13 @@ pub(super) fn assemble(
     let mut root_comp: Vec<ComponentId> = Vec::with_capacity(builds.len());
     let mut order: Vec<(usize, String, bool, Option<Span>)> = Vec::new();
     let mut problems = Vec::new();
+    let chosen = match choose_once(decl, roots, svc, &builds) {
+        Ok(c) => c,
+        Err(p) => return Err(Problems(p)),
+    };
+    // `once` steps: the chosen one's id, and the steps of other instances that wait for it.
+    let mut once_ids: HashMap<OnceKey, StepId> = HashMap::new();
+    let mut once_waiters: Vec<(OnceKey, StepId)> = Vec::new();
     for (r, build) in builds.into_iter().enumerate() {
         let base = components.len();
         root_comp.push(ComponentId::new(base));
@@ -61,7 +71,19 @@ pub(super) fn assemble(
                 span: c.span,
             });
         }
-        let first_step = steps.len();
+        let root_name = svc.components[roots[r].component].name.clone();
+        // Step ids of this build: a `once` step another instance runs gets none.
+        let mut ids: Vec<Option<StepId>> = Vec::with_capacity(build.steps.len());
+        let mut next = steps.len();
+        for s in &build.steps {
+            let skipped = s.once.is_some() && chosen.get(&once_key(&root_name, &components, base, s)) != Some(&r);
+            if skipped {
+                ids.push(None);
+            } else {
+                ids.push(Some(StepId::new(next)));
+                next += 1;
+            }
+        }
         let local_comps: Vec<usize> = build.steps.iter().map(|s| s.comp).collect();
         let within = |comp: usize, target: usize| -> bool {
             // Is local component `comp` the target or one of its descendants?
@@ -74,36 +96,57 @@ pub(super) fn assemble(
             }
             false
         };
-        let mut triggers_all = Vec::new();
-        for s in &build.steps {
-            let mut triggers: Vec<StepId> = Vec::new();
-            for t in &s.on_change {
+        let resolve = |refs: &[crate::script::api::StepRef]| -> Vec<StepId> {
+            let mut out: Vec<StepId> = Vec::new();
+            for t in refs {
                 match t.target {
-                    RefTarget::Step(i) => triggers.push(StepId::new(first_step + i)),
-                    RefTarget::Component(c) => {
-                        triggers.extend(
-                            local_comps
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, sc)| within(**sc, c))
-                                .map(|(i, _)| StepId::new(first_step + i)),
-                        );
-                    }
+                    RefTarget::Step(i) => out.extend(ids[i]),
+                    RefTarget::Component(c) => out.extend(
+                        local_comps
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, sc)| within(**sc, c))
+                            .filter_map(|(i, _)| ids[i]),
+                    ),
                 }
             }
+            out.sort_unstable();
+            out.dedup();
+            out
+        };
+        let mut triggers_all = Vec::new();
+        for s in &build.steps {
+            let on_change = resolve(&s.on_change);
+            let mut reloads = resolve(&s.reload_on);
+            // A step named in both asks for the full reaction.
+            reloads.retain(|t| !on_change.contains(t));
+            let mut triggers = on_change;
+            triggers.extend(&reloads);
             triggers.sort_unstable();
             triggers.dedup();
-            triggers_all.push(triggers);
+            triggers_all.push((triggers, reloads));
         }
         problems.extend(same_labels(&build.steps, &components, base));
-        for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
-            let id = StepId::new(steps.len());
+        let mut waiting: Vec<OnceKey> = Vec::new();
+        for ((s, (triggers, reloads)), id) in build.steps.into_iter().zip(triggers_all).zip(ids) {
+            let Some(id) = id else {
+                waiting.push(once_key(&root_name, &components, base, &s));
+                continue;
+            };
+            if s.once.is_some() {
+                once_ids.insert(once_key(&root_name, &components, base, &s), id);
+            }
+            // The steps after a skipped `once` step wait for the instance that runs it.
+            for key in waiting.drain(..) {
+                once_waiters.push((key, id));
+            }
             steps.push(Step {
                 id,
                 host: HostId::new(build.host),
                 component: ComponentId::new(base + s.comp),
                 action: s.action,
                 triggers,
+                reloads,
                 span: s.span,
             });
         }
@@ -111,6 +154,16 @@ pub(super) fn assemble(
             order.push((r, other, after, span));
         }
     }
+    let step_links: Vec<StepLink> = once_waiters
+        .into_iter()
+        .filter_map(|(key, after)| {
+            once_ids.get(&key).map(|&before| StepLink {
+                before,
+                after,
+                reason: StepLinkReason::Once,
+            })
+        })
+        .collect();
 
     let mut links: IdVec<crate::model::LinkId, Link> = IdVec::new();
     let registry = session.registry();
@@ -185,6 +238,8 @@ pub(super) fn assemble(
         components,
         steps,
         links,
+        step_links,
+        rollings: Vec::new(),
     })
 }
 
@@ -215,4 +270,65 @@ fn same_labels(steps: &[StepBuild], components: &IdVec<ComponentId, Component>, 
         }
     }
     problems
+}
+
+/// A `once` step across the instances of a component: the root component's name,
+/// the (sub-)component's name and the step's label.
+type OnceKey = (String, String, String);
+
+fn once_key(root: &str, components: &IdVec<ComponentId, Component>, base: usize, s: &StepBuild) -> OnceKey {
+    (
+        root.to_string(),
+        components[ComponentId::new(base + s.comp)].name.clone(),
+        s.action.label(),
+    )
+}
+
+/// Which instance (root index) runs each `once` step: the first in placement order,
+/// or the first on a host with the role it names.
+fn choose_once(
+    decl: &Declarations,
+    roots: &[Root],
+    svc: &ServiceDecl,
+    builds: &[RootBuild],
+) -> Result<HashMap<OnceKey, usize>, Vec<Problem>> {
+    let mut chosen: HashMap<OnceKey, usize> = HashMap::new();
+    let mut unmet: HashMap<OnceKey, (String, Option<Span>)> = HashMap::new();
+    for (r, build) in builds.iter().enumerate() {
+        let root = &svc.components[roots[r].component].name;
+        for s in build.steps.iter().filter(|s| s.once.is_some()) {
+            let key = (root.clone(), build.components[s.comp].name.clone(), s.action.label());
+            if chosen.contains_key(&key) {
+                continue;
+            }
+            let fits = match &s.once {
+                Some(Once::Role(role)) => decl.hosts[build.host].roles.iter().any(|x| x == role),
+                _ => true,
+            };
+            if fits {
+                unmet.remove(&key);
+                chosen.insert(key, r);
+            } else if let Some(Once::Role(role)) = &s.once {
+                unmet.entry(key).or_insert_with(|| (role.clone(), s.span.clone()));
+            }
+        }
+    }
+    if unmet.is_empty() {
+        return Ok(chosen);
+    }
+    let mut problems: Vec<Problem> = unmet
+        .into_iter()
+        .map(|((root, _, label), (role, span))| {
+            Problem::new(
+                Kind::Model,
+                format!("{label} runs once on a host with role `{role}`, but no host running `{root}` has that role"),
+            )
+            .at(span.as_ref(), "declared here")
+            .help(format!(
+                "give one of the hosts that run `{root}` the role: env.host(\"…\", #{{ roles: [\"{role}\"] }})"
+            ))
+        })
+        .collect();
+    problems.sort_by(|a, b| a.message.cmp(&b.message));
+    Err(problems)
 }
