@@ -13,6 +13,11 @@ pub mod custom;
 pub mod directory;
 mod doc;
 pub mod file;
+pub mod cache;
+pub mod cron;
+pub mod hook;
+pub mod migration;
+pub mod program;
 mod owner;
 pub mod removal;
 pub mod symlink;
@@ -38,6 +43,10 @@ pub const DOCS: &[&Doc] = &[
     &directory::DOC,
     &symlink::DOC,
     &command::DOC,
+    &program::DOC,
+    &migration::DOC,
+    &cache::DOC,
+    &cron::DOC,
     &custom::DOC,
 ];
 
@@ -124,6 +133,11 @@ pub enum ManagedKind {
     File,
     Directory,
     Symlink,
+    /// A program's record directory (`~/.ordo/<service>/programs/<name>`):
+    /// removing it stops the program.
+    Program,
+    /// A cron block's record file: removing it removes the block from the crontab.
+    Cron,
 }
 
 impl ManagedKind {
@@ -132,6 +146,8 @@ impl ManagedKind {
             ManagedKind::File => "file",
             ManagedKind::Directory => "directory",
             ManagedKind::Symlink => "symlink",
+            ManagedKind::Program => "program",
+            ManagedKind::Cron => "cron",
         }
     }
 
@@ -140,6 +156,8 @@ impl ManagedKind {
             "file" => Some(ManagedKind::File),
             "directory" => Some(ManagedKind::Directory),
             "symlink" => Some(ManagedKind::Symlink),
+            "program" => Some(ManagedKind::Program),
+            "cron" => Some(ManagedKind::Cron),
             _ => None,
         }
     }

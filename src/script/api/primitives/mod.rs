@@ -7,6 +7,8 @@
 mod command;
 mod directory;
 mod file;
+mod program;
+mod services;
 mod step;
 mod symlink;
 
@@ -28,6 +30,8 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     directory::register(engine);
     symlink::register(engine);
     command::register(engine);
+    program::register(engine);
+    services::register(engine);
     step::register(engine);
 }
 
