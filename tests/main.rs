@@ -12,6 +12,7 @@ mod custom_steps;
 mod deploy;
 mod errors;
 mod inputs;
+mod programs;
 mod layering;
 mod secrets;
 mod ssh;

@@ -19,7 +19,7 @@ impl Backend for Supervisord {
     }
 
     fn functions(&self) -> &'static str {
-        r#"sv_dir() { SV=${R%/programs/*}/supervisor; }
+        r#"sv_dir() { SV=$PWD/${R#./}; SV=${SV%/programs/*}/supervisor; }
 sv() { supervisorctl -c "$SV/supervisord.conf" "$@"; }
 sv_up() {
   sv_dir

@@ -1,0 +1,134 @@
+//! Programs on real processes, under every backend this machine can run
+//! (supervisord and the plain process backend; systemd --user needs a user
+//! manager, which the test machine has not): started and healthy after a deploy,
+//! restarted exactly once when a `restart_on` step changes, left alone (same pid)
+//! when nothing changed, reloaded without a new pid by `reload_on`, stopped by
+//! `state: "stopped"` and when the step goes away, and a pending restart that
+//! survives a deploy killed between the change and the restart.
+
+use crate::support::processes::{Reaper, get, wait_ok};
+use crate::support::sshd::closed_port;
+use crate::support::{Project, Test};
+
+/// A tiny app: answers `/health` with its pid and the greeting of `greeting.txt`,
+/// which it reads again on SIGHUP; `/fail` answers 500 while `fail` exists.
+const APP: &str = r#"import http.server, os, signal, sys
+port = int(sys.argv[1])
+state = {"greeting": open("greeting.txt").read().strip()}
+def reload(*_):
+    state["greeting"] = open("greeting.txt").read().strip()
+signal.signal(signal.SIGHUP, reload)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 500 if os.path.exists("fail") else 200
+        body = ("%d %s %s\n" % (os.getpid(), state["greeting"], os.environ.get("MOOD", ""))).encode()
+        self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"#;
+
+fn service(backend: &str, port: u16) -> String {
+    format!(
+        r#"let s = service("s");
+s.component("x", |c| {{
+    let code = c.add(file("app.py", `{APP}`));
+    let greeting = c.add(file("greeting.txt", c.attr("greeting", "hello") + "\n"));
+    let conf = c.add(file("mood.conf", c.attr("mood", "calm")));
+    c.add(program("app", #{{
+        command: "python3 app.py {port}",
+        env: #{{ MOOD: c.attr("mood", "calm") }},
+        backend: "{backend}",
+        restart_on: [code, conf],
+        reload_on: [greeting],
+        health: http_check("http://127.0.0.1:{port}/health", #{{ interval: 0.1, retries: 50 }}),
+        state: c.attr("state", "running"),
+    }}));
+}});
+"#
+    )
+}
+
+fn pid(port: u16) -> String {
+    wait_ok(port, "/health", 5).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+fn project(backend: &str) -> (std::sync::Arc<Project>, u16, Reaper) {
+    let port = closed_port();
+    let p = Test::new()
+        .service(&service(backend, port))
+        .local_host("h")
+        .place("x")
+        .redact(&port.to_string(), "[PORT]")
+        .build();
+    let reaper = Reaper::new(p.root());
+    (p, port, reaper)
+}
+
+fn lifecycle(backend: &str) {
+    let (p, port, _reaper) = project(backend);
+    let first = p.test().args(&["deploy", "test", "--yes"]).run();
+    assert!(
+        first.stdout.contains(&format!("+ h:x program app (start: under {backend})")),
+        "{}",
+        first.stdout
+    );
+    let started = pid(port);
+    assert!(wait_ok(port, "/health", 1).contains("hello calm"));
+
+    // Nothing changed: nothing to do, the same process.
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(pid(port), started, "a no-op deploy must not restart");
+
+    // reload_on: the same process reads its greeting again.
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("X", "")
+        .run();
+    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace(".place(\"x\")", ".place(\"x\", #{ greeting: \"bonjour\" })")).unwrap();
+    let reload = p.test().args(&["deploy", "test", "--yes"]).run();
+    assert!(reload.stdout.contains("! h:x program app (reload: file greeting.txt changed)"), "{}", reload.stdout);
+    let body = wait_ok(port, "/health", 5);
+    assert!(body.contains("bonjour"), "{body}");
+    assert_eq!(pid(port), started, "a reload keeps the process");
+
+    // restart_on: one restart, a new process, with the new environment.
+    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace("greeting: \"bonjour\"", "greeting: \"bonjour\", mood: \"busy\"")).unwrap();
+    let restart = p.test().args(&["deploy", "test", "--yes"]).run();
+    let restarts = restart.stdout.matches("program app (restart").count();
+    assert_eq!(restarts, 1, "{}", restart.stdout);
+    let new = pid(port);
+    assert_ne!(new, started);
+    assert!(wait_ok(port, "/health", 5).contains("bonjour busy"));
+
+    // A process that died is started again.
+    let _ = std::process::Command::new("kill").arg("-KILL").arg(&new).status();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    if backend == "process" {
+        let again = p.test().args(&["deploy", "test", "--yes"]).run();
+        assert!(again.stdout.contains("program app (start: not running"), "{}", again.stdout);
+    }
+    let revived = pid(port);
+    assert_ne!(revived, new);
+
+    // state: stopped stops it.
+    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace("mood: \"busy\"", "mood: \"busy\", state: \"stopped\"")).unwrap();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("program app (stop: it should not run)")
+        .run();
+    assert!(get(port, "/health").is_err(), "stopped, nothing listens");
+}
+
+#[test]
+fn a_program_under_supervisord_starts_restarts_reloads_and_stops() {
+    lifecycle("supervisord");
+}
+
+#[test]
+fn a_program_as_a_plain_process_starts_restarts_reloads_and_stops() {
+    lifecycle("process");
+}
