@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use super::board::{Board, Status};
 use super::policy::{Policy, Stop};
+use super::rollout::{Rollout, Verdict};
 use super::{Finish, Totals, step_event};
 use crate::exec::hosts::{HostRun, host_io};
 use crate::exec::lock;
@@ -38,6 +39,7 @@ pub(super) struct HostApply {
     pub(super) permits: Arc<Semaphore>,
     pub(super) timeout: Duration,
     pub(super) home: crate::model::HostPath,
+    pub(super) rollout: Arc<Rollout>,
 }
 
 impl HostApply {
@@ -134,6 +136,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     while i < planned.len() {
         if let Some(stop) = &stopped {
             h.board.set(planned[i].step, Status::Failed);
+            h.rollout.finished(planned[i].step, h.plan.host, true);
             h.event(planned[i].step, StepStatus::Skipped, 0, Some(stop.reason().to_string()));
             totals.skipped += 1;
             i += 1;
@@ -146,23 +149,33 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                 on: h.catalog.path(deps[0]),
             });
         }
-        if let Err(dep) = h.board.wait(&deps).await {
-            stopped = Some(policy.on_upstream_failure(&h.catalog.path(dep), dep));
-            continue;
+        let failed = h.board.settled(&deps).await;
+        if !failed.is_empty() {
+            match h.rollout.judge(&h.catalog, first, &failed) {
+                Verdict::Tolerated => {}
+                Verdict::Stop { reason, problem } => {
+                    problems.extend(problem);
+                    stopped = Some(Stop::Upstream(reason));
+                    continue;
+                }
+            }
         }
         let started = Instant::now();
         h.progress(Activity::Applying {
             step: h.catalog.path(first),
         });
         if h.catalog.action(first).controller().is_some() {
+            h.rollout.started(first);
             match custom(&h, first, markers_for.get(&first).map_or(&[][..], Vec::as_slice)).await {
                 Ok(()) => {
                     h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
                     h.board.set(first, Status::Done);
+                    h.rollout.finished(first, h.plan.host, false);
                     totals.changed += 1;
                 }
                 Err(p) => {
                     h.board.set(first, Status::Failed);
+                    h.rollout.finished(first, h.plan.host, true);
                     h.event(
                         first,
                         StepStatus::Failed,
@@ -189,6 +202,9 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             end += 1;
         }
         let batch = &planned[i..end];
+        for p in batch {
+            h.rollout.started(p.step);
+        }
         let last = end == planned.len() && !privileged;
         let outcome = if privileged {
             // ordo's own records stay the login user's: markers go first in a script
@@ -211,6 +227,14 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
         if lock::released(outcome.as_ref().map_or("", |o| o.stdout.as_str())) {
             h.run.lock_released();
         }
+        for (s, text) in &report.outputs {
+            h.reporter.event(&Event::StepOutput {
+                host: h.run.name.clone(),
+                step: *s,
+                path: h.catalog.path(*s),
+                text: crate::text::visible(text, true),
+            });
+        }
         let by_step: HashMap<StepId, &Outcome> = report.steps.iter().map(|(s, o)| (*s, o)).collect();
         // A step of this script that failed: the script stopped there, and the steps
         // it did not reach are skipped, not interrupted.
@@ -224,6 +248,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     let note = matches!(outcome, Outcome::Kept).then(|| "kept: the directory is not empty".to_string());
                     h.event(p.step, StepStatus::Changed, ms, note);
                     h.board.set(p.step, Status::Done);
+                    h.rollout.finished(p.step, h.plan.host, false);
                     totals.changed += 1;
                 }
                 Some(Outcome::Failed { code, output }) => {
@@ -233,6 +258,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(short));
                     h.board.set(p.step, Status::Failed);
+                    h.rollout.finished(p.step, h.plan.host, true);
                     totals.failed += 1;
                     problems.push(h.catalog.problem(p.step, &what, Some(output)));
                     stopped = Some(policy.on_failure(&h.catalog.path(p.step)));
@@ -244,6 +270,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         .map(|s| s.reason().to_string());
                     h.event(p.step, StepStatus::Skipped, 0, reason);
                     h.board.set(p.step, Status::Failed);
+                    h.rollout.finished(p.step, h.plan.host, true);
                     totals.skipped += 1;
                 }
                 None => {
@@ -255,6 +282,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(why.clone()));
                     h.board.set(p.step, Status::Failed);
+                    h.rollout.finished(p.step, h.plan.host, true);
                     totals.failed += 1;
                     let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
                     if let Err(e) = &outcome {

@@ -8,6 +8,7 @@
 mod board;
 mod host_apply;
 mod policy;
+mod rollout;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -81,6 +82,9 @@ pub async fn apply(
         near[s] = set;
     }
     let board = Arc::new(Board::new(&changed));
+    let planned: std::collections::HashSet<StepId> =
+        prediction.hosts.iter().flat_map(|h| h.planned.iter().map(|p| p.step)).collect();
+    let rollout = Arc::new(rollout::Rollout::new(&catalog, &planned, reporter.clone()));
     let near = Arc::new(near);
     for h in &prediction.hosts {
         let host = &model.hosts[h.host].name;
@@ -112,6 +116,7 @@ pub async fn apply(
             permits: permits.clone(),
             timeout: hosts.settings.timeout,
             home: crate::model::HostPath::new("~").expect("the home directory"),
+            rollout: rollout.clone(),
         });
     }
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds

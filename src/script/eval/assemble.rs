@@ -8,11 +8,14 @@ use super::roots::{Root, root_name};
 use crate::model::{
     Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId, StepLink, StepLinkReason,
 };
+use crate::model::{HostPath, Rolling};
+use crate::primitive::command::Command;
+use crate::primitive::hook::Hook;
 use crate::script::api::Once;
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
 use crate::script::api::{RefTarget, RootBuild, StepBuild};
-use crate::script::session::{Declarations, ServiceDecl, Session};
+use crate::script::session::{Declarations, HookDecl, ServiceDecl, Session};
 use crate::source::Span;
 
 pub(super) fn assemble(
@@ -225,6 +228,7 @@ pub(super) fn assemble(
             });
         }
     }
+    let rollings = rollings(decl, roots, svc, &root_comp, &mut components, &mut steps, &mut problems);
     if !problems.is_empty() {
         // A mistake in a component placed on several hosts is reported once.
         let mut seen = std::collections::HashSet::new();
@@ -239,7 +243,7 @@ pub(super) fn assemble(
         steps,
         links,
         step_links,
-        rollings: Vec::new(),
+        rollings,
     })
 }
 
@@ -331,4 +335,134 @@ fn choose_once(
         .collect();
     problems.sort_by(|a, b| a.message.cmp(&b.message));
     Err(problems)
+}
+
+/// The rolling policies: batches of each component's instances in placement order,
+/// and their hook steps, in a component of their own (`rolling <component>`) on
+/// the hook's host.
+fn rollings(
+    decl: &Declarations,
+    roots: &[Root],
+    svc: &ServiceDecl,
+    root_comp: &[ComponentId],
+    components: &mut IdVec<ComponentId, Component>,
+    steps: &mut IdVec<StepId, Step>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Rolling> {
+    let mut out = Vec::new();
+    for r in &decl.rollings {
+        let known: Vec<&str> = svc.components.iter().map(|c| c.name.as_str()).collect();
+        if !known.contains(&r.component.as_str()) {
+            problems.push(
+                Problem::new(
+                    Kind::Model,
+                    format!("rolling(\"{}\") names a component service `{}` does not declare", r.component, svc.name),
+                )
+                .at(r.span.as_ref(), "")
+                .help(format!(
+                    "{}components of `{}`: {}",
+                    did_you_mean(&r.component, known.iter().copied()),
+                    svc.name,
+                    list_or_none(&known)
+                )),
+            );
+            continue;
+        }
+        let instances: Vec<usize> = (0..roots.len())
+            .filter(|&i| svc.components[roots[i].component].name == r.component)
+            .collect();
+        if instances.is_empty() {
+            continue;
+        }
+        let size = crate::plan::rolling::batch_size(instances.len(), r.batch, r.percent);
+        let batches: Vec<Vec<usize>> = instances.chunks(size).map(<[usize]>::to_vec).collect();
+        let mut hook_steps = |hook: &Option<HookDecl>, when: &str| -> Vec<Option<StepId>> {
+            let Some(h) = hook else {
+                return vec![None; batches.len()];
+            };
+            let Some(&host) = decl.host_index.get(&h.host) else {
+                let names: Vec<&str> = decl.hosts.iter().map(|x| x.name.as_str()).collect();
+                problems.push(
+                    Problem::new(
+                        Kind::Model,
+                        format!("the `{when}` hook of rolling(\"{}\") runs on unknown host `{}`", r.component, h.host),
+                    )
+                    .at(r.span.as_ref(), "")
+                    .help(format!(
+                        "{}hosts: {}",
+                        did_you_mean(&h.host, names.iter().copied()),
+                        list_or_none(&names)
+                    )),
+                );
+                return vec![None; batches.len()];
+            };
+            let root = roots
+                .iter()
+                .find(|x| x.host == host)
+                .map_or_else(|| HostPath::new("~").expect("home"), |x| x.dir.clone());
+            let comp = ComponentId::new(components.len());
+            components.push(Component {
+                name: format!("rolling {}", r.component),
+                host: HostId::new(host),
+                parent: None,
+                root: root.clone(),
+                attributes: Default::default(),
+                span: r.span.clone(),
+            });
+            batches
+                .iter()
+                .enumerate()
+                .map(|(k, batch)| {
+                    let names: Vec<&str> = batch.iter().map(|&i| decl.hosts[roots[i].host].name.as_str()).collect();
+                    let addresses: Vec<&str> =
+                        batch.iter().map(|&i| decl.hosts[roots[i].host].address.as_str()).collect();
+                    let label = format!("{} {when} batch {}", r.component, k + 1);
+                    let run = format!(
+                        "ORDO_BATCH={} ORDO_BATCHES={} ORDO_HOSTS={} ORDO_ADDRESSES={}; export ORDO_BATCH ORDO_BATCHES ORDO_HOSTS ORDO_ADDRESSES\n{}",
+                        k + 1,
+                        batches.len(),
+                        crate::shell::quote_always(&names.join(" ")),
+                        crate::shell::quote_always(&addresses.join(" ")),
+                        h.run
+                    );
+                    let id = StepId::new(steps.len());
+                    steps.push(Step {
+                        id,
+                        host: HostId::new(host),
+                        component: comp,
+                        action: std::sync::Arc::new(Hook {
+                            label: label.clone(),
+                            command: Command {
+                                name: label,
+                                run,
+                                cwd: root.clone(),
+                                unless: None,
+                                creates: None,
+                                always: false,
+                                timeout: h.timeout,
+                            },
+                        }),
+                        triggers: Vec::new(),
+                        reloads: Vec::new(),
+                        span: r.span.clone(),
+                    });
+                    Some(id)
+                })
+                .collect()
+        };
+        let before = hook_steps(&r.before, "before");
+        let after = hook_steps(&r.after, "after");
+        out.push(Rolling {
+            component: r.component.clone(),
+            batches: batches
+                .iter()
+                .map(|b| b.iter().map(|&i| root_comp[i]).collect())
+                .collect(),
+            max_failures: r.max_failures,
+            before,
+            after,
+            span: r.span.clone(),
+        });
+    }
+    out
 }
