@@ -24,31 +24,37 @@ pub struct Cron {
 }
 
 impl Cron {
-    fn begin(&self) -> String {
-        format!("# ordo {}/{} begin: managed by ordo, change the deployment instead", self.service, self.name)
-    }
-
-    fn end(&self) -> String {
-        format!("# ordo {}/{} end", self.service, self.name)
-    }
-
-    /// The block as the crontab holds it. `%` means newline to cron: escaped.
+    /// The block as the crontab holds it, `@HOME@` standing for the home directory
+    /// (filled in on the host: cron runs in the user's real home, and two local
+    /// hosts of one user must not share a block). `%` means newline to cron:
+    /// escaped.
     pub fn block(&self) -> String {
+        let cwd = match self.cwd.as_str().strip_prefix('~') {
+            Some(rest) => format!("'@HOME@{}'", rest.replace('\'', "'\\''")),
+            None => quote_always(self.cwd.as_str()),
+        };
         format!(
-            "{}\n{} cd {} && {}\n{}\n",
-            self.begin(),
+            "# ordo {s}/{n} begin (@HOME@): managed by ordo, change the deployment instead\n{} cd {cwd} && {}\n# ordo {s}/{n} end (@HOME@)\n",
             self.schedule,
-            word(&self.cwd),
             self.run.replace('%', "\\%"),
-            self.end()
+            s = self.service,
+            n = self.name,
         )
     }
 }
 
-/// `crb BEGIN END`: the lines of that block in the user's crontab (read once per probe).
+/// `crx`: stdin with `@HOME@` replaced by the home directory (quoted for '…').
+const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
+"#;
+
+/// `crb BLOCK`: `same` when the user's crontab (read once per probe) holds the
+/// block exactly once, else what it holds between the block's markers.
 const PROBE_SH: &str = r#"crb() {
   [ -f "$T/cron" ] || crontab -l > "$T/cron" 2>/dev/null || : > "$T/cron"
-  awk -v b="$1" -v e="$2" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$T/cron"
+  printf '%s' "$1" | crx > "$T/cw"
+  b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
+  awk -v b="$b" -v e="$e" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$T/cron" > "$T/cf"
+  if cmp -s "$T/cw" "$T/cf"; then echo same; else cat "$T/cf"; fi
 }
 "#;
 
@@ -66,9 +72,12 @@ const APPLY_SH: &str = r#"cr_put() {
   crontab "$T/c1"
 }
 cr() {
-  cr_put "$2" "$3" "$4" 1 > "$O" 2>&1 || fail "$1" 1
-  d=${5%/*}; pd "$1" "$d"
-  printf '%s' "$4" > "$5" 2>"$O" || fail "$1" 1
+  printf '%s' "$2" | crx > "$T/cw"
+  b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
+  cr_put "$b" "$e" "$(cat "$T/cw")
+" 1 > "$O" 2>&1 || fail "$1" 1
+  d=${3%/*}; pd "$1" "$d"
+  cp -- "$T/cw" "$3" 2>"$O" || fail "$1" 1
   echo "$1 ok"
 }
 crr() {
@@ -100,12 +109,9 @@ impl Primitive for Cron {
 
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.record);
+        probe.function("crx", EXPAND_SH);
         probe.function("crb", PROBE_SH);
-        probe.fact(
-            step.id,
-            "cron",
-            &format!("crb {} {}", quote_always(&self.begin()), quote_always(&self.end())),
-        );
+        probe.fact(step.id, "cron", &format!("crb {}", quote_always(&self.block())));
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
@@ -113,10 +119,10 @@ impl Primitive for Cron {
             Some(StepFact::Value(v)) => String::from_utf8_lossy(v).into_owned(),
             _ => String::new(),
         };
-        let want = self.block();
-        if found == want && facts.path(&self.record).kind == PathKind::File {
+        if found == "same\n" && facts.path(&self.record).kind == PathKind::File {
             return Ok(None);
         }
+        let want = self.block().replace("@HOME@", "~");
         let label = format!("crontab ({})", self.name);
         if found.is_empty() {
             let first = want.lines().nth(1).unwrap_or("").to_string();
@@ -128,12 +134,11 @@ impl Primitive for Cron {
     }
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
+        script.function("crx", EXPAND_SH);
         script.function("cr", APPLY_SH);
         script.line(&format!(
-            "cr {} {} {} {} {}",
+            "cr {} {} {}",
             step.id,
-            quote_always(&self.begin()),
-            quote_always(&self.end()),
             quote_always(&self.block()),
             word(&self.record)
         ));
@@ -142,6 +147,7 @@ impl Primitive for Cron {
 
 /// Adds the removal of the block a record names.
 pub(crate) fn removal(step: StepId, record: &HostPath, script: &mut ApplyScript) {
+    script.function("crx", EXPAND_SH);
     script.function("cr", APPLY_SH);
     script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
 }
@@ -194,7 +200,7 @@ mod tests {
     fn the_block_escapes_percent_and_is_verified_as_a_whole() {
         let c = cron();
         let block = c.block();
-        assert!(block.contains("*/5 * * * * cd ./d && date +\\%s > last\n"), "{block}");
+        assert!(block.contains("*/5 * * * * cd '@HOME@/d' && date +\\%s > last\n"), "{block}");
         let root = HostPath::new("~/d").unwrap();
         let fact = |text: &str| {
             format!(
@@ -203,7 +209,7 @@ mod tests {
             )
         };
         let rec = [("f", "600", "./.ordo/s/cron/prune", "")];
-        assert_eq!(c.verify(&ctx(&root, None), &facts(&rec, &[], &fact(&block))).unwrap(), None);
+        assert_eq!(c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("same\n"))).unwrap(), None);
         let twice = format!("{block}{block}");
         let p = c.verify(&ctx(&root, None), &facts(&rec, &[], &fact(&twice))).unwrap().unwrap();
         assert_eq!(p.change, Change::Update);

@@ -34,6 +34,9 @@ struct Group {
 pub(super) struct Rollout {
     /// Step → (group, batch).
     member: HashMap<StepId, (usize, usize)>,
+    /// `before` hooks: they run ahead of their batch (often in one script with the
+    /// previous batch's `after` hook), so they do not start it.
+    before_hooks: HashSet<StepId>,
     groups: Mutex<Vec<Group>>,
     reporter: Arc<dyn Reporter>,
     start: Instant,
@@ -52,6 +55,7 @@ impl Rollout {
         let model = &catalog.model;
         let mut member = HashMap::new();
         let mut groups = Vec::new();
+        let before_hooks = model.rollings.iter().flat_map(|r| r.before.iter().flatten().copied()).collect();
         for (g, r) in model.rollings.iter().enumerate() {
             let mut batches = Vec::new();
             for (k, instances) in r.batches.iter().enumerate() {
@@ -85,6 +89,7 @@ impl Rollout {
         }
         Rollout {
             member,
+            before_hooks,
             groups: Mutex::new(groups),
             reporter,
             start: Instant::now(),
@@ -105,6 +110,9 @@ impl Rollout {
 
     /// `s` starts applying: its batch starts, if it had not.
     pub(super) fn started(&self, s: StepId) {
+        if self.before_hooks.contains(&s) {
+            return;
+        }
         let Some(&(g, k)) = self.member.get(&s) else { return };
         let mut groups = self.groups.lock().expect("rollout");
         if !groups[g].batches[k].started {

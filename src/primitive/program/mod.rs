@@ -71,7 +71,6 @@ impl Program {
     /// home directory and the token): what the definition hash covers.
     pub fn launcher(&self) -> String {
         let mut s = String::new();
-        let _ = writeln!(s, "echo $$ > {}/pid", word(&self.record));
         let _ = writeln!(s, "exec >> {} 2>&1", word(&self.log));
         let _ = writeln!(s, "cd -- {} || exit 1", word(&self.cwd));
         for (k, v) in &self.env {
@@ -320,6 +319,9 @@ const STATUS_SH: &str = r#"pgs() {
   t=; [ ! -f "$1/token" ] || read -r t < "$1/token"
   [ -n "$t" ] || return 0
   l=$(grep -F -- "=$t:" "$T/progs" | sed -n 's|^/proc/\([0-9]*\)/environ:ORDO_PROGRAM=[0-9a-f]*:\([0-9a-f]*\)$|\1 \2|p' | sort -n | head -n 1)
+  # Programs that rewrite their process title (nginx) lose their environment
+  # from /proc: the pid their launcher recorded stands in.
+  if [ -z "$l" ] && [ -f "$1/pid" ]; then read -r p ph < "$1/pid"; [ -z "$p" ] || [ ! -d "/proc/$p" ] || grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || l="$p $ph"; fi
   [ -n "$l" ] || return 0
   echo "running $l"
   if [ "${l#* }" = "$2" ] && [ "$4" != none ]; then
@@ -340,7 +342,7 @@ const APPLY_SH: &str = r#"pa() {
   if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
   read -r t < "$R/token"
   h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g")
-  { printf '#!/bin/sh\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
+  { printf '#!/bin/sh\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'echo "$$ %s" > %s/pid\n' "$H" "$R"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
     && chmod 700 "$R/run.new" && mv -f -- "$R/run.new" "$R/run" || fail "$I" 1
   printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"
   if [ -n "$OB" ] && [ "$OB" != "$B" ]; then "${OB}_remove"; fi
@@ -358,7 +360,7 @@ const APPLY_SH: &str = r#"pa() {
     if [ -n "$2" ]; then
       eval "hw $I $2"
     else
-      i=0; while [ -z "$(pgfind)" ]; do i=$((i + 1)); [ $i -lt 50 ] || { echo "$N did not start within 5 s; the end of its log:" > "$O"; fail "$I" 1; }; sleep 0.1; done
+      i=0; while [ -z "$(pgfind)" ] && ! pgmine "$(pgrec)"; do i=$((i + 1)); [ $i -lt 50 ] || { echo "$N did not start within 5 s; the end of its log:" > "$O"; fail "$I" 1; }; sleep 0.1; done
     fi
   fi
   [ -z "$MK" ] || rm -f -- "$MK" "$MK.reload"

@@ -416,7 +416,7 @@ fn rollings(
                     let names: Vec<&str> = batch.iter().map(|&i| decl.hosts[roots[i].host].name.as_str()).collect();
                     let addresses: Vec<&str> =
                         batch.iter().map(|&i| decl.hosts[roots[i].host].address.as_str()).collect();
-                    let label = format!("{} {when} batch {}", r.component, k + 1);
+                    let label = format!("{when} batch {}", k + 1);
                     let run = format!(
                         "ORDO_BATCH={} ORDO_BATCHES={} ORDO_HOSTS={} ORDO_ADDRESSES={}; export ORDO_BATCH ORDO_BATCHES ORDO_HOSTS ORDO_ADDRESSES\n{}",
                         k + 1,

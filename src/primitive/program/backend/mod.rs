@@ -36,8 +36,12 @@ pub fn names() -> Vec<&'static str> {
 }
 
 /// Helpers every backend uses: `pgmine PID` (the process carries this program's
-/// token), `pgfind` (the pid of the running instance of this definition).
-pub(crate) const COMMON_SH: &str = r#"pgmine() { grep -q -a -z "^ORDO_PROGRAM=$t:" "/proc/$1/environ" 2>/dev/null; }
+/// token, or is the live process its launcher recorded in `$R/pid` — programs
+/// that rewrite their process title lose their environment from `/proc`),
+/// `pgrec` (that recorded pid), `pgfind` (the pid of the running instance of this
+/// definition).
+pub(crate) const COMMON_SH: &str = r#"pgrec() { q=; [ ! -f "$R/pid" ] || read -r q x < "$R/pid"; echo "$q"; }
+pgmine() { [ -n "$1" ] || return 1; grep -q -a -z "^ORDO_PROGRAM=$t:" "/proc/$1/environ" 2>/dev/null || { [ "$(pgrec)" = "$1" ] && [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }; }
 pgfind() { f=$(grep -l -a -z -x -F -- "ORDO_PROGRAM=$t:$H" /proc/[0-9]*/environ 2>/dev/null | head -n 1); f=${f#/proc/}; echo "${f%/environ}"; }
 "#;
 

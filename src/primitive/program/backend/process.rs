@@ -19,7 +19,7 @@ impl Backend for Process {
     }
 
     fn functions(&self) -> &'static str {
-        r#"process_pid() { p=; [ ! -f "$R/pid" ] || read -r p < "$R/pid"; [ -n "$p" ] && pgmine "$p"; }
+        r#"process_pid() { p=$(pgrec); pgmine "$p"; }
 process_start() {
   if process_pid; then return 0; fi
   setsid "$R/run" </dev/null >/dev/null 2>&1 &
