@@ -50,7 +50,11 @@ s.component("x", |c| {{
 }
 
 fn pid(port: u16) -> String {
-    wait_ok(port, "/health", 5).split_whitespace().next().unwrap_or_default().to_string()
+    wait_ok(port, "/health", 5)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn project(backend: &str) -> (std::sync::Arc<Project>, u16, Reaper) {
@@ -69,7 +73,9 @@ fn lifecycle(backend: &str) {
     let (p, port, _reaper) = project(backend);
     let first = p.test().args(&["deploy", "test", "--yes"]).run();
     assert!(
-        first.stdout.contains(&format!("+ h:x program app (start: under {backend})")),
+        first
+            .stdout
+            .contains(&format!("+ h:x program app (start: under {backend})")),
         "{}",
         first.stdout
     );
@@ -84,19 +90,32 @@ fn lifecycle(backend: &str) {
     assert_eq!(pid(port), started, "a no-op deploy must not restart");
 
     // reload_on: the same process reads its greeting again.
-    p.test()
-        .args(&["deploy", "test", "--yes"])
-        .env("X", "")
-        .run();
-    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace(".place(\"x\")", ".place(\"x\", #{ greeting: \"bonjour\" })")).unwrap();
+    p.test().args(&["deploy", "test", "--yes"]).env("X", "").run();
+    std::fs::write(
+        p.path("environments/test.rhai"),
+        p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ greeting: \"bonjour\" })"),
+    )
+    .unwrap();
     let reload = p.test().args(&["deploy", "test", "--yes"]).run();
-    assert!(reload.stdout.contains("! h:x program app (reload: file greeting.txt changed)"), "{}", reload.stdout);
+    assert!(
+        reload
+            .stdout
+            .contains("! h:x program app (reload: file greeting.txt changed)"),
+        "{}",
+        reload.stdout
+    );
     let body = wait_ok(port, "/health", 5);
     assert!(body.contains("bonjour"), "{body}");
     assert_eq!(pid(port), started, "a reload keeps the process");
 
     // restart_on: one restart, a new process, with the new environment.
-    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace("greeting: \"bonjour\"", "greeting: \"bonjour\", mood: \"busy\"")).unwrap();
+    std::fs::write(
+        p.path("environments/test.rhai"),
+        p.read("environments/test.rhai")
+            .replace("greeting: \"bonjour\"", "greeting: \"bonjour\", mood: \"busy\""),
+    )
+    .unwrap();
     let restart = p.test().args(&["deploy", "test", "--yes"]).run();
     let restarts = restart.stdout.matches("program app (restart").count();
     assert_eq!(restarts, 1, "{}", restart.stdout);
@@ -109,13 +128,22 @@ fn lifecycle(backend: &str) {
     std::thread::sleep(std::time::Duration::from_millis(300));
     if backend == "process" {
         let again = p.test().args(&["deploy", "test", "--yes"]).run();
-        assert!(again.stdout.contains("program app (start: not running"), "{}", again.stdout);
+        assert!(
+            again.stdout.contains("program app (start: not running"),
+            "{}",
+            again.stdout
+        );
     }
     let revived = pid(port);
     assert_ne!(revived, new);
 
     // state: stopped stops it.
-    std::fs::write(p.path("environments/test.rhai"), p.read("environments/test.rhai").replace("mood: \"busy\"", "mood: \"busy\", state: \"stopped\"")).unwrap();
+    std::fs::write(
+        p.path("environments/test.rhai"),
+        p.read("environments/test.rhai")
+            .replace("mood: \"busy\"", "mood: \"busy\", state: \"stopped\""),
+    )
+    .unwrap();
     p.test()
         .args(&["deploy", "test", "--yes"])
         .stdout_contains("program app (stop: it should not run)")

@@ -150,7 +150,11 @@ pub async fn predict(
             batches: r
                 .batches
                 .iter()
-                .map(|b| b.iter().map(|&c| model.hosts[model.components[c].host].name.clone()).collect())
+                .map(|b| {
+                    b.iter()
+                        .map(|&c| model.hosts[model.components[c].host].name.clone())
+                        .collect()
+                })
                 .collect(),
             max_failures: r.max_failures,
             before: hook(&r.before),

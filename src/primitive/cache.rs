@@ -4,7 +4,7 @@
 //! it creates the directory, and why when it purges. Removed with its component
 //! only if it is empty (ordo does not delete what it did not write).
 
-use super::{Change, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx, DEFAULT_DIR_MODE};
+use super::{Change, DEFAULT_DIR_MODE, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::ApplyScript;
 use crate::shell::probe::{Facts, PathKind, ProbeScript};

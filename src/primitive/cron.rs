@@ -128,9 +128,11 @@ impl Primitive for Cron {
             let first = want.lines().nth(1).unwrap_or("").to_string();
             return Ok(Some(Planned::new(Change::Create).detail(first)));
         }
-        Ok(Some(
-            Planned::new(Change::Update).diff(Diff::of(&label, Some(found.as_bytes()), want.as_bytes())),
-        ))
+        Ok(Some(Planned::new(Change::Update).diff(Diff::of(
+            &label,
+            Some(found.as_bytes()),
+            want.as_bytes(),
+        ))))
     }
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
@@ -200,20 +202,27 @@ mod tests {
     fn the_block_escapes_percent_and_is_verified_as_a_whole() {
         let c = cron();
         let block = c.block();
-        assert!(block.contains("*/5 * * * * cd '@HOME@/d' && date +\\%s > last\n"), "{block}");
+        assert!(
+            block.contains("*/5 * * * * cd '@HOME@/d' && date +\\%s > last\n"),
+            "{block}"
+        );
         let root = HostPath::new("~/d").unwrap();
-        let fact = |text: &str| {
-            format!(
-                "V 7 cron {}\n",
-                base64::engine::general_purpose::STANDARD.encode(text)
-            )
-        };
+        let fact = |text: &str| format!("V 7 cron {}\n", base64::engine::general_purpose::STANDARD.encode(text));
         let rec = [("f", "600", "./.ordo/s/cron/prune", "")];
-        assert_eq!(c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("same\n"))).unwrap(), None);
+        assert_eq!(
+            c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("same\n"))).unwrap(),
+            None
+        );
         let twice = format!("{block}{block}");
-        let p = c.verify(&ctx(&root, None), &facts(&rec, &[], &fact(&twice))).unwrap().unwrap();
+        let p = c
+            .verify(&ctx(&root, None), &facts(&rec, &[], &fact(&twice)))
+            .unwrap()
+            .unwrap();
         assert_eq!(p.change, Change::Update);
-        let new = c.verify(&ctx(&root, None), &facts(&[], &[], &fact(""))).unwrap().unwrap();
+        let new = c
+            .verify(&ctx(&root, None), &facts(&[], &[], &fact("")))
+            .unwrap()
+            .unwrap();
         assert_eq!(new.change, Change::Create);
     }
 }

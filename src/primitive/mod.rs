@@ -7,18 +7,18 @@
 //! [`DOCS`] and one Rhai constructor in `script/api/primitives/` (see
 //! `docs/design/decisions.md`, "One slice per primitive").
 
+pub mod cache;
 mod change;
 pub mod command;
+pub mod cron;
 pub mod custom;
 pub mod directory;
 mod doc;
 pub mod file;
-pub mod cache;
-pub mod cron;
 pub mod hook;
 pub mod migration;
-pub mod program;
 mod owner;
+pub mod program;
 pub mod removal;
 pub mod symlink;
 

@@ -162,7 +162,11 @@ impl Plain {
                     .collect();
                 let mut s = format!(
                     "rolling {component}: {} — {}; stop after {}\n",
-                    if batches.len() == 1 { "1 batch".to_string() } else { format!("{} batches", batches.len()) },
+                    if batches.len() == 1 {
+                        "1 batch".to_string()
+                    } else {
+                        format!("{} batches", batches.len())
+                    },
                     list.join(" · "),
                     if *max_failures == 0 {
                         "the first failed host".to_string()

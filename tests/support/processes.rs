@@ -25,7 +25,9 @@ impl Reaper {
         let root = self.root.to_string_lossy().into_owned();
         let mut out = Vec::new();
         for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
             if pid == std::process::id() {
                 continue;
             }
@@ -48,7 +50,10 @@ impl Drop for Reaper {
                 return;
             }
             for pid in pids {
-                let _ = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg("-KILL")
+                    .arg(pid.to_string())
+                    .status();
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -59,8 +64,10 @@ impl Drop for Reaper {
 /// the error.
 pub fn get(port: u16, path: &str) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n").map_err(|e| format!("send: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("send: {e}"))?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).map_err(|e| format!("read: {e}"))?;
     let text = String::from_utf8_lossy(&buf).into_owned();
@@ -69,7 +76,10 @@ pub fn get(port: u16, path: &str) -> Result<(u16, String), String> {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("no status line: {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -80,7 +90,9 @@ pub fn wait_ok(port: u16, path: &str, secs: u64) -> String {
     loop {
         match get(port, path) {
             Ok((200, body)) => return body,
-            other if std::time::Instant::now() > deadline => panic!("127.0.0.1:{port}{path} never answered 200: {other:?}"),
+            other if std::time::Instant::now() > deadline => {
+                panic!("127.0.0.1:{port}{path} never answered 200: {other:?}")
+            }
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }

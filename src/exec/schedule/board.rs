@@ -45,7 +45,11 @@ impl Board {
             {
                 let status = self.status.lock().expect("board");
                 if deps.iter().all(|d| status[d.index()] != Status::Waiting) {
-                    return deps.iter().copied().filter(|d| status[d.index()] == Status::Failed).collect();
+                    return deps
+                        .iter()
+                        .copied()
+                        .filter(|d| status[d.index()] == Status::Failed)
+                        .collect();
                 }
             }
             notified.await;

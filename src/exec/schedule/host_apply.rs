@@ -13,14 +13,14 @@ use tokio::sync::Semaphore;
 
 use super::board::{Board, Status};
 use super::policy::{Policy, Stop};
-use super::rollout::{Rollout, Verdict};
+use super::rollout::{Ended, Rollout, Verdict};
 use super::{Finish, Totals, step_event};
 use crate::exec::hosts::{HostRun, host_io};
 use crate::exec::lock;
 use crate::exec::predict::{HostPlan, PlannedStep};
 use crate::exec::state::{Owned, owned_file, pending_marker, reload_marker, state_dir, state_file};
-use crate::model::HostPath;
 use crate::exec::{Catalog, tail};
+use crate::model::HostPath;
 use crate::model::{IdVec, StepId};
 use crate::primitive::{Change, StepCtx};
 use crate::problem::{Kind, Problem};
@@ -136,7 +136,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     while i < planned.len() {
         if let Some(stop) = &stopped {
             h.board.set(planned[i].step, Status::Failed);
-            h.rollout.finished(planned[i].step, h.plan.host, true);
+            h.rollout.finished(planned[i].step, h.plan.host, Ended::Skipped);
             h.event(planned[i].step, StepStatus::Skipped, 0, Some(stop.reason().to_string()));
             totals.skipped += 1;
             i += 1;
@@ -170,12 +170,12 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                 Ok(()) => {
                     h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
                     h.board.set(first, Status::Done);
-                    h.rollout.finished(first, h.plan.host, false);
+                    h.rollout.finished(first, h.plan.host, Ended::Done);
                     totals.changed += 1;
                 }
                 Err(p) => {
                     h.board.set(first, Status::Failed);
-                    h.rollout.finished(first, h.plan.host, true);
+                    h.rollout.finished(first, h.plan.host, Ended::Failed);
                     h.event(
                         first,
                         StepStatus::Failed,
@@ -248,7 +248,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     let note = matches!(outcome, Outcome::Kept).then(|| "kept: the directory is not empty".to_string());
                     h.event(p.step, StepStatus::Changed, ms, note);
                     h.board.set(p.step, Status::Done);
-                    h.rollout.finished(p.step, h.plan.host, false);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Done);
                     totals.changed += 1;
                 }
                 Some(Outcome::Failed { code, output }) => {
@@ -258,7 +258,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(short));
                     h.board.set(p.step, Status::Failed);
-                    h.rollout.finished(p.step, h.plan.host, true);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Failed);
                     totals.failed += 1;
                     problems.push(h.catalog.problem(p.step, &what, Some(output)));
                     stopped = Some(policy.on_failure(&h.catalog.path(p.step)));
@@ -270,7 +270,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         .map(|s| s.reason().to_string());
                     h.event(p.step, StepStatus::Skipped, 0, reason);
                     h.board.set(p.step, Status::Failed);
-                    h.rollout.finished(p.step, h.plan.host, true);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Skipped);
                     totals.skipped += 1;
                 }
                 None => {
@@ -282,7 +282,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(why.clone()));
                     h.board.set(p.step, Status::Failed);
-                    h.rollout.finished(p.step, h.plan.host, true);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Failed);
                     totals.failed += 1;
                     let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
                     if let Err(e) = &outcome {

@@ -82,8 +82,11 @@ pub async fn apply(
         near[s] = set;
     }
     let board = Arc::new(Board::new(&changed));
-    let planned: std::collections::HashSet<StepId> =
-        prediction.hosts.iter().flat_map(|h| h.planned.iter().map(|p| p.step)).collect();
+    let planned: std::collections::HashSet<StepId> = prediction
+        .hosts
+        .iter()
+        .flat_map(|h| h.planned.iter().map(|p| p.step))
+        .collect();
     let rollout = Arc::new(rollout::Rollout::new(&catalog, &planned, reporter.clone()));
     let near = Arc::new(near);
     for h in &prediction.hosts {

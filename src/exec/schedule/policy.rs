@@ -30,5 +30,4 @@ impl Policy {
     pub(super) fn on_failure(self, breadcrumb: &str) -> Stop {
         Stop::Failed(format!("{breadcrumb} failed"))
     }
-
 }

@@ -37,9 +37,20 @@ pub(super) struct Rollout {
     /// `before` hooks: they run ahead of their batch (often in one script with the
     /// previous batch's `after` hook), so they do not start it.
     before_hooks: HashSet<StepId>,
+    /// Every hook: its host is not one the rollout updates, so its failure counts
+    /// for no host.
+    hooks: HashSet<StepId>,
     groups: Mutex<Vec<Group>>,
     reporter: Arc<dyn Reporter>,
     start: Instant,
+}
+
+/// How a step of a rollout ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ended {
+    Done,
+    Failed,
+    Skipped,
 }
 
 /// What a step that waited on failed steps may do.
@@ -55,7 +66,16 @@ impl Rollout {
         let model = &catalog.model;
         let mut member = HashMap::new();
         let mut groups = Vec::new();
-        let before_hooks = model.rollings.iter().flat_map(|r| r.before.iter().flatten().copied()).collect();
+        let before_hooks = model
+            .rollings
+            .iter()
+            .flat_map(|r| r.before.iter().flatten().copied())
+            .collect();
+        let hooks = model
+            .rollings
+            .iter()
+            .flat_map(|r| r.before.iter().chain(r.after.iter()).flatten().copied())
+            .collect();
         for (g, r) in model.rollings.iter().enumerate() {
             let mut batches = Vec::new();
             for (k, instances) in r.batches.iter().enumerate() {
@@ -90,6 +110,7 @@ impl Rollout {
         Rollout {
             member,
             before_hooks,
+            hooks,
             groups: Mutex::new(groups),
             reporter,
             start: Instant::now(),
@@ -121,13 +142,16 @@ impl Rollout {
         }
     }
 
-    /// `s` is through (`failed`: it failed, or was skipped); `host` is its host.
-    pub(super) fn finished(&self, s: StepId, host: HostId, failed: bool) {
+    /// `s` is through: done, `Failed` (its host counts against the budget) or
+    /// `Skipped`.
+    pub(super) fn finished(&self, s: StepId, host: HostId, how: Ended) {
         let Some(&(g, k)) = self.member.get(&s) else { return };
         let mut groups = self.groups.lock().expect("rollout");
         let group = &mut groups[g];
-        if failed {
+        if how == Ended::Failed && !self.hooks.contains(&s) {
             group.failed_hosts.insert(host);
+        }
+        if how != Ended::Done {
             group.batches[k].failed = true;
         }
         let batch = &mut group.batches[k];
@@ -148,16 +172,15 @@ impl Rollout {
             reason: format!("{} failed", catalog.path(first)),
             problem: None,
         };
-        let Some(&(g, k)) = self.member.get(&s) else { return plain() };
-        let earlier = |d: &StepId| matches!(self.member.get(d), Some(&(dg, dk)) if dg == g && dk < k);
+        let Some(&(g, k)) = self.member.get(&s) else {
+            return plain();
+        };
+        let earlier = |d: &StepId| matches!(self.member.get(d), Some(&(dg, dk)) if dg == g && dk <= k);
         if !failed.iter().all(earlier) {
             return plain();
         }
         let mut groups = self.groups.lock().expect("rollout");
         let group = &mut groups[g];
-        for d in failed {
-            group.failed_hosts.insert(catalog.host(*d));
-        }
         if group.failed_hosts.len() <= group.max_failures {
             return Verdict::Tolerated;
         }

@@ -13,7 +13,11 @@ use crate::shell::{quote_always, word};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Check {
     /// `url` answers `status` (and its body contains `body`).
-    Http { url: String, status: u16, body: Option<String> },
+    Http {
+        url: String,
+        status: u16,
+        body: Option<String>,
+    },
     /// Something accepts TCP connections at `host:port`.
     Tcp { host: String, port: u16 },
     /// `run` (with `sh -c`, in `cwd`) exits 0.

@@ -202,7 +202,12 @@ impl Primitive for Program {
         probe.fact(
             step.id,
             "program",
-            &format!("pgs {} {} {} {health}", word(&self.record), self.hash(), self.preference()),
+            &format!(
+                "pgs {} {} {} {health}",
+                word(&self.record),
+                self.hash(),
+                self.preference()
+            ),
         );
     }
 
@@ -495,7 +500,11 @@ mod tests {
         assert_eq!(first.change, Change::Create);
         assert_eq!(first.detail.as_deref(), Some("start: under supervisord"));
 
-        let current = facts(&rec, &[], &status(&format!("recorded process\nrunning 42 {}\n", p.hash())));
+        let current = facts(
+            &rec,
+            &[],
+            &status(&format!("recorded process\nrunning 42 {}\n", p.hash())),
+        );
         assert_eq!(p.verify(&ctx(&root, None), &current).unwrap(), None);
 
         let old = facts(&rec, &[], &status("recorded process\nrunning 42 0000\n"));
@@ -539,7 +548,11 @@ mod tests {
         p.desired = Desired::Stopped;
         let running = facts(&[], &[], &status("recorded process\nrunning 42 00\n"));
         assert_eq!(
-            p.verify(&ctx(&root, None), &running).unwrap().unwrap().detail.as_deref(),
+            p.verify(&ctx(&root, None), &running)
+                .unwrap()
+                .unwrap()
+                .detail
+                .as_deref(),
             Some("stop: it should not run")
         );
         let gone = facts(&[], &[], &status("recorded process\n"));

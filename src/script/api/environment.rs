@@ -249,7 +249,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             let (mut batch, mut percent) = (None, None);
             match o.take("batch") {
                 None => {}
-                Some(v) if v.is_int() && v.as_int().is_ok_and(|n| n > 0) => batch = Some(v.as_int().unwrap_or(1) as usize),
+                Some(v) if v.is_int() && v.as_int().is_ok_and(|n| n > 0) => {
+                    batch = Some(v.as_int().unwrap_or(1) as usize)
+                }
                 Some(v) if v.is_string() => {
                     let text = v.to_string();
                     match text.strip_suffix('%').and_then(|n| n.trim().parse::<usize>().ok()) {

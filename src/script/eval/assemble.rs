@@ -11,9 +11,9 @@ use crate::model::{
 use crate::model::{HostPath, Rolling};
 use crate::primitive::command::Command;
 use crate::primitive::hook::Hook;
-use crate::script::api::Once;
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
+use crate::script::api::Once;
 use crate::script::api::{RefTarget, RootBuild, StepBuild};
 use crate::script::session::{Declarations, HookDecl, ServiceDecl, Session};
 use crate::source::Span;
@@ -356,7 +356,10 @@ fn rollings(
             problems.push(
                 Problem::new(
                     Kind::Model,
-                    format!("rolling(\"{}\") names a component service `{}` does not declare", r.component, svc.name),
+                    format!(
+                        "rolling(\"{}\") names a component service `{}` does not declare",
+                        r.component, svc.name
+                    ),
                 )
                 .at(r.span.as_ref(), "")
                 .help(format!(
@@ -385,7 +388,10 @@ fn rollings(
                 problems.push(
                     Problem::new(
                         Kind::Model,
-                        format!("the `{when}` hook of rolling(\"{}\") runs on unknown host `{}`", r.component, h.host),
+                        format!(
+                            "the `{when}` hook of rolling(\"{}\") runs on unknown host `{}`",
+                            r.component, h.host
+                        ),
                     )
                     .at(r.span.as_ref(), "")
                     .help(format!(

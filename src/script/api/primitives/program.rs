@@ -40,8 +40,8 @@ impl Spec for ProgramSpec {
             Some(d) => ctx.path("cwd", d)?,
             None => ctx.dir.clone(),
         };
-        let record = HostPath::new(&format!("~/.ordo/{}/programs/{}", ctx.service, self.name))
-            .expect("a home-relative path");
+        let record =
+            HostPath::new(&format!("~/.ordo/{}/programs/{}", ctx.service, self.name)).expect("a home-relative path");
         let log = match &self.log {
             Some(l) => ctx.path("log", l)?,
             None => record.join("output.log"),

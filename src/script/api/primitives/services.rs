@@ -105,7 +105,10 @@ fn timeout(o: &mut Options) -> RhaiResult<Option<Duration>> {
 /// A schedule cron takes: five fields of `0-9*/,-` and names, or `@word`.
 fn valid_schedule(s: &str) -> bool {
     if let Some(word) = s.strip_prefix('@') {
-        return ["reboot", "yearly", "annually", "monthly", "weekly", "daily", "midnight", "hourly"].contains(&word);
+        return [
+            "reboot", "yearly", "annually", "monthly", "weekly", "daily", "midnight", "hourly",
+        ]
+        .contains(&word);
     }
     let fields: Vec<&str> = s.split_whitespace().collect();
     fields.len() == 5
