@@ -160,3 +160,92 @@ fn a_program_under_supervisord_starts_restarts_reloads_and_stops() {
 fn a_program_as_a_plain_process_starts_restarts_reloads_and_stops() {
     lifecycle("process");
 }
+
+/// A deploy killed (SIGKILL) after it changed the configuration and before the
+/// restart that change asks for: the next deploy restarts. And a program no step
+/// declares any more is stopped and forgotten.
+#[test]
+fn a_restart_pending_when_the_deploy_was_killed_happens_on_the_next_deploy() {
+    let port = closed_port();
+    let service = format!(
+        r#"let s = service("s");
+s.component("x", |c| {{
+    c.add(file("app.py", `{APP}`));
+    c.add(file("greeting.txt", "hello\n"));
+    let conf = c.add(file("mood.conf", c.attr("mood", "calm")));
+    c.add(command("pause", #{{ run: "sleep 5", on_change: [conf] }}));
+    if c.attr("run", true) {{
+        c.add(program("app", #{{
+            command: "python3 app.py {port}",
+            backend: "process",
+            restart_on: [conf],
+            health: http_check("http://127.0.0.1:{port}/health", #{{ interval: 0.1, retries: 50 }}),
+        }}));
+    }}
+}});
+"#
+    );
+    let p = Test::new().service(&service).local_host("h").place("x").build();
+    let _reaper = Reaper::new(p.root());
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    let started = pid(port);
+
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ mood: \"busy\" })"),
+    );
+    let mut ordo = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["deploy", "test", "--yes"])
+        .current_dir(p.root())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start ordo");
+    let conf = p.path("hosts/h/deployment/s/mood.conf");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&conf).unwrap_or_default() != "busy" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy never changed the configuration"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    ordo.kill().expect("SIGKILL ordo");
+    let _ = ordo.wait();
+    // The host's script dies with its connection (the watchdog), before the restart.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(pid(port), started, "killed before the restart");
+
+    let next = p
+        .test()
+        .args(&["deploy", "test", "--yes", "--break-lock"])
+        .stdout_contains("! h:x program app (restart: a change it watches was applied, but it has not run since)")
+        .run();
+    assert_eq!(
+        next.stdout.matches("program app (restart").count(),
+        1,
+        "{}",
+        next.stdout
+    );
+    assert_ne!(pid(port), started);
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+
+    // The program leaves the service: stopped, its record gone.
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace("mood: \"busy\"", "mood: \"busy\", run: false"),
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("- h:x program app (no longer declared)")
+        .expect_missing("hosts/h/.ordo/s/programs/app")
+        .run();
+    assert!(get(port, "/health").is_err(), "stopped");
+}
