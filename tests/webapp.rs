@@ -90,12 +90,6 @@ impl Site {
         (v, p, w.collect::<Vec<_>>().join(" "))
     }
 
-    fn env_edit(&self, from: &str, to: &str) {
-        let env = self.project.read("environments/prod.rhai");
-        assert!(env.contains(from), "{from} not in:\n{env}");
-        self.project.write("environments/prod.rhai", &env.replacen(from, to, 1));
-    }
-
     /// Every app placement gets `extra` attributes.
     fn app_attrs(&self, extra: &str) {
         let env = self.project.read("environments/prod.rhai");

@@ -135,9 +135,7 @@ pub async fn predict(
         }
         extra.append(&mut v.extra);
     }
-    if let Err(ps) = plan_hooks(model, plan, &mut verdicts) {
-        return Err(ps);
-    }
+    plan_hooks(model, plan, &mut verdicts)?;
     for r in &model.rollings {
         let hook = |h: &[Option<StepId>]| {
             h.iter().flatten().next().map(|&s| {

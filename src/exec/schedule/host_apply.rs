@@ -154,7 +154,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             match h.rollout.judge(&h.catalog, first, &failed) {
                 Verdict::Tolerated => {}
                 Verdict::Stop { reason, problem } => {
-                    problems.extend(problem);
+                    problems.extend(problem.map(|p| *p));
                     stopped = Some(Stop::Upstream(reason));
                     continue;
                 }

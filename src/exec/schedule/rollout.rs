@@ -58,7 +58,10 @@ pub(super) enum Verdict {
     /// Go on: the failures are within the rollout's budget.
     Tolerated,
     /// Stop, with this reason; `problem` says why the rollout stopped (once).
-    Stop { reason: String, problem: Option<Problem> },
+    Stop {
+        reason: String,
+        problem: Option<Box<Problem>>,
+    },
 }
 
 impl Rollout {
@@ -207,9 +210,10 @@ impl Rollout {
             failed_names.join(", "),
             group.max_failures
         );
-        let problem = (!group.stopped).then(|| {
-            group.stopped = true;
-            Problem::new(Kind::Step, reason.clone())
+        let problem =
+            (!group.stopped).then(|| {
+                group.stopped = true;
+                Box::new(Problem::new(Kind::Step, reason.clone())
                 .on_host(failed_names[0])
                 .help(if left.is_empty() {
                     "fix the failed hosts and deploy again".to_string()
@@ -218,8 +222,8 @@ impl Rollout {
                         "{} kept what they ran before and were not touched; fix the failed hosts and deploy again",
                         left.join(", ")
                     )
-                })
-        });
+                }))
+            });
         Verdict::Stop { reason, problem }
     }
 }

@@ -85,7 +85,7 @@ impl Health {
 /// Seconds as `sleep` and `timeout` take them (`0.2`, `2`).
 fn secs(d: Duration) -> String {
     let ms = d.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}", ms / 1000)
     } else {
         format!("{}.{:03}", ms / 1000, ms % 1000)
