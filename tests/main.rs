@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bench_services;
 mod bench_ssh;
 mod check;
 mod cli;

@@ -18,17 +18,22 @@ use crate::support::{Output, Project, Test};
 
 const HOSTS: [&str; 5] = ["db", "web1", "web2", "web3", "lb"];
 
-struct Site {
-    hosts: TestHosts,
-    project: Arc<Project>,
+pub struct Site {
+    pub hosts: TestHosts,
+    pub project: Arc<Project>,
     /// Ports of db, web1..3, lb.
-    ports: [u16; 5],
+    pub ports: [u16; 5],
 }
 
 impl Site {
     /// The example with an environment `prod` on the test hosts; every program under
     /// `backend`; `app` is the app placements' extra attributes.
-    fn new(backend: &str, app: &str) -> Site {
+    pub fn new(backend: &str, app: &str) -> Site {
+        Site::with(backend, app, true)
+    }
+
+    /// `hooks`: the rolling update drains each batch from the balancer.
+    pub fn with(backend: &str, app: &str, hooks: bool) -> Site {
         let hosts = TestHosts::start(&HOSTS);
         let ports = [
             closed_port(),
@@ -73,7 +78,7 @@ impl Site {
         }
     }
 
-    fn deploy(&self) -> Output {
+    pub fn deploy(&self) -> Output {
         self.project.test().args(&["deploy", "prod", "--yes"]).run()
     }
 
