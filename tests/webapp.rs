@@ -63,11 +63,13 @@ impl Site {
                 "balancer",
                 &format!("#{{ port: {}, backend: \"{backend}\" }}", ports[4]),
             )
-            .environment_line(
+            .environment_line(if hooks {
                 "env.rolling(\"app\", #{ batch: 1, max_failures: 0,\n    \
                  before: #{ on: \"lb\", run: \"[ ! -x nginx/drain ] || nginx/drain add $ORDO_HOSTS\" },\n    \
-                 after: #{ on: \"lb\", run: \"[ ! -x nginx/drain ] || nginx/drain remove $ORDO_HOSTS\" } });",
-            );
+                 after: #{ on: \"lb\", run: \"[ ! -x nginx/drain ] || nginx/drain remove $ORDO_HOSTS\" } });"
+            } else {
+                "env.rolling(\"app\", #{ batch: 1 });"
+            });
         for (i, p) in ports.iter().enumerate() {
             t = t.redact(&p.to_string(), &format!("[PORT:{}]", HOSTS[i]));
         }

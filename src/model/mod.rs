@@ -161,3 +161,15 @@ pub struct Rolling {
     pub after: Vec<Option<StepId>>,
     pub span: Option<Span>,
 }
+
+/// The batches of `n` instances for a batch size of `size` hosts, or `percent` of
+/// them (rounded up, at least one).
+pub fn batch_size(n: usize, size: Option<usize>, percent: Option<usize>) -> usize {
+    let k = match (size, percent) {
+        (Some(s), _) => s,
+        (None, Some(p)) => (n * p).div_ceil(100),
+        (None, None) => 1,
+    };
+    k.clamp(1, n.max(1))
+}
+

@@ -8,7 +8,7 @@
 mod conflicts;
 mod dot;
 mod order;
-pub mod rolling;
+mod rolling;
 
 use serde::Serialize;
 

@@ -27,20 +27,17 @@ pub(super) fn edges(r: &Rolling, span: &IdVec<ComponentId, Option<(StepId, StepI
         let n = k + 1;
         let firsts: Vec<StepId> = batch.iter().filter_map(|&c| span[c].map(|(f, _)| f)).collect();
         let lasts: Vec<StepId> = batch.iter().filter_map(|&c| span[c].map(|(_, l)| l)).collect();
-        let entry: Vec<StepId> = match r.before.get(k).copied().flatten() {
+        match r.before.get(k).copied().flatten() {
             Some(hook) => {
                 out.extend(previous.iter().map(|&p| edge(p, hook, n)));
                 out.extend(firsts.iter().map(|&f| edge(hook, f, n)));
-                vec![hook]
             }
             None => {
                 for &p in &previous {
                     out.extend(firsts.iter().map(|&f| edge(p, f, n)));
                 }
-                firsts.clone()
             }
-        };
-        let _ = entry;
+        }
         previous = match r.after.get(k).copied().flatten() {
             Some(hook) => {
                 out.extend(lasts.iter().map(|&l| edge(l, hook, n)));
@@ -52,17 +49,6 @@ pub(super) fn edges(r: &Rolling, span: &IdVec<ComponentId, Option<(StepId, StepI
     out
 }
 
-/// The batches of `n` instances for a batch size of `size` hosts, or `percent` of
-/// them (rounded up, at least one).
-pub fn batch_size(n: usize, size: Option<usize>, percent: Option<usize>) -> usize {
-    let k = match (size, percent) {
-        (Some(s), _) => s,
-        (None, Some(p)) => (n * p).div_ceil(100),
-        (None, None) => 1,
-    };
-    k.clamp(1, n.max(1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +56,7 @@ mod tests {
 
     #[test]
     fn batch_sizes_round_up() {
+        use crate::model::batch_size;
         assert_eq!(batch_size(3, Some(1), None), 1);
         assert_eq!(batch_size(3, None, Some(50)), 2);
         assert_eq!(batch_size(10, None, Some(25)), 3);

@@ -377,7 +377,7 @@ fn rollings(
         if instances.is_empty() {
             continue;
         }
-        let size = crate::plan::rolling::batch_size(instances.len(), r.batch, r.percent);
+        let size = crate::model::batch_size(instances.len(), r.batch, r.percent);
         let batches: Vec<Vec<usize>> = instances.chunks(size).map(<[usize]>::to_vec).collect();
         let mut hook_steps = |hook: &Option<HookDecl>, when: &str| -> Vec<Option<StepId>> {
             let Some(h) = hook else {
