@@ -347,7 +347,7 @@ const APPLY_SH: &str = r#"pa() {
   if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
   read -r t < "$R/token"
   h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g")
-  { printf '#!/bin/sh\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'echo "$$ %s" > %s/pid\n' "$H" "$R"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
+  { printf '#!/bin/sh\numask 022\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'echo "$$ %s" > %s/pid\n' "$H" "$R"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
     && chmod 700 "$R/run.new" && mv -f -- "$R/run.new" "$R/run" || fail "$I" 1
   printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"
   if [ -n "$OB" ] && [ "$OB" != "$B" ]; then "${OB}_remove"; fi

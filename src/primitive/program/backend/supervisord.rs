@@ -32,7 +32,7 @@ sv_up() {
   fi
   sp=; [ ! -f "$SV/supervisord.pid" ] || read -r sp < "$SV/supervisord.pid"
   if [ -n "$sp" ] && kill -0 "$sp" 2>/dev/null && [ -S "$SV/supervisor.sock" ]; then return 0; fi
-  supervisord -c "$SV/supervisord.conf" </dev/null > "$O" 2>&1 || fail "$I" 1
+  ( umask 022; exec supervisord -c "$SV/supervisord.conf" ) </dev/null > "$O" 2>&1 || fail "$I" 1
   i=0; while ! sv pid >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; sleep 0.1; done
 }
 sv_conf() {
