@@ -41,9 +41,11 @@ fn ms(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1000.0)
 }
 
-/// Gaps (ms) between batch k passing and batch k+1 starting, over `runs` rolling restarts.
-fn batch_gaps(site: &Site, runs: usize) -> Vec<u64> {
+/// Gaps (ms) between batch k passing and batch k+1 starting, over `runs` rolling
+/// restarts, and the durations of the scripts that ran hooks.
+fn batch_gaps(site: &Site, runs: usize) -> (Vec<u64>, Vec<u64>) {
     let mut gaps = Vec::new();
+    let mut hooks = Vec::new();
     for i in 0..runs {
         let app = site.project.read("app/webapp.py");
         site.project.write("app/webapp.py", &format!("{app}\n# bench {i}\n"));
@@ -55,6 +57,12 @@ fn batch_gaps(site: &Site, runs: usize) -> Vec<u64> {
                 .find(|e| e["event"] == "batch" && e["batch"] == batch && e["status"] == status)
                 .and_then(|e| e["elapsed_ms"].as_u64())
         };
+        hooks.extend(
+            events
+                .iter()
+                .filter(|e| e["event"] == "step" && e["path"].as_str().is_some_and(|p| p.contains(" hook before batch ")))
+                .filter_map(|e| e["duration_ms"].as_u64()),
+        );
         for k in 1..3 {
             if let (Some(passed), Some(next)) = (at(k, "passed"), at(k + 1, "started")) {
                 gaps.push(next.saturating_sub(passed));
@@ -62,7 +70,8 @@ fn batch_gaps(site: &Site, runs: usize) -> Vec<u64> {
         }
     }
     gaps.sort_unstable();
-    gaps
+    hooks.sort_unstable();
+    (gaps, hooks)
 }
 
 #[test]
@@ -86,11 +95,11 @@ fn bench_services() {
     println!("| hosts | floor | no-op deploy | no-op / floor |");
     println!("|---:|---:|---:|---:|");
     println!("| 5 | {} ms | {} ms | {:.2} |", ms(f), ms(n), n.as_secs_f64() / f.as_secs_f64());
-    let hooked = batch_gaps(&site, 3);
+    let (hooked, hook_scripts) = batch_gaps(&site, 3);
     drop(site);
     let plain = Site::with("supervisord", "", false);
     plain.deploy();
-    let bare = batch_gaps(&plain, 3);
+    let (bare, _) = batch_gaps(&plain, 3);
     let show = |g: &[u64]| {
         format!(
             "median {} ms, max {} ms over {} batch boundaries",
@@ -101,4 +110,8 @@ fn bench_services() {
     };
     println!("| per-batch overhead, no hooks | {} |", show(&bare));
     println!("| per-batch gap with the balancer hooks | {} |", show(&hooked));
+    println!(
+        "| the balancer's script between two batches (after + before hook, nginx reload) | median {} ms |",
+        hook_scripts.get(hook_scripts.len() / 2).copied().unwrap_or(0)
+    );
 }
