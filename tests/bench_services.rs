@@ -49,7 +49,11 @@ fn batch_gaps(site: &Site, runs: usize) -> (Vec<u64>, Vec<u64>) {
     for i in 0..runs {
         let app = site.project.read("app/webapp.py");
         site.project.write("app/webapp.py", &format!("{app}\n# bench {i}\n"));
-        let out = site.project.test().args(&["deploy", "prod", "--yes", "--format", "json"]).run();
+        let out = site
+            .project
+            .test()
+            .args(&["deploy", "prod", "--yes", "--format", "json"])
+            .run();
         let events = out.events();
         let at = |batch: u64, status: &str| {
             events
@@ -60,7 +64,9 @@ fn batch_gaps(site: &Site, runs: usize) -> (Vec<u64>, Vec<u64>) {
         hooks.extend(
             events
                 .iter()
-                .filter(|e| e["event"] == "step" && e["path"].as_str().is_some_and(|p| p.contains(" hook before batch ")))
+                .filter(|e| {
+                    e["event"] == "step" && e["path"].as_str().is_some_and(|p| p.contains(" hook before batch "))
+                })
                 .filter_map(|e| e["duration_ms"].as_u64()),
         );
         for k in 1..3 {
@@ -94,7 +100,12 @@ fn bench_services() {
     let (f, n) = (median(floors), median(noop));
     println!("| hosts | floor | no-op deploy | no-op / floor |");
     println!("|---:|---:|---:|---:|");
-    println!("| 5 | {} ms | {} ms | {:.2} |", ms(f), ms(n), n.as_secs_f64() / f.as_secs_f64());
+    println!(
+        "| 5 | {} ms | {} ms | {:.2} |",
+        ms(f),
+        ms(n),
+        n.as_secs_f64() / f.as_secs_f64()
+    );
     let (hooked, hook_scripts) = batch_gaps(&site, 3);
     drop(site);
     let plain = Site::with("supervisord", "", false);

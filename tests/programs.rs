@@ -249,3 +249,69 @@ s.component("x", |c| {{
         .run();
     assert!(get(port, "/health").is_err(), "stopped");
 }
+
+/// A rolling update in batches of a percentage, with a failure budget: a host of
+/// the first batch fails its health check, which `max_failures: 1` allows, so the
+/// second batch still goes; the deploy fails all the same, naming the host.
+#[test]
+fn a_rolling_update_goes_on_within_its_failure_budget() {
+    let ports = [closed_port(), closed_port(), closed_port()];
+    let service = format!(
+        r#"let s = service("s");
+s.component("x", |c| {{
+    let port = c.attr("port", 0);
+    c.add(file("app.py", `{APP}`));
+    let greeting = c.add(file("greeting.txt", c.attr("greeting", "hello") + "\n"));
+    if c.attr("fail", false) {{ c.add(file("fail", "")); }}
+    c.add(program("app", #{{
+        command: `python3 app.py ${{port}}`,
+        backend: "process",
+        reload_on: [greeting],
+        health: http_check(`http://127.0.0.1:${{port}}/health`, #{{ interval: 0.1, retries: c.attr("retries", 100) }}),
+    }}));
+}});
+"#
+    );
+    let mut t = Test::new().service(&service);
+    for (i, port) in ports.iter().enumerate() {
+        t = t
+            .local_host(&format!("h{}", i + 1))
+            .place_with("x", &format!("#{{ port: {port} }}"));
+    }
+    let p = t
+        .environment_line("env.rolling(\"x\", #{ batch: \"34%\", max_failures: 1 });")
+        .build();
+    let _reaper = Reaper::new(p.root());
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("rolling x: 2 batches — 1. h1, h2 · 2. h3; stop after more than 1 host failed")
+        .run();
+    let env = p.read("environments/test.rhai");
+    let env = env.replace(
+        &format!("#{{ port: {} }}", ports[0]),
+        &format!("#{{ port: {}, fail: true, retries: 5, greeting: \"hi\" }}", ports[0]),
+    );
+    let env = env.replace(
+        &format!("#{{ port: {} }}", ports[1]),
+        &format!("#{{ port: {}, greeting: \"hi\" }}", ports[1]),
+    );
+    let env = env.replace(
+        &format!("#{{ port: {} }}", ports[2]),
+        &format!("#{{ port: {}, greeting: \"hi\" }}", ports[2]),
+    );
+    p.write("environments/test.rhai", &env);
+    let out = p
+        .test()
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .stderr_contains("h1:x program app failed")
+        .stdout_contains("rolling x: batch 1/2 failed")
+        .stdout_contains("rolling x: batch 2/2 healthy")
+        .run();
+    assert!(out.stdout.contains("✓ h3:x program app"), "{}", out.stdout);
+    assert!(
+        wait_ok(ports[2], "/health", 5).contains(" hi "),
+        "h3 has the new greeting"
+    );
+    assert!(wait_ok(ports[1], "/health", 5).contains(" hi "), "h2 too");
+}

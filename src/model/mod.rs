@@ -172,4 +172,3 @@ pub fn batch_size(n: usize, size: Option<usize>, percent: Option<usize>) -> usiz
     };
     k.clamp(1, n.max(1))
 }
-

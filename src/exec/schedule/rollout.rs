@@ -210,20 +210,20 @@ impl Rollout {
             failed_names.join(", "),
             group.max_failures
         );
-        let problem =
-            (!group.stopped).then(|| {
-                group.stopped = true;
-                Box::new(Problem::new(Kind::Step, reason.clone())
+        let problem = (!group.stopped).then(|| {
+            group.stopped = true;
+            Box::new(Problem::new(Kind::Step, reason.clone())
                 .on_host(failed_names[0])
                 .help(if left.is_empty() {
                     "fix the failed hosts and deploy again".to_string()
                 } else {
+                    let (what, were) = if left.len() == 1 { ("it", "was") } else { ("they", "were") };
                     format!(
-                        "{} kept what they ran before and were not touched; fix the failed hosts and deploy again",
+                        "{} kept what {what} ran before and {were} not touched; fix the failed hosts and deploy again",
                         left.join(", ")
                     )
                 }))
-            });
+        });
         Verdict::Stop { reason, problem }
     }
 }
