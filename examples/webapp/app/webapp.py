@@ -11,12 +11,9 @@ balancer fails no request).
 """
 
 import configparser
-import http.server
 import json
 import os
-import signal
 import sys
-import threading
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,13 +56,18 @@ def migrate(conf, check):
     return 0
 
 
-class App(http.server.ThreadingHTTPServer):
-    daemon_threads = False  # server_close() waits for the requests in flight
-    block_on_close = True
-    allow_reuse_address = True
-
-
 def serve(path):
+    # Imported here: `migrate --check` runs in every deploy's probe, and should not
+    # pay for the server's modules.
+    import http.server
+    import signal
+    import threading
+
+    class App(http.server.ThreadingHTTPServer):
+        daemon_threads = False  # server_close() waits for the requests in flight
+        block_on_close = True
+        allow_reuse_address = True
+
     state = {"conf": load(path)}
 
     class Handler(http.server.BaseHTTPRequestHandler):
