@@ -315,3 +315,50 @@ s.component("x", |c| {{
     );
     assert!(wait_ok(ports[1], "/health", 5).contains(" hi "), "h2 too");
 }
+
+/// A migration runs on the first host with its role; the other instances wait for
+/// it (the `once` edges of `ordo graph`); a role no host of the component has is
+/// an error before any host is reached.
+#[test]
+fn a_migration_runs_on_the_host_with_its_role() {
+    let service = r#"let s = service("s");
+s.component("x", |c| {
+    let code = c.add(file("code.txt", "v1"));
+    c.add(migration("schema", #{ run: "true", on_change: [code], role: c.attr("role", "migrator") }));
+    c.add(file("after.txt", "x"));
+});
+"#;
+    let p = Test::new()
+        .service(service)
+        .local_host("h1")
+        .place("x")
+        .host(
+            "h2",
+            "#{ transport: \"local\", home: \"hosts/h2\", roles: [\"migrator\"] }",
+        )
+        .place("x")
+        .build();
+    let graph = p.test().args(&["graph", "test"]).run().stdout;
+    let h2 = graph
+        .split("subgraph")
+        .find(|c| c.contains("label=\"h2\""))
+        .expect("h2's cluster");
+    assert!(h2.contains("migration schema"), "{graph}");
+    let h1 = graph
+        .split("subgraph")
+        .find(|c| c.contains("label=\"h1\""))
+        .expect("h1's cluster");
+    assert!(!h1.contains("migration schema"), "{graph}");
+    assert!(graph.contains("label=\"once\""), "{graph}");
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace("roles: [\"migrator\"]", "roles: []"),
+    );
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("migration schema runs once on a host with role `migrator`")
+        .stderr_contains("give one of the hosts that run `x` the role")
+        .run();
+}
