@@ -135,8 +135,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     let mut recorded = false;
     while i < planned.len() {
         if let Some(stop) = &stopped {
-            h.board.set(planned[i].step, Status::Failed);
             h.rollout.finished(planned[i].step, h.plan.host, Ended::Skipped);
+            h.board.set(planned[i].step, Status::Failed);
             h.event(planned[i].step, StepStatus::Skipped, 0, Some(stop.reason().to_string()));
             totals.skipped += 1;
             i += 1;
@@ -169,13 +169,13 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             match custom(&h, first, markers_for.get(&first).map_or(&[][..], Vec::as_slice)).await {
                 Ok(()) => {
                     h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
-                    h.board.set(first, Status::Done);
                     h.rollout.finished(first, h.plan.host, Ended::Done);
+                    h.board.set(first, Status::Done);
                     totals.changed += 1;
                 }
                 Err(p) => {
-                    h.board.set(first, Status::Failed);
                     h.rollout.finished(first, h.plan.host, Ended::Failed);
+                    h.board.set(first, Status::Failed);
                     h.event(
                         first,
                         StepStatus::Failed,
@@ -247,8 +247,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                 Some(outcome @ (Outcome::Ok | Outcome::Kept)) => {
                     let note = matches!(outcome, Outcome::Kept).then(|| "kept: the directory is not empty".to_string());
                     h.event(p.step, StepStatus::Changed, ms, note);
-                    h.board.set(p.step, Status::Done);
                     h.rollout.finished(p.step, h.plan.host, Ended::Done);
+                    h.board.set(p.step, Status::Done);
                     totals.changed += 1;
                 }
                 Some(Outcome::Failed { code, output }) => {
@@ -257,8 +257,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         _ => ("could not be applied".to_string(), "could not be applied".to_string()),
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(short));
-                    h.board.set(p.step, Status::Failed);
                     h.rollout.finished(p.step, h.plan.host, Ended::Failed);
+                    h.board.set(p.step, Status::Failed);
                     totals.failed += 1;
                     problems.push(h.catalog.problem(p.step, &what, Some(output)));
                     stopped = Some(policy.on_failure(&h.catalog.path(p.step)));
@@ -269,8 +269,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         .or(failed_here.as_ref())
                         .map(|s| s.reason().to_string());
                     h.event(p.step, StepStatus::Skipped, 0, reason);
-                    h.board.set(p.step, Status::Failed);
                     h.rollout.finished(p.step, h.plan.host, Ended::Skipped);
+                    h.board.set(p.step, Status::Failed);
                     totals.skipped += 1;
                 }
                 None => {
@@ -281,8 +281,8 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         Ok(out) => format!("the host's shell stopped (exit {}): {}", out.code, tail(&out.stderr)),
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(why.clone()));
-                    h.board.set(p.step, Status::Failed);
                     h.rollout.finished(p.step, h.plan.host, Ended::Failed);
+                    h.board.set(p.step, Status::Failed);
                     totals.failed += 1;
                     let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
                     if let Err(e) = &outcome {

@@ -184,6 +184,10 @@ impl Rollout {
         }
         let mut groups = self.groups.lock().expect("rollout");
         let group = &mut groups[g];
+        // The failed steps' hosts count even if their own tasks have not said so yet.
+        for d in failed.iter().filter(|d| !self.hooks.contains(d)) {
+            group.failed_hosts.insert(catalog.host(*d));
+        }
         if group.failed_hosts.len() <= group.max_failures {
             return Verdict::Tolerated;
         }
