@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, the SSH tests against real sshd processes included.
-# Installs openssh-server when sshd is missing, and sudo (the privileged transport
-# tests give a throw-away user a sudoers rule), and tmux (the REPL's terminal tests
-# drive it in a real pseudo-terminal); the SSH tests create throw-away
+# Installs openssh-server when sshd is missing, sudo (the privileged transport
+# tests give a throw-away user a sudoers rule), tmux (the REPL's terminal tests
+# drive it in a real pseudo-terminal), and supervisor, nginx, cron, curl and
+# python3 (the services tests and examples/webapp); the SSH tests create throw-away
 # users for their test hosts, so this runs as root (or with sudo available).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +16,13 @@ command -v pgrep >/dev/null || missing+=(procps)
 command -v useradd >/dev/null || missing+=(passwd)
 [ -x /usr/bin/sudo ] || missing+=(sudo)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v git >/dev/null || missing+=(git)
+# The services tests run real supervisors, a real balancer and real crontabs.
+command -v supervisord >/dev/null || missing+=(supervisor)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v crontab >/dev/null || missing+=(cron)
+command -v curl >/dev/null || missing+=(curl)
+[ -x /usr/bin/python3 ] || missing+=(python3)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "test.sh: installing ${missing[*]} (the SSH tests start real sshd processes)" >&2
     as_root apt-get update -qq

@@ -6,6 +6,7 @@
 mod support;
 
 mod bench_files;
+mod bench_services;
 mod bench_ssh;
 mod check;
 mod cli;
@@ -17,8 +18,10 @@ mod hardening;
 mod inputs;
 mod layering;
 mod libraries;
+mod programs;
 mod repl;
 mod secret_delivery;
 mod secrets;
 mod ssh;
 mod transport;
+mod webapp;

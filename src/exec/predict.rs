@@ -135,6 +135,30 @@ pub async fn predict(
         }
         extra.append(&mut v.extra);
     }
+    plan_hooks(model, plan, &mut verdicts)?;
+    for r in &model.rollings {
+        let hook = |h: &[Option<StepId>]| {
+            h.iter().flatten().next().map(|&s| {
+                let step = &model.steps[s];
+                format!("on {}", model.hosts[step.host].name)
+            })
+        };
+        reporter.event(&Event::Rolling {
+            component: r.component.clone(),
+            batches: r
+                .batches
+                .iter()
+                .map(|b| {
+                    b.iter()
+                        .map(|&c| model.hosts[model.components[c].host].name.clone())
+                        .collect()
+                })
+                .collect(),
+            max_failures: r.max_failures,
+            before: hook(&r.before),
+            after: hook(&r.after),
+        });
+    }
     let catalog = Arc::new(Catalog {
         model: model.clone(),
         extra,
@@ -180,6 +204,77 @@ pub async fn predict(
         catalog,
         unchanged,
     })
+}
+
+/// The hooks of a rolling update run exactly for the batches that change
+/// something: decided here, once every host's verdict is known, and placed in the
+/// hook host's plan in plan order.
+fn plan_hooks(model: &Model, plan: &Plan, verdicts: &mut [HostVerdict]) -> Result<(), Problems> {
+    if model.rollings.is_empty() {
+        return Ok(());
+    }
+    let planned: std::collections::HashSet<StepId> = verdicts
+        .iter()
+        .flat_map(|v| v.plan.planned.iter().map(|p| p.step))
+        .collect();
+    let mut problems = Vec::new();
+    for r in &model.rollings {
+        for (k, batch) in r.batches.iter().enumerate() {
+            let changing: Vec<&str> = batch
+                .iter()
+                .filter(|&&c| {
+                    model
+                        .steps
+                        .iter()
+                        .any(|s| planned.contains(&s.id) && model.root_of(s.component) == c)
+                })
+                .map(|&c| model.hosts[model.components[c].host].name.as_str())
+                .collect();
+            if changing.is_empty() {
+                continue;
+            }
+            for hook in r.before[k].iter().chain(r.after[k].iter()) {
+                let host = model.steps[*hook].host;
+                let Some(v) = verdicts.iter_mut().find(|v| v.plan.host == host) else {
+                    problems.push(
+                        Problem::new(
+                            Kind::Usage,
+                            format!(
+                                "the rolling update of `{}` runs its hooks on host `{}`, which this deploy does not reach",
+                                r.component, model.hosts[host].name
+                            ),
+                        )
+                        .help(format!("add `{}` to --hosts", model.hosts[host].name)),
+                    );
+                    continue;
+                };
+                v.plan.planned.push(PlannedStep {
+                    step: *hook,
+                    planned: Planned::run(format!(
+                        "batch {} of {}: {} change",
+                        k + 1,
+                        r.batches.len(),
+                        changing.join(", ")
+                    )),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Problems(problems));
+    }
+    for v in verdicts.iter_mut() {
+        let position: HashMap<StepId, usize> = plan.per_host[v.plan.host]
+            .iter()
+            .enumerate()
+            .map(|(i, &s)| (s, i))
+            .collect();
+        // Removals (not in the plan's order) stay last.
+        v.plan
+            .planned
+            .sort_by_key(|p| position.get(&p.step).copied().unwrap_or(usize::MAX));
+    }
+    Ok(())
 }
 
 async fn predict_host(

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::lock::{self, LockInfo, LockStatus};
-use super::state::{HostState, Owned, owned_file, pending_marker, state_file};
+use super::state::{HostState, Owned, owned_file, pending_marker, reload_marker, state_dir, state_file};
 use crate::model::{HostId, HostPath, Model, StepId};
 use crate::plan::Plan;
 use crate::primitive::StepCtx;
@@ -46,6 +46,7 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
             id: s,
             root,
             trigger: None,
+            reload_only: false,
             marker: None,
             timeout,
             state: &state,
@@ -62,6 +63,9 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
         }
         if watches(model, s) {
             probe.exists(s, "pending", &pending_marker(model, s));
+            if !step.reloads.is_empty() {
+                probe.exists(s, "pending-reload", &reload_marker(model, s));
+            }
         }
     }
     probe.owned(&owned_file(&model.service));
@@ -99,11 +103,13 @@ pub(super) fn parse(model: &Model, host: HostId, stdout: &str) -> (LockStatus, R
         .find(|(t, _)| t == "state")
         .and_then(|(_, rest)| crate::shell::decode(rest))
         .and_then(|b| serde_json::from_slice(&b).ok());
+    // ordo's own state directory holds the records of programs and cron blocks.
     let roots: Vec<HostPath> = model
         .components
         .iter()
         .filter(|c| c.host == host)
         .map(|c| c.root.clone())
+        .chain([state_dir(&model.service)])
         .collect();
     let owned = facts
         .owned

@@ -51,6 +51,13 @@ pub(crate) fn pending_marker(model: &Model, step: StepId) -> HostPath {
     state_dir(&model.service).join(&format!("pending/{}", crate::sys::short_hash(key.as_bytes())))
 }
 
+/// The marker of a pending reload (`reload_on`): the pending marker's path with
+/// `.reload` appended (the convention [`crate::primitive::StepCtx::marker`] states).
+pub(crate) fn reload_marker(model: &Model, step: StepId) -> HostPath {
+    let run = pending_marker(model, step);
+    HostPath::new(&format!("{run}.reload")).expect("home-relative path")
+}
+
 /// A path ordo created on a host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owned {

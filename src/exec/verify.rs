@@ -54,22 +54,37 @@ pub(super) fn verify_host(
     for &s in order {
         let step = &model.steps[s];
         let root = &model.components[step.component].root;
-        let trigger = if step.action.reacts_to_changes() {
-            match step.triggers.iter().find(|t| changed.contains(t)) {
-                Some(&t) => Some(format!("{} changed", model.steps[t].action.label())),
-                None if watches(model, s) && facts.step(s, "pending") == Some(&StepFact::Exists) => {
-                    Some("a change it watches was applied, but it has not run since".to_string())
+        // A change it watches, or a marker an interrupted deploy left: it runs.
+        // Reload triggers ask for less than the others; any other one wins.
+        let (trigger, reload_only) = if step.action.reacts_to_changes() {
+            let fired: Vec<StepId> = step.triggers.iter().copied().filter(|t| changed.contains(t)).collect();
+            let full = fired.iter().find(|t| !step.reloads.contains(t));
+            let pending = watches(model, s) && facts.step(s, "pending") == Some(&StepFact::Exists);
+            let pending_reload = watches(model, s) && facts.step(s, "pending-reload") == Some(&StepFact::Exists);
+            match (full, fired.first()) {
+                (Some(&t), _) => (Some(format!("{} changed", model.steps[t].action.label())), false),
+                (None, _) if pending => (
+                    Some("a change it watches was applied, but it has not run since".to_string()),
+                    false,
+                ),
+                (None, Some(&t)) => (Some(format!("{} changed", model.steps[t].action.label())), true),
+                (None, None) if pending_reload => (
+                    Some("a change it reloads on was applied, but it has not reloaded since".to_string()),
+                    true,
+                ),
+                (None, None) if custom.get(&s) == Some(&false) => {
+                    (Some("verify says the host is not up to date".to_string()), false)
                 }
-                None if custom.get(&s) == Some(&false) => Some("verify says the host is not up to date".to_string()),
-                None => None,
+                (None, None) => (None, false),
             }
         } else {
-            None
+            (None, false)
         };
         let ctx = StepCtx {
             id: s,
             root,
             trigger: trigger.as_deref(),
+            reload_only,
             marker: None,
             timeout,
             state: &state,
@@ -122,6 +137,7 @@ pub(super) fn verify_host(
             id,
             root: &o.path,
             trigger: None,
+            reload_only: false,
             marker: None,
             timeout,
             state: &state,

@@ -24,6 +24,11 @@ pub struct Model {
     pub components: IdVec<ComponentId, Component>,
     pub steps: IdVec<StepId, Step>,
     pub links: IdVec<LinkId, Link>,
+    /// Ordering edges between single steps (a `once` step and the instances that
+    /// skip it).
+    pub step_links: Vec<StepLink>,
+    /// Components restarted in batches (`env.rolling(..)`).
+    pub rollings: Vec<Rolling>,
 }
 
 impl Model {
@@ -97,8 +102,12 @@ pub struct Step {
     pub host: HostId,
     pub component: ComponentId,
     pub action: Action,
-    /// Steps whose change makes this one run (`on_change`).
+    /// Steps whose change makes this one run (`on_change`, `restart_on`,
+    /// `reload_on`, `purge_on`).
     pub triggers: Vec<StepId>,
+    /// Those of `triggers` that only ask for a reload (`reload_on`): when only
+    /// these changed, a program reloads instead of restarting.
+    pub reloads: Vec<StepId>,
     pub span: Option<Span>,
 }
 
@@ -118,4 +127,48 @@ pub enum LinkReason {
     Provides { key: String },
     /// An explicit `c.after(..)` or `c.before(..)`.
     Explicit,
+}
+
+/// An ordering edge between two steps, possibly on different hosts.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepLink {
+    pub before: StepId,
+    pub after: StepId,
+    pub reason: StepLinkReason,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepLinkReason {
+    /// `before` runs on one host only (`once`); the instance on another host
+    /// continues after it, from the step it would have run at that point.
+    Once,
+}
+
+/// A component whose instances are updated in batches: each batch waits for the
+/// previous one (its health checks included), with hook steps on another host
+/// before and after each batch.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rolling {
+    pub component: String,
+    /// The root instances of the component, batch by batch, in placement order.
+    pub batches: Vec<Vec<ComponentId>>,
+    /// How many hosts may fail before the rollout stops.
+    pub max_failures: usize,
+    /// The `before` hook step of each batch, if any.
+    pub before: Vec<Option<StepId>>,
+    /// The `after` hook step of each batch, if any.
+    pub after: Vec<Option<StepId>>,
+    pub span: Option<Span>,
+}
+
+/// The batches of `n` instances for a batch size of `size` hosts, or `percent` of
+/// them (rounded up, at least one).
+pub fn batch_size(n: usize, size: Option<usize>, percent: Option<usize>) -> usize {
+    let k = match (size, percent) {
+        (Some(s), _) => s,
+        (None, Some(p)) => (n * p).div_ceil(100),
+        (None, None) => 1,
+    };
+    k.clamp(1, n.max(1))
 }

@@ -37,6 +37,11 @@ pub fn to_dot(model: &Model, plan: &Plan) -> String {
         let attrs = match &e.reason {
             EdgeReason::Sequence => String::new(),
             EdgeReason::Trigger => " [style=dashed, label=\"on change\"]".into(),
+            EdgeReason::Once => " [color=darkgreen, label=\"once\"]".into(),
+            EdgeReason::Batch { component, batch } => format!(
+                " [color=orange, style=bold, label=\"{} batch {batch}\"]",
+                escape(component)
+            ),
             EdgeReason::Link { link } => match &model.links[*link].reason {
                 LinkReason::Provides { key } => format!(" [color=blue, label=\"{}\"]", escape(key)),
                 LinkReason::Explicit => " [color=gray, label=\"after\"]".into(),

@@ -8,6 +8,7 @@
 mod conflicts;
 mod dot;
 mod order;
+mod rolling;
 
 use serde::Serialize;
 
@@ -43,6 +44,11 @@ pub enum EdgeReason {
     Link { link: LinkId },
     /// The later step runs when the earlier one changed (`on_change`).
     Trigger,
+    /// The earlier step runs once for all instances of its component (`once`).
+    Once,
+    /// A rolling update: batch `batch` (1-based) of `component` waits for the one
+    /// before it (and its hooks).
+    Batch { component: String, batch: usize },
 }
 
 impl Plan {
@@ -115,6 +121,16 @@ fn edges(model: &Model) -> Vec<Edge> {
             });
         }
     }
+    for l in &model.step_links {
+        edges.push(Edge {
+            from: l.before,
+            to: l.after,
+            reason: EdgeReason::Once,
+        });
+    }
+    for r in &model.rollings {
+        edges.extend(rolling::edges(r, &span));
+    }
     edges
 }
 
@@ -177,6 +193,7 @@ pub(crate) mod tests {
                         owner: None,
                     }),
                     triggers: vec![],
+                    reloads: vec![],
                     span: None,
                 })
                 .collect(),
@@ -189,6 +206,8 @@ pub(crate) mod tests {
                     span: None,
                 })
                 .collect(),
+            step_links: vec![],
+            rollings: vec![],
         }
     }
 

@@ -103,6 +103,10 @@ fn reason(model: &Model, edge: &Edge) -> String {
     match &edge.reason {
         EdgeReason::Sequence => "declared before it in the same component".into(),
         EdgeReason::Trigger => "it runs when this one changes (on_change)".into(),
+        EdgeReason::Once => "it runs once, for every instance of its component".into(),
+        EdgeReason::Batch { component, batch } => {
+            format!("batch {batch} of the rolling update of `{component}` waits for the batch before it")
+        }
         EdgeReason::Link { link } => {
             let l = &model.links[*link];
             match &l.reason {

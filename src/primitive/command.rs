@@ -182,6 +182,7 @@ mod tests {
             id: StepId::new(2),
             root,
             trigger,
+            reload_only: false,
             marker: None,
             timeout: Duration::from_secs(30),
             state: &STATE,

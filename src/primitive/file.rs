@@ -346,6 +346,7 @@ mod tests {
             id: StepId::new(0),
             root,
             trigger: None,
+            reload_only: false,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
             state: &STATE,

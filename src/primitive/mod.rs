@@ -7,13 +7,18 @@
 //! [`DOCS`] and one Rhai constructor in `script/api/primitives/` (see
 //! `docs/design/decisions.md`, "One slice per primitive").
 
+pub mod cache;
 mod change;
 pub mod command;
+pub mod cron;
 pub mod custom;
 pub mod directory;
 mod doc;
 pub mod file;
+pub mod hook;
+pub mod migration;
 mod owner;
+pub mod program;
 pub mod removal;
 pub mod symlink;
 
@@ -38,6 +43,10 @@ pub const DOCS: &[&Doc] = &[
     &directory::DOC,
     &symlink::DOC,
     &command::DOC,
+    &program::DOC,
+    &migration::DOC,
+    &cache::DOC,
+    &cron::DOC,
     &custom::DOC,
 ];
 
@@ -108,7 +117,11 @@ pub struct StepCtx<'a> {
     /// Why it must run although its own verify might not say so: a step it watches
     /// changed, or its pending marker is still on the host.
     pub trigger: Option<&'a str>,
-    /// Its own pending marker, removed after it ran, when other steps trigger it.
+    /// Every step that triggered it asked for a reload only (`reload_on`), so a
+    /// program reloads instead of restarting.
+    pub reload_only: bool,
+    /// Its own pending marker, removed after it ran, when other steps trigger it;
+    /// the marker of a pending reload is the same path with `.reload` appended.
     pub marker: Option<&'a HostPath>,
     /// How long a command may run.
     pub timeout: Duration,
@@ -124,6 +137,11 @@ pub enum ManagedKind {
     File,
     Directory,
     Symlink,
+    /// A program's record directory (`~/.ordo/<service>/programs/<name>`):
+    /// removing it stops the program.
+    Program,
+    /// A cron block's record file: removing it removes the block from the crontab.
+    Cron,
 }
 
 impl ManagedKind {
@@ -132,6 +150,8 @@ impl ManagedKind {
             ManagedKind::File => "file",
             ManagedKind::Directory => "directory",
             ManagedKind::Symlink => "symlink",
+            ManagedKind::Program => "program",
+            ManagedKind::Cron => "cron",
         }
     }
 
@@ -140,6 +160,8 @@ impl ManagedKind {
             "file" => Some(ManagedKind::File),
             "directory" => Some(ManagedKind::Directory),
             "symlink" => Some(ManagedKind::Symlink),
+            "program" => Some(ManagedKind::Program),
+            "cron" => Some(ManagedKind::Cron),
             _ => None,
         }
     }
@@ -186,6 +208,7 @@ pub(crate) mod testing {
             id: StepId::new(7),
             root,
             trigger,
+            reload_only: false,
             marker: None,
             timeout: std::time::Duration::from_secs(60),
             state: &STATE,

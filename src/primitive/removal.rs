@@ -44,17 +44,21 @@ impl Primitive for Removal {
             (ManagedKind::File, PathKind::File)
                 | (ManagedKind::Directory, PathKind::Dir)
                 | (ManagedKind::Symlink, PathKind::Link)
+                | (ManagedKind::Program, PathKind::Dir)
+                | (ManagedKind::Cron, PathKind::File)
         );
         Ok(same.then(|| Planned::new(Change::Remove).detail("no longer declared")))
     }
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
-        script.function("rm_", REMOVE_SH);
         let kind = match self.kind {
             ManagedKind::File => "f",
             ManagedKind::Directory => "d",
             ManagedKind::Symlink => "l",
+            ManagedKind::Program => return super::program::removal(step.id, &self.path, script),
+            ManagedKind::Cron => return super::cron::removal(step.id, &self.path, script),
         };
+        script.function("rm_", REMOVE_SH);
         // A directory kept because it is not empty stays on the list of what ordo
         // created, so a later deploy removes it once it is empty.
         let entry = format!(

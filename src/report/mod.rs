@@ -74,6 +74,37 @@ pub enum Event {
         duration_ms: u64,
         error: Option<String>,
     },
+    /// What a step printed although it succeeded (a migration): people should see it.
+    StepOutput {
+        host: String,
+        step: StepId,
+        path: String,
+        text: String,
+    },
+    /// The plan of a rolling update: which hosts go in which batch.
+    Rolling {
+        component: String,
+        /// Host names, batch by batch.
+        batches: Vec<Vec<String>>,
+        max_failures: usize,
+        /// `host: command` of the hooks, when there are any.
+        before: Option<String>,
+        after: Option<String>,
+    },
+    /// A batch of a rolling update started, passed (its changes done, health
+    /// checks included) or failed.
+    Batch {
+        component: String,
+        /// 1-based.
+        batch: usize,
+        batches: usize,
+        hosts: Vec<String>,
+        status: BatchStatus,
+        /// Since the apply began.
+        elapsed_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// What a host is doing now (for live views).
     Progress { host: String, activity: Activity },
     HostDone {
@@ -192,6 +223,14 @@ pub enum StepStatus {
     Changed,
     Failed,
     Skipped,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    Started,
+    Passed,
+    Failed,
 }
 
 /// What a host is busy with.

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use super::paint::{BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
-use super::{Event, Level, Reporter, StepStatus, Stream};
+use super::{BatchStatus, Event, Level, Reporter, StepStatus, Stream};
 use crate::text::plural;
 
 pub struct Plain {
@@ -143,6 +143,71 @@ impl Plain {
                 ),
             },
             Event::Progress { .. } => return None,
+            Event::StepOutput { path, text, .. } => {
+                let mut s = format!("    {path} said:\n");
+                for line in text.trim_end().lines() {
+                    s.push_str(&format!("      {} {line}\n", paint(DIM, "│")));
+                }
+                s
+            }
+            Event::Rolling {
+                component,
+                batches,
+                max_failures,
+                before,
+                after,
+            } => {
+                let list: Vec<String> = batches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, hosts)| format!("{}. {}", i + 1, hosts.join(", ")))
+                    .collect();
+                let mut s = format!(
+                    "rolling {component}: {} — {}; stop after {}\n",
+                    if batches.len() == 1 {
+                        "1 batch".to_string()
+                    } else {
+                        format!("{} batches", batches.len())
+                    },
+                    list.join(" · "),
+                    if *max_failures == 0 {
+                        "the first failed host".to_string()
+                    } else {
+                        format!("more than {} failed", plural(*max_failures, "host"))
+                    }
+                );
+                if let Some(b) = before {
+                    s.push_str(&format!("  before each batch: {b}\n"));
+                }
+                if let Some(a) = after {
+                    s.push_str(&format!("  after each batch: {a}\n"));
+                }
+                s
+            }
+            Event::Batch {
+                component,
+                batch,
+                batches,
+                hosts,
+                status,
+                error,
+                ..
+            } => match status {
+                BatchStatus::Started => format!(
+                    "  {} rolling {component}: batch {batch}/{batches} ({})\n",
+                    paint(CYAN, "»"),
+                    hosts.join(", ")
+                ),
+                BatchStatus::Passed => format!(
+                    "  {} rolling {component}: batch {batch}/{batches} healthy\n",
+                    paint(GREEN, "✓")
+                ),
+                BatchStatus::Failed => format!(
+                    "  {} rolling {component}: batch {batch}/{batches} failed{}\n",
+                    paint(RED, "✗"),
+                    error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                ),
+            },
             Event::HostDone {
                 host,
                 changed,

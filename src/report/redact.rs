@@ -49,6 +49,12 @@ impl Event {
             }
             Event::Step { error, .. } | Event::CommandDone { error, .. } => *error = opt(error),
             Event::Output { line, .. } => *line = f(line),
+            Event::StepOutput { text, .. } => *text = f(text),
+            Event::Rolling { before, after, .. } => {
+                *before = opt(before);
+                *after = opt(after);
+            }
+            Event::Batch { error, .. } => *error = opt(error),
             Event::Problem(ProblemReport { message, help, .. }) => {
                 *message = f(message);
                 *help = opt(help);

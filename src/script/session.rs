@@ -203,6 +203,27 @@ pub(crate) struct Declarations {
     pub(crate) host_index: HashMap<String, usize>,
     pub(crate) overrides: Vec<OverrideDecl>,
     pub(crate) services: Vec<ServiceDecl>,
+    pub(crate) rollings: Vec<RollingDecl>,
+}
+
+/// `env.rolling(component, #{ batch, max_failures, before, after })`.
+pub(crate) struct RollingDecl {
+    pub(crate) component: String,
+    /// Hosts per batch, or a percentage of them.
+    pub(crate) batch: Option<usize>,
+    pub(crate) percent: Option<usize>,
+    pub(crate) max_failures: usize,
+    pub(crate) before: Option<HookDecl>,
+    pub(crate) after: Option<HookDecl>,
+    pub(crate) span: Option<Span>,
+}
+
+/// A hook of a rolling update: a command on another host.
+#[derive(Clone)]
+pub(crate) struct HookDecl {
+    pub(crate) host: String,
+    pub(crate) run: String,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
 pub(crate) struct EnvDecl {

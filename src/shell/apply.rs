@@ -43,6 +43,7 @@ O=$T/out
 : > "$O"
 fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4000 "$O" | base64 -w0; echo; exit 1; }
 say() { printf '%s\n' "$2" > "$O"; fail "$1" 1; }
+out() { printf '%s out ' "$1"; tail -c 4000 "$O" | base64 -w0; echo; }
 pd() { [ -d "$2" ] || { umask 022; mkdir -p -- "$2" > "$O" 2>&1; r=$?; umask 077; [ $r = 0 ] || fail "$1" 1; }; }
 sg() { pd "$1" "$2"; S=$(mktemp -d -- "$2/.ordo-stage.XXXXXXXX" 2>"$O") || fail "$1" 1; printf '%s\n' "$S" >> "$T/stages"; }
 nw() { case $2 in u*) umask "${2#u}"; : > "$1"; r=$?; umask 077; return $r ;; *) : > "$1" && chmod -- "$2" "$1" ;; esac; }
@@ -351,6 +352,8 @@ pub enum Outcome {
 #[derive(Debug, Default)]
 pub struct Report {
     pub steps: Vec<(StepId, Outcome)>,
+    /// Output a step reported although it succeeded (a migration's), for people to see.
+    pub outputs: Vec<(StepId, String)>,
     pub extra: Vec<(String, String)>,
 }
 
@@ -372,6 +375,14 @@ pub fn parse(stdout: &str) -> Report {
         match tag {
             "ok" => report.steps.push((id, Outcome::Ok)),
             "kept" => report.steps.push((id, Outcome::Kept)),
+            "out" => {
+                let text = parts
+                    .next()
+                    .and_then(super::decode)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                report.outputs.push((id, text));
+            }
             "fail" => {
                 let code = parts.next().and_then(|c| c.parse().ok()).unwrap_or(1);
                 let output = parts

@@ -38,6 +38,7 @@ ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 
 /// What one host's probe must find out; primitives add to it, [`Facts`] is the answer.
 pub struct ProbeScript {
+    functions: BTreeMap<&'static str, &'static str>,
     stat: BTreeSet<String>,
     hash: BTreeMap<String, (String, bool)>,
     owned: Option<HostPath>,
@@ -49,6 +50,7 @@ impl ProbeScript {
     /// `timeout`: how long a guard command may run.
     pub fn new(timeout: Duration) -> Self {
         ProbeScript {
+            functions: BTreeMap::new(),
             stat: BTreeSet::new(),
             hash: BTreeMap::new(),
             owned: None,
@@ -85,6 +87,12 @@ impl ProbeScript {
         );
     }
 
+    /// Defines a shell function that [`fact`](Self::fact) snippets use (sent once per
+    /// probe, whatever the number of steps that need it).
+    pub fn function(&mut self, name: &'static str, definition: &'static str) {
+        self.functions.entry(name).or_insert(definition);
+    }
+
     /// Whether something (anything, a dangling symlink included) exists at `path`.
     pub fn exists(&mut self, step: StepId, key: &str, path: &HostPath) {
         let _ = writeln!(self.body, "ex {step} {key} {}", word(path));
@@ -108,6 +116,12 @@ impl ProbeScript {
     pub fn render(&self, head: &str) -> String {
         let mut s = String::with_capacity(1024 + self.stat.len() * 80 + self.body.len());
         s.push_str(LIB);
+        for f in self.functions.values() {
+            s.push_str(f);
+            if !f.ends_with('\n') {
+                s.push('\n');
+            }
+        }
         s.push_str(head);
         if let Some(owned) = &self.owned {
             let f = word(owned);

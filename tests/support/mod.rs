@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod environment;
+pub mod processes;
 pub mod redact;
 pub mod sshd;
 pub mod terminal;

@@ -38,17 +38,18 @@ impl Board {
         self.notify.notify_waiters();
     }
 
-    /// Waits until all of `deps` are done; `Err(dep)` when one failed.
-    pub(super) async fn wait(&self, deps: &[StepId]) -> Result<(), StepId> {
+    /// Waits until none of `deps` is still waiting; the ones that failed.
+    pub(super) async fn settled(&self, deps: &[StepId]) -> Vec<StepId> {
         loop {
             let notified = self.notify.notified();
             {
                 let status = self.status.lock().expect("board");
-                if let Some(&f) = deps.iter().find(|d| status[d.index()] == Status::Failed) {
-                    return Err(f);
-                }
-                if deps.iter().all(|d| status[d.index()] == Status::Done) {
-                    return Ok(());
+                if deps.iter().all(|d| status[d.index()] != Status::Waiting) {
+                    return deps
+                        .iter()
+                        .copied()
+                        .filter(|d| status[d.index()] == Status::Failed)
+                        .collect();
                 }
             }
             notified.await;

@@ -13,12 +13,14 @@ use tokio::sync::Semaphore;
 
 use super::board::{Board, Status};
 use super::policy::{Policy, Stop};
+use super::rollout::{Ended, Rollout, Verdict};
 use super::{Finish, Totals, step_event};
 use crate::exec::hosts::{HostRun, host_io};
 use crate::exec::lock;
 use crate::exec::predict::{HostPlan, PlannedStep};
-use crate::exec::state::{Owned, owned_file, pending_marker, state_dir, state_file};
+use crate::exec::state::{Owned, owned_file, pending_marker, reload_marker, state_dir, state_file};
 use crate::exec::{Catalog, tail};
+use crate::model::HostPath;
 use crate::model::{IdVec, StepId};
 use crate::primitive::{Change, StepCtx};
 use crate::problem::{Kind, Problem};
@@ -39,6 +41,7 @@ pub(super) struct HostApply {
     pub(super) home: crate::model::HostPath,
     /// The service's state directory on the host.
     pub(super) state: crate::model::HostPath,
+    pub(super) rollout: Arc<Rollout>,
 }
 
 impl HostApply {
@@ -79,6 +82,7 @@ impl HostApply {
             id: s,
             root,
             trigger: None,
+            reload_only: false,
             marker,
             timeout: self.timeout,
             state: &self.state,
@@ -128,14 +132,20 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     let mut problems = Vec::new();
     // Pending markers to write before a step changes: the steps it triggers.
     let planned_steps: HashSet<StepId> = planned.iter().map(|p| p.step).collect();
-    let mut markers_for: HashMap<StepId, Vec<StepId>> = HashMap::new();
+    let mut markers_for: HashMap<StepId, Vec<HostPath>> = HashMap::new();
     for p in planned {
         if p.step.index() >= model.steps.len() {
             continue;
         }
-        for &t in &model.steps[p.step].triggers {
+        let step = &model.steps[p.step];
+        for &t in &step.triggers {
             if planned_steps.contains(&t) && crate::exec::probe::watches(&model, p.step) {
-                markers_for.entry(t).or_default().push(p.step);
+                let marker = if step.reloads.contains(&t) {
+                    reload_marker(&model, p.step)
+                } else {
+                    pending_marker(&model, p.step)
+                };
+                markers_for.entry(t).or_default().push(marker);
             }
         }
     }
@@ -144,6 +154,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     let mut recorded = false;
     while i < planned.len() {
         if let Some(stop) = &stopped {
+            h.rollout.finished(planned[i].step, h.plan.host, Ended::Skipped);
             h.board.set(planned[i].step, Status::Failed);
             h.event(planned[i].step, StepStatus::Skipped, 0, Some(stop.reason().to_string()));
             totals.skipped += 1;
@@ -157,23 +168,33 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                 on: h.catalog.path(deps[0]),
             });
         }
-        if let Err(dep) = h.board.wait(&deps).await {
-            stopped = Some(policy.on_upstream_failure(&h.catalog.path(dep), dep));
-            continue;
+        let failed = h.board.settled(&deps).await;
+        if !failed.is_empty() {
+            match h.rollout.judge(&h.catalog, first, &failed) {
+                Verdict::Tolerated => {}
+                Verdict::Stop { reason, problem } => {
+                    problems.extend(problem.map(|p| *p));
+                    stopped = Some(Stop::Upstream(reason));
+                    continue;
+                }
+            }
         }
         let started = Instant::now();
         h.progress(Activity::Applying {
             step: h.catalog.path(first),
         });
         if h.catalog.action(first).controller().is_some() {
+            h.rollout.started(first);
             let triggers = markers_for.get(&first).map_or(&[][..], Vec::as_slice);
             match custom(&h, first, triggers, &planned[..i]).await {
                 Ok(()) => {
                     h.event(first, StepStatus::Changed, started.elapsed().as_millis() as u64, None);
+                    h.rollout.finished(first, h.plan.host, Ended::Done);
                     h.board.set(first, Status::Done);
                     totals.changed += 1;
                 }
                 Err(p) => {
+                    h.rollout.finished(first, h.plan.host, Ended::Failed);
                     h.board.set(first, Status::Failed);
                     h.event(
                         first,
@@ -201,6 +222,9 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
             end += 1;
         }
         let batch = &planned[i..end];
+        for p in batch {
+            h.rollout.started(p.step);
+        }
         let last = end == planned.len() && !privileged;
         let outcome = if privileged {
             // ordo's own records stay the login user's: markers go first in a script
@@ -223,6 +247,14 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
         if lock::released(outcome.as_ref().map_or("", |o| o.stdout.as_str())) {
             h.run.lock_released();
         }
+        for (s, text) in &report.outputs {
+            h.reporter.event(&Event::StepOutput {
+                host: h.run.name.clone(),
+                step: *s,
+                path: h.catalog.path(*s),
+                text: crate::text::visible(text, true),
+            });
+        }
         let by_step: HashMap<StepId, &Outcome> = report.steps.iter().map(|(s, o)| (*s, o)).collect();
         // A step of this script that failed: the script stopped there, and the steps
         // it did not reach are skipped, not interrupted.
@@ -235,6 +267,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                 Some(outcome @ (Outcome::Ok | Outcome::Kept)) => {
                     let note = matches!(outcome, Outcome::Kept).then(|| "kept: the directory is not empty".to_string());
                     h.event(p.step, StepStatus::Changed, ms, note);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Done);
                     h.board.set(p.step, Status::Done);
                     totals.changed += 1;
                 }
@@ -244,6 +277,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         _ => ("could not be applied".to_string(), "could not be applied".to_string()),
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(short));
+                    h.rollout.finished(p.step, h.plan.host, Ended::Failed);
                     h.board.set(p.step, Status::Failed);
                     totals.failed += 1;
                     problems.push(h.catalog.problem(p.step, &what, Some(output)));
@@ -255,6 +289,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         .or(failed_here.as_ref())
                         .map(|s| s.reason().to_string());
                     h.event(p.step, StepStatus::Skipped, 0, reason);
+                    h.rollout.finished(p.step, h.plan.host, Ended::Skipped);
                     h.board.set(p.step, Status::Failed);
                     totals.skipped += 1;
                 }
@@ -266,6 +301,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                         Ok(out) => format!("the host's shell stopped (exit {}): {}", out.code, tail(&out.stderr)),
                     };
                     h.event(p.step, StepStatus::Failed, ms, Some(why.clone()));
+                    h.rollout.finished(p.step, h.plan.host, Ended::Failed);
                     h.board.set(p.step, Status::Failed);
                     totals.failed += 1;
                     let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
@@ -339,7 +375,7 @@ fn record_confirmed(h: &HostApply, extra: &[(String, String)], problems: &mut Ve
 fn batch_script(
     h: &HostApply,
     batch: &[PlannedStep],
-    markers_for: &HashMap<StepId, Vec<StepId>>,
+    markers_for: &HashMap<StepId, Vec<HostPath>>,
     last: bool,
     privileged: bool,
 ) -> String {
@@ -364,8 +400,8 @@ fn batch_script(
         ));
     }
     for p in batch {
-        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
-            s.mark(p.step, &pending_marker(model, w));
+        for w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            s.mark(p.step, w);
         }
     }
     for p in batch {
@@ -458,14 +494,13 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
 async fn write_markers(
     h: &HostApply,
     batch: &[PlannedStep],
-    markers_for: &HashMap<StepId, Vec<StepId>>,
+    markers_for: &HashMap<StepId, Vec<HostPath>>,
 ) -> Result<(), Problem> {
-    let model = &h.catalog.model;
     let mut script = ApplyScript::new();
     let mut any = false;
     for p in batch {
-        for &w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
-            script.mark(p.step, &pending_marker(model, w));
+        for w in markers_for.get(&p.step).map_or(&[][..], Vec::as_slice) {
+            script.mark(p.step, w);
             any = true;
         }
     }
@@ -484,7 +519,7 @@ async fn write_markers(
 /// A custom step: markers of what it triggers and its root (its commands run
 /// there; on a first deploy no step `before` it may have created it), its update
 /// on a blocking thread, verify again, then its own marker removed.
-async fn custom(h: &HostApply, s: StepId, triggers: &[StepId], before: &[PlannedStep]) -> Result<(), Problem> {
+async fn custom(h: &HostApply, s: StepId, triggers: &[HostPath], before: &[PlannedStep]) -> Result<(), Problem> {
     let model = &h.catalog.model;
     let root = &model.components[model.steps[s].component].root;
     let made_below = |p: &PlannedStep| {
@@ -498,8 +533,8 @@ async fn custom(h: &HostApply, s: StepId, triggers: &[StepId], before: &[Planned
         h.plan.facts.path(root).kind == crate::shell::probe::PathKind::Absent && !before.iter().any(made_below);
     if !triggers.is_empty() || root_missing {
         let mut script = ApplyScript::new();
-        for &w in triggers {
-            script.mark(s, &pending_marker(model, w));
+        for w in triggers {
+            script.mark(s, w);
         }
         if root_missing {
             script.line(&format!("pd {s} {}", word(root)));

@@ -8,6 +8,7 @@
 mod board;
 mod host_apply;
 mod policy;
+mod rollout;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +86,12 @@ pub async fn apply(
         near[s] = set;
     }
     let board = Arc::new(Board::new(&changed));
+    let planned: std::collections::HashSet<StepId> = prediction
+        .hosts
+        .iter()
+        .flat_map(|h| h.planned.iter().map(|p| p.step))
+        .collect();
+    let rollout = Arc::new(rollout::Rollout::new(&catalog, &planned, reporter.clone()));
     let near = Arc::new(near);
     for h in &prediction.hosts {
         let host = &model.hosts[h.host].name;
@@ -118,6 +125,7 @@ pub async fn apply(
             timeout: hosts.settings.timeout,
             home: crate::model::HostPath::new("~").expect("the home directory"),
             state: super::state::state_dir(&model.service),
+            rollout: rollout.clone(),
         });
     }
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds

@@ -1,9 +1,8 @@
-//! What a failure does to the rest of an apply. Today's policy: a failed step stops
-//! its host (the rest of its steps are skipped) and every step on another host that
-//! depends on it is skipped; independent hosts finish. Rolling restarts (batches of
-//! hosts gated by health checks, with a failure budget) extend this policy here.
-
-use crate::model::StepId;
+//! What a failure does to the rest of an apply: a failed step stops its host (the
+//! rest of its steps are skipped) and every step on another host that depends on
+//! it is skipped; independent hosts finish. The one exception is a rolling update
+//! (`rollout.rs`): a later batch goes on while no more than `max_failures` hosts
+//! of earlier batches failed.
 
 /// Why the rest of a host's steps are skipped.
 #[derive(Clone, Debug)]
@@ -30,11 +29,5 @@ impl Policy {
     /// A step of this host failed: the host stops.
     pub(super) fn on_failure(self, breadcrumb: &str) -> Stop {
         Stop::Failed(format!("{breadcrumb} failed"))
-    }
-
-    /// A step elsewhere that this host waits for failed: the host stops too (its
-    /// next steps need that step's result).
-    pub(super) fn on_upstream_failure(self, breadcrumb: &str, _dep: StepId) -> Stop {
-        Stop::Upstream(format!("{breadcrumb} failed"))
     }
 }

@@ -52,6 +52,8 @@ pub(crate) struct StepBuild {
     pub(crate) comp: usize,
     pub(crate) action: Action,
     pub(crate) on_change: Vec<StepRef>,
+    pub(crate) reload_on: Vec<StepRef>,
+    pub(crate) once: Option<super::primitives::Once>,
     pub(crate) span: Option<Span>,
 }
 
@@ -507,7 +509,7 @@ pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
 }
 
 fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSpec) -> RhaiResult<StepRef> {
-    let (serial, dir, host_info, attributes, component) = {
+    let (serial, dir, host_info, attributes, component, service) = {
         let b = c.lock();
         let comp = &b.components[c.comp];
         (
@@ -516,6 +518,7 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
             b.host_info.clone(),
             comp.attributes.clone(),
             comp.name.clone(),
+            b.service.clone(),
         )
     };
     let span = spec.span.clone();
@@ -525,6 +528,7 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
         dir: &dir,
         host_info: &host_info,
         component: &component,
+        service: &service,
         attributes: &attributes,
         span: span.as_ref(),
     })?;
@@ -535,12 +539,12 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
             "names are shown in every plan; keep secrets in contents and commands",
         ));
     }
-    for r in &resolved.on_change {
+    for r in resolved.on_change.iter().chain(&resolved.reload_on) {
         if r.serial != serial {
             return Err(script_error(
                 ctx,
-                format!("`on_change` names `{}`, which belongs to another component", r.name),
-                "on_change can only name steps and sub-components of the same component",
+                format!("`{}` is watched here, but belongs to another component", r.name),
+                "on_change, restart_on, reload_on and purge_on can only name steps and sub-components of the same component",
             ));
         }
     }
@@ -551,6 +555,8 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
         comp: c.comp,
         action: resolved.action,
         on_change: resolved.on_change,
+        reload_on: resolved.reload_on,
+        once: resolved.once,
         span,
     });
     Ok(StepRef {

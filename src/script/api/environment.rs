@@ -15,7 +15,8 @@ use crate::project::library::GitLibrary;
 use crate::script::callback::Callback;
 use crate::script::errors::register_type;
 use crate::script::session::{
-    ComponentDecl, DeclaredLibrary, EnvDecl, HostDecl, LibrarySource, OverrideDecl, Placement, ServiceDecl, Session,
+    ComponentDecl, DeclaredLibrary, EnvDecl, HookDecl, HostDecl, LibrarySource, OverrideDecl, Placement, RollingDecl,
+    ServiceDecl, Session,
 };
 use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
 use crate::sys::current_user;
@@ -231,6 +232,84 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
                 values: values.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
                 span: call_span(&ctx),
             });
+        },
+    );
+
+    let s = session.clone();
+    document(
+        engine,
+        "rolling",
+        &["env: Environment", "component: string", "options: map", "()"],
+        "Updates the hosts of `component` in batches: `#{ batch, max_failures, before, after }`.\n\
+         `batch` is a number of hosts (default 1) or a percentage (`\"50%\"`); each batch waits until the one before it is done, health checks included; the rollout stops when more than `max_failures` hosts failed (default 0), leaving the rest as they were. \
+         `before` and `after` are `#{ on: \"host\", run: \"command\" }` hooks run on another host around each batch that changes something, with ORDO_BATCH, ORDO_BATCHES, ORDO_HOSTS and ORDO_ADDRESSES set.",
+        move |ctx: NativeCallContext, _env: &mut EnvHandle, component: &str, opts: Map| -> RhaiResult<()> {
+            let mut o = Options::new(&ctx, "rolling()", opts, &["batch", "max_failures", "before", "after"])?;
+            let (mut batch, mut percent) = (None, None);
+            match o.take("batch") {
+                None => {}
+                Some(v) if v.is_int() && v.as_int().is_ok_and(|n| n > 0) => {
+                    batch = Some(v.as_int().unwrap_or(1) as usize)
+                }
+                Some(v) if v.is_string() => {
+                    let text = v.to_string();
+                    match text.strip_suffix('%').and_then(|n| n.trim().parse::<usize>().ok()) {
+                        Some(p) if (1..=100).contains(&p) => percent = Some(p),
+                        _ => return Err(o.wrong("batch", "a number of hosts or a percentage (\"25%\")", &v)),
+                    }
+                }
+                Some(v) => return Err(o.wrong("batch", "a number of hosts or a percentage (\"25%\")", &v)),
+            }
+            let max_failures = match o.take("max_failures") {
+                None => 0,
+                Some(v) => match v.as_int() {
+                    Ok(n) if n >= 0 => n as usize,
+                    _ => return Err(o.wrong("max_failures", "a number of hosts (0 or more)", &v)),
+                },
+            };
+            let mut hook = |key: &str| -> RhaiResult<Option<HookDecl>> {
+                let Some(v) = o.take(key) else { return Ok(None) };
+                let Some(map) = v.clone().try_cast::<Map>() else {
+                    return Err(o.wrong(key, "#{ on: \"host\", run: \"command\" }", &v));
+                };
+                let what = format!("rolling()'s {key}");
+                let mut h = Options::new(&ctx, &what, map, &["on", "run", "timeout"])?;
+                let (Some(host), Some(run)) = (h.string("on")?, h.string("run")?) else {
+                    return Err(script_error(
+                        &ctx,
+                        format!("the `{key}` hook of rolling(\"{component}\") needs `on` and `run`"),
+                        format!("write {key}: #{{ on: \"lb1\", run: \"bin/drain $ORDO_HOSTS\" }}"),
+                    ));
+                };
+                let timeout = match h.take("timeout") {
+                    None => None,
+                    Some(t) => match t.as_int() {
+                        Ok(n) if n > 0 => Some(std::time::Duration::from_secs(n as u64)),
+                        _ => return Err(h.wrong("timeout", "a number of seconds (> 0)", &t)),
+                    },
+                };
+                Ok(Some(HookDecl { host, run, timeout }))
+            };
+            let before = hook("before")?;
+            let after = hook("after")?;
+            let mut d = s.decl();
+            if d.rollings.iter().any(|r| r.component == component) {
+                return Err(script_error(
+                    &ctx,
+                    format!("rolling(\"{component}\") is declared twice"),
+                    "declare one rolling policy per component",
+                ));
+            }
+            d.rollings.push(RollingDecl {
+                component: component.to_string(),
+                batch,
+                percent,
+                max_failures,
+                before,
+                after,
+                span: call_span(&ctx),
+            });
+            Ok(())
         },
     );
 

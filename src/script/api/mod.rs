@@ -21,6 +21,7 @@ pub(crate) use component::{
     CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef, check_unknown_attributes,
 };
 pub(crate) use names::is_plain_name;
+pub(crate) use primitives::Once;
 pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};

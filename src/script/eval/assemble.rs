@@ -5,11 +5,17 @@
 use std::collections::HashMap;
 
 use super::roots::{Root, root_name};
-use crate::model::{Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId};
+use crate::model::{
+    Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId, StepLink, StepLinkReason,
+};
+use crate::model::{HostPath, Rolling};
+use crate::primitive::command::Command;
+use crate::primitive::hook::Hook;
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
+use crate::script::api::Once;
 use crate::script::api::{RefTarget, RootBuild, StepBuild};
-use crate::script::session::{Declarations, ServiceDecl, Session};
+use crate::script::session::{Declarations, HookDecl, ServiceDecl, Session};
 use crate::source::Span;
 
 pub(super) fn assemble(
@@ -27,12 +33,19 @@ pub(super) fn assemble(
     let mut root_comp: Vec<ComponentId> = Vec::with_capacity(builds.len());
     let mut order: Vec<(usize, String, bool, Option<Span>)> = Vec::new();
     let mut problems = Vec::new();
+    let chosen = match choose_once(decl, roots, svc, &builds) {
+        Ok(c) => c,
+        Err(p) => return Err(Problems(p)),
+    };
+    let mut once = OnceSteps::chosen(chosen);
     for (r, build) in builds.into_iter().enumerate() {
         root_comp.push(ComponentId::new(components.len()));
-        let (p, o) = add_build(build, &mut components, &mut steps);
+        let root_name = svc.components[roots[r].component].name.clone();
+        let (p, o) = add_build(build, r, &root_name, &mut once, &mut components, &mut steps);
         problems.extend(p);
         order.extend(o.into_iter().map(|(other, after, span)| (r, other, after, span)));
     }
+    let step_links = once.links();
 
     let mut links: IdVec<crate::model::LinkId, Link> = IdVec::new();
     let registry = session.registry();
@@ -94,6 +107,7 @@ pub(super) fn assemble(
             });
         }
     }
+    let rollings = rollings(decl, roots, svc, &root_comp, &mut components, &mut steps, &mut problems);
     if !problems.is_empty() {
         // A mistake in a component placed on several hosts is reported once.
         let mut seen = std::collections::HashSet::new();
@@ -107,6 +121,8 @@ pub(super) fn assemble(
         components,
         steps,
         links,
+        step_links,
+        rollings,
     })
 }
 
@@ -130,11 +146,62 @@ pub(super) fn model_hosts(decl: &Declarations) -> IdVec<HostId, Host> {
 /// it, where the script said so.
 pub(super) type Order = (String, bool, Option<Span>);
 
-/// Adds one root's component instances and steps (with their `on_change`
-/// triggers as step ids); returns the problems found and the root's explicit
+/// The `once` steps across the roots of a model: which root runs each, the id it
+/// got, and the steps of other instances that wait for it.
+pub(super) struct OnceSteps {
+    /// `None`: every instance runs its own (a model of one ad-hoc component).
+    chosen: Option<HashMap<OnceKey, usize>>,
+    ids: HashMap<OnceKey, StepId>,
+    waiters: Vec<(OnceKey, StepId)>,
+}
+
+impl OnceSteps {
+    fn chosen(chosen: HashMap<OnceKey, usize>) -> Self {
+        OnceSteps {
+            chosen: Some(chosen),
+            ids: HashMap::new(),
+            waiters: Vec::new(),
+        }
+    }
+
+    /// Every `once` step runs where it is declared.
+    pub(super) fn everywhere() -> Self {
+        OnceSteps {
+            chosen: None,
+            ids: HashMap::new(),
+            waiters: Vec::new(),
+        }
+    }
+
+    fn skips(&self, key: &OnceKey, root: usize) -> bool {
+        self.chosen.as_ref().is_some_and(|c| c.get(key) != Some(&root))
+    }
+
+    /// The links from each `once` step to the steps that wait for it.
+    pub(super) fn links(self) -> Vec<StepLink> {
+        let ids = self.ids;
+        self.waiters
+            .into_iter()
+            .filter_map(|(key, after)| {
+                ids.get(&key).map(|&before| StepLink {
+                    before,
+                    after,
+                    reason: StepLinkReason::Once,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Adds the component instances and steps of root `root` (named `root_name`), with
+/// their `on_change`/`reload_on` triggers as step ids; a `once` step that another
+/// instance runs gets no id. Returns the problems found and the root's explicit
 /// order (`after`/`before`).
 pub(super) fn add_build(
     build: RootBuild,
+    root: usize,
+    root_name: &str,
+    once: &mut OnceSteps,
     components: &mut IdVec<ComponentId, Component>,
     steps: &mut IdVec<StepId, Step>,
 ) -> (Vec<Problem>, Vec<Order>) {
@@ -158,7 +225,18 @@ pub(super) fn add_build(
             span: c.span,
         });
     }
-    let first_step = steps.len();
+    // Step ids of this build: a `once` step another instance runs gets none.
+    let mut ids: Vec<Option<StepId>> = Vec::with_capacity(build.steps.len());
+    let mut next = steps.len();
+    for s in &build.steps {
+        let skipped = s.once.is_some() && once.skips(&once_key(root_name, components, base, s), root);
+        if skipped {
+            ids.push(None);
+        } else {
+            ids.push(Some(StepId::new(next)));
+            next += 1;
+        }
+    }
     let local_comps: Vec<usize> = build.steps.iter().map(|s| s.comp).collect();
     let within = |comp: usize, target: usize| -> bool {
         // Is local component `comp` the target or one of its descendants?
@@ -171,36 +249,57 @@ pub(super) fn add_build(
         }
         false
     };
-    let mut triggers_all = Vec::new();
-    for s in &build.steps {
-        let mut triggers: Vec<StepId> = Vec::new();
-        for t in &s.on_change {
+    let resolve = |refs: &[crate::script::api::StepRef]| -> Vec<StepId> {
+        let mut out: Vec<StepId> = Vec::new();
+        for t in refs {
             match t.target {
-                RefTarget::Step(i) => triggers.push(StepId::new(first_step + i)),
-                RefTarget::Component(c) => {
-                    triggers.extend(
-                        local_comps
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, sc)| within(**sc, c))
-                            .map(|(i, _)| StepId::new(first_step + i)),
-                    );
-                }
+                RefTarget::Step(i) => out.extend(ids[i]),
+                RefTarget::Component(c) => out.extend(
+                    local_comps
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, sc)| within(**sc, c))
+                        .filter_map(|(i, _)| ids[i]),
+                ),
             }
         }
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+    let mut triggers_all = Vec::new();
+    for s in &build.steps {
+        let on_change = resolve(&s.on_change);
+        let mut reloads = resolve(&s.reload_on);
+        // A step named in both asks for the full reaction.
+        reloads.retain(|t| !on_change.contains(t));
+        let mut triggers = on_change;
+        triggers.extend(&reloads);
         triggers.sort_unstable();
         triggers.dedup();
-        triggers_all.push(triggers);
+        triggers_all.push((triggers, reloads));
     }
     let problems = same_labels(&build.steps, components, base);
-    for (s, triggers) in build.steps.into_iter().zip(triggers_all) {
-        let id = StepId::new(steps.len());
+    let mut waiting: Vec<OnceKey> = Vec::new();
+    for ((s, (triggers, reloads)), id) in build.steps.into_iter().zip(triggers_all).zip(ids) {
+        let Some(id) = id else {
+            waiting.push(once_key(root_name, components, base, &s));
+            continue;
+        };
+        if s.once.is_some() {
+            once.ids.insert(once_key(root_name, components, base, &s), id);
+        }
+        // The steps after a skipped `once` step wait for the instance that runs it.
+        for key in waiting.drain(..) {
+            once.waiters.push((key, id));
+        }
         steps.push(Step {
             id,
             host: HostId::new(build.host),
             component: ComponentId::new(base + s.comp),
             action: s.action,
             triggers,
+            reloads,
             span: s.span,
         });
     }
@@ -234,4 +333,201 @@ fn same_labels(steps: &[StepBuild], components: &IdVec<ComponentId, Component>, 
         }
     }
     problems
+}
+
+/// A `once` step across the instances of a component: the root component's name,
+/// the (sub-)component's name and the step's label.
+type OnceKey = (String, String, String);
+
+fn once_key(root: &str, components: &IdVec<ComponentId, Component>, base: usize, s: &StepBuild) -> OnceKey {
+    (
+        root.to_string(),
+        components[ComponentId::new(base + s.comp)].name.clone(),
+        s.action.label(),
+    )
+}
+
+/// Which instance (root index) runs each `once` step: the first in placement order,
+/// or the first on a host with the role it names.
+fn choose_once(
+    decl: &Declarations,
+    roots: &[Root],
+    svc: &ServiceDecl,
+    builds: &[RootBuild],
+) -> Result<HashMap<OnceKey, usize>, Vec<Problem>> {
+    let mut chosen: HashMap<OnceKey, usize> = HashMap::new();
+    let mut unmet: HashMap<OnceKey, (String, Option<Span>)> = HashMap::new();
+    for (r, build) in builds.iter().enumerate() {
+        let root = &svc.components[roots[r].component].name;
+        for s in build.steps.iter().filter(|s| s.once.is_some()) {
+            let key = (root.clone(), build.components[s.comp].name.clone(), s.action.label());
+            if chosen.contains_key(&key) {
+                continue;
+            }
+            let fits = match &s.once {
+                Some(Once::Role(role)) => decl.hosts[build.host].roles.iter().any(|x| x == role),
+                _ => true,
+            };
+            if fits {
+                unmet.remove(&key);
+                chosen.insert(key, r);
+            } else if let Some(Once::Role(role)) = &s.once {
+                unmet.entry(key).or_insert_with(|| (role.clone(), s.span.clone()));
+            }
+        }
+    }
+    if unmet.is_empty() {
+        return Ok(chosen);
+    }
+    let mut problems: Vec<Problem> = unmet
+        .into_iter()
+        .map(|((root, _, label), (role, span))| {
+            Problem::new(
+                Kind::Model,
+                format!("{label} runs once on a host with role `{role}`, but no host running `{root}` has that role"),
+            )
+            .at(span.as_ref(), "declared here")
+            .help(format!(
+                "give one of the hosts that run `{root}` the role: env.host(\"…\", #{{ roles: [\"{role}\"] }})"
+            ))
+        })
+        .collect();
+    problems.sort_by(|a, b| a.message.cmp(&b.message));
+    Err(problems)
+}
+
+/// The rolling policies: batches of each component's instances in placement order,
+/// and their hook steps, in a component of their own (`rolling <component>`) on
+/// the hook's host.
+fn rollings(
+    decl: &Declarations,
+    roots: &[Root],
+    svc: &ServiceDecl,
+    root_comp: &[ComponentId],
+    components: &mut IdVec<ComponentId, Component>,
+    steps: &mut IdVec<StepId, Step>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Rolling> {
+    let mut out = Vec::new();
+    for r in &decl.rollings {
+        let known: Vec<&str> = svc.components.iter().map(|c| c.name.as_str()).collect();
+        if !known.contains(&r.component.as_str()) {
+            problems.push(
+                Problem::new(
+                    Kind::Model,
+                    format!(
+                        "rolling(\"{}\") names a component service `{}` does not declare",
+                        r.component, svc.name
+                    ),
+                )
+                .at(r.span.as_ref(), "")
+                .help(format!(
+                    "{}components of `{}`: {}",
+                    did_you_mean(&r.component, known.iter().copied()),
+                    svc.name,
+                    list_or_none(&known)
+                )),
+            );
+            continue;
+        }
+        let instances: Vec<usize> = (0..roots.len())
+            .filter(|&i| svc.components[roots[i].component].name == r.component)
+            .collect();
+        if instances.is_empty() {
+            continue;
+        }
+        let size = crate::model::batch_size(instances.len(), r.batch, r.percent);
+        let batches: Vec<Vec<usize>> = instances.chunks(size).map(<[usize]>::to_vec).collect();
+        let mut hook_steps = |hook: &Option<HookDecl>, when: &str| -> Vec<Option<StepId>> {
+            let Some(h) = hook else {
+                return vec![None; batches.len()];
+            };
+            let Some(&host) = decl.host_index.get(&h.host) else {
+                let names: Vec<&str> = decl.hosts.iter().map(|x| x.name.as_str()).collect();
+                problems.push(
+                    Problem::new(
+                        Kind::Model,
+                        format!(
+                            "the `{when}` hook of rolling(\"{}\") runs on unknown host `{}`",
+                            r.component, h.host
+                        ),
+                    )
+                    .at(r.span.as_ref(), "")
+                    .help(format!(
+                        "{}hosts: {}",
+                        did_you_mean(&h.host, names.iter().copied()),
+                        list_or_none(&names)
+                    )),
+                );
+                return vec![None; batches.len()];
+            };
+            let root = roots
+                .iter()
+                .find(|x| x.host == host)
+                .map_or_else(|| HostPath::new("~").expect("home"), |x| x.dir.clone());
+            let comp = ComponentId::new(components.len());
+            components.push(Component {
+                name: format!("rolling {}", r.component),
+                host: HostId::new(host),
+                parent: None,
+                root: root.clone(),
+                attributes: Default::default(),
+                span: r.span.clone(),
+            });
+            batches
+                .iter()
+                .enumerate()
+                .map(|(k, batch)| {
+                    let names: Vec<&str> = batch.iter().map(|&i| decl.hosts[roots[i].host].name.as_str()).collect();
+                    let addresses: Vec<&str> =
+                        batch.iter().map(|&i| decl.hosts[roots[i].host].address.as_str()).collect();
+                    let label = format!("{when} batch {}", k + 1);
+                    let run = format!(
+                        "ORDO_BATCH={} ORDO_BATCHES={} ORDO_HOSTS={} ORDO_ADDRESSES={}; export ORDO_BATCH ORDO_BATCHES ORDO_HOSTS ORDO_ADDRESSES\n{}",
+                        k + 1,
+                        batches.len(),
+                        crate::shell::quote_always(&names.join(" ")),
+                        crate::shell::quote_always(&addresses.join(" ")),
+                        h.run
+                    );
+                    let id = StepId::new(steps.len());
+                    steps.push(Step {
+                        id,
+                        host: HostId::new(host),
+                        component: comp,
+                        action: std::sync::Arc::new(Hook {
+                            label: label.clone(),
+                            command: Command {
+                                name: label,
+                                run,
+                                cwd: root.clone(),
+                                unless: None,
+                                creates: None,
+                                always: false,
+                                timeout: h.timeout,
+                            },
+                        }),
+                        triggers: Vec::new(),
+                        reloads: Vec::new(),
+                        span: r.span.clone(),
+                    });
+                    Some(id)
+                })
+                .collect()
+        };
+        let before = hook_steps(&r.before, "before");
+        let after = hook_steps(&r.after, "after");
+        out.push(Rolling {
+            component: r.component.clone(),
+            batches: batches
+                .iter()
+                .map(|b| b.iter().map(|&i| root_comp[i]).collect())
+                .collect(),
+            max_failures: r.max_failures,
+            before,
+            after,
+            span: r.span.clone(),
+        });
+    }
+    out
 }

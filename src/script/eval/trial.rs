@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::assemble::{add_build, model_hosts};
+use super::assemble::{OnceSteps, add_build, model_hosts};
 use super::roots::{host_info, root_of_host};
 use crate::model::{HostPath, IdVec, Model};
 use crate::problem::suggest::{did_you_mean, list_or_none};
@@ -83,7 +83,8 @@ pub(crate) fn trial<E>(
     );
     let mut components = IdVec::new();
     let mut steps = IdVec::new();
-    let (problems, _order) = add_build(build, &mut components, &mut steps);
+    let mut once = OnceSteps::everywhere();
+    let (problems, _order) = add_build(build, 0, TRIAL_COMPONENT, &mut once, &mut components, &mut steps);
     if !problems.is_empty() {
         return Ok(Err(Problems(problems)));
     }
@@ -99,5 +100,7 @@ pub(crate) fn trial<E>(
         components,
         steps,
         links: IdVec::new(),
+        step_links: once.links(),
+        rollings: Vec::new(),
     }))
 }

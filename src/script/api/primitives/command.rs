@@ -47,6 +47,8 @@ impl Spec for CommandSpec {
                 timeout: self.timeout,
             }),
             on_change: self.on_change.clone(),
+            reload_on: Vec::new(),
+            once: None,
         })
     }
 }

@@ -7,6 +7,8 @@
 mod command;
 mod directory;
 mod file;
+mod program;
+mod services;
 mod step;
 mod symlink;
 
@@ -28,6 +30,8 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     directory::register(engine);
     symlink::register(engine);
     command::register(engine);
+    program::register(engine);
+    services::register(engine);
     step::register(engine);
 }
 
@@ -56,6 +60,8 @@ pub(crate) struct AddCtx<'a> {
     pub(crate) dir: &'a HostPath,
     pub(crate) host_info: &'a Dynamic,
     pub(crate) component: &'a str,
+    /// The service being deployed (programs and cron blocks are named after it).
+    pub(crate) service: &'a str,
     pub(crate) attributes: &'a BTreeMap<String, Dynamic>,
     pub(crate) span: Option<&'a Span>,
 }
@@ -121,7 +127,21 @@ impl AddCtx<'_> {
 /// A resolved step and what it watches.
 pub(crate) struct Resolved {
     pub(crate) action: Action,
+    /// Steps whose change makes it run (`on_change`, `restart_on`, `purge_on`).
     pub(crate) on_change: Vec<StepRef>,
+    /// Steps whose change only asks for a reload (`reload_on`).
+    pub(crate) reload_on: Vec<StepRef>,
+    /// It runs on one host only, among all instances of its component.
+    pub(crate) once: Option<Once>,
+}
+
+/// Which instance of a component runs a `once` step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Once {
+    /// The first host (in placement order) that runs the component.
+    First,
+    /// The first such host with this role.
+    Role(String),
 }
 
 impl Resolved {
@@ -129,6 +149,8 @@ impl Resolved {
         Resolved {
             action,
             on_change: Vec::new(),
+            reload_on: Vec::new(),
+            once: None,
         }
     }
 }
@@ -142,6 +164,11 @@ pub(crate) fn spec(ctx: &NativeCallContext, spec: impl Spec + 'static) -> StepSp
 
 /// `on_change: [a, b]` or `on_change: a`: steps or sub-components added before.
 pub(crate) fn refs(ctx: &NativeCallContext, v: Option<Dynamic>) -> RhaiResult<Vec<StepRef>> {
+    refs_named(ctx, "on_change", v)
+}
+
+/// Like [`refs`], for an option of another name (`restart_on`, `purge_on`…).
+pub(crate) fn refs_named(ctx: &NativeCallContext, option: &str, v: Option<Dynamic>) -> RhaiResult<Vec<StepRef>> {
     let Some(v) = v else { return Ok(Vec::new()) };
     let items = if v.is_array() { v.cast::<Array>() } else { vec![v] };
     items
@@ -151,10 +178,10 @@ pub(crate) fn refs(ctx: &NativeCallContext, v: Option<Dynamic>) -> RhaiResult<Ve
                 script_error(
                     ctx,
                     format!(
-                        "`on_change` lists what c.add(..) or c.component(..) returned, not a {}",
+                        "`{option}` lists what c.add(..) or c.component(..) returned, not a {}",
                         i.type_name()
                     ),
-                    "keep the value: `let conf = c.add(template(..));` then `on_change: [conf]`",
+                    format!("keep the value: `let conf = c.add(template(..));` then `{option}: [conf]`"),
                 )
             })
         })

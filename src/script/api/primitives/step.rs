@@ -34,6 +34,8 @@ impl Spec for CustomSpec {
                 step: Arc::new(step),
             }),
             on_change: self.on_change.clone(),
+            reload_on: Vec::new(),
+            once: None,
         })
     }
 }

@@ -1,0 +1,228 @@
+//! `cron`: an entry in the login user's crontab, kept as one marked block per
+//! step (`# ordo <service>/<name> begin` … `end`). Other entries are never
+//! touched: the block is rewritten where it stands, or appended. A record in
+//! `~/.ordo/<service>/cron/<name>` (the block as written) is the step's managed
+//! path, so the block goes away with the step or its component.
+
+use super::{Change, Diff, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
+use crate::host_path::HostPath;
+use crate::ids::StepId;
+use crate::shell::apply::ApplyScript;
+use crate::shell::probe::{Facts, PathKind, ProbeScript, StepFact};
+use crate::shell::{quote, quote_always, word};
+
+#[derive(Debug)]
+pub struct Cron {
+    pub name: String,
+    pub service: String,
+    /// Five fields (`*/5 * * * *`) or `@daily` and friends.
+    pub schedule: String,
+    pub run: String,
+    pub cwd: HostPath,
+    /// `~/.ordo/<service>/cron/<name>`.
+    pub record: HostPath,
+}
+
+impl Cron {
+    /// The block as the crontab holds it, `@HOME@` standing for the home directory
+    /// (filled in on the host: cron runs in the user's real home, and two local
+    /// hosts of one user must not share a block). `%` means newline to cron:
+    /// escaped.
+    pub fn block(&self) -> String {
+        let cwd = match self.cwd.as_str().strip_prefix('~') {
+            Some(rest) => format!("'@HOME@{}'", rest.replace('\'', "'\\''")),
+            None => quote_always(self.cwd.as_str()),
+        };
+        format!(
+            "# ordo {s}/{n} begin (@HOME@): managed by ordo, change the deployment instead\n{} cd {cwd} && {}\n# ordo {s}/{n} end (@HOME@)\n",
+            self.schedule,
+            self.run.replace('%', "\\%"),
+            s = self.service,
+            n = self.name,
+        )
+    }
+}
+
+/// `crx`: stdin with `@HOME@` replaced by the home directory (quoted for '…').
+const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
+"#;
+
+/// `crb BLOCK`: `same` when the user's crontab (read once per probe) holds the
+/// block exactly once, else what it holds between the block's markers.
+const PROBE_SH: &str = r#"crb() {
+  [ -f "$T/cron" ] || crontab -l > "$T/cron" 2>/dev/null || : > "$T/cron"
+  printf '%s' "$1" | crx > "$T/cw"
+  b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
+  awk -v b="$b" -v e="$e" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$T/cron" > "$T/cf"
+  if cmp -s "$T/cw" "$T/cf"; then echo same; else cat "$T/cf"; fi
+}
+"#;
+
+/// `cr ID BEGIN END BLOCK RECORD`: the crontab with the block in place of the old
+/// one (or appended), then the record. `crr ID RECORD`: the crontab without the
+/// block the record names, then no record.
+const APPLY_SH: &str = r#"cr_put() {
+  crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
+  printf '%s' "$3" > "$T/cb"
+  awk -v b="$1" -v e="$2" -v put="$4" 'NR == FNR { blk = blk $0 "\n"; next }
+    $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
+    skip { if ($0 == e) skip = 0; next }
+    { print }
+    END { if (put && !done) printf "%s", blk }' "$T/cb" "$T/c0" > "$T/c1"
+  crontab "$T/c1"
+}
+cr() {
+  printf '%s' "$2" | crx > "$T/cw"
+  b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
+  cr_put "$b" "$e" "$(cat "$T/cw")
+" 1 > "$O" 2>&1 || fail "$1" 1
+  d=${3%/*}; pd "$1" "$d"
+  cp -- "$T/cw" "$3" 2>"$O" || fail "$1" 1
+  echo "$1 ok"
+}
+crr() {
+  if [ -f "$2" ]; then
+    b=$(head -n 1 -- "$2"); e=$(tail -n 1 -- "$2")
+    cr_put "$b" "$e" "" 0 > "$O" 2>&1 || fail "$1" 1
+    rm -f -- "$2"
+  fi
+  echo "$1 ok"
+}
+"#;
+
+impl Primitive for Cron {
+    fn kind(&self) -> &'static str {
+        "cron"
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn managed(&self) -> Option<Managed> {
+        Some(Managed {
+            path: self.record.clone(),
+            kind: ManagedKind::Cron,
+            shareable: None,
+        })
+    }
+
+    fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
+        probe.stat(&self.record);
+        probe.function("crx", EXPAND_SH);
+        probe.function("crb", PROBE_SH);
+        probe.fact(step.id, "cron", &format!("crb {}", quote_always(&self.block())));
+    }
+
+    fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let found = match facts.step(step.id, "cron") {
+            Some(StepFact::Value(v)) => String::from_utf8_lossy(v).into_owned(),
+            _ => String::new(),
+        };
+        if found == "same\n" && facts.path(&self.record).kind == PathKind::File {
+            return Ok(None);
+        }
+        let want = self.block().replace("@HOME@", "~");
+        let label = format!("crontab ({})", self.name);
+        if found.is_empty() {
+            let first = want.lines().nth(1).unwrap_or("").to_string();
+            return Ok(Some(Planned::new(Change::Create).detail(first)));
+        }
+        Ok(Some(Planned::new(Change::Update).diff(Diff::of(
+            &label,
+            Some(found.as_bytes()),
+            want.as_bytes(),
+        ))))
+    }
+
+    fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
+        script.function("crx", EXPAND_SH);
+        script.function("cr", APPLY_SH);
+        script.line(&format!(
+            "cr {} {} {}",
+            step.id,
+            quote_always(&self.block()),
+            word(&self.record)
+        ));
+    }
+}
+
+/// Adds the removal of the block a record names.
+pub(crate) fn removal(step: StepId, record: &HostPath, script: &mut ApplyScript) {
+    script.function("crx", EXPAND_SH);
+    script.function("cr", APPLY_SH);
+    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
+}
+
+pub const DOC: Doc = Doc {
+    name: "cron",
+    signatures: &["cron(name, #{ schedule, run, cwd })"],
+    summary: "An entry in the login user's crontab: `run` (with `sh`, in `cwd`, default the component's root) on \
+              `schedule` (five fields, or `@daily`, `@hourly`…). It is kept as one marked block; other entries of \
+              the crontab are never touched, the block changes in place, and it is removed when the step or its \
+              component goes away.",
+    options: &[
+        OptionDoc {
+            name: "schedule",
+            kind: "string",
+            text: "when: `*/5 * * * *`, `@daily`…",
+        },
+        OptionDoc {
+            name: "run",
+            kind: "string",
+            text: "the shell command (`%` is escaped for cron)",
+        },
+        OptionDoc {
+            name: "cwd",
+            kind: "string",
+            text: "the directory it runs in, relative to the component's root",
+        },
+    ],
+    example: "c.add(cron(\"prune\", #{ schedule: \"*/10 * * * *\", run: \"find cache -mmin +60 -delete\" }));",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::testing::{ctx, facts};
+    use base64::Engine;
+
+    fn cron() -> Cron {
+        Cron {
+            name: "prune".into(),
+            service: "s".into(),
+            schedule: "*/5 * * * *".into(),
+            run: "date +%s > last".into(),
+            cwd: HostPath::new("~/d").unwrap(),
+            record: HostPath::new("~/.ordo/s/cron/prune").unwrap(),
+        }
+    }
+
+    #[test]
+    fn the_block_escapes_percent_and_is_verified_as_a_whole() {
+        let c = cron();
+        let block = c.block();
+        assert!(
+            block.contains("*/5 * * * * cd '@HOME@/d' && date +\\%s > last\n"),
+            "{block}"
+        );
+        let root = HostPath::new("~/d").unwrap();
+        let fact = |text: &str| format!("V 7 cron {}\n", base64::engine::general_purpose::STANDARD.encode(text));
+        let rec = [("f", "600", "./.ordo/s/cron/prune", "")];
+        assert_eq!(
+            c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("same\n"))).unwrap(),
+            None
+        );
+        let twice = format!("{block}{block}");
+        let p = c
+            .verify(&ctx(&root, None), &facts(&rec, &[], &fact(&twice)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.change, Change::Update);
+        let new = c
+            .verify(&ctx(&root, None), &facts(&[], &[], &fact("")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(new.change, Change::Create);
+    }
+}

@@ -1,0 +1,58 @@
+//! A `supervisord` of the deployment's own, running as the service user (no root,
+//! no system configuration): its configuration, socket, pid and log live in
+//! `~/.ordo/<service>/supervisor/`, each program in `programs/<name>.conf` there.
+//! ordo starts it when it is not running; it restarts programs that die. The
+//! launcher is the program's command, so a changed definition needs no change of
+//! the supervisor's configuration, only a restart.
+
+use super::Backend;
+
+pub(super) struct Supervisord;
+
+impl Backend for Supervisord {
+    fn name(&self) -> &'static str {
+        "supervisord"
+    }
+
+    fn available(&self) -> Option<&'static str> {
+        Some("command -v supervisord >/dev/null 2>&1 && command -v supervisorctl >/dev/null 2>&1")
+    }
+
+    fn functions(&self) -> &'static str {
+        r#"sv_dir() { SV=$PWD/${R#./}; SV=${SV%/programs/*}/supervisor; }
+sv() { supervisorctl -c "$SV/supervisord.conf" "$@"; }
+sv_up() {
+  sv_dir
+  mkdir -p -- "$SV/programs" > "$O" 2>&1 || fail "$I" 1
+  if [ ! -f "$SV/supervisord.conf" ]; then
+    printf '%s\n' '[unix_http_server]' 'file=%(here)s/supervisor.sock' '' '[supervisord]' 'logfile=%(here)s/supervisord.log' \
+      'pidfile=%(here)s/supervisord.pid' 'directory=%(here)s' '' '[rpcinterface:supervisor]' \
+      'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface' '' '[supervisorctl]' \
+      'serverurl=unix://%(here)s/supervisor.sock' '' '[include]' 'files = programs/*.conf' > "$SV/supervisord.conf"
+  fi
+  sp=; [ ! -f "$SV/supervisord.pid" ] || read -r sp < "$SV/supervisord.pid"
+  if [ -n "$sp" ] && kill -0 "$sp" 2>/dev/null && [ -S "$SV/supervisor.sock" ]; then return 0; fi
+  ( umask 022; exec supervisord -c "$SV/supervisord.conf" ) </dev/null > "$O" 2>&1 || fail "$I" 1
+  i=0; while ! sv pid >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; sleep 0.1; done
+}
+sv_conf() {
+  x=$PWD/${R#./}/run
+  case $x in *'"'*|*'%'*) echo "the home directory $PWD cannot be written into a supervisord configuration" > "$O"; fail "$I" 1 ;; esac
+  printf '%s\n' "[program:$N]" "command=\"$x\"" 'autostart=true' 'autorestart=true' 'startsecs=0' "stopsignal=$SIG" \
+    "stopwaitsecs=$STOP" 'stopasgroup=true' 'killasgroup=true' 'stdout_logfile=NONE' 'stderr_logfile=NONE' > "$SV/programs/$N.conf.new"
+  if cmp -s -- "$SV/programs/$N.conf.new" "$SV/programs/$N.conf"; then rm -f -- "$SV/programs/$N.conf.new"; return 1; fi
+  mv -f -- "$SV/programs/$N.conf.new" "$SV/programs/$N.conf"
+}
+sv_ok() { "$@" > "$O" 2>&1; r=$?; if [ $r -ne 0 ] && ! grep -q -e 'already started' -e 'not running' "$O"; then fail "$I" 1; fi; }
+supervisord_start() { sv_up; sv_conf; sv_ok sv update "$N"; sv_ok sv start "$N"; }
+supervisord_restart() { sv_up; if sv_conf; then sv_ok sv update "$N"; sv_ok sv start "$N"; else sv_ok sv restart "$N"; fi; }
+supervisord_stop() { sv_dir; if [ -f "$SV/programs/$N.conf" ]; then sv_up; sv_ok sv stop "$N"; fi; }
+supervisord_signal() { sv_up; sv_ok sv signal "$1" "$N"; }
+supervisord_remove() {
+  sv_dir
+  [ -f "$SV/programs/$N.conf" ] || return 0
+  sv_up; sv_ok sv stop "$N"; rm -f -- "$SV/programs/$N.conf"; sv_ok sv update
+  if ! ls -- "$SV/programs/" 2>/dev/null | grep -q '\.conf$'; then sv shutdown >/dev/null 2>&1; fi
+}"#
+    }
+}
