@@ -91,11 +91,9 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         .into());
     }
     let (model, plan) = (&loaded.model, &loaded.plan);
-    let targets: Vec<_> = ws
-        .select(model, &args.hosts)?
-        .into_iter()
-        .filter(|&h| !plan.per_host[h].is_empty())
-        .collect();
+    // A host with no step left is still probed: what ordo created there before,
+    // and no step declares now, is removed.
+    let targets: Vec<_> = ws.select(model, &args.hosts)?;
     ws.reporter.event(&Event::Start {
         command: if opts.apply { "deploy".into() } else { "plan".into() },
         environment: model.environment.clone(),

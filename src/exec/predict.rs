@@ -456,7 +456,7 @@ async fn probe_once(
         r.lock_sent();
     }
     let out = r.exec(script).await?;
-    let (lock, parsed) = probe::parse(model, r.id, &out.stdout);
+    let (lock, parsed) = probe::parse(model, &out.stdout);
     match lock {
         LockStatus::Acquired => r.lock_taken(),
         LockStatus::Held(_) | LockStatus::Failed(_) if locking.is_some() => r.lock_not_ours(),

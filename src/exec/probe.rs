@@ -85,7 +85,7 @@ pub(super) fn watches(model: &Model, s: StepId) -> bool {
 
 /// Reads a probe's output. The lock status is read first and returned even when the
 /// rest cannot be read, so a lock that was taken is always known.
-pub(super) fn parse(model: &Model, host: HostId, stdout: &str) -> (LockStatus, Result<HostProbe, ProbeError>) {
+pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProbe, ProbeError>) {
     let lock_lines: Vec<(String, String)> = stdout
         .lines()
         .filter_map(|l| l.split_once(' '))
@@ -103,14 +103,18 @@ pub(super) fn parse(model: &Model, host: HostId, stdout: &str) -> (LockStatus, R
         .find(|(t, _)| t == "state")
         .and_then(|(_, rest)| crate::shell::decode(rest))
         .and_then(|b| serde_json::from_slice(&b).ok());
-    // ordo's own state directory holds the records of programs and cron blocks.
-    let roots: Vec<HostPath> = model
+    // What ordo created is removed only below a directory the model names as a
+    // component's root — on any host, so that a host whose last component moved
+    // away is cleaned up too — or ordo's own state directory (the records of
+    // programs and cron blocks). A record elsewhere is not trusted.
+    let mut roots: Vec<HostPath> = model
         .components
         .iter()
-        .filter(|c| c.host == host)
         .map(|c| c.root.clone())
         .chain([state_dir(&model.service)])
         .collect();
+    roots.sort();
+    roots.dedup();
     let owned = facts
         .owned
         .as_deref()

@@ -128,3 +128,39 @@ fn a_path_ordo_did_not_create_is_never_removed() {
     assert!(root.join("etc/old.conf").is_dir());
     assert!(root.join("data").symlink_metadata().unwrap().file_type().is_symlink());
 }
+
+/// A host whose last component moved to another host is still probed: what ordo
+/// created there is removed, and the host says so in the plan.
+#[test]
+fn a_host_whose_last_component_moved_away_is_cleaned_up() {
+    let p = crate::support::Test::new()
+        .service(
+            "let s = service(\"s\");\n\
+             s.component(\"a\", |c| { c.add(file(\"a.txt\", \"a\")); });\n\
+             s.component(\"b\", |c| { c.add(file(\"b.txt\", \"b\")); });\n",
+        )
+        .local_host("h1")
+        .place("a")
+        .local_host("h2")
+        .place("b")
+        .build();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    // `b` moves to h1; h2 runs nothing now.
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"b\")", "")
+            .replace(".place(\"a\")", ".place(\"a\").place(\"b\")"),
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("  - h2:b file b.txt (no longer declared)\n")
+        .stdout_contains("  + h1:b file b.txt (mode 0644)")
+        .expect_missing("hosts/h2/deployment/s/b.txt")
+        .expect_file("hosts/h1/deployment/s/b.txt", "b")
+        .run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change: 2 steps on 2 hosts up to date")
+        .run();
+}
