@@ -13,9 +13,13 @@ pub mod custom;
 pub mod directory;
 mod doc;
 pub mod file;
-mod owner;
+pub mod owner;
+pub mod packages;
+mod privilege;
 pub mod removal;
+pub mod resources;
 pub mod symlink;
+pub mod virtualenv;
 
 use std::fmt;
 use std::sync::Arc;
@@ -39,6 +43,9 @@ pub const DOCS: &[&Doc] = &[
     &symlink::DOC,
     &command::DOC,
     &custom::DOC,
+    &packages::DOC,
+    &virtualenv::DOC,
+    &resources::DOC,
 ];
 
 /// Files ordo creates are world-readable unless `mode` says otherwise; an existing
@@ -73,6 +80,12 @@ pub trait Primitive: Send + Sync + fmt::Debug {
     /// The plan marks it; it is applied in a script of its own.
     fn privileged(&self) -> bool {
         false
+    }
+
+    /// Values other steps may read from what `c.add(..)` returned, besides `path`
+    /// (a virtualenv's `bin` and `python`).
+    fn exports(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
 
     /// `on_change` makes it run (commands, custom steps).

@@ -18,6 +18,7 @@ struct CommandSpec {
     cwd: Option<String>,
     always: bool,
     timeout: Option<Duration>,
+    sudo: bool,
     on_change: Vec<StepRef>,
 }
 
@@ -37,6 +38,7 @@ impl Spec for CommandSpec {
                 creates,
                 always: self.always,
                 timeout: self.timeout,
+                sudo: self.sudo,
             }),
             on_change: self.on_change.clone(),
         })
@@ -67,6 +69,7 @@ pub(super) fn register(engine: &mut Engine) {
                     _ => return Err(o.wrong("timeout", "a number of seconds (> 0)", &v)),
                 },
             };
+            let sudo = o.bool("sudo")?.unwrap_or(false);
             let on_change = refs(&ctx, o.take("on_change"))?;
             if unless.is_none() && creates.is_none() && on_change.is_empty() && !always {
                 return Err(script_error(
@@ -87,6 +90,7 @@ pub(super) fn register(engine: &mut Engine) {
                     cwd,
                     always,
                     timeout,
+                    sudo,
                     on_change,
                 },
             ))

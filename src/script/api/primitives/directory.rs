@@ -6,13 +6,15 @@ use rhai::{Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::directory::{DOC, Directory};
+use crate::primitive::owner::Ownership;
 use crate::script::api::RhaiResult;
 use crate::script::api::options::Options;
 
 struct DirectorySpec {
     path: String,
     mode: Option<u32>,
-    owner: Option<String>,
+    owner: Option<Ownership>,
+    sudo: bool,
 }
 
 impl Spec for DirectorySpec {
@@ -22,6 +24,7 @@ impl Spec for DirectorySpec {
             name: self.path.clone(),
             mode: self.mode,
             owner: self.owner.clone(),
+            sudo: self.sudo,
         })))
     }
 }
@@ -34,6 +37,7 @@ pub(super) fn register(engine: &mut Engine) {
                 path: path.into(),
                 mode: None,
                 owner: None,
+                sudo: false,
             },
         )
     });
@@ -43,13 +47,15 @@ pub(super) fn register(engine: &mut Engine) {
             let names = DOC.option_names();
             let mut o = Options::new(&ctx, "directory()", opts, &names)?;
             let mode = o.mode("mode")?;
-            let owner = o.string("owner")?;
+            let owner = super::file::ownership(&ctx, &mut o)?;
+            let sudo = o.bool("sudo")?.unwrap_or(false);
             Ok(spec(
                 &ctx,
                 DirectorySpec {
                     path: path.into(),
                     mode,
                     owner,
+                    sudo,
                 },
             ))
         },

@@ -7,8 +7,11 @@
 mod command;
 mod directory;
 mod file;
+mod packages;
+mod resources;
 mod step;
 mod symlink;
+mod virtualenv;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +32,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     symlink::register(engine);
     command::register(engine);
     step::register(engine);
+    packages::register(engine);
+    virtualenv::register(engine);
+    resources::register(engine);
 }
 
 /// What a constructor returns: a step not yet placed on a component.
