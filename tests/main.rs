@@ -9,6 +9,7 @@ mod bench_ssh;
 mod check;
 mod deploy;
 mod errors;
+mod privileged;
 mod secrets;
 mod ssh;
 mod transport;

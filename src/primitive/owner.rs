@@ -114,15 +114,13 @@ pub(crate) fn check(step: StepId, o: &Ownership, sudo: bool, facts: &Facts) -> R
     if let (Some(uid), Some(user)) = (uid, &o.user)
         && Some(uid) != facts.uid
     {
-        return Err(format!(
-            "the owner `{user}` is not the login user; {hint}; nothing was changed on any host"
-        ));
+        return Err(format!("the owner `{user}` is not the login user; {hint}"));
     }
     if let (Some(gid), Some(group)) = (gid, &o.group) {
         let mine = super::privilege::groups(facts).unwrap_or_default();
         if !mine.contains(&gid) {
             return Err(format!(
-                "the group `{group}` is not one of the login user's groups; {hint}; nothing was changed on any host"
+                "the group `{group}` is not one of the login user's groups; {hint}"
             ));
         }
     }

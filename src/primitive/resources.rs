@@ -171,10 +171,7 @@ impl Primitive for Resources {
         };
         let short = self.shortfalls(&String::from_utf8_lossy(answer), facts.uid);
         if !short.is_empty() {
-            return Err(format!(
-                "the host is short: {}; nothing was changed on any host",
-                short.join("; ")
-            ));
+            return Err(format!("the host is short: {}", short.join("; ")));
         }
         if self.sudo && self.ports.iter().any(|&p| p < 1024) {
             super::privilege::check(facts)?;

@@ -274,7 +274,7 @@ impl Virtualenv {
         let Some(python) = found.python.clone() else {
             return Err(format!(
                 "the interpreter `{}` is not on the host (looked up on the PATH of a non-interactive login); \
-                 install it, or give `python` as a path; nothing was changed on any host",
+                 install it, or give `python` as a path",
                 self.python.shown()
             ));
         };

@@ -9,6 +9,7 @@
 pub mod environment;
 pub mod redact;
 pub mod sshd;
+pub mod sudo;
 mod test;
 
 use std::path::{Path, PathBuf};

@@ -267,15 +267,12 @@ impl Primitive for Packages {
         let what = what.join("; ");
         let Some(installer) = found.installer.as_deref() else {
             let tool = if m == Manager::Dpkg { "apt-get" } else { "dnf" };
-            return Err(format!(
-                "the host needs: {what}; but it has no {tool} to do that with; nothing was changed on any host"
-            ));
+            return Err(format!("the host needs: {what}; but it has no {tool} to do that with"));
         };
         let wanted: Vec<&Wanted> = install.iter().map(|(w, _)| *w).collect();
         if !self.sudo {
             return Err(format!(
-                "a platform prerequisite is not met: the host needs: {what}. Nothing was changed on any host. \
-                 An administrator runs: `{}` (or say `sudo: true` on this step to let ordo do it)",
+                "a platform prerequisite is not met: the host needs: {what}. An administrator runs: `{}` (or say `sudo: true` on this step to let ordo do it)",
                 m.admin_command(installer, &wanted, &remove)
             ));
         }
