@@ -10,6 +10,7 @@ mod check;
 mod deploy;
 mod errors;
 mod privileged;
+mod resources;
 mod secrets;
 mod ssh;
 mod transport;
