@@ -14,3 +14,4 @@ mod resources;
 mod secrets;
 mod ssh;
 mod transport;
+mod virtualenv;

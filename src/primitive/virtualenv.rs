@@ -483,8 +483,8 @@ if [ -s "$req" ]; then
     *)
       [ -n "$new" ] || set -- "$@" --upgrade
       [ -n "$new" ] || [ -z "$wh" ] || set -- "$@" --force-reinstall
-      if [ "$tool" = ensurepip ]; then set -- -m pip "$@"; else set -- "${tool#pip:}/pip" "$@"; fi
-      "$v/bin/python" "$@" install --quiet --disable-pip-version-check --no-input -r "$req";;
+      if [ "$tool" = ensurepip ]; then set -- -m pip install "$@"; else set -- "${tool#pip:}/pip" install "$@"; fi
+      "$v/bin/python" "$@" --quiet --disable-pip-version-check --no-input -r "$req";;
   esac
 fi
 cp -- "$req" "$v/.ordo-requirements.txt"
@@ -508,9 +508,9 @@ pub const DOC: Doc = Doc {
               deployment. Verify runs no pip: it compares the interpreter (path and major.minor version) and \
               a hash of the requirements and wheels with what ordo recorded in the environment \
               (`.ordo-venv`); a different interpreter rebuilds it, different requirements or wheels \
-              install again, otherwise nothing runs. With a `wheelhouse`, its wheels are uploaded to the \
-              same directory under the component's root (only changed ones travel; the host's copy mirrors \
-              the project's) and installed with `--no-index --find-links`; without one, pip or uv use the \
+              install again, otherwise nothing runs. With a `wheelhouse`, its wheels are uploaded next to \
+              the environment (`venv.wheels` for `venv`; only changed ones travel, and the host's copy \
+              mirrors the project's) and installed with `--no-index --find-links`; without one, pip or uv use the \
               host's index settings. Built with `uv` when the host has it, else `python -m venv \
               --without-pip` and the pip wheel Debian bundles in /usr/share/python-wheels, else \
               `ensurepip`. What `c.add(..)` returns has `.path`, `.bin` and `.python`.",

@@ -11,6 +11,7 @@ pub mod redact;
 pub mod sshd;
 pub mod sudo;
 mod test;
+pub mod wheel;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -65,7 +65,12 @@ impl Spec for VirtualenvSpec {
         };
         let wheelhouse = match &self.wheelhouse {
             None => None,
-            Some(dir) => Some((ctx.path("wheelhouse", dir)?, wheels(ctx, dir)?)),
+            // Next to the environment, not in it (a rebuild keeps the wheels), and
+            // one per environment (two sharing a project wheelhouse do not race).
+            Some(dir) => Some((
+                ctx.path("virtualenv", &format!("{}.wheels", self.path.trim_end_matches('/')))?,
+                wheels(ctx, dir)?,
+            )),
         };
         Ok(Resolved::of(Arc::new(Virtualenv {
             name: self.path.clone(),
