@@ -9,6 +9,7 @@ mod bench_ssh;
 mod check;
 mod deploy;
 mod errors;
+mod packages;
 mod privileged;
 mod resources;
 mod secrets;
