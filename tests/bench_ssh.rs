@@ -1,14 +1,17 @@
 //! The SSH benchmark (not a test: `#[ignore]`d, run by `benches/ssh_deploy.sh`, which
 //! builds in release mode). Real sshd test hosts on loopback; prints a table of
 //! cold, no-op and one-value-changed deploys next to the floor, the time of N
-//! parallel fresh `ssh host true` logins, and the round trips per host.
+//! parallel fresh `ssh host true` logins, and the round trips per host. The same
+//! workload with a wheel uploaded and a virtualenv built from it follows, once
+//! through Debian's bundled pip wheel and once through uv, next to a second
+//! floor: N parallel `python3 -m venv && pip install --no-index` of that wheel.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::sshd::TestHosts;
-use crate::support::{Project, Test};
+use crate::support::{Project, Test, wheel};
 
 const SERVICE: &str = r#"let s = service("bench");
 s.component("app", |c| {
@@ -30,8 +33,12 @@ s.component("app", |c| {
 "#;
 
 fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Arc<Project> {
+    project_with(SERVICE, hosts, aliases, value)
+}
+
+fn project_with(service: &str, hosts: &TestHosts, aliases: &[&str], value: &str) -> Arc<Project> {
     Test::new()
-        .service(SERVICE)
+        .service(service)
         .environment("bench")
         .override_("app", &format!("#{{ value: \"{value}\" }}"))
         .ssh_hosts(hosts, aliases)
@@ -69,6 +76,11 @@ fn deploy(p: &Arc<Project>) -> (Duration, Vec<u64>) {
 }
 
 fn floor(p: &Project, aliases: &[&str]) -> Duration {
+    parallel_ssh(p, aliases, "true")
+}
+
+/// Wall time of `command` run on every host at once, each over a fresh login.
+fn parallel_ssh(p: &Project, aliases: &[&str], command: &str) -> Duration {
     let started = Instant::now();
     let children: Vec<_> = aliases
         .iter()
@@ -77,14 +89,15 @@ fn floor(p: &Project, aliases: &[&str]) -> Duration {
                 .arg("-F")
                 .arg(p.path("ssh_config"))
                 .arg(a)
-                .arg("true")
+                .arg(command)
                 .stdin(Stdio::null())
+                .stdout(Stdio::null())
                 .spawn()
                 .unwrap()
         })
         .collect();
     for mut c in children {
-        assert!(c.wait().unwrap().success());
+        assert!(c.wait().unwrap().success(), "{command}");
     }
     started.elapsed()
 }
@@ -171,5 +184,129 @@ fn bench_ssh() {
             trips(&noop_trips),
             trips(&change_trips)
         );
+    }
+}
+
+/// The same workload plus a virtualenv built from one wheel of the project.
+fn venv_service() -> String {
+    SERVICE.replace(
+        "    c.add(command(\"restart\"",
+        "    c.add(virtualenv(\"venv\", #{ installer: c.attr(\"installer\", \"auto\"), requirements: [\"ordohello==1.0\"], wheelhouse: \"wheels\" }));\n    c.add(command(\"restart\"",
+    )
+}
+
+fn clean_homes(hosts: &TestHosts, aliases: &[&str]) {
+    for a in aliases {
+        let home = hosts.home(a);
+        for dir in ["deployment", ".ordo", ".cache"] {
+            let _ = std::fs::remove_dir_all(home.join(dir));
+        }
+    }
+}
+
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_virtualenv() {
+    const RUNS: usize = 5;
+    const FLOOR_RUNS: usize = 3;
+    println!(
+        "| hosts | installer | login floor | venv+pip floor | cold | no-op | one value changed | cold / venv floor | cold − 1.5× login floor | no-op / login floor | change / login floor | round trips (cold, no-op, change) |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for n in [1usize, 5, 10] {
+        let aliases: Vec<String> = (1..=n).map(|i| format!("v{i}")).collect();
+        let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+        let hosts = TestHosts::start(&aliases);
+        let p = project_with(&venv_service(), &hosts, &aliases, "a");
+        let whl = wheel::build(&p.path("wheels"), "ordohello", "1.0");
+        floor(&p, &aliases);
+        let login = median((0..7).map(|_| floor(&p, &aliases)).collect());
+        // The floor of building the environment the usual way, from the same
+        // wheel already on the host.
+        for a in &aliases {
+            let dir = hosts.home(a).join("floor");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&whl, dir.join(whl.file_name().unwrap())).unwrap();
+            let _ = Command::new("chmod").arg("-R").arg("a+rwX").arg(&dir).status();
+        }
+        let venv_pip = median(
+            (0..FLOOR_RUNS)
+                .map(|_| {
+                    parallel_ssh(
+                        &p,
+                        &aliases,
+                        "cd floor && rm -rf v && python3 -m venv v && v/bin/pip install -q --no-index --find-links . ordohello",
+                    )
+                })
+                .collect(),
+        );
+        for installer in ["pip", "uv"] {
+            let env = p.read("environments/bench.rhai");
+            let env = match env.find("installer: ") {
+                Some(i) => {
+                    let end = i + env[i..].find(',').unwrap();
+                    format!("{}installer: \"{installer}\"{}", &env[..i], &env[end..])
+                }
+                None => env.replacen("#{ value:", &format!("#{{ installer: \"{installer}\", value:"), 1),
+            };
+            p.write("environments/bench.rhai", &env);
+            let mut cold = Vec::new();
+            let mut cold_trips = Vec::new();
+            for _ in 0..RUNS {
+                clean_homes(&hosts, &aliases);
+                let (t, trips) = deploy(&p);
+                cold.push(t);
+                cold_trips = trips;
+            }
+            let record =
+                std::fs::read_to_string(hosts.home(aliases[0]).join("deployment/bench/venv/.ordo-venv")).unwrap();
+            let used = if installer == "uv" {
+                "installer uv"
+            } else {
+                "installer pip from Debian's bundled wheel"
+            };
+            assert!(record.contains(used), "{record}");
+            let mut noop = Vec::new();
+            let mut noop_trips = Vec::new();
+            for _ in 0..RUNS {
+                let (t, trips) = deploy(&p);
+                noop.push(t);
+                noop_trips = trips;
+            }
+            let mut change = Vec::new();
+            let mut change_trips = Vec::new();
+            for i in 0..RUNS {
+                set_value(&p, if i % 2 == 0 { "b" } else { "a" });
+                let (t, trips) = deploy(&p);
+                change.push(t);
+                change_trips = trips;
+            }
+            set_value(&p, "a");
+            let (cold, noop, change) = (median(cold), median(noop), median(change));
+            let by = |d: Duration, f: Duration| format!("{:.2}", d.as_secs_f64() / f.as_secs_f64());
+            let trips = |t: &[u64]| {
+                let (lo, hi) = (t.iter().min().unwrap(), t.iter().max().unwrap());
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}–{hi}")
+                }
+            };
+            println!(
+                "| {n} | {installer} | {} ms | {} ms | {} ms | {} ms | {} ms | {} | {:+.0} ms | {} | {} | {}, {}, {} |",
+                ms(login),
+                ms(venv_pip),
+                ms(cold),
+                ms(noop),
+                ms(change),
+                by(cold, venv_pip),
+                (cold.as_secs_f64() - 1.5 * login.as_secs_f64()) * 1000.0,
+                by(noop, login),
+                by(change, login),
+                trips(&cold_trips),
+                trips(&noop_trips),
+                trips(&change_trips)
+            );
+        }
     }
 }

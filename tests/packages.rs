@@ -27,12 +27,12 @@ struct AptRepo {
 impl AptRepo {
     fn new() -> AptRepo {
         for tool in ["/usr/bin/dpkg-deb", "/usr/bin/apt-get"] {
-            assert!(Path::new(tool).is_file(), "{tool} is missing: the package tests need dpkg and apt (Debian)");
+            assert!(
+                Path::new(tool).is_file(),
+                "{tool} is missing: the package tests need dpkg and apt (Debian)"
+            );
         }
-        let dir = tempfile::Builder::new()
-            .prefix("ordo-apt")
-            .tempdir_in("/tmp")
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("ordo-apt").tempdir_in("/tmp").unwrap();
         // apt reads it as its sandbox user.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let package = format!("ordo-test-{}", std::process::id());
@@ -81,7 +81,14 @@ impl AptRepo {
         }
         std::fs::write(self.dir.path().join("Packages"), index).unwrap();
         run(Command::new("apt-get")
-            .args(["update", "-qq", "-o", "APT::Get::List-Cleanup=0", "-o", "Dir::Etc::sourceparts=-"])
+            .args([
+                "update",
+                "-qq",
+                "-o",
+                "APT::Get::List-Cleanup=0",
+                "-o",
+                "Dir::Etc::sourceparts=-",
+            ])
             .arg("-o")
             .arg(format!("Dir::Etc::sourcelist={}", self.list.display())));
     }
@@ -150,7 +157,11 @@ fn squash(text: &str) -> String {
 fn fails_with(p: &std::sync::Arc<Project>, wanted: &[&str]) {
     let out = p.test().args(&["deploy", "prod", "--yes"]).failure().run();
     for w in wanted {
-        assert!(squash(&out.stderr).contains(&squash(w)), "missing {w:?} in:\n{}", out.stderr);
+        assert!(
+            squash(&out.stderr).contains(&squash(w)),
+            "missing {w:?} in:\n{}",
+            out.stderr
+        );
     }
 }
 
@@ -178,7 +189,9 @@ fn packages_are_a_prerequisite_or_installed_with_sudo() {
     fails_with(
         &p,
         &[
-            &format!("t1:x packages {pkg} cannot be verified: a platform prerequisite is not met: the host needs: install {pkg}."),
+            &format!(
+                "t1:x packages {pkg} cannot be verified: a platform prerequisite is not met: the host needs: install {pkg}."
+            ),
             &format!("An administrator runs: `sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y {pkg}`"),
             "nothing was changed on any host",
         ],
