@@ -115,6 +115,8 @@ fn ms(d: Duration) -> String {
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh() {
     const RUNS: usize = 7;
+    // libtest prints the test's name without a newline before its output.
+    println!();
     println!(
         "| hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |"
     );
@@ -209,6 +211,7 @@ fn clean_homes(hosts: &TestHosts, aliases: &[&str]) {
 fn bench_ssh_virtualenv() {
     const RUNS: usize = 5;
     const FLOOR_RUNS: usize = 3;
+    println!();
     println!(
         "| hosts | installer | login floor | venv+pip floor | cold | no-op | one value changed | cold / venv floor | cold − 1.5× login floor | no-op / login floor | change / login floor | round trips (cold, no-op, change) |"
     );

@@ -9,10 +9,11 @@
 //! requirements and wheels). A different interpreter path or major.minor version
 //! rebuilds; a different hash updates; otherwise nothing runs.
 //!
-//! Building must not pay for bootstrapping pip (decision 15): `uv` when the host
-//! has it (`uv venv` + `uv pip install --offline`), else `python -m venv
-//! --without-pip` and the pip wheel Debian bundles (`/usr/share/python-wheels`),
-//! run from the wheel by the new environment's interpreter, else `ensurepip`.
+//! Building must not pay for bootstrapping pip (decisions, "Software assembly"):
+//! `uv` when the host has it (`uv venv` + `uv pip install --offline`), else
+//! `python -m venv --without-pip` and the pip wheel Debian bundles
+//! (`/usr/share/python-wheels`), run from the wheel by the new environment's
+//! interpreter, else `ensurepip`.
 
 use std::sync::Arc;
 

@@ -453,6 +453,23 @@ mod tests {
     }
 
     #[test]
+    fn gathered_facts_merge_their_items_and_run_once() {
+        fn render(items: &BTreeSet<String>) -> String {
+            format!("echo {}", items.iter().cloned().collect::<Vec<_>>().join(" "))
+        }
+        let mut p = ProbeScript::new(Duration::from_secs(60));
+        p.gather("pkgs", ["curl".to_string()], render);
+        p.gather("pkgs", ["bash".to_string(), "curl".to_string()], render);
+        let s = p.render("");
+        assert_eq!(s.matches("printf 'G pkgs '").count(), 1, "{s}");
+        assert!(s.contains("{ echo bash curl\n} 2>/dev/null | base64 -w0"), "{s}");
+        let facts = Facts::parse(&format!("G pkgs {}\nG none \nend\n", b64(b"bash 5.2\n"))).unwrap();
+        assert_eq!(facts.gathered("pkgs"), Some(&b"bash 5.2\n"[..]));
+        assert_eq!(facts.gathered("none"), Some(&b""[..]));
+        assert_eq!(facts.gathered("other"), None);
+    }
+
+    #[test]
     fn the_script_feeds_paths_through_a_list_not_argv() {
         let mut p = ProbeScript::new(Duration::from_secs(60));
         for i in 0..3 {
