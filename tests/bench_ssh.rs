@@ -206,14 +206,78 @@ fn clean_homes(hosts: &TestHosts, aliases: &[&str]) {
     }
 }
 
+/// Sets the `installer` attribute of the environment's override.
+fn set_installer(p: &Project, installer: &str) {
+    let env = p.read("environments/bench.rhai");
+    let env = match env.find("installer: ") {
+        Some(i) => {
+            let end = i + env[i..].find(',').unwrap();
+            format!("{}installer: \"{installer}\"{}", &env[..i], &env[end..])
+        }
+        None => env.replacen("#{ value:", &format!("#{{ installer: \"{installer}\", value:"), 1),
+    };
+    p.write("environments/bench.rhai", &env);
+}
+
+/// Measurements of one kind, each taken next to a floor measured right before it
+/// (the machine's load changes during a run; a ratio of neighbours is fairer).
+#[derive(Default)]
+struct Paired {
+    runs: Vec<Duration>,
+    floors: Vec<Duration>,
+    trips: Vec<u64>,
+}
+
+impl Paired {
+    fn median(&self) -> Duration {
+        median(self.runs.clone())
+    }
+
+    fn floor(&self) -> Duration {
+        median(self.floors.clone())
+    }
+
+    /// The median of the run-to-floor ratios.
+    fn ratio(&self) -> f64 {
+        let mut r: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&self.floors)
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    }
+
+    /// The median of run − 1.5 × floor, in ms.
+    fn over(&self) -> f64 {
+        let mut r: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&self.floors)
+            .map(|(a, b)| (a.as_secs_f64() - 1.5 * b.as_secs_f64()) * 1000.0)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    }
+
+    fn trips(&self) -> String {
+        let (lo, hi) = (self.trips.iter().min().unwrap(), self.trips.iter().max().unwrap());
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        }
+    }
+}
+
 #[test]
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh_virtualenv() {
     const RUNS: usize = 5;
-    const FLOOR_RUNS: usize = 3;
     println!();
     println!(
-        "| hosts | installer | login floor | venv+pip floor | cold | no-op | one value changed | cold / venv floor | cold − 1.5× login floor | no-op / login floor | change / login floor | round trips (cold, no-op, change) |"
+        "| hosts | installer | login floor | venv+pip floor | cold | no-op | one value changed | cold / venv+pip floor | cold − 1.5× login floor | no-op / login floor | change / login floor | round trips (cold, no-op, change) |"
     );
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for n in [1usize, 5, 10] {
@@ -223,7 +287,6 @@ fn bench_ssh_virtualenv() {
         let p = project_with(&venv_service(), &hosts, &aliases, "a");
         let whl = wheel::build(&p.path("wheels"), "ordohello", "1.0");
         floor(&p, &aliases);
-        let login = median((0..7).map(|_| floor(&p, &aliases)).collect());
         // The floor of building the environment the usual way, from the same
         // wheel already on the host.
         for a in &aliases {
@@ -232,83 +295,70 @@ fn bench_ssh_virtualenv() {
             std::fs::copy(&whl, dir.join(whl.file_name().unwrap())).unwrap();
             let _ = Command::new("chmod").arg("-R").arg("a+rwX").arg(&dir).status();
         }
-        let venv_pip = median(
-            (0..FLOOR_RUNS)
-                .map(|_| {
-                    parallel_ssh(
-                        &p,
-                        &aliases,
-                        "cd floor && rm -rf v && python3 -m venv v && v/bin/pip install -q --no-index --find-links . ordohello",
-                    )
-                })
-                .collect(),
-        );
-        for installer in ["pip", "uv"] {
-            let env = p.read("environments/bench.rhai");
-            let env = match env.find("installer: ") {
-                Some(i) => {
-                    let end = i + env[i..].find(',').unwrap();
-                    format!("{}installer: \"{installer}\"{}", &env[..i], &env[end..])
-                }
-                None => env.replacen("#{ value:", &format!("#{{ installer: \"{installer}\", value:"), 1),
-            };
-            p.write("environments/bench.rhai", &env);
-            let mut cold = Vec::new();
-            let mut cold_trips = Vec::new();
-            for _ in 0..RUNS {
+        let venv_floor = || {
+            parallel_ssh(
+                &p,
+                &aliases,
+                "cd floor && rm -rf v && python3 -m venv v && v/bin/pip install -q --no-index --find-links . ordohello",
+            )
+        };
+        let installers = ["pip", "uv"];
+        // Cold deploys: each next to a login floor and a venv+pip floor.
+        let mut cold: Vec<Paired> = installers.iter().map(|_| Paired::default()).collect();
+        let mut cold_login: Vec<Paired> = installers.iter().map(|_| Paired::default()).collect();
+        for _ in 0..RUNS {
+            for (k, installer) in installers.iter().enumerate() {
+                set_installer(&p, installer);
                 clean_homes(&hosts, &aliases);
+                let (vf, lf) = (venv_floor(), floor(&p, &aliases));
                 let (t, trips) = deploy(&p);
-                cold.push(t);
-                cold_trips = trips;
+                cold[k].runs.push(t);
+                cold[k].floors.push(vf);
+                cold[k].trips = trips;
+                cold_login[k].runs.push(t);
+                cold_login[k].floors.push(lf);
             }
+        }
+        for (k, installer) in installers.iter().enumerate() {
+            set_installer(&p, installer);
+            clean_homes(&hosts, &aliases);
+            deploy(&p);
             let record =
                 std::fs::read_to_string(hosts.home(aliases[0]).join("deployment/bench/venv/.ordo-venv")).unwrap();
-            let used = if installer == "uv" {
+            let used = if *installer == "uv" {
                 "installer uv"
             } else {
                 "installer pip from Debian's bundled wheel"
             };
             assert!(record.contains(used), "{record}");
-            let mut noop = Vec::new();
-            let mut noop_trips = Vec::new();
-            for _ in 0..RUNS {
-                let (t, trips) = deploy(&p);
-                noop.push(t);
-                noop_trips = trips;
-            }
-            let mut change = Vec::new();
-            let mut change_trips = Vec::new();
+            let mut noop = Paired::default();
+            let mut change = Paired::default();
             for i in 0..RUNS {
-                set_value(&p, if i % 2 == 0 { "b" } else { "a" });
+                noop.floors.push(floor(&p, &aliases));
                 let (t, trips) = deploy(&p);
-                change.push(t);
-                change_trips = trips;
+                noop.runs.push(t);
+                noop.trips = trips;
+                set_value(&p, if i % 2 == 0 { "b" } else { "a" });
+                change.floors.push(floor(&p, &aliases));
+                let (t, trips) = deploy(&p);
+                change.runs.push(t);
+                change.trips = trips;
             }
             set_value(&p, "a");
-            let (cold, noop, change) = (median(cold), median(noop), median(change));
-            let by = |d: Duration, f: Duration| format!("{:.2}", d.as_secs_f64() / f.as_secs_f64());
-            let trips = |t: &[u64]| {
-                let (lo, hi) = (t.iter().min().unwrap(), t.iter().max().unwrap());
-                if lo == hi {
-                    lo.to_string()
-                } else {
-                    format!("{lo}–{hi}")
-                }
-            };
             println!(
-                "| {n} | {installer} | {} ms | {} ms | {} ms | {} ms | {} ms | {} | {:+.0} ms | {} | {} | {}, {}, {} |",
-                ms(login),
-                ms(venv_pip),
-                ms(cold),
-                ms(noop),
-                ms(change),
-                by(cold, venv_pip),
-                (cold.as_secs_f64() - 1.5 * login.as_secs_f64()) * 1000.0,
-                by(noop, login),
-                by(change, login),
-                trips(&cold_trips),
-                trips(&noop_trips),
-                trips(&change_trips)
+                "| {n} | {installer} | {} ms | {} ms | {} ms | {} ms | {} ms | {:.2} | {:+.0} ms | {:.2} | {:.2} | {}, {}, {} |",
+                ms(cold_login[k].floor()),
+                ms(cold[k].floor()),
+                ms(cold[k].median()),
+                ms(noop.median()),
+                ms(change.median()),
+                cold[k].ratio(),
+                cold_login[k].over(),
+                noop.ratio(),
+                change.ratio(),
+                cold[k].trips(),
+                noop.trips(),
+                change.trips()
             );
         }
     }
