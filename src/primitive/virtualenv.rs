@@ -395,6 +395,13 @@ impl Primitive for Virtualenv {
         else {
             return;
         };
+        let mode = match work {
+            Work::Nothing | Work::Conflict(_) => return,
+            Work::Create => "create",
+            Work::Rebuild(_) => "rebuild",
+            Work::Update => "update",
+        };
+        // Changed wheels first, staged and checked like files.
         if let Some((dir, _)) = &self.wheelhouse {
             for w in self.wheels_to_upload(facts) {
                 let target = dir.join(&w.name);
@@ -406,12 +413,6 @@ impl Primitive for Virtualenv {
                 script.file(step.id, &target, w.content.clone(), 0o644, None, expect);
             }
         }
-        let mode = match work {
-            Work::Nothing | Work::Conflict(_) => return,
-            Work::Create => "create",
-            Work::Rebuild(_) => "rebuild",
-            Work::Update => "update",
-        };
         let (wheelhouse, keep) = match &self.wheelhouse {
             Some((dir, wheels)) => (
                 word(dir),
