@@ -15,7 +15,13 @@
 //! (`/usr/share/python-wheels`), run from the wheel by the new environment's
 //! interpreter, else `ensurepip`.
 
+mod build;
+mod found;
+
 use std::sync::Arc;
+
+use build::BUILD_SH;
+use found::{Decision, Found, Tool, Work, version};
 
 use super::{Change, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::model::HostPath;
@@ -99,95 +105,6 @@ pub struct Virtualenv {
     pub installer: Installer,
     /// Where uv is, when not on PATH, `~/.local/bin` or `~/.cargo/bin`.
     pub uv: Option<Interpreter>,
-}
-
-/// What the probe found out about the environment and the host's tools.
-#[derive(Debug, Default)]
-struct Found {
-    python: Option<String>,
-    version: Option<String>,
-    env: String,
-    record: Vec<String>,
-    uv: Option<String>,
-    pip_wheel: Option<String>,
-}
-
-impl Found {
-    fn read(text: &str) -> Found {
-        let mut f = Found::default();
-        for line in text.lines() {
-            let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-            match tag {
-                "python" if rest != "-" => f.python = Some(rest.to_string()),
-                "version" => f.version = Some(rest.trim().to_string()),
-                "env" => f.env = rest.to_string(),
-                "record" => f.record.push(rest.to_string()),
-                "uv" => f.uv = Some(rest.to_string()),
-                // The glob sorts them; the last is the newest of the usual ones.
-                "pipwheel" => f.pip_wheel = Some(rest.to_string()),
-                _ => {}
-            }
-        }
-        f
-    }
-
-    fn recorded(&self, key: &str) -> Option<&str> {
-        self.record.iter().find_map(|l| l.strip_prefix(key)?.strip_prefix(' '))
-    }
-}
-
-/// The tool that will build, as the apply script names it.
-#[derive(Debug, PartialEq, Eq)]
-enum Tool {
-    Uv(String),
-    PipWheel(String),
-    Ensurepip,
-}
-
-impl Tool {
-    fn arg(&self) -> String {
-        match self {
-            Tool::Uv(p) => format!("uv:{p}"),
-            Tool::PipWheel(p) => format!("pip:{p}"),
-            Tool::Ensurepip => "ensurepip".into(),
-        }
-    }
-
-    fn shown(&self) -> &'static str {
-        match self {
-            Tool::Uv(_) => "uv",
-            Tool::PipWheel(_) => "pip from Debian's bundled wheel",
-            Tool::Ensurepip => "ensurepip",
-        }
-    }
-}
-
-/// What a deploy does to the environment.
-#[derive(Debug, PartialEq, Eq)]
-enum Work {
-    Nothing,
-    Conflict(String),
-    Create,
-    Rebuild(String),
-    Update,
-}
-
-struct Decision {
-    work: Work,
-    /// The interpreter's path on the host, and its version.
-    python: String,
-    version: String,
-    tool: Tool,
-}
-
-/// `3.11.2` from `Python 3.11.2`, and its `3.11`.
-fn version(said: &str) -> Option<(String, String)> {
-    let v = said.strip_prefix("Python ")?.trim();
-    let mut parts = v.split('.');
-    let (major, minor) = (parts.next()?, parts.next()?);
-    let minor: String = minor.chars().take_while(char::is_ascii_digit).collect();
-    (major.chars().all(|c| c.is_ascii_digit()) && !major.is_empty() && !minor.is_empty())
-        .then(|| (v.to_string(), format!("{major}.{minor}")))
 }
 
 impl Virtualenv {
@@ -440,65 +357,6 @@ impl Primitive for Virtualenv {
         ));
     }
 }
-
-/// Builds or updates one environment: `vb ID TIMEOUT VENV PYTHON TOOL WHEELHOUSE
-/// MODE REQUIREMENTS RECORD KEEP`, under a timeout that stops the whole process
-/// group. umask 022: the environment is read by the service, not only by the
-/// login user. `building` is recorded as soon as the environment exists, so a
-/// build that dies half-way is rebuilt (and never mistaken for someone else's).
-/// The wheelhouse mirrors the project's: wheels not in KEEP are removed first,
-/// so an old wheel cannot satisfy an unpinned requirement.
-const BUILD_SH: &str = r#"VB='set -e
-v=$1 py=$2 tool=$3 wh=$4 mode=$5 req=$6 rec=$7 keep=$8
-if [ "$mode" = rebuild ]; then rm -rf -- "$v"; fi
-new=
-if [ ! -d "$v" ]; then
-  new=1
-  case $v in */*) mkdir -p -- "${v%/*}";; esac
-  case $tool in
-    uv:*) "${tool#uv:}" venv --quiet --python "$py" -- "$v";;
-    ensurepip) "$py" -m venv -- "$v";;
-    *) "$py" -m venv --without-pip -- "$v";;
-  esac
-  echo building > "$v/.ordo-venv"
-fi
-set --
-if [ -n "$wh" ]; then
-  case $wh in /*) ;; *) wh=$PWD/${wh#./};; esac
-  for f in "$wh"/*.whl; do
-    [ -e "$f" ] || continue
-    case "
-$keep
-" in *"
-${f##*/}
-"*) ;; *) rm -f -- "$f";; esac
-  done
-  set -- --no-index --find-links "$wh"
-fi
-if [ -s "$req" ]; then
-  case $tool in
-    uv:*)
-      [ -z "$wh" ] || set -- "$@" --offline
-      [ -n "$new" ] || set -- "$@" --upgrade
-      [ -n "$new" ] || [ -z "$wh" ] || set -- "$@" --reinstall
-      "${tool#uv:}" pip install --quiet --python "$v/bin/python" "$@" -r "$req";;
-    *)
-      [ -n "$new" ] || set -- "$@" --upgrade
-      [ -n "$new" ] || [ -z "$wh" ] || set -- "$@" --force-reinstall
-      if [ "$tool" = ensurepip ]; then set -- -m pip install "$@"; else set -- "${tool#pip:}/pip" install "$@"; fi
-      "$v/bin/python" "$@" --quiet --disable-pip-version-check --no-input -r "$req";;
-  esac
-fi
-cp -- "$req" "$v/.ordo-requirements.txt"
-printf "%s" "$rec" > "$v/.ordo-venv"'
-vb() {
-  vi=$1 vt=$2; shift 2
-  ( umask 022; export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1; exec timeout -k 10 "$vt" sh -c "$VB" vb "$@" ) </dev/null >"$O" 2>&1
-  r=$?
-  if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $vt s (timeout)" >> "$O"; fi
-  [ $r -eq 0 ] || fail "$vi" $r
-  echo "$vi ok"
-}"#;
 
 pub const DOC: Doc = Doc {
     name: "virtualenv",
