@@ -312,7 +312,14 @@ impl Drop for Ssh {
 /// its parent gone.
 fn remote_command(privileged: bool) -> &'static [&'static str] {
     if privileged {
-        &["exec", "sudo", "-n", "/bin/sh", "-s"]
+        // Logged in as root, there is nothing to gain: root needs no sudo, and a
+        // host without sudo must not fail what the probe found possible.
+        &[
+            "exec",
+            "sh",
+            "-c",
+            "if [ \"$(id -u)\" = 0 ]; then exec /bin/sh -s; else exec sudo -n /bin/sh -s; fi",
+        ]
     } else {
         &["exec", "sh", "-s"]
     }
