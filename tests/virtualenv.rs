@@ -2,7 +2,7 @@
 //! console script runs; a no-op deploy runs no pip or uv (wrappers that log every
 //! call prove it); a changed requirement installs again without a rebuild; a
 //! changed interpreter version rebuilds; the uv path, the bundled-pip-wheel path
-//! and ensurepip all build.
+//! and ensurepip all build; an environment no longer declared is removed.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -202,4 +202,28 @@ s.component("app", |c| {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(wheels, vec!["ordohello-2.1-py3-none-any.whl".to_string()]);
+
+    // An environment no step declares any more goes, with its wheels; a directory
+    // of the same kind ordo did not build would stay (no `.ordo-venv` in it).
+    p.write(
+        "services/s.rhai",
+        &p.read("services/s.rhai")
+            .replace(
+                "    let slow = c.add(virtualenv(\"slow\", #{ installer: \"ensurepip\", requirements: \"requirements.txt\", wheelhouse: \"wheels\" }));\n",
+                "",
+            )
+            .replace("; ${slow.bin}/ordohello > slow.txt", "")
+            .replace("[fast, slow]", "[fast]"),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:app virtualenv slow (no longer declared)")
+        .run();
+    assert!(!root.join("slow").exists(), "the environment is removed");
+    assert!(!root.join("slow.wheels").exists(), "its wheels are removed");
+    assert!(root.join("fast/.ordo-venv").is_file(), "the other one stays");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change: 2 steps on 1 host up to date")
+        .run();
 }

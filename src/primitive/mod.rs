@@ -155,6 +155,9 @@ pub enum ManagedKind {
     Program,
     /// A cron block's record file: removing it removes the block from the crontab.
     Cron,
+    /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
+    /// removed with everything in it.
+    Virtualenv,
 }
 
 impl ManagedKind {
@@ -165,6 +168,7 @@ impl ManagedKind {
             ManagedKind::Symlink => "symlink",
             ManagedKind::Program => "program",
             ManagedKind::Cron => "cron",
+            ManagedKind::Virtualenv => "virtualenv",
         }
     }
 
@@ -175,6 +179,7 @@ impl ManagedKind {
             "symlink" => Some(ManagedKind::Symlink),
             "program" => Some(ManagedKind::Program),
             "cron" => Some(ManagedKind::Cron),
+            "virtualenv" => Some(ManagedKind::Virtualenv),
             _ => None,
         }
     }

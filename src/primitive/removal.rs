@@ -46,6 +46,7 @@ impl Primitive for Removal {
                 | (ManagedKind::Symlink, PathKind::Link)
                 | (ManagedKind::Program, PathKind::Dir)
                 | (ManagedKind::Cron, PathKind::File)
+                | (ManagedKind::Virtualenv, PathKind::Dir)
         );
         Ok(same.then(|| Planned::new(Change::Remove).detail("no longer declared")))
     }
@@ -57,6 +58,7 @@ impl Primitive for Removal {
             ManagedKind::Symlink => "l",
             ManagedKind::Program => return super::program::removal(step.id, &self.path, script),
             ManagedKind::Cron => return super::cron::removal(step.id, &self.path, script),
+            ManagedKind::Virtualenv => return super::virtualenv::removal(step.id, &self.path, script),
         };
         script.function("rm_", REMOVE_SH);
         // A directory kept because it is not empty stays on the list of what ordo

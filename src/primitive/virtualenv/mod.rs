@@ -261,7 +261,7 @@ impl Primitive for Virtualenv {
     fn managed(&self) -> Option<Managed> {
         Some(Managed {
             path: self.path.clone(),
-            kind: ManagedKind::Directory,
+            kind: ManagedKind::Virtualenv,
             shareable: None,
         })
     }
@@ -357,6 +357,25 @@ impl Primitive for Virtualenv {
         ));
     }
 }
+
+/// Removes an environment no step declares any more — only when it holds ordo's
+/// record (ordo built it), with everything in it — and the wheels ordo uploaded
+/// next to it (`<path>.wheels/*.whl`, then the directory if that emptied it).
+pub(crate) fn removal(step: crate::ids::StepId, path: &HostPath, script: &mut ApplyScript) {
+    script.function("rv_", REMOVE_SH);
+    script.line(&format!("rv_ {step} {}", crate::shell::word(path)));
+}
+
+const REMOVE_SH: &str = r#"rv_() {
+  if [ -d "$2" ] && [ ! -L "$2" ] && [ -f "$2/.ordo-venv" ] && [ ! -L "$2/.ordo-venv" ]; then
+    rm -rf -- "$2" >"$O" 2>&1 || fail "$1" 1
+  fi
+  if [ -d "$2.wheels" ] && [ ! -L "$2.wheels" ]; then
+    for w in "$2.wheels"/*.whl; do if [ -f "$w" ] && [ ! -L "$w" ]; then rm -f -- "$w"; fi; done
+    rmdir -- "$2.wheels" 2>/dev/null || :
+  fi
+  echo "$1 ok"
+}"#;
 
 pub const DOC: Doc = Doc {
     name: "virtualenv",
