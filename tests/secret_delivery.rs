@@ -345,3 +345,55 @@ fn secret_names_are_checked_without_a_key() {
         .stderr_contains("ORDO_AGE_KEY")
         .run();
 }
+
+/// The REPL decrypts what its lines use and redacts what it prints: a secret's
+/// value, a command's output that echoes it, a file's diff, the JSON results.
+#[test]
+fn the_repl_never_prints_a_secret() {
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.conf\", \"pw = \" + secret(\"db_password\") + \"\\n\")); });\n",
+        )
+        .local_host("h")
+        .place("x")
+        .build();
+    let key = p.path("id.age");
+    let public = p
+        .test()
+        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
+        .run()
+        .stdout;
+    p.test()
+        .args(&["secrets", "recipients", "add", "test", public.trim()])
+        .run();
+    p.test()
+        .args(&["secrets", "set", "test", "db_password"])
+        .stdin(SECRET)
+        .run();
+    let key = std::fs::read_to_string(&key).unwrap();
+    let lines = "let pw = secret(\"db_password\");\npw\nprint(pw)\n`in a string: ${pw}`\n\
+                 host(\"h\").run(\"echo \" + shell_quote(pw)).stdout\ndiff(\"x\", \"h\")\napply(\"x\", \"h\")\n";
+    for format in ["human", "json"] {
+        // Absent again: the plan shows the masked diff of its creation.
+        let _ = std::fs::remove_file(p.path("hosts/h/deployment/s/a.conf"));
+        let out = p
+            .test()
+            .args(&["repl", "test", "--yes", "--format", format])
+            .env("ORDO_AGE_KEY", &key)
+            .stdin(lines)
+            .run();
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            all.contains("[secret:db_password]") || all.contains("[redacted]"),
+            "{all}"
+        );
+        assert!(
+            all.contains("pw = [secret:db_password]"),
+            "the diff is shown, masked: {all}"
+        );
+        assert!(all.contains("[redacted]"), "what the host echoed is redacted: {all}");
+        assert_clean(&format!("the REPL's {format} output"), &all);
+    }
+    // It was delivered, though.
+    assert_eq!(p.read("hosts/h/deployment/s/a.conf"), format!("pw = {SECRET}\n"));
+}

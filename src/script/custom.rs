@@ -134,19 +134,24 @@ impl HostHandle {
     /// Runs `cmd` with its secrets revealed; messages keep the command as written
     /// (secrets as `[secret:name]`).
     fn run(&self, cmd: &str) -> RhaiResult<RunOutput> {
-        let plain = match &self.vault {
-            Some(v) if crate::secrets::has_token(cmd) => {
-                let r = v.reveal(cmd.as_bytes()).map_err(fail)?;
-                String::from_utf8(r.bytes).map_err(|_| {
-                    fail(
-                        Problem::new(Kind::Script, "a secret used in a command is not text")
-                            .help("use binary secrets as a file's content, and point the command at the file"),
-                    )
-                })?
-            }
-            _ => cmd.to_string(),
-        };
+        let plain = reveal_command(self.vault.as_deref(), cmd)?;
         self.io.run(&self.script(&plain)).map_err(fail)
+    }
+}
+
+/// `cmd` with the secrets it holds revealed, for running it on a host.
+pub(crate) fn reveal_command(vault: Option<&crate::secrets::Vault>, cmd: &str) -> RhaiResult<String> {
+    match vault {
+        Some(v) if crate::secrets::has_token(cmd) => {
+            let r = v.reveal(cmd.as_bytes()).map_err(fail)?;
+            String::from_utf8(r.bytes).map_err(|_| {
+                fail(
+                    Problem::new(Kind::Script, "a secret used in a command is not text")
+                        .help("use binary secrets as a file's content, and point the command at the file"),
+                )
+            })
+        }
+        _ => Ok(cmd.to_string()),
     }
 }
 

@@ -149,7 +149,10 @@ fn register_hosts(engine: &mut Engine, session: &Arc<Session>) {
         "REPL: runs `cmd` with `sh` in the service user's home on the selected hosts, in parallel; prints the output grouped per host.\n\
          Returns the result (`.ok`, `.code`, `.stdout`, `.stderr`) for one host named exactly, else an array of them. Ctrl-C stops it.",
         move |ctx: NativeCallContext, h: &mut HostSelection, cmd: &str| -> RhaiResult<Dynamic> {
-            let results = live(&s, &ctx)?.run(&h.names, cmd).map_err(fail)?;
+            let live = live(&s, &ctx)?;
+            // The output is redacted like every output; the host gets the value.
+            let cmd = crate::script::custom::reveal_command(s.vault.as_deref(), cmd)?;
+            let results = live.run(&h.names, &cmd).map_err(fail)?;
             let exact = h.names.len() == 1 && h.names[0] == h.pattern;
             let mut values: Array = results.into_iter().map(|r| Dynamic::from(RunResult(r))).collect();
             Ok(if exact && values.len() == 1 {
