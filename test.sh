@@ -20,6 +20,11 @@ command -v git >/dev/null || missing+=(git)
 # The services tests run real supervisors, a real balancer and real crontabs.
 command -v supervisord >/dev/null || missing+=(supervisor)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The standard library's recipes (tests/recipes.rs): both proxies, and a real
+# PostgreSQL cluster with its client.
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 command -v crontab >/dev/null || missing+=(cron)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/python3 ] || missing+=(python3)

@@ -19,6 +19,7 @@ mod inputs;
 mod layering;
 mod libraries;
 mod programs;
+mod recipes;
 mod repl;
 mod secret_delivery;
 mod secrets;

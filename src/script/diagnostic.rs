@@ -75,7 +75,10 @@ fn recipe_error(err: &EvalAltResult, here: Option<&Span>, frames: &[(Span, Strin
         return None;
     }
     let here = here?;
-    let module = here.file.trim_start_matches("stdlib/").trim_end_matches(".rhai");
+    // The module the caller called: where the outermost call inside the standard
+    // library was made (a recipe calling `ordo/options`), else where it threw.
+    let called = frames.iter().map(|(s, _)| s).find(|s| in_stdlib(s)).unwrap_or(here);
+    let module = called.file.trim_start_matches("stdlib/").trim_end_matches(".rhai");
     let mut problem = Problem::new(Kind::Script, value.to_string()).help(format!(
         "raised at {}:{}; `ordo doc ordo/{module}` documents its functions and options",
         here.file, here.line
