@@ -511,3 +511,18 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
         assert!(!log.contains(secret), "the server log shows a password ({secret}):\n{log}");
     }
 }
+
+/// `ordo/paths`, which recipes build paths with (`basename` and `dirname` once
+/// called a function Rhai does not have).
+#[test]
+fn paths_join_and_split() {
+    Test::new()
+        .service(
+            "import \"ordo/paths\" as paths;\nlet s = service(\"s\");\ns.component(\"x\", |c| {\n    print([paths::join(\"a/\", \"b\"), paths::join(\"a\", \"/b\"), paths::basename(\"a/b/c.txt\"), paths::basename(\"c\"),\n           paths::dirname(\"a/b/c.txt\"), paths::dirname(\"c\"), paths::dirname(\"/c\")]);\n});\n",
+        )
+        .local_host("h")
+        .place("x")
+        .args(&["check", "test"])
+        .stderr("[\"a/b\", \"/b\", \"c.txt\", \"c\", \"a/b\", \".\", \"/\"]\n")
+        .run();
+}
