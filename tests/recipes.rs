@@ -526,3 +526,66 @@ fn paths_join_and_split() {
         .stderr("[\"a/b\", \"/b\", \"c.txt\", \"c\", \"a/b\", \".\", \"/\"]\n")
         .run();
 }
+
+/// The example in a module's documentation (its first `rhai` block).
+fn doc_example(module: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("stdlib/{module}.rhai"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let doc: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    let start = doc.iter().position(|l| *l == "```rhai").expect("a ```rhai block") + 1;
+    let len = doc[start..].iter().position(|l| *l == "```").expect("its end");
+    doc[start..start + len].join("\n") + "\n"
+}
+
+/// The examples the recipes document are whole: as a module of a project whose
+/// other components provide and take what they need, they check cleanly.
+#[test]
+fn the_documented_examples_of_the_recipes_check() {
+    let cases = [
+        (
+            "proxy",
+            "s.component(\"app\", |c| { c.provide(\"app:backend\", #{ host: c.host.name, address: \"127.0.0.1:8001\" }); });\n\
+             s.component(\"lb\", |c| example::balancer(c));\n\
+             s.component(\"front\", |c| { c.require_one(\"lb:url\"); });\n",
+            ["app", "lb", "front"].as_slice(),
+            "ok: 5 steps on 1 host\n",
+        ),
+        (
+            "postgres",
+            "s.component(\"db\", |c| example::db(c));\n\
+             s.component(\"app\", |c| { c.require_one(\"db:dsn\"); });\n",
+            ["db", "app"].as_slice(),
+            "ok: 2 steps on 1 host\n",
+        ),
+    ];
+    for (module, components, placed, ok) in cases {
+        let p = Test::new()
+            .service(&format!(
+                "import \"components/example\" as example;\nlet s = service(\"s\");\n{components}"
+            ))
+            .file("components/example.rhai", &doc_example(module))
+            .local_host("h")
+            .environment_line(&format!(
+                "for name in {placed:?} {{ env.place(name, \"h\"); }}"
+            ))
+            .build();
+        let key = p.path("id.age");
+        let public = p
+            .test()
+            .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
+            .run()
+            .stdout;
+        p.test()
+            .args(&["secrets", "recipients", "add", "test", public.trim()])
+            .run();
+        p.test()
+            .args(&["secrets", "set", "test", "db_password"])
+            .stdin("pw")
+            .run();
+        p.test().args(&["check", "test"]).stdout(ok).stderr("").run();
+    }
+}
