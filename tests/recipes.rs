@@ -139,7 +139,11 @@ fn nginx_and_haproxy_balance_requests_over_the_provided_backends_and_reload_in_p
     }
     let both: BTreeSet<String> = ["web1", "web2"].iter().map(ToString::to_string).collect();
     assert_eq!(answers(nginx_port, 20), both, "nginx sends requests to both backends");
-    assert_eq!(answers(haproxy_port, 20), both, "haproxy sends requests to both backends");
+    assert_eq!(
+        answers(haproxy_port, 20),
+        both,
+        "haproxy sends requests to both backends"
+    );
 
     // The proxies' own checkers accept what the recipe wrote.
     let root = hosts.home("lb").join("deployment/s");
@@ -172,10 +176,7 @@ fn nginx_and_haproxy_balance_requests_over_the_provided_backends_and_reload_in_p
 
     // A new balancing method: both proxies are checked and reloaded, the same
     // main processes go on serving.
-    let (nginx_pid, haproxy_pid) = (
-        program_pid(&hosts, "lb", "nginx"),
-        program_pid(&hosts, "lb", "haproxy"),
-    );
+    let (nginx_pid, haproxy_pid) = (program_pid(&hosts, "lb", "nginx"), program_pid(&hosts, "lb", "haproxy"));
     p.write(
         "environments/prod.rhai",
         &p.read("environments/prod.rhai").replace(
@@ -196,7 +197,11 @@ fn nginx_and_haproxy_balance_requests_over_the_provided_backends_and_reload_in_p
     assert_eq!(answers(nginx_port, 10).len(), 2, "nginx after its reload");
     assert_eq!(answers(haproxy_port, 10).len(), 2, "haproxy after its reload");
     assert_eq!(program_pid(&hosts, "lb", "nginx"), nginx_pid, "nginx reloaded in place");
-    assert_eq!(program_pid(&hosts, "lb", "haproxy"), haproxy_pid, "haproxy reloaded in place");
+    assert_eq!(
+        program_pid(&hosts, "lb", "haproxy"),
+        haproxy_pid,
+        "haproxy reloaded in place"
+    );
     let log = std::fs::read_to_string(hosts.home("lb").join(".ordo/s/programs/haproxy/output.log")).unwrap();
     assert!(log.contains("GET / HTTP/1.0"), "access_log: true logs requests:\n{log}");
     p.test()
@@ -285,7 +290,10 @@ fn recipes_refuse_bad_options_with_what_to_write_at_the_callers_line() {
             // The caller's line, not the recipe's insides.
             .stderr_contains(&format!("5 │     {body}"))
             .stderr_contains("raised at stdlib/")
-            .stderr_contains(&format!("`ordo doc ordo/{}`", body.split("::").next().unwrap_or_default()))
+            .stderr_contains(&format!(
+                "`ordo doc ordo/{}`",
+                body.split("::").next().unwrap_or_default()
+            ))
             .stderr_lacks("thrown here")
             .run();
     }
@@ -326,7 +334,8 @@ struct Cluster {
 impl Cluster {
     /// `Err` says why it cannot run here.
     fn start(hosts: &TestHosts, alias: &str) -> Result<Cluster, String> {
-        let bin = postgres_bin().ok_or("no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql)")?;
+        let bin =
+            postgres_bin().ok_or("no PostgreSQL server in /usr/lib/postgresql/*/bin (apt-get install postgresql)")?;
         if Command::new("psql").arg("--version").output().is_err() {
             return Err("no psql on the PATH (apt-get install postgresql-client)".into());
         }
@@ -469,13 +478,20 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
     };
 
     let first = deploy("✓ db:db command postgres role app");
-    assert!(first.stdout.contains("✓ db:db command postgres database app"), "{}", first.stdout);
+    assert!(
+        first.stdout.contains("✓ db:db command postgres database app"),
+        "{}",
+        first.stdout
+    );
     assert_eq!(
         cluster.query("app", PASSWORD, "app", "SELECT current_user || ' owns ' || pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = current_database()"),
         Ok("app owns app".to_string()),
         "the role logs in with its password and owns its database"
     );
-    assert!(cluster.query("app", "wrong", "app", "SELECT 1").is_err(), "a wrong password is refused");
+    assert!(
+        cluster.query("app", "wrong", "app", "SELECT 1").is_err(),
+        "a wrong password is refused"
+    );
     let record = hosts.home("db").join("deployment/s/.postgres/role-app.sha256");
     let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&record).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the fingerprint is private");
@@ -486,8 +502,14 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
     set_secret(&p, "app_password", NEW_PASSWORD);
     let changed = deploy("! db:db command postgres role app (its `unless` check failed)");
     assert!(changed.stdout.contains("1 changed, 1 unchanged"), "{}", changed.stdout);
-    assert_eq!(cluster.query("app", NEW_PASSWORD, "app", "SELECT current_user"), Ok("app".into()));
-    assert!(cluster.query("app", PASSWORD, "app", "SELECT 1").is_err(), "the old password is gone");
+    assert_eq!(
+        cluster.query("app", NEW_PASSWORD, "app", "SELECT current_user"),
+        Ok("app".into())
+    );
+    assert!(
+        cluster.query("app", PASSWORD, "app", "SELECT 1").is_err(),
+        "the old password is gone"
+    );
 
     // Changed on the server by hand: the owner and the login are put back.
     cluster
@@ -497,18 +519,33 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
         .query("admin", ADMIN_PASSWORD, "postgres", "ALTER DATABASE app OWNER TO admin")
         .unwrap();
     let repaired = deploy("2 changed");
-    assert!(repaired.stdout.contains("command postgres database app"), "{}", repaired.stdout);
+    assert!(
+        repaired.stdout.contains("command postgres database app"),
+        "{}",
+        repaired.stdout
+    );
     assert_eq!(
-        cluster.query("app", NEW_PASSWORD, "app", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"),
+        cluster.query(
+            "app",
+            NEW_PASSWORD,
+            "app",
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'"
+        ),
         Ok("app".into())
     );
     deploy("nothing to change");
 
     // Every statement was logged; no password was.
     let log = std::fs::read_to_string(&cluster.log).unwrap();
-    assert!(log.contains("ALTER ROLE \"app\" PASSWORD"), "log_statement = all:\n{log}");
+    assert!(
+        log.contains("ALTER ROLE \"app\" PASSWORD"),
+        "log_statement = all:\n{log}"
+    );
     for secret in [PASSWORD, NEW_PASSWORD, ADMIN_PASSWORD, "wörd", "new' one"] {
-        assert!(!log.contains(secret), "the server log shows a password ({secret}):\n{log}");
+        assert!(
+            !log.contains(secret),
+            "the server log shows a password ({secret}):\n{log}"
+        );
     }
 }
 
@@ -569,9 +606,7 @@ fn the_documented_examples_of_the_recipes_check() {
             ))
             .file("components/example.rhai", &doc_example(module))
             .local_host("h")
-            .environment_line(&format!(
-                "for name in {placed:?} {{ env.place(name, \"h\"); }}"
-            ))
+            .environment_line(&format!("for name in {placed:?} {{ env.place(name, \"h\"); }}"))
             .build();
         let key = p.path("id.age");
         let public = p
