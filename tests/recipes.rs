@@ -624,3 +624,154 @@ fn the_documented_examples_of_the_recipes_check() {
         p.test().args(&["check", "test"]).stdout(ok).stderr("").run();
     }
 }
+
+// ---- Python apps ----
+
+/// Builds `ordoweb-<version>-py3-none-any.whl` in `dir`, with no network and no
+/// build backend (Python's `zipfile`, the metadata and RECORD pip and uv check):
+/// `python -m ordoweb CONFIG ARG…` serves HTTP on the port of CONFIG's
+/// `[server]` section, answering `/health` with `ok` and anything else with its
+/// greeting, its version, its pid, `$MOOD` and its further arguments;
+/// `python -m ordoweb.migrate` appends a line to `migrations.log`.
+fn app_wheel(dir: &Path, version: &str) {
+    const MAKE: &str = r#"
+import base64, hashlib, sys, zipfile
+version, out = sys.argv[1], sys.argv[2]
+info = f"ordoweb-{version}.dist-info"
+main = '''import configparser, http.server, json, os, sys
+conf = configparser.ConfigParser()
+conf.read(sys.argv[1], encoding="utf-8")
+port, greeting = conf.getint("server", "port"), conf.get("server", "greeting")
+answer = " ".join([greeting, "VERSION", str(os.getpid()), os.environ.get("MOOD", ""), json.dumps(sys.argv[2:])])
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("ok" if self.path == "/health" else answer).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+'''.replace("VERSION", version)
+files = {
+    "ordoweb/__init__.py": "",
+    "ordoweb/__main__.py": main,
+    "ordoweb/migrate.py": f"open('migrations.log', 'a').write('migrated to {version}\\n')\n",
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: ordoweb\nVersion: {version}\n",
+    f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: ordo-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = []
+for path, text in files.items():
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record.append(f"{path},sha256={digest},{len(text.encode())}")
+record.append(f"{info}/RECORD,,")
+files[f"{info}/RECORD"] = "\n".join(record) + "\n"
+with zipfile.ZipFile(f"{out}/ordoweb-{version}-py3-none-any.whl", "w") as z:
+    for path, text in files.items():
+        z.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), text)
+"#;
+    std::fs::create_dir_all(dir).unwrap();
+    let status = Command::new("/usr/bin/python3")
+        .args(["-c", MAKE, version])
+        .arg(dir)
+        .status()
+        .expect("/usr/bin/python3 builds the test wheel");
+    assert!(status.success(), "building the test wheel failed");
+}
+
+/// The app: a configuration file whose name has a quote, a space and a
+/// non-ASCII letter, given to the module as its first argument, then an
+/// argument with a leading dash and quotes; a migration; `$MOOD` from `env`.
+const PYAPP_SERVICE: &str = r#"import "ordo/pyapp" as pyapp;
+let s = service("s");
+s.component("web", |c| {
+    let port = c.attr("port", 0);
+    let config = "it's é.ini";
+    let app = pyapp::app(c, #{
+        name: "shop",
+        requirements: [`ordoweb==${c.attr("version", "1.0")}`],
+        wheelhouse: "wheels",
+        module: "ordoweb",
+        args: [config, "-x 'y' \"z\""],
+        port: port,
+        health: "/health",
+        config: #{ "it's é.ini": `[server]\nport = ${port}\ngreeting = ${c.attr("greeting", "hello")}\n` },
+        env: #{ MOOD: "calm \"and\" 'quoted'" },
+        migrate: "venv/bin/python -m ordoweb.migrate",
+    });
+    c.provide("app:backend", #{ host: c.host.name, address: app.address });
+});
+s.component("front", |c| { c.require("app:backend"); });
+"#;
+
+#[test]
+fn a_python_app_runs_from_its_wheels_and_restarts_on_new_code_or_configuration() {
+    let hosts = TestHosts::start(&["web1"]);
+    let port = closed_port();
+    let p = Test::new()
+        .service(PYAPP_SERVICE)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["web1"])
+        .place_with("web", &format!("#{{ port: {port} }}"))
+        .place("front")
+        .build();
+    app_wheel(&p.path("wheels"), "1.0");
+    let app = hosts.home("web1").join("deployment/s/shop");
+    let body = |want: &str| {
+        let body = wait_ok(port, "/", 10);
+        assert!(body.contains(want), "{want:?} in {body:?}");
+        body.split_whitespace().nth(2).unwrap_or_default().to_string()
+    };
+    let migrations = || std::fs::read_to_string(app.join("migrations.log")).unwrap_or_default();
+
+    let first = p.test().args(&["deploy", "prod", "--yes"]).run();
+    for step in [
+        "✓ web1:web virtualenv shop/venv",
+        "✓ web1:web file shop/it's é.ini",
+        "✓ web1:web migration shop-migrate",
+        "✓ web1:web program shop",
+    ] {
+        assert!(first.stdout.contains(step), "{step}:\n{}", first.stdout);
+    }
+    let pid = body(r#"hello 1.0"#);
+    body(r#"calm "and" 'quoted' ["-x 'y' \"z\""]"#);
+    assert_eq!(migrations(), "migrated to 1.0\n");
+
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(body("hello 1.0"), pid, "a no-op deploy leaves the app running");
+
+    // New configuration: migrated again, then restarted.
+    let place = format!("#{{ port: {port} }}");
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace(&place, &format!("#{{ port: {port}, greeting: \"bonjour\" }}")),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("! web1:web program shop (restart: file shop/it's é.ini changed)")
+        .run();
+    let restarted = body("bonjour 1.0");
+    assert_ne!(restarted, pid);
+    assert_eq!(migrations(), "migrated to 1.0\nmigrated to 1.0\n");
+
+    // New code: the virtualenv installs 1.1 from the wheelhouse, the app restarts on it.
+    app_wheel(&p.path("wheels"), "1.1");
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace("greeting: \"bonjour\"", "greeting: \"bonjour\", version: \"1.1\""),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("~ web1:web virtualenv shop/venv (requirements changed")
+        .stdout_contains("! web1:web program shop (restart: virtualenv shop/venv changed)")
+        .run();
+    assert_ne!(body("bonjour 1.1"), restarted);
+    assert_eq!(migrations(), "migrated to 1.0\nmigrated to 1.0\nmigrated to 1.1\n");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+}
