@@ -2,8 +2,17 @@
 # SSH deploys against real sshd test hosts on loopback (release build): cold, no-op
 # and one-value-changed deploys of 50 templated files, 5 symlinks, a mode and a
 # restart-on-change command per host, on 1, 5 and 10 hosts, next to the floor
-# (N parallel fresh `ssh host true` logins). Needs root (it creates the test
-# hosts' users) and openssh-server. Figures go to docs/performance.md.
+# (N parallel fresh `ssh host true` logins). Then the same with a wheel uploaded
+# and a virtualenv built from it (through Debian's bundled pip wheel, and through
+# uv), next to a second floor: N parallel `python3 -m venv && pip install
+# --no-index` of the same wheel. Needs root (it creates the test hosts' users),
+# openssh-server, python3-venv and uv in /usr/local/bin (./test.sh installs them).
+# Figures go to docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --test main bench_ssh -- --ignored --nocapture --test-threads=1 2>&1 | grep '^|'
+run() { cargo test --release --test main "$1" -- --exact --ignored --nocapture --test-threads=1 2>&1 | grep '^|'; }
+echo "## files, symlinks, restart"
+run bench_ssh::bench_ssh
+echo
+echo "## the same with a virtualenv from a wheelhouse"
+run bench_ssh::bench_ssh_virtualenv

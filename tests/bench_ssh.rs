@@ -1,14 +1,17 @@
 //! The SSH benchmark (not a test: `#[ignore]`d, run by `benches/ssh_deploy.sh`, which
 //! builds in release mode). Real sshd test hosts on loopback; prints a table of
 //! cold, no-op and one-value-changed deploys next to the floor, the time of N
-//! parallel fresh `ssh host true` logins, and the round trips per host.
+//! parallel fresh `ssh host true` logins, and the round trips per host. The same
+//! workload with a wheel uploaded and a virtualenv built from it follows, once
+//! through Debian's bundled pip wheel and once through uv, next to a second
+//! floor: N parallel `python3 -m venv && pip install --no-index` of that wheel.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::sshd::TestHosts;
-use crate::support::{Project, Test};
+use crate::support::{Project, Test, wheel};
 
 const SERVICE: &str = r#"let s = service("bench");
 s.component("app", |c| {
@@ -30,8 +33,12 @@ s.component("app", |c| {
 "#;
 
 fn project(hosts: &TestHosts, aliases: &[&str], value: &str) -> Arc<Project> {
+    project_with(SERVICE, hosts, aliases, value)
+}
+
+fn project_with(service: &str, hosts: &TestHosts, aliases: &[&str], value: &str) -> Arc<Project> {
     Test::new()
-        .service(SERVICE)
+        .service(service)
         .environment("bench")
         .override_("app", &format!("#{{ value: \"{value}\" }}"))
         .ssh_hosts(hosts, aliases)
@@ -69,6 +76,11 @@ fn deploy(p: &Arc<Project>) -> (Duration, Vec<u64>) {
 }
 
 fn floor(p: &Project, aliases: &[&str]) -> Duration {
+    parallel_ssh(p, aliases, "true")
+}
+
+/// Wall time of `command` run on every host at once, each over a fresh login.
+fn parallel_ssh(p: &Project, aliases: &[&str], command: &str) -> Duration {
     let started = Instant::now();
     let children: Vec<_> = aliases
         .iter()
@@ -77,14 +89,15 @@ fn floor(p: &Project, aliases: &[&str]) -> Duration {
                 .arg("-F")
                 .arg(p.path("ssh_config"))
                 .arg(a)
-                .arg("true")
+                .arg(command)
                 .stdin(Stdio::null())
+                .stdout(Stdio::null())
                 .spawn()
                 .unwrap()
         })
         .collect();
     for mut c in children {
-        assert!(c.wait().unwrap().success());
+        assert!(c.wait().unwrap().success(), "{command}");
     }
     started.elapsed()
 }
@@ -102,6 +115,8 @@ fn ms(d: Duration) -> String {
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh() {
     const RUNS: usize = 7;
+    // libtest prints the test's name without a newline before its output.
+    println!();
     println!(
         "| hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |"
     );
@@ -171,5 +186,180 @@ fn bench_ssh() {
             trips(&noop_trips),
             trips(&change_trips)
         );
+    }
+}
+
+/// The same workload plus a virtualenv built from one wheel of the project.
+fn venv_service() -> String {
+    SERVICE.replace(
+        "    c.add(command(\"restart\"",
+        "    c.add(virtualenv(\"venv\", #{ installer: c.attr(\"installer\", \"auto\"), requirements: [\"ordohello==1.0\"], wheelhouse: \"wheels\" }));\n    c.add(command(\"restart\"",
+    )
+}
+
+fn clean_homes(hosts: &TestHosts, aliases: &[&str]) {
+    for a in aliases {
+        let home = hosts.home(a);
+        for dir in ["deployment", ".ordo", ".cache"] {
+            let _ = std::fs::remove_dir_all(home.join(dir));
+        }
+    }
+}
+
+/// Sets the `installer` attribute of the environment's override.
+fn set_installer(p: &Project, installer: &str) {
+    let env = p.read("environments/bench.rhai");
+    let env = match env.find("installer: ") {
+        Some(i) => {
+            let end = i + env[i..].find(',').unwrap();
+            format!("{}installer: \"{installer}\"{}", &env[..i], &env[end..])
+        }
+        None => env.replacen("#{ value:", &format!("#{{ installer: \"{installer}\", value:"), 1),
+    };
+    p.write("environments/bench.rhai", &env);
+}
+
+/// Measurements of one kind, each taken next to a floor measured right before it
+/// (the machine's load changes during a run; a ratio of neighbours is fairer).
+#[derive(Default)]
+struct Paired {
+    runs: Vec<Duration>,
+    floors: Vec<Duration>,
+    trips: Vec<u64>,
+}
+
+impl Paired {
+    fn median(&self) -> Duration {
+        median(self.runs.clone())
+    }
+
+    fn floor(&self) -> Duration {
+        median(self.floors.clone())
+    }
+
+    /// The median of the run-to-floor ratios.
+    fn ratio(&self) -> f64 {
+        let mut r: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&self.floors)
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    }
+
+    /// The median of run − 1.5 × floor, in ms.
+    fn over(&self) -> f64 {
+        let mut r: Vec<f64> = self
+            .runs
+            .iter()
+            .zip(&self.floors)
+            .map(|(a, b)| (a.as_secs_f64() - 1.5 * b.as_secs_f64()) * 1000.0)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r[r.len() / 2]
+    }
+
+    fn trips(&self) -> String {
+        let (lo, hi) = (self.trips.iter().min().unwrap(), self.trips.iter().max().unwrap());
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        }
+    }
+}
+
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_virtualenv() {
+    const RUNS: usize = 5;
+    println!();
+    println!(
+        "| hosts | installer | login floor | venv+pip floor | cold | no-op | one value changed | cold / venv+pip floor | cold − 1.5× login floor | no-op / login floor | change / login floor | round trips (cold, no-op, change) |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for n in [1usize, 5, 10] {
+        let aliases: Vec<String> = (1..=n).map(|i| format!("v{i}")).collect();
+        let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+        let hosts = TestHosts::start(&aliases);
+        let p = project_with(&venv_service(), &hosts, &aliases, "a");
+        let whl = wheel::build(&p.path("wheels"), "ordohello", "1.0");
+        floor(&p, &aliases);
+        // The floor of building the environment the usual way, from the same
+        // wheel already on the host.
+        for a in &aliases {
+            let dir = hosts.home(a).join("floor");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::copy(&whl, dir.join(whl.file_name().unwrap())).unwrap();
+            let _ = Command::new("chmod").arg("-R").arg("a+rwX").arg(&dir).status();
+        }
+        let venv_floor = || {
+            parallel_ssh(
+                &p,
+                &aliases,
+                "cd floor && rm -rf v && python3 -m venv v && v/bin/pip install -q --no-index --find-links . ordohello",
+            )
+        };
+        let installers = ["pip", "uv"];
+        // Cold deploys: each next to a login floor and a venv+pip floor.
+        let mut cold: Vec<Paired> = installers.iter().map(|_| Paired::default()).collect();
+        let mut cold_login: Vec<Paired> = installers.iter().map(|_| Paired::default()).collect();
+        for _ in 0..RUNS {
+            for (k, installer) in installers.iter().enumerate() {
+                set_installer(&p, installer);
+                clean_homes(&hosts, &aliases);
+                let (vf, lf) = (venv_floor(), floor(&p, &aliases));
+                let (t, trips) = deploy(&p);
+                cold[k].runs.push(t);
+                cold[k].floors.push(vf);
+                cold[k].trips = trips;
+                cold_login[k].runs.push(t);
+                cold_login[k].floors.push(lf);
+            }
+        }
+        for (k, installer) in installers.iter().enumerate() {
+            set_installer(&p, installer);
+            clean_homes(&hosts, &aliases);
+            deploy(&p);
+            let record =
+                std::fs::read_to_string(hosts.home(aliases[0]).join("deployment/bench/venv/.ordo-venv")).unwrap();
+            let used = if *installer == "uv" {
+                "installer uv"
+            } else {
+                "installer pip from Debian's bundled wheel"
+            };
+            assert!(record.contains(used), "{record}");
+            let mut noop = Paired::default();
+            let mut change = Paired::default();
+            for i in 0..RUNS {
+                noop.floors.push(floor(&p, &aliases));
+                let (t, trips) = deploy(&p);
+                noop.runs.push(t);
+                noop.trips = trips;
+                set_value(&p, if i % 2 == 0 { "b" } else { "a" });
+                change.floors.push(floor(&p, &aliases));
+                let (t, trips) = deploy(&p);
+                change.runs.push(t);
+                change.trips = trips;
+            }
+            set_value(&p, "a");
+            println!(
+                "| {n} | {installer} | {} ms | {} ms | {} ms | {} ms | {} ms | {:.2} | {:+.0} ms | {:.2} | {:.2} | {}, {}, {} |",
+                ms(cold_login[k].floor()),
+                ms(cold[k].floor()),
+                ms(cold[k].median()),
+                ms(noop.median()),
+                ms(change.median()),
+                cold[k].ratio(),
+                cold_login[k].over(),
+                noop.ratio(),
+                change.ratio(),
+                cold[k].trips(),
+                noop.trips(),
+                change.trips()
+            );
+        }
     }
 }

@@ -15,6 +15,7 @@ use ordo::transport::{
 };
 
 use crate::support::sshd::TestHosts;
+use crate::support::sudo::SudoRule;
 
 /// One test host, connected.
 struct Remote {
@@ -359,28 +360,6 @@ fn privileged_without_a_sudo_rule_fails_naming_the_sudoers_line() {
         problem.help
     );
     assert!(!r.home("ran").exists());
-}
-
-/// A sudoers rule for one test user, removed again when dropped.
-struct SudoRule(PathBuf);
-
-impl SudoRule {
-    fn allow(user: &str) -> SudoRule {
-        assert!(
-            Path::new("/usr/bin/sudo").is_file(),
-            "sudo is missing: the privileged transport tests need it (./test.sh installs it)"
-        );
-        let path = PathBuf::from(format!("/etc/sudoers.d/ordo-test-{user}"));
-        std::fs::write(&path, format!("{user} ALL=(root) NOPASSWD: /bin/sh -s\n")).unwrap();
-        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o440)).unwrap();
-        SudoRule(path)
-    }
-}
-
-impl Drop for SudoRule {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]

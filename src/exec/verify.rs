@@ -101,9 +101,12 @@ pub(super) fn verify_host(
                 out.planned.push(PlannedStep { step: s, planned });
             }
             Ok(None) => {}
-            Err(why) => out
-                .problems
-                .push(catalog_problem(s, &format!("cannot be verified: {why}"))),
+            // A failed verify stops every host before any change (a missing
+            // prerequisite, sudo that would prompt, a host short of resources…).
+            Err(why) => out.problems.push(
+                catalog_problem(s, &format!("cannot be verified: {why}"))
+                    .help("nothing was changed on any host: fix this on the host or in the script, then deploy again"),
+            ),
         }
     }
     // What ordo created here and no step declares any more; deepest paths first, so

@@ -191,6 +191,7 @@ pub(crate) mod tests {
                         path: HostPath::new("~/d").unwrap().join(&format!("{component}/{name}")),
                         mode: None,
                         owner: None,
+                        sudo: false,
                     }),
                     triggers: vec![],
                     reloads: vec![],

@@ -23,6 +23,8 @@ pub struct Command {
     pub always: bool,
     /// Overrides the run's default command timeout.
     pub timeout: Option<Duration>,
+    /// Runs as root (`sudo -n`); its `unless` check still runs as the login user.
+    pub sudo: bool,
 }
 
 impl Primitive for Command {
@@ -38,7 +40,14 @@ impl Primitive for Command {
         true
     }
 
+    fn privileged(&self) -> bool {
+        self.sudo
+    }
+
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
+        if self.sudo {
+            super::privilege::probe(probe);
+        }
         if let Some(c) = &self.creates {
             probe.exists(step.id, "creates", c);
         }
@@ -48,6 +57,26 @@ impl Primitive for Command {
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let planned = self.needed(step, facts)?;
+        super::privilege::guard(self.sudo, planned, facts)
+    }
+
+    fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
+        script.function("c", COMMAND_SH);
+        let marker = step.marker.map_or_else(|| "''".to_string(), word);
+        let timeout = self.timeout.unwrap_or(step.timeout).as_secs().max(1);
+        script.line(&format!(
+            "c {} {} {} {marker} {timeout}",
+            step.id,
+            word(&self.cwd),
+            quote_always(&self.run)
+        ));
+    }
+}
+
+impl Command {
+    /// Whether it must run, before asking whether it may (sudo).
+    fn needed(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         if let Some(reason) = step.trigger {
             return Ok(Some(Planned::run(reason)));
         }
@@ -77,18 +106,6 @@ impl Primitive for Command {
         }
         Ok(None)
     }
-
-    fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
-        script.function("c", COMMAND_SH);
-        let marker = step.marker.map_or_else(|| "''".to_string(), word);
-        let timeout = self.timeout.unwrap_or(step.timeout).as_secs().max(1);
-        script.line(&format!(
-            "c {} {} {} {marker} {timeout}",
-            step.id,
-            word(&self.cwd),
-            quote_always(&self.run)
-        ));
-    }
 }
 
 /// Runs the command in its directory (created if missing) under `timeout`, which
@@ -110,7 +127,7 @@ const COMMAND_SH: &str = r#"c() {
 
 pub const DOC: Doc = Doc {
     name: "command",
-    signatures: &["command(name, #{ run, creates | unless | on_change | always, cwd, timeout })"],
+    signatures: &["command(name, #{ run, creates | unless | on_change | always, cwd, timeout, sudo })"],
     summary: "A shell command, run with `sh -c` in the component's root (or `cwd`) when it is needed. \
               It must say when: `creates` (skip when the path exists), `unless` (skip when that check \
               exits 0), `on_change` (run after those steps changed) or `always: true`. A command that \
@@ -153,6 +170,12 @@ pub const DOC: Doc = Doc {
             kind: "integer (seconds)",
             text: "stop the command (and its `unless` check) after this long",
         },
+        OptionDoc {
+            name: "sudo",
+            kind: "bool",
+            text: "run it as root (`sudo -n`), in a script of its own; `unless` and `creates` are still checked \
+                   as the login user. Shown as [sudo] in the plan",
+        },
     ],
     example: "c.add(command(\"migrate\", #{ run: \"bin/migrate\", on_change: [conf] }));",
 };
@@ -174,6 +197,7 @@ mod tests {
             creates: None,
             always: false,
             timeout: None,
+            sudo: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! `directory`: a directory at a path, with a mode. Parents are created as needed
 //! (0755); an existing directory keeps its mode unless `mode` is given.
 
+use super::owner::Ownership;
 use super::{Change, DEFAULT_DIR_MODE, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::ApplyScript;
@@ -12,7 +13,9 @@ pub struct Directory {
     pub name: String,
     pub path: HostPath,
     pub mode: Option<u32>,
-    pub owner: Option<String>,
+    pub owner: Option<Ownership>,
+    /// Created and changed as root (`sudo -n`).
+    pub sudo: bool,
 }
 
 impl Primitive for Directory {
@@ -29,18 +32,57 @@ impl Primitive for Directory {
             path: self.path.clone(),
             kind: ManagedKind::Directory,
             // The same directory declared twice with the same settings is harmless.
-            shareable: Some(format!("{:?} {:?}", self.mode, self.owner)),
+            shareable: Some(format!("{:?} {:?} {}", self.mode, self.owner, self.sudo)),
         })
+    }
+
+    fn privileged(&self) -> bool {
+        self.sudo
     }
 
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.path);
         if let Some(owner) = &self.owner {
-            super::owner::probe(step.id, owner, probe);
+            super::owner::probe(step.id, owner, self.sudo, probe);
+        }
+        if self.sudo {
+            super::privilege::probe(probe);
         }
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let planned = self.changes(step, facts)?;
+        if let (Some(p), Some(o)) = (&planned, &self.owner)
+            && !p.change.is_conflict()
+        {
+            super::owner::check(step.id, o, self.sudo, facts)?;
+        }
+        super::privilege::guard(self.sudo, planned, facts)
+    }
+
+    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
+        if let (Change::Owner { .. }, Some(owner)) = (&planned.change, &self.owner) {
+            script.function("co", super::owner::CHOWN_SH);
+            script.line(&super::owner::chown_line(step.id, &self.path, owner));
+            return;
+        }
+        script.function("dr", DIRECTORY_SH);
+        let mode = match (&planned.change, self.mode) {
+            (Change::Create, m) => octal(m.unwrap_or(DEFAULT_DIR_MODE)),
+            (_, Some(m)) => octal(m),
+            (_, None) => "-".into(),
+        };
+        let owner = self
+            .owner
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |o| crate::shell::quote(&o.spec()));
+        script.line(&format!("dr {} {} {mode} {owner}", step.id, word(&self.path)));
+    }
+}
+
+impl Directory {
+    /// What would change, before asking whether it may (ownership, sudo).
+    fn changes(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let found = facts.path(&self.path);
         Ok(match found.kind {
             PathKind::Dir => {
@@ -73,25 +115,6 @@ impl Primitive for Directory {
             }
         })
     }
-
-    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
-        if let (Change::Owner { .. }, Some(owner)) = (&planned.change, &self.owner) {
-            script.function("co", super::owner::CHOWN_SH);
-            script.line(&super::owner::chown_line(step.id, &self.path, owner));
-            return;
-        }
-        script.function("dr", DIRECTORY_SH);
-        let mode = match (&planned.change, self.mode) {
-            (Change::Create, m) => octal(m.unwrap_or(DEFAULT_DIR_MODE)),
-            (_, Some(m)) => octal(m),
-            (_, None) => "-".into(),
-        };
-        let owner = self
-            .owner
-            .as_deref()
-            .map_or_else(|| "-".to_string(), crate::shell::quote);
-        script.line(&format!("dr {} {} {mode} {owner}", step.id, word(&self.path)));
-    }
 }
 
 /// Creates the directory (parents 0755) with its mode, or changes the mode of an
@@ -106,7 +129,7 @@ const DIRECTORY_SH: &str = r#"dr() {
 
 pub const DOC: Doc = Doc {
     name: "directory",
-    signatures: &["directory(path)", "directory(path, #{ mode, owner })"],
+    signatures: &["directory(path)", "directory(path, #{ mode, owner, group, sudo })"],
     summary: "A directory. Missing parents are created (0755). A new directory gets `mode` (default \
               0755); an existing one keeps its mode unless `mode` is given. Several components may \
               declare the same directory with the same settings.",
@@ -119,7 +142,18 @@ pub const DOC: Doc = Doc {
         OptionDoc {
             name: "owner",
             kind: "string",
-            text: "`user` or `user:group`; other than the login user, this needs root on the host",
+            text: "the user (`app`, or `app:www` for user and group) the directory belongs to; another \
+                   user than the login user needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "group",
+            kind: "string",
+            text: "the group it belongs to; a group the login user is not in needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "sudo",
+            kind: "bool",
+            text: "create and change it as root (`sudo -n`); shown as [sudo] in the plan",
         },
     ],
     example: "c.add(directory(\"var/log\", #{ mode: 0o750 }));",
@@ -136,6 +170,7 @@ mod tests {
             path: HostPath::new("~/d/var").unwrap(),
             mode,
             owner: None,
+            sudo: false,
         }
     }
 

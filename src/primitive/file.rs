@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::owner::Ownership;
 use super::{Change, DEFAULT_FILE_MODE, Diff, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::{ApplyScript, Expect};
@@ -20,8 +21,10 @@ pub struct File {
     /// sha256 of `content`.
     pub sha: String,
     pub mode: Option<u32>,
-    /// `user` or `user:group` (names or numbers) the file must belong to.
-    pub owner: Option<String>,
+    /// The user and/or group (names or numbers) the file must belong to.
+    pub owner: Option<Ownership>,
+    /// Written as root (`sudo -n`).
+    pub sudo: bool,
     /// The template it was rendered from, if any.
     pub template: Option<String>,
     pub sensitive: bool,
@@ -40,10 +43,19 @@ impl File {
             content,
             mode: None,
             owner: None,
+            sudo: false,
             template: None,
             sensitive: false,
             masked: None,
         }
+    }
+
+    /// Whether ordo keeps a masked copy of what it wrote (a file with secrets).
+    /// Not for a file written as root: the copy lives in the login user's
+    /// `~/.ordo`, which a root script should not write; such a file's diff only
+    /// says that it changed.
+    fn keeps_masked_copy(&self) -> bool {
+        self.masked.is_some() && !self.sudo
     }
 
     /// Where ordo keeps the masked copy of a file with secrets.
@@ -73,43 +85,9 @@ impl File {
     fn public(&self, mode: u32) -> bool {
         !self.sensitive && self.masked.is_none() && mode & 0o004 != 0
     }
-}
 
-impl Primitive for File {
-    fn kind(&self) -> &'static str {
-        if self.template.is_some() { "template" } else { "file" }
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn managed(&self) -> Option<Managed> {
-        Some(Managed {
-            path: self.path.clone(),
-            kind: ManagedKind::File,
-            shareable: None,
-        })
-    }
-
-    fn sensitive(&self) -> bool {
-        self.sensitive
-    }
-
-    fn probe(&self, _step: &StepCtx<'_>, probe: &mut ProbeScript) {
-        // Old content is only worth fetching when it could be shown.
-        let diff = !self.sensitive && self.masked.is_none() && self.mode.is_none_or(|m| m & 0o004 != 0);
-        probe.hash(&self.path, &self.sha, diff);
-        if self.masked.is_some() {
-            let copy = crate::shell::word(&self.masked_copy(_step.state));
-            probe.fact(_step.id, "masked", &format!("cat -- {copy}"));
-        }
-        if let Some(owner) = &self.owner {
-            super::owner::probe(_step.id, owner, probe);
-        }
-    }
-
-    fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+    /// What would change, before asking whether it may (ownership, sudo).
+    fn changes(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let found = facts.path(&self.path);
         let mode = self.final_mode(facts);
         let planned = match found.kind {
@@ -175,6 +153,58 @@ impl Primitive for File {
         };
         Ok(Some(planned))
     }
+}
+
+impl Primitive for File {
+    fn kind(&self) -> &'static str {
+        if self.template.is_some() { "template" } else { "file" }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn managed(&self) -> Option<Managed> {
+        Some(Managed {
+            path: self.path.clone(),
+            kind: ManagedKind::File,
+            shareable: None,
+        })
+    }
+
+    fn sensitive(&self) -> bool {
+        self.sensitive
+    }
+
+    fn privileged(&self) -> bool {
+        self.sudo
+    }
+
+    fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
+        // Old content is only worth fetching when it could be shown.
+        let diff = !self.sensitive && self.masked.is_none() && self.mode.is_none_or(|m| m & 0o004 != 0);
+        probe.hash(&self.path, &self.sha, diff);
+        if self.keeps_masked_copy() {
+            let copy = crate::shell::word(&self.masked_copy(step.state));
+            probe.fact(step.id, "masked", &format!("cat -- {copy}"));
+        }
+        if let Some(owner) = &self.owner {
+            super::owner::probe(step.id, owner, self.sudo, probe);
+        }
+        if self.sudo {
+            super::privilege::probe(probe);
+        }
+    }
+
+    fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let planned = self.changes(step, facts)?;
+        if let (Some(p), Some(o)) = (&planned, &self.owner)
+            && !p.change.is_conflict()
+        {
+            super::owner::check(step.id, o, self.sudo, facts)?;
+        }
+        super::privilege::guard(self.sudo, planned, facts)
+    }
 
     fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {
         let found = facts.path(&self.path);
@@ -195,8 +225,8 @@ impl Primitive for File {
             return;
         }
         // As root, a rewritten file keeps its owner and group.
-        let owner = self.owner.clone().or_else(|| {
-            (facts.uid == Some(0) && found.kind == PathKind::File && (found.uid, found.gid) != (0, 0))
+        let owner = self.owner.as_ref().map(Ownership::spec).or_else(|| {
+            ((facts.uid == Some(0) || self.sudo) && found.kind == PathKind::File && (found.uid, found.gid) != (0, 0))
                 .then(|| format!("{}:{}", found.uid, found.gid))
         });
         let expect = match (found.kind, &found.sha) {
@@ -204,7 +234,7 @@ impl Primitive for File {
             _ => Expect::Absent,
         };
         script.file(step.id, &self.path, self.content.clone(), mode, owner, expect);
-        if let Some(masked) = &self.masked {
+        if let Some(masked) = self.masked.as_ref().filter(|_| self.keeps_masked_copy()) {
             script.file(
                 step.id,
                 &self.masked_copy(step.state),
@@ -222,7 +252,7 @@ impl File {
     /// of what ordo wrote last (or against nothing), so the plan shows which lines
     /// change with every secret as `[secret:name]`.
     fn masked_diff(&self, step: &StepCtx<'_>, facts: &Facts, exists: bool) -> Option<Diff> {
-        let masked = self.masked.as_ref()?;
+        let masked = self.masked.as_ref().filter(|_| self.keeps_masked_copy())?;
         let old = match facts.step(step.id, "masked") {
             Some(crate::shell::probe::StepFact::Value(v)) if exists && !v.is_empty() => Some(v.as_slice()),
             _ => None,
@@ -255,7 +285,7 @@ pub const FILE_DOC: Doc = Doc {
     signatures: &[
         "file(path, content)",
         "file(path, blob)",
-        "file(path, #{ content | source, mode, owner, sensitive })",
+        "file(path, #{ content | source, mode, owner, group, sensitive, sudo })",
     ],
     summary: "A regular file with exactly this content, written atomically (staged in a private \
               directory with its final mode, then renamed into place). Relative paths are under the \
@@ -281,7 +311,19 @@ pub const FILE_DOC: Doc = Doc {
         OptionDoc {
             name: "owner",
             kind: "string",
-            text: "`user` or `user:group` the file belongs to; other than the login user, this needs root on the host",
+            text: "the user (`app`, or `app:www` for user and group; names or numbers) the file belongs to; \
+                   another user than the login user needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "group",
+            kind: "string",
+            text: "the group the file belongs to; a group the login user is not in needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "sudo",
+            kind: "bool",
+            text: "write it as root (`sudo -n`): for paths the login user may not write, and for other \
+                   owners. Shown as [sudo] in the plan",
         },
         OptionDoc {
             name: "sensitive",
@@ -297,7 +339,7 @@ pub const TEMPLATE_DOC: Doc = Doc {
     signatures: &[
         "template(path, source)",
         "template(path, source, vars)",
-        "template(path, source, vars, #{ mode, owner, sensitive })",
+        "template(path, source, vars, #{ mode, owner, group, sensitive, sudo })",
     ],
     summary: "A file rendered from a minijinja template of the project while configuring (strict: \
               an undefined variable is an error). The template sees the component's attributes, \
@@ -311,7 +353,19 @@ pub const TEMPLATE_DOC: Doc = Doc {
         OptionDoc {
             name: "owner",
             kind: "string",
-            text: "`user` or `user:group` the file belongs to; other than the login user, this needs root on the host",
+            text: "the user (`app`, or `app:www` for user and group; names or numbers) the file belongs to; \
+                   another user than the login user needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "group",
+            kind: "string",
+            text: "the group the file belongs to; a group the login user is not in needs `sudo: true`",
+        },
+        OptionDoc {
+            name: "sudo",
+            kind: "bool",
+            text: "write it as root (`sudo -n`): for paths the login user may not write, and for other \
+                   owners. Shown as [sudo] in the plan",
         },
         OptionDoc {
             name: "sensitive",

@@ -17,10 +17,14 @@ mod doc;
 pub mod file;
 pub mod hook;
 pub mod migration;
-mod owner;
+pub mod owner;
+pub mod packages;
+mod privilege;
 pub mod program;
 pub mod removal;
+pub mod resources;
 pub mod symlink;
+pub mod virtualenv;
 
 use std::fmt;
 use std::sync::Arc;
@@ -48,6 +52,9 @@ pub const DOCS: &[&Doc] = &[
     &cache::DOC,
     &cron::DOC,
     &custom::DOC,
+    &packages::DOC,
+    &virtualenv::DOC,
+    &resources::DOC,
 ];
 
 /// Files ordo creates are world-readable unless `mode` says otherwise; an existing
@@ -82,6 +89,12 @@ pub trait Primitive: Send + Sync + fmt::Debug {
     /// The plan marks it; it is applied in a script of its own.
     fn privileged(&self) -> bool {
         false
+    }
+
+    /// Values other steps may read from what `c.add(..)` returned, besides `path`
+    /// (a virtualenv's `bin` and `python`).
+    fn exports(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
     }
 
     /// `on_change` makes it run (commands, custom steps).

@@ -36,12 +36,16 @@ pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 
+/// Renders the shell snippet of a gathered fact from the items all steps asked about.
+pub type GatherFn = fn(&BTreeSet<String>) -> String;
+
 /// What one host's probe must find out; primitives add to it, [`Facts`] is the answer.
 pub struct ProbeScript {
     functions: BTreeMap<&'static str, &'static str>,
     stat: BTreeSet<String>,
     hash: BTreeMap<String, (String, bool)>,
     owned: Option<HostPath>,
+    gathered: BTreeMap<&'static str, (GatherFn, BTreeSet<String>)>,
     body: String,
     timeout: Duration,
 }
@@ -54,6 +58,7 @@ impl ProbeScript {
             stat: BTreeSet::new(),
             hash: BTreeMap::new(),
             owned: None,
+            gathered: BTreeMap::new(),
             body: String::new(),
             timeout,
         }
@@ -104,6 +109,19 @@ impl ProbeScript {
             self.body,
             "printf 'V {step} {key} '; {{ {shell}\n}} 2>/dev/null | base64 -w0; echo"
         );
+    }
+
+    /// A fact of the whole host that several steps share: the items every step
+    /// asks about under `key` are merged, and `render` turns them into one snippet
+    /// that runs once (one process for all of a host's packages, one `sudo -n`
+    /// check). Its stdout comes back as [`Facts::gathered`]. Every step asking
+    /// under one key must pass the same `render`.
+    pub fn gather(&mut self, key: &'static str, items: impl IntoIterator<Item = String>, render: GatherFn) {
+        self.gathered
+            .entry(key)
+            .or_insert_with(|| (render, BTreeSet::new()))
+            .1
+            .extend(items);
     }
 
     /// Reads the list of paths ordo created (`kind<TAB>path<TAB>name` lines) and
@@ -166,6 +184,13 @@ impl ProbeScript {
         s.push_str(
             "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' -e 'Not a directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4000 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
         );
+        for (key, (render, items)) in &self.gathered {
+            let _ = writeln!(
+                s,
+                "printf 'G {key} '; {{ {}\n}} 2>/dev/null | base64 -w0; echo",
+                render(items)
+            );
+        }
         s.push_str(&self.body);
         s.push_str("echo end\n");
         s
@@ -228,6 +253,7 @@ pub struct Facts {
     pub uid: Option<u32>,
     paths: HashMap<String, PathFacts>,
     steps: HashMap<(StepId, String), StepFact>,
+    gathered: HashMap<String, Vec<u8>>,
     /// The list of paths ordo created, as recorded on the host (raw text).
     pub owned: Option<Vec<u8>>,
     /// Lines the probe's `head` printed (lock, state…), for the executor: (tag, rest).
@@ -251,6 +277,11 @@ impl Facts {
 
     pub fn step(&self, step: StepId, key: &str) -> Option<&StepFact> {
         self.steps.get(&(step, key.to_string()))
+    }
+
+    /// What a gathered snippet printed (see [`ProbeScript::gather`]).
+    pub fn gathered(&self, key: &str) -> Option<&[u8]> {
+        self.gathered.get(key).map(Vec::as_slice)
     }
 
     /// Reads a probe's standard output.
@@ -295,6 +326,10 @@ impl Facts {
                     )));
                 }
                 "owned" => facts.owned = Some(decode(rest, line)?),
+                "G" => {
+                    let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+                    facts.gathered.insert(key.to_string(), decode(value, line)?);
+                }
                 "R" | "X" | "V" => {
                     let mut parts = rest.splitn(3, ' ');
                     let (Some(id), Some(key)) = (parts.next(), parts.next()) else {
@@ -432,6 +467,23 @@ mod tests {
         assert!(Facts::parse("end\nuid 1\n").is_err(), "nothing may follow `end`");
         let err = Facts::parse(&format!("E {}\nend\n", b64(b"find: './x': Permission denied\n"))).unwrap_err();
         assert!(err.0.contains("Permission denied"), "{}", err.0);
+    }
+
+    #[test]
+    fn gathered_facts_merge_their_items_and_run_once() {
+        fn render(items: &BTreeSet<String>) -> String {
+            format!("echo {}", items.iter().cloned().collect::<Vec<_>>().join(" "))
+        }
+        let mut p = ProbeScript::new(Duration::from_secs(60));
+        p.gather("pkgs", ["curl".to_string()], render);
+        p.gather("pkgs", ["bash".to_string(), "curl".to_string()], render);
+        let s = p.render("");
+        assert_eq!(s.matches("printf 'G pkgs '").count(), 1, "{s}");
+        assert!(s.contains("{ echo bash curl\n} 2>/dev/null | base64 -w0"), "{s}");
+        let facts = Facts::parse(&format!("G pkgs {}\nG none \nend\n", b64(b"bash 5.2\n"))).unwrap();
+        assert_eq!(facts.gathered("pkgs"), Some(&b"bash 5.2\n"[..]));
+        assert_eq!(facts.gathered("none"), Some(&b""[..]));
+        assert_eq!(facts.gathered("other"), None);
     }
 
     #[test]

@@ -10,8 +10,10 @@ pub mod environment;
 pub mod processes;
 pub mod redact;
 pub mod sshd;
+pub mod sudo;
 pub mod terminal;
 mod test;
+pub mod wheel;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

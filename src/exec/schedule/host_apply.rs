@@ -307,6 +307,11 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
                     let mut problem = h.catalog.problem(p.step, &format!("was interrupted: {why}"), None);
                     if let Err(e) = &outcome {
                         problem.kind = e.kind;
+                        // The transport knows what to do (the sudoers line of a
+                        // refused sudo, …) better than a generic step failure.
+                        if e.help.is_some() {
+                            problem.help.clone_from(&e.help);
+                        }
                     }
                     problems.push(problem);
                     stopped = Some(policy.on_failure(&h.catalog.path(p.step)));

@@ -109,6 +109,8 @@ pub(crate) struct StepRef {
     pub(crate) target: RefTarget,
     pub(crate) path: Option<String>,
     pub(crate) name: String,
+    /// What else the step exposes (`venv.bin`, `venv.python`): see `Primitive::exports`.
+    pub(crate) exports: Vec<(&'static str, String)>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -133,6 +135,23 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         &["step: StepRef", "string"],
         "The step's name as the script gave it.",
         |r: &mut StepRef| r.name.clone(),
+    );
+    // `venv.bin`: Rhai falls back to a string indexer for unknown properties.
+    engine.register_indexer_get(
+        |ctx: NativeCallContext, r: &mut StepRef, key: &str| -> RhaiResult<String> {
+            match r.exports.iter().find(|(k, _)| *k == key) {
+                Some((_, v)) => Ok(v.clone()),
+                None => {
+                    let mut known: Vec<&str> = vec!["path", "name"];
+                    known.extend(r.exports.iter().map(|(k, _)| *k));
+                    Err(script_error(
+                        &ctx,
+                        format!("`{}` has no `{key}`", r.name),
+                        format!("it has: {}", known.join(", ")),
+                    ))
+                }
+            }
+        },
     );
 
     document_getter(
@@ -258,6 +277,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             target: RefTarget::Component(index),
             path: Some(dir.to_string()),
             name: name.into(),
+            exports: Vec::new(),
         })
     };
     let sub_doc = "A sub-component `parent/name`, configured by calling `f` with its own context; `attributes` are its attributes.\n\
@@ -550,6 +570,7 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
     }
     let path = resolved.action.managed().map(|m| m.path.to_string());
     let name = resolved.action.label();
+    let exports = resolved.action.exports();
     let mut b = c.lock();
     b.steps.push(StepBuild {
         comp: c.comp,
@@ -564,5 +585,6 @@ fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSp
         target: RefTarget::Step(b.steps.len() - 1),
         path,
         name,
+        exports,
     })
 }

@@ -505,6 +505,7 @@ fn rollings(
                                 creates: None,
                                 always: false,
                                 timeout: h.timeout,
+                                sudo: false,
                             },
                         }),
                         triggers: Vec::new(),

@@ -19,6 +19,7 @@ struct CommandSpec {
     cwd: Option<String>,
     always: bool,
     timeout: Option<Duration>,
+    sudo: bool,
     on_change: Vec<StepRef>,
 }
 
@@ -45,6 +46,7 @@ impl Spec for CommandSpec {
                 creates,
                 always: self.always,
                 timeout: self.timeout,
+                sudo: self.sudo,
             }),
             on_change: self.on_change.clone(),
             reload_on: Vec::new(),
@@ -80,6 +82,7 @@ pub(super) fn register(engine: &mut Engine) {
                     _ => return Err(o.wrong("timeout", "a number of seconds (> 0)", &v)),
                 },
             };
+            let sudo = o.bool("sudo")?.unwrap_or(false);
             let on_change = refs(&ctx, o.take("on_change"))?;
             if unless.is_none() && creates.is_none() && on_change.is_empty() && !always {
                 return Err(script_error(
@@ -100,6 +103,7 @@ pub(super) fn register(engine: &mut Engine) {
                     cwd,
                     always,
                     timeout,
+                    sudo,
                     on_change,
                 },
             ))

@@ -6,6 +6,7 @@ use rhai::{Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::directory::{DOC, Directory};
+use crate::primitive::owner::Ownership;
 use crate::script::api::RhaiResult;
 use crate::script::api::document;
 use crate::script::api::options::Options;
@@ -13,7 +14,8 @@ use crate::script::api::options::Options;
 struct DirectorySpec {
     path: String,
     mode: Option<u32>,
-    owner: Option<String>,
+    owner: Option<Ownership>,
+    sudo: bool,
 }
 
 impl Spec for DirectorySpec {
@@ -23,6 +25,7 @@ impl Spec for DirectorySpec {
             name: self.path.clone(),
             mode: self.mode,
             owner: self.owner.clone(),
+            sudo: self.sudo,
         })))
     }
 }
@@ -40,6 +43,7 @@ pub(super) fn register(engine: &mut Engine) {
                     path: path.into(),
                     mode: None,
                     owner: None,
+                    sudo: false,
                 },
             )
         },
@@ -53,13 +57,15 @@ pub(super) fn register(engine: &mut Engine) {
             let names = DOC.option_names();
             let mut o = Options::new(&ctx, "directory()", opts, &names)?;
             let mode = o.mode("mode")?;
-            let owner = o.string("owner")?;
+            let owner = super::file::ownership(&ctx, &mut o)?;
+            let sudo = o.bool("sudo")?.unwrap_or(false);
             Ok(spec(
                 &ctx,
                 DirectorySpec {
                     path: path.into(),
                     mode,
                     owner,
+                    sudo,
                 },
             ))
         },

@@ -6,6 +6,7 @@ use rhai::{Blob, Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::file::{FILE_DOC, File, TEMPLATE_DOC};
+use crate::primitive::owner::Ownership;
 use crate::script::api::document;
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, fail, script_error};
@@ -18,12 +19,54 @@ enum Content {
     Source(String),
 }
 
+/// The options `file` and `template` share.
+#[derive(Clone, Default)]
+struct Written {
+    mode: Option<u32>,
+    sensitive: bool,
+    owner: Option<Ownership>,
+    sudo: bool,
+}
+
+impl Written {
+    fn take(o: &mut Options<'_>, ctx: &NativeCallContext) -> RhaiResult<Written> {
+        let mode = o.mode("mode")?;
+        let sensitive = o.bool("sensitive")?.unwrap_or(false);
+        let owner = ownership(ctx, o)?;
+        let sudo = o.bool("sudo")?.unwrap_or(false);
+        Ok(Written {
+            mode,
+            sensitive,
+            owner,
+            sudo,
+        })
+    }
+
+    fn apply(&self, f: &mut File) {
+        f.mode = self.mode;
+        f.sensitive = self.sensitive;
+        f.owner = self.owner.clone();
+        f.sudo = self.sudo;
+    }
+}
+
+/// `owner` and `group` of an option map.
+pub(super) fn ownership(ctx: &NativeCallContext, o: &mut Options<'_>) -> RhaiResult<Option<Ownership>> {
+    let owner = o.string("owner")?;
+    let group = o.string("group")?;
+    Ownership::from_options(owner.as_deref(), group.as_deref()).map_err(|why| {
+        script_error(
+            ctx,
+            format!("invalid owner: {why}"),
+            "write `owner: \"app\"` and/or `group: \"www-data\"` (names or numbers), or `owner: \"app:www-data\"`",
+        )
+    })
+}
+
 struct FileSpec {
     path: String,
     content: Content,
-    mode: Option<u32>,
-    sensitive: bool,
-    owner: Option<String>,
+    written: Written,
 }
 
 impl Spec for FileSpec {
@@ -33,10 +76,8 @@ impl Spec for FileSpec {
             Content::Bytes(b) => b.clone(),
             Content::Source(src) => read_source(ctx, src, "file")?,
         };
-        let f = with_secrets(ctx, File::new(self.path.clone(), path, content), self.mode)?;
-        let mut f = f;
-        f.sensitive = self.sensitive;
-        f.owner = self.owner.clone();
+        let mut f = with_secrets(ctx, File::new(self.path.clone(), path, content), self.written.mode)?;
+        self.written.apply(&mut f);
         Ok(Resolved::of(Arc::new(f)))
     }
 }
@@ -72,9 +113,7 @@ struct TemplateSpec {
     path: String,
     source: String,
     vars: Map,
-    mode: Option<u32>,
-    sensitive: bool,
-    owner: Option<String>,
+    written: Written,
 }
 
 impl Spec for TemplateSpec {
@@ -95,9 +134,8 @@ impl Spec for TemplateSpec {
         .map_err(fail)?;
         let mut f = File::new(self.path.clone(), path, rendered.into_bytes().into());
         f.template = Some(self.source.clone());
-        let mut f = with_secrets(ctx, f, self.mode)?;
-        f.sensitive = self.sensitive;
-        f.owner = self.owner.clone();
+        let mut f = with_secrets(ctx, f, self.written.mode)?;
+        self.written.apply(&mut f);
         Ok(Resolved::of(Arc::new(f)))
     }
 }
@@ -123,9 +161,7 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
             FileSpec {
                 path: path.into(),
                 content: Content::Bytes(content),
-                mode: None,
-                sensitive: false,
-                owner: None,
+                written: Written::default(),
             },
         )
     };
@@ -164,32 +200,26 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
                     ));
                 }
             };
-            let mode = o.mode("mode")?;
-            let sensitive = o.bool("sensitive")?.unwrap_or(false);
-            let owner = o.string("owner")?;
+            let written = Written::take(&mut o, &ctx)?;
             Ok(spec(
                 &ctx,
                 FileSpec {
                     path: path.into(),
                     content,
-                    mode,
-                    sensitive,
-                    owner,
+                    written,
                 },
             ))
         },
     );
 
-    let template = |ctx: &NativeCallContext, path: &str, source: &str, vars: Map, mode, sensitive, owner| {
+    let template = |ctx: &NativeCallContext, path: &str, source: &str, vars: Map, written: Written| {
         spec(
             ctx,
             TemplateSpec {
                 path: path.into(),
                 source: source.into(),
                 vars,
-                mode,
-                sensitive,
-                owner,
+                written,
             },
         )
     };
@@ -199,7 +229,7 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
         &["path: string", "source: string", "StepSpec"],
         TEMPLATE_DOC.summary,
         move |ctx: NativeCallContext, path: &str, source: &str| {
-            template(&ctx, path, source, Map::new(), None, false, None)
+            template(&ctx, path, source, Map::new(), Written::default())
         },
     );
     document(
@@ -208,7 +238,7 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
         &["path: string", "source: string", "vars: map", "StepSpec"],
         TEMPLATE_DOC.summary,
         move |ctx: NativeCallContext, path: &str, source: &str, vars: Map| {
-            template(&ctx, path, source, vars, None, false, None)
+            template(&ctx, path, source, vars, Written::default())
         },
     );
     document(
@@ -225,10 +255,8 @@ pub(super) fn register(engine: &mut Engine, _session: &Arc<Session>) {
         move |ctx: NativeCallContext, path: &str, source: &str, vars: Map, opts: Map| -> RhaiResult<StepSpec> {
             let names = TEMPLATE_DOC.option_names();
             let mut o = Options::new(&ctx, "template()", opts, &names)?;
-            let mode = o.mode("mode")?;
-            let sensitive = o.bool("sensitive")?.unwrap_or(false);
-            let owner = o.string("owner")?;
-            Ok(template(&ctx, path, source, vars, mode, sensitive, owner))
+            let written = Written::take(&mut o, &ctx)?;
+            Ok(template(&ctx, path, source, vars, written))
         },
     );
 }

@@ -7,10 +7,13 @@
 mod command;
 mod directory;
 mod file;
+mod packages;
 mod program;
+mod resources;
 mod services;
 mod step;
 mod symlink;
+mod virtualenv;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,6 +36,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     program::register(engine);
     services::register(engine);
     step::register(engine);
+    packages::register(engine);
+    virtualenv::register(engine);
+    resources::register(engine);
 }
 
 /// What a constructor returns: a step not yet placed on a component.
