@@ -5,7 +5,8 @@
 # terminal tests), git (recipe libraries), supervisor, nginx, cron, curl and python3
 # (the services tests and examples/webapp), python3-venv (the virtualenv tests:
 # venv and Debian's bundled pip wheel) and uv from PyPI (the virtualenv tests' uv
-# path; into /usr/local/bin, on the test users' PATH). The SSH tests create
+# path; into /usr/local/bin, on the test users' PATH), haproxy and postgresql (the
+# standard library's recipes: both proxies, a real PostgreSQL cluster). The SSH tests create
 # throw-away users for their test hosts, and the package tests install a throw-away
 # .deb from a local repository, so this runs as root (or with sudo available).
 set -euo pipefail

@@ -214,7 +214,7 @@ fn nginx_and_haproxy_balance_requests_over_the_provided_backends_and_reload_in_p
 fn checked(body: &str) -> Arc<Project> {
     Test::new()
         .service(&format!(
-            "import \"ordo/proxy\" as proxy;\nimport \"ordo/postgres\" as postgres;\nlet s = service(\"s\");\ns.component(\"x\", |c| {{\n    {body}\n}});\n"
+            "import \"ordo/proxy\" as proxy;\nimport \"ordo/postgres\" as postgres;\nimport \"ordo/pyapp\" as pyapp;\nlet s = service(\"s\");\ns.component(\"x\", |c| {{\n    {body}\n}});\n"
         ))
         .local_host("h")
         .place("x")
@@ -280,6 +280,26 @@ fn recipes_refuse_bad_options_with_what_to_write_at_the_callers_line() {
             "postgres::role(c, \"shop\", #{ password: 42 });",
             "postgres::role: `password` must be a string, not i64 (42)",
         ),
+        (
+            "pyapp::app(c, #{ run_module: \"shop\" });",
+            "pyapp::app: `requirements` is missing: write requirements: [\"shop==1.4\"]",
+        ),
+        (
+            "pyapp::app(c, #{ requirements: [\"shop\"], run_module: \"shop\", command: \"venv/bin/shop\" });",
+            "pyapp::app: give `run_module` or `command`, not both",
+        ),
+        (
+            "pyapp::app(c, #{ requirements: [\"shop\"], run_module: \"shop; rm -rf ~\" });",
+            "pyapp::app: `run_module: \"shop; rm -rf ~\"` is not a Python module name",
+        ),
+        (
+            "pyapp::app(c, #{ name: \"-shop\", requirements: [\"shop\"], run_module: \"shop\" });",
+            "pyapp::app: `name: \"-shop\"` is not a plain name",
+        ),
+        (
+            "pyapp::app(c, #{ requirements: [\"shop\"], run_module: \"shop\", config: #{ \"../x.ini\": \"\" } });",
+            "pyapp::app: the configuration file \"../x.ini\" must be a path inside the app's directory",
+        ),
     ];
     for (body, message) in cases {
         checked(body)
@@ -288,7 +308,7 @@ fn recipes_refuse_bad_options_with_what_to_write_at_the_callers_line() {
             .status(2)
             .stderr_contains(message)
             // The caller's line, not the recipe's insides.
-            .stderr_contains(&format!("5 │     {body}"))
+            .stderr_contains(&format!("6 │     {body}"))
             .stderr_contains("raised at stdlib/")
             .stderr_contains(&format!(
                 "`ordo doc ordo/{}`",
@@ -598,6 +618,13 @@ fn the_documented_examples_of_the_recipes_check() {
             ["db", "app"].as_slice(),
             "ok: 2 steps on 1 host\n",
         ),
+        (
+            "pyapp",
+            "s.component(\"web\", |c| example::app(c));\n\
+             s.component(\"lb\", |c| { c.require(\"app:backend\"); });\n",
+            ["web", "lb"].as_slice(),
+            "ok: 3 steps on 1 host\n",
+        ),
     ];
     for (module, components, placed, ok) in cases {
         let p = Test::new()
@@ -605,6 +632,9 @@ fn the_documented_examples_of_the_recipes_check() {
                 "import \"components/example\" as example;\nlet s = service(\"s\");\n{components}"
             ))
             .file("components/example.rhai", &doc_example(module))
+            // The wheelhouse is read when the virtualenv is declared (a wheel's
+            // content is not looked into before the deploy).
+            .file("wheels/shop-1.4-py3-none-any.whl", "a wheel")
             .local_host("h")
             .environment_line(&format!("for name in {placed:?} {{ env.place(name, \"h\"); }}"))
             .build();
@@ -689,11 +719,14 @@ s.component("web", |c| {
         name: "shop",
         requirements: [`ordoweb==${c.attr("version", "1.0")}`],
         wheelhouse: "wheels",
-        module: "ordoweb",
+        run_module: "ordoweb",
         args: [config, "-x 'y' \"z\""],
         port: port,
         health: "/health",
-        config: #{ "it's é.ini": `[server]\nport = ${port}\ngreeting = ${c.attr("greeting", "hello")}\n` },
+        config: #{ "it's é.ini": `[server]
+port = ${port}
+greeting = ${c.attr("greeting", "hello")}
+` },
         env: #{ MOOD: "calm \"and\" 'quoted'" },
         migrate: "venv/bin/python -m ordoweb.migrate",
     });

@@ -7,6 +7,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("paths", include_str!("../../stdlib/paths.rhai")),
     ("postgres", include_str!("../../stdlib/postgres.rhai")),
     ("proxy", include_str!("../../stdlib/proxy.rhai")),
+    ("pyapp", include_str!("../../stdlib/pyapp.rhai")),
     ("release", include_str!("../../stdlib/release.rhai")),
     ("web", include_str!("../../stdlib/web.rhai")),
 ];

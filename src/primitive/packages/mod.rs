@@ -322,8 +322,8 @@ pub const DOC: Doc = Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{Id, StepId};
     use crate::host_path::HostPath;
+    use crate::ids::{Id, StepId};
     use base64::Engine;
 
     #[test]
