@@ -5,7 +5,8 @@
 # terminal tests), git (recipe libraries), supervisor, nginx, cron, curl and python3
 # (the services tests and examples/webapp), python3-venv (the virtualenv tests:
 # venv and Debian's bundled pip wheel) and uv from PyPI (the virtualenv tests' uv
-# path; into /usr/local/bin, on the test users' PATH). The SSH tests create
+# path; into /usr/local/bin, on the test users' PATH), haproxy and postgresql (the
+# standard library's recipes: both proxies, a real PostgreSQL cluster). The SSH tests create
 # throw-away users for their test hosts, and the package tests install a throw-away
 # .deb from a local repository, so this runs as root (or with sudo available).
 set -euo pipefail
@@ -23,6 +24,11 @@ command -v git >/dev/null || missing+=(git)
 # The services tests run real supervisors, a real balancer and real crontabs.
 command -v supervisord >/dev/null || missing+=(supervisor)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The standard library's recipes (tests/recipes.rs): both proxies, and a real
+# PostgreSQL cluster with its client.
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 command -v crontab >/dev/null || missing+=(cron)
 command -v curl >/dev/null || missing+=(curl)
 [ -x /usr/bin/python3 ] || missing+=(python3)

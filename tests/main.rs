@@ -21,6 +21,7 @@ mod libraries;
 mod packages;
 mod privileged;
 mod programs;
+mod recipes;
 mod repl;
 mod resources;
 mod secret_delivery;

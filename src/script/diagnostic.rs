@@ -48,6 +48,9 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>, sources: &S
     }
     let pos = err.position();
     let here = span_from_rhai(file.as_deref(), pos);
+    if let Some(problem) = recipe_error(&err, here.as_ref(), &frames) {
+        return problem;
+    }
     let mut problem = root_problem(*err, here.as_ref(), sources);
     // The call sites are extra labels; the innermost location stays primary, and a
     // place the problem already labels keeps its own text.
@@ -57,6 +60,35 @@ pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>, sources: &S
         }
     }
     problem
+}
+
+/// A recipe of the standard library that `throw`s is telling its caller what to
+/// write differently (`proxy::nginx: `listen` is missing: …`): the caller's lines
+/// are the places to show, not the recipe's insides, which would fill the screen
+/// with library source. Other errors keep every frame.
+fn recipe_error(err: &EvalAltResult, here: Option<&Span>, frames: &[(Span, String)]) -> Option<Problem> {
+    let in_stdlib = |s: &Span| s.file.starts_with("stdlib/");
+    let EvalAltResult::ErrorRuntime(value, _) = err else {
+        return None;
+    };
+    if value.is::<ProblemValue>() || value.is::<Unsatisfied>() || !here.is_some_and(in_stdlib) {
+        return None;
+    }
+    let here = here?;
+    // The module the caller called: where the outermost call inside the standard
+    // library was made (a recipe calling `ordo/options`), else where it threw.
+    let called = frames.iter().map(|(s, _)| s).find(|s| in_stdlib(s)).unwrap_or(here);
+    let module = called.file.trim_start_matches("stdlib/").trim_end_matches(".rhai");
+    let mut problem = Problem::new(Kind::Script, value.to_string()).help(format!(
+        "raised at {}:{}; `ordo doc ordo/{module}` documents its functions and options",
+        here.file, here.line
+    ));
+    for (span, text) in frames.iter().rev().filter(|(s, _)| !in_stdlib(s)) {
+        if !problem.labels.iter().any(|l| &l.span == span) {
+            problem = problem.at(Some(span), text.clone());
+        }
+    }
+    Some(problem)
 }
 
 /// A parse error of a whole file.
