@@ -641,6 +641,26 @@ fn a_file_changed_since_the_plan_fails_its_group_and_leaves_nothing_half_written
     }
 }
 
+/// Consecutive symlinks in one directory share a staging directory (two processes
+/// per link); it is gone before the next step runs, so a command that reads the
+/// directory sees only what was declared, and nothing is left after the deploy.
+#[test]
+fn links_sharing_a_staging_directory_leave_nothing_for_the_next_step_to_see() {
+    let out = single_host(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {\n    \
+         let a = c.add(symlink(\"d/a\", \"t1\"));\n    c.add(symlink(\"d/b\", \"t2\"));\n    c.add(symlink(\"d/c\", \"t3\"));\n    \
+         c.add(command(\"list\", #{ run: \"ls -A d > seen\", on_change: [a] }));\n});\n",
+    )
+    .args(&["deploy", "test", "--yes"])
+    .expect_file("hosts/h/deployment/s/seen", "a\nb\nc\n")
+    .run();
+    let d = out.project.path("hosts/h/deployment/s/d");
+    for (name, target) in [("a", "t1"), ("b", "t2"), ("c", "t3")] {
+        assert_eq!(std::fs::read_link(d.join(name)).unwrap().to_str(), Some(target));
+    }
+    assert_eq!(std::fs::read_dir(&d).unwrap().count(), 3, "nothing staged is left");
+}
+
 #[test]
 fn a_home_with_a_trailing_slash_is_still_idempotent() {
     let p = Test::new()

@@ -133,6 +133,11 @@ impl HostRun {
         self.lock.store(LockState::Free as u8, Ordering::SeqCst);
     }
 
+    /// Whether the probe took the lock for this run (its directory is this run's).
+    pub(crate) fn holds_lock(&self) -> bool {
+        self.lock.load(Ordering::SeqCst) == LockState::Held as u8
+    }
+
     /// Whether an unlock must be sent.
     pub(crate) fn may_hold_lock(&self) -> bool {
         self.lock.load(Ordering::SeqCst) != LockState::Free as u8

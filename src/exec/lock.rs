@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::state::state_dir;
 use crate::model::HostPath;
-use crate::shell::{heredoc, quote, word};
+use crate::shell::{quote_always, word};
 
 /// Who holds a host's deploy lock; stored in `~/.ordo/<service>/lock/info`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub enum LockStatus {
     Failed(String),
 }
 
-fn lock_dir(service: &str) -> HostPath {
+pub(crate) fn lock_dir(service: &str) -> HostPath {
     state_dir(service).join("lock")
 }
 
@@ -71,20 +71,23 @@ pub(crate) fn probe_head(service: &str, info: Option<&LockInfo>) -> String {
         return format!("if [ -d {l} ]; then printf 'lock info '; base64 -w0 < {l}/info 2>/dev/null; echo; fi\n");
     };
     let json = serde_json::to_vec(info).expect("lock info serialises");
+    // The info is written by the `printf` builtin (no process); only when that
+    // fails, again through `cat`, whose message names the cause ("No space left on
+    // device") where the builtin says just "I/O error".
     let mut s = String::new();
     let _ = write!(
         s,
         "[ -d \"$HOME\" ] || {{ umask 022; mkdir -p -- \"$HOME\"; umask 077; }}
 cd -- \"$HOME\" 2>\"$T/lock\" || {{ printf 'lock fail '; base64 -w0 < \"$T/lock\"; echo; echo end; exit 0; }}
-if ! mkdir -p -- {d} 2>\"$T/lock\"; then printf 'lock fail '; base64 -w0 < \"$T/lock\"; echo; echo end; exit 0; fi
+if [ ! -d {d} ] && ! mkdir -p -- {d} 2>\"$T/lock\"; then printf 'lock fail '; base64 -w0 < \"$T/lock\"; echo; echo end; exit 0; fi
 if mkdir -- {l} 2>/dev/null; then
-base64 -d > {l}/info 2>\"$T/lock\" <<'ORDO_EOF'
-{body}if grep -qF -- {token} {l}/info 2>>\"$T/lock\"; then echo 'lock ok'; else rm -rf -- {l}; printf 'lock fail '; base64 -w0 < \"$T/lock\"; echo; echo end; exit 0; fi
+printf '%s' {body} > {l}/info 2>/dev/null || printf '%s' {body} | cat > {l}/info 2>\"$T/lock\"
+{check} echo 'lock ok';; *) rm -rf -- {l}; printf 'lock fail '; base64 -w0 < \"$T/lock\"; echo; echo end; exit 0;; esac
 else printf 'lock held '; base64 -w0 < {l}/info 2>/dev/null; echo; echo end; exit 0; fi
 ",
         d = word(&state_dir(service)),
-        body = heredoc(&json),
-        token = quote(&info.token),
+        body = quote_always(std::str::from_utf8(&json).expect("JSON is UTF-8")),
+        check = has_token(&l, &info.token, "2>>\"$T/lock\""),
     );
     s
 }
@@ -102,8 +105,20 @@ pub(crate) fn break_script(service: &str) -> String {
 pub(crate) fn unlock_lines(service: &str, token: &str) -> String {
     let l = word(&lock_dir(service));
     format!(
-        "if grep -qF -- {t} {l}/info 2>/dev/null; then rm -rf -- {l} && echo 'unlock ok'; elif [ -d {l} ]; then echo 'unlock other'; else echo 'unlock gone'; fi\n",
-        t = quote(token)
+        "{check} rm -rf -- {l} && echo 'unlock ok';; *) if [ -d {l} ]; then echo 'unlock other'; else echo 'unlock gone'; fi;; esac\n",
+        check = has_token(&l, token, "2>/dev/null")
+    )
+}
+
+/// The start of a `case` whose first branch runs when the lock's info (`l`, a
+/// word) carries `token` (written last: the info is complete). The `read` builtin,
+/// not `grep`: no process. The info is one line of JSON; `errors` redirects the
+/// shell's message when it cannot be read.
+fn has_token(l: &str, token: &str, errors: &str) -> String {
+    assert!(!token.is_empty(), "a lock token is never empty");
+    format!(
+        "x=; {{ IFS= read -r x || :; }} {errors} < {l}/info; case $x in *{}*)",
+        quote_always(token)
     )
 }
 

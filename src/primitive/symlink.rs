@@ -66,27 +66,33 @@ impl Primitive for Symlink {
         script.function("ln_", SYMLINK_SH);
         let (dir, name) = self.path.split();
         let expect = if planned.change == Change::Create { "a" } else { "l" };
-        script.line(&format!(
-            "ln_ {} {} {} {} {expect}",
-            step.id,
-            word(&dir),
-            quote(&name),
-            quote_always(&self.target)
-        ));
+        script.line_keeping(
+            &format!(
+                "ln_ {} {} {} {} {expect}",
+                step.id,
+                word(&dir),
+                quote(&name),
+                quote_always(&self.target)
+            ),
+            LINKS_DONE,
+        );
     }
 }
 
 /// Makes the link in a private staging directory, checks that the path still holds
 /// what the plan saw, and renames the link into place (`mv -T`: never into a
-/// directory).
+/// directory). Consecutive links in one directory share the staging directory
+/// (`$LD`, `$LS`): two processes per link. [`LINKS_DONE`] removes it before the
+/// script's next other line (a command must not find it).
+const LINKS_DONE: &str = r#"[ -z "${LS-}" ] || { rmdir -- "$LS" 2>/dev/null; LS= LD=; }"#;
+
 const SYMLINK_SH: &str = r#"ln_() {
-  sg "$1" "$2"
-  ln -s -- "$4" "$S/$3" >"$O" 2>&1 || fail "$1" 1
+  if [ "${LD-}" != "$2" ] || [ ! -d "${LS-}" ]; then [ -z "${LS-}" ] || rmdir -- "$LS" 2>/dev/null; sg "$1" "$2"; LD=$2 LS=$S; fi
+  ln -s -- "$4" "$LS/$3" >"$O" 2>&1 || fail "$1" 1
   ck "$1" <<ORDO_EOF
 $5 $1 $2/$3
 ORDO_EOF
-  mv -Tf -- "$S/$3" "$2/$3" >"$O" 2>&1 || fail "$1" 1
-  rmdir -- "$S"
+  mv -Tf -- "$LS/$3" "$2/$3" >"$O" 2>&1 || fail "$1" 1
   echo "$1 ok"
 }"#;
 

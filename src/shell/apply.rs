@@ -27,7 +27,7 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 
 /// The core of every apply script. `$O` collects the output of the running step;
 /// `fail` reports its tail (base64) and stops the script; the exit trap removes
-/// every staging directory that is left. `$P` is a running `timeout` (a command):
+/// every staging directory that is left, with one `rm`. `$P` is a running `timeout` (a command):
 /// GNU timeout puts itself in a process group of its own, out of reach of the
 /// signal that stops the script's group, so the signal trap passes it on (timeout
 /// then stops its whole group).
@@ -37,7 +37,7 @@ HOME=${HOME%/}
 [ -d "$HOME" ] || { umask 022; mkdir -p -- "$HOME"; umask 077; }
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
-trap 'if [ -f "$T/stages" ]; then while IFS= read -r d; do rm -rf -- "$d"; done < "$T/stages"; fi; rm -rf -- "$T"' EXIT
+trap 'set --; if [ -f "$T/stages" ]; then while IFS= read -r d; do [ ! -d "$d" ] || set -- "$@" "$d"; done < "$T/stages"; fi; rm -rf -- "$@" "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
 : > "$O"
@@ -117,6 +117,9 @@ pub struct ApplyScript {
     marked: HashSet<HostPath>,
     steps: usize,
     no_links: Option<(StepId, Vec<HostPath>)>,
+    /// What closes a staging directory that lines left open (see
+    /// [`line_keeping`](Self::line_keeping)).
+    closing: Option<&'static str>,
 }
 
 impl Default for ApplyScript {
@@ -134,6 +137,7 @@ impl ApplyScript {
             marked: HashSet::new(),
             steps: 0,
             no_links: None,
+            closing: None,
         }
     }
 
@@ -160,6 +164,30 @@ impl ApplyScript {
     /// A line of the script (after any pending file group).
     pub fn line(&mut self, text: &str) {
         self.flush();
+        self.close();
+        self.push_line(text);
+    }
+
+    /// A line that leaves a staging directory open for the next lines like it
+    /// (consecutive symlinks in one directory share one): `close` is written before
+    /// the next other line, and the exit trap removes what is left at the end.
+    pub fn line_keeping(&mut self, text: &str, close: &'static str) {
+        self.flush();
+        if self.closing.is_some_and(|c| c != close) {
+            self.close();
+        }
+        self.push_line(text);
+        self.closing = Some(close);
+    }
+
+    fn close(&mut self) {
+        if let Some(close) = self.closing.take() {
+            self.text.push_str(close);
+            self.text.push('\n');
+        }
+    }
+
+    fn push_line(&mut self, text: &str) {
         if let Some((step, dirs)) = self.no_links.take() {
             let words: Vec<String> = dirs.iter().map(word).collect();
             let _ = writeln!(self.text, "nd {step} {}", words.join(" "));
@@ -233,6 +261,7 @@ impl ApplyScript {
         if self.group.is_empty() {
             return;
         }
+        self.close();
         let group = std::mem::take(&mut self.group);
         let s = &mut self.text;
         // Target directories in order of first use, each with its staging variable.
@@ -459,6 +488,30 @@ mod tests {
         let rename = body.find("mv -f -t ./r/etc/sub").expect(body);
         let other = body.find("nd 2 ./r/l\nln_ 2").expect(body);
         assert!(before < again && again < rename && rename < other, "{body}");
+    }
+
+    #[test]
+    fn a_staging_directory_kept_open_is_closed_before_any_other_line() {
+        let mut a = ApplyScript::new();
+        a.line_keeping("ln_ 1 a", "close-links");
+        a.line_keeping("ln_ 2 b", "close-links");
+        a.line("echo command");
+        a.line_keeping("ln_ 3 c", "close-links");
+        a.file(
+            StepId::new(4),
+            &HostPath::new("~/f").unwrap(),
+            b"x".to_vec().into(),
+            0o644,
+            None,
+            Expect::Absent,
+        );
+        let s = a.finish();
+        let body = &s[LIB.len()..];
+        assert!(
+            body.starts_with("ln_ 1 a\nln_ 2 b\nclose-links\necho command\nln_ 3 c\nclose-links\nsg 4 ."),
+            "{body}"
+        );
+        assert_eq!(body.matches("close-links").count(), 2, "{body}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{heredoc, quote, quote_always, relative, word};
+use super::{quote, quote_always, relative, word};
 use crate::host_path::HostPath;
 use crate::ids::StepId;
 
@@ -22,6 +22,10 @@ use crate::ids::StepId;
 /// limit of each (bigger ones are shown as "content changed").
 const MAX_DIFFS: usize = 200;
 pub const MAX_DIFF_BYTES: usize = 256 * 1024;
+
+/// Up to this many bytes of paths, the files to hash are `find`'s own arguments
+/// (far below any ARG_MAX); beyond, they travel through `xargs`.
+const DIRECT_ARGV_BYTES: usize = 32 * 1024;
 
 /// A guard runs in the background under `timeout` (`$P`), which leads a process
 /// group of its own: the signal trap passes a stop on to it (see `apply::LIB`).
@@ -31,7 +35,7 @@ T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'rm -rf -- "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
-echo "uid $(id -u)"
+u=; if [ -r /proc/self/status ]; then while read -r k a b x; do [ "$k" != Uid: ] || { u=$b; break; }; done < /proc/self/status; fi; echo "uid ${u:-$(id -u)}"
 pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; echo "R $1 $2 $r"; }
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
@@ -143,27 +147,42 @@ impl ProbeScript {
         s.push_str(head);
         if let Some(owned) = &self.owned {
             let f = word(owned);
-            let _ = writeln!(
-                s,
-                "if [ -f {f} ]; then printf 'owned '; base64 -w0 < {f}; echo; cut -f2 < {f} | tr '\\n' '\\0' > \"$T/q\"; fi"
-            );
+            let _ = writeln!(s, "if [ -f {f} ]; then printf 'owned '; base64 -w0 < {f}; echo; fi");
         }
+        // The lists of paths are the script's own words (paths never hold a newline,
+        // see `HostPath::check`), written by the `printf` builtin: no process.
         if !self.stat.is_empty() || self.owned.is_some() {
-            let list: Vec<u8> = self.stat.iter().flat_map(|p| p.bytes().chain([0])).collect();
-            let _ = write!(s, "base64 -d > \"$T/p\" <<'ORDO_EOF'\n{}", heredoc(&list));
-            if self.owned.is_some() {
-                s.push_str("[ ! -f \"$T/q\" ] || cat \"$T/q\" >> \"$T/p\"\n");
+            s.push_str("{ ");
+            if !self.stat.is_empty() {
+                let _ = write!(s, "printf '%s\\n' {}; ", lines(self.stat.iter()));
             }
+            if let Some(owned) = &self.owned {
+                let f = word(owned);
+                let _ = write!(s, "[ ! -f {f} ] || cut -f2 < {f}; ");
+            }
+            s.push_str("} > \"$T/p\"\n");
             s.push_str(
-                "printf 'F '; LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -printf \"%y %m %U %G %p\\0%l\\0\"' sh < \"$T/p\" 2>\"$T/err\" | base64 -w0; echo\n",
+                "printf 'F '; LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -printf \"%y %m %U %G %p\\0%l\\0\"' sh < \"$T/p\" 2>\"$T/err\" | base64 -w0; echo\n",
             );
         }
         if !self.hash.is_empty() {
-            let list: Vec<u8> = self.hash.keys().flat_map(|p| p.bytes().chain([0])).collect();
-            let _ = write!(s, "base64 -d > \"$T/f\" <<'ORDO_EOF'\n{}", heredoc(&list));
-            s.push_str(
-                "LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\" > \"$T/s\" 2>>\"$T/err\"\nprintf 'S '; base64 -w0 < \"$T/s\"; echo\n",
-            );
+            // A short list goes straight to `find` (no `xargs`, no `sh`); a long one
+            // through a file, so no argv limit is ever reached.
+            let bytes: usize = self.hash.keys().map(|p| p.len() + 3).sum();
+            if bytes <= DIRECT_ARGV_BYTES {
+                let words: Vec<String> = self.hash.keys().map(|p| quote(p)).collect();
+                let _ = writeln!(
+                    s,
+                    "LC_ALL=C find {} -maxdepth 0 -type f -exec sha256sum -- {{}} + > \"$T/s\" 2>>\"$T/err\"",
+                    words.join(" ")
+                );
+            } else {
+                let _ = writeln!(s, "printf '%s\\n' {} > \"$T/f\"", lines(self.hash.keys()));
+                s.push_str(
+                    "LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\" > \"$T/s\" 2>>\"$T/err\"\n",
+                );
+            }
+            s.push_str("printf 'S '; base64 -w0 < \"$T/s\"; echo\n");
             let wanted: String = self
                 .hash
                 .iter()
@@ -171,13 +190,17 @@ impl ProbeScript {
                 .map(|(p, (sha, _))| format!("{sha}\t{p}\n"))
                 .collect();
             if !wanted.is_empty() {
-                let _ = write!(s, "base64 -d > \"$T/w\" <<'ORDO_EOF'\n{}", heredoc(wanted.as_bytes()));
+                // awk picks the changed files (at most MAX_DIFFS); `find` keeps the
+                // readable, small ones. On a deploy with nothing to change, awk is
+                // the only process.
+                let _ = writeln!(s, "printf '%s' {} > \"$T/w\"", quote_always(&wanted));
                 let _ = writeln!(
                     s,
-                    "awk -F '\\t' 'NR == FNR {{ w[$2] = $1; next }} {{ p = substr($0, 67); if ((p in w) && w[p] != substr($0, 1, 64)) print p }}' \"$T/w\" \"$T/s\" | head -n {MAX_DIFFS} | tr '\\n' '\\0' | LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -perm -0004 -size -{}c -print' sh > \"$T/o\" 2>/dev/null",
+                    "awk -F '\\t' 'NR == FNR {{ w[$2] = $1; next }} {{ p = substr($0, 67); if ((p in w) && w[p] != substr($0, 1, 64) && n++ < {MAX_DIFFS}) print p }}' \"$T/w\" \"$T/s\" > \"$T/d\"\n\
+                     if [ -s \"$T/d\" ]; then LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -perm -0004 -size -{}c -print' sh < \"$T/d\" > \"$T/o\" 2>/dev/null\n\
+                     while IFS= read -r p; do printf 'O '; base64 -w0 < \"$p\"; printf ' %s\\n' \"$p\"; done < \"$T/o\"; fi",
                     MAX_DIFF_BYTES + 1
                 );
-                s.push_str("while IFS= read -r p; do printf 'O '; base64 -w0 < \"$p\"; printf ' %s\\n' \"$p\"; done < \"$T/o\"\n");
             }
         }
         // Errors other than "does not exist" mean the answer is incomplete.
@@ -195,6 +218,17 @@ impl ProbeScript {
         s.push_str("echo end\n");
         s
     }
+}
+
+/// `paths` as one quoted word, a path per line.
+fn lines<'a>(paths: impl Iterator<Item = &'a String>) -> String {
+    let mut text = String::new();
+    for p in paths {
+        text.push_str(p);
+        text.push('\n');
+    }
+    text.pop();
+    quote_always(&text)
 }
 
 /// What kind of thing is at a path.
@@ -487,17 +521,48 @@ mod tests {
     }
 
     #[test]
-    fn the_script_feeds_paths_through_a_list_not_argv() {
+    fn a_few_files_to_hash_are_finds_own_arguments() {
         let mut p = ProbeScript::new(Duration::from_secs(60));
+        p.hash(&HostPath::new("~/-x").unwrap(), &"0".repeat(64), false);
+        p.hash(&HostPath::new("~/a b").unwrap(), &"0".repeat(64), false);
+        let s = p.render("");
+        assert!(
+            s.contains("LC_ALL=C find ./-x './a b' -maxdepth 0 -type f -exec sha256sum -- {} + > \"$T/s\""),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_script_feeds_many_paths_through_a_list_not_argv() {
+        let mut p = ProbeScript::new(Duration::from_secs(60));
+        let long = "x".repeat(200);
         for i in 0..3 {
             p.hash(&HostPath::new(&format!("~/d/f{i}")).unwrap(), &"0".repeat(64), i == 0);
         }
+        for i in 0..200 {
+            p.hash(
+                &HostPath::new(&format!("~/e/{long}{i}")).unwrap(),
+                &"0".repeat(64),
+                false,
+            );
+        }
         let s = p.render("");
-        assert!(s.contains("xargs -0 -r sh -c 'exec find"), "{s}");
         assert!(
-            !s.contains("./d/f1"),
-            "paths travel base64-encoded in a here-document: {s}"
+            s.contains("printf '%s\\n' './d/f0\n./d/f1\n./d/f2\n./e/"),
+            "the list is one word of the `printf` builtin, written to a file: {s}"
         );
+        assert!(
+            s.contains(
+                "xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\""
+            ),
+            "{s}"
+        );
+        for line in s.lines().filter(|l| l.contains("./d/f1")) {
+            assert!(
+                line.starts_with("./d/f1") || line.contains("printf '%s\\n' './d/f0"),
+                "a path is a word of `printf` only, never in the argv of a process: {line}"
+            );
+        }
         assert!(s.ends_with("echo end\n"));
     }
 }

@@ -26,7 +26,7 @@ use crate::primitive::{Change, StepCtx};
 use crate::problem::{Kind, Problem};
 use crate::report::{Activity, Event, Reporter, StepStatus};
 use crate::shell::apply::{ApplyScript, Outcome, parse};
-use crate::shell::{heredoc, word};
+use crate::shell::{quote_always, word};
 
 pub(super) struct HostApply {
     pub(super) catalog: Arc<Catalog>,
@@ -398,8 +398,8 @@ fn batch_script(
     if !creating.is_empty() && !privileged {
         let dir = word(&state_dir(&model.service));
         s.line(&format!(
-            "mkdir -p -- {dir} && printf '%s' {} >> {} || fail {} 1",
-            crate::shell::quote_always(&creating),
+            "{{ [ -d {dir} ] || mkdir -p -- {dir}; }} && printf '%s' {} >> {} || fail {} 1",
+            quote_always(&creating),
             word(&owned_file(&model.service)),
             batch[0].step
         ));
@@ -474,20 +474,53 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     }
     let text: String = owned.iter().map(Owned::line).collect();
     let dir = word(&state_dir(&model.service));
+    let json = serde_json::to_string_pretty(record).expect("state serialises");
+    let owned_path = word(&owned_file(&model.service));
+    let state_path = word(&state_file(&model.service));
+    // The list is written only when it changes (or a removal kept something): a
+    // deploy that changes a value leaves it as it was.
+    let unchanged = created.is_empty() && h.plan.facts.owned.as_deref() == Some(text.as_bytes());
+    let keep = "{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }";
     let mut lines = String::new();
-    let _ = write!(
-        lines,
-        "mkdir -p -- {dir} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && {{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }} && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}",
-        word(&owned_file(&model.service)),
-        heredoc(text.as_bytes())
-    );
-    let json = serde_json::to_vec_pretty(record).expect("state serialises");
-    let _ = write!(
-        lines,
-        "t=$(mktemp -- {dir}/.state.XXXXXXXX) && base64 -d > \"$t\" <<'ORDO_EOF' && mv -f -- \"$t\" {} || {{ echo 'state fail'; exit 1; }}\n{}echo 'state ok'\n",
-        word(&state_file(&model.service)),
-        heredoc(&json)
-    );
+    if h.run.holds_lock() {
+        // The lock directory is this run's own (its `mkdir` took the lock): both
+        // records are written there under fixed names and renamed into place by
+        // one `mv`.
+        let l = word(&lock::lock_dir(&model.service));
+        let _ = writeln!(
+            lines,
+            "set -- {l}/state.json; printf '%s' {} > \"$1\" || {{ echo 'state fail'; exit 1; }}",
+            quote_always(&json)
+        );
+        let owned = format!(
+            "t={l}/owned; printf '%s' {} > \"$t\" && {keep} && set -- \"$@\" \"$t\" || {{ echo 'state fail'; exit 1; }}",
+            quote_always(&text)
+        );
+        if unchanged {
+            let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
+        } else {
+            let _ = writeln!(lines, "{owned}");
+        }
+        let _ = writeln!(
+            lines,
+            "mv -f -t {dir} -- \"$@\" || {{ echo 'state fail'; exit 1; }}\necho 'state ok'"
+        );
+    } else {
+        let owned = format!(
+            "{{ [ -d {dir} ] || mkdir -p -- {dir}; }} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && printf '%s' {} > \"$t\" && {keep} && mv -f -- \"$t\" {owned_path} || {{ echo 'state fail'; exit 1; }}",
+            quote_always(&text)
+        );
+        if unchanged {
+            let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
+        } else {
+            let _ = writeln!(lines, "{owned}");
+        }
+        let _ = writeln!(
+            lines,
+            "t=$(mktemp -- {dir}/.state.XXXXXXXX) && printf '%s' {} > \"$t\" && mv -f -- \"$t\" {state_path} || {{ echo 'state fail'; exit 1; }}\necho 'state ok'",
+            quote_always(&json)
+        );
+    }
     if h.run.may_hold_lock() {
         lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
     }
