@@ -85,6 +85,7 @@ impl Owned {
     /// be hostile, and ordo only ever removes what lies under its own roots.
     pub(crate) fn parse(text: &[u8], roots: &[HostPath]) -> Vec<Owned> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for line in String::from_utf8_lossy(text).lines() {
             let mut f = line.split('\t');
             let (Some(kind), Some(form), Some(component), Some(name)) = (f.next(), f.next(), f.next(), f.next()) else {
@@ -104,7 +105,7 @@ impl Owned {
             if !roots.iter().any(|r| path.is_below(r)) {
                 continue;
             }
-            if !out.iter().any(|o: &Owned| o.path == path) {
+            if seen.insert(path.clone()) {
                 out.push(Owned {
                     kind,
                     path,

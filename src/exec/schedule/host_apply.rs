@@ -464,11 +464,13 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
         .filter(|p| p.planned.change == Change::Create)
         .map(|p| p.step)
         .collect();
+    let recorded: HashSet<&HostPath> = h.plan.owned.iter().map(|o| &o.path).collect();
+    let mut listed: HashSet<HostPath> = HashSet::new();
     let mut owned: Vec<Owned> = Vec::new();
     for step in model.host_steps(h.plan.host) {
         let Some(entry) = owned_entry(h, step.id) else { continue };
-        let before = h.plan.owned.iter().any(|o| o.path == entry.path);
-        if (before || created.contains(&step.id)) && !owned.iter().any(|o| o.path == entry.path) {
+        let before = recorded.contains(&entry.path);
+        if (before || created.contains(&step.id)) && listed.insert(entry.path.clone()) {
             owned.push(entry);
         }
     }
