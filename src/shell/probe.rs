@@ -4,8 +4,10 @@
 //! in one round trip, forking a constant number of processes however many paths
 //! there are (decision 10).
 //!
-//! Paths travel to the host as one NUL-separated list and reach `find` and
-//! `sha256sum` through `xargs`, so no argv limit is hit; the host's answers come back
+//! Paths travel to the host as one list, a path per line (paths never hold a
+//! newline), written to a file by the `printf` builtin, and reach `find` and
+//! `sha256sum` through `xargs`, so no argv limit is hit (a short list of files to
+//! hash is `find`'s own arguments); the host's answers come back
 //! base64-encoded (link targets and contents are the host's bytes, and a crafted
 //! name must not be able to forge a line). Hashes are compared in Rust. Errors of
 //! `find`/`sha256sum` other than "no such file" are reported, never hidden.
