@@ -316,6 +316,61 @@ s.component("x", |c| {{
     assert!(wait_ok(ports[1], "/health", 5).contains(" hi "), "h2 too");
 }
 
+/// A batch's `after` hook that did not run — the deploy stopped after the batch was
+/// drained (here: the hook failed, which leaves the same marker a killed deploy
+/// leaves) — runs on the next deploy although nothing of its batch changes, once;
+/// the deploy after that has nothing to do.
+#[test]
+fn a_batch_left_drained_is_put_back_by_the_next_deploy() {
+    let service = r#"let s = service("s");
+s.component("x", |c| { c.add(file("code.txt", "v1")); });
+"#;
+    let hook =
+        |what: &str| format!("#{{ on: \"lb\", run: \"[ -f ok ] || exit 3; echo {what} $ORDO_HOSTS >> hooks.log\" }}");
+    let p = Test::new()
+        .service(service)
+        .local_host("lb")
+        .local_host("h1")
+        .place("x")
+        .local_host("h2")
+        .place("x")
+        .environment_line(&format!(
+            "env.rolling(\"x\", #{{ batch: 1, max_failures: 1, before: {}, after: {} }});",
+            hook("drain").replace("[ -f ok ] || exit 3; ", ""),
+            hook("back")
+        ))
+        .build();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .stderr_contains("after batch 1")
+        .stderr_contains("rolling `x` stopped: lb:rolling x hook before batch 2 did not run")
+        .expect_missing("hosts/h2/deployment/s/code.txt")
+        .run();
+    assert_eq!(
+        p.read("hosts/lb/hooks.log"),
+        "drain h1\n",
+        "batch 1 drained and not put back; the failed hook stopped the balancer's other steps"
+    );
+    p.write("hosts/lb/ok", "");
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("lb:rolling x hook after batch 1")
+        .stdout_contains("pending: an earlier deploy may have taken this batch out and stopped before this hook")
+        .run();
+    assert_eq!(
+        p.read("hosts/lb/hooks.log"),
+        "drain h1\nback h1\ndrain h2\nback h2\n",
+        "batch 1 (nothing to change) put back without being drained again, then batch 2 rolled"
+    );
+    assert_eq!(p.read("hosts/h2/deployment/s/code.txt"), "v1");
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(p.read("hosts/lb/hooks.log"), "drain h1\nback h1\ndrain h2\nback h2\n");
+}
+
 /// A migration runs on the first host with its role; the other instances wait for
 /// it (the `once` edges of `ordo graph`); a role no host of the component has is
 /// an error before any host is reached.

@@ -248,15 +248,17 @@ fn plan_hooks(model: &Model, plan: &Plan, verdicts: &mut [HostVerdict]) -> Resul
                     );
                     continue;
                 };
-                v.plan.planned.push(PlannedStep {
-                    step: *hook,
-                    planned: Planned::run(format!(
-                        "batch {} of {}: {} change",
-                        k + 1,
-                        r.batches.len(),
-                        changing.join(", ")
-                    )),
-                });
+                let planned = Planned::run(format!(
+                    "batch {} of {}: {} change",
+                    k + 1,
+                    r.batches.len(),
+                    changing.join(", ")
+                ));
+                // A pending `after` hook (planned by its verify) runs once, for the batch.
+                match v.plan.planned.iter_mut().find(|p| p.step == *hook) {
+                    Some(p) => p.planned = planned,
+                    None => v.plan.planned.push(PlannedStep { step: *hook, planned }),
+                }
             }
         }
     }

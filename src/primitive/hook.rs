@@ -2,7 +2,10 @@
 //! its batches (take the batch's backends out of the balancer, put them back). The
 //! plan runs it exactly when its batch changes something; it gets the batch in
 //! its environment: `ORDO_BATCH` (1-based), `ORDO_BATCHES`, `ORDO_HOSTS` and
-//! `ORDO_ADDRESSES` (space-separated).
+//! `ORDO_ADDRESSES` (space-separated). An `after` hook watches its batch's `before`
+//! hook: its pending marker is written before the `before` hook runs and removed
+//! when it ran, so a batch left drained by a deploy that stopped in between is put
+//! back by the next deploy.
 
 use super::command::Command;
 use super::{Planned, Primitive, StepCtx};
@@ -25,8 +28,19 @@ impl Primitive for Hook {
         &self.label
     }
 
+    /// A hook is planned by its batch (see `exec::predict::plan_hooks`); on its own
+    /// only an `after` hook whose `before` hook ran in a deploy that stopped before
+    /// it (its pending marker is there).
     fn verify(&self, step: &StepCtx<'_>, _facts: &Facts) -> Result<Option<Planned>, String> {
-        Ok(step.trigger.map(Planned::run))
+        Ok(step.trigger.map(|_| {
+            Planned::run(
+                "pending: an earlier deploy may have taken this batch out and stopped before this hook".to_string(),
+            )
+        }))
+    }
+
+    fn reacts_to_changes(&self) -> bool {
+        true
     }
 
     fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {

@@ -184,6 +184,28 @@ impl Rollout {
         }
         let mut groups = self.groups.lock().expect("rollout");
         let group = &mut groups[g];
+        // A hook that did not run stops the rollout whatever the budget: a batch
+        // whose backends were not taken out must not restart, and with one put
+        // back too few, draining the next could leave none serving.
+        if let Some(&hook) = failed.iter().find(|d| self.hooks.contains(d)) {
+            let reason = format!(
+                "rolling `{}` stopped: {} did not run",
+                group.component,
+                catalog.path(hook)
+            );
+            let problem = (!group.stopped).then(|| {
+                group.stopped = true;
+                Box::new(
+                    Problem::new(Kind::Step, reason.clone())
+                        .on_host(&catalog.model.hosts[catalog.host(hook)].name)
+                        .help(
+                            "the batches after it were not touched; fix the hook (or its host) and deploy again — \
+                             a batch left drained is put back by the next deploy",
+                        ),
+                )
+            });
+            return Verdict::Stop { reason, problem };
+        }
         // The failed steps' hosts count even if their own tasks have not said so yet.
         for d in failed.iter().filter(|d| !self.hooks.contains(d)) {
             group.failed_hosts.insert(catalog.host(*d));

@@ -518,6 +518,17 @@ fn rollings(
         };
         let before = hook_steps(&r.before, "before");
         let after = hook_steps(&r.after, "after");
+        // A batch's `after` hook watches its `before` hook (on the same host: the
+        // marker is written there): the pending marker written before the drain
+        // makes a deploy that dies in between put the batch back next time, even
+        // when nothing else changes.
+        for (b, a) in before.iter().zip(&after) {
+            if let (Some(b), Some(a)) = (b, a)
+                && steps[*a].host == steps[*b].host
+            {
+                steps[*a].triggers.push(*b);
+            }
+        }
         out.push(Rolling {
             component: r.component.clone(),
             batches: batches
