@@ -131,7 +131,8 @@ impl ProbeScript {
     }
 
     /// Reads the list of paths ordo created (`kind<TAB>path<TAB>name` lines) and
-    /// stats them too, so removals are planned in the same round trip.
+    /// stats them too, so removals are planned in the same round trip. Lines whose
+    /// path is not in the `./x` or `/x` form are not passed on.
     pub fn owned(&mut self, file: &HostPath) {
         self.owned = Some(file.clone());
     }
@@ -159,8 +160,13 @@ impl ProbeScript {
                 let _ = write!(s, "printf '%s\\n' {}; ", lines(self.stat.iter()));
             }
             if let Some(owned) = &self.owned {
+                // The record is the host's: only its `./x` and `/x` paths reach
+                // `find`, never a line that `find` would read as an option.
                 let f = word(owned);
-                let _ = write!(s, "[ ! -f {f} ] || cut -f2 < {f}; ");
+                let _ = write!(
+                    s,
+                    "[ ! -f {f} ] || awk -F '\\t' 'substr($2, 1, 2) == \"./\" || substr($2, 1, 1) == \"/\" {{ print $2 }}' {f}; "
+                );
             }
             s.push_str("} > \"$T/p\"\n");
             s.push_str(

@@ -97,10 +97,11 @@ fn a_path_ordo_did_not_create_is_never_removed() {
     std::fs::write(root.join("current"), "a real file now").unwrap();
     std::fs::remove_dir(root.join("data")).unwrap();
     std::os::unix::fs::symlink("keep", root.join("data")).unwrap();
-    // A forged list of what ordo created, naming paths outside the service's root.
+    // A forged list of what ordo created, naming paths outside the service's root,
+    // and last a "path" that `find` would read as an action on every path before it.
     let owned = p.path("hosts/h/.ordo/s/owned");
     let forged = format!(
-        "{}file\t./victim\tx\tvictim\nfile\t./deployment/s/../../victim\tx\tvictim\nfile\t{}\tx\tvictim\n",
+        "{}file\t./victim\tx\tvictim\nfile\t./deployment/s/../../victim\tx\tvictim\nfile\t{}\tx\tvictim\nfile\t-delete\tx\tvictim\n",
         std::fs::read_to_string(&owned).unwrap(),
         p.path("victim").display()
     );
@@ -122,6 +123,7 @@ fn a_path_ordo_did_not_create_is_never_removed() {
             ",
         )
         .expect_file("hosts/h/deployment/s/current", "a real file now")
+        .expect_file("hosts/h/deployment/s/keep", "k")
         .expect_file("hosts/h/victim", "not ordo's")
         .expect_file("victim", "not ordo's either")
         .run();
