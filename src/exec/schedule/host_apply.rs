@@ -483,46 +483,44 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     // deploy that changes a value leaves it as it was.
     let unchanged = created.is_empty() && h.plan.facts.owned.as_deref() == Some(text.as_bytes());
     let keep = "{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }";
-    let mut lines = String::new();
-    if h.run.holds_lock() {
+    let fail = "|| { echo 'state fail'; exit 1; }";
+    // (state written first, the list of what ordo created, what ends the record)
+    let (head, owned, tail) = if h.run.holds_lock() {
         // The lock directory is this run's own (its `mkdir` took the lock): both
         // records are written there under fixed names and renamed into place by
         // one `mv`.
         let l = word(&lock::lock_dir(&model.service));
-        let _ = writeln!(
-            lines,
-            "set -- {l}/state.json; printf '%s' {} > \"$1\" || {{ echo 'state fail'; exit 1; }}",
-            quote_always(&json)
-        );
-        let owned = format!(
-            "t={l}/owned; printf '%s' {} > \"$t\" && {keep} && set -- \"$@\" \"$t\" || {{ echo 'state fail'; exit 1; }}",
-            quote_always(&text)
-        );
-        if unchanged {
-            let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
-        } else {
-            let _ = writeln!(lines, "{owned}");
-        }
-        let _ = writeln!(
-            lines,
-            "mv -f -t {dir} -- \"$@\" || {{ echo 'state fail'; exit 1; }}\necho 'state ok'"
-        );
+        (
+            format!(
+                "set -- {l}/state.json; printf '%s' {} > \"$1\" {fail}\n",
+                quote_always(&json)
+            ),
+            format!(
+                "t={l}/owned; printf '%s' {} > \"$t\" && {keep} && set -- \"$@\" \"$t\" {fail}",
+                quote_always(&text)
+            ),
+            format!("mv -f -t {dir} -- \"$@\" {fail}"),
+        )
     } else {
-        let owned = format!(
-            "{{ [ -d {dir} ] || mkdir -p -- {dir}; }} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && printf '%s' {} > \"$t\" && {keep} && mv -f -- \"$t\" {owned_path} || {{ echo 'state fail'; exit 1; }}",
-            quote_always(&text)
-        );
-        if unchanged {
-            let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
-        } else {
-            let _ = writeln!(lines, "{owned}");
-        }
-        let _ = writeln!(
-            lines,
-            "t=$(mktemp -- {dir}/.state.XXXXXXXX) && printf '%s' {} > \"$t\" && mv -f -- \"$t\" {state_path} || {{ echo 'state fail'; exit 1; }}\necho 'state ok'",
-            quote_always(&json)
-        );
+        (
+            String::new(),
+            format!(
+                "{{ [ -d {dir} ] || mkdir -p -- {dir}; }} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && printf '%s' {} > \"$t\" && {keep} && mv -f -- \"$t\" {owned_path} {fail}",
+                quote_always(&text)
+            ),
+            format!(
+                "t=$(mktemp -- {dir}/.state.XXXXXXXX) && printf '%s' {} > \"$t\" && mv -f -- \"$t\" {state_path} {fail}",
+                quote_always(&json)
+            ),
+        )
+    };
+    let mut lines = head;
+    if unchanged {
+        let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
+    } else {
+        let _ = writeln!(lines, "{owned}");
     }
+    let _ = writeln!(lines, "{tail}\necho 'state ok'");
     if h.run.may_hold_lock() {
         lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
     }
