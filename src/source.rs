@@ -37,9 +37,23 @@ impl fmt::Display for Span {
 #[derive(Clone, Default)]
 pub struct SourceMap {
     texts: Arc<RwLock<HashMap<Arc<str>, Arc<str>>>>,
+    /// Files of the embedded standard library and of recipe libraries: code the
+    /// project calls, not code it wrote.
+    foreign: Arc<RwLock<std::collections::HashSet<Arc<str>>>>,
 }
 
 impl SourceMap {
+    /// Adds a file of the standard library or of a recipe library.
+    pub fn insert_foreign(&self, name: &str, text: &str) {
+        self.insert(name, text);
+        self.foreign.write().expect("source map poisoned").insert(name.into());
+    }
+
+    /// Whether `name` is a file of the standard library or of a recipe library.
+    pub fn is_foreign(&self, name: &str) -> bool {
+        self.foreign.read().expect("source map poisoned").contains(name)
+    }
+
     pub fn insert(&self, name: &str, text: &str) {
         self.texts
             .write()

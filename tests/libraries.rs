@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::support::{Project, Test};
+use super::support::{Project, Test, single_host};
 
 const SERVICE: &str = r#"import "web/site" as site;
 let s = service("s");
@@ -283,4 +283,52 @@ fn library_declarations_are_checked() {
         .status(2)
         .stderr_contains("ordo.lock cannot be read: the commit of `web` is not a full commit id")
         .run();
+}
+
+/// A step that a recipe declared — in the standard library or in a library of the
+/// project — fails or clashes at the recipe's line; the diagnostic also shows the
+/// component of the project that called the recipe, so the user sees their code.
+#[test]
+fn a_step_a_recipe_declared_points_at_the_component_that_called_it() {
+    let p = Test::new()
+        .service(
+            "import \"ordo/release\" as release;\nimport \"checks\" as checks;\nlet s = service(\"s\");\n\
+             s.component(\"x\", |c| {\n    c.add(file(\"current\", \"in the way\"));\n    release::activate(c, \"1.0\");\n});\n\
+             s.component(\"y\", |c| {\n    checks::must_pass(c);\n});\n",
+        )
+        .local_host("h")
+        .place("x")
+        .file("ordo.rhai", "project(#{ library: [\"shared\"] });\n")
+        .file(
+            "shared/checks.rhai",
+            "fn must_pass(c) {\n    c.add(command(\"check\", #{ run: \"echo broken >&2; exit 3\", always: true }));\n}\n",
+        )
+        .build();
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stderr_contains("╭─[stdlib/release.rhai:")
+        .stderr_contains("in this component, through a library it calls")
+        .stderr_contains("s.component(\"x\", |c| {")
+        .run();
+    // Only `y` now: its library's command fails when applied.
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace(".place(\"x\")", ".place(\"y\")"),
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .stderr_contains("╭─[shared/checks.rhai:2:11]")
+        .stderr_contains("in this component, through a library it calls")
+        .stderr_contains("s.component(\"y\", |c| {")
+        .stderr_contains("broken")
+        .run();
+    // A step declared in the project's own code shows no such note.
+    let own = single_host("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(command(\"c\", #{ run: \"exit 3\", always: true })); });\n")
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .run();
+    assert!(!own.stderr.contains("through a library"), "{}", own.stderr);
 }

@@ -89,6 +89,14 @@ impl Catalog {
         }
     }
 
+    /// Where the component of a model step is declared.
+    pub fn component_span(&self, id: StepId) -> Option<&Span> {
+        match self.extra(id) {
+            Some(_) => None,
+            None => self.model.components[self.model.steps[id].component].declared.as_ref(),
+        }
+    }
+
     pub fn span(&self, id: StepId) -> Option<&Span> {
         match self.extra(id) {
             Some(_) => None,
@@ -110,6 +118,7 @@ impl Catalog {
         let host = &self.model.hosts[self.host(s)].name;
         let p = Problem::new(Kind::Step, format!("{} {what}", self.path(s)))
             .at(self.span(s), format!("step declared here, failed on host {host}"))
+            .in_context(self.component_span(s), "in this component, through a library it calls")
             .on_host(host);
         match output.map(str::trim).filter(|o| !o.is_empty()) {
             Some(o) => p.help(format!("output (last lines):\n{}", tail(o))),

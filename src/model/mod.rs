@@ -94,6 +94,8 @@ pub struct Component {
     /// Attribute values as read by configure (defaults and overrides applied).
     pub attributes: BTreeMap<String, serde_json::Value>,
     pub span: Option<Span>,
+    /// Where its code is declared (`s.component(..)`, or the sub-component's call).
+    pub declared: Option<Span>,
 }
 
 #[derive(Debug)]

@@ -91,6 +91,10 @@ fn clash(model: &Model, first: StepId, second: StepId, managed: &Managed, what: 
     )
     .at(model.steps[second].span.as_ref(), "this step")
     .at(model.steps[first].span.as_ref(), "and this one")
+    .in_context(
+        model.components[model.steps[second].component].declared.as_ref(),
+        "in this component, through a library it calls",
+    )
     .help(
         "each path on a host belongs to one step; all components of a host share one root \
          (~/deployment/<service> unless the environment sets `root`), so give one of them another path",

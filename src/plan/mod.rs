@@ -177,6 +177,7 @@ pub(crate) mod tests {
                     root: HostPath::new("~/d").unwrap(),
                     attributes: BTreeMap::new(),
                     span: None,
+                    declared: None,
                 })
                 .collect(),
             steps: steps

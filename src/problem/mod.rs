@@ -96,6 +96,9 @@ pub struct Problem {
     pub related: Vec<Problem>,
     source: Option<NamedSource<String>>,
     resolved: Vec<LabeledSpan>,
+    /// Where the project reaches what the first label points at, shown only when
+    /// that label is in library code (see [`Problem::in_context`]).
+    context: Option<Label>,
     /// Rendered as a note to the main error rather than an error of its own.
     advice: bool,
     /// A warning: worth saying, does not stop anything.
@@ -113,6 +116,7 @@ impl Problem {
             related: Vec::new(),
             source: None,
             resolved: Vec::new(),
+            context: None,
             advice: false,
             warning: false,
         }
@@ -126,6 +130,19 @@ impl Problem {
                 text: text.into(),
             });
         }
+        self
+    }
+
+    /// A place in the project's own scripts to show as well when the problem's
+    /// first label is in the standard library or a recipe library (a step a recipe
+    /// declared: the user wrote the component that called the recipe, not the
+    /// recipe's line).
+    #[must_use]
+    pub fn in_context(mut self, span: Option<&Span>, text: impl Into<String>) -> Self {
+        self.context = span.map(|span| Label {
+            span: span.clone(),
+            text: text.into(),
+        });
         self
     }
 
@@ -146,7 +163,7 @@ impl Problem {
     pub fn map_text(mut self, f: &dyn Fn(&str) -> String) -> Self {
         self.message = f(&self.message);
         self.help = self.help.as_deref().map(f);
-        for l in &mut self.labels {
+        for l in self.labels.iter_mut().chain(self.context.as_mut()) {
             l.text = f(&l.text);
         }
         self.related = self.related.into_iter().map(|p| p.map_text(f)).collect();
@@ -195,6 +212,12 @@ impl Problem {
         let Some(first) = self.labels.first().map(|l| l.span.file.clone()) else {
             return self;
         };
+        if let Some(context) = self.context.take()
+            && sources.is_foreign(&first)
+            && !self.labels.iter().any(|l| l.span == context.span)
+        {
+            self.labels.push(context);
+        }
         let Some(text) = sources.get(&first) else {
             return self;
         };

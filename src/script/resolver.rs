@@ -45,6 +45,8 @@ struct Located {
     stable: String,
     path: Option<PathBuf>,
     text: String,
+    /// A file of the standard library or of a recipe library.
+    foreign: bool,
 }
 
 impl Resolver {
@@ -68,6 +70,7 @@ impl Resolver {
                 shown,
                 path: None,
                 text: text.to_string(),
+                foreign: true,
             });
         }
         let rel = if Path::new(path).extension().is_some() {
@@ -91,6 +94,7 @@ impl Resolver {
                     stable,
                     path: Some(file),
                     text,
+                    foreign: declared.is_some(),
                 });
             }
         }
@@ -166,7 +170,11 @@ impl ModuleResolver for Resolver {
         if let Some(problem) = self.circle(&located.shown, path, span.clone()) {
             return Err(fail(problem));
         }
-        self.sources.insert(&located.shown, &located.text);
+        if located.foreign {
+            self.sources.insert_foreign(&located.shown, &located.text);
+        } else {
+            self.sources.insert(&located.shown, &located.text);
+        }
         self.inputs
             .record(&located.stable, located.path.as_deref(), located.text.as_bytes());
         let mut ast = engine

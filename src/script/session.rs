@@ -266,5 +266,7 @@ pub(crate) struct ServiceDecl {
 
 pub(crate) struct ComponentDecl {
     pub(crate) name: String,
+    /// The `s.component(..)` call.
+    pub(crate) span: Option<Span>,
     pub(crate) configure: Callback,
 }

@@ -43,6 +43,9 @@ pub(crate) struct CompBuild {
     pub(crate) parent: Option<usize>,
     pub(crate) dir: HostPath,
     pub(crate) span: Option<Span>,
+    /// Where its code is declared: `s.component(..)` for a root, the call for a
+    /// sub-component.
+    pub(crate) declared: Option<Span>,
     /// Values given from outside: overrides for a root, the map for a sub-component.
     pub(crate) given: BTreeMap<String, (Dynamic, Option<Span>)>,
     pub(crate) attributes: BTreeMap<String, Dynamic>,
@@ -260,6 +263,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
                 name: full,
                 parent: Some(c.comp),
                 dir: dir.clone(),
+                declared: span.clone(),
                 span,
                 given,
                 attributes: BTreeMap::new(),

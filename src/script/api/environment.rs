@@ -364,6 +364,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             }
             service.components.push(ComponentDecl {
                 name: name.to_string(),
+                span: call_span(&ctx),
                 configure: Callback::new(&ctx, configure),
             });
             Ok(svc.clone())

@@ -223,6 +223,7 @@ pub(super) fn add_build(
                 })
                 .collect(),
             span: c.span,
+            declared: c.declared,
         });
     }
     // Step ids of this build: a `once` step another instance runs gets none.
@@ -473,6 +474,7 @@ fn rollings(
                 root: root.clone(),
                 attributes: Default::default(),
                 span: r.span.clone(),
+                declared: r.span.clone(),
             });
             batches
                 .iter()

@@ -71,6 +71,7 @@ fn configure_all(
                 parent: None,
                 dir: root.dir.clone(),
                 span: root.span.clone(),
+                declared: comp.span.clone(),
                 given: root.given.clone(),
                 attributes: BTreeMap::new(),
             },
@@ -164,6 +165,7 @@ fn placeholder() -> CompBuild {
         parent: None,
         dir: HostPath::new("/").expect("root path"),
         span: None,
+        declared: None,
         given: BTreeMap::new(),
         attributes: BTreeMap::new(),
     }

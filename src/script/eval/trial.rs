@@ -62,6 +62,7 @@ pub(crate) fn trial<E>(
         parent: None,
         dir,
         span: None,
+        declared: None,
         given: BTreeMap::new(),
         attributes: BTreeMap::new(),
     };
