@@ -13,7 +13,7 @@ use super::{Catalog, Extra, PlannedStep};
 use crate::model::{HostId, Id, Model, StepId};
 use crate::primitive::removal::Removal;
 use crate::primitive::{Planned, StepCtx};
-use crate::problem::Problem;
+use crate::problem::{Kind, Problem};
 use crate::shell::probe::{PathKind, StepFact};
 
 /// What verify found on one host.
@@ -51,6 +51,7 @@ pub(super) fn verify_host(
         }
         .problem(s, what, None)
     };
+    let mut failed: Vec<(String, Vec<StepId>)> = Vec::new();
     for &s in order {
         let step = &model.steps[s];
         let root = &model.components[step.component].root;
@@ -103,11 +104,35 @@ pub(super) fn verify_host(
             Ok(None) => {}
             // A failed verify stops every host before any change (a missing
             // prerequisite, sudo that would prompt, a host short of resources…).
-            Err(why) => out.problems.push(
-                catalog_problem(s, &format!("cannot be verified: {why}"))
-                    .help("nothing was changed on any host: fix this on the host or in the script, then deploy again"),
-            ),
+            Err(why) => match failed.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, steps)) => steps.push(s),
+                None => failed.push((why, vec![s])),
+            },
         }
+    }
+    // Steps that cannot be verified for the same reason (every `sudo: true` step of
+    // a host where sudo would prompt) are one problem, each step labelled.
+    for (why, steps) in failed {
+        let problem = match steps.as_slice() {
+            [s] => catalog_problem(*s, &format!("cannot be verified: {why}")),
+            [first, rest @ ..] => rest.iter().fold(
+                Problem::new(
+                    Kind::Step,
+                    format!(
+                        "{} steps on host `{}` cannot be verified: {why}",
+                        steps.len(),
+                        model.hosts[host].name
+                    ),
+                )
+                .at(model.steps[*first].span.as_ref(), model.steps[*first].action.label())
+                .on_host(&model.hosts[host].name),
+                |p, s| p.at(model.steps[*s].span.as_ref(), model.steps[*s].action.label()),
+            ),
+            [] => continue,
+        };
+        out.problems.push(
+            problem.help("nothing was changed on any host: fix this on the host or in the script, then deploy again"),
+        );
     }
     // What ordo created here and no step declares any more; deepest paths first, so
     // files go before the directories that hold them.
