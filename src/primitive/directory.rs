@@ -42,22 +42,12 @@ impl Primitive for Directory {
 
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.path);
-        if let Some(owner) = &self.owner {
-            super::owner::probe(step.id, owner, self.sudo, probe);
-        }
-        if self.sudo {
-            super::privilege::probe(probe);
-        }
+        super::owner::probe_access(step.id, self.owner.as_ref(), self.sudo, probe);
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let planned = self.changes(step, facts)?;
-        if let (Some(p), Some(o)) = (&planned, &self.owner)
-            && !p.change.is_conflict()
-        {
-            super::owner::check(step.id, o, self.sudo, facts)?;
-        }
-        super::privilege::guard(self.sudo, planned, facts)
+        super::owner::guard(step.id, self.owner.as_ref(), self.sudo, planned, facts)
     }
 
     fn apply(&self, step: &StepCtx<'_>, planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {

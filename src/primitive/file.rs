@@ -188,22 +188,12 @@ impl Primitive for File {
             let copy = crate::shell::word(&self.masked_copy(step.state));
             probe.fact(step.id, "masked", &format!("cat -- {copy}"));
         }
-        if let Some(owner) = &self.owner {
-            super::owner::probe(step.id, owner, self.sudo, probe);
-        }
-        if self.sudo {
-            super::privilege::probe(probe);
-        }
+        super::owner::probe_access(step.id, self.owner.as_ref(), self.sudo, probe);
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let planned = self.changes(step, facts)?;
-        if let (Some(p), Some(o)) = (&planned, &self.owner)
-            && !p.change.is_conflict()
-        {
-            super::owner::check(step.id, o, self.sudo, facts)?;
-        }
-        super::privilege::guard(self.sudo, planned, facts)
+        super::owner::guard(step.id, self.owner.as_ref(), self.sudo, planned, facts)
     }
 
     fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {
@@ -280,6 +270,30 @@ pub fn content_hash(content: &[u8]) -> String {
     short_hash(content)
 }
 
+/// The options `file` and `template` share (how the file is written).
+const OWNER: OptionDoc = OptionDoc {
+    name: "owner",
+    kind: "string",
+    text: "the user (`app`, or `app:www` for user and group; names or numbers) the file belongs to; \
+           another user than the login user needs `sudo: true`",
+};
+const GROUP: OptionDoc = OptionDoc {
+    name: "group",
+    kind: "string",
+    text: "the group the file belongs to; a group the login user is not in needs `sudo: true`",
+};
+const SUDO: OptionDoc = OptionDoc {
+    name: "sudo",
+    kind: "bool",
+    text: "write it as root (`sudo -n`): for paths the login user may not write, and for other \
+           owners. Shown as [sudo] in the plan",
+};
+const SENSITIVE: OptionDoc = OptionDoc {
+    name: "sensitive",
+    kind: "bool",
+    text: "never show this file's content in plans and diffs",
+};
+
 pub const FILE_DOC: Doc = Doc {
     name: "file",
     signatures: &[
@@ -308,28 +322,10 @@ pub const FILE_DOC: Doc = Doc {
             kind: "0o640 or \"0640\"",
             text: "the file's mode; Rhai has no bare octal literals, so write 0o640",
         },
-        OptionDoc {
-            name: "owner",
-            kind: "string",
-            text: "the user (`app`, or `app:www` for user and group; names or numbers) the file belongs to; \
-                   another user than the login user needs `sudo: true`",
-        },
-        OptionDoc {
-            name: "group",
-            kind: "string",
-            text: "the group the file belongs to; a group the login user is not in needs `sudo: true`",
-        },
-        OptionDoc {
-            name: "sudo",
-            kind: "bool",
-            text: "write it as root (`sudo -n`): for paths the login user may not write, and for other \
-                   owners. Shown as [sudo] in the plan",
-        },
-        OptionDoc {
-            name: "sensitive",
-            kind: "bool",
-            text: "never show this file's content in plans and diffs",
-        },
+        OWNER,
+        GROUP,
+        SUDO,
+        SENSITIVE,
     ],
     example: "c.add(file(\"etc/app.ini\", #{ content: \"port = 8080\\n\", mode: 0o640 }));",
 };
@@ -350,28 +346,10 @@ pub const TEMPLATE_DOC: Doc = Doc {
             kind: "0o640 or \"0640\"",
             text: "the file's mode",
         },
-        OptionDoc {
-            name: "owner",
-            kind: "string",
-            text: "the user (`app`, or `app:www` for user and group; names or numbers) the file belongs to; \
-                   another user than the login user needs `sudo: true`",
-        },
-        OptionDoc {
-            name: "group",
-            kind: "string",
-            text: "the group the file belongs to; a group the login user is not in needs `sudo: true`",
-        },
-        OptionDoc {
-            name: "sudo",
-            kind: "bool",
-            text: "write it as root (`sudo -n`): for paths the login user may not write, and for other \
-                   owners. Shown as [sudo] in the plan",
-        },
-        OptionDoc {
-            name: "sensitive",
-            kind: "bool",
-            text: "never show this file's content in plans and diffs",
-        },
+        OWNER,
+        GROUP,
+        SUDO,
+        SENSITIVE,
     ],
     example: "let conf = c.add(template(\"etc/app.ini\", \"templates/app.ini\", #{ port: 8080 }));",
 };

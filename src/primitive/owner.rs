@@ -5,6 +5,7 @@
 //! user, or to a group the login user is not in, needs root: without `sudo: true`
 //! verify says so before anything changes (see `privilege.rs`).
 
+use super::Planned;
 use crate::host_path::HostPath;
 use crate::ids::StepId;
 use crate::shell::probe::{Facts, PathFacts, ProbeScript, StepFact, shell_word};
@@ -125,6 +126,34 @@ pub(crate) fn check(step: StepId, o: &Ownership, sudo: bool, facts: &Facts) -> R
         }
     }
     Ok(())
+}
+
+/// What a path with an optional owner, written as root or not, asks the probe (file,
+/// template and directory share it).
+pub(crate) fn probe_access(step: StepId, owner: Option<&Ownership>, sudo: bool, p: &mut ProbeScript) {
+    if let Some(o) = owner {
+        probe(step, o, sudo, p);
+    }
+    if sudo {
+        super::privilege::probe(p);
+    }
+}
+
+/// The end of such a path's verify: a planned change (not a conflict) needs its
+/// owner's names to resolve, and a privileged one a working `sudo -n`.
+pub(crate) fn guard(
+    step: StepId,
+    owner: Option<&Ownership>,
+    sudo: bool,
+    planned: Option<Planned>,
+    facts: &Facts,
+) -> Result<Option<Planned>, String> {
+    if let (Some(p), Some(o)) = (&planned, owner)
+        && !p.change.is_conflict()
+    {
+        check(step, o, sudo, facts)?;
+    }
+    super::privilege::guard(sudo, planned, facts)
 }
 
 /// Ownership change in place, never through a symlink.

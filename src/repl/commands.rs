@@ -1,47 +1,10 @@
-//! The `:` commands of the REPL (`:help`, `:hosts`, `:env`, `:reload`, `:quit`)
-//! and the host lines `:hosts` and `hosts()` share.
+//! The `:` commands of the REPL (`:help`, `:hosts`, `:env`, `:reload`, `:quit`).
 
 use super::helper::COMMANDS;
 use super::{Flow, REPL_FUNCTIONS, Session};
-use crate::model::{Model, TransportSpec};
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::Event;
-
-/// `ordo hosts`'s line per host, also the data of `hosts()`.
-pub(crate) fn host_events(model: &Model) -> Vec<Event> {
-    model
-        .hosts
-        .enumerate()
-        .map(|(id, host)| {
-            let mut components: Vec<String> = model
-                .components
-                .iter()
-                .filter(|c| c.host == id && c.parent.is_none())
-                .map(|c| c.name.clone())
-                .collect();
-            components.dedup();
-            let (transport, address) = match &host.transport {
-                TransportSpec::Local { home } => ("local", home.display().to_string()),
-                TransportSpec::Ssh { address, port, user } => {
-                    let user = user
-                        .as_deref()
-                        .or((!host.user.is_empty()).then_some(host.user.as_str()));
-                    let login = user.map(|u| format!("{u}@")).unwrap_or_default();
-                    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
-                    ("ssh", format!("{login}{address}{port}"))
-                }
-            };
-            Event::Host {
-                name: host.name.clone(),
-                transport,
-                address,
-                roles: host.roles.clone(),
-                components,
-            }
-        })
-        .collect()
-}
 
 impl Session<'_> {
     pub(super) fn command(&mut self, command: &str) -> Result<Flow, Problems> {
@@ -52,7 +15,7 @@ impl Session<'_> {
             "help" | "h" => self.help(arg)?,
             "hosts" => {
                 let env = self.live.env()?;
-                for e in host_events(&env.model) {
+                for e in crate::report::host_events(&env.model) {
                     self.ws.reporter.event(&e);
                 }
             }

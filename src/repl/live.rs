@@ -190,7 +190,7 @@ impl Live for LiveHosts {
         let env = self.env()?;
         let model = &env.model;
         Ok(serde_json::Value::Array(
-            super::commands::host_events(model)
+            crate::report::host_events(model)
                 .into_iter()
                 .map(|e| serde_json::to_value(e).unwrap_or_default())
                 .map(|mut v| {

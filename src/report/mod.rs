@@ -341,3 +341,39 @@ pub(crate) mod paint {
     pub(crate) const DIM: &str = "\x1b[2m";
     pub(crate) const BOLD: &str = "\x1b[1m";
 }
+
+/// One `host` event per host of `model`: the lines of `ordo hosts` and the REPL's
+/// `:hosts`, and the data of `hosts()`.
+pub(crate) fn host_events(model: &crate::model::Model) -> Vec<Event> {
+    model
+        .hosts
+        .enumerate()
+        .map(|(id, host)| {
+            let mut components: Vec<String> = model
+                .components
+                .iter()
+                .filter(|c| c.host == id && c.parent.is_none())
+                .map(|c| c.name.clone())
+                .collect();
+            components.dedup();
+            let (transport, address) = match &host.transport {
+                crate::model::TransportSpec::Local { home } => ("local", home.display().to_string()),
+                crate::model::TransportSpec::Ssh { address, port, user } => {
+                    let user = user
+                        .as_deref()
+                        .or((!host.user.is_empty()).then_some(host.user.as_str()));
+                    let login = user.map(|u| format!("{u}@")).unwrap_or_default();
+                    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                    ("ssh", format!("{login}{address}{port}"))
+                }
+            };
+            Event::Host {
+                name: host.name.clone(),
+                transport,
+                address,
+                roles: host.roles.clone(),
+                components,
+            }
+        })
+        .collect()
+}
