@@ -454,10 +454,6 @@ s.component("db", |c| {
 });
 "#;
 
-fn set_secret(p: &Arc<Project>, name: &str, value: &str) {
-    p.test().args(&["secrets", "set", "prod", name]).stdin(value).run();
-}
-
 #[test]
 fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
     let hosts = TestHosts::start(&["db"]);
@@ -477,18 +473,9 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
             &format!("#{{ socket: {:?} }}", cluster.socket.display().to_string()),
         )
         .build();
-    let key = p.path("id.age");
-    let public = p
-        .test()
-        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-        .run()
-        .stdout;
-    p.test()
-        .args(&["secrets", "recipients", "add", "prod", public.trim()])
-        .run();
-    set_secret(&p, "app_password", PASSWORD);
-    set_secret(&p, "admin_password", ADMIN_PASSWORD);
-    let key = std::fs::read_to_string(&key).unwrap();
+    let key = p.age_recipient("prod");
+    p.set_secret("prod", "app_password", PASSWORD);
+    p.set_secret("prod", "admin_password", ADMIN_PASSWORD);
     let deploy = |expect: &str| {
         p.test()
             .args(&["deploy", "prod", "--yes"])
@@ -519,7 +506,7 @@ fn postgres_role_and_database_are_made_once_and_a_new_password_is_applied() {
     deploy("nothing to change");
 
     // A new password: only the role changes, and the new password works.
-    set_secret(&p, "app_password", NEW_PASSWORD);
+    p.set_secret("prod", "app_password", NEW_PASSWORD);
     let changed = deploy("! db:db command postgres role app (its `unless` check failed)");
     assert!(changed.stdout.contains("1 changed, 1 unchanged"), "{}", changed.stdout);
     assert_eq!(
@@ -638,19 +625,8 @@ fn the_documented_examples_of_the_recipes_check() {
             .local_host("h")
             .environment_line(&format!("for name in {placed:?} {{ env.place(name, \"h\"); }}"))
             .build();
-        let key = p.path("id.age");
-        let public = p
-            .test()
-            .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-            .run()
-            .stdout;
-        p.test()
-            .args(&["secrets", "recipients", "add", "test", public.trim()])
-            .run();
-        p.test()
-            .args(&["secrets", "set", "test", "db_password"])
-            .stdin("pw")
-            .run();
+        p.age_recipient("test");
+        p.set_secret("test", "db_password", "pw");
         p.test().args(&["check", "test"]).stdout(ok).stderr("").run();
     }
 }

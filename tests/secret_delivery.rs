@@ -142,21 +142,9 @@ fn project(hosts: &TestHosts) -> (Arc<Project>, String) {
         .place("web")
         .file("templates/db.conf", "listen = 5432\npassword = {{ pw }}\n")
         .build();
-    let key = p.path("id.age");
-    let public = p
-        .test()
-        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-        .run()
-        .stdout
-        .trim()
-        .to_string();
-    p.test().args(&["secrets", "recipients", "add", "prod", &public]).run();
-    p.test()
-        .args(&["secrets", "set", "prod", "db_password"])
-        .stdin(SECRET)
-        .run();
-    let private = std::fs::read_to_string(&key).unwrap();
-    std::fs::remove_file(&key).unwrap();
+    let private = p.age_recipient("prod");
+    p.set_secret("prod", "db_password", SECRET);
+    std::fs::remove_file(p.path("id.age")).unwrap();
     (p, private)
 }
 
@@ -278,20 +266,8 @@ fn a_failing_command_that_echoes_a_secret_shows_it_masked() {
         .ssh_hosts(&hosts, &["t1"])
         .place("x")
         .build();
-    let key = p.path("id.age");
-    let public = p
-        .test()
-        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-        .run()
-        .stdout;
-    p.test()
-        .args(&["secrets", "recipients", "add", "prod", public.trim()])
-        .run();
-    p.test()
-        .args(&["secrets", "set", "prod", "db_password"])
-        .stdin(SECRET)
-        .run();
-    let key = std::fs::read_to_string(&key).unwrap();
+    let key = p.age_recipient("prod");
+    p.set_secret("prod", "db_password", SECRET);
     for format in ["human", "json"] {
         let out = p
             .test()
@@ -312,20 +288,9 @@ fn secret_names_are_checked_without_a_key() {
         .local_host("h")
         .place("x")
         .build();
-    let key = p.path("id.age");
-    let public = p
-        .test()
-        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-        .run()
-        .stdout;
-    p.test()
-        .args(&["secrets", "recipients", "add", "test", public.trim()])
-        .run();
-    p.test()
-        .args(&["secrets", "set", "test", "db_password"])
-        .stdin(SECRET)
-        .run();
-    std::fs::remove_file(&key).unwrap();
+    p.age_recipient("test");
+    p.set_secret("test", "db_password", SECRET);
+    std::fs::remove_file(p.path("id.age")).unwrap();
     p.test()
         .args(&["check", "test"])
         .status(2)
@@ -357,20 +322,8 @@ fn the_repl_never_prints_a_secret() {
         .local_host("h")
         .place("x")
         .build();
-    let key = p.path("id.age");
-    let public = p
-        .test()
-        .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
-        .run()
-        .stdout;
-    p.test()
-        .args(&["secrets", "recipients", "add", "test", public.trim()])
-        .run();
-    p.test()
-        .args(&["secrets", "set", "test", "db_password"])
-        .stdin(SECRET)
-        .run();
-    let key = std::fs::read_to_string(&key).unwrap();
+    let key = p.age_recipient("test");
+    p.set_secret("test", "db_password", SECRET);
     let lines = "let pw = secret(\"db_password\");\npw\nprint(pw)\n`in a string: ${pw}`\n\
                  host(\"h\").run(\"echo \" + shell_quote(pw)).stdout\ndiff(\"x\", \"h\")\napply(\"x\", \"h\")\n";
     for format in ["human", "json"] {

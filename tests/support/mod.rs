@@ -63,6 +63,27 @@ impl Project {
         Test::on(self)
     }
 
+    /// Makes an age key pair (`ordo secrets keygen -o id.age` in the project) and
+    /// makes its public key a recipient of `env`'s secrets; returns the private key
+    /// (for `ORDO_AGE_KEY`). The key file stays at `id.age`.
+    pub fn age_recipient(self: &Arc<Self>, env: &str) -> String {
+        let key = self.path("id.age");
+        let public = self
+            .test()
+            .args(&["secrets", "keygen", "-o", key.to_str().unwrap()])
+            .run()
+            .stdout;
+        self.test()
+            .args(&["secrets", "recipients", "add", env, public.trim()])
+            .run();
+        std::fs::read_to_string(&key).unwrap()
+    }
+
+    /// `ordo secrets set ENV NAME` with `value` on stdin.
+    pub fn set_secret(self: &Arc<Self>, env: &str, name: &str, value: &str) {
+        self.test().args(&["secrets", "set", env, name]).stdin(value).run();
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
