@@ -213,21 +213,19 @@ fn plan_hooks(model: &Model, plan: &Plan, verdicts: &mut [HostVerdict]) -> Resul
     if model.rollings.is_empty() {
         return Ok(());
     }
-    let planned: std::collections::HashSet<StepId> = verdicts
+    // The root instances with a planned change (model steps; removals are not).
+    let changed_roots: std::collections::HashSet<crate::model::ComponentId> = verdicts
         .iter()
         .flat_map(|v| v.plan.planned.iter().map(|p| p.step))
+        .filter(|s| s.index() < model.steps.len())
+        .map(|s| model.root_of(model.steps[s].component))
         .collect();
     let mut problems = Vec::new();
     for r in &model.rollings {
         for (k, batch) in r.batches.iter().enumerate() {
             let changing: Vec<&str> = batch
                 .iter()
-                .filter(|&&c| {
-                    model
-                        .steps
-                        .iter()
-                        .any(|s| planned.contains(&s.id) && model.root_of(s.component) == c)
-                })
+                .filter(|c| changed_roots.contains(c))
                 .map(|&c| model.hosts[model.components[c].host].name.as_str())
                 .collect();
             if changing.is_empty() {

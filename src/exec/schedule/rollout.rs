@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::exec::Catalog;
-use crate::model::{HostId, StepId};
+use crate::model::{ComponentId, HostId, StepId};
 use crate::problem::{Kind, Problem};
 use crate::report::{BatchStatus, Event, Reporter};
 
@@ -79,14 +79,19 @@ impl Rollout {
             .iter()
             .flat_map(|r| r.before.iter().chain(r.after.iter()).flatten().copied())
             .collect();
+        // The steps of each root instance, found once for every batch of every rollout.
+        let mut by_root: HashMap<ComponentId, Vec<StepId>> = HashMap::new();
+        if !model.rollings.is_empty() {
+            for s in model.steps.iter() {
+                by_root.entry(model.root_of(s.component)).or_default().push(s.id);
+            }
+        }
         for (g, r) in model.rollings.iter().enumerate() {
             let mut batches = Vec::new();
             for (k, instances) in r.batches.iter().enumerate() {
-                let mut steps: Vec<StepId> = model
-                    .steps
+                let mut steps: Vec<StepId> = instances
                     .iter()
-                    .filter(|s| instances.contains(&model.root_of(s.component)))
-                    .map(|s| s.id)
+                    .flat_map(|c| by_root.get(c).into_iter().flatten().copied())
                     .collect();
                 steps.extend(r.before[k].iter().chain(r.after[k].iter()));
                 for &s in &steps {
