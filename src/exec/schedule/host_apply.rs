@@ -18,7 +18,7 @@ use super::{Finish, Totals, step_event};
 use crate::exec::hosts::{HostRun, host_io};
 use crate::exec::lock;
 use crate::exec::predict::{HostPlan, PlannedStep};
-use crate::exec::state::{Owned, owned_file, pending_marker, reload_marker, state_dir, state_file};
+use crate::exec::state::{Owned, owned_file, pending_marker, reload_marker, state_dir};
 use crate::exec::{Catalog, tail};
 use crate::model::HostPath;
 use crate::model::{IdVec, StepId};
@@ -477,50 +477,29 @@ fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     let text: String = owned.iter().map(Owned::line).collect();
     let dir = word(&state_dir(&model.service));
     let json = serde_json::to_string_pretty(record).expect("state serialises");
-    let owned_path = word(&owned_file(&model.service));
-    let state_path = word(&state_file(&model.service));
+    // A deploy's records are written under the lock it took in the probe (nothing
+    // is applied without it): the lock directory is this run's own (its `mkdir`
+    // took the lock), so both records are written there under fixed names and
+    // renamed into place by one `mv`. Were it gone, the writes fail: `state fail`.
+    debug_assert!(h.run.holds_lock(), "a deploy's records are written under its lock");
+    let l = word(&lock::lock_dir(&model.service));
+    let fail = "|| { echo 'state fail'; exit 1; }";
+    let mut lines = format!(
+        "set -- {l}/state.json; printf '%s' {} > \"$1\" {fail}\n",
+        quote_always(&json)
+    );
     // The list is written only when it changes (or a removal kept something): a
     // deploy that changes a value leaves it as it was.
-    let unchanged = created.is_empty() && h.plan.facts.owned.as_deref() == Some(text.as_bytes());
-    let keep = "{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }";
-    let fail = "|| { echo 'state fail'; exit 1; }";
-    // (state written first, the list of what ordo created, what ends the record)
-    let (head, owned, tail) = if h.run.holds_lock() {
-        // The lock directory is this run's own (its `mkdir` took the lock): both
-        // records are written there under fixed names and renamed into place by
-        // one `mv`.
-        let l = word(&lock::lock_dir(&model.service));
-        (
-            format!(
-                "set -- {l}/state.json; printf '%s' {} > \"$1\" {fail}\n",
-                quote_always(&json)
-            ),
-            format!(
-                "t={l}/owned; printf '%s' {} > \"$t\" && {keep} && set -- \"$@\" \"$t\" {fail}",
-                quote_always(&text)
-            ),
-            format!("mv -f -t {dir} -- \"$@\" {fail}"),
-        )
-    } else {
-        (
-            String::new(),
-            format!(
-                "{{ [ -d {dir} ] || mkdir -p -- {dir}; }} && t=$(mktemp -- {dir}/.owned.XXXXXXXX) && printf '%s' {} > \"$t\" && {keep} && mv -f -- \"$t\" {owned_path} {fail}",
-                quote_always(&text)
-            ),
-            format!(
-                "t=$(mktemp -- {dir}/.state.XXXXXXXX) && printf '%s' {} > \"$t\" && mv -f -- \"$t\" {state_path} {fail}",
-                quote_always(&json)
-            ),
-        )
-    };
-    let mut lines = head;
-    if unchanged {
+    let owned = format!(
+        "t={l}/owned; printf '%s' {} > \"$t\" && {{ [ ! -f \"$T/keep\" ] || cat \"$T/keep\" >> \"$t\"; }} && set -- \"$@\" \"$t\" {fail}",
+        quote_always(&text)
+    );
+    if created.is_empty() && h.plan.facts.owned.as_deref() == Some(text.as_bytes()) {
         let _ = writeln!(lines, "if [ -f \"$T/keep\" ]; then {owned}; fi");
     } else {
         let _ = writeln!(lines, "{owned}");
     }
-    let _ = writeln!(lines, "{tail}\necho 'state ok'");
+    let _ = writeln!(lines, "mv -f -t {dir} -- \"$@\" {fail}\necho 'state ok'");
     if h.run.may_hold_lock() {
         lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
     }
