@@ -184,10 +184,6 @@ pub const DOC: Doc = Doc {
 mod tests {
     use super::*;
 
-    static STATE: std::sync::LazyLock<HostPath> =
-        std::sync::LazyLock::new(|| HostPath::new("~/.ordo/s").expect("a home path"));
-    use crate::ids::{Id, StepId};
-
     fn cmd() -> Command {
         Command {
             name: "x".into(),
@@ -203,13 +199,8 @@ mod tests {
 
     fn ctx<'a>(root: &'a HostPath, trigger: Option<&'a str>) -> StepCtx<'a> {
         StepCtx {
-            id: StepId::new(2),
-            root,
-            trigger,
-            reload_only: false,
-            marker: None,
             timeout: Duration::from_secs(30),
-            state: &STATE,
+            ..crate::primitive::testing::ctx_id(2, root, trigger)
         }
     }
 

@@ -358,10 +358,6 @@ pub const TEMPLATE_DOC: Doc = Doc {
 mod tests {
     use super::*;
 
-    static STATE: std::sync::LazyLock<HostPath> =
-        std::sync::LazyLock::new(|| HostPath::new("~/.ordo/s").expect("a home path"));
-    use crate::ids::{Id, StepId};
-
     fn facts(stats: &[u8], sums: &str, extra: &str) -> Facts {
         use base64::Engine;
         let b = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
@@ -374,15 +370,7 @@ mod tests {
     }
 
     fn ctx(root: &HostPath) -> StepCtx<'_> {
-        StepCtx {
-            id: StepId::new(0),
-            root,
-            trigger: None,
-            reload_only: false,
-            marker: None,
-            timeout: std::time::Duration::from_secs(60),
-            state: &STATE,
-        }
+        crate::primitive::testing::ctx_id(0, root, None)
     }
 
     fn file(content: &str) -> File {

@@ -222,8 +222,13 @@ pub(crate) mod testing {
     }
 
     pub(crate) fn ctx<'a>(root: &'a HostPath, trigger: Option<&'a str>) -> super::StepCtx<'a> {
+        ctx_id(7, root, trigger)
+    }
+
+    /// The context of step `id` (the facts a test parses name it), timeout 60 s.
+    pub(crate) fn ctx_id<'a>(id: usize, root: &'a HostPath, trigger: Option<&'a str>) -> super::StepCtx<'a> {
         super::StepCtx {
-            id: StepId::new(7),
+            id: StepId::new(id),
             root,
             trigger,
             reload_only: false,

@@ -323,7 +323,6 @@ pub const DOC: Doc = Doc {
 mod tests {
     use super::*;
     use crate::host_path::HostPath;
-    use crate::ids::{Id, StepId};
     use base64::Engine;
 
     #[test]
@@ -353,17 +352,7 @@ mod tests {
 
     fn check(p: &Packages, f: &Facts) -> Result<Option<Planned>, String> {
         let root = HostPath::new("~").unwrap();
-        let state = HostPath::new("~/.ordo/s").unwrap();
-        let ctx = StepCtx {
-            id: StepId::new(0),
-            root: &root,
-            trigger: None,
-            reload_only: false,
-            marker: None,
-            timeout: std::time::Duration::from_secs(60),
-            state: &state,
-        };
-        p.verify(&ctx, f)
+        p.verify(&crate::primitive::testing::ctx_id(0, &root, None), f)
     }
 
     #[test]

@@ -428,7 +428,6 @@ pub const DOC: Doc = Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{Id, StepId};
     use base64::Engine;
 
     fn env() -> Virtualenv {
@@ -447,17 +446,7 @@ mod tests {
         let b = base64::engine::general_purpose::STANDARD.encode(answer);
         let facts = Facts::parse(&format!("uid 1000\nV 3 venv {b}\nend\n")).unwrap();
         let root = HostPath::new("~/app").unwrap();
-        let state = HostPath::new("~/.ordo/s").unwrap();
-        let ctx = StepCtx {
-            id: StepId::new(3),
-            root: &root,
-            trigger: None,
-            reload_only: false,
-            marker: None,
-            timeout: std::time::Duration::from_secs(60),
-            state: &state,
-        };
-        v.verify(&ctx, &facts)
+        v.verify(&crate::primitive::testing::ctx_id(3, &root, None), &facts)
     }
 
     #[test]
