@@ -55,7 +55,7 @@ fn uv_builds_from_the_wheelhouse_updates_and_rebuilds_only_when_needed() {
     let uv = Path::new("/usr/local/bin/uv");
     assert!(
         uv.is_file(),
-        "uv is missing: ./test.sh installs it (python3 -m pip install uv) for the virtualenv tests"
+        "uv is missing at /usr/local/bin/uv: ./test.sh installs it there (from PyPI, into /opt/ordo-test-tools/uv) and checks it runs"
     );
     let hosts = TestHosts::start(&["t1"]);
     let home = hosts.home("t1").to_path_buf();
