@@ -25,7 +25,6 @@ impl Backend for Process {
 process_start() {
   if process_pid; then return 0; fi
   setsid "$R/run" </dev/null >/dev/null 2>&1 &
-  LP=$!
 }
 process_stop() {
   process_pid || { rm -f -- "$R/pid"; return 0; }
@@ -37,11 +36,6 @@ process_stop() {
 process_restart() { process_stop; process_start; }
 process_signal() { process_pid || { echo "$N is not running" > "$O"; fail "$I" 1; }; kill -"$1" "$MP" > "$O" 2>&1 || fail "$I" 1; }
 process_remove() { process_stop; }
-process_why() {
-  [ -n "${LP:-}" ] || return 0
-  if pgst "$LP" && [ "$PS" != Z ]; then return 0; fi
-  wait "$LP" 2>/dev/null; r=$?
-  [ $r -eq 127 ] || echo "its launcher ($R/run) exited with status $r"
-}"#
+process_why() { :; }"#
     }
 }
