@@ -290,7 +290,10 @@ pub const DOC: Doc = Doc {
               with `env` added, its output appended to `log`. ordo starts it when it does not run, restarts it when \
               it was started from another definition, when its health check fails, or when a `restart_on` step \
               changed, and reloads it (`reload`: a signal or a command) when only `reload_on` steps changed. Every \
-              start, restart and reload waits until `health` passes. `backend` is `supervisord` (a supervisord of \
+              start, restart and reload waits until its process is there, `health` passes — an `http_check` or \
+              `tcp_check` of an address of the host must be answered by a socket of the program's own — and the \
+              process is still alive; else the step fails with the end of its log. Its process is known by pid and \
+              start time, never by pid alone. `backend` is `supervisord` (a supervisord of \
               the deployment's own, as the service user), `systemd` (a `systemd --user` unit), `process` (setsid, \
               a pid file and a log) or `auto` (the first of these the host can run). A pending restart or reload \
               survives a deploy that dies before it. When no step declares it any more, it is stopped and forgotten.",

@@ -43,6 +43,9 @@ pub(super) const APPLY_SH: &str = r#"pa() {
   printf '%s\n' "$B" > "$R/backend"
   LS=0; if [ "$A" != stop ] && [ -f "$LOG" ]; then LS=$(wc -c < "$LOG" 2>/dev/null); LS=${LS:-0}; fi
   pgwho "$R" "" || :; P0="$RP $RS $RH"
+  # A record without a start time (an older ordo's) may stand for a process only
+  # its supervisor still knows: "start" would be a no-op there, "restart" renews it.
+  if [ "$A" = start ] && [ -n "$RP" ]; then case $RS in ''|*[!0-9]*) A=restart ;; esac; fi
   : > "$O"
   case $A in
     start) "${B}_start" ;;
