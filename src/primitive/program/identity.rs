@@ -76,3 +76,92 @@ pgtree() {
   [ -n "$t" ] && grep -q -a -z -e "^ORDO_PROGRAM=$t:" "/proc/$1/environ" 2>/dev/null
 }
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// `sh` with the functions, running `body`; its stdout.
+    fn sh(body: &str) -> String {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("T=$(mktemp -d); {IDENTITY_SH}{body}; rm -rf \"$T\""))
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A process may name itself anything, `) ` and digits included: the fields
+    /// are counted after the last `) `, so its start time is still its own, and a
+    /// start time that is not its own is not taken.
+    #[test]
+    fn a_process_named_like_stat_fields_is_known_by_its_real_start_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fake = dir.path().join("x) Z 1 2 3 4");
+        std::os::unix::fs::symlink("/bin/sleep", &fake).expect("symlink");
+        let mut child = Command::new(&fake).arg("30").spawn().expect("spawn");
+        let pid = child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        assert!(stat.contains("(x) Z 1 2 3 4)"), "{stat}");
+        let after = stat.rsplit_once(") ").expect("fields").1;
+        let start = after.split(' ').nth(19).expect("field 22");
+        assert_eq!(sh(&format!("pgst {pid}; echo \"$PS $PT\"")), format!("S {start}"));
+        let live = |s: &str| sh(&format!("if pglive {pid} {s}; then echo yes; else echo no; fi"));
+        assert_eq!(live(start), "yes");
+        assert_eq!(live(&format!("{}", start.parse::<u64>().unwrap() + 1)), "no");
+        assert_eq!(live("''"), "no", "no start time recorded: nothing is known");
+        assert_eq!(live("-"), "no");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(live(start), "no", "gone");
+    }
+
+    /// A record names the program only with a start time that is its process's;
+    /// a record without one falls back to the token, and a pid signalled is only
+    /// ever the verified one.
+    #[test]
+    fn a_record_is_taken_only_with_its_process_start_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = dir.path().display().to_string();
+        let mut child = Command::new("sleep").arg("30").spawn().expect("spawn");
+        let pid = child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let start = stat
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .to_string();
+        let who = |record: &str| {
+            std::fs::write(dir.path().join("pid"), record).unwrap();
+            sh(&format!(
+                "if pgwho '{r}' tok; then echo \"$MP $MS $MH\"; else echo none; fi"
+            ))
+        };
+        assert_eq!(who(&format!("{pid} {start} abc\n")), format!("{pid} {start} abc"));
+        assert_eq!(
+            who(&format!("{pid} 1 abc\n")),
+            "none",
+            "another process has the pid now"
+        );
+        assert_eq!(
+            who(&format!("{pid} abc\n")),
+            "none",
+            "no start time, and no process carries the token"
+        );
+        let sent = sh(&format!(
+            "echo '{pid} 1 abc' > '{r}/pid'; pgwho '{r}' tok; MP={pid} MS=1; pgsig TERM; echo sent"
+        ));
+        assert_eq!(sent, "sent");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "pgsig signalled a process it did not verify"
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -5,7 +5,8 @@
 //! while the recorded process (pid and start time) is still there: a pid that
 //! belongs to another process by now is never signalled. Nothing restarts a
 //! program that dies on its own until the next deploy, which sees it is not
-//! running and starts it.
+//! running and starts it. Nothing but the program's log knows why it ended, so
+//! `process_why` has nothing to add.
 
 use super::Backend;
 
