@@ -3,6 +3,13 @@
 //! touched: the block is rewritten where it stands, or appended. A record in
 //! `~/.ordo/<service>/cron/<name>` (the block as written) is the step's managed
 //! path, so the block goes away with the step or its component.
+//!
+//! A crontab belongs to an OS user, not to a home directory or a service: two
+//! local hosts of one user, or two services deployed by one user at the same
+//! time, edit the same crontab. Every edit (read, change, write) holds a lock
+//! keyed by the uid — `flock` on `/tmp/ordo-<uid>/crontab.lock`, in a directory
+//! that must be the user's own — so no edit is lost to another. The kernel
+//! releases it when the editing shell ends, however it ends.
 
 use super::{Change, Diff, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
@@ -44,12 +51,16 @@ impl Cron {
 }
 
 /// `crx`: stdin with `@HOME@` replaced by the home directory (quoted for '…').
-const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
+/// `$HOME`, not `$PWD`: the probe of a host whose home does not exist yet runs
+/// elsewhere, and its plan must show the home the crontab gets.
+const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$HOME" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
 "#;
 
-/// `crb BLOCK`: `same` when the user's crontab (read once per probe) holds the
-/// block exactly once, else what it holds between the block's markers.
+/// `crb BLOCK`: the home directory on the first line (the plan shows the block as
+/// it is written), then `same` when the user's crontab (read once per probe) holds
+/// the block exactly once, else what it holds between the block's markers.
 const PROBE_SH: &str = r#"crb() {
+  printf '%s\n' "$HOME"
   [ -f "$T/cron" ] || crontab -l > "$T/cron" 2>/dev/null || : > "$T/cron"
   printf '%s' "$1" | crx > "$T/cw"
   b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
@@ -58,20 +69,37 @@ const PROBE_SH: &str = r#"crb() {
 }
 "#;
 
-/// `cr ID BEGIN END BLOCK RECORD`: the crontab with the block in place of the old
-/// one (or appended), then the record. `crr ID RECORD`: the crontab without the
-/// block the record names, then no record.
-const APPLY_SH: &str = r#"cr_put() {
-  crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
+/// `cr ID BLOCK RECORD CWD`: the crontab with the block in place of the old one
+/// (or appended), then the record; CWD, where the entry runs, is created first.
+/// `crr ID RECORD`: the crontab without the block the record names, then no record.
+/// `cr_put BEGIN END BLOCK PUT` is the edit, under the user's crontab lock
+/// (`cr_lock`: the directory `/tmp/ordo-<uid>`, refused unless it is this user's
+/// own directory — anyone can create names in `/tmp`).
+const APPLY_SH: &str = r#"cr_lock() {
+  cu=; { while read -r k a x; do [ "$k" != Uid: ] || { cu=$a; break; }; done < /proc/self/status; } 2>/dev/null
+  [ -n "$cu" ] || cu=$(id -ru)
+  L=/tmp/ordo-$cu
+  [ -d "$L" ] || mkdir -m 700 -- "$L" 2>/dev/null
+  if [ -L "$L" ] || [ ! -d "$L" ] || [ ! -O "$L" ]; then
+    echo "cannot lock the crontab: $L, where every deploy of this user (uid $cu) locks it, is not a directory of this user; remove it (as its owner, or root)"; return 1
+  fi
+  command -v flock >/dev/null 2>&1 || { echo "cannot lock the crontab: this host has no flock (util-linux or BusyBox)"; return 1; }
+}
+cr_put() {
+  cr_lock || return 1
   printf '%s' "$3" > "$T/cb"
-  awk -v b="$1" -v e="$2" -v put="$4" 'NR == FNR { blk = blk $0 "\n"; next }
-    $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
-    skip { if ($0 == e) skip = 0; next }
-    { print }
-    END { if (put && !done) printf "%s", blk }' "$T/cb" "$T/c0" > "$T/c1"
-  crontab "$T/c1"
+  (
+    flock -w 60 9 || { echo "cannot lock the crontab: another deploy held $L/crontab.lock for 60 s"; exit 1; }
+    crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
+    awk -v b="$1" -v e="$2" -v put="$4" 'NR == FNR { blk = blk $0 "\n"; next }
+      $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
+      skip { if ($0 == e) skip = 0; next }
+      { print }
+      END { if (put && !done) printf "%s", blk }' "$T/cb" "$T/c0" > "$T/c1" && crontab "$T/c1"
+  ) 9> "$L/crontab.lock"
 }
 cr() {
+  pd "$1" "$4"
   printf '%s' "$2" | crx > "$T/cw"
   b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
   cr_put "$b" "$e" "$(cat "$T/cw")
@@ -115,14 +143,16 @@ impl Primitive for Cron {
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
-        let found = match facts.step(step.id, "cron") {
+        let answer = match facts.step(step.id, "cron") {
             Some(StepFact::Value(v)) => String::from_utf8_lossy(v).into_owned(),
             _ => String::new(),
         };
+        let (home, found) = answer.split_once('\n').unwrap_or(("~", ""));
         if found == "same\n" && facts.path(&self.record).kind == PathKind::File {
             return Ok(None);
         }
-        let want = self.block().replace("@HOME@", "~");
+        // What the crontab gets: the home as `crx` writes it.
+        let want = self.block().replace("@HOME@", &home.replace('\'', "'\\''"));
         let label = format!("crontab ({})", self.name);
         if found.is_empty() {
             let first = want.lines().nth(1).unwrap_or("").to_string();
@@ -139,10 +169,11 @@ impl Primitive for Cron {
         script.function("crx", EXPAND_SH);
         script.function("cr", APPLY_SH);
         script.line(&format!(
-            "cr {} {} {}",
+            "cr {} {} {} {}",
             step.id,
             quote_always(&self.block()),
-            word(&self.record)
+            word(&self.record),
+            word(&self.cwd)
         ));
     }
 }
@@ -210,19 +241,37 @@ mod tests {
         let fact = |text: &str| format!("V 7 cron {}\n", base64::engine::general_purpose::STANDARD.encode(text));
         let rec = [("f", "600", "./.ordo/s/cron/prune", "")];
         assert_eq!(
-            c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("same\n"))).unwrap(),
+            c.verify(&ctx(&root, None), &facts(&rec, &[], &fact("/home/w\nsame\n")))
+                .unwrap(),
             None
         );
-        let twice = format!("{block}{block}");
+        let twice = format!("/home/w\n{block}{block}");
         let p = c
             .verify(&ctx(&root, None), &facts(&rec, &[], &fact(&twice)))
             .unwrap()
             .unwrap();
         assert_eq!(p.change, Change::Update);
         let new = c
-            .verify(&ctx(&root, None), &facts(&[], &[], &fact("")))
+            .verify(&ctx(&root, None), &facts(&[], &[], &fact("/home/w\n")))
             .unwrap()
             .unwrap();
         assert_eq!(new.change, Change::Create);
+    }
+
+    /// The plan shows the entry as the crontab gets it: `cd '~/d'` would not even
+    /// work (`~` is not expanded in quotes).
+    #[test]
+    fn the_plan_shows_the_home_the_crontab_gets() {
+        let c = cron();
+        let root = HostPath::new("~/d").unwrap();
+        let fact = |text: &str| format!("V 7 cron {}\n", base64::engine::general_purpose::STANDARD.encode(text));
+        let new = c
+            .verify(&ctx(&root, None), &facts(&[], &[], &fact("/home/it's\n")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            new.detail.as_deref(),
+            Some("*/5 * * * * cd '/home/it'\\''s/d' && date +\\%s > last")
+        );
     }
 }

@@ -236,6 +236,13 @@ impl Drop for TestHosts {
         for h in &self.hosts {
             stop(h, true);
             kill_user(&h.user);
+            // The crontab lock directory a cron step made (`/tmp/ordo-<uid>`).
+            if let Ok(out) = Command::new("id").arg("-u").arg(&h.user).output() {
+                let uid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                if !uid.is_empty() && uid != "0" {
+                    let _ = fs::remove_dir_all(format!("/tmp/ordo-{uid}"));
+                }
+            }
         }
         let _guard = ACCOUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for h in &self.hosts {

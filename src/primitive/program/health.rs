@@ -2,8 +2,9 @@
 //! TCP connect, or a command that must exit 0. They run on the program's host: once
 //! in the probe (a running program that fails its check is restarted), and after
 //! every start, restart and reload, retried until they pass or the retries run
-//! out — which fails the step with the last answer. That is what gates a program's
-//! "started" and so each batch of a rolling update.
+//! out — which fails the step with the last answer (the retries are `start`'s,
+//! which also checks who answered). That is what gates a program's "started" and
+//! so each batch of a rolling update.
 
 use std::time::Duration;
 
@@ -120,19 +121,6 @@ sys.stdout.buffer.write(b); sys.stderr.write("%d" % c)' "$3" "$2" >"$T/hb" 2>"$T
   cmd)
     ( if [ -d "$4" ]; then cd -- "$4" || exit 1; fi; exec timeout -k 2 "$2" sh -c "$3" ) </dev/null >"$T/hc" 2>&1 ;;
   esac
-}
-"#;
-
-/// `hw ID TRIES INTERVAL KIND TIMEOUT A B C`: retries `hc` until it passes; fails
-/// the step with the last answer when it never does.
-pub(crate) const WAIT_SH: &str = r#"hw() {
-  n=0
-  while :; do
-    if hc "$4" "$5" "$6" "$7" "$8"; then return 0; fi
-    n=$((n+1)); [ $n -lt "$2" ] || break
-    sleep "$3"
-  done
-  { echo "health check failed $n times; the last answer:"; cat "$T/hc"; } > "$O"; fail "$1" 1
 }
 "#;
 

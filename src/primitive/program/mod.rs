@@ -2,28 +2,36 @@
 //! (command, directory, environment, log, stop signal and timeout, how to reload)
 //! and whether it should run; a backend ([`backend`]: supervisord, systemd --user,
 //! a plain process) keeps it running. Verify checks, from the one probe, that it
-//! runs when it should, that the running process was started from the current
-//! definition (its environment carries the definition's hash), and that its health
-//! check passes; `restart_on` steps restart it, `reload_on` steps reload it (a
-//! signal or a command). Every start, restart and reload waits for the health
-//! check, which gates "started" (and so each batch of a rolling update).
+//! runs when it should ([`status`]; its process is known by pid *and* start time,
+//! [`identity`]), that it was started from the current definition, and that its
+//! health check passes; `restart_on` steps restart it, `reload_on` steps reload it
+//! (a signal or a command). Every start, restart and reload waits until the
+//! process is there, its health check passes — answered by the program itself
+//! ([`listener`]) — and it is still alive: that is what "started" means
+//! ([`start`]), and what gates each batch of a rolling update.
 //!
 //! ordo keeps a record per program in `~/.ordo/<service>/programs/<name>/`: the
 //! launcher `run` (the definition as a shell script), a random token that tells
-//! this program's processes from any other's, the backend it runs under and its
+//! this program's processes from any other's, the process the launcher started
+//! (`pid`: pid, start time, definition hash), the backend it runs under and its
 //! stop settings. The record is the program's managed path: when no step declares
 //! the program any more, the removal stops it and deletes the record.
 
 pub mod backend;
 pub mod health;
+mod identity;
+mod listener;
+mod start;
+mod status;
 
 use std::fmt::Write;
 
 use self::health::Health;
+use self::status::Status;
 use super::{Change, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::ApplyScript;
-use crate::shell::probe::{Facts, PathKind, ProbeScript, StepFact};
+use crate::shell::probe::{Facts, PathKind, ProbeScript};
 use crate::shell::{quote, quote_always, word};
 
 /// Whether the program should run.
@@ -120,55 +128,6 @@ const REMOVE_SH: &str = r#"pg_rm() {
 }
 "#;
 
-/// What the probe found out about a program.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Status {
-    /// The backend recorded when ordo last started it.
-    recorded: Option<String>,
-    /// The backend `auto` picks on this host now.
-    detected: Option<String>,
-    /// (pid, definition hash) of the running instance.
-    running: Option<(u32, String)>,
-    /// `Some(Err(answer))`: the health check failed.
-    health: Option<Result<(), String>>,
-    linger_off: bool,
-}
-
-impl Status {
-    fn parse(facts: &Facts, step: &StepCtx<'_>) -> Status {
-        let Some(StepFact::Value(bytes)) = facts.step(step.id, "program") else {
-            return Status::default();
-        };
-        let mut st = Status::default();
-        for line in String::from_utf8_lossy(bytes).lines() {
-            let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
-            match tag {
-                "recorded" => st.recorded = Some(rest.to_string()),
-                "detected" => st.detected = Some(rest.to_string()),
-                "running" => {
-                    if let Some((pid, hash)) = rest.split_once(' ')
-                        && let Ok(pid) = pid.parse()
-                    {
-                        st.running = Some((pid, hash.to_string()));
-                    }
-                }
-                "health" if rest == "ok" => st.health = Some(Ok(())),
-                "health" => {
-                    let answer = rest
-                        .strip_prefix("fail ")
-                        .and_then(crate::shell::decode)
-                        .map(|b| crate::text::visible(String::from_utf8_lossy(&b).trim(), true))
-                        .unwrap_or_default();
-                    st.health = Some(Err(answer));
-                }
-                "linger" => st.linger_off = rest == "no",
-                _ => {}
-            }
-        }
-        st
-    }
-}
-
 impl Primitive for Program {
     fn kind(&self) -> &'static str {
         "program"
@@ -193,7 +152,8 @@ impl Primitive for Program {
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.record);
         probe.function("hc", health::HEALTH_SH);
-        probe.function("pgs", STATUS_SH);
+        probe.function("pgid", identity::IDENTITY_SH);
+        probe.function("pgs", status::STATUS_SH);
         probe.function("pgpick", pick_sh());
         let health = self
             .health
@@ -277,9 +237,9 @@ impl Primitive for Program {
             .or_else(|| st.detected.clone())
             .unwrap_or_else(|| "process".into());
         script.function("hc", health::HEALTH_SH);
-        script.function("hw", health::WAIT_SH);
         script.function("pg_backends", &backend::all_functions());
-        script.function("pa", APPLY_SH);
+        script.function("pgsock", listener::SOCKET_SH);
+        script.function("pa", start::APPLY_SH);
         let (rk, ra) = match &self.reload {
             Reload::Signal(s) => ("signal", s.clone()),
             Reload::Command(c) => ("command", c.clone()),
@@ -287,7 +247,7 @@ impl Primitive for Program {
         let marker = step.marker.map_or_else(|| "''".to_string(), word);
         let log_dir = self.log.split().0;
         script.line(&format!(
-            "I={}; A={action}; B={}; OB={}; R={}; N={}; H={}; SIG={}; STOP={}; RK={rk}; RA={}; MK={marker}; LD={}; CW={}",
+            "I={}; A={action}; B={}; OB={}; R={}; N={}; H={}; SIG={}; STOP={}; RK={rk}; RA={}; MK={marker}; LD={}; CW={}; LOG={}; LOGN={}",
             step.id,
             quote(&backend),
             quote(st.recorded.as_deref().unwrap_or("")),
@@ -299,12 +259,19 @@ impl Primitive for Program {
             quote_always(&ra),
             word(&log_dir),
             word(&self.cwd),
+            word(&self.log),
+            quote_always(self.log.as_str()),
         ));
         let wait = match (&self.health, action) {
             (_, "stop") | (None, _) => "''".to_string(),
-            (Some(h), _) => quote_always(&format!("{} {}", h.patience(), h.args(&self.cwd))),
+            (Some(h), _) => {
+                let socket = listener::args(h).map(|a| format!(" {a}")).unwrap_or_default();
+                quote_always(&format!("{} {}{socket}", h.patience(), h.args(&self.cwd)))
+            }
         };
-        script.line(&format!("pa {} {wait}", quote_always(&self.launcher())));
+        let hash = self.hash();
+        let launcher = format!("{}{}", identity::record_line(&self.record, &hash), self.launcher());
+        script.line(&format!("pa {} {wait}", quote_always(&launcher)));
     }
 }
 
@@ -313,65 +280,6 @@ fn pick_sh() -> &'static str {
     static PICK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PICK.get_or_init(backend::pick_sh)
 }
-
-/// `pgs REC HASH PREF HEALTH…`: what the probe reports about one program (see
-/// [`Status`]). All programs' processes are found with one `grep` over `/proc`,
-/// done once per probe.
-const STATUS_SH: &str = r#"pgs() {
-  [ -f "$T/progs" ] || grep -a -z -H -o '^ORDO_PROGRAM=[0-9a-f]*:[0-9a-f]*' /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' > "$T/progs"
-  b=; [ ! -f "$1/backend" ] || read -r b < "$1/backend"
-  if [ -n "$b" ]; then echo "recorded $b"; else echo "detected $(pgpick "$3")"; fi
-  t=; [ ! -f "$1/token" ] || read -r t < "$1/token"
-  [ -n "$t" ] || return 0
-  l=$(grep -F -- "=$t:" "$T/progs" | sed -n 's|^/proc/\([0-9]*\)/environ:ORDO_PROGRAM=[0-9a-f]*:\([0-9a-f]*\)$|\1 \2|p' | sort -n | head -n 1)
-  # Programs that rewrite their process title (nginx) lose their environment
-  # from /proc: the pid their launcher recorded stands in.
-  if [ -z "$l" ] && [ -f "$1/pid" ]; then read -r p ph < "$1/pid"; [ -z "$p" ] || [ ! -d "/proc/$p" ] || grep -q '^State:[[:space:]]*Z' "/proc/$p/status" 2>/dev/null || l="$p $ph"; fi
-  [ -n "$l" ] || return 0
-  echo "running $l"
-  if [ "${l#* }" = "$2" ] && [ "$4" != none ]; then
-    if hc "$4" "$5" "$6" "$7" "$8"; then echo "health ok"; else printf 'health fail '; base64 -w0 < "$T/hc"; echo; fi
-  fi
-  if [ "${b:-$(pgpick "$3")}" = systemd ] && [ "$(loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null)" = no ]; then echo "linger no"; fi
-}
-"#;
-
-/// `pa LAUNCHER WAIT`, with the program in variables (see `apply`): writes the
-/// record (token, launcher, stop settings, backend), moves the program off its old
-/// backend if it changed, starts / restarts / reloads / stops it, waits for the
-/// health check (or, without one, for the process to show up), then removes its
-/// pending markers.
-const APPLY_SH: &str = r#"pa() {
-  pd "$I" "$R"
-  pd "$I" "$LD"
-  if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
-  read -r t < "$R/token"
-  h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g")
-  { printf '#!/bin/sh\numask 022\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'echo "$$ %s" > %s/pid\n' "$H" "$R"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
-    && chmod 700 "$R/run.new" && mv -f -- "$R/run.new" "$R/run" || fail "$I" 1
-  printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"
-  if [ -n "$OB" ] && [ "$OB" != "$B" ]; then "${OB}_remove"; fi
-  printf '%s\n' "$B" > "$R/backend"
-  : > "$O"
-  case $A in
-    start) "${B}_start" ;;
-    restart) "${B}_restart" ;;
-    stop) "${B}_stop" ;;
-    reload)
-      if [ "$RK" = signal ]; then "${B}_signal" "$RA"
-      else ( cd -- "$CW" && exec sh -c "$RA" ) </dev/null > "$O" 2>&1 || fail "$I" 1; fi ;;
-  esac
-  if [ "$A" != stop ]; then
-    if [ -n "$2" ]; then
-      eval "hw $I $2"
-    else
-      i=0; while [ -z "$(pgfind)" ] && ! pgmine "$(pgrec)"; do i=$((i + 1)); [ $i -lt 50 ] || { echo "$N did not start within 5 s; the end of its log:" > "$O"; fail "$I" 1; }; sleep 0.1; done
-    fi
-  fi
-  [ -z "$MK" ] || rm -f -- "$MK" "$MK.reload"
-  echo "$I ok"
-}
-"#;
 
 pub const DOC: Doc = Doc {
     name: "program",
@@ -382,7 +290,10 @@ pub const DOC: Doc = Doc {
               with `env` added, its output appended to `log`. ordo starts it when it does not run, restarts it when \
               it was started from another definition, when its health check fails, or when a `restart_on` step \
               changed, and reloads it (`reload`: a signal or a command) when only `reload_on` steps changed. Every \
-              start, restart and reload waits until `health` passes. `backend` is `supervisord` (a supervisord of \
+              start, restart and reload waits until its process is there, `health` passes — an `http_check` or \
+              `tcp_check` of an address of the host must be answered by a socket of the program's own — and the \
+              process is still alive; else the step fails with the end of its log. Its process is known by pid and \
+              start time, never by pid alone. `backend` is `supervisord` (a supervisord of \
               the deployment's own, as the service user), `systemd` (a `systemd --user` unit), `process` (setsid, \
               a pid file and a log) or `auto` (the first of these the host can run). A pending restart or reload \
               survives a deploy that dies before it. When no step declares it any more, it is stopped and forgotten.",

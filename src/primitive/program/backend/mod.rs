@@ -1,13 +1,15 @@
 //! Process supervisors behind one trait. A backend is a set of shell functions
 //! with fixed names — `<name>_start`, `_restart`, `_stop`, `_signal SIG`,
-//! `_remove` — that act on the program whose record directory is `$R` (its
-//! launcher `$R/run`, its token, its stop settings `$SIG` and `$STOP`, its name
-//! `$N`), and a test that says whether the backend can run on a host (for
-//! `backend: "auto"`). Adding a supervisor is one file here and one line in
-//! [`ALL`]. Whatever the backend, the program's process carries
-//! `ORDO_PROGRAM=<token>:<definition hash>` in its environment; that is how the
-//! probe finds it and knows which definition started it, with one `grep` over
-//! `/proc` for all programs of a host.
+//! `_remove`, and `_why` (what the backend knows about a program that wrote
+//! nothing to its log) — that act on the program whose record directory is `$R`
+//! (its launcher `$R/run`, its token `$t`, its stop settings `$SIG` and `$STOP`,
+//! its name `$N`), and a test that says whether the backend can run on a host
+//! (for `backend: "auto"`). Adding a supervisor is one file here and one line in
+//! [`ALL`]. Whatever the backend, the program is started through its launcher,
+//! which records the program's process (pid, start time, definition hash) and
+//! puts `ORDO_PROGRAM=<token>:<definition hash>` into its environment; that is how
+//! the probe finds it and knows which definition started it (see
+//! `program::identity`), without asking the backend.
 
 mod process;
 mod supervisord;
@@ -35,16 +37,6 @@ pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|b| b.name()).collect()
 }
 
-/// Helpers every backend uses: `pgmine PID` (the process carries this program's
-/// token, or is the live process its launcher recorded in `$R/pid` — programs
-/// that rewrite their process title lose their environment from `/proc`),
-/// `pgrec` (that recorded pid), `pgfind` (the pid of the running instance of this
-/// definition).
-pub(crate) const COMMON_SH: &str = r#"pgrec() { q=; [ ! -f "$R/pid" ] || read -r q x < "$R/pid"; echo "$q"; }
-pgmine() { [ -n "$1" ] || return 1; grep -q -a -z "^ORDO_PROGRAM=$t:" "/proc/$1/environ" 2>/dev/null || { [ "$(pgrec)" = "$1" ] && [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }; }
-pgfind() { f=$(grep -l -a -z -x -F -- "ORDO_PROGRAM=$t:$H" /proc/[0-9]*/environ 2>/dev/null | head -n 1); f=${f#/proc/}; echo "${f%/environ}"; }
-"#;
-
 /// `pgpick PREF`: the backend to use on this host when the script says `auto`.
 pub(crate) fn pick_sh() -> String {
     let mut s = String::from("pgpick() {\n  [ \"$1\" = auto ] || { echo \"$1\"; return; }\n");
@@ -61,7 +53,7 @@ pub(crate) fn pick_sh() -> String {
 /// Every backend's functions, for scripts that may meet any of them (removals,
 /// a program moving from one backend to another).
 pub(crate) fn all_functions() -> String {
-    let mut s = String::from(COMMON_SH);
+    let mut s = String::from(super::identity::IDENTITY_SH);
     for b in ALL {
         s.push_str(b.functions());
         s.push('\n');

@@ -1,9 +1,11 @@
 //! A `supervisord` of the deployment's own, running as the service user (no root,
 //! no system configuration): its configuration, socket, pid and log live in
 //! `~/.ordo/<service>/supervisor/`, each program in `programs/<name>.conf` there.
-//! ordo starts it when it is not running; it restarts programs that die. The
-//! launcher is the program's command, so a changed definition needs no change of
-//! the supervisor's configuration, only a restart.
+//! ordo starts it when it is not running — known by the pid and start time ordo
+//! recorded in `ordo.pid` there when it started it, or by an answer on its socket —
+//! and it restarts programs that die. The launcher is the program's command, so a
+//! changed definition needs no change of the supervisor's configuration, only a
+//! restart.
 
 use super::Backend;
 
@@ -30,11 +32,12 @@ sv_up() {
       'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface' '' '[supervisorctl]' \
       'serverurl=unix://%(here)s/supervisor.sock' '' '[include]' 'files = programs/*.conf' > "$SV/supervisord.conf"
   fi
-  sp=; [ ! -f "$SV/supervisord.pid" ] || read -r sp < "$SV/supervisord.pid"
-  if [ -n "$sp" ] && kill -0 "$sp" 2>/dev/null && [ -S "$SV/supervisor.sock" ]; then return 0; fi
+  sp= ss=; [ ! -f "$SV/ordo.pid" ] || { read -r sp ss < "$SV/ordo.pid"; } 2>/dev/null
+  if [ -S "$SV/supervisor.sock" ] && { pglive "$sp" "$ss" || { sv pid > "$T/svp" 2>/dev/null && sv_rec; }; }; then return 0; fi
   ( umask 022; exec supervisord -c "$SV/supervisord.conf" ) </dev/null > "$O" 2>&1 || fail "$I" 1
-  i=0; while ! sv pid >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 100 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; sleep 0.1; done
+  i=0; until sv pid > "$T/svp" 2>/dev/null && sv_rec; do i=$((i + 1)); [ $i -lt 100 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; sleep 0.1; done
 }
+sv_rec() { sp=; read -r sp < "$T/svp"; pgst "$sp" && printf '%s %s\n' "$sp" "$PT" > "$SV/ordo.pid"; }
 sv_conf() {
   x=$PWD/${R#./}/run
   case $x in *'"'*|*'%'*) echo "the home directory $PWD cannot be written into a supervisord configuration" > "$O"; fail "$I" 1 ;; esac
@@ -53,6 +56,10 @@ supervisord_remove() {
   [ -f "$SV/programs/$N.conf" ] || return 0
   sv_up; sv_ok sv stop "$N"; rm -f -- "$SV/programs/$N.conf"; sv_ok sv update
   if ! ls -- "$SV/programs/" 2>/dev/null | grep -q '\.conf$'; then sv shutdown >/dev/null 2>&1; fi
+}
+supervisord_why() {
+  sv_dir; sv status "$N" 2>&1 | head -n 1
+  [ ! -f "$SV/supervisord.log" ] || grep -F -e "'$N'" -e " $N " -- "$SV/supervisord.log" | tail -n 3
 }"#
     }
 }

@@ -34,6 +34,7 @@ systemd_start() { sd_write; sd enable "$U"; sd start "$U"; }
 systemd_restart() { sd_write; sd enable "$U"; sd restart "$U"; }
 systemd_stop() { sd_unit; [ ! -f "$UD/$U" ] || sd stop "$U"; }
 systemd_signal() { sd_unit; sd kill --kill-who=main -s "$1" "$U"; }
+systemd_why() { sd_unit; systemctl --user status "$U" --no-pager -n 10 2>&1 | tail -n 15; }
 systemd_remove() { sd_unit; [ -f "$UD/$U" ] || return 0; sd disable --now "$U"; rm -f -- "$UD/$U"; sd daemon-reload; }"#
     }
 }

@@ -1,0 +1,210 @@
+//! Who answered the health check. An `http_check` or `tcp_check` passes as soon as
+//! *something* answers at its address: a server of another user that holds the
+//! program's port answers just as well, while the program itself failed to bind
+//! and exited. So after a start, a passing check of an address of the host itself
+//! also needs the listening socket the connection reached to belong to the
+//! program: the socket's inode (from `/proc/net/tcp` and `tcp6`) among the open
+//! files (`/proc/<pid>/fd`) of the program's process, its descendants, or a process
+//! carrying its token.
+//!
+//! Which socket a connection reaches is decided the way the kernel does: a socket
+//! bound to the exact address first (an IPv4 one before an IPv4-mapped IPv6 one),
+//! then the wildcard (`0.0.0.0` before `::`). The address is of this host when it is
+//! a loopback or unspecified one, `localhost`, one a socket is bound to, or one
+//! listed as local in `/proc/net/fib_trie` (IPv4) or `/proc/net/if_inet6` (IPv6).
+//! A check of a host name other than `localhost` is not traced (ordo would have to
+//! resolve it as the check did); nor is one whose address no socket here listens
+//! on — another host answered it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::health::{Check, Health};
+use crate::shell::quote_always;
+
+/// The arguments of `pgsock` for the check, or `None` when it cannot be traced to a
+/// socket of this host (a command check, or a host name).
+pub(super) fn args(health: &Health) -> Option<String> {
+    let (host, port) = match &health.check {
+        Check::Http { url, .. } => http_authority(url)?,
+        Check::Tcp { host, port } => (host.trim_start_matches('[').trim_end_matches(']').to_string(), *port),
+        Check::Command { .. } => return None,
+    };
+    let (v4, v6): (Option<Ipv4Addr>, Option<Ipv6Addr>) = if host.eq_ignore_ascii_case("localhost") {
+        (Some(Ipv4Addr::LOCALHOST), Some(Ipv6Addr::LOCALHOST))
+    } else {
+        match host.parse::<IpAddr>().ok()? {
+            IpAddr::V4(a) => (Some(a), None),
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(m) => (Some(m), None),
+                None => (None, Some(a)),
+            },
+        }
+    };
+    let dash = || "-".to_string();
+    let (a4, m6, d4) = match v4 {
+        Some(a) => (
+            hex_forms(&a.octets()),
+            hex_forms(&a.to_ipv6_mapped().octets()),
+            if a.is_loopback() || a.is_unspecified() {
+                dash()
+            } else {
+                a.to_string()
+            },
+        ),
+        None => (dash(), dash(), dash()),
+    };
+    let (a6, h6) = match v6 {
+        Some(a) => (
+            hex_forms(&a.octets()),
+            if a.is_loopback() || a.is_unspecified() {
+                dash()
+            } else {
+                a.octets().iter().map(|b| format!("{b:02x}")).collect()
+            },
+        ),
+        None => (dash(), dash()),
+    };
+    Some(format!(
+        "{port:04X} {a4} {m6} {a6} {} {h6} {}",
+        quote_always(&d4),
+        quote_always(&format!("{host}:{port}"))
+    ))
+}
+
+/// An address as `/proc/net/tcp*` prints it: each 32-bit word as a number of the
+/// host's byte order, in hexadecimal. Both orders, comma-separated: the controller
+/// does not know the host's.
+fn hex_forms(bytes: &[u8]) -> String {
+    let words = |f: fn([u8; 4]) -> u32| -> String {
+        bytes
+            .chunks(4)
+            .map(|c| format!("{:08X}", f([c[0], c[1], c[2], c[3]])))
+            .collect()
+    };
+    format!("{},{}", words(u32::from_le_bytes), words(u32::from_be_bytes))
+}
+
+/// Host and port of an `http://` or `https://` URL (the port defaults to the
+/// scheme's).
+fn http_authority(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let default = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None => default,
+        };
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
+        None => Some((authority.to_string(), default)),
+    }
+}
+
+/// `pgsock PORT A4 M6 A6 D4 H6 WHERE`: every socket a connection to the check's
+/// address reaches on this host belongs to the program (`pgtree`); when one does
+/// not, it says so in `$T/hs` and returns 1.
+/// `A4`/`M6`/`A6`: the address's forms in `/proc/net/tcp`, as IPv4-mapped in
+/// `tcp6`, in `tcp6` (`-`: no such form); `D4`/`H6`: the address to look up in the
+/// host's local IPv4 / IPv6 addresses (`-`: loopback or unspecified, always local).
+pub(super) const SOCKET_SH: &str = r#"pgsock() {
+  w=$7 f=
+  [ "$5" = - ] || [ ! -r /proc/net/fib_trie ] || f=/proc/net/fib_trie
+  [ "$6" = - ] || [ ! -r /proc/net/if_inet6 ] || f="$f /proc/net/if_inet6"
+  for x in /proc/net/tcp /proc/net/tcp6; do [ ! -r $x ] || f="$f $x"; done
+  awk -v p="$1" -v a4="$2" -v m6="$3" -v a6="$4" -v d4="$5" -v h6="$6" '
+    function has(list, a) { return index("," list ",", "," a ",") > 0 }
+    FILENAME ~ /fib_trie$/ { if ($1 == "|--") ip = $2; else if (ip == d4 && $1 == "/32" && $3 == "LOCAL") l4 = 1; next }
+    FILENAME ~ /if_inet6$/ { if ($1 == h6) l6 = 1; next }
+    $4 != "0A" { next }
+    {
+      n = index($2, ":"); a = substr($2, 1, n - 1); if (substr($2, n + 1) != p) next
+      s = $10 " " $8 "\n"
+      if (FILENAME ~ /6$/) {
+        if (a == "00000000000000000000000000000000") w6 = w6 s
+        else { if (has(m6, a)) e6m = e6m s; if (has(a6, a)) e6 = e6 s }
+      } else if (a == "00000000") w4 = w4 s
+      else if (has(a4, a)) e4 = e4 s
+    }
+    END {
+      if (a4 != "-") {
+        if (e4 != "") printf "%s", e4; else if (e6m != "") printf "%s", e6m
+        else if (d4 == "-" || l4) { if (w4 != "") printf "%s", w4; else printf "%s", w6 }
+      }
+      if (a6 != "-") { if (e6 != "") printf "%s", e6; else if (h6 == "-" || l6) printf "%s", w6 }
+    }' $f > "$T/ls" 2>/dev/null
+  [ -s "$T/ls" ] || return 0
+  set --
+  while read -r i u; do set -- "$@" -o -lname "socket:\[$i\]"; done < "$T/ls"
+  shift
+  find /proc/[0-9]*/fd -maxdepth 1 \( "$@" \) -printf '%h %l\n' > "$T/lh" 2>/dev/null
+  while read -r i u; do
+    ok=
+    while read -r d x; do
+      [ "$x" = "socket:[$i]" ] || continue
+      d=${d#/proc/}; if pgtree "${d%/fd}"; then ok=1; break; fi
+    done < "$T/lh"
+    if [ -z "$ok" ]; then
+      x=$(getent passwd "$u" 2>/dev/null | cut -d: -f1)
+      echo "but $N did not answer it: the socket listening at $w belongs to another process (of user ${x:-$u}, uid $u)" > "$T/hs"
+      return 1
+    fi
+  done < "$T/ls"
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::program::health::{Check, Health};
+
+    fn http(url: &str) -> Option<String> {
+        args(&Health::new(Check::Http {
+            url: url.into(),
+            status: 200,
+            body: None,
+        }))
+    }
+
+    #[test]
+    fn loopback_addresses_are_traced_in_both_byte_orders() {
+        assert_eq!(
+            http("http://127.0.0.1:8000/health").as_deref(),
+            Some(
+                "1F40 0100007F,7F000001 0000000000000000FFFF00000100007F,00000000000000000000FFFF7F000001 - '-' - '127.0.0.1:8000'"
+            )
+        );
+        let both = http("http://localhost/").unwrap();
+        assert!(both.starts_with("0050 0100007F,7F000001 "), "{both}");
+        assert!(
+            both.contains(" 00000000000000000000000001000000,00000000000000000000000000000001 '-' - "),
+            "{both}"
+        );
+        let v6 = http("https://[::1]/x").unwrap();
+        assert!(v6.starts_with("01BB - - "), "{v6}");
+    }
+
+    #[test]
+    fn other_addresses_are_looked_up_names_are_not_traced() {
+        let tcp = args(&Health::new(Check::Tcp {
+            host: "10.0.0.5".into(),
+            port: 5432,
+        }))
+        .unwrap();
+        assert!(tcp.contains(" '10.0.0.5' - '10.0.0.5:5432'"), "{tcp}");
+        let v6 = http("http://[fd00::2]:81/").unwrap();
+        assert!(v6.contains(" '-' fd000000000000000000000000000002 "), "{v6}");
+        assert_eq!(http("http://web1.example.com:8000/"), None);
+        assert_eq!(
+            args(&Health::new(Check::Command {
+                run: "true".into(),
+                cwd: None
+            })),
+            None
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! What the apply script does for a program, and what "started" means. `pa` writes
+//! the record (token, launcher, stop settings, backend), creates the directories
+//! the launcher needs (the record, the log's directory, the working directory —
+//! the component's root by default, which no other step may have created), moves
+//! the program off its old backend if it changed, and starts / restarts / reloads /
+//! stops it through the backend's functions.
+//!
+//! A start, restart or reload has worked when the process the launcher recorded is
+//! there with the current definition (`pgup`, up to 5 s), its health check passes —
+//! and for a check of an address of this host, the program holds the listening
+//! socket that answered (see [`super::listener`]) — and it is still alive
+//! afterwards. The process is checked on every attempt of the check: a program that
+//! exits ends the wait at once. Every failure ends with the end of what the
+//! program wrote to its log since this start, or, when it wrote nothing, what the
+//! backend knows (`<backend>_why`).
+
+/// `pa LAUNCHER WAIT`, with the program in variables (see `Program::apply`); WAIT
+/// is `hw`'s arguments, empty without a health check.
+///
+/// `pgup`: waits up to 5 s for the program's process with the current definition
+/// (`MP MS MH`, see `identity`); a record that changed since the start (`P0`) but
+/// names a process that is gone means it exited already.
+///
+/// `hw TRIES INTERVAL KIND TIMEOUT A B C [SOCKET…]`: retries the check (`hc`) until
+/// it passes and, with SOCKET (`pgsock`'s arguments), the program answered it;
+/// fails the step with the last answer when it never does, at once when the program
+/// exits.
+///
+/// `pgdead WHAT`: fails the step with `pglog` — the end of the log since the start
+/// (`LS`: its size before), or the backend's word when it wrote nothing — and
+/// "<name> WHAT" last (the controller shows the last lines).
+pub(super) const APPLY_SH: &str = r#"pa() {
+  pd "$I" "$R"
+  pd "$I" "$LD"
+  [ "$A" = stop ] || pd "$I" "$CW"
+  if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
+  read -r t < "$R/token"
+  h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g")
+  { printf '#!/bin/sh\numask 022\n'; printf "cd -- '%s' || exit 1\n" "$h"; printf 'export ORDO_PROGRAM=%s:%s\n' "$t" "$H"; printf '%s' "$1"; } > "$R/run.new" 2>"$O" \
+    && chmod 700 "$R/run.new" && mv -f -- "$R/run.new" "$R/run" || fail "$I" 1
+  printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"
+  if [ -n "$OB" ] && [ "$OB" != "$B" ]; then "${OB}_remove"; fi
+  printf '%s\n' "$B" > "$R/backend"
+  LS=0; if [ "$A" != stop ] && [ -f "$LOG" ]; then LS=$(wc -c < "$LOG" 2>/dev/null); LS=${LS:-0}; fi
+  pgwho "$R" "" || :; P0="$RP $RS $RH"
+  # A record without a start time (an older ordo's) may stand for a process only
+  # its supervisor still knows: "start" would be a no-op there, "restart" renews it.
+  if [ "$A" = start ] && [ -n "$RP" ]; then case $RS in ''|*[!0-9]*) A=restart ;; esac; fi
+  : > "$O"
+  case $A in
+    start) "${B}_start" ;;
+    restart) "${B}_restart" ;;
+    stop) "${B}_stop" ;;
+    reload)
+      if [ "$RK" = signal ]; then "${B}_signal" "$RA"
+      else ( cd -- "$CW" && exec sh -c "$RA" ) </dev/null > "$O" 2>&1 || fail "$I" 1; fi ;;
+  esac
+  if [ "$A" != stop ]; then
+    pgup
+    [ -z "$2" ] || eval "hw $2"
+    pglive "$MP" "$MS" || pgdead "exited right after it started (it ran as pid $MP)"
+  fi
+  [ -z "$MK" ] || rm -f -- "$MK" "$MK.reload"
+  echo "$I ok"
+}
+pgup() {
+  i=0
+  until pgwho "$R" "$t" fresh && [ "$MH" = "$H" ]; do
+    case $RS in ''|*[!0-9]*) ;; *) [ "$RP $RS $RH" = "$P0" ] || [ "$RH" != "$H" ] || pgdead "exited right after it started (it ran as pid $RP)" ;; esac
+    i=$((i + 1)); [ $i -lt 50 ] || pgdead "did not start within 5 s"
+    sleep 0.1
+  done
+}
+hw() {
+  n=0 tries=$1 pause=$2; shift 2
+  while :; do
+    pglive "$MP" "$MS" || pgdead "exited before its health check passed (it ran as pid $MP)"
+    if hc "$1" "$2" "$3" "$4" "$5" && hs "$@"; then return 0; fi
+    n=$((n + 1)); [ $n -lt "$tries" ] || break
+    sleep "$pause"
+  done
+  { pglog; echo "health check failed $n times; the last answer:"; head -n 4 "$T/hc"; [ ! -s "$T/hs" ] || cat "$T/hs"; } > "$O"; fail "$I" 1
+}
+hs() { : > "$T/hs"; shift 5; [ $# -eq 0 ] || pgsock "$@"; }
+pgdead() { { pglog; echo "$N $1"; } > "$O"; fail "$I" 1; }
+pglog() {
+  z=0; [ ! -f "$LOG" ] || z=$(wc -c < "$LOG" 2>/dev/null); z=${z:-0}
+  if [ $((z)) -gt $((LS)) ]; then echo "the end of its log ($LOGN):"; tail -c +$((LS + 1)) -- "$LOG" | tail -n 6
+  elif [ $((z)) -gt 0 ] && [ $((z)) -lt $((LS)) ]; then echo "the end of its log ($LOGN):"; tail -n 6 -- "$LOG"
+  else "${B}_why" 2>&1 | tail -n 4; echo "it wrote nothing to its log ($LOGN)"; fi
+}
+"#;

@@ -1,0 +1,157 @@
+//! Cron entries (issue "Trustworthy unattended"): a crontab belongs to an OS user,
+//! so edits of two hosts — or two services — of one user take turns and none is
+//! lost; the lock they take is the user's own; the entry's directory exists before
+//! cron runs anything there; and the plan shows the entry as the crontab gets it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use crate::support::sshd::TestHosts;
+use crate::support::{Project, Test};
+
+const SERVICE: &str = r#"let s = service("s");
+s.component("x", |c| {
+    c.add(cron("tick", #{ schedule: "@daily", run: c.attr("run", "true") }));
+});
+"#;
+
+fn crontab(user: &str) -> String {
+    let out = std::process::Command::new("crontab")
+        .args(["-u", user, "-l"])
+        .output()
+        .expect("crontab -l");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn over_ssh(hosts: &TestHosts) -> Arc<Project> {
+    Test::new()
+        .service(SERVICE)
+        .environment("prod")
+        .ssh_hosts(hosts, &["t1"])
+        .place("x")
+        .build()
+}
+
+/// Two local hosts of one user (ordo runs as root here; a `crontab` shim in front
+/// of the real one edits a test user's crontab instead of root's) each add an
+/// entry, in parallel. The shim waits 2 s after reading the crontab, before the
+/// caller writes it back: without a lock both read the crontab without the other's
+/// entry and the second write loses the first — every time. With the lock, both
+/// entries are there after the first deploy, and the next one has nothing to do.
+#[test]
+fn two_local_hosts_of_one_user_edit_the_crontab_one_at_a_time() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1");
+    let p = Test::new()
+        .service(SERVICE)
+        .local_host("h1")
+        .place("x")
+        .local_host("h2")
+        .place("x")
+        .build();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v crontab"])
+        .output()
+        .expect("command -v crontab");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "crontab is not installed");
+    p.write(
+        "bin/crontab",
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = -l ]; then {real} -u {user} -l; r=$?; sleep 2; exit $r; fi\nexec {real} -u {user} \"$@\"\n"
+        ),
+    );
+    std::fs::set_permissions(p.path("bin/crontab"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        p.path("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("PATH", &path)
+        .stdout_contains("done: 2 changed")
+        .run();
+    let tab = crontab(user);
+    for h in ["h1", "h2"] {
+        let home = p.root().join("hosts").join(h);
+        let begin = format!("# ordo s/tick begin ({}):", home.display());
+        assert_eq!(tab.matches(&begin).count(), 1, "{h}'s entry, once:\n{tab}");
+    }
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("PATH", &path)
+        .stdout_contains("nothing to change")
+        .run();
+}
+
+/// The lock lives in `/tmp/ordo-<uid>`, where anyone can create that name first:
+/// a directory there that is not the user's own is refused, by name, and the
+/// crontab is left as it is. Once it is gone, the deploy goes through.
+#[test]
+fn a_crontab_lock_directory_of_another_user_is_refused() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1");
+    let uid = std::process::Command::new("id")
+        .args(["-u", user])
+        .output()
+        .expect("id -u");
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
+    let planted = std::path::PathBuf::from(format!("/tmp/ordo-{uid}"));
+    let _ = std::fs::remove_dir_all(&planted);
+    std::fs::create_dir(&planted).expect("plant the lock directory");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let p = over_ssh(&hosts);
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    let flat = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!(
+            "cannot lock the crontab: {}, where every deploy of this user (uid {uid}) locks it, is not a directory of this user; remove it (as its owner, or root)",
+            planted.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(crontab(user), "", "the crontab is untouched");
+    std::fs::remove_dir(&planted).expect("remove the planted directory");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x cron tick")
+        .run();
+    assert_eq!(crontab(user).matches("# ordo s/tick begin").count(), 1);
+}
+
+/// A component with nothing but a cron entry: nothing else creates its root,
+/// where cron runs the entry (`cd … && run`). The deploy creates it.
+#[test]
+fn a_cron_entry_gets_the_directory_it_runs_in() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = over_ssh(&hosts);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    assert!(hosts.home("t1").join("deployment/s").is_dir(), "the entry's directory");
+}
+
+/// The plan shows the entry with the home directory the crontab gets, not `~`
+/// (which cron would not even expand, quoted): when it is created, and in the diff
+/// of a change.
+#[test]
+fn the_plan_shows_the_cron_entry_as_the_crontab_gets_it() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = over_ssh(&hosts);
+    let line = format!("@daily cd '{}/deployment/s' && true", hosts.home("t1").display());
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains(&format!("+ t1:x cron tick ({line})"))
+        .run();
+    assert!(
+        crontab(hosts.user("t1")).contains(&format!("\n{line}\n")),
+        "{}",
+        crontab(hosts.user("t1"))
+    );
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ run: \"date\" })"),
+    );
+    p.test().args(&["plan", "prod"]).snapshot("changed_entry").run();
+}

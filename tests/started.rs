@@ -1,0 +1,309 @@
+//! What "started" means for a program (issue "Trustworthy unattended"), on real
+//! processes of real ssh test hosts: the program ordo started is alive and is the
+//! one answering its health check; its process is known by pid *and* start time,
+//! so a pid that belongs to another process by now is neither trusted nor
+//! signalled; a component with nothing but a program starts; and a program that
+//! fails says why, even when it wrote nothing.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::support::sshd::{TestHosts, closed_port};
+use crate::support::{Output, Project, Test};
+
+/// Component `x` of service `s` with one program `app` (plus `extra`, Rhai
+/// statements), on test host `t1`.
+fn project(hosts: &TestHosts, program: &str, extra: &str) -> Arc<Project> {
+    Test::new()
+        .service(&format!(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {{\n{extra}    c.add(program(\"app\", #{{ {program} }}));\n}});\n"
+        ))
+        .environment("prod")
+        .ssh_hosts(hosts, &["t1"])
+        .place("x")
+        .build()
+}
+
+/// The text with every run of whitespace made one space: messages that miette
+/// wrapped compare as written.
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[track_caller]
+fn says(out: &Output, what: &str) {
+    assert!(
+        flat(&out.stderr).contains(&flat(what)),
+        "stderr lacks {what:?}:\n{}",
+        out.stderr
+    );
+}
+
+/// An HTTP server of another user (the tests run as root, the test host's user is
+/// not root) on 127.0.0.1:`port`: it answers every request with 200.
+struct ForeignServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ForeignServer {
+    fn start(port: u16) -> ForeignServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the foreign server");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 8\r\n\r\nforeign\n");
+            }
+        });
+        ForeignServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for ForeignServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The program cannot bind its port because another user's server holds it, and
+/// exits; that server answers the health check. The start fails, with the
+/// program's own words from its log.
+#[test]
+fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check() {
+    let hosts = TestHosts::start(&["t1"]);
+    let port = closed_port();
+    let _foreign = ForeignServer::start(port);
+    let p = project(
+        &hosts,
+        &format!(
+            "command: \"python3 -m http.server {port} --bind 127.0.0.1\", backend: \"process\",\n        \
+             health: http_check(\"http://127.0.0.1:{port}/\", #{{ interval: 0.1, retries: 30 }})"
+        ),
+        "",
+    );
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    says(&out, "Address already in use");
+    says(&out, "app exited before its health check passed (it ran as pid");
+    assert!(!out.stdout.contains("✓ t1:x program app"), "{}", out.stdout);
+    p.test()
+        .args(&["plan", "prod"])
+        .stdout_contains("! t1:x program app (start: not running (under process))")
+        .run();
+}
+
+/// The program runs but does not listen where its check asks; another user's
+/// server answers there. The start fails, under either backend: the answer did
+/// not come from the program.
+#[test]
+fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start() {
+    let hosts = TestHosts::start(&["t1"]);
+    let port = closed_port();
+    let _foreign = ForeignServer::start(port);
+    let p = project(
+        &hosts,
+        &format!(
+            "command: \"sleep 600\", backend: \"process\", state: \"running\",\n        \
+             health: tcp_check(\"localhost:{port}\", #{{ interval: 0.1, retries: 3 }})"
+        ),
+        "",
+    );
+    for backend in ["process", "supervisord"] {
+        let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+        says(&out, &format!("connected to localhost:{port}"));
+        says(
+            &out,
+            &format!(
+                "but app did not answer it: the socket listening at localhost:{port} belongs to another process (of user root, uid 0)"
+            ),
+        );
+        // Stopped, and then started under the next backend.
+        let script = p.read("services/s.rhai");
+        p.write("services/s.rhai", &script.replace("\"running\"", "\"stopped\""));
+        p.test().args(&["deploy", "prod", "--yes"]).run();
+        p.write(
+            "services/s.rhai",
+            &script.replace(&format!("\"{backend}\""), "\"supervisord\""),
+        );
+    }
+}
+
+/// The program's own socket is its: a check of `localhost` passes, and a no-op
+/// deploy leaves it (the same process).
+#[test]
+fn a_program_that_answers_its_own_check_starts() {
+    let hosts = TestHosts::start(&["t1"]);
+    let port = closed_port();
+    let p = project(
+        &hosts,
+        &format!(
+            "command: \"python3 -m http.server {port} --bind 127.0.0.1\", backend: \"process\",\n        \
+             health: http_check(\"http://localhost:{port}/\", #{{ interval: 0.1, retries: 50 }})"
+        ),
+        "",
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    let record = hosts.home("t1").join(".ordo/s/programs/app/pid");
+    let first = std::fs::read_to_string(&record).expect("the launcher's record");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), first);
+}
+
+/// `sleep 600` as the test host's user in a process group of its own: what a pid
+/// recorded before a reboot may belong to afterwards.
+fn victim(user: &str) -> Child {
+    let id = |flag: &str| {
+        let out = Command::new("id").args([flag, user]).output().expect("id");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    Command::new("setpriv")
+        .args([
+            &format!("--reuid={}", id("-u")),
+            &format!("--regid={}", id("-g")),
+            "--clear-groups",
+            "sleep",
+            "600",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("setpriv sleep")
+}
+
+fn alive(child: &mut Child) -> bool {
+    matches!(child.try_wait(), Ok(None))
+}
+
+/// The program dies (a reboot, say) and its recorded pid now belongs to another
+/// process of the same user, which leads a process group. `plan` says the program
+/// is not running; the deploy starts it without signalling that process, whether
+/// it restarts, or removes the program. (The program clears its environment, as a
+/// program that rewrites its title loses it: only the record can find it.)
+#[test]
+fn a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled() {
+    let hosts = TestHosts::start(&["t1"]);
+    let program = "command: \"env -i sleep 600\", backend: \"process\", restart_on: [conf]";
+    let conf = "    let conf = c.add(file(\"app.conf\", c.attr(\"conf\", \"a\")));\n";
+    let p = project(&hosts, program, conf);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let record = hosts.home("t1").join(".ordo/s/programs/app/pid");
+    let mut victim = victim(hosts.user("t1"));
+    // The program is gone, and its pid is the victim's now.
+    let take_over = |victim: &Child| {
+        let line = std::fs::read_to_string(&record).expect("the launcher's record");
+        let (pid, rest) = line.split_once(' ').expect("pid …");
+        let _ = Command::new("kill").args(["-KILL", pid]).status();
+        std::fs::write(&record, format!("{} {rest}", victim.id())).expect("write the record");
+    };
+    take_over(&victim);
+    p.test()
+        .args(&["plan", "prod"])
+        .stdout_contains("! t1:x program app (start: not running (under process))")
+        .run();
+
+    // A restart it watches: the program is started, the victim untouched.
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ conf: \"b\" })"),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(alive(&mut victim), "the deploy signalled a process it did not start");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+
+    // The program leaves the service: its record is deleted, the victim lives.
+    take_over(&victim);
+    p.write(
+        "services/s.rhai",
+        &p.read("services/s.rhai")
+            .replace("    c.add(program(", "    if false { c.add(program(")
+            .replace("] }));", "] })); }"),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x program app (no longer declared)")
+        .expect_missing(hosts.home("t1").join(".ordo/s/programs/app"))
+        .run();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(alive(&mut victim), "the removal signalled a process it did not start");
+    let _ = victim.kill();
+    let _ = victim.wait();
+}
+
+/// Nothing but a program in a component: nothing else creates the component's
+/// root, the program's working directory. It starts, under the backend `auto`
+/// picks, and the next deploy has nothing to do.
+#[test]
+fn a_component_with_only_a_program_starts() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, "command: \"sleep 600\"", "");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    assert!(hosts.home("t1").join("deployment/s").is_dir());
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+}
+
+/// A program that exits at once and writes nothing: the failure says that it
+/// exited and that its log is empty — not "the end of its log:" and nothing.
+#[test]
+fn a_program_that_exits_without_a_word_says_so() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, "command: \"true\", backend: \"process\"", "");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(1)
+        .stderr_snapshot("exits_without_a_word")
+        .run();
+    // Under supervisord, what it logged about the program says the rest.
+    p.write(
+        "services/s.rhai",
+        &p.read("services/s.rhai").replace(
+            "command: \"true\", backend: \"process\"",
+            "command: \"sh -c 'exit 3'\", backend: \"supervisord\"",
+        ),
+    );
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    says(&out, "spawned: 'app' with pid");
+    says(&out, "it wrote nothing to its log (~/.ordo/s/programs/app/output.log)");
+    says(&out, "app exited right after it started (it ran as pid");
+}
