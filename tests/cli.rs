@@ -131,3 +131,116 @@ fn values_from_the_command_line_are_typed_checked_and_recorded() {
         .stderr_contains("expected component.attribute=value")
         .run();
 }
+
+/// A service whose `app` writes its `port` (an integer) and `version` (a string).
+const APP: &str = "let s = service(\"s\");\ns.component(\"app\", |c| {\n    let port = c.attr(\"port\", 8080);\n    let version = c.attr(\"version\", \"1.0\");\n    c.add(file(\"app.conf\", `port = ${port}, version = ${version}` + \"\\n\"));\n});\n";
+
+/// Decision 39: component default < `env.override` < the host's placement <
+/// `--set-file` < `--set`. A value typed on the command line is never outvoted by
+/// a script, and is type-checked even where a host gives its own value.
+#[test]
+fn a_set_value_wins_over_a_per_host_value_and_is_type_checked_there() {
+    let p = Test::new()
+        .service(APP)
+        .local_host("h")
+        .place_with("app", "#{ port: 18801 }")
+        .override_("app", "#{ port: 18800, version: \"2.0\" }")
+        .build();
+    p.test()
+        .args(&["deploy", "test", "--yes", "--set", "app.port=18811"])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 18811, version = 2.0\n")
+        .run();
+    p.test()
+        .args(&["plan", "test", "--set", "app.port=abc"])
+        .status(2)
+        .stderr_contains("attribute `port` of `app` is set to a string but its default is an integer")
+        .stderr_contains("--set app.port=abc")
+        .run();
+    // Without `--set`, the host's value wins over the environment's.
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 18801, version = 2.0\n")
+        .run();
+}
+
+#[test]
+fn a_string_attribute_takes_a_set_value_as_written() {
+    let p = Test::new().service(APP).local_host("h").place("app").build();
+    p.test()
+        .args(&["deploy", "test", "--yes", "--set", "app.version=1.10"])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 8080, version = 1.10\n")
+        .run();
+    p.test()
+        .args(&["status", "test"])
+        .stdout_contains("--set app.version=1.10")
+        .run();
+    // A number attribute still takes numbers only.
+    p.test()
+        .args(&["check", "test", "--set", "app.port=1.10"])
+        .status(2)
+        .stderr_contains("attribute `port` of `app` is set to a float but its default is an integer")
+        .run();
+}
+
+#[test]
+fn set_wins_over_set_file_and_an_overridden_value_is_still_type_checked() {
+    let p = Test::new()
+        .service(APP)
+        .local_host("h")
+        .place_with("app", "#{ port: 18801 }")
+        .file("vars.toml", "[app]\nport = 18802\nversion = \"3.0\"\n")
+        .file("wrong.toml", "[app]\nport = \"18803\"\n")
+        .build();
+    p.test()
+        .args(&["deploy", "test", "--yes", "--set-file", "vars.toml"])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 18802, version = 3.0\n")
+        .run();
+    p.test()
+        .args(&[
+            "deploy",
+            "test",
+            "--yes",
+            "--set",
+            "app.port=18811",
+            "--set-file",
+            "vars.toml",
+        ])
+        .expect_file("hosts/h/deployment/s/app.conf", "port = 18811, version = 3.0\n")
+        .run();
+    // The wrong value in the file loses to `--set`, and is an error all the same.
+    p.test()
+        .args(&["check", "test", "--set-file", "wrong.toml", "--set", "app.port=18811"])
+        .status(2)
+        .stderr_contains("attribute `port` of `app` is set to a string but its default is an integer")
+        .stderr_contains("--set-file wrong.toml: app.port=\"18803\"")
+        .run();
+    // Two `--set` of one attribute: one of them would be dropped.
+    p.test()
+        .args(&["check", "test", "--set", "app.port=1", "--set", "app.port=2"])
+        .status(2)
+        .stderr_contains("`app.port` is set twice: --set app.port=1 and --set app.port=2")
+        .run();
+    p.test()
+        .args(&["check", "test", "--set", "apx.port=1"])
+        .status(2)
+        .stderr_contains("--set for component `apx`, which service `s` does not declare")
+        .run();
+}
+
+/// `--set-file /etc/shadow` printed a password hash line: a file that is not TOML
+/// is reported by position only.
+#[test]
+fn a_set_file_that_is_not_toml_is_reported_without_quoting_it() {
+    let p = Test::new()
+        .service(APP)
+        .local_host("h")
+        .place("app")
+        .file("shadow", "root:$6$salt$secrethash:19000:0:99999:7:::\n")
+        .build();
+    p.test()
+        .args(&["check", "test", "--set-file", "shadow"])
+        .status(2)
+        .stderr_contains("--set-file shadow: not TOML (line 1, column 43)")
+        .stderr_lacks("secrethash")
+        .run();
+}

@@ -44,12 +44,13 @@ pub struct Cli {
     pub accept_new_host_keys: bool,
 
     /// Set an attribute for this run: `--set app.port=8081` (repeatable; the value
-    /// is read as TOML, else as a string). Recorded on the hosts a deploy changes.
+    /// is read as TOML, else as a string, and as written where the default is a
+    /// string). Wins over every other value; recorded on the hosts a deploy changes.
     #[arg(long, global = true, value_name = "COMPONENT.ATTRIBUTE=VALUE")]
     pub set: Vec<String>,
 
     /// Attribute values from a TOML file: one table per component (`[app]` then
-    /// `port = 8081`).
+    /// `port = 8081`). Wins over the scripts' values, not over `--set`.
     #[arg(long, global = true, value_name = "FILE")]
     pub set_file: Vec<PathBuf>,
 

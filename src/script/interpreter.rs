@@ -370,28 +370,44 @@ fn run_environment(
     eval::configure(engine, session, &service)
 }
 
-/// `--set` values: overrides after the environment's own, each pointing at its
-/// place on the command line (a source of its own, so errors show it), and part of
-/// what the fingerprint covers.
+/// `--set-file` and `--set` values: above the scripts' own (decision 39), each
+/// pointing at its line of a `<command line>` source (so errors show it), and part
+/// of what the fingerprint covers.
 fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result<(), Problems> {
     if sets.is_empty() {
         return Ok(());
     }
     const SOURCE: &str = "<command line>";
-    let text: String = sets.iter().map(|s| format!("--set {}\n", s.text)).collect();
-    session.sources.insert(SOURCE, &text);
-    session.inputs.record(SOURCE, None, text.as_bytes());
+    let mut text = String::new();
     let mut decl = session.decl();
-    for (i, set) in sets.iter().enumerate() {
+    // Files first, `--set` last: the later of two values wins.
+    let ordered = sets
+        .iter()
+        .filter(|s| s.raw().is_none())
+        .chain(sets.iter().filter(|s| s.raw().is_some()));
+    for (i, set) in ordered.enumerate() {
+        let prefix = match &set.origin {
+            super::SetOrigin::Flag { .. } => "--set ".to_string(),
+            super::SetOrigin::File(path) => format!(
+                "--set-file {}: ",
+                crate::text::visible(&path.display().to_string(), false)
+            ),
+        };
+        text.push_str(&format!("{prefix}{}\n", set.text));
         let value = rhai::serde::to_dynamic(&set.value)
-            .map_err(|e| Problem::new(Kind::Usage, format!("--set {}: {e}", set.text)))?;
+            .map_err(|e| Problem::new(Kind::Usage, format!("{prefix}{}: {e}", set.text)))?;
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        decl.overrides.push(crate::script::session::OverrideDecl {
+        let column = u32::try_from(prefix.chars().count() + 1).unwrap_or(u32::MAX);
+        decl.command_line.push(crate::script::session::CommandLineValue {
             component: set.component.clone(),
-            values: std::iter::once((set.attribute.clone(), value)).collect(),
-            span: Some(crate::source::Span::new(SOURCE, line, 7)),
+            attribute: set.attribute.clone(),
+            value,
+            raw: set.raw().map(str::to_string),
+            span: Some(crate::source::Span::new(SOURCE, line, column)),
         });
     }
+    session.sources.insert(SOURCE, &text);
+    session.inputs.record(SOURCE, None, text.as_bytes());
     Ok(())
 }
 

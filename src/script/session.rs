@@ -202,6 +202,8 @@ pub(crate) struct Declarations {
     pub(crate) hosts: Vec<HostDecl>,
     pub(crate) host_index: HashMap<String, usize>,
     pub(crate) overrides: Vec<OverrideDecl>,
+    /// `--set-file` values, then `--set` values: above every value a script gives.
+    pub(crate) command_line: Vec<CommandLineValue>,
     pub(crate) services: Vec<ServiceDecl>,
     pub(crate) rollings: Vec<RollingDecl>,
 }
@@ -256,6 +258,17 @@ pub(crate) struct Placement {
 pub(crate) struct OverrideDecl {
     pub(crate) component: String,
     pub(crate) values: BTreeMap<String, Dynamic>,
+    pub(crate) span: Option<Span>,
+}
+
+/// One value from the command line, a line of the `<command line>` source.
+pub(crate) struct CommandLineValue {
+    pub(crate) component: String,
+    pub(crate) attribute: String,
+    pub(crate) value: Dynamic,
+    /// `--set`'s text after `=` (a string attribute takes it as written); none for
+    /// `--set-file`, whose TOML says the type.
+    pub(crate) raw: Option<String>,
     pub(crate) span: Option<Span>,
 }
 
