@@ -162,6 +162,10 @@ pub enum Event {
         commit: Option<String>,
         /// The pinned commit is in the cache (the library works offline).
         cached: bool,
+        /// How `ordo.rhai` changed since the pin was made (another URL or ref): the
+        /// pin is refused until `ordo libs update`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stale: Option<String>,
     },
     /// `ordo libs update`: a pin set or moved.
     LibraryPinned {

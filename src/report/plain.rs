@@ -335,14 +335,23 @@ impl Plain {
                 reference,
                 commit,
                 cached,
+                stale,
             } => match commit {
                 None if *kind == "git" => format!("{name}: git {location}, not pinned yet (the next load pins it)\n"),
                 None => format!("{name}: directory{}\n", if *cached { "" } else { ", missing" }),
                 Some(c) => format!(
-                    "{name}: git {location}{}, pinned at {}{}\n",
+                    "{name}: git {location}{}, pinned at {}{}{}\n",
                     reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
                     short_commit(c),
-                    if *cached { "" } else { ", not in the cache yet" }
+                    if *cached || stale.is_some() {
+                        ""
+                    } else {
+                        ", not in the cache yet"
+                    },
+                    stale
+                        .as_deref()
+                        .map(|s| format!(" — stale: ordo.rhai asks for {s}; run `ordo libs update {name}`"))
+                        .unwrap_or_default()
                 ),
             },
             Event::LibraryPinned { name, from, to } => match from {

@@ -101,16 +101,17 @@ impl Interpreter {
         let runtime = parts.map(|p| Arc::new(Runtime(Deep::new(p))));
         self.loaded = runtime.clone();
         let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
+        let new_pins = runtime.as_ref().map(|r| r.0.session.new_pins()).unwrap_or_default();
         match (result, runtime) {
             (Ok(configured), Some(runtime)) => Ok(Evaluated {
                 libraries: runtime.0.session.git_pins(),
                 model: Arc::new(configured.model),
-                warnings: attach(configured.warnings),
+                warnings: attach(new_pins.into_iter().chain(configured.warnings).collect()),
                 inputs: runtime.0.session.inputs.snapshot(),
                 sources,
                 _runtime: runtime,
             }),
-            (Err(Problems(ps)), _) => Err(Problems(attach(ps))),
+            (Err(Problems(ps)), _) => Err(Problems(attach(ps.into_iter().chain(new_pins).collect()))),
             (Ok(_), None) => unreachable!("a configured model has a runtime"),
         }
     }
@@ -417,21 +418,32 @@ fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result
 /// pin makes the checkout dirty.
 fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Problems> {
     let declared = session.decl().libraries.clone();
-    let mut out = Vec::with_capacity(declared.len());
+    let mut out: Vec<Library> = Vec::with_capacity(declared.len());
     for d in &declared {
         out.push(match &d.source {
             LibrarySource::Path(path) => Library {
                 declared: path.clone(),
                 dir: root.join(path),
                 commit: None,
+                pinned_now: None,
             },
             LibrarySource::Git(git) => {
-                let (dir, commit) =
-                    crate::project::library::checkout(root, git).map_err(|p| p.at(d.span.as_ref(), "declared here"))?;
+                let checkout = match crate::project::library::checkout(root, git) {
+                    Ok(c) => c,
+                    Err(p) => {
+                        // Pins this load wrote before the failure are news all the same.
+                        let mut ps = vec![p.at(d.span.as_ref(), "declared here")];
+                        ps.extend(out.iter().filter_map(|l| l.pinned_now.clone()));
+                        return Err(Problems(ps));
+                    }
+                };
                 Library {
                     declared: d.name.clone(),
-                    dir,
-                    commit: Some(commit),
+                    dir: checkout.dir,
+                    pinned_now: checkout
+                        .pinned_now
+                        .then(|| new_pin(git, &checkout.commit, d.span.as_ref())),
+                    commit: Some(checkout.commit),
                 }
             }
         });
@@ -445,6 +457,31 @@ fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Proble
             .record(crate::project::library::LOCK_FILE, Some(&lock), &bytes);
     }
     Ok(out)
+}
+
+/// The warning that a load pinned a git library new in `ordo.rhai`: `ordo.lock`
+/// changed, and the user commits it (or not) knowingly.
+fn new_pin(lib: &crate::project::library::GitLibrary, commit: &str, span: Option<&crate::source::Span>) -> Problem {
+    let what = match &lib.reference {
+        Some(r) => format!("`{r}`"),
+        None => "the default branch".to_string(),
+    };
+    Problem::new(
+        Kind::Project,
+        format!(
+            "library `{}` was not pinned: pinned it to commit {} ({what} now) in {}",
+            lib.name,
+            &commit[..12.min(commit.len())],
+            crate::project::library::LOCK_FILE
+        ),
+    )
+    .at(span, "new here")
+    .help(format!(
+        "commit {} so every checkout uses this commit; `ordo libs update {}` moves it later",
+        crate::project::library::LOCK_FILE,
+        lib.name
+    ))
+    .as_warning()
 }
 
 /// The libraries `ordo.rhai` declares (running only `ordo.rhai`; nothing is

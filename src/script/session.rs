@@ -113,6 +113,16 @@ impl Session {
             .collect()
     }
 
+    /// Warnings for the git libraries this load pinned.
+    pub(crate) fn new_pins(&self) -> Vec<crate::problem::Problem> {
+        self.library
+            .read()
+            .expect("library poisoned")
+            .iter()
+            .filter_map(|l| l.pinned_now.clone())
+            .collect()
+    }
+
     /// The library directory a script file (as diagnostics name it) lies in.
     fn library_dir_of(&self, source: &str) -> Option<PathBuf> {
         let path = self.project_root.join(source).canonicalize().ok()?;
@@ -176,6 +186,8 @@ pub(crate) struct Library {
     pub(crate) dir: PathBuf,
     /// The commit a git library is pinned to.
     pub(crate) commit: Option<String>,
+    /// The warning that this load pinned it (it was new in `ordo.rhai`).
+    pub(crate) pinned_now: Option<crate::problem::Problem>,
 }
 
 /// A library as `ordo.rhai` declares it, before git libraries are fetched.
