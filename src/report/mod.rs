@@ -283,6 +283,8 @@ pub struct Deployed {
     /// The fingerprint is the one this checkout would deploy.
     pub current: bool,
     pub commit: Option<String>,
+    /// The deployed tree had uncommitted changes (`deploy --allow-dirty`).
+    pub dirty: bool,
     pub environment: String,
     pub ordo_version: String,
     pub deployed_at: String,
