@@ -68,7 +68,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         // Commands that need no project (or make one).
         match cli.command {
-            Command::Secrets(args) => return command::secrets::secrets(&config.directory, args),
+            Command::Secrets(args) => return command::secrets::secrets(&config.directory, config.format, args),
             Command::Init(ref args) => return command::init::run(args, &*reporter),
             Command::Completions(ref args) => return command::completions::completions(args),
             Command::Man => return command::completions::man(),
