@@ -244,3 +244,33 @@ fn a_set_file_that_is_not_toml_is_reported_without_quoting_it() {
         .stderr_lacks("secrethash")
         .run();
 }
+
+/// `ordo --version` names the commit it was built from (`build.rs`), and is the
+/// plain package version when it was not built from a git checkout of ordo.
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let source = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(source)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let checkout = git(&["rev-parse", "--show-toplevel"]).is_some_and(|top| {
+        std::path::Path::new(&top).canonicalize().ok() == std::path::Path::new(source).canonicalize().ok()
+    });
+    let out = Test::new().build().test().args(&["--version"]).run();
+    match git(&["rev-parse", "HEAD"]).filter(|_| checkout) {
+        Some(head) => {
+            let prefix = format!("ordo {} (git ", ordo::VERSION);
+            assert!(out.stdout.starts_with(&prefix), "{:?}", out.stdout);
+            assert!(out.stdout.contains(&head[..12]), "{} in {:?}", &head[..12], out.stdout);
+            assert!(out.stdout.ends_with(")\n"), "{:?}", out.stdout);
+        }
+        None => assert_eq!(out.stdout, format!("ordo {}\n", ordo::VERSION)),
+    }
+}

@@ -8,10 +8,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `ordo --version`: the package version and, when built from a git checkout of
+/// ordo, the commit (`0.1.0 (git 16ec595e1d2a)`, `-dirty` with uncommitted
+/// sources); see `build.rs`.
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("ORDO_BUILD"));
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ordo",
-    version,
+    version = LONG_VERSION,
     about = "Deploy services made of components spread over several hosts, described in Rhai."
 )]
 pub struct Cli {
