@@ -2,7 +2,7 @@
 # Runs the whole test suite, the SSH tests against real sshd processes included.
 # Installs what the tests drive for real when it is missing: openssh-server, sudo
 # (the privileged tests give a throw-away user a sudoers rule), tmux (the REPL's
-# terminal tests), git (recipe libraries), supervisor, nginx, cron, curl and python3
+# terminal tests), git (recipe libraries), zsh and fish (the completion scripts), supervisor, nginx, cron, curl and python3
 # (the services tests and examples/webapp), python3-venv (the virtualenv tests:
 # venv and Debian's bundled pip wheel) and uv from PyPI (the virtualenv tests' uv
 # path; into /usr/local/bin, on the test users' PATH), haproxy and postgresql (the
@@ -21,6 +21,9 @@ command -v useradd >/dev/null || missing+=(passwd)
 [ -x /usr/bin/sudo ] || missing+=(sudo)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v git >/dev/null || missing+=(git)
+# The completion scripts, each in its own shell.
+command -v zsh >/dev/null || missing+=(zsh)
+command -v fish >/dev/null || missing+=(fish)
 # The services tests run real supervisors, a real balancer and real crontabs.
 command -v supervisord >/dev/null || missing+=(supervisor)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)

@@ -274,3 +274,130 @@ fn version_names_the_commit_it_was_built_from() {
         None => assert_eq!(out.stdout, format!("ordo {}\n", ordo::VERSION)),
     }
 }
+
+/// `ordo plan <TAB>` completed no environment names: the completion scripts ask
+/// `ordo __complete` for the names only the project knows.
+#[test]
+fn completion_offers_environments_hosts_and_components() {
+    let p = Test::new()
+        .service(APP)
+        .local_host("web1")
+        .place("app")
+        .host("db1", "#{ transport: \"local\", home: \"hosts/db1\", roles: [\"db\"] }")
+        .file("environments/staging.rhai", "")
+        .build();
+    let names = |words: &[&str], index: &str| {
+        let mut args = vec!["__complete", "--index", index, "--"];
+        args.extend(words);
+        p.test().args(&args).run().stdout
+    };
+    assert_eq!(names(&["ordo", "plan", ""], "2"), "staging\ntest\n");
+    assert_eq!(names(&["ordo", "-C", ".", "deploy", "t"], "4"), "test\n");
+    assert_eq!(names(&["ordo", "secrets", "show", ""], "3"), "staging\ntest\n");
+    assert_eq!(names(&["ordo", "plan", "test", ""], "3"), "", "ENV is given");
+    assert_eq!(names(&["ordo", "plan", "test", "--hosts", ""], "4"), "db\ndb1\nweb1\n");
+    assert_eq!(
+        names(&["ordo", "plan", "test", "--hosts=web1,d"], "3"),
+        "web1,db\nweb1,db1\n"
+    );
+    assert_eq!(names(&["ordo", "deploy", "test", "--set", "a"], "4"), "app.\n");
+    assert_eq!(
+        names(&["ordo", "deploy", "test", "--set", "app.v"], "4"),
+        "app.version=\n"
+    );
+    // Outside a project, and for an environment that does not load: nothing.
+    assert_eq!(names(&["ordo", "-C", "/", "plan", ""], "4"), "");
+    assert_eq!(names(&["ordo", "plan", "staging", "--hosts", ""], "4"), "");
+
+    // The bash script, in a real bash: the names where they belong, clap's
+    // completions elsewhere.
+    let script = p.test().args(&["completions", "bash"]).run().stdout;
+    p.write("ordo.bash", &script);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ordo")).parent().unwrap();
+    let complete = |line: &str| {
+        let out = std::process::Command::new("bash")
+            .arg("--norc")
+            .arg("-c")
+            .arg(
+                r#"source ./ordo.bash
+                read -ra COMP_WORDS <<< "$1"
+                [[ $1 == *" " ]] && COMP_WORDS+=("")
+                COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
+                COMP_LINE=$1 COMP_POINT=${#1}
+                _ordo_names ordo "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+                printf '%s\n' "${COMPREPLY[@]}""#,
+            )
+            .arg("bash")
+            .arg(line)
+            .current_dir(p.root())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(complete("ordo plan "), "staging\ntest\n");
+    assert_eq!(complete("ordo status te"), "test\n");
+    assert_eq!(complete("ordo deploy test --hosts w"), "web1\n");
+    assert_eq!(complete("ordo pla"), "plan\n");
+    assert_eq!(complete("ordo plan test --exit"), "--exit-code\n");
+    // The plumbing is not offered as a subcommand.
+    assert_eq!(complete("ordo __"), "\n");
+}
+
+/// The zsh and fish scripts call back the same way (checked in a real zsh, with
+/// compsys' `compadd` recorded, and a real fish's `complete -C`).
+#[test]
+fn zsh_and_fish_completion_offer_the_project_names() {
+    let p = Test::new().service(APP).local_host("web1").place("app").build();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_ordo")).parent().unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let shell = |program: &str, script: &str, line: &str| {
+        // zsh takes `$0` first, fish does not.
+        let zero = (program == "zsh").then_some(program);
+        let out = std::process::Command::new(program)
+            .args(["-c", script])
+            .args(zero)
+            .arg(line)
+            .current_dir(p.root())
+            .env("PATH", &path)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} is missing (test.sh installs it): {e}"));
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    p.write("_ordo", &p.test().args(&["completions", "zsh"]).run().stdout);
+    // `compdef` and `compadd` exist only under compsys: stand-ins that record.
+    let zsh = |line: &str| {
+        shell(
+            "zsh",
+            r#"compdef() { }
+            compadd() { print -r -- "compadd ${@[1,${@[(i)--]}-1]}: ${@[${@[(i)--]}+1,-1]}" }
+            source ./_ordo
+            _ordo_clap() { print -r -- "clap" }
+            words=(${(z)1})
+            [[ $1 == *" " ]] && words+=("")
+            CURRENT=${#words}
+            _ordo"#,
+            line,
+        )
+    };
+    assert_eq!(zsh("ordo plan "), "compadd -Q: test\n");
+    assert_eq!(zsh("ordo deploy test --set a"), "compadd -Q -S : app.\n");
+    assert_eq!(zsh("ordo deploy test --hosts w"), "compadd -Q: web1\n");
+    assert_eq!(zsh("ordo pla"), "clap\n");
+
+    p.write("ordo.fish", &p.test().args(&["completions", "fish"]).run().stdout);
+    let fish = |line: &str| shell("fish", "source ./ordo.fish; complete -C $argv[1]", line);
+    assert_eq!(fish("ordo plan "), "test\n");
+    assert_eq!(
+        fish("ordo deploy test --hosts w"),
+        "web1\tOnly these hosts: comma-separated names, globs (web*) or roles\n"
+    );
+    assert!(fish("ordo pla").starts_with("plan\t"));
+    assert_eq!(fish("ordo __"), "");
+}

@@ -115,6 +115,20 @@ pub enum Command {
     Definitions(DefinitionsArgs),
     /// Passwords, tokens and keys of an environment, encrypted with age in secrets/.
     Secrets(SecretsArgs),
+    /// The names a shell completes at run time (environments, hosts, components),
+    /// for the scripts of `ordo completions`.
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The position of the word being completed in WORDS (0: the program).
+    #[arg(long)]
+    pub index: usize,
+    /// The command line being typed, split into words by the shell.
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]
