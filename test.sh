@@ -3,7 +3,7 @@
 #
 # The tests drive real tools, and look for each at a fixed place: openssh-server (the
 # SSH test hosts), sudo (privileged steps; a throw-away user gets a sudoers rule), tmux
-# (the REPL's terminal tests), git (recipe libraries), supervisor, nginx, cron, curl and
+# (the REPL's terminal tests), zsh and fish (the completion scripts), git (recipe libraries), supervisor, nginx, cron, curl and
 # python3 (the services tests and examples/webapp), python3-venv (virtualenvs: venv and
 # Debian's bundled pip wheel), uv from PyPI (the virtualenv tests' uv path, at
 # /usr/local/bin/uv, on the test users' PATH), haproxy and postgresql (the standard
@@ -39,6 +39,8 @@ TOOLS='
 /usr/sbin/useradd|test -x /usr/sbin/useradd|passwd|root
 /usr/bin/sudo|/usr/bin/sudo -V|sudo|root
 /usr/bin/tmux|/usr/bin/tmux -V|tmux|root
+/usr/bin/zsh|/usr/bin/zsh --version|zsh|root
+/usr/bin/fish|/usr/bin/fish --version|fish|root
 /usr/bin/git|/usr/bin/git --version|git|user
 /usr/bin/supervisord|/usr/bin/supervisord --version|supervisor|user
 /usr/bin/supervisorctl|test -x /usr/bin/supervisorctl|supervisor|user

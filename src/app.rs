@@ -68,10 +68,11 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         // Commands that need no project (or make one).
         match cli.command {
-            Command::Secrets(args) => return command::secrets::secrets(&config.directory, args),
+            Command::Secrets(args) => return command::secrets::secrets(&config.directory, config.format, args),
             Command::Init(ref args) => return command::init::run(args, &*reporter),
             Command::Completions(ref args) => return command::completions::completions(args),
             Command::Man => return command::completions::man(),
+            Command::Complete(ref args) => return command::names::complete(&config.directory, args),
             Command::Doc(ref args) => return command::doc::doc(args),
             Command::Definitions(ref args) => return command::doc::definitions(args),
             _ => {}
@@ -128,6 +129,7 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Secrets(_)
         | Command::Init(_)
         | Command::Completions(_)
+        | Command::Complete(_)
         | Command::Man
         | Command::Doc(_)
         | Command::Definitions(_) => {

@@ -541,6 +541,108 @@ fn dirty_git_trees_are_refused() {
     p.test().args(&["deploy", "local", "--yes", "--allow-dirty"]).run();
 }
 
+/// `ordo status` after `deploy --allow-dirty` showed the commit as if the hosts had
+/// exactly it: the host records that the tree was dirty, and status says so.
+#[test]
+fn status_marks_a_deploy_of_a_dirty_tree() {
+    let p = Test::example("hello").build();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(p.root())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    p.write(".gitignore", ".ordo-hosts/\n");
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "init"]);
+    p.write("files/robots.txt", "User-agent: *\nDisallow: /private\n");
+    p.test().args(&["deploy", "local", "--yes", "--allow-dirty"]).run();
+    let line = "[FINGERPRINT] (current, commit [COMMIT]-dirty), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]";
+    p.test()
+        .args(&["status", "local"])
+        .stdout(&format!("api: {line}\nweb: {line}\n"))
+        .run();
+    let json = p.test().args(&["status", "local", "--format", "json"]).run();
+    assert!(
+        json.events()
+            .iter()
+            .filter(|e| e["event"] == "host_status")
+            .all(|e| e["deployed"]["dirty"] == true),
+        "{}",
+        json.stdout
+    );
+    // A change, committed and deployed: clean. (A deploy that changes nothing
+    // records nothing, so the change is needed.)
+    p.write("files/robots.txt", "User-agent: *\nDisallow: /\n");
+    git(&["commit", "-qam", "robots"]);
+    p.test().args(&["deploy", "local", "--yes"]).run();
+    p.test()
+        .args(&["status", "local"])
+        .stdout_lacks("dirty")
+        .stdout_contains("(current, commit ")
+        .run();
+}
+
+/// What a host recorded is host-provided text: a hostile `state.json` must not
+/// reach the terminal as escape sequences, nor crash ordo with a commit that is
+/// not ASCII.
+#[test]
+fn status_shows_host_recorded_fields_with_escapes_visible() {
+    let p = Test::example("hello").build();
+    p.test().args(&["deploy", "local", "--yes", "--hosts", "web"]).run();
+    let esc = "\u{1b}]0;owned\u{7}\u{1b}[2J";
+    let state = serde_json::json!({
+        "fingerprint": format!("0123456789abcdef{esc}"),
+        "ordo_version": format!("0.1.0{esc}"),
+        "environment": format!("local{esc}"),
+        "service": "site",
+        "deployed_at": format!("2026-01-01T00:00:00Z{esc}"),
+        "deployed_by": format!("mallory{esc}"),
+        "commit": format!("aéééééééééééééé{esc}"),
+        "dirty": true,
+        "set": [format!("app.port=1{esc}")],
+        "libraries": { format!("web{esc}"): format!("aéééééééééééé{esc}") },
+    });
+    p.write(".ordo-hosts/web/.ordo/site/state.json", &state.to_string());
+    let out = p.test().args(&["status", "local", "--hosts", "web"]).run();
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{7}'),
+        "{:?}",
+        out.stdout
+    );
+    for shown in [
+        "mallory\\u{1b}]0;owned\\u{7}\\u{1b}[2J",
+        "environment local\\u{1b}",
+        "commit aééééééééééé-dirty",
+        "--set app.port=1\\u{1b}",
+        "library web\\u{1b}",
+    ] {
+        assert!(out.stdout.contains(shown), "{shown} in {:?}", out.stdout);
+    }
+    let json = p
+        .test()
+        .args(&["status", "local", "--hosts", "web", "--format", "json"])
+        .run();
+    assert!(
+        !json.stdout.contains("\\u001b"),
+        "JSON carries the escaped text: {}",
+        json.stdout
+    );
+}
+
 #[test]
 fn guards_sources_and_explicit_order() {
     let p = Test::new()

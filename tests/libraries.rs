@@ -332,3 +332,115 @@ fn a_step_a_recipe_declared_points_at_the_component_that_called_it() {
         .run();
     assert!(!own.stderr.contains("through a library"), "{}", own.stderr);
 }
+
+/// `ordo.rhai` with git library `web` at `git` and `reference`.
+fn declare(p: &Project, git: &str, reference: &str) {
+    p.write(
+        "ordo.rhai",
+        &format!("project(#{{ library: [#{{ name: \"web\", git: \"{git}\", ref: \"{reference}\" }}] }});\n"),
+    );
+}
+
+/// Editing a library's `ref` or URL in `ordo.rhai` used to be ignored (the lock's
+/// old commit shipped) or, for a URL, re-pinned silently during `plan`. A pin made
+/// for another ref or URL is now an error of every command that loads the project,
+/// and only `ordo libs update` moves it.
+#[test]
+fn a_pin_for_another_ref_or_url_is_an_error_until_libs_update() {
+    let top = tempfile::tempdir().unwrap();
+    let cache = top.path().join("cache");
+    let repo = Repo::new(top.path());
+    let first = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["checkout", "-q", "-b", "v2"]);
+    let second = repo.commit("templates/greeting.txt", "v2 from the library on {{ host.name }}\n");
+    repo.git(&["checkout", "-q", "main"]);
+    let p = project(&repo);
+    declare(&p, &repo.url(), "main");
+
+    // A library new in ordo.rhai is pinned on first use, and the output says so.
+    ordo(&p, &cache, &["deploy", "test", "--yes"])
+        .stderr_contains(&format!(
+            "library `web` was not pinned: pinned it to commit {} (`main` now) in ordo.lock",
+            &first[..12]
+        ))
+        .expect_file("hosts/h/deployment/s/greeting.txt", "v1 from the library on h\n")
+        .run();
+    let lock = p.read("ordo.lock");
+    ordo(&p, &cache, &["check", "test"]).stderr("").run();
+
+    // Another ref: every command that evaluates refuses the old pin.
+    declare(&p, &repo.url(), "v2");
+    let stale = format!(
+        "library `web`: ordo.rhai asks for ref `v2` (the pin is for ref `main`); ordo.lock still pins commit {first}"
+    );
+    for args in [
+        &["check", "test"][..],
+        &["plan", "test"],
+        &["deploy", "test", "--yes"],
+        &["status", "test"],
+    ] {
+        ordo(&p, &cache, args)
+            .status(2)
+            .stderr_contains(&stale)
+            .stderr_contains("run `ordo libs update web`")
+            .stderr_contains("ordo.rhai:1")
+            .expect_file("hosts/h/deployment/s/greeting.txt", "v1 from the library on h\n")
+            .run();
+    }
+    assert_eq!(p.read("ordo.lock"), lock, "no command but `libs update` moves a pin");
+    ordo(&p, &cache, &["libs", "list"])
+        .stdout(&format!(
+            "web: git {} (v2), pinned at {} — stale: ordo.rhai asks for ref `v2` (the pin is for ref `main`); run `ordo libs update web`\n",
+            repo.url(),
+            &first[..12]
+        ))
+        .run();
+
+    // A ref that does not exist fails `check` too, and `libs update` says why.
+    declare(&p, &repo.url(), "v3");
+    ordo(&p, &cache, &["check", "test"])
+        .status(2)
+        .stderr_contains("asks for ref `v3`")
+        .run();
+    ordo(&p, &cache, &["libs", "update", "web"])
+        .status(2)
+        .stderr_contains("library `web`: `v3` is not a branch, tag or commit of")
+        .run();
+    assert_eq!(p.read("ordo.lock"), lock);
+
+    // `libs update` moves the pin to what the new ref names; then it ships.
+    declare(&p, &repo.url(), "v2");
+    ordo(&p, &cache, &["libs", "update", "web"])
+        .stdout(&format!("web: {} → {}\n", &first[..12], &second[..12]))
+        .run();
+    ordo(&p, &cache, &["deploy", "test", "--yes"])
+        .stderr("")
+        .expect_file("hosts/h/deployment/s/greeting.txt", "v2 from the library on h\n")
+        .run();
+
+    // Another URL (a copy of the same repository) is refused the same way, and the
+    // lock is not rewritten.
+    let copy = top.path().join("copy.git");
+    let cloned = std::process::Command::new("git")
+        .args(["clone", "-q", "--bare"])
+        .arg(&repo.dir)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    let lock = p.read("ordo.lock");
+    declare(&p, &format!("file://{}", copy.display()), "v2");
+    ordo(&p, &cache, &["plan", "test"])
+        .status(2)
+        .stderr_contains("library `web`: ordo.rhai asks for git file://")
+        .stderr_contains("run `ordo libs update web`")
+        .run();
+    ordo(&p, &cache, &["libs", "list"])
+        .stdout_contains(&format!(
+            "— stale: ordo.rhai asks for git file://{} (the pin is for {}); run `ordo libs update web`",
+            copy.display(),
+            repo.url()
+        ))
+        .run();
+    assert_eq!(p.read("ordo.lock"), lock);
+}

@@ -297,6 +297,83 @@ fn set_show_and_edit_round_trip() {
     assert!(alice.drafts().is_empty(), "drafts left behind: {:?}", alice.drafts());
 }
 
+/// `ordo secrets list|show` (and `recipients list`) printed text under `--format
+/// json`: each now prints one event object per line.
+#[test]
+fn list_and_show_speak_json_when_asked() {
+    let (p, alice, key) = alices_project();
+    alice
+        .ordo_in(&p, &["secrets", "set", "prod", "--file", "tls.key"], b"\x00\xffkey\n")
+        .success();
+    let lines = |out: Out| -> Vec<serde_json::Value> {
+        out.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?} in {:?}", out.stdout)))
+            .collect()
+    };
+    let secret = |name: &str, kind: &str| serde_json::json!({ "event": "secret", "environment": "prod", "name": name, "kind": kind });
+    let with = |mut v: serde_json::Value, field: &str, value: &str| {
+        v[field] = value.into();
+        v
+    };
+    assert_eq!(
+        lines(
+            alice
+                .ordo(&p, &["secrets", "list", "prod", "--format", "json"])
+                .success()
+        ),
+        [
+            secret("db_password", "value"),
+            secret("api_token", "value"),
+            secret("tls.key", "file")
+        ]
+    );
+    assert_eq!(
+        lines(
+            alice
+                .ordo(&p, &["--format", "json", "secrets", "show", "prod"])
+                .success()
+        ),
+        [
+            with(secret("db_password", "value"), "value", "hunter2"),
+            with(secret("api_token", "value"), "value", "tok-123"),
+            secret("tls.key", "file"),
+        ]
+    );
+    assert_eq!(
+        lines(
+            alice
+                .ordo(&p, &["secrets", "show", "prod", "api_token", "--format", "json"])
+                .success()
+        ),
+        [with(secret("api_token", "value"), "value", "tok-123")]
+    );
+    assert_eq!(
+        lines(
+            alice
+                .ordo(
+                    &p,
+                    &["secrets", "show", "prod", "--file", "tls.key", "--format", "json"]
+                )
+                .success()
+        ),
+        [with(secret("tls.key", "file"), "content_base64", "AP9rZXkK")]
+    );
+    assert_eq!(
+        lines(
+            alice
+                .ordo(&p, &["secrets", "recipients", "list", "prod", "--format", "json"])
+                .success()
+        ),
+        [serde_json::json!({ "event": "recipient", "environment": "prod", "name": "alice", "key": key })]
+    );
+    // Errors are JSON too.
+    let out = alice
+        .ordo(&p, &["secrets", "show", "prod", "nope", "--format", "json"])
+        .code(2);
+    assert_eq!(lines(out)[0]["message"], "`prod` has no secret `nope`");
+}
+
 #[test]
 fn an_unchanged_edit_leaves_every_file_byte_identical() {
     let (p, alice, _) = alices_project();

@@ -8,10 +8,15 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `ordo --version`: the package version and, when built from a git checkout of
+/// ordo, the commit (`0.1.0 (git 16ec595e1d2a)`, `-dirty` with uncommitted
+/// sources); see `build.rs`.
+pub const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("ORDO_BUILD"));
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ordo",
-    version,
+    version = LONG_VERSION,
     about = "Deploy services made of components spread over several hosts, described in Rhai."
 )]
 pub struct Cli {
@@ -44,12 +49,13 @@ pub struct Cli {
     pub accept_new_host_keys: bool,
 
     /// Set an attribute for this run: `--set app.port=8081` (repeatable; the value
-    /// is read as TOML, else as a string). Recorded on the hosts a deploy changes.
+    /// is read as TOML, else as a string, and as written where the default is a
+    /// string). Wins over every other value; recorded on the hosts a deploy changes.
     #[arg(long, global = true, value_name = "COMPONENT.ATTRIBUTE=VALUE")]
     pub set: Vec<String>,
 
     /// Attribute values from a TOML file: one table per component (`[app]` then
-    /// `port = 8081`).
+    /// `port = 8081`). Wins over the scripts' values, not over `--set`.
     #[arg(long, global = true, value_name = "FILE")]
     pub set_file: Vec<PathBuf>,
 
@@ -109,6 +115,20 @@ pub enum Command {
     Definitions(DefinitionsArgs),
     /// Passwords, tokens and keys of an environment, encrypted with age in secrets/.
     Secrets(SecretsArgs),
+    /// The names a shell completes at run time (environments, hosts, components),
+    /// for the scripts of `ordo completions`.
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The position of the word being completed in WORDS (0: the program).
+    #[arg(long)]
+    pub index: usize,
+    /// The command line being typed, split into words by the shell.
+    #[arg(last = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
 }
 
 #[derive(Debug, Args)]

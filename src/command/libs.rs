@@ -24,15 +24,20 @@ pub(crate) fn run(ws: &Workspace, args: &LibsArgs) -> Result<ExitCode, Problems>
                         reference: None,
                         commit: None,
                         cached: root.join(path).is_dir(),
+                        stale: None,
                     },
                     LibrarySource::Git(git) => {
-                        let commit = library::pinned(root, git)?.map(|p| p.commit);
+                        let pin = library::pinned(root, git)?;
+                        let commit = pin.as_ref().map(|p| p.commit.clone());
                         Event::Library {
                             name: d.name.clone(),
                             kind: "git",
                             location: git.url.clone(),
                             reference: git.reference.clone(),
-                            cached: commit.as_deref().is_some_and(|c| library::cached(git, c)),
+                            // The cache is keyed by URL: a pin for another URL is not there.
+                            cached: pin.as_ref().is_some_and(|p| p.git == git.url)
+                                && commit.as_deref().is_some_and(|c| library::cached(git, c)),
+                            stale: pin.as_ref().and_then(|p| p.stale_for(git)),
                             commit,
                         }
                     }

@@ -11,6 +11,7 @@ pub(crate) mod graph;
 pub(crate) mod hosts;
 pub(crate) mod init;
 pub(crate) mod libs;
+pub(crate) mod names;
 pub(crate) mod repl;
 pub(crate) mod run;
 pub(crate) mod secrets;

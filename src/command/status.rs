@@ -6,6 +6,7 @@ use crate::cli::TargetArgs;
 use crate::exec;
 use crate::problem::Problems;
 use crate::report::{Deployed, Event, HostStatus};
+use crate::text::visible;
 use crate::workspace::Workspace;
 
 pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, Problems> {
@@ -34,16 +35,20 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
             if !seen.contains(&s.fingerprint) {
                 seen.push(s.fingerprint.clone());
             }
+            // Everything below was read from the host: shown, never obeyed by a
+            // terminal.
+            let shown = |text: &str| visible(text, false);
             Deployed {
                 current: s.fingerprint == current,
-                fingerprint: s.fingerprint,
-                commit: s.commit,
-                environment: s.environment,
-                ordo_version: s.ordo_version,
-                deployed_at: s.deployed_at,
-                deployed_by: s.deployed_by,
-                set: s.set,
-                libraries: s.libraries,
+                fingerprint: shown(&s.fingerprint),
+                commit: s.commit.as_deref().map(shown),
+                dirty: s.dirty,
+                environment: shown(&s.environment),
+                ordo_version: shown(&s.ordo_version),
+                deployed_at: shown(&s.deployed_at),
+                deployed_by: shown(&s.deployed_by),
+                set: s.set.iter().map(|v| shown(v)).collect(),
+                libraries: s.libraries.iter().map(|(n, c)| (shown(n), shown(c))).collect(),
             }
         });
         ws.reporter.event(&Event::HostStatus(HostStatus {

@@ -55,7 +55,12 @@ pub fn names() -> Vec<String> {
     let mut out: Vec<String> = DOCS.iter().map(|d| d.name.to_string()).collect();
     out.extend(functions().into_iter().map(|f| f.name));
     out.extend(stdlib::MODULES.iter().map(|(m, _)| format!("ordo/{m}")));
-    out.extend(Cli::command().get_subcommands().map(|c| c.get_name().to_string()));
+    out.extend(
+        Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| c.get_name().to_string()),
+    );
     out.sort();
     out.dedup();
     out
@@ -264,8 +269,9 @@ fn cli() -> String {
     }
     out.push_str("Global options (they go before or after the subcommand):\n\n");
     out.push_str(&args_table(&cmd, true));
+    // Hidden subcommands (`__complete`) are plumbing for the completion scripts.
     for sub in cmd.get_subcommands_mut() {
-        if sub.get_name() != "help" {
+        if sub.get_name() != "help" && !sub.is_hide_set() {
             out.push_str(&subcommand(sub));
         }
     }

@@ -25,6 +25,9 @@ pub struct HostState {
     /// The project's git commit, when it is a git repository.
     #[serde(default)]
     pub commit: Option<String>,
+    /// The deploy had uncommitted changes among its inputs (`--allow-dirty`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dirty: bool,
     /// Attribute values given on the command line (`--set`), as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<String>,

@@ -6,7 +6,8 @@
 //! (`$XDG_CACHE_HOME/ordo`, else `~/.cache/ordo`) — a bare clone per URL and an
 //! extracted tree per pinned commit — so a project works offline once its pins
 //! were fetched. A pin the cache lacks is fetched; when that fails (offline), the
-//! error says which library, which commit, and what to do.
+//! error says which library, which commit, and what to do. A pin made for another
+//! URL or ref than `ordo.rhai` declares is an error until `ordo libs update`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,20 +82,68 @@ fn write_lock(root: &Path, lock: &LockFile) -> Result<(), Problem> {
         .map_err(|e| Problem::new(Kind::Project, format!("cannot write {}: {e}", path.display())))
 }
 
-/// The pin `ordo.lock` has for `lib`, if any (and for the same URL).
+/// The pin `ordo.lock` has for a library of `lib`'s name, if any — for whatever
+/// URL and ref it was made (see [`Pin::stale_for`]).
 pub fn pinned(root: &Path, lib: &GitLibrary) -> Result<Option<Pin>, Problem> {
-    Ok(read_lock(root)?
-        .libraries
-        .remove(&lib.name)
-        .filter(|p| p.git == lib.url))
+    Ok(read_lock(root)?.libraries.remove(&lib.name))
 }
 
-/// The directory holding `lib` at its pinned commit, and the commit. Pins a
-/// library that has no pin yet (fetching it); fetches a pinned commit the cache
-/// lacks.
-pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<(PathBuf, String), Problem> {
-    let commit = match pinned(root, lib)? {
-        Some(pin) => pin.commit,
+impl Pin {
+    /// How `ordo.rhai` changed since this pin was made for `lib` — another URL or
+    /// another ref — or `None` when the pin is still the answer to what it asks.
+    pub fn stale_for(&self, lib: &GitLibrary) -> Option<String> {
+        let shown = |r: &Option<String>| match r {
+            Some(r) => format!("ref `{r}`"),
+            None => "the default branch".to_string(),
+        };
+        let mut changes = Vec::new();
+        if self.git != lib.url {
+            changes.push(format!("git {} (the pin is for {})", lib.url, self.git));
+        }
+        if self.reference != lib.reference {
+            changes.push(format!(
+                "{} (the pin is for {})",
+                shown(&lib.reference),
+                shown(&self.reference)
+            ));
+        }
+        (!changes.is_empty()).then(|| changes.join(" and "))
+    }
+}
+
+/// A git library ready to read.
+#[derive(Clone, Debug)]
+pub struct Checkout {
+    /// Its tree at the pinned commit, in the cache.
+    pub dir: PathBuf,
+    pub commit: String,
+    /// The library had no pin: this load pinned it (and wrote `ordo.lock`).
+    pub pinned_now: bool,
+}
+
+/// `lib` at its pinned commit. A pin made for another URL or ref than `ordo.rhai`
+/// declares now is an error — the commands that load a project never move a pin,
+/// only `ordo libs update` does. A library without a pin is pinned (fetching it),
+/// as Cargo writes a new dependency into `Cargo.lock`; a pinned commit the cache
+/// lacks is fetched.
+pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<Checkout, Problem> {
+    let (commit, pinned_now) = match pinned(root, lib)? {
+        Some(pin) => {
+            if let Some(change) = pin.stale_for(lib) {
+                return Err(Problem::new(
+                    Kind::Project,
+                    format!(
+                        "library `{}`: ordo.rhai asks for {change}; {LOCK_FILE} still pins commit {}",
+                        lib.name, pin.commit
+                    ),
+                )
+                .help(format!(
+                    "run `ordo libs update {}` to pin what ordo.rhai asks for now (then commit {LOCK_FILE}), or undo the change in ordo.rhai; nothing loads the old commit in the meantime",
+                    lib.name
+                )));
+            }
+            (pin.commit, false)
+        }
         None => {
             let commit = resolve(lib, true)?;
             let mut lock = read_lock(root)?;
@@ -107,11 +156,15 @@ pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<(PathBuf, String), Prob
                 },
             );
             write_lock(root, &lock)?;
-            commit
+            (commit, true)
         }
     };
     let dir = extracted(lib, &commit)?;
-    Ok((dir, commit))
+    Ok(Checkout {
+        dir,
+        commit,
+        pinned_now,
+    })
 }
 
 /// Moves the pins of `names` (all when empty) to what their refs point at now.

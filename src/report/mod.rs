@@ -162,6 +162,10 @@ pub enum Event {
         commit: Option<String>,
         /// The pinned commit is in the cache (the library works offline).
         cached: bool,
+        /// How `ordo.rhai` changed since the pin was made (another URL or ref): the
+        /// pin is refused until `ordo libs update`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stale: Option<String>,
     },
     /// `ordo libs update`: a pin set or moved.
     LibraryPinned {
@@ -279,6 +283,8 @@ pub struct Deployed {
     /// The fingerprint is the one this checkout would deploy.
     pub current: bool,
     pub commit: Option<String>,
+    /// The deployed tree had uncommitted changes (`deploy --allow-dirty`).
+    pub dirty: bool,
     pub environment: String,
     pub ordo_version: String,
     pub deployed_at: String,

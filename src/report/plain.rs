@@ -258,7 +258,7 @@ impl Plain {
                         let commit = d
                             .commit
                             .as_deref()
-                            .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
+                            .map(|c| format!(", commit {}{}", short_commit(c), if d.dirty { "-dirty" } else { "" }))
                             .unwrap_or_default();
                         let set = if d.set.is_empty() {
                             String::new()
@@ -268,7 +268,7 @@ impl Plain {
                         let libraries: String = d
                             .libraries
                             .iter()
-                            .map(|(name, commit)| format!(", library {name}@{}", &commit[..commit.len().min(12)]))
+                            .map(|(name, commit)| format!(", library {name}@{}", short_commit(commit)))
                             .collect();
                         format!(
                             "{}: {} ({mark}{commit}), environment {}, ordo {}, deployed {} by {}{set}{libraries}",
@@ -335,14 +335,23 @@ impl Plain {
                 reference,
                 commit,
                 cached,
+                stale,
             } => match commit {
                 None if *kind == "git" => format!("{name}: git {location}, not pinned yet (the next load pins it)\n"),
                 None => format!("{name}: directory{}\n", if *cached { "" } else { ", missing" }),
                 Some(c) => format!(
-                    "{name}: git {location}{}, pinned at {}{}\n",
+                    "{name}: git {location}{}, pinned at {}{}{}\n",
                     reference.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
                     short_commit(c),
-                    if *cached { "" } else { ", not in the cache yet" }
+                    if *cached || stale.is_some() {
+                        ""
+                    } else {
+                        ", not in the cache yet"
+                    },
+                    stale
+                        .as_deref()
+                        .map(|s| format!(" — stale: ordo.rhai asks for {s}; run `ordo libs update {name}`"))
+                        .unwrap_or_default()
                 ),
             },
             Event::LibraryPinned { name, from, to } => match from {
@@ -386,6 +395,7 @@ impl Reporter for Plain {
     }
 }
 
+/// The first 12 characters (a commit recorded on a host may be any text).
 fn short_commit(commit: &str) -> &str {
-    &commit[..commit.len().min(12)]
+    commit.char_indices().nth(12).map_or(commit, |(i, _)| &commit[..i])
 }

@@ -101,16 +101,17 @@ impl Interpreter {
         let runtime = parts.map(|p| Arc::new(Runtime(Deep::new(p))));
         self.loaded = runtime.clone();
         let attach = |ps: Vec<Problem>| ps.into_iter().map(|p| p.with_sources(&sources)).collect::<Vec<_>>();
+        let new_pins = runtime.as_ref().map(|r| r.0.session.new_pins()).unwrap_or_default();
         match (result, runtime) {
             (Ok(configured), Some(runtime)) => Ok(Evaluated {
                 libraries: runtime.0.session.git_pins(),
                 model: Arc::new(configured.model),
-                warnings: attach(configured.warnings),
+                warnings: attach(new_pins.into_iter().chain(configured.warnings).collect()),
                 inputs: runtime.0.session.inputs.snapshot(),
                 sources,
                 _runtime: runtime,
             }),
-            (Err(Problems(ps)), _) => Err(Problems(attach(ps))),
+            (Err(Problems(ps)), _) => Err(Problems(attach(ps.into_iter().chain(new_pins).collect()))),
             (Ok(_), None) => unreachable!("a configured model has a runtime"),
         }
     }
@@ -370,28 +371,44 @@ fn run_environment(
     eval::configure(engine, session, &service)
 }
 
-/// `--set` values: overrides after the environment's own, each pointing at its
-/// place on the command line (a source of its own, so errors show it), and part of
-/// what the fingerprint covers.
+/// `--set-file` and `--set` values: above the scripts' own (decision 39), each
+/// pointing at its line of a `<command line>` source (so errors show it), and part
+/// of what the fingerprint covers.
 fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result<(), Problems> {
     if sets.is_empty() {
         return Ok(());
     }
     const SOURCE: &str = "<command line>";
-    let text: String = sets.iter().map(|s| format!("--set {}\n", s.text)).collect();
-    session.sources.insert(SOURCE, &text);
-    session.inputs.record(SOURCE, None, text.as_bytes());
+    let mut text = String::new();
     let mut decl = session.decl();
-    for (i, set) in sets.iter().enumerate() {
+    // Files first, `--set` last: the later of two values wins.
+    let ordered = sets
+        .iter()
+        .filter(|s| s.raw().is_none())
+        .chain(sets.iter().filter(|s| s.raw().is_some()));
+    for (i, set) in ordered.enumerate() {
+        let prefix = match &set.origin {
+            super::SetOrigin::Flag { .. } => "--set ".to_string(),
+            super::SetOrigin::File(path) => format!(
+                "--set-file {}: ",
+                crate::text::visible(&path.display().to_string(), false)
+            ),
+        };
+        text.push_str(&format!("{prefix}{}\n", set.text));
         let value = rhai::serde::to_dynamic(&set.value)
-            .map_err(|e| Problem::new(Kind::Usage, format!("--set {}: {e}", set.text)))?;
+            .map_err(|e| Problem::new(Kind::Usage, format!("{prefix}{}: {e}", set.text)))?;
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        decl.overrides.push(crate::script::session::OverrideDecl {
+        let column = u32::try_from(prefix.chars().count() + 1).unwrap_or(u32::MAX);
+        decl.command_line.push(crate::script::session::CommandLineValue {
             component: set.component.clone(),
-            values: std::iter::once((set.attribute.clone(), value)).collect(),
-            span: Some(crate::source::Span::new(SOURCE, line, 7)),
+            attribute: set.attribute.clone(),
+            value,
+            raw: set.raw().map(str::to_string),
+            span: Some(crate::source::Span::new(SOURCE, line, column)),
         });
     }
+    session.sources.insert(SOURCE, &text);
+    session.inputs.record(SOURCE, None, text.as_bytes());
     Ok(())
 }
 
@@ -401,21 +418,32 @@ fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result
 /// pin makes the checkout dirty.
 fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Problems> {
     let declared = session.decl().libraries.clone();
-    let mut out = Vec::with_capacity(declared.len());
+    let mut out: Vec<Library> = Vec::with_capacity(declared.len());
     for d in &declared {
         out.push(match &d.source {
             LibrarySource::Path(path) => Library {
                 declared: path.clone(),
                 dir: root.join(path),
                 commit: None,
+                pinned_now: None,
             },
             LibrarySource::Git(git) => {
-                let (dir, commit) =
-                    crate::project::library::checkout(root, git).map_err(|p| p.at(d.span.as_ref(), "declared here"))?;
+                let checkout = match crate::project::library::checkout(root, git) {
+                    Ok(c) => c,
+                    Err(p) => {
+                        // Pins this load wrote before the failure are news all the same.
+                        let mut ps = vec![p.at(d.span.as_ref(), "declared here")];
+                        ps.extend(out.iter().filter_map(|l| l.pinned_now.clone()));
+                        return Err(Problems(ps));
+                    }
+                };
                 Library {
                     declared: d.name.clone(),
-                    dir,
-                    commit: Some(commit),
+                    dir: checkout.dir,
+                    pinned_now: checkout
+                        .pinned_now
+                        .then(|| new_pin(git, &checkout.commit, d.span.as_ref())),
+                    commit: Some(checkout.commit),
                 }
             }
         });
@@ -429,6 +457,31 @@ fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Proble
             .record(crate::project::library::LOCK_FILE, Some(&lock), &bytes);
     }
     Ok(out)
+}
+
+/// The warning that a load pinned a git library new in `ordo.rhai`: `ordo.lock`
+/// changed, and the user commits it (or not) knowingly.
+fn new_pin(lib: &crate::project::library::GitLibrary, commit: &str, span: Option<&crate::source::Span>) -> Problem {
+    let what = match &lib.reference {
+        Some(r) => format!("`{r}`"),
+        None => "the default branch".to_string(),
+    };
+    Problem::new(
+        Kind::Project,
+        format!(
+            "library `{}` was not pinned: pinned it to commit {} ({what} now) in {}",
+            lib.name,
+            &commit[..12.min(commit.len())],
+            crate::project::library::LOCK_FILE
+        ),
+    )
+    .at(span, "new here")
+    .help(format!(
+        "commit {} so every checkout uses this commit; `ordo libs update {}` moves it later",
+        crate::project::library::LOCK_FILE,
+        lib.name
+    ))
+    .as_warning()
 }
 
 /// The libraries `ordo.rhai` declares (running only `ordo.rhai`; nothing is

@@ -97,7 +97,7 @@ pub struct Options {
     pub sets: Vec<SetValue>,
 }
 
-/// One `--set component.attribute=value`.
+/// One `--set component.attribute=value`, or one value of a `--set-file`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SetValue {
     pub component: String,
@@ -105,6 +105,27 @@ pub struct SetValue {
     pub value: serde_json::Value,
     /// As the user wrote it, for messages and the host's record.
     pub text: String,
+    pub origin: SetOrigin,
+}
+
+/// Where a [`SetValue`] came from: `--set` wins over `--set-file` (decision 39).
+#[derive(Clone, Debug, PartialEq)]
+pub enum SetOrigin {
+    /// `--set`, with the text after `=`: an attribute whose default is a string
+    /// takes it as written (`1.10` stays `1.10`).
+    Flag { raw: String },
+    /// A `--set-file`: its TOML says each value's type.
+    File(PathBuf),
+}
+
+impl SetValue {
+    /// The text after `=` of a `--set`.
+    pub fn raw(&self) -> Option<&str> {
+        match &self.origin {
+            SetOrigin::Flag { raw } => Some(raw),
+            SetOrigin::File(_) => None,
+        }
+    }
 }
 
 impl Default for Options {

@@ -113,6 +113,16 @@ impl Session {
             .collect()
     }
 
+    /// Warnings for the git libraries this load pinned.
+    pub(crate) fn new_pins(&self) -> Vec<crate::problem::Problem> {
+        self.library
+            .read()
+            .expect("library poisoned")
+            .iter()
+            .filter_map(|l| l.pinned_now.clone())
+            .collect()
+    }
+
     /// The library directory a script file (as diagnostics name it) lies in.
     fn library_dir_of(&self, source: &str) -> Option<PathBuf> {
         let path = self.project_root.join(source).canonicalize().ok()?;
@@ -176,6 +186,8 @@ pub(crate) struct Library {
     pub(crate) dir: PathBuf,
     /// The commit a git library is pinned to.
     pub(crate) commit: Option<String>,
+    /// The warning that this load pinned it (it was new in `ordo.rhai`).
+    pub(crate) pinned_now: Option<crate::problem::Problem>,
 }
 
 /// A library as `ordo.rhai` declares it, before git libraries are fetched.
@@ -202,6 +214,8 @@ pub(crate) struct Declarations {
     pub(crate) hosts: Vec<HostDecl>,
     pub(crate) host_index: HashMap<String, usize>,
     pub(crate) overrides: Vec<OverrideDecl>,
+    /// `--set-file` values, then `--set` values: above every value a script gives.
+    pub(crate) command_line: Vec<CommandLineValue>,
     pub(crate) services: Vec<ServiceDecl>,
     pub(crate) rollings: Vec<RollingDecl>,
 }
@@ -256,6 +270,17 @@ pub(crate) struct Placement {
 pub(crate) struct OverrideDecl {
     pub(crate) component: String,
     pub(crate) values: BTreeMap<String, Dynamic>,
+    pub(crate) span: Option<Span>,
+}
+
+/// One value from the command line, a line of the `<command line>` source.
+pub(crate) struct CommandLineValue {
+    pub(crate) component: String,
+    pub(crate) attribute: String,
+    pub(crate) value: Dynamic,
+    /// `--set`'s text after `=` (a string attribute takes it as written); none for
+    /// `--set-file`, whose TOML says the type.
+    pub(crate) raw: Option<String>,
     pub(crate) span: Option<Span>,
 }
 

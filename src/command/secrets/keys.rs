@@ -5,23 +5,35 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{note, out, store};
+use crate::cli::Format;
 use crate::problem::{Kind, Problem};
 use crate::project::Project;
 use crate::secrets::{Identities, RecipientsFile, SecretStore, generate_identity};
 
-pub(super) fn list_recipients(store: &SecretStore) -> Result<(), Problem> {
+pub(super) fn list_recipients(store: &SecretStore, format: Format) -> Result<(), Problem> {
     let r = store.recipients()?;
-    let width = r
-        .keys
-        .iter()
-        .map(|k| k.name.as_deref().unwrap_or("-").len())
-        .max()
-        .unwrap_or(0);
-    let mut text = String::new();
-    for k in &r.keys {
-        text.push_str(&format!("{:width$}  {}\n", k.name.as_deref().unwrap_or("-"), k.key));
+    if format == Format::Json {
+        for k in &r.keys {
+            let recipient = super::json::Recipient {
+                environment: store.env(),
+                name: k.name.as_deref(),
+                key: &k.key,
+            };
+            super::json::event("recipient", &recipient, 0)?;
+        }
+    } else {
+        let width = r
+            .keys
+            .iter()
+            .map(|k| k.name.as_deref().unwrap_or("-").len())
+            .max()
+            .unwrap_or(0);
+        let mut text = String::new();
+        for k in &r.keys {
+            text.push_str(&format!("{:width$}  {}\n", k.name.as_deref().unwrap_or("-"), k.key));
+        }
+        out(text.as_bytes())?;
     }
-    out(text.as_bytes())?;
     if r.is_empty() {
         note(&format!("{} lists no key", store.rel(&store.recipients_path())));
     } else if store.exists() && !store.is_current(&r)? {

@@ -4,13 +4,14 @@
 //! Everything here works on the project's files alone: no host is contacted.
 
 mod edit;
+mod json;
 mod keys;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::cli::{RecipientsCommand, SecretsArgs, SecretsCommand};
+use crate::cli::{Format, RecipientsCommand, SecretsArgs, SecretsCommand};
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
@@ -19,7 +20,7 @@ use crate::secrets::{Identities, SecretBytes, SecretStore, Written, check_name, 
 use edit::{edit_file, edit_values};
 use keys::{add_recipient, keygen, list_recipients, rekey, remove_recipient};
 
-pub(crate) fn secrets(start: &Path, args: SecretsArgs) -> Result<ExitCode, Problems> {
+pub(crate) fn secrets(start: &Path, format: Format, args: SecretsArgs) -> Result<ExitCode, Problems> {
     if let SecretsCommand::Keygen { output } = &args.command {
         keygen(output.as_deref())?;
         return Ok(ExitCode::SUCCESS);
@@ -34,7 +35,9 @@ pub(crate) fn secrets(start: &Path, args: SecretsArgs) -> Result<ExitCode, Probl
                 Some(name) => edit_file(&store, &name, from.as_deref())?,
             }
         }
-        SecretsCommand::Show { env, key, file } => show(&store(&project, &env)?, key.as_deref(), file.as_deref())?,
+        SecretsCommand::Show { env, key, file } => {
+            show(&store(&project, &env)?, key.as_deref(), file.as_deref(), format)?
+        }
         SecretsCommand::Set { env, key, file } => {
             let store = store(&project, &env)?;
             match (key, file) {
@@ -49,9 +52,9 @@ pub(crate) fn secrets(start: &Path, args: SecretsArgs) -> Result<ExitCode, Probl
             let w = store.remove(&name)?;
             report(&store, &w);
         }
-        SecretsCommand::List { env } => list(&store(&project, &env)?)?,
+        SecretsCommand::List { env } => list(&store(&project, &env)?, format)?,
         SecretsCommand::Recipients(r) => match r.command {
-            RecipientsCommand::List { env } => list_recipients(&store(&project, &env)?)?,
+            RecipientsCommand::List { env } => list_recipients(&store(&project, &env)?, format)?,
             RecipientsCommand::Add { env, key, name } => {
                 add_recipient(&store(&project, &env)?, &key.join(" "), name.as_deref())?
             }
@@ -117,7 +120,7 @@ fn report(store: &SecretStore, w: &Written) {
     note(&format!("secrets of `{}`: {}", store.env(), parts.join("; ")));
 }
 
-fn show(store: &SecretStore, key: Option<&str>, file: Option<&str>) -> Result<(), Problem> {
+fn show(store: &SecretStore, key: Option<&str>, file: Option<&str>, format: Format) -> Result<(), Problem> {
     store.require_exists()?;
     let names = store.names()?;
     if let Some(name) = key.or(file)
@@ -128,13 +131,32 @@ fn show(store: &SecretStore, key: Option<&str>, file: Option<&str>) -> Result<()
                 .help(names.unknown_help(name)),
         );
     }
+    let env = store.env();
+    let secret = |name, kind| json::Secret {
+        environment: env,
+        name,
+        kind,
+        value: None,
+        content_base64: None,
+    };
     match (key, file) {
         (Some(key), _) => {
             if names.files.iter().any(|f| f == key) {
                 return Err(Problem::new(Kind::Secrets, format!("`{key}` is a secret file"))
-                    .help(format!("show it with `ordo secrets show {} --file {key}`", store.env())));
+                    .help(format!("show it with `ordo secrets show {env} --file {key}`")));
             }
             let value = store.decrypt_value(&Identities::discover()?, key)?;
+            if format == Format::Json {
+                let text = json::text(key, &value)?;
+                return json::event(
+                    "secret",
+                    &json::Secret {
+                        value: Some(text),
+                        ..secret(key, "value")
+                    },
+                    text.len(),
+                );
+            }
             let mut bytes = value.expose().to_vec();
             bytes.push(b'\n');
             let bytes = SecretBytes::new(bytes);
@@ -144,19 +166,47 @@ fn show(store: &SecretStore, key: Option<&str>, file: Option<&str>) -> Result<()
             if !names.files.iter().any(|f| f == file) {
                 return Err(
                     Problem::new(Kind::Secrets, format!("`{file}` is a secret value, not a file"))
-                        .help(format!("show it with `ordo secrets show {} {file}`", store.env())),
+                        .help(format!("show it with `ordo secrets show {env} {file}`")),
                 );
             }
-            out(store.decrypt_file(&Identities::discover()?, file)?.expose())
+            let content = store.decrypt_file(&Identities::discover()?, file)?;
+            if format == Format::Json {
+                let encoded = json::base64(&content);
+                return json::event(
+                    "secret",
+                    &json::Secret {
+                        content_base64: Some(&encoded),
+                        ..secret(file, "file")
+                    },
+                    encoded.len(),
+                );
+            }
+            out(content.expose())
         }
         (None, None) => {
             let values = store.decrypt_values(&Identities::discover()?)?;
-            out(render_plain(store.env(), &values, false).as_bytes())?;
+            if format == Format::Json {
+                for (name, value) in &values {
+                    let text = json::text(name, value)?;
+                    json::event(
+                        "secret",
+                        &json::Secret {
+                            value: Some(text),
+                            ..secret(name, "value")
+                        },
+                        text.len(),
+                    )?;
+                }
+                for f in &names.files {
+                    json::event("secret", &secret(f, "file"), 0)?;
+                }
+                return Ok(());
+            }
+            out(render_plain(env, &values, false).as_bytes())?;
             if !names.files.is_empty() {
                 note(&format!(
-                    "secret files: {} (`ordo secrets show {} --file NAME`)",
+                    "secret files: {} (`ordo secrets show {env} --file NAME`)",
                     names.files.join(", "),
-                    store.env()
                 ));
             }
             Ok(())
@@ -228,20 +278,38 @@ fn warn_if_stale(store: &SecretStore) -> Result<(), Problem> {
     Ok(())
 }
 
-fn list(store: &SecretStore) -> Result<(), Problem> {
+fn list(store: &SecretStore, format: Format) -> Result<(), Problem> {
     let names = store.names()?;
     if names.is_empty() {
         note(&format!("`{}` has no secrets", store.env()));
         return Ok(());
     }
-    let mut text = String::new();
-    for v in &names.values {
-        text.push_str(&format!("value  {v}\n"));
+    let kinds = names
+        .values
+        .iter()
+        .map(|v| (v, "value"))
+        .chain(names.files.iter().map(|f| (f, "file")));
+    match format {
+        Format::Json => {
+            for (name, kind) in kinds {
+                json::event(
+                    "secret",
+                    &json::Secret {
+                        environment: store.env(),
+                        name,
+                        kind,
+                        value: None,
+                        content_base64: None,
+                    },
+                    0,
+                )?;
+            }
+        }
+        Format::Human => {
+            let text: String = kinds.map(|(name, kind)| format!("{kind:<5}  {name}\n")).collect();
+            out(text.as_bytes())?;
+        }
     }
-    for f in &names.files {
-        text.push_str(&format!("file   {f}\n"));
-    }
-    out(text.as_bytes())?;
     if let Ok(r) = store.recipients()
         && !store.is_current(&r)?
     {

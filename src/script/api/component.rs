@@ -8,16 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
+use super::attribute::{Given, attr, check_unknown_attributes};
 use super::names::is_plain_name;
 use super::options::Options;
 use super::primitives::{AddCtx, StepSpec};
-use super::{RhaiResult, call_span, document, document_getter, fail, script_error};
+use super::{RhaiResult, call_span, document, document_getter, script_error};
 use crate::model::{Action, HostPath};
-use crate::problem::suggest::{did_you_mean, list_or_none};
-use crate::problem::{Kind, Problem};
 use crate::script::errors::{Unsatisfied, register_type, type_name};
 use crate::script::session::Session;
-use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
 use crate::source::Span;
 
 static SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -47,7 +45,7 @@ pub(crate) struct CompBuild {
     /// sub-component.
     pub(crate) declared: Option<Span>,
     /// Values given from outside: overrides for a root, the map for a sub-component.
-    pub(crate) given: BTreeMap<String, (Dynamic, Option<Span>)>,
+    pub(crate) given: BTreeMap<String, Given>,
     pub(crate) attributes: BTreeMap<String, Dynamic>,
 }
 
@@ -257,7 +255,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             let span = call_span(&ctx);
             let given = given
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), (v, span.clone())))
+                .map(|(k, v)| (k.to_string(), Given::new(v, span.clone())))
                 .collect();
             b.components.push(CompBuild {
                 name: full,
@@ -431,105 +429,6 @@ fn require_one(
         ));
     }
     Ok(values.pop().unwrap_or(Dynamic::UNIT))
-}
-
-fn attr(ctx: &NativeCallContext, c: &ComponentCtx, name: &str, default: Option<Dynamic>) -> RhaiResult<Dynamic> {
-    let mut b = c.lock();
-    let comp = &mut b.components[c.comp];
-    let value = match (comp.given.get(name), default) {
-        (Some((v, set)), Some(d)) => conform(ctx, &comp.name, name, v, set.as_ref(), &d)?,
-        (Some((v, _)), None) => v.clone(),
-        (None, Some(d)) => d,
-        (None, None) => {
-            return Err(script_error(
-                ctx,
-                format!(
-                    "component `{}` needs attribute `{name}`, and nothing sets it",
-                    comp.name
-                ),
-                format!(
-                    "set it in the environment: env.override(\"{}\", #{{ {name}: … }}), or give a default: c.attr(\"{name}\", …)",
-                    comp.name
-                ),
-            ));
-        }
-    };
-    if nests_deeper(&value, MAX_MODEL_DEPTH) {
-        return Err(script_error(
-            ctx,
-            format!(
-                "attribute `{name}` of `{}` nests deeper than {MAX_MODEL_DEPTH} levels",
-                comp.name
-            ),
-            "attributes are configuration values; keep them flat enough to read",
-        ));
-    }
-    comp.attributes.insert(name.to_string(), value.clone());
-    Ok(value)
-}
-
-/// Overrides are typed by their default: an integer attribute takes integers only.
-fn conform(
-    ctx: &NativeCallContext,
-    comp: &str,
-    name: &str,
-    given: &Dynamic,
-    set: Option<&Span>,
-    default: &Dynamic,
-) -> RhaiResult<Dynamic> {
-    if default.is_unit() || given.type_id() == default.type_id() {
-        return Ok(given.clone());
-    }
-    if let (true, Ok(i)) = (default.is_float(), given.as_int()) {
-        return Ok(Dynamic::from_float(i as f64));
-    }
-    let (given_type, default_type) = (type_name(given.type_name()), type_name(default.type_name()));
-    let (a_given, a_default) = (with_article(&given_type), with_article(&default_type));
-    Err(fail(
-        Problem::new(
-            Kind::Script,
-            format!("attribute `{name}` of `{comp}` is set to {a_given} but its default is {a_default}"),
-        )
-        .at(set, format!("set to {a_given} here"))
-        .at(call_span(ctx).as_ref(), format!("the default here is {a_default}"))
-        .help(format!(
-            "give `{name}` a value of type {default_type} (the default is {default})"
-        )),
-    ))
-}
-
-/// "an integer", "a string".
-fn with_article(word: &str) -> String {
-    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {word}")
-}
-
-/// An override or sub-component option that configure never read is a typo or a
-/// leftover: both are errors, reported at the place that set it.
-pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
-    let mut unknown = comp.given.iter().filter(|(k, _)| !comp.attributes.contains_key(*k));
-    let Some((key, (_, span))) = unknown.next() else {
-        return Ok(());
-    };
-    let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
-    Err(fail(
-        Problem::new(
-            Kind::Model,
-            format!("unknown attribute `{key}` for component `{}`", comp.name),
-        )
-        .at(span.as_ref(), "set here")
-        .at(comp.span.as_ref(), "component configured here")
-        .help(format!(
-            "{}attributes of `{}`: {}",
-            did_you_mean(key, known.iter().copied()),
-            comp.name,
-            list_or_none(&known)
-        )),
-    ))
 }
 
 fn add(s: &Arc<Session>, ctx: &NativeCallContext, c: &ComponentCtx, spec: StepSpec) -> RhaiResult<StepRef> {

@@ -225,7 +225,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         engine,
         "override",
         &["env: Environment", "component: string", "values: map", "()"],
-        "Overrides attributes of a component on every host that runs it in this environment; placement overrides win.",
+        "Overrides attributes of a component on every host that runs it in this environment; a host's placement values, `--set-file` and `--set` win over it.",
         move |ctx: NativeCallContext, _env: &mut EnvHandle, component: &str, values: Map| {
             s.decl().overrides.push(OverrideDecl {
                 component: component.to_string(),

@@ -4,6 +4,7 @@
 //! signature and documentation (Rhai metadata), so the REPL can complete it and the
 //! reference can list it.
 
+mod attribute;
 mod component;
 mod environment;
 mod names;
@@ -17,9 +18,8 @@ use std::sync::Arc;
 
 use rhai::Engine;
 
-pub(crate) use component::{
-    CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef, check_unknown_attributes,
-};
+pub(crate) use attribute::{Given, check_unknown_attributes};
+pub(crate) use component::{CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef};
 pub(crate) use names::is_plain_name;
 pub(crate) use primitives::Once;
 pub(crate) use repl::shown;

@@ -1,6 +1,8 @@
 //! Roots: a component placed on a host, the unit that configure runs and that the
-//! plan orders across hosts. Built from the declarations with environment-wide
-//! overrides under placement ones; both configure and assemble read them.
+//! plan orders across hosts. Built from the declarations with every source of an
+//! attribute's value in one order (decision 39): environment-wide overrides, then
+//! the placement's values, then `--set-file`, then `--set`; both configure and
+//! assemble read them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,13 +11,14 @@ use rhai::{Dynamic, Map};
 use crate::model::HostPath;
 use crate::problem::suggest::did_you_mean;
 use crate::problem::{Kind, Problem, Problems};
+use crate::script::api::Given;
 use crate::script::session::{Declarations, EnvDecl, HostDecl, ServiceDecl};
 use crate::source::Span;
 
 pub(crate) struct Root {
     pub(crate) host: usize,
     pub(crate) component: usize,
-    pub(crate) given: BTreeMap<String, (Dynamic, Option<Span>)>,
+    pub(crate) given: BTreeMap<String, Given>,
     pub(crate) span: Option<Span>,
     pub(crate) dir: HostPath,
 }
@@ -28,7 +31,7 @@ pub(crate) fn root_name(decl: &Declarations, roots: &[Root], svc: &ServiceDecl, 
     )
 }
 
-/// One root per placement, with environment-wide overrides under placement ones.
+/// One root per placement, its values from every source in precedence order.
 pub(crate) fn roots(decl: &Declarations, svc: &ServiceDecl) -> Result<Vec<Root>, Problems> {
     let env = decl.environment.as_ref().expect("environment");
     let known: Vec<&str> = svc.components.iter().map(|c| c.name.as_str()).collect();
@@ -46,23 +49,31 @@ pub(crate) fn roots(decl: &Declarations, svc: &ServiceDecl) -> Result<Vec<Root>,
             known.join(", ")
         ))
     };
-    for o in &decl.overrides {
-        if !known.contains(&o.component.as_str()) {
-            problems.push(unknown(&o.component, o.span.as_ref(), "override for component"));
+    // What overrides a component's values must name one that some host runs.
+    let targets = decl
+        .overrides
+        .iter()
+        .map(|o| (&o.component, &o.span, "override"))
+        .chain(decl.command_line.iter().map(|v| {
+            let what = if v.raw.is_some() { "--set" } else { "--set-file value" };
+            (&v.component, &v.span, what)
+        }));
+    for (component, span, what) in targets {
+        if !known.contains(&component.as_str()) {
+            problems.push(unknown(component, span.as_ref(), &format!("{what} for component")));
         } else if !decl
             .hosts
             .iter()
-            .any(|h| h.placements.iter().any(|p| p.component == o.component))
+            .any(|h| h.placements.iter().any(|p| &p.component == component))
         {
             problems.push(
                 Problem::new(
                     Kind::Model,
-                    format!("override for component `{}`, which no host runs", o.component),
+                    format!("{what} for component `{component}`, which no host runs"),
                 )
-                .at(o.span.as_ref(), "")
+                .at(span.as_ref(), "")
                 .help(format!(
-                    "place it on a host with env.host(\"…\").place(\"{}\"), or remove the override",
-                    o.component
+                    "place it on a host with env.host(\"…\").place(\"{component}\"), or remove the {what}"
                 )),
             );
         }
@@ -103,14 +114,21 @@ pub(crate) fn roots(decl: &Declarations, svc: &ServiceDecl) -> Result<Vec<Root>,
                 );
                 continue;
             }
-            let mut given: BTreeMap<String, (Dynamic, Option<Span>)> = BTreeMap::new();
+            let mut given: BTreeMap<String, Given> = BTreeMap::new();
             for o in decl.overrides.iter().filter(|o| o.component == p.component) {
                 for (k, v) in &o.values {
-                    given.insert(k.clone(), (v.clone(), o.span.clone()));
+                    Given::new(v.clone(), o.span.clone()).over(&mut given, k);
                 }
             }
             for (k, v) in &p.overrides {
-                given.insert(k.clone(), (v.clone(), p.span.clone()));
+                Given::new(v.clone(), p.span.clone()).over(&mut given, k);
+            }
+            for v in decl.command_line.iter().filter(|v| v.component == p.component) {
+                let value = Given {
+                    raw: v.raw.clone(),
+                    ..Given::new(v.value.clone(), v.span.clone())
+                };
+                value.over(&mut given, &v.attribute);
             }
             roots.push(Root {
                 host: h,

@@ -1,0 +1,160 @@
+//! Attribute values: `c.attr(name, default)` and where its value comes from. Every
+//! source of a value — an environment's `override`, a host's placement, a
+//! `--set-file`, a `--set` — is checked against the default's type, the one that
+//! wins as much as those it overrides, so no value given anywhere is dropped
+//! without a word (decision 39 orders the sources).
+
+use std::collections::BTreeMap;
+
+use rhai::{Dynamic, NativeCallContext};
+
+use super::component::{CompBuild, ComponentCtx};
+use super::{RhaiResult, call_span, fail, script_error};
+use crate::problem::suggest::{did_you_mean, list_or_none};
+use crate::problem::{Kind, Problem};
+use crate::script::errors::type_name;
+use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
+use crate::source::Span;
+
+/// One attribute's value given from outside a component, with the values of lower
+/// sources it overrides.
+#[derive(Clone, Debug)]
+pub(crate) struct Given {
+    pub(crate) value: Dynamic,
+    /// Where it was set (a script line, or a line of `<command line>`).
+    pub(crate) span: Option<Span>,
+    /// The text after `=` of a `--set`: a string attribute takes it as written, so
+    /// `--set app.version=1.10` is `"1.10"`, not the float 1.1.
+    pub(crate) raw: Option<String>,
+    /// Values of lower sources, nearest first: not used, but checked all the same.
+    pub(crate) overridden: Vec<Given>,
+}
+
+impl Given {
+    pub(crate) fn new(value: Dynamic, span: Option<Span>) -> Self {
+        Given {
+            value,
+            span,
+            raw: None,
+            overridden: Vec::new(),
+        }
+    }
+
+    /// Sets `key` in `values` to `self`, above whatever was there.
+    pub(crate) fn over(mut self, values: &mut BTreeMap<String, Given>, key: &str) {
+        if let Some(mut lower) = values.remove(key) {
+            self.overridden = std::mem::take(&mut lower.overridden);
+            self.overridden.insert(0, lower);
+        }
+        values.insert(key.to_string(), self);
+    }
+}
+
+/// `c.attr(name, default)` and `c.attr(name)`.
+pub(super) fn attr(
+    ctx: &NativeCallContext,
+    c: &ComponentCtx,
+    name: &str,
+    default: Option<Dynamic>,
+) -> RhaiResult<Dynamic> {
+    let mut b = c.build.lock().expect("component build poisoned");
+    let comp = &mut b.components[c.comp];
+    let value = match (comp.given.get(name), default) {
+        (Some(given), Some(d)) => {
+            let value = conform(ctx, &comp.name, name, given, &d)?;
+            for lower in &given.overridden {
+                let _ = conform(ctx, &comp.name, name, lower, &d)?;
+            }
+            value
+        }
+        (Some(given), None) => given.value.clone(),
+        (None, Some(d)) => d,
+        (None, None) => {
+            return Err(script_error(
+                ctx,
+                format!(
+                    "component `{}` needs attribute `{name}`, and nothing sets it",
+                    comp.name
+                ),
+                format!(
+                    "set it in the environment: env.override(\"{}\", #{{ {name}: … }}), or give a default: c.attr(\"{name}\", …)",
+                    comp.name
+                ),
+            ));
+        }
+    };
+    if nests_deeper(&value, MAX_MODEL_DEPTH) {
+        return Err(script_error(
+            ctx,
+            format!(
+                "attribute `{name}` of `{}` nests deeper than {MAX_MODEL_DEPTH} levels",
+                comp.name
+            ),
+            "attributes are configuration values; keep them flat enough to read",
+        ));
+    }
+    comp.attributes.insert(name.to_string(), value.clone());
+    Ok(value)
+}
+
+/// Values are typed by their default: an integer attribute takes integers only; a
+/// string attribute takes a `--set` value as written.
+fn conform(ctx: &NativeCallContext, comp: &str, name: &str, given: &Given, default: &Dynamic) -> RhaiResult<Dynamic> {
+    let value = &given.value;
+    if default.is_unit() || value.type_id() == default.type_id() {
+        return Ok(value.clone());
+    }
+    if let (true, Some(raw)) = (default.is_string(), &given.raw) {
+        return Ok(Dynamic::from(raw.clone()));
+    }
+    if let (true, Ok(i)) = (default.is_float(), value.as_int()) {
+        return Ok(Dynamic::from_float(i as f64));
+    }
+    let (given_type, default_type) = (type_name(value.type_name()), type_name(default.type_name()));
+    let (a_given, a_default) = (with_article(&given_type), with_article(&default_type));
+    Err(fail(
+        Problem::new(
+            Kind::Script,
+            format!("attribute `{name}` of `{comp}` is set to {a_given} but its default is {a_default}"),
+        )
+        .at(given.span.as_ref(), format!("set to {a_given} here"))
+        .at(call_span(ctx).as_ref(), format!("the default here is {a_default}"))
+        .help(format!(
+            "give `{name}` a value of type {default_type} (the default is {default})"
+        )),
+    ))
+}
+
+/// "an integer", "a string".
+fn with_article(word: &str) -> String {
+    let article = if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {word}")
+}
+
+/// An override or sub-component option that configure never read is a typo or a
+/// leftover: both are errors, reported at the place that set it.
+pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
+    let mut unknown = comp.given.iter().filter(|(k, _)| !comp.attributes.contains_key(*k));
+    let Some((key, given)) = unknown.next() else {
+        return Ok(());
+    };
+    let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
+    Err(fail(
+        Problem::new(
+            Kind::Model,
+            format!("unknown attribute `{key}` for component `{}`", comp.name),
+        )
+        .at(given.span.as_ref(), "set here")
+        .at(comp.span.as_ref(), "component configured here")
+        .help(format!(
+            "{}attributes of `{}`: {}",
+            did_you_mean(key, known.iter().copied()),
+            comp.name,
+            list_or_none(&known)
+        )),
+    ))
+}
