@@ -469,3 +469,44 @@ fn an_interactive_session_in_a_terminal() {
     let history = std::fs::read_to_string(state.path().join("ordo/history")).expect("history is kept");
     assert!(history.contains("twice(21)"), "{history}");
 }
+
+/// A typo in `:env` or a broken file at `:reload` is an error and nothing else:
+/// the prompt, the loaded environment and the variables of earlier lines stay.
+#[test]
+fn a_failed_env_or_reload_keeps_the_session() {
+    let p = local_project().build();
+    let t = Terminal::start(p.root(), &["repl", "test"], &[]);
+    let prompt = "ordo:test> ";
+    t.wait_for_prompt(prompt);
+    t.type_text("let kept = 41;");
+    t.press("Enter");
+    t.wait_for_prompt(prompt);
+    t.type_text(":env nosuch");
+    t.press("Enter");
+    t.wait_for("no environment `nosuch`");
+    t.wait_for_prompt(prompt);
+    t.type_text(":hosts");
+    t.press("Enter");
+    t.wait_for("db1  local");
+    t.wait_for_prompt(prompt);
+    t.type_text("kept + 1");
+    t.press("Enter");
+    t.wait_for("\n42\n");
+
+    // A reload that fails keeps the environment loaded before the edit.
+    p.write("services/s.rhai", &SERVICE.replace("let port", "let port = ;"));
+    t.wait_for_prompt(prompt);
+    t.type_text(":reload");
+    t.press("Enter");
+    t.wait_for("services/s.rhai:3");
+    t.wait_for_prompt(prompt);
+    t.type_text("[kept, attrs(\"app\", \"web2\").port]");
+    t.press("Enter");
+    t.wait_for("\n[41, 9090]\n");
+    t.wait_for_prompt(prompt);
+    let screen = t.screen();
+    assert!(!screen.contains("no environment is loaded"), "{screen}");
+    assert!(!screen.contains("ordo:nosuch>"), "{screen}");
+    t.press("C-d");
+    t.wait_for("[exited 0]");
+}

@@ -35,6 +35,15 @@ pub struct Interpreter {
     live: Option<Arc<dyn Live>>,
 }
 
+/// What an [`Interpreter`] has loaded (the environment's name and its runtime),
+/// kept aside while another load is tried: the REPL goes back to it when `:env`
+/// or `:reload` fails, so a typo loses neither the environment nor the
+/// variables of earlier lines.
+pub struct Loaded {
+    env: Option<String>,
+    runtime: Option<Arc<Runtime>>,
+}
+
 /// The value of a REPL line.
 #[derive(Clone, Debug)]
 pub struct Value {
@@ -113,6 +122,20 @@ impl Interpreter {
             (Err(Problems(ps)), _) => Err(Problems(attach(ps))),
             (Ok(_), None) => unreachable!("a configured model has a runtime"),
         }
+    }
+
+    /// What is loaded now, for [`Self::restore`] after a later load failed.
+    pub fn loaded(&self) -> Loaded {
+        Loaded {
+            env: self.env.clone(),
+            runtime: self.loaded.clone(),
+        }
+    }
+
+    /// Goes back to what [`Self::loaded`] kept, dropping what was loaded since.
+    pub fn restore(&mut self, kept: Loaded) {
+        self.env = kept.env;
+        self.loaded = kept.runtime;
     }
 
     /// Evaluates the environment loaded last again, reading every file anew.
