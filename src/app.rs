@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::script::set_script_timeout(config.script_timeout);
     let stderr_color = config.stderr_color;
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(

@@ -182,6 +182,28 @@ fn endless_loop_hits_the_operation_limit() {
 }
 
 #[test]
+fn a_value_nested_in_itself_stops_at_the_script_time_limit() {
+    // A handful of operations per turn, but Rhai measures the whole value on every
+    // assignment: quadratic time (minutes) far inside the operation limit.
+    let t = single_host("let s = service(\"s\");\nlet a = [];\nfor i in 0..100000 { a = [a]; }\n")
+        .env("ORDO_SCRIPT_TIMEOUT", "2");
+    let started = std::time::Instant::now();
+    check_fails(t, "a_value_nested_in_itself_stops_at_the_script_time_limit");
+    let took = started.elapsed();
+    assert!(took.as_secs() < 15, "stopped at the limit of 2 s, not after {took:?}");
+}
+
+#[test]
+fn a_runaway_template_loop_stops_at_the_fuel_limit() {
+    let t = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(template(\"app.ini\", \"templates/app.ini\"));\n});\n")
+        .file(
+            "templates/app.ini",
+            "[server]\n{% for i in range(10000) %}{% for j in range(1000) %}{{ i }}{% endfor %}{% endfor %}\n",
+        );
+    check_fails(t, "a_runaway_template_loop_stops_at_the_fuel_limit");
+}
+
+#[test]
 fn command_without_a_guard() {
     check_fails(
         single_host(

@@ -241,6 +241,7 @@ impl Parts {
         let mut program = repl.functions.merge(&ast);
         program.set_source(name.as_str());
         let Repl { scope, .. } = &mut *repl;
+        let live = live.map(|l| Arc::new(super::live::Waiting(l)) as Arc<dyn Live>);
         *self.session.live.write().expect("live poisoned") = live;
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &program);
         *self.session.live.write().expect("live poisoned") = None;
@@ -433,8 +434,9 @@ fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Proble
                 commit: None,
             },
             LibrarySource::Git(git) => {
-                let (dir, commit) =
-                    crate::project::library::checkout(root, git).map_err(|p| p.at(d.span.as_ref(), "declared here"))?;
+                // A fetch waits for the network: not the scripts' time.
+                let (dir, commit) = super::clock::waiting(|| crate::project::library::checkout(root, git))
+                    .map_err(|p| p.at(d.span.as_ref(), "declared here"))?;
                 Library {
                     declared: d.name.clone(),
                     dir,
