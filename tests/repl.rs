@@ -529,7 +529,7 @@ let slow = step("slow", #{
 });
 apply(slow, "db1").applied
 let a = [];
-for i in 0..100000 { a = [a]; }
+for i in 0..20000 { a = [a]; }
 "after"
 "#,
         )
