@@ -494,3 +494,35 @@ fn flat(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// One mistake that hits several hosts is one problem listing them (it used to be
+/// printed once per host, each copy under empty `Advice:` headings): a secret
+/// missing from the secrets file, and a command failing alike when applied.
+#[test]
+fn the_same_problem_on_several_hosts_is_shown_once() {
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"app\", |c| {\n    c.add(file(\"app.conf\", \"pw = \" + secret(\"db_password\") + \"\\n\"));\n});\n",
+        )
+        .environment_line(
+            "for h in [\"web1\", \"web2\", \"web3\"] {\n    env.host(h, #{ transport: \"local\", home: `hosts/${h}` }).place(\"app\");\n}",
+        )
+        .build();
+    p.age_recipient("test");
+    p.set_secret("test", "other", "x");
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stdout("")
+        .stderr_snapshot("the_same_missing_secret_on_three_hosts")
+        .run();
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"app\", |c| {\n    c.add(command(\"migrate\", #{ run: \"echo broken >&2; exit 3\", always: true }));\n});\n",
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .stderr_snapshot("the_same_failed_command_on_three_hosts")
+        .run();
+}
