@@ -28,16 +28,17 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::script::set_script_timeout(config.script_timeout);
     let stderr_color = config.stderr_color;
     let _ = miette::set_hook(Box::new(move |_| {
-        Box::new(
+        Box::new(crate::problem::render::Handler(
             miette::MietteHandlerOpts::new()
                 .color(stderr_color)
                 .unicode(true)
                 .terminal_links(false)
                 .width(100)
                 .build(),
-        )
+        ))
     }));
     let renderer: Arc<dyn Reporter> = match config.format {
         // The REPL's output is lines between prompts: no live spinners.

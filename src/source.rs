@@ -42,6 +42,15 @@ pub struct SourceMap {
     foreign: Arc<RwLock<std::collections::HashSet<Arc<str>>>>,
 }
 
+impl fmt::Debug for SourceMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let texts = self.texts.read().expect("source map poisoned");
+        let mut names: Vec<&Arc<str>> = texts.keys().collect();
+        names.sort();
+        f.debug_set().entries(names).finish()
+    }
+}
+
 impl SourceMap {
     /// Adds a file of the standard library or of a recipe library.
     pub fn insert_foreign(&self, name: &str, text: &str) {

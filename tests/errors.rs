@@ -182,6 +182,29 @@ fn endless_loop_hits_the_operation_limit() {
 }
 
 #[test]
+fn a_value_nested_in_itself_stops_at_the_script_time_limit() {
+    // A handful of operations per turn, but Rhai measures the whole value on every
+    // assignment: quadratic time far inside the operation limit (20,000 turns took
+    // 15 s in a release build, more than a minute in a debug build).
+    let t = single_host("let s = service(\"s\");\nlet a = [];\nfor i in 0..20000 { a = [a]; }\n")
+        .env("ORDO_SCRIPT_TIMEOUT", "2");
+    let started = std::time::Instant::now();
+    check_fails(t, "a_value_nested_in_itself_stops_at_the_script_time_limit");
+    let took = started.elapsed();
+    assert!(took.as_secs() < 15, "stopped at the limit of 2 s, not after {took:?}");
+}
+
+#[test]
+fn a_runaway_template_loop_stops_at_the_fuel_limit() {
+    let t = single_host("let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(template(\"app.ini\", \"templates/app.ini\"));\n});\n")
+        .file(
+            "templates/app.ini",
+            "[server]\n{% for i in range(10000) %}{% for j in range(1000) %}{{ i }}{% endfor %}{% endfor %}\n",
+        );
+    check_fails(t, "a_runaway_template_loop_stops_at_the_fuel_limit");
+}
+
+#[test]
 fn command_without_a_guard() {
     check_fails(
         single_host(
@@ -470,4 +493,36 @@ fn flat(text: &str) -> String {
         .filter(|w| *w != "│")
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// One mistake that hits several hosts is one problem listing them (it used to be
+/// printed once per host, each copy under empty `Advice:` headings): a secret
+/// missing from the secrets file, and a command failing alike when applied.
+#[test]
+fn the_same_problem_on_several_hosts_is_shown_once() {
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"app\", |c| {\n    c.add(file(\"app.conf\", \"pw = \" + secret(\"db_password\") + \"\\n\"));\n});\n",
+        )
+        .environment_line(
+            "for h in [\"web1\", \"web2\", \"web3\"] {\n    env.host(h, #{ transport: \"local\", home: `hosts/${h}` }).place(\"app\");\n}",
+        )
+        .build();
+    p.age_recipient("test");
+    p.set_secret("test", "other", "x");
+    p.test()
+        .args(&["check", "test"])
+        .status(2)
+        .stdout("")
+        .stderr_snapshot("the_same_missing_secret_on_three_hosts")
+        .run();
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"app\", |c| {\n    c.add(command(\"migrate\", #{ run: \"echo broken >&2; exit 3\", always: true }));\n});\n",
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .status(1)
+        .stderr_snapshot("the_same_failed_command_on_three_hosts")
+        .run();
 }

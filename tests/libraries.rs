@@ -286,8 +286,9 @@ fn library_declarations_are_checked() {
 }
 
 /// A step that a recipe declared — in the standard library or in a library of the
-/// project — fails or clashes at the recipe's line; the diagnostic also shows the
-/// component of the project that called the recipe, so the user sees their code.
+/// project — fails or clashes at the recipe's line, which the user did not write:
+/// the diagnostic leads with the component of the project that called the recipe
+/// and shows the recipe's line as a note.
 #[test]
 fn a_step_a_recipe_declared_points_at_the_component_that_called_it() {
     let p = Test::new()
@@ -310,6 +311,7 @@ fn a_step_a_recipe_declared_points_at_the_component_that_called_it() {
         .stderr_contains("╭─[stdlib/release.rhai:")
         .stderr_contains("in this component, through a library it calls")
         .stderr_contains("s.component(\"x\", |c| {")
+        .stderr_snapshot("a_clash_with_a_step_of_the_standard_library")
         .run();
     // Only `y` now: its library's command fails when applied.
     p.write(
@@ -324,6 +326,7 @@ fn a_step_a_recipe_declared_points_at_the_component_that_called_it() {
         .stderr_contains("in this component, through a library it calls")
         .stderr_contains("s.component(\"y\", |c| {")
         .stderr_contains("broken")
+        .stderr_snapshot("a_failed_command_of_a_library")
         .run();
     // A step declared in the project's own code shows no such note.
     let own = single_host("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(command(\"c\", #{ run: \"exit 3\", always: true })); });\n")

@@ -469,3 +469,78 @@ fn an_interactive_session_in_a_terminal() {
     let history = std::fs::read_to_string(state.path().join("ordo/history")).expect("history is kept");
     assert!(history.contains("twice(21)"), "{history}");
 }
+
+/// A typo in `:env` or a broken file at `:reload` is an error and nothing else:
+/// the prompt, the loaded environment and the variables of earlier lines stay.
+#[test]
+fn a_failed_env_or_reload_keeps_the_session() {
+    let p = local_project().build();
+    let t = Terminal::start(p.root(), &["repl", "test"], &[]);
+    let prompt = "ordo:test> ";
+    t.wait_for_prompt(prompt);
+    t.type_text("let kept = 41;");
+    t.press("Enter");
+    t.wait_for_prompt(prompt);
+    t.type_text(":env nosuch");
+    t.press("Enter");
+    t.wait_for("no environment `nosuch`");
+    t.wait_for_prompt(prompt);
+    t.type_text(":hosts");
+    t.press("Enter");
+    t.wait_for("db1  local");
+    t.wait_for_prompt(prompt);
+    t.type_text("kept + 1");
+    t.press("Enter");
+    t.wait_for("\n42\n");
+
+    // A reload that fails keeps the environment loaded before the edit.
+    p.write("services/s.rhai", &SERVICE.replace("let port", "let port = ;"));
+    t.wait_for_prompt(prompt);
+    t.type_text(":reload");
+    t.press("Enter");
+    t.wait_for("services/s.rhai:3");
+    t.wait_for_prompt(prompt);
+    t.type_text("[kept, attrs(\"app\", \"web2\").port]");
+    t.press("Enter");
+    t.wait_for("\n[41, 9090]\n");
+    t.wait_for_prompt(prompt);
+    let screen = t.screen();
+    assert!(!screen.contains("no environment is loaded"), "{screen}");
+    assert!(!screen.contains("ordo:nosuch>"), "{screen}");
+    t.press("C-d");
+    t.wait_for("[exited 0]");
+}
+
+/// The script time limit counts what the scripts compute, not waits for hosts: a
+/// line or a custom step that waits on `run` longer than the limit and computes
+/// afterwards is fine, a line that computes longer is stopped at its line.
+#[test]
+fn the_script_time_limit_leaves_out_waits_for_hosts() {
+    let p = local_project().build();
+    let started = Instant::now();
+    p.test()
+        .args(&["repl", "test", "--yes", "--script-timeout", "1"])
+        .stdin(
+            r#"fn busy() { let n = 0; for i in 0..100 { n += i; } n }
+let r = host("db1").run("sleep 2"); [r.code, busy()]
+let slow = step("slow", #{
+    verify: |host| { let ok = host.try_run("sleep 2; test -e slow").ok; busy(); ok },
+    update: |host| { host.run("sleep 2; touch slow"); busy(); },
+});
+apply(slow, "db1").applied
+let a = [];
+for i in 0..20000 { a = [a]; }
+"after"
+"#,
+        )
+        .status(2)
+        .stdout_contains("[0, 4950]\n")
+        .stdout_contains("\n1\n")
+        .stdout_lacks("after")
+        .stderr_contains("the script ran longer than the limit of 1 s")
+        .stderr_contains("╭─[<repl:6>:1:")
+        .expect_file("hosts/db1/deployment/s/slow", "")
+        .run();
+    let took = started.elapsed();
+    assert!(took.as_secs() < 30, "the line stopped at the limit, not after {took:?}");
+}

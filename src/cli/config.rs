@@ -27,6 +27,8 @@ pub struct Config {
     pub jobs: usize,
     /// How long a command or guard may run.
     pub timeout: Duration,
+    /// How long a piece of script work may compute.
+    pub script_timeout: Duration,
     pub accept_new_host_keys: bool,
     pub connect_timeout: Duration,
     /// `--set` and `--set-file` values.
@@ -51,6 +53,7 @@ impl Config {
             live: cli.format == Format::Human && stdout_terminal,
             jobs: usize::from(cli.jobs),
             timeout: Duration::from_secs(cli.timeout),
+            script_timeout: Duration::from_secs(cli.script_timeout),
             accept_new_host_keys: cli.accept_new_host_keys,
             connect_timeout: Duration::from_secs(10),
         })

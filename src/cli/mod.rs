@@ -43,6 +43,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// How long one evaluation of the scripts, one REPL line or one call of a custom
+    /// step may compute before it is stopped with an error (waits for hosts do not count).
+    #[arg(long, global = true, value_name = "SECONDS", env = "ORDO_SCRIPT_TIMEOUT",
+          default_value_t = crate::script::DEFAULT_SCRIPT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub script_timeout: u64,
+
     /// Trust the SSH host key of hosts seen for the first time (accept-new). A key
     /// that changed is refused regardless.
     #[arg(long, global = true, env = "ORDO_ACCEPT_NEW_HOST_KEYS", value_parser = clap::builder::FalseyValueParser::new())]

@@ -3,6 +3,8 @@
 //! do (help). `app` renders them through miette in one place and maps them to an
 //! exit code.
 
+mod merge;
+pub mod render;
 pub mod suggest;
 
 use std::fmt;
@@ -76,6 +78,20 @@ impl Kind {
     }
 }
 
+/// A problem as shown: made from its labels with the texts of the scripts, and
+/// made again when the labels change (redaction, merging the problems of several
+/// hosts).
+#[derive(Clone, Debug)]
+struct Shown {
+    sources: SourceMap,
+    /// The text of the first label's file.
+    source: Option<NamedSource<String>>,
+    /// The labels in that file.
+    resolved: Vec<LabeledSpan>,
+    /// The labels in other files, each a note with its own source.
+    notes: Vec<Problem>,
+}
+
 /// A labelled place in a script.
 #[derive(Clone, Debug)]
 pub struct Label {
@@ -94,8 +110,9 @@ pub struct Problem {
     /// Further places worth showing (call sites, other ends of a cycle), each
     /// rendered with its own source.
     pub related: Vec<Problem>,
-    source: Option<NamedSource<String>>,
-    resolved: Vec<LabeledSpan>,
+    /// What is shown, once the sources are attached ([`Problem::with_sources`]).
+    /// Boxed: problems travel inside other errors, and most are never shown.
+    shown: Option<Box<Shown>>,
     /// Where the project reaches what the first label points at, shown only when
     /// that label is in library code (see [`Problem::in_context`]).
     context: Option<Label>,
@@ -114,8 +131,7 @@ impl Problem {
             help: None,
             host: None,
             related: Vec::new(),
-            source: None,
-            resolved: Vec::new(),
+            shown: None,
             context: None,
             advice: false,
             warning: false,
@@ -129,6 +145,7 @@ impl Problem {
                 span: span.clone(),
                 text: text.into(),
             });
+            self.resolve();
         }
         self
     }
@@ -167,6 +184,8 @@ impl Problem {
             l.text = f(&l.text);
         }
         self.related = self.related.into_iter().map(|p| p.map_text(f)).collect();
+        // The rendered labels and notes are made from the texts just mapped.
+        self.resolve();
         self
     }
 
@@ -198,30 +217,81 @@ impl Problem {
     }
 
     /// Attaches the source text for rendering: labels in the first label's file are
-    /// shown with the source; labels in other files become related diagnostics.
+    /// shown with the source; labels in other files become notes. A problem whose
+    /// first label lies in library code (the standard library or a recipe library)
+    /// leads with the project's own line instead (see [`Problem::lead_with_project`]).
     #[must_use]
     pub fn with_sources(mut self, sources: &SourceMap) -> Self {
         // Attached once: a problem passed up through two layers keeps its labels single.
-        if self.source.is_some() {
+        // (A problem whose first file had no text yet may find it in this map.)
+        if self.shown.as_ref().is_some_and(|s| s.source.is_some()) {
             return self;
         }
         self.related = std::mem::take(&mut self.related)
             .into_iter()
             .map(|p| p.with_sources(sources))
             .collect();
-        let Some(first) = self.labels.first().map(|l| l.span.file.clone()) else {
-            return self;
+        self.shown = Some(Box::new(Shown {
+            sources: sources.clone(),
+            source: None,
+            resolved: Vec::new(),
+            notes: Vec::new(),
+        }));
+        self.lead_with_project(sources);
+        self.resolve();
+        self
+    }
+
+    /// A recipe's line is one the user did not write: when the first label lies in
+    /// library code, the project's line that reaches the recipe leads — the
+    /// component that called it ([`Problem::in_context`]), else the first label in
+    /// the project's own code (an error's call into the recipe) — and the recipe's
+    /// lines follow as notes.
+    fn lead_with_project(&mut self, sources: &SourceMap) {
+        let context = self.context.take();
+        let Some(first) = self.labels.first() else {
+            return;
         };
-        if let Some(context) = self.context.take()
-            && sources.is_foreign(&first)
-            && !self.labels.iter().any(|l| l.span == context.span)
-        {
-            self.labels.push(context);
+        if !sources.is_foreign(&first.span.file) {
+            return;
         }
-        let Some(text) = sources.get(&first) else {
-            return self;
+        let own = match context {
+            Some(context) => {
+                self.labels.retain(|l| l.span != context.span);
+                context
+            }
+            None => match self.labels.iter().position(|l| !sources.is_foreign(&l.span.file)) {
+                Some(i) => self.labels.remove(i),
+                None => return,
+            },
         };
-        let mut extra = Vec::new();
+        for label in &mut self.labels {
+            if sources.is_foreign(&label.span.file) {
+                label.text = if label.text.is_empty() {
+                    "in the library".to_string()
+                } else {
+                    format!("in the library: {}", label.text)
+                };
+            }
+        }
+        self.labels.insert(0, own);
+    }
+
+    /// Makes the source, the labels shown with it and the notes from the labels.
+    fn resolve(&mut self) {
+        let Some(shown) = self.shown.as_deref_mut() else {
+            return;
+        };
+        shown.source = None;
+        shown.resolved.clear();
+        shown.notes.clear();
+        let sources = shown.sources.clone();
+        let Some(first) = self.labels.first().map(|l| l.span.file.clone()) else {
+            return;
+        };
+        let Some(text) = sources.get(&first) else {
+            return;
+        };
         for label in &self.labels {
             if label.span.file != first {
                 let mut note = Problem::new(
@@ -233,9 +303,9 @@ impl Problem {
                     },
                 )
                 .at(Some(&label.span), "")
-                .with_sources(sources);
+                .with_sources(&sources);
                 note.advice = true;
-                extra.push(note);
+                shown.notes.push(note);
                 continue;
             }
             if let Some((_, offset, len)) = sources.byte_range(&label.span) {
@@ -244,12 +314,10 @@ impl Problem {
                 } else {
                     Some(label.text.clone())
                 };
-                self.resolved.push(LabeledSpan::new(text, offset, len));
+                shown.resolved.push(LabeledSpan::new(text, offset, len));
             }
         }
-        self.related.extend(extra);
-        self.source = Some(NamedSource::new(&*first, text.to_string()).with_language("Rhai"));
-        self
+        shown.source = Some(NamedSource::new(&*first, text.to_string()).with_language("Rhai"));
     }
 
     /// Plain one-line location for places where no source can be shown.
@@ -286,19 +354,21 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        self.shown.as_ref()?.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.source.as_ref()?;
-        Some(Box::new(self.resolved.iter().cloned()))
+        let shown = self.shown.as_ref()?;
+        shown.source.as_ref()?;
+        Some(Box::new(shown.resolved.iter().cloned()))
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
-        if self.related.is_empty() {
+        let notes = self.shown.as_ref().map_or(&[][..], |s| &s.notes[..]);
+        if self.related.is_empty() && notes.is_empty() {
             return None;
         }
-        Some(Box::new(self.related.iter().map(|p| p as &dyn Diagnostic)))
+        Some(Box::new(self.related.iter().chain(notes).map(|p| p as &dyn Diagnostic)))
     }
 }
 
@@ -322,8 +392,10 @@ impl Problems {
             .unwrap_or(Kind::Usage)
     }
 
-    /// Most severe first, then by host name, so the output does not depend on
-    /// which host answered first. Problems of the same kind and host keep their order.
+    /// Orders the problems for showing them: most severe first, then by host name,
+    /// so the output does not depend on which host answered first (problems of the
+    /// same kind and host keep their order); and the same problem on several hosts
+    /// becomes one that lists them (`merge.rs`).
     pub fn sort(&mut self) {
         self.0.sort_by(|a, b| {
             b.kind
@@ -331,6 +403,7 @@ impl Problems {
                 .cmp(&a.kind.severity())
                 .then_with(|| a.host.cmp(&b.host))
         });
+        self.merge_hosts();
     }
 }
 
@@ -341,14 +414,18 @@ mod tests {
     #[test]
     fn order_and_exit_code_do_not_depend_on_timing() {
         let mut ps = Problems(vec![
-            Problem::new(Kind::Step, "b failed").on_host("b"),
+            // Failures that differ in more than their host (the same one would merge).
+            Problem::new(Kind::Step, "b failed: exit 1").on_host("b"),
             Problem::new(Kind::Locked, "c locked").on_host("c"),
             Problem::new(Kind::Connect, "z down").on_host("z"),
-            Problem::new(Kind::Step, "a failed").on_host("a"),
+            Problem::new(Kind::Step, "a failed: exit 2").on_host("a"),
         ]);
         assert_eq!(ps.kind(), Kind::Connect);
         ps.sort();
         let order: Vec<&str> = ps.0.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(order, vec!["z down", "c locked", "a failed", "b failed"]);
+        assert_eq!(
+            order,
+            vec!["z down", "c locked", "a failed: exit 2", "b failed: exit 1"]
+        );
     }
 }

@@ -20,8 +20,7 @@ impl Session<'_> {
                 }
             }
             "env" if !arg.is_empty() => {
-                self.handle.block_on(self.live.connections.close_all());
-                self.load(arg)?;
+                self.switch(arg, true)?;
                 self.loaded_notice();
             }
             "env" => {
@@ -38,7 +37,7 @@ impl Session<'_> {
                         .help("load one with :env NAME")
                         .into());
                 };
-                self.load(&env)?;
+                self.switch(&env, false)?;
                 self.loaded_notice();
             }
             other => {

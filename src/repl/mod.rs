@@ -207,40 +207,71 @@ fn history_path() -> Option<PathBuf> {
 
 impl Session<'_> {
     /// Evaluates environment `env` and plans it; afterwards the REPL works on it.
+    /// When that fails, what was loaded stays for later lines (the variables a
+    /// broken environment did set) and `:reload` tries `env` again.
     fn load(&mut self, env: &str) -> Result<(), Problems> {
-        let result = self.interpreter.evaluate(env).and_then(|evaluated| {
-            let plan = Plan::build(&evaluated.model).map_err(|Problems(ps)| {
-                Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect())
-            })?;
-            Ok((evaluated, plan))
-        });
         self.env = Some(env.to_string());
-        let loaded = match result {
-            Ok((evaluated, plan)) => {
-                for w in &evaluated.warnings {
-                    let w = w.clone().as_warning();
-                    self.ws.reporter.event(&Event::Warning {
-                        report: ProblemReport::of(&w),
-                        problem: Arc::new(w),
-                    });
-                }
-                Some(Env {
-                    model: evaluated.model.clone(),
-                    plan: Arc::new(plan),
-                    sources: evaluated.sources.clone(),
-                })
+        match self.prepare(env) {
+            Ok(loaded) => {
+                self.install(loaded);
+                Ok(())
             }
             Err(ps) => {
                 *self.live.env.write().expect("env poisoned") = None;
                 self.refresh_names();
+                Err(ps)
+            }
+        }
+    }
+
+    /// `:env` and `:reload`: loads `env` in place of the current environment.
+    /// When that fails, nothing changes: the environment, the variables and
+    /// functions of earlier lines and the open connections stay as they were.
+    /// `fresh` closes every connection first (another environment may give a
+    /// known host name another address).
+    fn switch(&mut self, env: &str, fresh: bool) -> Result<(), Problems> {
+        let kept = self.interpreter.loaded();
+        let loaded = match self.prepare(env) {
+            Ok(loaded) => loaded,
+            Err(ps) => {
+                self.interpreter.restore(kept);
                 return Err(ps);
             }
         };
-        let model = loaded.as_ref().map(|e| e.model.clone());
-        *self.live.env.write().expect("env poisoned") = loaded;
-        self.handle.block_on(self.live.connections.retain(model.as_deref()));
-        self.refresh_names();
+        drop(kept);
+        if fresh {
+            self.handle.block_on(self.live.connections.close_all());
+        }
+        self.env = Some(env.to_string());
+        self.install(loaded);
         Ok(())
+    }
+
+    /// Evaluates and plans `env`; reports its warnings.
+    fn prepare(&mut self, env: &str) -> Result<Env, Problems> {
+        let evaluated = self.interpreter.evaluate(env)?;
+        let plan = Plan::build(&evaluated.model)
+            .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&evaluated.sources)).collect()))?;
+        for w in &evaluated.warnings {
+            let w = w.clone().as_warning();
+            self.ws.reporter.event(&Event::Warning {
+                report: ProblemReport::of(&w),
+                problem: Arc::new(w),
+            });
+        }
+        Ok(Env {
+            model: evaluated.model.clone(),
+            plan: Arc::new(plan),
+            sources: evaluated.sources.clone(),
+        })
+    }
+
+    /// Makes `loaded` the environment later lines work on.
+    fn install(&mut self, loaded: Env) {
+        let model = loaded.model.clone();
+        *self.live.env.write().expect("env poisoned") = Some(loaded);
+        self.handle.block_on(self.live.connections.retain(Some(&model)));
+        self.refresh_names();
     }
 
     fn refresh_names(&self) {

@@ -79,8 +79,9 @@ impl RhaiStep {
             phase,
             vault: self.vault.clone(),
         };
+        // Each call has its own time limit, even one a REPL line made.
         stack::run(|| {
-            f.call(&engine, Dynamic::from(handle))
+            super::clock::timed(|| f.call(&engine, Dynamic::from(handle)))
                 .map_err(|e| super::diagnostic::from_eval(e, f.source(), &self.sources).with_sources(&self.sources))
         })
     }
@@ -135,7 +136,7 @@ impl HostHandle {
     /// (secrets as `[secret:name]`).
     fn run(&self, cmd: &str) -> RhaiResult<RunOutput> {
         let plain = reveal_command(self.vault.as_deref(), cmd)?;
-        self.io.run(&self.script(&plain)).map_err(fail)
+        super::clock::waiting(|| self.io.run(&self.script(&plain))).map_err(fail)
     }
 }
 

@@ -5,8 +5,9 @@
 
 use rhai::{EvalAltResult, ParseErrorType};
 
+use super::clock::TimeUp;
 use super::errors::{ProblemValue, Unsatisfied, script_type_names, span_from_rhai};
-use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
+use super::limits::{DEFAULT_SCRIPT_TIMEOUT, MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_STRING_SIZE};
 use crate::problem::{Kind, Problem};
 use crate::source::{SourceMap, Span};
 
@@ -141,6 +142,21 @@ fn root_problem(err: EvalAltResult, here: Option<&Span>, sources: &SourceMap) ->
         EvalAltResult::ErrorTooManyOperations(_) => Problem::new(Kind::Script, "the script ran too long (operation limit reached)")
             .at(here, "still running here")
             .help("look for an endless loop; scripts only describe the deployment and should finish at once"),
+        EvalAltResult::ErrorTerminated(token, _) if token.is::<TimeUp>() => {
+            let limit = token.cast::<TimeUp>().limit;
+            Problem::new(
+                Kind::Script,
+                format!("the script ran longer than the limit of {} s", limit.as_secs()),
+            )
+            .at(here, "still running here")
+            .help(format!(
+                "look for a loop that runs long, or one that nests a value in itself (`a = [a]`: Rhai measures \
+                 the whole value on every change); scripts only describe the deployment and finish in well \
+                 under a second. A script that really needs longer: --script-timeout SECONDS (or \
+                 ORDO_SCRIPT_TIMEOUT; default {} s)",
+                DEFAULT_SCRIPT_TIMEOUT.as_secs()
+            ))
+        }
         EvalAltResult::ErrorStackOverflow(_) => Problem::new(
             Kind::Script,
             format!("calls nest too deeply (more than {MAX_CALL_LEVELS} levels)"),

@@ -35,6 +35,15 @@ pub struct Interpreter {
     live: Option<Arc<dyn Live>>,
 }
 
+/// What an [`Interpreter`] has loaded (the environment's name and its runtime),
+/// kept aside while another load is tried: the REPL goes back to it when `:env`
+/// or `:reload` fails, so a typo loses neither the environment nor the
+/// variables of earlier lines.
+pub struct Loaded {
+    env: Option<String>,
+    runtime: Option<Arc<Runtime>>,
+}
+
 /// The value of a REPL line.
 #[derive(Clone, Debug)]
 pub struct Value {
@@ -114,6 +123,20 @@ impl Interpreter {
             (Err(Problems(ps)), _) => Err(Problems(attach(ps.into_iter().chain(new_pins).collect()))),
             (Ok(_), None) => unreachable!("a configured model has a runtime"),
         }
+    }
+
+    /// What is loaded now, for [`Self::restore`] after a later load failed.
+    pub fn loaded(&self) -> Loaded {
+        Loaded {
+            env: self.env.clone(),
+            runtime: self.loaded.clone(),
+        }
+    }
+
+    /// Goes back to what [`Self::loaded`] kept, dropping what was loaded since.
+    pub fn restore(&mut self, kept: Loaded) {
+        self.env = kept.env;
+        self.loaded = kept.runtime;
     }
 
     /// Evaluates the environment loaded last again, reading every file anew.
@@ -219,6 +242,7 @@ impl Parts {
         let mut program = repl.functions.merge(&ast);
         program.set_source(name.as_str());
         let Repl { scope, .. } = &mut *repl;
+        let live = live.map(|l| Arc::new(super::live::Waiting(l)) as Arc<dyn Live>);
         *self.session.live.write().expect("live poisoned") = live;
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &program);
         *self.session.live.write().expect("live poisoned") = None;
@@ -428,7 +452,8 @@ fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Proble
                 pinned_now: None,
             },
             LibrarySource::Git(git) => {
-                let checkout = match crate::project::library::checkout(root, git) {
+                // A fetch waits for the network: not the scripts' time.
+                let checkout = match super::clock::waiting(|| crate::project::library::checkout(root, git)) {
                     Ok(c) => c,
                     Err(p) => {
                         // Pins this load wrote before the failure are news all the same.

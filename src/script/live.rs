@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::clock::waiting;
 use crate::model::Model;
 use crate::problem::Problem;
 
@@ -70,4 +71,38 @@ pub struct Summary {
     /// What an apply changed (`None` for a plan or check, or an apply not
     /// confirmed).
     pub applied: Option<usize>,
+}
+
+/// A [`Live`] whose every call is a wait (`clock.rs`): the time a line spends on
+/// hosts, or waiting for the user's answer, does not count against its limit.
+pub(crate) struct Waiting(pub(crate) Arc<dyn Live>);
+
+impl Live for Waiting {
+    fn hosts(&self) -> Result<serde_json::Value, Problem> {
+        waiting(|| self.0.hosts())
+    }
+    fn components(&self) -> Result<serde_json::Value, Problem> {
+        waiting(|| self.0.components())
+    }
+    fn attrs(&self, component: &str, host: Option<&str>) -> Result<serde_json::Value, Problem> {
+        waiting(|| self.0.attrs(component, host))
+    }
+    fn select(&self, pattern: &str) -> Result<Vec<String>, Problem> {
+        waiting(|| self.0.select(pattern))
+    }
+    fn run(&self, hosts: &[String], command: &str) -> Result<Vec<CommandResult>, Problem> {
+        waiting(|| self.0.run(hosts, command))
+    }
+    fn facts(&self, host: &str) -> Result<serde_json::Value, Problem> {
+        waiting(|| self.0.facts(host))
+    }
+    fn plan(&self, component: Option<&str>, host: Option<&str>) -> Result<Summary, Problem> {
+        waiting(|| self.0.plan(component, host))
+    }
+    fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
+        waiting(|| self.0.check(trial, host))
+    }
+    fn apply(&self, target: Target, host: Option<&str>) -> Result<Summary, Problem> {
+        waiting(|| self.0.apply(target, host))
+    }
 }

@@ -6,6 +6,7 @@
 
 mod api;
 mod callback;
+mod clock;
 mod custom;
 mod diagnostic;
 mod engine;
@@ -34,7 +35,10 @@ use crate::source::SourceMap;
 
 pub use function_doc::FunctionDoc;
 pub use interpreter::{Interpreter, Value, declared_libraries};
-pub use limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE};
+pub use limits::{
+    DEFAULT_SCRIPT_TIMEOUT, MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE,
+    TEMPLATE_FUEL, set_script_timeout,
+};
 pub use session::{DeclaredLibrary, LibrarySource};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back

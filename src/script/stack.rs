@@ -31,7 +31,8 @@ thread_local! {
 }
 
 /// Runs `f` on a thread with a stack large enough for any value a script can
-/// build; directly when already on one.
+/// build, as a piece of work with its own time limit (`clock.rs`); directly (and
+/// on the clock already running) when already on one.
 pub(crate) fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if ON_SCRIPT_THREAD.get() {
         return f();
@@ -47,7 +48,7 @@ pub(crate) fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
                 .spawn_scoped(scope, move || {
                     ON_SCRIPT_THREAD.set(true);
                     let f = slot.lock().expect("script job").take().expect("runs once");
-                    f()
+                    super::clock::timed(f)
                 });
             if let Ok(handle) = spawned {
                 return handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -56,7 +57,7 @@ pub(crate) fn run<T: Send>(f: impl FnOnce() -> T + Send) -> T {
         // No thread at all (a machine out of memory or threads): run here rather
         // than not at all; only values nested tens of thousands deep could fail.
         let f = slot.lock().expect("script job").take().expect("not run yet");
-        f()
+        super::clock::timed(f)
     })
 }
 

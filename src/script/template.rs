@@ -1,13 +1,15 @@
 //! Template rendering with minijinja in strict mode: an undefined variable is an
 //! error that names the template line and the script line that used it, never an
-//! empty string in a config file.
+//! empty string in a config file; a render that runs away is stopped by
+//! minijinja's fuel, with the same two lines.
 
 use std::collections::BTreeMap;
 
 use minijinja::value::Serde;
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use rhai::{Dynamic, Map};
 
+use super::limits::TEMPLATE_FUEL;
 use super::session::Session;
 use crate::model::HostPath;
 use crate::problem::{Kind, Problem};
@@ -34,6 +36,9 @@ pub(crate) fn render(
     })?;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // A bound on the work of one render (time and memory): a runaway loop is an
+    // error at its line, not a hang.
+    env.set_fuel(Some(TEMPLATE_FUEL));
     // Templates make configuration files of every kind; escaping by file extension
     // (minijinja's default for .html) would silently change their content.
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
@@ -65,9 +70,19 @@ pub(crate) fn render(
             .range()
             .and_then(|r| text.get(..r.start))
             .map_or(1, |before| before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1);
+        let here = Span::new(name, line, column);
+        if e.kind() == ErrorKind::OutOfFuel {
+            return Problem::new(
+                Kind::Script,
+                format!("template `{name}` did more work than one render may (a limit of {TEMPLATE_FUEL} units of fuel)"),
+            )
+            .at(Some(&here), "still running here")
+            .at(call, "rendered for this step")
+            .help("a unit is about one instruction or 64 bytes of text made; look for a loop that runs long or builds much text (a configuration file for a thousand hosts takes tens of thousands)");
+        }
         let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
         Problem::new(Kind::Script, format!("template `{name}` failed to render: {}{detail}", e.kind()))
-            .at(Some(&Span::new(name, line, column)), "here")
+            .at(Some(&here), "here")
             .at(call, "rendered for this step")
             .help("every variable a template uses must be an attribute of the component, a key of the vars map, `host` or `component`")
     })

@@ -60,6 +60,8 @@ fn configure_all(
     let run = |r: usize| -> Outcome {
         let root = &roots[r];
         let comp = &svc.components[root.component];
+        // Problems name their host: the same one on several hosts is shown once.
+        let host = &decl.hosts[root.host].name;
         let build = RootBuild::new(
             r,
             root.host,
@@ -88,12 +90,12 @@ fn configure_all(
         match result {
             Ok(_) => match check_unknown_attributes(&build.components[0]) {
                 Ok(()) => Outcome::Done(build),
-                Err(e) => Outcome::Failed(diagnostic::from_eval(e, None, &session.sources)),
+                Err(e) => Outcome::Failed(diagnostic::from_eval(e, None, &session.sources).on_host(host)),
             },
             Err(e) => match unsatisfied(&e) {
                 Some(u) => Outcome::Unsatisfied(u),
                 None => {
-                    let p = diagnostic::from_eval(e, comp.configure.source(), &session.sources);
+                    let p = diagnostic::from_eval(e, comp.configure.source(), &session.sources).on_host(host);
                     // Unless the placement is already labelled (its overrides are the error).
                     let labelled = root
                         .span
@@ -102,10 +104,7 @@ fn configure_all(
                     Outcome::Failed(if labelled {
                         p
                     } else {
-                        p.at(
-                            root.span.as_ref(),
-                            format!("`{}` placed on `{}` here", comp.name, decl.hosts[root.host].name),
-                        )
+                        p.at(root.span.as_ref(), format!("`{}` placed on `{host}` here", comp.name))
                     })
                 }
             },
