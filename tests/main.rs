@@ -25,6 +25,7 @@ mod recipes;
 mod repl;
 mod resources;
 mod secret_delivery;
+mod secret_masking;
 mod secrets;
 mod ssh;
 mod transport;

@@ -18,6 +18,7 @@
 mod draft;
 mod format;
 mod identity;
+mod key_env;
 mod lock;
 mod recipients;
 mod redact;
@@ -27,6 +28,7 @@ mod write;
 
 pub use draft::Draft;
 pub use identity::{Identities, generate_identity};
+pub use key_env::{KEY_VARIABLES, keep_key_variables, key_material};
 pub use lock::SecretsLock;
 pub use recipients::{RecipientsFile, Removed};
 pub use redact::{MASK, Redactor, show_tokens};

@@ -203,6 +203,7 @@ impl Vault {
             return Ok(p.clone());
         }
         let ids = Identities::discover()?;
+        self.redactor.add(ids.key_material());
         let _lock = self.store.lock("deploying")?;
         let secrets = Arc::new(self.store.decrypt_all(&ids)?);
         self.redactor.add(secrets.all().map(|v| v.expose().to_vec()));
