@@ -34,6 +34,20 @@ fn key_line(key: &str) -> String {
         .to_string()
 }
 
+/// The content of `path` once it is there and ends with a newline (a daemon
+/// writes it a moment after the deploy).
+#[track_caller]
+fn wait_for(path: &std::path::Path) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match std::fs::read_to_string(path) {
+            Ok(text) if text.ends_with('\n') => return text,
+            other => assert!(std::time::Instant::now() < deadline, "{}: {other:?}", path.display()),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[track_caller]
 fn assert_no_key(what: &str, text: &str, key: &str) {
     let line = key_line(key);
@@ -55,9 +69,8 @@ fn the_age_key_reaches_no_process_ordo_starts() {
         let out = p.test().args(&["deploy", "test", "--yes"]).env(var, value).run();
         assert!(out.stdout.contains("done: "), "{}", out.stdout);
         let home = p.path("hosts/h");
-        std::thread::sleep(std::time::Duration::from_millis(1500));
         for file in ["command.env", "guard.env", "custom.env", "daemon.env"] {
-            let text = std::fs::read_to_string(home.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let text = wait_for(&home.join(file));
             assert!(text.contains("HOME="), "{file}: {text}");
             assert_no_key(file, &text, &key);
             std::fs::remove_file(home.join(file)).unwrap();
