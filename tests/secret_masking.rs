@@ -139,3 +139,136 @@ fn a_key_file_others_can_read_is_warned_about() {
         .run();
     assert_eq!(out.stderr.matches("is accessible by others (mode 0640)").count(), 1, "{}", out.stderr);
 }
+
+/// A value no message of ordo's contains any 5 characters of.
+const ROTATING: &str = "Zq7-Kp2w-Vx9m-Lr4t-Hb8n";
+
+/// Every piece of `secret` 5 characters long or more that `text` shows.
+fn pieces_shown(text: &str, secret: &str) -> Vec<String> {
+    let mut shown = Vec::new();
+    for start in 0..secret.len() {
+        for end in start + 5..=secret.len() {
+            let piece = &secret[start..end];
+            if text.contains(piece) && !shown.iter().any(|s: &String| s.contains(piece)) {
+                shown.retain(|s: &String| !piece.contains(s.as_str()));
+                shown.push(piece.to_string());
+            }
+        }
+    }
+    shown
+}
+
+#[track_caller]
+fn assert_no_piece(what: &str, text: &str, secret: &str) {
+    let shown = pieces_shown(text, secret);
+    assert!(shown.is_empty(), "{what} shows {shown:?} of the secret:\n{}", tail(text));
+}
+
+/// The end of a long text, for failure messages.
+fn tail(text: &str) -> &str {
+    let mut from = text.len().saturating_sub(3000);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    &text[from..]
+}
+
+/// Issue "Trustworthy unattended", item 10: a failing step's output is kept as its
+/// last 4,000 bytes; a cut inside a secret printed the rest of it, in human and
+/// JSON output.
+#[test]
+fn a_secret_cut_by_the_window_of_a_failing_step_is_masked() {
+    // The secret, then 3,988 bytes: the window starts 12 bytes before its end.
+    let service = format!(
+        r#"let s = service("s");
+s.component("x", |c| {{
+    c.add(command("leak", #{{ run: `head -c 100 /dev/zero | tr '\0' a; printf '%s' ${{shell_quote(secret("pw"))}}; head -c {} /dev/zero | tr '\0' x; exit 3`, always: true }}));
+}});
+"#,
+        4000 - 12
+    );
+    let p = single_host(&service).build();
+    let key = p.age_recipient("test");
+    p.set_secret("test", "pw", ROTATING);
+    for format in ["human", "json"] {
+        let out = p
+            .test()
+            .args(&["deploy", "test", "--yes", "--format", format])
+            .env("ORDO_AGE_KEY", &key)
+            .status(1)
+            .run();
+        let all = format!("{}{}", out.stdout, out.stderr);
+        // miette may wrap the line after the `…` of the cut.
+        assert!(all.contains("…") && all.contains("[redacted]xxxx"), "{}", &all[..all.len().min(3000)]);
+        assert_no_piece("a failing step's output", &all, ROTATING);
+    }
+}
+
+/// The same for `ordo run`, whose output is kept as the last megabyte of each
+/// stream.
+#[test]
+fn a_secret_cut_by_the_window_of_ordo_run_is_masked() {
+    let (p, key) = with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
+    p.set_secret("test", "pw", ROTATING);
+    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    // The secret, then a megabyte less 12 bytes: the window starts inside it.
+    let command = format!(
+        "printf '%s' \"$(cat deployment/s/pw)\"; head -c {} /dev/zero | tr '\\0' x",
+        (1 << 20) - 12
+    );
+    for format in ["human", "json"] {
+        let out = p
+            .test()
+            .args(&["run", "test", "--format", format, "--", &command])
+            .env("ORDO_AGE_KEY", &key)
+            .run();
+        assert!(out.stdout.contains("…[redacted]xxxx"), "{}", &out.stdout[..300.min(out.stdout.len())]);
+        assert_no_piece("`ordo run`'s output", &out.stdout, ROTATING);
+    }
+}
+
+/// A secret file of many lines (a key, with Windows line ends): `ordo run` masked
+/// each line on its own, so none of them, and a failing custom step's error keeps
+/// its last ten lines, which cut the file.
+#[test]
+fn a_secret_that_spans_lines_is_masked_in_line_output_and_tails() {
+    let lines: Vec<String> = (0..15).map(|i| format!("K{i:02}-{ROTATING}-{i:02}")).collect();
+    let content = lines.join("\r\n") + "\r\n";
+    let p = single_host(
+        r#"let s = service("s");
+s.component("x", |c| {
+    c.add(file("key.pem", secret_file("key")));
+    c.add(step("show", #{ verify: |host| false, update: |host| { host.run("cat key.pem; exit 3"); } }));
+});
+"#,
+    )
+    .build();
+    let key = p.age_recipient("test");
+    p.test()
+        .args(&["secrets", "set", "test", "--file", "key"])
+        .stdin(&content)
+        .run();
+    for format in ["human", "json"] {
+        let out = p
+            .test()
+            .args(&["deploy", "test", "--yes", "--format", format])
+            .env("ORDO_AGE_KEY", &key)
+            .status(1)
+            .run();
+        let all = format!("{}{}", out.stdout, out.stderr);
+        // (JSON leaves the failed command's output out of the step's problem.)
+        assert!(format == "json" || all.contains("…[redacted]"), "{all}");
+        for line in &lines {
+            assert!(!all.contains(&line[..8]), "a failing step's last lines show `{line}`:\n{all}");
+        }
+        let out = p
+            .test()
+            .args(&["run", "test", "--format", format, "--", "cat deployment/s/key.pem"])
+            .env("ORDO_AGE_KEY", &key)
+            .stdout_contains("[redacted]")
+            .run();
+        for line in &lines {
+            assert!(!out.stdout.contains(&line[..8]), "`ordo run` shows `{line}`:\n{}", out.stdout);
+        }
+    }
+}
