@@ -272,3 +272,54 @@ s.component("x", |c| {
         }
     }
 }
+
+fn git(p: &Project, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(p.root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Issue "Trustworthy unattended", item 12: after `ordo secrets set` and before
+/// the deploy, `ordo run` showed the value still on the host, because only the
+/// values decrypted in this run were masked. Earlier values in git's history are
+/// masked too: before the new one is committed, and after.
+#[test]
+fn the_earlier_value_of_a_rotated_secret_is_masked() {
+    let (p, key) = with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
+    let (old, new) = ("old-Zq7-Kp2w-Vx9m", "new-Lr4t-Hb8n-Cd3f");
+    p.set_secret("test", "pw", old);
+    std::fs::remove_file(p.path("id.age")).unwrap();
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-qm", "first value"]);
+    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    p.set_secret("test", "pw", new);
+    let run = |when: &str| {
+        for format in ["human", "json"] {
+            let out = p
+                .test()
+                .args(&["run", "test", "--format", format, "--", "cat deployment/s/pw; echo; echo end"])
+                .env("ORDO_AGE_KEY", &key)
+                .stdout_contains("[redacted]")
+                .stdout_contains("end")
+                .run();
+            assert_no_piece(&format!("`ordo run` {when}"), &out.stdout, old);
+        }
+    };
+    run("before the new value is committed");
+    git(&p, &["commit", "-qam", "rotated"]);
+    run("after the new value is committed");
+    // Deployed, the host holds the new value, masked as ever.
+    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    let out = p
+        .test()
+        .args(&["run", "test", "--", "cat deployment/s/pw"])
+        .env("ORDO_AGE_KEY", &key)
+        .stdout("\n            ── h (ok)\n            [redacted]\n            ")
+        .run();
+    assert_no_piece("`ordo run` after the deploy", &out.stdout, new);
+}

@@ -17,6 +17,7 @@
 
 mod draft;
 mod format;
+mod history;
 mod identity;
 mod key_env;
 mod lock;
@@ -33,7 +34,8 @@ pub use lock::SecretsLock;
 pub use recipients::{RecipientsFile, Removed};
 pub use redact::{MASK, Redactor, show_tokens};
 pub use store::{Names, SecretStore, Written};
-pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, has_token, shell_quote, token};
+pub use history::MAX_COMMITS;
+pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, decrypt_masked, has_token, shell_quote, token};
 
 pub(crate) use format::{parse_plain, render_plain};
 
