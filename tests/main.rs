@@ -16,6 +16,7 @@ mod docs;
 mod errors;
 mod hardening;
 mod inputs;
+mod killed;
 mod layering;
 mod libraries;
 mod packages;

@@ -167,6 +167,7 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new() -> std::io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
+        super::leftovers::clean_once();
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()
