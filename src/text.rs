@@ -12,7 +12,11 @@ pub const CUT: char = '\u{E002}';
 pub fn last_lines(text: &str, n: usize) -> String {
     let text = text.trim_end();
     if n == 0 {
-        return if text.is_empty() { String::new() } else { CUT.to_string() };
+        return if text.is_empty() {
+            String::new()
+        } else {
+            CUT.to_string()
+        };
     }
     match text.match_indices('\n').rev().nth(n - 1) {
         Some((at, _)) => format!("{CUT}{}", &text[at + 1..]),
@@ -74,7 +78,11 @@ mod tests {
     fn last_lines_marks_the_cut() {
         assert_eq!(last_lines("a\nb\nc\n\n", 2), format!("{CUT}b\nc"));
         assert_eq!(last_lines("a\nb", 2), "a\nb");
-        assert_eq!(last_lines("a\r\nb\r\nc\r\n", 2), format!("{CUT}b\r\nc"), "line ends stay");
+        assert_eq!(
+            last_lines("a\r\nb\r\nc\r\n", 2),
+            format!("{CUT}b\r\nc"),
+            "line ends stay"
+        );
         assert_eq!(last_lines("", 2), "");
     }
 }

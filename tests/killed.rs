@@ -106,7 +106,11 @@ fn a_killed_ordo_leaves_no_master_no_remote_command_and_no_directory() {
         now.retain(|d| !before.contains(d));
         now
     };
-    let mut ordo = spawn(&p, &["deploy", "prod", "--yes"], &[("ORDO_AGE_KEY", "AGE-SECRET-KEY-1NOTAREALKEY")]);
+    let mut ordo = spawn(
+        &p,
+        &["deploy", "prod", "--yes"],
+        &[("ORDO_AGE_KEY", "AGE-SECRET-KEY-1NOTAREALKEY")],
+    );
     let pid = ordo.id();
     let held = hosts.home("t1").join("held");
     wait_until(Duration::from_secs(30), &|| "the command did not start".into(), &|| {
@@ -120,7 +124,10 @@ fn a_killed_ordo_leaves_no_master_no_remote_command_and_no_directory() {
     assert!(!remote_tmp().is_empty(), "the apply script's private directory");
     // The master (started by ordo) does not inherit the key either (item 11).
     let environ = std::fs::read(format!("/proc/{}/environ", running[0])).unwrap();
-    assert!(!String::from_utf8_lossy(&environ).contains("ORDO_AGE"), "the master's environment");
+    assert!(
+        !String::from_utf8_lossy(&environ).contains("ORDO_AGE"),
+        "the master's environment"
+    );
 
     ordo.kill().unwrap();
     ordo.wait().unwrap();
@@ -204,7 +211,9 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
     let mut input = ordo.stdin.take().unwrap();
     input.write_all(b"host(\"t1\").run(\"touch ran\")\n").unwrap();
     let ran = hosts.home("t1").join("ran");
-    wait_until(Duration::from_secs(30), &|| "the command did not run".into(), &|| ran.exists());
+    wait_until(Duration::from_secs(30), &|| "the command did not run".into(), &|| {
+        ran.exists()
+    });
     let pid = ordo.id();
     let control = entries(Path::new("/tmp"), &format!("ordo-{pid}-"), None);
     assert_eq!(control.len(), 1, "ordo's control directory: {control:?}");
@@ -231,5 +240,9 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
     );
     assert!(control[0].exists(), "left by the killed run: {}", control[0].display());
     p.test().args(&["run", "prod", "--", "true"]).run();
-    assert!(!control[0].exists(), "not removed by the next run: {}", control[0].display());
+    assert!(
+        !control[0].exists(),
+        "not removed by the next run: {}",
+        control[0].display()
+    );
 }

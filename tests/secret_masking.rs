@@ -62,7 +62,10 @@ fn assert_no_key(what: &str, text: &str, key: &str) {
 fn the_age_key_reaches_no_process_ordo_starts() {
     let (p, key) = with_key(ENV_SPY);
     let id = p.path("id.age");
-    for (var, value) in [("ORDO_AGE_KEY", key.as_str()), ("ORDO_AGE_IDENTITY", id.to_str().unwrap())] {
+    for (var, value) in [
+        ("ORDO_AGE_KEY", key.as_str()),
+        ("ORDO_AGE_IDENTITY", id.to_str().unwrap()),
+    ] {
         let out = p.test().args(&["run", "test", "--", "env"]).env(var, value).run();
         assert!(out.stdout.contains("HOME="), "{}", out.stdout);
         assert_no_key("the environment of `ordo run local -- env`", &out.stdout, &key);
@@ -87,7 +90,10 @@ fn a_printed_private_key_is_masked() {
     let (p, key) = with_key(ENV_SPY);
     let id = p.path("id.age");
     let cat = format!("cat {}", id.display());
-    for (var, value) in [("ORDO_AGE_KEY", key.as_str()), ("ORDO_AGE_IDENTITY", id.to_str().unwrap())] {
+    for (var, value) in [
+        ("ORDO_AGE_KEY", key.as_str()),
+        ("ORDO_AGE_IDENTITY", id.to_str().unwrap()),
+    ] {
         for format in ["human", "json"] {
             let out = p
                 .test()
@@ -113,7 +119,8 @@ fn a_printed_private_key_is_masked() {
 /// without a word. It is still used, with a warning that says how to fix it.
 #[test]
 fn a_key_file_others_can_read_is_warned_about() {
-    let (p, _) = with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
+    let (p, _) =
+        with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
     let id = p.path("id.age");
     let show = |mode: u32| {
         std::fs::set_permissions(&id, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -137,7 +144,12 @@ fn a_key_file_others_can_read_is_warned_about() {
         .args(&["plan", "test"])
         .env("ORDO_AGE_IDENTITY", id.to_str().unwrap())
         .run();
-    assert_eq!(out.stderr.matches("is accessible by others (mode 0640)").count(), 1, "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("is accessible by others (mode 0640)").count(),
+        1,
+        "{}",
+        out.stderr
+    );
 }
 
 /// A value no message of ordo's contains any 5 characters of.
@@ -161,7 +173,11 @@ fn pieces_shown(text: &str, secret: &str) -> Vec<String> {
 #[track_caller]
 fn assert_no_piece(what: &str, text: &str, secret: &str) {
     let shown = pieces_shown(text, secret);
-    assert!(shown.is_empty(), "{what} shows {shown:?} of the secret:\n{}", tail(text));
+    assert!(
+        shown.is_empty(),
+        "{what} shows {shown:?} of the secret:\n{}",
+        tail(text)
+    );
 }
 
 /// The end of a long text, for failure messages.
@@ -199,7 +215,11 @@ s.component("x", |c| {{
             .run();
         let all = format!("{}{}", out.stdout, out.stderr);
         // miette may wrap the line after the `…` of the cut.
-        assert!(all.contains("…") && all.contains("[redacted]xxxx"), "{}", &all[..all.len().min(3000)]);
+        assert!(
+            all.contains("…") && all.contains("[redacted]xxxx"),
+            "{}",
+            &all[..all.len().min(3000)]
+        );
         assert_no_piece("a failing step's output", &all, ROTATING);
     }
 }
@@ -208,9 +228,13 @@ s.component("x", |c| {{
 /// stream.
 #[test]
 fn a_secret_cut_by_the_window_of_ordo_run_is_masked() {
-    let (p, key) = with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
+    let (p, key) =
+        with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
     p.set_secret("test", "pw", ROTATING);
-    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("ORDO_AGE_KEY", &key)
+        .run();
     // The secret, then a megabyte less 12 bytes: the window starts inside it.
     let command = format!(
         "printf '%s' \"$(cat deployment/s/pw)\"; head -c {} /dev/zero | tr '\\0' x",
@@ -222,7 +246,11 @@ fn a_secret_cut_by_the_window_of_ordo_run_is_masked() {
             .args(&["run", "test", "--format", format, "--", &command])
             .env("ORDO_AGE_KEY", &key)
             .run();
-        assert!(out.stdout.contains("…[redacted]xxxx"), "{}", &out.stdout[..300.min(out.stdout.len())]);
+        assert!(
+            out.stdout.contains("…[redacted]xxxx"),
+            "{}",
+            &out.stdout[..300.min(out.stdout.len())]
+        );
         assert_no_piece("`ordo run`'s output", &out.stdout, ROTATING);
     }
 }
@@ -259,7 +287,10 @@ s.component("x", |c| {
         // (JSON leaves the failed command's output out of the step's problem.)
         assert!(format == "json" || all.contains("…[redacted]"), "{all}");
         for line in &lines {
-            assert!(!all.contains(&line[..8]), "a failing step's last lines show `{line}`:\n{all}");
+            assert!(
+                !all.contains(&line[..8]),
+                "a failing step's last lines show `{line}`:\n{all}"
+            );
         }
         let out = p
             .test()
@@ -268,19 +299,34 @@ s.component("x", |c| {
             .stdout_contains("[redacted]")
             .run();
         for line in &lines {
-            assert!(!out.stdout.contains(&line[..8]), "`ordo run` shows `{line}`:\n{}", out.stdout);
+            assert!(
+                !out.stdout.contains(&line[..8]),
+                "`ordo run` shows `{line}`:\n{}",
+                out.stdout
+            );
         }
     }
 }
 
 fn git(p: &Project, args: &[&str]) {
     let out = std::process::Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
         .args(args)
         .current_dir(p.root())
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Issue "Trustworthy unattended", item 12: after `ordo secrets set` and before
@@ -289,20 +335,31 @@ fn git(p: &Project, args: &[&str]) {
 /// masked too: before the new one is committed, and after.
 #[test]
 fn the_earlier_value_of_a_rotated_secret_is_masked() {
-    let (p, key) = with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
+    let (p, key) =
+        with_key("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"pw\", secret(\"pw\"))); });\n");
     let (old, new) = ("old-Zq7-Kp2w-Vx9m", "new-Lr4t-Hb8n-Cd3f");
     p.set_secret("test", "pw", old);
     std::fs::remove_file(p.path("id.age")).unwrap();
     git(&p, &["init", "-q"]);
     git(&p, &["add", "-A"]);
     git(&p, &["commit", "-qm", "first value"]);
-    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("ORDO_AGE_KEY", &key)
+        .run();
     p.set_secret("test", "pw", new);
     let run = |when: &str| {
         for format in ["human", "json"] {
             let out = p
                 .test()
-                .args(&["run", "test", "--format", format, "--", "cat deployment/s/pw; echo; echo end"])
+                .args(&[
+                    "run",
+                    "test",
+                    "--format",
+                    format,
+                    "--",
+                    "cat deployment/s/pw; echo; echo end",
+                ])
                 .env("ORDO_AGE_KEY", &key)
                 .stdout_contains("[redacted]")
                 .stdout_contains("end")
@@ -314,7 +371,10 @@ fn the_earlier_value_of_a_rotated_secret_is_masked() {
     git(&p, &["commit", "-qam", "rotated"]);
     run("after the new value is committed");
     // Deployed, the host holds the new value, masked as ever.
-    p.test().args(&["deploy", "test", "--yes"]).env("ORDO_AGE_KEY", &key).run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("ORDO_AGE_KEY", &key)
+        .run();
     let out = p
         .test()
         .args(&["run", "test", "--", "cat deployment/s/pw"])

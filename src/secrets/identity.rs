@@ -220,7 +220,11 @@ impl Identities {
 
 /// `text` as one shell word, for a command the user can paste.
 fn shell_word(text: &str) -> String {
-    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b)) {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))

@@ -269,8 +269,14 @@ mod tests {
     #[test]
     fn a_value_with_control_characters_is_masked_as_made_visible() {
         let r = Redactor::new(["line one\r\nline\ttwo\x1b"]);
-        assert_eq!(r.redact(&visible("x line one\r\nline\ttwo\x1b y", true)), "x [redacted] y");
-        assert_eq!(r.redact(&visible("x line one\r\nline\ttwo\x1b y", false)), "x [redacted] y");
+        assert_eq!(
+            r.redact(&visible("x line one\r\nline\ttwo\x1b y", true)),
+            "x [redacted] y"
+        );
+        assert_eq!(
+            r.redact(&visible("x line one\r\nline\ttwo\x1b y", false)),
+            "x [redacted] y"
+        );
     }
 
     #[test]
@@ -290,7 +296,10 @@ mod tests {
         // Between two cuts, inside the value.
         assert_eq!(r.redact(&format!("{CUT}t-horse-b{CUT}")), "…[redacted]…");
         // A cut inside a character leaves a replacement character before the piece.
-        assert_eq!(r.redact(&format!("{CUT}\u{fffd}ttery and more")), "…[redacted] and more");
+        assert_eq!(
+            r.redact(&format!("{CUT}\u{fffd}ttery and more")),
+            "…[redacted] and more"
+        );
         // Nothing of a value at the cut: nothing masked but the mark.
         assert_eq!(r.redact(&format!("{CUT}plain text")), "…plain text");
         // Whitespace alone is no piece worth a mask, nor are two characters.

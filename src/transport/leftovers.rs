@@ -101,7 +101,14 @@ mod tests {
     fn names_of_leftovers() {
         assert!(parse("ordo-4242-0123456789ab").is_some_and(|l| l.control && l.pid == 4242));
         assert!(parse("ordo-cwd-4242-1a2b-0").is_some_and(|l| !l.control && l.pid == 4242));
-        for other in ["ordo-test123", "ordo-4242-xyz", "ordo-1-0123456789ab", "ordo-4242-0123", "ordo-sshdAbc", "tmp.x"] {
+        for other in [
+            "ordo-test123",
+            "ordo-4242-xyz",
+            "ordo-1-0123456789ab",
+            "ordo-4242-0123",
+            "ordo-sshdAbc",
+            "tmp.x",
+        ] {
             assert!(parse(other).is_none(), "{other}");
         }
     }

@@ -192,7 +192,8 @@ impl<'a> Capture<'a> {
                 self.dropped += partial as u64;
             }
         }
-        let mut text = String::from_utf8(self.kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let mut text =
+            String::from_utf8(self.kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if self.dropped > 0 {
             // The cut may have split a secret: marked for the redactor.
             text.insert(0, crate::text::CUT);

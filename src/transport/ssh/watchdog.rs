@@ -15,8 +15,8 @@
 //! prelude's watchdog on each host stops what still ran there. After a normal
 //! run the masters are closed already, and the watchdog just exits.
 
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Mutex;
 
