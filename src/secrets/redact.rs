@@ -122,8 +122,19 @@ impl Needles {
     /// `cut_after`, also the longest piece of a needle at that edge.
     fn mask(&self, text: &str, cut_before: bool, cut_after: bool) -> String {
         let mut spans: Vec<(usize, usize)> = Vec::new();
-        if let Some(finder) = &self.finder {
-            spans.extend(finder.find_overlapping_iter(text).map(|m| (m.start(), m.end())));
+        match &self.finder {
+            Some(finder) => spans.extend(finder.find_overlapping_iter(text).map(|m| (m.start(), m.end()))),
+            // No automaton (too many values for one): slower, never less.
+            None => {
+                for n in &self.all {
+                    let mut from = 0;
+                    while let Some(at) = text[from..].find(n.as_str()) {
+                        let start = from + at;
+                        spans.push((start, start + n.len()));
+                        from = start + text[start..].chars().next().map_or(1, char::len_utf8);
+                    }
+                }
+            }
         }
         if cut_before {
             // A cut inside a character leaves replacement characters first.
@@ -284,6 +295,10 @@ mod tests {
         let r = Redactor::new(["abcdef", "xyzabc", "defghi"]);
         assert_eq!(r.redact("1 xyzabcdefghi 2"), "1 [redacted] 2");
         assert_eq!(r.redact("abcdefabcdef"), "[redacted]");
+        // The same without the automaton.
+        r.inner.write().unwrap().finder = None;
+        assert_eq!(r.redact("1 xyzabcdefghi 2"), "1 [redacted] 2");
+        assert_eq!(r.redact("é abcdef é"), "é [redacted] é");
     }
 
     #[test]
