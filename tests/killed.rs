@@ -246,3 +246,61 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
         control[0].display()
     );
 }
+
+/// On a `local` host the scripts stop when ordo is killed (their watchdog sees
+/// their parent gone) and their exit traps remove their private directories; the
+/// working directory of a host that has no home yet is left, and the next run
+/// removes it.
+#[test]
+fn a_killed_ordos_local_scripts_stop_and_the_next_run_removes_their_working_directory() {
+    let tmp = tempfile::Builder::new()
+        .prefix("ordo-killed")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let flag = tmp.path().join("hold");
+    let marker = tmp.path().join("guard-pid");
+    let scratch = tmp.path().join("t");
+    std::fs::create_dir(&scratch).unwrap();
+    // The guard holds the probe (run before the host's home exists) while `hold` exists.
+    let service = format!(
+        "let s = service(\"s\");\ns.component(\"x\", |c| {{ c.add(command(\"hold\", #{{ run: \"true\", unless: \"if [ -e {flag} ]; then echo $$ > {marker}; sleep 300; fi; false\" }})); }});\n",
+        flag = flag.display(),
+        marker = marker.display()
+    );
+    let p = crate::support::single_host(&service).build();
+    std::fs::write(&flag, "").unwrap();
+    let tmpdir = scratch.to_str().unwrap();
+    let mut ordo = spawn(&p, &["plan", "test"], &[("TMPDIR", tmpdir)]);
+    let pid = ordo.id();
+    wait_until(Duration::from_secs(30), &|| "the guard did not start".into(), &|| {
+        std::fs::read_to_string(&marker).is_ok_and(|t| t.ends_with('\n'))
+    });
+    let guard: u32 = std::fs::read_to_string(&marker).unwrap().trim().parse().unwrap();
+    let private = || entries(&scratch, "tmp.", None);
+    assert!(!private().is_empty(), "the probe's private directory");
+    ordo.kill().unwrap();
+    ordo.wait().unwrap();
+    wait_until(
+        Duration::from_secs(5),
+        &|| format!("the guard {guard} still runs"),
+        &|| !Path::new(&format!("/proc/{guard}")).exists(),
+    );
+    wait_until(
+        Duration::from_secs(5),
+        &|| format!("the scripts' directories are left: {:?}", private()),
+        &|| private().is_empty(),
+    );
+    let left = entries(&scratch, &format!("ordo-cwd-{pid}-"), None);
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed run's working directory: {:?}",
+        entries(&scratch, "", None)
+    );
+    std::fs::remove_file(&flag).unwrap();
+    let out = spawn(&p, &["plan", "test"], &[("TMPDIR", tmpdir)])
+        .wait_with_output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!left[0].exists(), "not removed by the next run: {}", left[0].display());
+}
