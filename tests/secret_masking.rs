@@ -6,7 +6,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use crate::support::{Project, single_host};
+use crate::support::sshd::TestHosts;
+use crate::support::{Project, Test, single_host};
 
 /// A local host `h` whose component writes what its command, its guard and a
 /// custom step see in their environment, and starts a daemon that does the same.
@@ -203,13 +204,20 @@ s.component("x", |c| {{
 "#,
         4000 - 12
     );
-    let p = single_host(&service).build();
-    let key = p.age_recipient("test");
-    p.set_secret("test", "pw", ROTATING);
+    // Over ssh: the window is cut on the host.
+    let hosts = TestHosts::start(&["t1"]);
+    let p = Test::new()
+        .service(&service)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("x")
+        .build();
+    let key = p.age_recipient("prod");
+    p.set_secret("prod", "pw", ROTATING);
     for format in ["human", "json"] {
         let out = p
             .test()
-            .args(&["deploy", "test", "--yes", "--format", format])
+            .args(&["deploy", "prod", "--yes", "--format", format])
             .env("ORDO_AGE_KEY", &key)
             .status(1)
             .run();
