@@ -55,6 +55,9 @@ pub fn run(cli: Cli) -> ExitCode {
     // Every secret the run decrypts joins this redactor before anything can print
     // it; the reporter and the problem renderer below mask through it.
     let redactor = Redactor::default();
+    // The private key given in ORDO_AGE_KEY / ORDO_AGE_IDENTITY is a secret from
+    // the start, whether or not this run decrypts anything.
+    redactor.add(crate::secrets::key_material().iter().map(|k| k.as_bytes()));
     let reporter: Arc<dyn Reporter> = Arc::new(Redacting::new(renderer, redactor.clone()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

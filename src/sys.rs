@@ -4,6 +4,12 @@
 
 use sha2::{Digest, Sha256};
 
+/// The variables that hold (`ORDO_AGE_KEY`) or point at (`ORDO_AGE_IDENTITY`) the
+/// private key secrets are decrypted with. ordo reads them when it starts and
+/// removes them from its environment, so that no process it starts inherits them
+/// (`secrets::keep_key_variables`).
+pub const KEY_VARIABLES: [&str; 2] = ["ORDO_AGE_IDENTITY", "ORDO_AGE_KEY"];
+
 /// The login name of whoever runs ordo.
 pub fn current_user() -> String {
     if let Ok(u) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {

@@ -1,5 +1,29 @@
 //! Text for people: untrusted bytes made visible, plurals.
 
+/// Marks the place where ordo cut a window out of longer text (the tail of a
+/// command's output, the last lines of an error): a secret may have been cut
+/// there. The redactor (`secrets::Redactor`) masks the piece of a secret next to
+/// it and shows it as `…`; nothing shows the mark itself. A character of Unicode's
+/// private use area, like the secret tokens.
+pub const CUT: char = '\u{E002}';
+
+/// The last `n` lines of `text` (without trailing blank space), as they are (line
+/// ends included), with [`CUT`] in front when lines were left out.
+pub fn last_lines(text: &str, n: usize) -> String {
+    let text = text.trim_end();
+    if n == 0 {
+        return if text.is_empty() {
+            String::new()
+        } else {
+            CUT.to_string()
+        };
+    }
+    match text.match_indices('\n').rev().nth(n - 1) {
+        Some((at, _)) => format!("{CUT}{}", &text[at + 1..]),
+        None => text.to_string(),
+    }
+}
+
 /// `text` with control characters replaced by visible escapes (`\u{1b}`), so bytes
 /// from a host (file contents, link targets, command output) cannot move the cursor,
 /// clear the screen or forge lines on a terminal. With `lines`, newlines and tabs
@@ -48,5 +72,17 @@ mod tests {
         assert_eq!(visible("plain", false), "plain");
         assert_eq!(plural(1, "host"), "1 host");
         assert_eq!(plural(2, "host"), "2 hosts");
+    }
+
+    #[test]
+    fn last_lines_marks_the_cut() {
+        assert_eq!(last_lines("a\nb\nc\n\n", 2), format!("{CUT}b\nc"));
+        assert_eq!(last_lines("a\nb", 2), "a\nb");
+        assert_eq!(
+            last_lines("a\r\nb\r\nc\r\n", 2),
+            format!("{CUT}b\r\nc"),
+            "line ends stay"
+        );
+        assert_eq!(last_lines("", 2), "");
     }
 }

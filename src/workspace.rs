@@ -112,9 +112,10 @@ impl Workspace {
         if !store.exists() || store.names().is_ok_and(|n| n.is_empty()) {
             return;
         }
-        let decrypted = crate::secrets::Identities::discover().and_then(|ids| store.decrypt_all(&ids));
+        let decrypted = crate::secrets::Identities::discover()
+            .and_then(|ids| crate::secrets::decrypt_masked(&store, &ids, &self.redactor));
         match decrypted {
-            Ok(secrets) => self.redactor.add(secrets.all().map(|v| v.expose().to_vec())),
+            Ok(_) => {}
             Err(p) => self.reporter.event(&Event::Notice {
                 host: None,
                 level: crate::report::Level::Warning,

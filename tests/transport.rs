@@ -257,7 +257,8 @@ fn output_is_limited_over_ssh() {
     let total: usize = (1..=100_000).map(|n: u32| n.to_string().len() + 1).sum();
     assert_eq!(
         (out.stdout.as_str(), out.stdout_dropped),
-        ("99999\n100000\n", (total - 13) as u64)
+        ("\u{e002}99999\n100000\n", (total - 13) as u64),
+        "the kept tail, marked where it was cut"
     );
     let whole = ExecOptions::default().output(OutputPolicy::Whole { max_bytes: 1024 * 1024 });
     let err = r

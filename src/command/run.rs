@@ -8,7 +8,6 @@ use crate::cli::RunArgs;
 use crate::exec::{HostRun, fan_out};
 use crate::problem::Problems;
 use crate::report::{Event, Stream};
-use crate::text::visible;
 use crate::workspace::Workspace;
 
 pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Problems> {
@@ -58,13 +57,7 @@ pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Prob
                             line: format!("… ({dropped} bytes before these lines not kept)"),
                         });
                     }
-                    for line in text.lines() {
-                        ws.reporter.event(&Event::Output {
-                            host: host.clone(),
-                            stream,
-                            line: visible(line, true),
-                        });
-                    }
+                    ws.reporter.output(&host, stream, text);
                 }
             }
             Err(p) => {

@@ -40,10 +40,10 @@ use crate::problem::{Kind, Problem};
 use crate::source::Span;
 use crate::text::visible;
 
-/// The last lines of a command's output, made safe to print.
+/// The last lines of a command's output, made safe to print (the cut marked for
+/// the redactor).
 pub(crate) fn tail(text: &str) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    visible(&lines[lines.len().saturating_sub(10)..].join("\n"), true)
+    visible(&crate::text::last_lines(text, 10), true)
 }
 
 /// A step ordo adds on its own: the removal of a path it created and no step

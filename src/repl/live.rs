@@ -317,13 +317,7 @@ impl Live for LiveHosts {
                     error: result.error.clone(),
                 });
                 for (stream, text) in [(Stream::Stdout, &result.stdout), (Stream::Stderr, &result.stderr)] {
-                    for line in text.lines() {
-                        self.reporter.event(&Event::Output {
-                            host: host.clone(),
-                            stream,
-                            line: visible(line, true),
-                        });
-                    }
+                    self.reporter.output(&host, stream, text);
                 }
                 out.push(result);
             }
@@ -407,8 +401,7 @@ impl Live for LiveHosts {
 }
 
 fn exec_tail(text: &str) -> String {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+    let tail = crate::text::last_lines(text, 10);
     if tail.is_empty() {
         "(nothing)".into()
     } else {

@@ -333,6 +333,19 @@ fn change_word<S: Serializer>(change: &Option<Change>, s: S) -> Result<S::Ok, S:
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
 
+    /// One stream of a command's output, whole, as [`Event::Output`] lines (control
+    /// characters made visible). Whole, so that redaction sees a secret that spans
+    /// lines before the text is split (`Redacting` masks it here first).
+    fn output(&self, host: &str, stream: Stream, text: &str) {
+        for line in text.lines() {
+            self.event(&Event::Output {
+                host: host.to_string(),
+                stream,
+                line: crate::text::visible(line, true),
+            });
+        }
+    }
+
     /// Waits until everything written has reached its destination.
     fn flush(&self) {}
 }

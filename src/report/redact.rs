@@ -5,7 +5,9 @@
 //! wraps the reporter and masks every known secret value in every text field of
 //! every event, in the forms a command is likely to echo it (as is, base64,
 //! URL-encoded), before any renderer sees it. `app` passes problems through the same
-//! [`Redactor`].
+//! [`Redactor`]. A command's output comes as whole streams ([`Reporter::output`]),
+//! masked before it is split into lines, so a secret that spans lines (a key file)
+//! is masked too.
 
 use std::sync::Arc;
 
@@ -27,6 +29,11 @@ impl Redacting {
 impl Reporter for Redacting {
     fn event(&self, event: &Event) {
         self.inner.event(&event.map_text(&|t| self.redactor.redact(t)));
+    }
+
+    /// Masked as a whole, then split: a secret spanning lines is masked whole.
+    fn output(&self, host: &str, stream: super::Stream, text: &str) {
+        self.inner.output(host, stream, &self.redactor.redact(text));
     }
 
     fn flush(&self) {

@@ -172,8 +172,7 @@ fn failed(host: &str, cmd: &str, out: &RunOutput) -> Problem {
     } else {
         &out.stderr
     };
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+    let tail = crate::text::last_lines(text, TAIL_LINES);
     let shown = if tail.is_empty() {
         "(no output)".to_string()
     } else {

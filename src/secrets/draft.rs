@@ -101,6 +101,8 @@ impl Draft {
             .arg(format!("{editor} \"$@\""))
             .arg(&editor)
             .arg(&self.path)
+            .env_remove(super::KEY_VARIABLES[0])
+            .env_remove(super::KEY_VARIABLES[1])
             .status()
             .map_err(|e| Problem::new(Kind::Secrets, format!("cannot start the editor `{editor}`: {e}")))?;
         if !status.success() {

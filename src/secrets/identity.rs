@@ -10,7 +10,11 @@
 //!
 //! All that load are tried together. A variable that is set but unusable is an error
 //! at once (it was asked for explicitly); a default file that is missing or unusable
-//! is only noted.
+//! is only noted. A key file that others may read is used, with a warning (ssh
+//! refuses such a file; ordo says so instead, once per file and run).
+//!
+//! The variables are read as they were when ordo started (`key_env.rs`): by now
+//! they are gone from the environment.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -34,6 +38,10 @@ pub struct Identities {
     loaded: Vec<Loaded>,
     /// (where, what happened) for every source, in order.
     tried: Vec<(String, String)>,
+    /// The private keys' text, for the redactor.
+    material: Vec<Zeroizing<String>>,
+    /// Key files others may read, as warnings for the user.
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Identities {
@@ -47,14 +55,20 @@ type Parsed = Vec<(String, Box<dyn age::Identity + Send + Sync>)>;
 impl Identities {
     /// Looks in the documented order (module docs). Fails when nothing usable was
     /// found, naming every place it looked.
+    /// Key files that others may read are used, and said on stderr (once per file
+    /// and run), as ssh would.
     pub fn discover() -> Result<Identities, Problem> {
-        Self::discover_with(&|k| std::env::var_os(k))
+        let ids = Self::discover_with(&|k| super::key_env::key_variable(k))?;
+        warn_once(&ids.warnings);
+        Ok(ids)
     }
 
     pub(crate) fn discover_with(env: &dyn Fn(&str) -> Option<OsString>) -> Result<Identities, Problem> {
         let mut ids = Identities {
             loaded: Vec::new(),
             tried: Vec::new(),
+            material: Vec::new(),
+            warnings: Vec::new(),
         };
         let set = |k: &str| env(k).filter(|v| !v.is_empty());
 
@@ -69,6 +83,8 @@ impl Identities {
                 })?;
                 let parsed = parse_identities(&text, &path.display().to_string())
                     .map_err(|why| Problem::new(Kind::Secrets, format!("{origin}: {why}")))?;
+                ids.check_private(&path);
+                ids.material.extend(super::key_env::secret_lines(&text));
                 ids.add(origin, parsed);
             }
         }
@@ -80,6 +96,7 @@ impl Identities {
                     Problem::new(Kind::Secrets, format!("ORDO_AGE_KEY: {why}"))
                         .help("ORDO_AGE_KEY holds the private key itself: the `AGE-SECRET-KEY-1…` line that `ordo secrets keygen` prints")
                 })?;
+                ids.material.extend(super::key_env::secret_lines(&text));
                 ids.add("ORDO_AGE_KEY".into(), parsed);
             }
         }
@@ -107,7 +124,11 @@ impl Identities {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => ids.tried.push((origin, "not found".into())),
                 Err(e) => ids.tried.push((origin, format!("cannot read: {e}"))),
                 Ok(text) => match parse_identities(&text, &origin) {
-                    Ok(parsed) => ids.add(origin, parsed),
+                    Ok(parsed) => {
+                        ids.check_private(&path);
+                        ids.material.extend(super::key_env::secret_lines(&text));
+                        ids.add(origin, parsed);
+                    }
                     Err(why) => ids.tried.push((origin, why)),
                 },
             }
@@ -129,9 +150,39 @@ impl Identities {
         let mut ids = Identities {
             loaded: Vec::new(),
             tried: Vec::new(),
+            material: super::key_env::secret_lines(text),
+            warnings: Vec::new(),
         };
         ids.add(origin.to_string(), parsed);
         Ok(ids)
+    }
+
+    /// The private keys as text (key lines; an SSH key whole): what output must
+    /// never show, like the secrets they open.
+    pub fn key_material(&self) -> impl Iterator<Item = &str> {
+        self.material.iter().map(|m| m.as_str())
+    }
+
+    /// Warnings about the key files used (others may read them).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// A key file that others may read (or write) is noted, as ssh's "UNPROTECTED
+    /// PRIVATE KEY FILE" would: anyone with that access can decrypt the secrets.
+    fn check_private(&mut self, path: &std::path::Path) {
+        use std::os::unix::fs::PermissionsExt;
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            self.warnings.push(format!(
+                "the private key file {} is accessible by others (mode {mode:04o}): anyone who can read it can decrypt the secrets; make it private with `chmod 600 {}`",
+                path.display(),
+                shell_word(&path.display().to_string())
+            ));
+        }
     }
 
     fn add(&mut self, origin: String, parsed: Parsed) {
@@ -164,6 +215,33 @@ impl Identities {
         let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
         reader.read_to_end(&mut out)?;
         Ok(SecretBytes(out))
+    }
+}
+
+/// `text` as one shell word, for a command the user can paste.
+fn shell_word(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@".contains(&b))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// Writes each warning to stderr once per run: identities are discovered by
+/// every command that decrypts, from contexts without a reporter (`ordo secrets`).
+fn warn_once(warnings: &[String]) {
+    use std::io::Write;
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for w in warnings {
+        if !said.contains(w) {
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
+            said.push(w.clone());
+        }
     }
 }
 

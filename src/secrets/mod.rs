@@ -17,7 +17,9 @@
 
 mod draft;
 mod format;
+mod history;
 mod identity;
+mod key_env;
 mod lock;
 mod recipients;
 mod redact;
@@ -26,12 +28,14 @@ mod vault;
 mod write;
 
 pub use draft::Draft;
+pub use history::MAX_COMMITS;
 pub use identity::{Identities, generate_identity};
+pub use key_env::{KEY_VARIABLES, keep_key_variables, key_material};
 pub use lock::SecretsLock;
 pub use recipients::{RecipientsFile, Removed};
 pub use redact::{MASK, Redactor, show_tokens};
 pub use store::{Names, SecretStore, Written};
-pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, has_token, shell_quote, token};
+pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, decrypt_masked, has_token, shell_quote, token};
 
 pub(crate) use format::{parse_plain, render_plain};
 

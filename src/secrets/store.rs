@@ -74,6 +74,11 @@ impl SecretStore {
         &self.env
     }
 
+    /// The project's root directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// `secrets/<env>.secrets`
     pub fn values_path(&self) -> PathBuf {
         self.root.join("secrets").join(format!("{}.secrets", self.env))

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::redact::{Redactor, show_tokens};
-use super::{Identities, Names, SecretStore, Secrets};
+use super::{Identities, Names, SecretBytes, SecretStore, Secrets};
 use crate::problem::{Kind, Problem};
 
 pub const TOKEN_OPEN: char = '\u{E000}';
@@ -204,11 +204,22 @@ impl Vault {
         }
         let ids = Identities::discover()?;
         let _lock = self.store.lock("deploying")?;
-        let secrets = Arc::new(self.store.decrypt_all(&ids)?);
-        self.redactor.add(secrets.all().map(|v| v.expose().to_vec()));
+        let secrets = Arc::new(decrypt_masked(&self.store, &ids, &self.redactor)?);
         *plain = Some(secrets.clone());
         Ok(secrets)
     }
+}
+
+/// Decrypts the environment's secrets and teaches `redactor` everything output
+/// must not show (docs/secrets.md, "What output masks"): the private keys, every
+/// value and file, and their earlier values in git (`history.rs`) — these still
+/// sit on hosts until the next deploy.
+pub fn decrypt_masked(store: &SecretStore, ids: &Identities, redactor: &Redactor) -> Result<Secrets, Problem> {
+    redactor.add(ids.key_material());
+    let secrets = store.decrypt_all(ids)?;
+    redactor.add(secrets.all().map(SecretBytes::expose));
+    redactor.add(store.earlier_values(ids).iter().map(SecretBytes::expose));
+    Ok(secrets)
 }
 
 fn broken() -> Problem {

@@ -25,9 +25,15 @@ const INLINE_TEXT: usize = 64 * 1024;
 const MV_CHUNK_FILES: usize = 500;
 const MV_CHUNK_BYTES: usize = 64 * 1024;
 
+/// The last bytes of a step's output that a failure (or a migration's output)
+/// reports. `fail` and `out` send one byte more, so that a cut shows (see
+/// [`super::window`]).
+const OUTPUT_WINDOW: usize = 4000;
+
 /// The core of every apply script. `$O` collects the output of the running step;
-/// `fail` reports its tail (base64) and stops the script; the exit trap removes
-/// every staging directory that is left, with one `rm`. `$P` is a running `timeout` (a command):
+/// `fail` reports its tail (base64, [`OUTPUT_WINDOW`] + 1 bytes) and stops the
+/// script; the exit trap removes every staging directory that is left, with one
+/// `rm`. `$P` is a running `timeout` (a command):
 /// GNU timeout puts itself in a process group of its own, out of reach of the
 /// signal that stops the script's group, so the signal trap passes it on (timeout
 /// then stops its whole group).
@@ -41,9 +47,9 @@ trap 'set --; if [ -f "$T/stages" ]; then while IFS= read -r d; do [ ! -d "$d" ]
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
 : > "$O"
-fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4000 "$O" | base64 -w0; echo; exit 1; }
+fail() { printf '%s fail %s ' "$1" "$2"; tail -c 4001 "$O" | base64 -w0; echo; exit 1; }
 say() { printf '%s\n' "$2" > "$O"; fail "$1" 1; }
-out() { printf '%s out ' "$1"; tail -c 4000 "$O" | base64 -w0; echo; }
+out() { printf '%s out ' "$1"; tail -c 4001 "$O" | base64 -w0; echo; }
 pd() { [ -d "$2" ] || { umask 022; mkdir -p -- "$2" > "$O" 2>&1; r=$?; umask 077; [ $r = 0 ] || fail "$1" 1; }; }
 sg() { pd "$1" "$2"; S=$(mktemp -d -- "$2/.ordo-stage.XXXXXXXX" 2>"$O") || fail "$1" 1; printf '%s\n' "$S" >> "$T/stages"; }
 nw() { case $2 in u*) umask "${2#u}"; : > "$1"; r=$?; umask 077; return $r ;; *) : > "$1" && chmod -- "$2" "$1" ;; esac; }
@@ -408,7 +414,7 @@ pub fn parse(stdout: &str) -> Report {
                 let text = parts
                     .next()
                     .and_then(super::decode)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map(|b| super::window(b, OUTPUT_WINDOW, super::Keep::End))
                     .unwrap_or_default();
                 report.outputs.push((id, text));
             }
@@ -417,7 +423,7 @@ pub fn parse(stdout: &str) -> Report {
                 let output = parts
                     .next()
                     .and_then(super::decode)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map(|b| super::window(b, OUTPUT_WINDOW, super::Keep::End))
                     .unwrap_or_default();
                 report.steps.push((id, Outcome::Failed { code, output }));
             }

@@ -65,6 +65,41 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(text.trim()).ok()
 }
 
+/// Which end of a text a host-side window keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// `tail -c <window + 1>`: the end.
+    End,
+    /// `head -c <window + 1>`: the start.
+    Start,
+}
+
+/// Text a script sent as a window of `window` bytes, asked for with one byte
+/// more (`tail -c`/`head -c` of `window + 1`) so that a cut shows: then the extra
+/// byte and a character split by the cut are dropped, and the cut is marked with
+/// [`CUT`](crate::text::CUT) for the redactor (a secret may have been cut there).
+pub(crate) fn window(mut bytes: Vec<u8>, window: usize, keep: Keep) -> String {
+    if bytes.len() <= window {
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let cut = crate::text::CUT;
+    match keep {
+        Keep::End => {
+            bytes.drain(..bytes.len() - window);
+            // Continuation bytes of a character that started before the cut.
+            let partial = bytes.iter().take(3).take_while(|&&b| b & 0xc0 == 0x80).count();
+            format!("{cut}{}", String::from_utf8_lossy(&bytes[partial..]))
+        }
+        Keep::Start => {
+            bytes.truncate(window);
+            let text = String::from_utf8_lossy(&bytes);
+            // A character the cut split shows as one replacement character at the end.
+            let text = text.strip_suffix('\u{fffd}').unwrap_or(&text);
+            format!("{text}{cut}")
+        }
+    }
+}
+
 /// Octal text of a mode for `chmod`/`mkdir -m`.
 pub fn mode(mode: u32) -> String {
     format!("{mode:04o}")
@@ -73,6 +108,18 @@ pub fn mode(mode: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_marks_its_cut() {
+        use crate::text::CUT;
+        assert_eq!(window(b"abc".to_vec(), 3, Keep::End), "abc");
+        assert_eq!(window(b"abcd".to_vec(), 3, Keep::End), format!("{CUT}bcd"));
+        assert_eq!(window(b"abcd".to_vec(), 3, Keep::Start), format!("abc{CUT}"));
+        // A character split by the cut is left out.
+        assert_eq!(window("aé".as_bytes().to_vec(), 1, Keep::End), format!("{CUT}"));
+        assert_eq!(window("xéab".as_bytes().to_vec(), 3, Keep::End), format!("{CUT}ab"));
+        assert_eq!(window("aéb".as_bytes().to_vec(), 2, Keep::Start), format!("a{CUT}"));
+    }
 
     #[test]
     fn quoting_survives_every_character() {

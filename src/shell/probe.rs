@@ -213,7 +213,7 @@ impl ProbeScript {
         }
         // Errors other than "does not exist" mean the answer is incomplete.
         s.push_str(
-            "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' -e 'Not a directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4000 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
+            "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' -e 'Not a directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4001 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
         );
         for (key, (render, items)) in &self.gathered {
             let _ = writeln!(
@@ -361,7 +361,8 @@ impl Facts {
                     }
                 }
                 "E" => {
-                    let text = String::from_utf8_lossy(&decode(rest, line)?).into_owned();
+                    // 4,000 bytes; one more shows a cut (`super::window`).
+                    let text = super::window(decode(rest, line)?, 4000, super::Keep::Start);
                     return Err(ProbeError(format!(
                         "the host could not inspect every managed path:\n{}",
                         text.trim_end()

@@ -61,6 +61,9 @@ impl Local {
         command
             .current_dir(scratch.as_ref().map_or(self.home.as_path(), |s| s.0.as_path()))
             .env("HOME", &self.home)
+            // `main` took them out of ordo's environment; a library user may not have.
+            .env_remove(crate::sys::KEY_VARIABLES[0])
+            .env_remove(crate::sys::KEY_VARIABLES[1])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -164,6 +167,7 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn new() -> std::io::Result<Scratch> {
         use std::os::unix::fs::DirBuilderExt;
+        super::leftovers::clean_once();
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = std::time::SystemTime::now()

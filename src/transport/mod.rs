@@ -7,6 +7,7 @@
 //! its parent.
 
 mod error;
+mod leftovers;
 mod local;
 mod options;
 mod output;

@@ -18,7 +18,8 @@ pub enum OutputPolicy {
     /// `max_bytes` is an error, and the script is stopped.
     Whole { max_bytes: u64 },
     /// Only the end matters (a user's command): keep the last `keep_bytes`, count
-    /// what was dropped before them.
+    /// what was dropped before them. A text that lost its start begins with
+    /// [`CUT`](crate::text::CUT), for the redactor.
     Tail { keep_bytes: u64 },
 }
 

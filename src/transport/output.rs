@@ -192,7 +192,12 @@ impl<'a> Capture<'a> {
                 self.dropped += partial as u64;
             }
         }
-        let text = String::from_utf8(self.kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let mut text =
+            String::from_utf8(self.kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        if self.dropped > 0 {
+            // The cut may have split a secret: marked for the redactor.
+            text.insert(0, crate::text::CUT);
+        }
         Ok(Captured {
             text,
             dropped: self.dropped,
@@ -368,12 +373,16 @@ mod tests {
         let big: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
         let pieces: Vec<&[u8]> = big.chunks(7000).collect();
         let got = run(OutputPolicy::Tail { keep_bytes: 1000 }, &pieces, None).unwrap();
-        assert_eq!(got.text.as_bytes(), &big[big.len() - 1000..]);
+        let text = got.text.strip_prefix(crate::text::CUT).expect("the cut is marked");
+        assert_eq!(text.as_bytes(), &big[big.len() - 1000..]);
         assert_eq!(got.dropped, 299_000);
         // A cut inside a character moves to the next whole one.
         let text = "é".repeat(10);
         let got = run(OutputPolicy::Tail { keep_bytes: 5 }, &[text.as_bytes()], None).unwrap();
-        assert_eq!((got.text.as_str(), got.dropped), ("éé", 16));
+        assert_eq!((got.text.as_str(), got.dropped), ("\u{e002}éé", 16));
+        // Nothing dropped, nothing marked.
+        let got = run(OutputPolicy::Tail { keep_bytes: 5 }, &[b"12345"], None).unwrap();
+        assert_eq!((got.text.as_str(), got.dropped), ("12345", 0));
     }
 
     #[test]

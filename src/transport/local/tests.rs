@@ -106,12 +106,13 @@ async fn tail_keeps_the_last_bytes_and_counts_the_dropped_ones() {
     let options = ExecOptions::default().output(OutputPolicy::Tail { keep_bytes: 20 });
     let out = local.exec("seq 1 100000; seq 1 10 >&2".into(), &options).await.unwrap();
     let total: usize = (1..=100_000).map(|n: u32| n.to_string().len() + 1).sum();
-    assert_eq!(out.stdout, "\n99998\n99999\n100000\n");
+    // Marked where it was cut (`text::CUT`), for the redactor.
+    assert_eq!(out.stdout, "\u{e002}\n99998\n99999\n100000\n");
     assert_eq!(out.stdout_dropped, (total - 20) as u64);
     // "1\n" … "10\n" is 21 bytes.
     assert_eq!(
         (out.stderr.as_str(), out.stderr_dropped),
-        ("\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", 1)
+        ("\u{e002}\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", 1)
     );
 }
 

@@ -17,7 +17,9 @@ use tokio::sync::Semaphore;
 
 mod control_dir;
 mod failure;
+mod hold;
 mod stop;
+mod watchdog;
 
 use super::error::{ExecError, Stopped, sudo_refusal};
 use super::options::ExecOptions;
@@ -28,6 +30,8 @@ use crate::problem::{Kind, Problem};
 use control_dir::ensure_control_dir;
 pub(crate) use control_dir::fresh_control_dir;
 use failure::{Failure, describe};
+pub(crate) use hold::answers as master_answers;
+use hold::{Hold, PERSIST_IDLE_SECS};
 use stop::{Remote, stop_remote};
 
 /// sshd's `MaxSessions` defaults to 10 channels per connection; past that, new
@@ -56,10 +60,6 @@ const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(200), Duration::from_
 /// instead of hanging on it forever.
 const SERVER_ALIVE: Duration = Duration::from_secs(15);
 
-/// A master left behind by a killed ordo (no `close`, no `Drop`) exits after
-/// this long without commands, instead of holding a connection forever.
-const PERSIST_IDLE_SECS: usize = 3600;
-
 pub struct Ssh {
     name: String,
     destination: String,
@@ -69,6 +69,8 @@ pub struct Ssh {
     /// Shared with running commands (each holds a clone), so the master outlives
     /// them even when `close` runs early.
     session: Mutex<Option<Arc<Session>>>,
+    /// Keeps the master alive while ordo lives, and only that long (`hold.rs`).
+    hold: Mutex<Option<Hold>>,
     slots: Semaphore,
     /// Channels for stopping timed-out or cancelled scripts, apart from `slots`:
     /// those may all be taken by the very scripts to stop.
@@ -90,6 +92,7 @@ impl Ssh {
             user: user.map(ToString::to_string),
             options,
             session: Mutex::new(None),
+            hold: Mutex::new(None),
             slots: Semaphore::new(MAX_COMMANDS),
             stop_slots: Arc::new(Semaphore::new(STOP_CHANNELS)),
         }
@@ -121,6 +124,10 @@ impl Ssh {
     }
 
     async fn open(&self) -> Result<(), Problem> {
+        super::leftovers::clean_once();
+        if let Some(base) = self.options.control_dir.parent() {
+            watchdog::ensure_watchdog(base);
+        }
         ensure_control_dir(&self.options.control_dir).map_err(|e| {
             Problem::new(
                 Kind::Connect,
@@ -131,13 +138,23 @@ impl Ssh {
         let builder = self.builder();
         let mut delays = RETRY_DELAYS.iter();
         loop {
-            let failure = match builder.connect_mux(&self.destination).await {
-                Ok(session) => {
-                    *self.session.lock().expect("session lock") = Some(Arc::new(session));
-                    return Ok(());
-                }
-                Err(e) => Failure::from_error(&e),
-            };
+            let failure =
+                match builder.connect_mux(&self.destination).await {
+                    Ok(session) => {
+                        let hold =
+                            Hold::connect(session.control_socket()).map_err(|e| {
+                                Problem::new(
+                            Kind::Connect,
+                            format!("host `{}`: cannot hold the ssh master's control connection: {e}", self.name),
+                        )
+                        .help("the master ssh process ended right after it started; `ssh -v` to the host may say why")
+                            });
+                        *self.session.lock().expect("session lock") = Some(Arc::new(session));
+                        *self.hold.lock().expect("hold lock") = Some(hold?);
+                        return Ok(());
+                    }
+                    Err(e) => Failure::from_error(&e),
+                };
             match delays.next() {
                 Some(delay) if failure.transient() => tokio::time::sleep(*delay).await,
                 _ => return Err(self.problem(failure)),
@@ -291,6 +308,9 @@ impl Transport for Ssh {
             if let Some(Ok(session)) = session.map(Arc::try_unwrap) {
                 let _ = session.close().await;
             }
+            // Running commands keep the master alive until they end; without them
+            // it exits now (closed) or seconds later.
+            drop(self.hold.lock().expect("hold lock").take());
             let _ = std::fs::remove_dir(&self.options.control_dir);
         })
     }
@@ -302,6 +322,7 @@ impl Drop for Ssh {
         // directory; do that first, so the shared control directory can go when
         // this was the last host using it (`remove_dir` fails while others are).
         drop(self.session.lock().map(|mut s| s.take()));
+        drop(self.hold.lock().map(|mut h| h.take()));
         let _ = std::fs::remove_dir(&self.options.control_dir);
     }
 }
