@@ -49,14 +49,28 @@ impl Terminal {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Types `text` literally.
+    /// Types `text` literally, and waits until the screen shows that something
+    /// arrived. A line editor may swallow keys that come while it sets up its line
+    /// (rustyline asks the terminal where the cursor is and reads the answer), more
+    /// often on a loaded machine: when nothing at all shows up, the text is sent once
+    /// more.
     pub fn type_text(&self, text: &str) {
         // tmux reads a `;` ending an argument as the end of its command.
         let escaped = match text.strip_suffix(';') {
             Some(rest) => format!("{rest}\\;"),
             None => text.to_string(),
         };
-        self.tmux(&["send-keys", "-t", "t", "-l", &escaped]);
+        let before = self.screen();
+        for _ in 0..2 {
+            self.tmux(&["send-keys", "-t", "t", "-l", &escaped]);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if self.screen() != before {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 
     /// Presses keys by tmux name: `Enter`, `Tab`, `C-c`, `C-d`, `Up`.
