@@ -4,16 +4,22 @@
 //! session made for the current line, so Ctrl-C stops what runs on the hosts and
 //! the session goes on. Hosts are connected on first use and stay connected
 //! ([`Connections`]).
+//!
+//! `plan`, `diff`, `check` and `apply` are the deploy transaction
+//! ([`Deployment`]) over the session's connections, covering only the steps asked
+//! about — one component (removals of what it created included), or the steps of
+//! an ad-hoc trial. An apply leaves the hosts' records (deployed fingerprint, the
+//! list of what ordo created) as the last deploy wrote them; what it creates is
+//! still appended to that list, so a later deploy removes what no step declares.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 
 use super::connections::Connections;
 use super::facts;
-use super::plan::{self, Confirm};
-use crate::exec::{self, HostRun, Hosts, Settings, fan_out};
+use crate::exec::{self, ApplyRequest, Catalog, Deployment, HostRun, Hosts, Keep, Request, RunStep, Settings, fan_out};
 use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::suggest::{did_you_mean, list_or_none};
@@ -23,6 +29,17 @@ use crate::script::live::{CommandResult, Live, Summary, Target};
 use crate::source::SourceMap;
 use crate::text::visible;
 use crate::transport::{CancelToken, ExecOptions};
+
+/// Whether `apply` asks before changing anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Confirm {
+    /// On the terminal.
+    Ask,
+    /// `--yes`.
+    Yes,
+    /// The input is a script: nobody to ask.
+    Refuse,
+}
 
 /// The loaded environment, as the REPL's functions see it.
 #[derive(Clone)]
@@ -176,6 +193,93 @@ impl LiveHosts {
             .help(format!("it runs on: {}", on.join(", "))))
         }
     }
+}
+
+impl LiveHosts {
+    /// The deploy transaction for the `keep` steps of `model` on `targets`: look
+    /// only, or (`apply`) lock, plan, confirm, apply and release.
+    fn deploy(&self, env: &Env, model: &Arc<Model>, plan: &Arc<Plan>, targets: &[HostId], keep: &Keep, apply: bool) -> Result<Summary, Problem> {
+        if apply && self.confirm == Confirm::Refuse {
+            return Err(refusal());
+        }
+        let started = Instant::now();
+        let settings = self.settings();
+        let hosts = self.handle.block_on(self.connect(model, targets, &settings))?;
+        let mut deployment = Deployment::begin(Request {
+            model,
+            plan,
+            hosts: &hosts,
+            reporter: self.reporter.clone(),
+            sources: &env.sources,
+            keep,
+            apply: apply.then_some(ApplyRequest {
+                break_lock: false,
+                switch_environment: false,
+                record: None,
+            }),
+            started,
+        });
+        let result = self.handle.block_on(async {
+            let prediction = tokio::select! {
+                p = deployment.predict() => p?,
+                () = settings.cancel.cancelled() => return Err(Problems::from(interrupted())),
+            };
+            self.reporter.flush();
+            let counts = prediction.counts();
+            let mut summary = Summary {
+                changes: counts.changes,
+                unchanged: counts.unchanged,
+                conflicts: counts.conflicts,
+                hosts: counts.hosts,
+                applied: None,
+            };
+            if apply {
+                summary.applied = deployment.apply(prediction, self.confirmation()).await?;
+            }
+            Ok(summary)
+        });
+        let result = self.handle.block_on(deployment.end(result));
+        self.reporter.flush();
+        result.map_err(one)
+    }
+
+    fn confirmation(&self) -> exec::Confirm {
+        match self.confirm {
+            Confirm::Yes => exec::Confirm::Yes,
+            Confirm::Refuse => exec::Confirm::Refuse(Box::new(refusal())),
+            Confirm::Ask => exec::Confirm::Ask(Arc::new(ask)),
+        }
+    }
+}
+
+fn refusal() -> Problem {
+    Problem::new(
+        Kind::Usage,
+        "refusing to apply without confirmation: the REPL reads its lines from standard input, not a terminal",
+    )
+    .help("look at what it would change with check(..) or diff(..); to apply from a script, run `ordo repl ENV --yes`")
+}
+
+/// Asks on the terminal; Ctrl-C and Ctrl-D say no.
+fn ask(prompt: &str) -> bool {
+    let Ok(mut editor) = rustyline::DefaultEditor::new() else {
+        return false;
+    };
+    matches!(editor.readline(prompt).as_deref().map(str::trim), Ok("y" | "Y" | "yes"))
+}
+
+/// The steps of `component` (its sub-components and removals of what it created
+/// included); every step when `None`.
+fn component_filter(component: Option<&str>) -> Box<Keep> {
+    let Some(component) = component.map(str::to_string) else {
+        return Box::new(|_, _| true);
+    };
+    Box::new(move |catalog: &Catalog, s: RunStep| catalog.placed_component(s) == component)
+}
+
+/// Only the steps the trial declares (not the removals on its host).
+fn declared(_: &Catalog, s: RunStep) -> bool {
+    s.is_declared()
 }
 
 /// Every command runs in the service user's home, as with `ordo run`.
@@ -374,17 +478,15 @@ impl Live for LiveHosts {
             .into_iter()
             .filter(|&h| !env.plan.per_host[h].is_empty())
             .collect();
-        let keep = plan::component_filter(component);
-        plan::preview(self, &env, &env.model, &env.plan, &targets, &keep)
+        let keep = component_filter(component);
+        self.deploy(&env, &env.model, &env.plan, &targets, &keep, false)
     }
 
     fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
         let env = self.env()?;
         let plan = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
         let id = self.host_id(&trial, host)?;
-        let steps = trial.steps.len();
-        let keep = move |_: &exec::Catalog, s: crate::model::StepId| s.index() < steps;
-        plan::preview(self, &env, &trial, &plan, &[id], &keep)
+        self.deploy(&env, &trial, &plan, &[id], &declared, false)
     }
 
     fn apply(&self, target: Target, host: Option<&str>) -> Result<Summary, Problem> {
@@ -392,15 +494,13 @@ impl Live for LiveHosts {
         match target {
             Target::Component(name) => {
                 let targets = self.component_hosts(&env.model, &name, host)?;
-                let keep = plan::component_filter(Some(&name));
-                plan::apply(self, &env, &env.model, &env.plan, &targets, &keep)
+                let keep = component_filter(Some(&name));
+                self.deploy(&env, &env.model, &env.plan, &targets, &keep, true)
             }
             Target::Trial(trial) => {
                 let p = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
                 let id = self.host_id(&trial, host.unwrap_or_default())?;
-                let steps: HashSet<usize> = (0..trial.steps.len()).collect();
-                let keep = move |_: &exec::Catalog, s: crate::model::StepId| steps.contains(&s.index());
-                plan::apply(self, &env, &trial, &p, &[id], &keep)
+                self.deploy(&env, &trial, &p, &[id], &declared, true)
             }
         }
     }

@@ -1,0 +1,270 @@
+//! The deploy transaction, one for every front end: `ordo plan`, `ordo deploy` and
+//! the REPL's `plan`, `diff`, `check` and `apply` all drive a [`Deployment`]:
+//!
+//! - [`Deployment::begin`]: the run's identity — its lock token and lock record,
+//!   its start; no round trip yet.
+//! - [`Deployment::predict`]: one probe per host, which takes the deploy lock in
+//!   the same round trip when the deployment applies; verify; the steps it covers
+//!   reported, and the `plan_done` counts.
+//! - [`Deployment::apply`]: conflicts refused, the [`Confirm`] policy asked, the
+//!   covered steps applied, the hosts' records written (a deploy) or left alone (a
+//!   partial apply), the locks released, `host_done` and the `summary`.
+//! - [`Deployment::end`]: whatever happened before (a failure, an interruption),
+//!   every lock this run may still hold is released, within a grace period.
+//!
+//! The front ends differ only in what they pass in — which steps ([`Keep`]), what
+//! the hosts record, how to confirm (a terminal prompt, the REPL's line editor,
+//! `--yes`) — and in how they connect and react to an interruption.
+//!
+//! Later parts plug in here: a deploy history would be opened once `predict` holds
+//! the locks and completed in `end`; controller-side hooks run around `apply`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::catalog::Keep;
+use super::hosts::{Hosts, unlock};
+use super::lock::LockInfo;
+use super::predict::{Locking, Prediction, predict};
+use super::schedule::{Finish, apply, report_hosts};
+use super::state::HostState;
+use crate::model::Model;
+use crate::plan::Plan;
+use crate::problem::{Kind, Problem, Problems};
+use crate::report::{Event, Level, Reporter};
+use crate::source::SourceMap;
+use crate::text::plural;
+
+/// How long releasing the locks may take at the end (after an interruption too).
+const UNLOCK_GRACE: Duration = Duration::from_secs(15);
+
+/// Whether a deployment asks before it changes anything.
+pub enum Confirm {
+    /// Apply without asking (`--yes`).
+    Yes,
+    /// Nobody to ask: a deployment with changes stops with this problem.
+    Refuse(Box<Problem>),
+    /// Ask this question: `true` applies. Answered on a blocking thread, so an
+    /// interruption meanwhile still ends the deployment and releases its locks.
+    Ask(Arc<dyn Fn(&str) -> bool + Send + Sync>),
+}
+
+/// What a deployment that applies asks of the hosts.
+pub struct ApplyRequest {
+    /// Remove the lock of a deploy that died first.
+    pub break_lock: bool,
+    /// Deploy onto hosts that another environment deployed last.
+    pub switch_environment: bool,
+    /// What each host records at the end; `None` for a partial apply (one
+    /// component or ad-hoc step, from the REPL), which leaves the records alone.
+    pub record: Option<HostState>,
+}
+
+/// What a front end asks a deployment to cover.
+pub struct Request<'a> {
+    pub model: &'a Arc<Model>,
+    pub plan: &'a Arc<Plan>,
+    /// The targeted hosts, connected.
+    pub hosts: &'a Hosts,
+    pub reporter: Arc<dyn Reporter>,
+    /// The scripts' texts, for the problems it returns.
+    pub sources: &'a SourceMap,
+    /// The steps it shows, counts and applies.
+    pub keep: &'a Keep,
+    /// `None`: look only — no lock is taken and nothing is applied.
+    pub apply: Option<ApplyRequest>,
+    /// When the front end started (the summary's duration counts from here).
+    pub started: Instant,
+}
+
+/// One deploy transaction over connected hosts.
+pub struct Deployment<'a> {
+    request: Request<'a>,
+    locking: Option<Locking>,
+    finish: Arc<Finish>,
+    /// Time spent waiting for an answer to the confirmation, which the summary's
+    /// duration leaves out.
+    waited: Duration,
+    ended: bool,
+}
+
+impl<'a> Deployment<'a> {
+    /// The run's lock token and lock record; nothing is sent yet.
+    pub fn begin(mut request: Request<'a>) -> Deployment<'a> {
+        let token = run_token();
+        let applying = request.apply.take();
+        let locking = applying.as_ref().map(|a| Locking {
+            info: LockInfo {
+                holder: crate::sys::operator(),
+                pid: std::process::id(),
+                environment: request.model.environment.clone(),
+                since: crate::sys::now_rfc3339(),
+                token: token.clone(),
+            },
+            break_lock: a.break_lock,
+            switch_environment: a.switch_environment,
+        });
+        let finish = Arc::new(Finish {
+            record: applying.and_then(|a| a.record),
+            token,
+        });
+        Deployment {
+            request,
+            locking,
+            finish,
+            waited: Duration::ZERO,
+            ended: false,
+        }
+    }
+
+    /// The plan phase: probes every host (taking its lock when the deployment
+    /// applies), verifies, reports the covered steps and the `plan_done` counts.
+    pub async fn predict(&self) -> Result<Prediction, Problems> {
+        let r = &self.request;
+        let prediction = predict(r.model, r.plan, r.hosts, &r.reporter, self.locking.as_ref(), r.keep)
+            .await
+            .map_err(|ps| self.sourced(ps))?;
+        let counts = prediction.counts();
+        r.reporter.event(&Event::PlanDone {
+            changes: counts.changes,
+            unchanged: counts.unchanged,
+            conflicts: counts.conflicts,
+            hosts: r.hosts.len(),
+        });
+        Ok(prediction)
+    }
+
+    /// Every conflict of the prediction, each at its step.
+    pub fn refuse_conflicts(&self, prediction: &Prediction) -> Result<(), Problems> {
+        let catalog = &prediction.catalog;
+        let conflicts = prediction.conflicts();
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let problems = conflicts
+            .into_iter()
+            .map(|p| {
+                let message = match &p.planned.change {
+                    crate::primitive::Change::Conflict { message } => message.clone(),
+                    _ => String::new(),
+                };
+                Problem::new(Kind::Step, format!("{}: {message}", catalog.path(p.step)))
+                    .at(catalog.span(p.step), "this step")
+                    .on_host(&catalog.model.hosts[catalog.host(p.step)].name)
+                    .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
+            })
+            .collect();
+        Err(self.sourced(Problems(problems)))
+    }
+
+    /// Applies the prediction after asking `confirm`: conflicts stop it first; a
+    /// partial apply with nothing to change stops there, a deploy goes on to record
+    /// the version. Returns how many steps changed, or `None` when nothing was
+    /// applied.
+    pub async fn apply(&mut self, prediction: Prediction, confirm: Confirm) -> Result<Option<usize>, Problems> {
+        self.refuse_conflicts(&prediction)?;
+        if self.locking.is_none() {
+            return Err(Problem::new(Kind::Step, "a deployment that looks only cannot apply (a bug in ordo)").into());
+        }
+        let counts = prediction.counts();
+        if counts.changes == 0 && self.finish.record.is_none() {
+            self.notice("nothing to apply");
+            return Ok(None);
+        }
+        if counts.changes > 0 && !self.confirmed(confirm, counts.changes, prediction.changed_hosts()).await? {
+            self.notice("nothing applied");
+            return Ok(None);
+        }
+        let r = &self.request;
+        let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
+        let mut problems = applied.problems.clone();
+        // Released before `host_done`, so its round trips are complete.
+        problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
+        report_hosts(r.hosts, &applied, &*r.reporter);
+        r.reporter.event(&Event::Summary {
+            changed: applied.changed,
+            unchanged: counts.unchanged,
+            failed: applied.failed,
+            skipped: applied.skipped,
+            hosts: r.hosts.len(),
+            duration_ms: r.started.elapsed().saturating_sub(self.waited).as_millis() as u64,
+        });
+        if problems.is_empty() {
+            Ok(Some(applied.changed))
+        } else {
+            Err(self.sourced(Problems(problems)))
+        }
+    }
+
+    /// Releases every lock this run may still hold (within [`UNLOCK_GRACE`]) and
+    /// adds what went wrong doing so to `result`.
+    pub async fn end<T>(mut self, result: Result<T, Problems>) -> Result<T, Problems> {
+        self.ended = true;
+        if self.locking.is_none() {
+            return result;
+        }
+        let r = &self.request;
+        let released = match tokio::time::timeout(UNLOCK_GRACE, unlock(r.model, r.hosts, &self.finish.token)).await {
+            Ok(ps) => ps,
+            Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
+                .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
+        };
+        if released.is_empty() {
+            return result;
+        }
+        let mut problems = result.err().map(|ps| ps.0).unwrap_or_default();
+        problems.extend(released);
+        Err(Problems(problems))
+    }
+
+    async fn confirmed(&mut self, confirm: Confirm, changes: usize, hosts: usize) -> Result<bool, Problems> {
+        let yes = match confirm {
+            Confirm::Yes => true,
+            Confirm::Refuse(p) => return Err((*p).into()),
+            Confirm::Ask(ask) => {
+                let question = format!("apply {} to {}? [y/N] ", plural(changes, "change"), plural(hosts, "host"));
+                // The progress lines go before the question.
+                self.request.reporter.flush();
+                let asked = Instant::now();
+                let answer = tokio::task::spawn_blocking(move || ask(&question))
+                    .await
+                    .map_err(|e| Problem::new(Kind::Usage, format!("confirmation failed: {e}")))?;
+                self.waited += asked.elapsed();
+                answer
+            }
+        };
+        Ok(yes && !self.request.hosts.settings.cancel.is_cancelled())
+    }
+
+    fn notice(&self, text: &str) {
+        self.request.reporter.event(&Event::Notice {
+            host: None,
+            level: Level::Info,
+            text: text.to_string(),
+            span: None,
+        });
+    }
+
+    fn sourced(&self, ps: Problems) -> Problems {
+        Problems(ps.0.into_iter().map(|p| p.with_sources(self.request.sources)).collect())
+    }
+}
+
+impl Drop for Deployment<'_> {
+    fn drop(&mut self) {
+        // Locks are released by `end`, which is async: a front end that forgets it
+        // is a bug the tests must catch.
+        debug_assert!(
+            self.ended || self.locking.is_none() || std::thread::panicking(),
+            "a deployment that takes locks must be ended"
+        );
+    }
+}
+
+/// A random-enough token that marks this run's locks as ours.
+fn run_token() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    crate::sys::short_hash(format!("{nanos}-{}-{}", std::process::id(), crate::sys::operator()).as_bytes())
+}
