@@ -118,6 +118,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
             break_lock: opts.break_lock,
             switch_environment: opts.switch_environment,
             record: Some(record),
+            report_hosts: true,
         }),
         started,
     });

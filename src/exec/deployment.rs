@@ -58,6 +58,10 @@ pub struct ApplyRequest {
     /// What each host records at the end; `None` for a partial apply (one
     /// component or ad-hoc step, from the REPL), which leaves the records alone.
     pub record: Option<HostState>,
+    /// One `host_done` event per host at the end: its totals and the round trips
+    /// of its connection — of this run when the connection is the run's own (the
+    /// REPL's outlive an apply, so it leaves them out).
+    pub report_hosts: bool,
 }
 
 /// What a front end asks a deployment to cover.
@@ -82,6 +86,7 @@ pub struct Deployment<'a> {
     request: Request<'a>,
     locking: Option<Locking>,
     finish: Arc<Finish>,
+    report_hosts: bool,
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
@@ -104,6 +109,7 @@ impl<'a> Deployment<'a> {
             break_lock: a.break_lock,
             switch_environment: a.switch_environment,
         });
+        let report_hosts = applying.as_ref().is_some_and(|a| a.report_hosts);
         let finish = Arc::new(Finish {
             record: applying.and_then(|a| a.record),
             token,
@@ -112,6 +118,7 @@ impl<'a> Deployment<'a> {
             request,
             locking,
             finish,
+            report_hosts,
             waited: Duration::ZERO,
             ended: false,
         }
@@ -180,7 +187,9 @@ impl<'a> Deployment<'a> {
         let mut problems = applied.problems.clone();
         // Released before `host_done`, so its round trips are complete.
         problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
-        report_hosts(r.hosts, &applied, &*r.reporter);
+        if self.report_hosts {
+            report_hosts(r.hosts, &applied, &*r.reporter);
+        }
         r.reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged: counts.unchanged,

@@ -216,6 +216,7 @@ impl LiveHosts {
                 break_lock: false,
                 switch_environment: false,
                 record: None,
+                report_hosts: false,
             }),
             started,
         });
