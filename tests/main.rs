@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod custom_steps;
 mod deploy;
+mod deployment;
 mod docs;
 mod errors;
 mod hardening;

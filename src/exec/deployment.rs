@@ -277,3 +277,185 @@ fn run_token() -> String {
         .map_or(0, |d| d.as_nanos());
     crate::sys::short_hash(format!("{nanos}-{}-{}", std::process::id(), crate::sys::operator()).as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The transaction on a local host in a temporary home, without a front end.
+
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::exec::{Catalog, RunStep, Settings, connect};
+    use crate::model::{HostId, Id, TransportSpec};
+    use crate::transport::{CancelToken, SshOptions};
+
+    #[derive(Default)]
+    struct Events(Mutex<Vec<Event>>);
+
+    impl Reporter for Events {
+        fn event(&self, event: &Event) {
+            self.0.lock().unwrap().push(event.clone());
+        }
+    }
+
+    impl Events {
+        fn notices(&self) -> Vec<String> {
+            let events = self.0.lock().unwrap();
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Notice { text, .. } => Some(text.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// The paths of the `planned` events.
+        fn planned(&self) -> Vec<String> {
+            let events = self.0.lock().unwrap();
+            events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Planned { path, .. } => Some(path.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// Host `a` (local, its home `home`) with directories `x` and `y` of component `s`.
+    fn model(home: &Path) -> (Arc<Model>, Arc<Plan>) {
+        let mut model = crate::plan::tests::model(&["a"], &[("s", 0)], &[(0, "x"), (0, "y")], &[]);
+        model.hosts[HostId::new(0)].transport = TransportSpec::Local { home: home.into() };
+        let plan = Arc::new(Plan::build(&model).unwrap());
+        (Arc::new(model), plan)
+    }
+
+    async fn hosts(model: &Model) -> Hosts {
+        let settings = Settings {
+            ssh: SshOptions::default_for(Path::new("/nonexistent")),
+            jobs: 2,
+            timeout: Duration::from_secs(60),
+            cancel: CancelToken::new(),
+        };
+        connect(model, &[HostId::new(0)], &settings).await.unwrap()
+    }
+
+    fn request<'a>(
+        (model, plan): &'a (Arc<Model>, Arc<Plan>),
+        hosts: &'a Hosts,
+        events: &Arc<Events>,
+        keep: &'a Keep,
+        apply: bool,
+    ) -> Request<'a> {
+        static SOURCES: std::sync::LazyLock<SourceMap> = std::sync::LazyLock::new(SourceMap::default);
+        Request {
+            model,
+            plan,
+            hosts,
+            reporter: events.clone(),
+            sources: &SOURCES,
+            keep,
+            apply: apply.then_some(ApplyRequest {
+                break_lock: false,
+                switch_environment: false,
+                record: None,
+                report_hosts: false,
+            }),
+            started: Instant::now(),
+        }
+    }
+
+    fn every(_: &Catalog, _: RunStep) -> bool {
+        true
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_declined_question_applies_nothing_and_the_end_releases_the_lock() {
+        let home = tempfile::tempdir().unwrap();
+        let m = model(home.path());
+        let hosts = hosts(&m.0).await;
+        let events = Arc::new(Events::default());
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let prediction = d.predict().await.unwrap();
+        let lock = home.path().join(".ordo/s/lock");
+        assert!(lock.is_dir(), "the probe took the lock");
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        let ask = Confirm::Ask(Arc::new(move |q: &str| {
+            seen.lock().unwrap().push(q.to_string());
+            false
+        }));
+        let result = d.apply(prediction, ask).await;
+        assert_eq!(result.unwrap(), None);
+        assert_eq!(*asked.lock().unwrap(), ["apply 2 changes to 1 host? [y/N] "]);
+        assert_eq!(events.notices(), ["nothing applied"]);
+        assert!(!home.path().join("d").exists(), "nothing was applied");
+        assert!(lock.is_dir(), "held until the end");
+        d.end(Ok(())).await.unwrap();
+        assert!(!lock.exists(), "released by the end");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn only_the_kept_steps_are_shown_counted_and_applied() {
+        let home = tempfile::tempdir().unwrap();
+        let m = model(home.path());
+        let hosts = hosts(&m.0).await;
+        let events = Arc::new(Events::default());
+        let only_x = |c: &Catalog, s: RunStep| c.path(s).ends_with(" x");
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &only_x, true));
+        let prediction = d.predict().await.unwrap();
+        assert_eq!(events.planned(), ["a:s directory x"]);
+        let counts = prediction.counts();
+        assert_eq!((counts.changes, counts.unchanged, counts.hosts), (1, 0, 1));
+        let applied = d.apply(prediction, Confirm::Yes).await;
+        let result = d.end(applied).await;
+        assert_eq!(result.unwrap(), Some(1));
+        assert!(home.path().join("d/0/x").is_dir());
+        assert!(!home.path().join("d/0/y").exists(), "not kept, not applied");
+        assert!(!home.path().join(".ordo/s/state.json").exists(), "a partial apply records nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_refusal_stops_only_a_deployment_that_would_change_something() {
+        let home = tempfile::tempdir().unwrap();
+        let m = model(home.path());
+        let hosts = hosts(&m.0).await;
+        let refuse = || Confirm::Refuse(Box::new(Problem::new(Kind::Usage, "nobody to ask")));
+        let events = Arc::new(Events::default());
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let prediction = d.predict().await.unwrap();
+        let refused = d.apply(prediction, refuse()).await;
+        let result = d.end(refused).await;
+        assert_eq!(result.unwrap_err().0[0].message, "nobody to ask");
+        assert!(!home.path().join("d").exists());
+        assert!(!home.path().join(".ordo/s/lock").exists());
+
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let prediction = d.predict().await.unwrap();
+        let applied = d.apply(prediction, Confirm::Yes).await;
+        d.end(applied).await.unwrap();
+        let events = Arc::new(Events::default());
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let prediction = d.predict().await.unwrap();
+        let nothing = d.apply(prediction, refuse()).await;
+        assert_eq!(d.end(nothing).await.unwrap(), None);
+        assert_eq!(events.notices(), ["nothing to apply"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_deployment_that_looks_only_takes_no_lock_and_cannot_apply() {
+        let home = tempfile::tempdir().unwrap();
+        let m = model(home.path());
+        let hosts = hosts(&m.0).await;
+        let events = Arc::new(Events::default());
+        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, false));
+        let prediction = d.predict().await.unwrap();
+        assert!(!home.path().join(".ordo/s/lock").exists());
+        assert_eq!(prediction.counts().changes, 2);
+        assert!(d.apply(prediction, Confirm::Yes).await.is_err());
+        d.end(Ok(())).await.unwrap();
+        assert!(!home.path().join("d").exists());
+    }
+}
