@@ -64,7 +64,10 @@ fn deploy_and_repl_apply_ask_about_the_hosts_that_change() {
     t.press("C-d");
     t.wait_for("[exited 0]");
 
-    assert!(!p.path("hosts/web1/deployment/s/app.conf").exists(), "nothing was applied");
+    assert!(
+        !p.path("hosts/web1/deployment/s/app.conf").exists(),
+        "nothing was applied"
+    );
     for h in ["web1", "web2"] {
         assert!(!p.path(&format!("hosts/{h}/.ordo/s/lock")).exists(), "no lock on {h}");
     }

@@ -252,7 +252,12 @@ mod tests {
     /// Hosts a (two steps of `app`) and b (no step); removals: one on b (a host
     /// without declared steps) below a root of a, one on a below `app`'s root.
     fn catalog() -> Catalog {
-        let model = Arc::new(crate::plan::tests::model(&["a", "b"], &[("app", 0)], &[(0, "x"), (0, "y")], &[]));
+        let model = Arc::new(crate::plan::tests::model(
+            &["a", "b"],
+            &[("app", 0)],
+            &[(0, "x"), (0, "y")],
+            &[],
+        ));
         let removal = |host: usize, path: &str, component: &str| RemovalStep {
             host: HostId::new(host),
             action: Arc::new(Removal {
@@ -275,7 +280,10 @@ mod tests {
             RunStep::Removal(RemovalId::new(0)),
             RunStep::Removal(RemovalId::new(1)),
         );
-        assert_eq!((c.len(), c.number(x).index(), c.number(r0).index(), c.number(r1).index()), (4, 1, 2, 3));
+        assert_eq!(
+            (c.len(), c.number(x).index(), c.number(r0).index(), c.number(r1).index()),
+            (4, 1, 2, 3)
+        );
         for s in [x, r0, r1] {
             assert_eq!(c.step(c.number(s)), Some(s), "{s:?} round-trips");
             assert_eq!(c.slot(s), c.number(s).index());
@@ -300,7 +308,10 @@ mod tests {
         let on_a = RunStep::Removal(RemovalId::new(1));
         assert_eq!(c.managed_root(on_a, &path).as_str(), "~/d");
         let p = c.problem(r, "failed", None);
-        assert_eq!((p.message.as_str(), p.host.as_deref()), ("b:web/conf file old failed", Some("b")));
+        assert_eq!(
+            (p.message.as_str(), p.host.as_deref()),
+            ("b:web/conf file old failed", Some("b"))
+        );
     }
 
     #[test]
@@ -308,7 +319,10 @@ mod tests {
         let c = catalog();
         let s = RunStep::Declared(StepId::new(0));
         assert_eq!(s.declared(), Some(StepId::new(0)));
-        assert_eq!((c.host(s), c.path(s)), (HostId::new(0), "a:app directory x".to_string()));
+        assert_eq!(
+            (c.host(s), c.path(s)),
+            (HostId::new(0), "a:app directory x".to_string())
+        );
         assert_eq!((c.placed_component(s), c.root(s).as_str()), ("app", "~/d"));
         assert_eq!(c.managed_root(s, &HostPath::new("~/d/0/x").unwrap()).as_str(), "~/d");
         assert_eq!(c.marker(s), None, "nothing triggers it");

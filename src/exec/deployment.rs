@@ -64,6 +64,20 @@ pub struct ApplyRequest {
     pub report_hosts: bool,
 }
 
+impl ApplyRequest {
+    /// Some steps applied over connections that outlive the apply (the REPL's):
+    /// no lock broken, no environment switched, the hosts' records and their
+    /// `host_done` left out.
+    pub fn partial() -> ApplyRequest {
+        ApplyRequest {
+            break_lock: false,
+            switch_environment: false,
+            record: None,
+            report_hosts: false,
+        }
+    }
+}
+
 /// What a front end asks a deployment to cover.
 pub struct Request<'a> {
     pub model: &'a Arc<Model>,
@@ -178,7 +192,11 @@ impl<'a> Deployment<'a> {
             self.notice("nothing to apply");
             return Ok(None);
         }
-        if counts.changes > 0 && !self.confirmed(confirm, counts.changes, prediction.changed_hosts()).await? {
+        if counts.changes > 0
+            && !self
+                .confirmed(confirm, counts.changes, prediction.changed_hosts())
+                .await?
+        {
             self.notice("nothing applied");
             return Ok(None);
         }
@@ -231,7 +249,11 @@ impl<'a> Deployment<'a> {
             Confirm::Yes => true,
             Confirm::Refuse(p) => return Err((*p).into()),
             Confirm::Ask(ask) => {
-                let question = format!("apply {} to {}? [y/N] ", plural(changes, "change"), plural(hosts, "host"));
+                let question = format!(
+                    "apply {} to {}? [y/N] ",
+                    plural(changes, "change"),
+                    plural(hosts, "host")
+                );
                 // The progress lines go before the question.
                 self.request.reporter.flush();
                 let asked = Instant::now();
@@ -300,70 +322,69 @@ mod tests {
     }
 
     impl Events {
-        fn notices(&self) -> Vec<String> {
-            let events = self.0.lock().unwrap();
-            events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Notice { text, .. } => Some(text.clone()),
-                    _ => None,
-                })
-                .collect()
-        }
-
-        /// The paths of the `planned` events.
-        fn planned(&self) -> Vec<String> {
-            let events = self.0.lock().unwrap();
-            events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::Planned { path, .. } => Some(path.clone()),
-                    _ => None,
-                })
-                .collect()
+        /// The texts of the notices and the paths of the `planned` events.
+        fn texts(&self) -> (Vec<String>, Vec<String>) {
+            let (mut notices, mut planned) = (Vec::new(), Vec::new());
+            for e in self.0.lock().unwrap().iter() {
+                match e {
+                    Event::Notice { text, .. } => notices.push(text.clone()),
+                    Event::Planned { path, .. } => planned.push(path.clone()),
+                    _ => {}
+                }
+            }
+            (notices, planned)
         }
     }
 
-    /// Host `a` (local, its home `home`) with directories `x` and `y` of component `s`.
-    fn model(home: &Path) -> (Arc<Model>, Arc<Plan>) {
-        let mut model = crate::plan::tests::model(&["a"], &[("s", 0)], &[(0, "x"), (0, "y")], &[]);
-        model.hosts[HostId::new(0)].transport = TransportSpec::Local { home: home.into() };
-        let plan = Arc::new(Plan::build(&model).unwrap());
-        (Arc::new(model), plan)
+    /// Host `a`, local in a temporary home, with directories `x` and `y` of
+    /// component `s`, connected.
+    struct Fixture {
+        home: tempfile::TempDir,
+        model: Arc<Model>,
+        plan: Arc<Plan>,
+        hosts: Hosts,
     }
 
-    async fn hosts(model: &Model) -> Hosts {
-        let settings = Settings {
-            ssh: SshOptions::default_for(Path::new("/nonexistent")),
-            jobs: 2,
-            timeout: Duration::from_secs(60),
-            cancel: CancelToken::new(),
-        };
-        connect(model, &[HostId::new(0)], &settings).await.unwrap()
-    }
+    impl Fixture {
+        async fn new() -> Fixture {
+            let home = tempfile::tempdir().unwrap();
+            let mut model = crate::plan::tests::model(&["a"], &[("s", 0)], &[(0, "x"), (0, "y")], &[]);
+            model.hosts[HostId::new(0)].transport = TransportSpec::Local {
+                home: home.path().into(),
+            };
+            let settings = Settings {
+                ssh: SshOptions::default_for(Path::new("/nonexistent")),
+                jobs: 2,
+                timeout: Duration::from_secs(60),
+                cancel: CancelToken::new(),
+            };
+            let hosts = connect(&model, &[HostId::new(0)], &settings).await.unwrap();
+            let plan = Arc::new(Plan::build(&model).unwrap());
+            Fixture {
+                home,
+                model: Arc::new(model),
+                plan,
+                hosts,
+            }
+        }
 
-    fn request<'a>(
-        (model, plan): &'a (Arc<Model>, Arc<Plan>),
-        hosts: &'a Hosts,
-        events: &Arc<Events>,
-        keep: &'a Keep,
-        apply: bool,
-    ) -> Request<'a> {
-        static SOURCES: std::sync::LazyLock<SourceMap> = std::sync::LazyLock::new(SourceMap::default);
-        Request {
-            model,
-            plan,
-            hosts,
-            reporter: events.clone(),
-            sources: &SOURCES,
-            keep,
-            apply: apply.then_some(ApplyRequest {
-                break_lock: false,
-                switch_environment: false,
-                record: None,
-                report_hosts: false,
-            }),
-            started: Instant::now(),
+        fn path(&self, rel: &str) -> std::path::PathBuf {
+            self.home.path().join(rel)
+        }
+
+        /// A deployment of the `keep` steps that reports to `events`.
+        fn begin<'a>(&'a self, events: &Arc<Events>, keep: &'a Keep, apply: bool) -> Deployment<'a> {
+            static SOURCES: std::sync::LazyLock<SourceMap> = std::sync::LazyLock::new(SourceMap::default);
+            Deployment::begin(Request {
+                model: &self.model,
+                plan: &self.plan,
+                hosts: &self.hosts,
+                reporter: events.clone(),
+                sources: &SOURCES,
+                keep,
+                apply: apply.then(ApplyRequest::partial),
+                started: Instant::now(),
+            })
         }
     }
 
@@ -373,13 +394,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_declined_question_applies_nothing_and_the_end_releases_the_lock() {
-        let home = tempfile::tempdir().unwrap();
-        let m = model(home.path());
-        let hosts = hosts(&m.0).await;
+        let f = Fixture::new().await;
         let events = Arc::new(Events::default());
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let mut d = f.begin(&events, &every, true);
         let prediction = d.predict().await.unwrap();
-        let lock = home.path().join(".ordo/s/lock");
+        let lock = f.path(".ordo/s/lock");
         assert!(lock.is_dir(), "the probe took the lock");
         let asked = Arc::new(Mutex::new(Vec::new()));
         let seen = asked.clone();
@@ -390,8 +409,8 @@ mod tests {
         let result = d.apply(prediction, ask).await;
         assert_eq!(result.unwrap(), None);
         assert_eq!(*asked.lock().unwrap(), ["apply 2 changes to 1 host? [y/N] "]);
-        assert_eq!(events.notices(), ["nothing applied"]);
-        assert!(!home.path().join("d").exists(), "nothing was applied");
+        assert_eq!(events.texts().0, ["nothing applied"]);
+        assert!(!f.path("d").exists(), "nothing was applied");
         assert!(lock.is_dir(), "held until the end");
         d.end(Ok(())).await.unwrap();
         assert!(!lock.exists(), "released by the end");
@@ -399,63 +418,60 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn only_the_kept_steps_are_shown_counted_and_applied() {
-        let home = tempfile::tempdir().unwrap();
-        let m = model(home.path());
-        let hosts = hosts(&m.0).await;
+        let f = Fixture::new().await;
         let events = Arc::new(Events::default());
         let only_x = |c: &Catalog, s: RunStep| c.path(s).ends_with(" x");
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &only_x, true));
+        let mut d = f.begin(&events, &only_x, true);
         let prediction = d.predict().await.unwrap();
-        assert_eq!(events.planned(), ["a:s directory x"]);
+        assert_eq!(events.texts().1, ["a:s directory x"]);
         let counts = prediction.counts();
         assert_eq!((counts.changes, counts.unchanged, counts.hosts), (1, 0, 1));
         let applied = d.apply(prediction, Confirm::Yes).await;
         let result = d.end(applied).await;
         assert_eq!(result.unwrap(), Some(1));
-        assert!(home.path().join("d/0/x").is_dir());
-        assert!(!home.path().join("d/0/y").exists(), "not kept, not applied");
-        assert!(!home.path().join(".ordo/s/state.json").exists(), "a partial apply records nothing");
+        assert!(f.path("d/0/x").is_dir());
+        assert!(!f.path("d/0/y").exists(), "not kept, not applied");
+        assert!(
+            !f.path(".ordo/s/state.json").exists(),
+            "a partial apply records nothing"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_refusal_stops_only_a_deployment_that_would_change_something() {
-        let home = tempfile::tempdir().unwrap();
-        let m = model(home.path());
-        let hosts = hosts(&m.0).await;
+        let f = Fixture::new().await;
         let refuse = || Confirm::Refuse(Box::new(Problem::new(Kind::Usage, "nobody to ask")));
         let events = Arc::new(Events::default());
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let mut d = f.begin(&events, &every, true);
         let prediction = d.predict().await.unwrap();
         let refused = d.apply(prediction, refuse()).await;
         let result = d.end(refused).await;
         assert_eq!(result.unwrap_err().0[0].message, "nobody to ask");
-        assert!(!home.path().join("d").exists());
-        assert!(!home.path().join(".ordo/s/lock").exists());
+        assert!(!f.path("d").exists());
+        assert!(!f.path(".ordo/s/lock").exists());
 
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let mut d = f.begin(&events, &every, true);
         let prediction = d.predict().await.unwrap();
         let applied = d.apply(prediction, Confirm::Yes).await;
         d.end(applied).await.unwrap();
         let events = Arc::new(Events::default());
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, true));
+        let mut d = f.begin(&events, &every, true);
         let prediction = d.predict().await.unwrap();
         let nothing = d.apply(prediction, refuse()).await;
         assert_eq!(d.end(nothing).await.unwrap(), None);
-        assert_eq!(events.notices(), ["nothing to apply"]);
+        assert_eq!(events.texts().0, ["nothing to apply"]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_deployment_that_looks_only_takes_no_lock_and_cannot_apply() {
-        let home = tempfile::tempdir().unwrap();
-        let m = model(home.path());
-        let hosts = hosts(&m.0).await;
+        let f = Fixture::new().await;
         let events = Arc::new(Events::default());
-        let mut d = Deployment::begin(request(&m, &hosts, &events, &every, false));
+        let mut d = f.begin(&events, &every, false);
         let prediction = d.predict().await.unwrap();
-        assert!(!home.path().join(".ordo/s/lock").exists());
+        assert!(!f.path(".ordo/s/lock").exists());
         assert_eq!(prediction.counts().changes, 2);
         assert!(d.apply(prediction, Confirm::Yes).await.is_err());
         d.end(Ok(())).await.unwrap();
-        assert!(!home.path().join("d").exists());
+        assert!(!f.path("d").exists());
     }
 }

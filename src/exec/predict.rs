@@ -339,7 +339,11 @@ async fn predict_host(
                 }
                 Err(p) => problems.push(
                     catalog
-                        .problem(RunStep::Declared(s), &format!("failed in its verify: {}", p.message), None)
+                        .problem(
+                            RunStep::Declared(s),
+                            &format!("failed in its verify: {}", p.message),
+                            None,
+                        )
                         .related(p),
                 ),
             }

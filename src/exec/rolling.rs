@@ -70,11 +70,7 @@ pub(super) fn plan_hooks(model: &Model, plan: &Plan, hosts: &mut [HostPlan]) -> 
         return Err(Problems(problems));
     }
     for h in hosts.iter_mut() {
-        let position: HashMap<StepId, usize> = plan.per_host[h.host]
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| (s, i))
-            .collect();
+        let position: HashMap<StepId, usize> = plan.per_host[h.host].iter().enumerate().map(|(i, &s)| (s, i)).collect();
         h.planned.sort_by_key(|p| {
             p.step
                 .declared()

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::fan_out;
 use super::hosts::{HostRun, Hosts};
 use super::lock::{LockInfo, LockStatus};
 use super::predict::probe_once;
 use super::state::HostState;
-use super::fan_out;
 use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::Problem;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use tokio::runtime::Handle;
 
 use super::connections::Connections;
-use super::facts;
+use super::{facts, targets};
 use crate::exec::{self, ApplyRequest, Catalog, Deployment, HostRun, Hosts, Keep, Request, RunStep, Settings, fan_out};
 use crate::model::{HostId, Model};
 use crate::plan::Plan;
@@ -128,77 +128,17 @@ impl LiveHosts {
         }
     }
 
-    fn host_id(&self, model: &Model, name: &str) -> Result<HostId, Problem> {
-        model.hosts.ids().find(|&h| model.hosts[h].name == name).ok_or_else(|| {
-            let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-            Problem::new(
-                Kind::Usage,
-                format!("no host `{name}` in environment {}", model.environment),
-            )
-            .help(format!(
-                "{}hosts: {}",
-                did_you_mean(name, names.iter().copied()),
-                list_or_none(&names)
-            ))
-        })
-    }
-
-    /// The hosts a component is placed on (all of its root instances).
-    pub(crate) fn placed(&self, model: &Model, component: &str) -> Result<Vec<HostId>, Problem> {
-        let mut hosts: Vec<HostId> = model
-            .components
-            .iter()
-            .filter(|c| c.parent.is_none() && c.name == component)
-            .map(|c| c.host)
-            .collect();
-        hosts.dedup();
-        if hosts.is_empty() {
-            let mut names: Vec<&str> = model
-                .components
-                .iter()
-                .filter(|c| c.parent.is_none())
-                .map(|c| c.name.as_str())
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            return Err(Problem::new(
-                Kind::Usage,
-                format!(
-                    "no component `{component}` is placed in environment {}",
-                    model.environment
-                ),
-            )
-            .help(format!(
-                "{}components: {}",
-                did_you_mean(component, names.iter().copied()),
-                list_or_none(&names)
-            )));
-        }
-        Ok(hosts)
-    }
-
-    /// `component`'s hosts, narrowed to `host` when given (which must run it).
-    fn component_hosts(&self, model: &Model, component: &str, host: Option<&str>) -> Result<Vec<HostId>, Problem> {
-        let placed = self.placed(model, component)?;
-        let Some(host) = host else { return Ok(placed) };
-        let id = self.host_id(model, host)?;
-        if placed.contains(&id) {
-            Ok(vec![id])
-        } else {
-            let on: Vec<&str> = placed.iter().map(|&h| model.hosts[h].name.as_str()).collect();
-            Err(Problem::new(
-                Kind::Usage,
-                format!("component `{component}` is not placed on host `{host}`"),
-            )
-            .help(format!("it runs on: {}", on.join(", "))))
-        }
-    }
-}
-
-impl LiveHosts {
     /// The deploy transaction for the `keep` steps of `model` on `targets`: look
     /// only, or (`apply`) lock, plan, confirm, apply and release.
-    fn deploy(&self, env: &Env, model: &Arc<Model>, plan: &Arc<Plan>, targets: &[HostId], keep: &Keep, apply: bool) -> Result<Summary, Problem> {
+    fn deploy(
+        &self,
+        env: &Env,
+        model: &Arc<Model>,
+        plan: &Arc<Plan>,
+        targets: &[HostId],
+        keep: &Keep,
+        apply: bool,
+    ) -> Result<Summary, Problem> {
         if apply && self.confirm == Confirm::Refuse {
             return Err(refusal());
         }
@@ -212,12 +152,7 @@ impl LiveHosts {
             reporter: self.reporter.clone(),
             sources: &env.sources,
             keep,
-            apply: apply.then_some(ApplyRequest {
-                break_lock: false,
-                switch_environment: false,
-                record: None,
-                report_hosts: false,
-            }),
+            apply: apply.then(ApplyRequest::partial),
             started,
         });
         let result = self.handle.block_on(async {
@@ -329,7 +264,7 @@ impl Live for LiveHosts {
     fn attrs(&self, component: &str, host: Option<&str>) -> Result<serde_json::Value, Problem> {
         let env = self.env()?;
         let model = &env.model;
-        let hosts = self.component_hosts(model, component, host)?;
+        let hosts = targets::component_hosts(model, component, host)?;
         let attributes = |h: HostId| {
             model
                 .components
@@ -380,7 +315,7 @@ impl Live for LiveHosts {
         let model = env.model.clone();
         let ids = hosts
             .iter()
-            .map(|h| self.host_id(&model, h))
+            .map(|h| targets::host_id(&model, h))
             .collect::<Result<Vec<_>, _>>()?;
         let settings = self.settings();
         let script = command_script(command);
@@ -442,7 +377,7 @@ impl Live for LiveHosts {
     fn facts(&self, host: &str) -> Result<serde_json::Value, Problem> {
         let env = self.env()?;
         let model = env.model.clone();
-        let id = self.host_id(&model, host)?;
+        let id = targets::host_id(&model, host)?;
         let settings = self.settings();
         let script = facts::script(&model.service);
         let out = self.handle.block_on(async {
@@ -471,8 +406,8 @@ impl Live for LiveHosts {
         let env = self.env()?;
         let model = env.model.clone();
         let targets: Vec<HostId> = match (component, host) {
-            (Some(c), h) => self.component_hosts(&model, c, h)?,
-            (None, Some(h)) => vec![self.host_id(&model, h)?],
+            (Some(c), h) => targets::component_hosts(&model, c, h)?,
+            (None, Some(h)) => vec![targets::host_id(&model, h)?],
             (None, None) => model.hosts.ids().collect(),
         };
         let targets: Vec<HostId> = targets
@@ -486,7 +421,7 @@ impl Live for LiveHosts {
     fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
         let env = self.env()?;
         let plan = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
-        let id = self.host_id(&trial, host)?;
+        let id = targets::host_id(&trial, host)?;
         self.deploy(&env, &trial, &plan, &[id], &declared, false)
     }
 
@@ -494,13 +429,13 @@ impl Live for LiveHosts {
         let env = self.env()?;
         match target {
             Target::Component(name) => {
-                let targets = self.component_hosts(&env.model, &name, host)?;
+                let targets = targets::component_hosts(&env.model, &name, host)?;
                 let keep = component_filter(Some(&name));
                 self.deploy(&env, &env.model, &env.plan, &targets, &keep, true)
             }
             Target::Trial(trial) => {
                 let p = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
-                let id = self.host_id(&trial, host.unwrap_or_default())?;
+                let id = targets::host_id(&trial, host.unwrap_or_default())?;
                 self.deploy(&env, &trial, &p, &[id], &declared, true)
             }
         }

@@ -13,6 +13,7 @@
 //! | `facts.rs` | the facts probe: one round trip, encoded answers |
 //! | `helper.rs` | completion and multi-line input |
 //! | `render.rs` | a line's value for people |
+//! | `targets.rs` | which hosts a call names (a host, a component's hosts) |
 //!
 //! The loop runs on the thread that called [`run`], outside the async runtime
 //! (rustyline blocks); Rhai runs on a script thread and the REPL functions block
@@ -24,6 +25,7 @@ mod facts;
 mod helper;
 mod live;
 mod render;
+mod targets;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;

@@ -46,7 +46,11 @@ pub(super) async fn custom(
         }
         let out = h.exec(script.finish()).await?;
         if out.code != 0 {
-            return Err(catalog.problem(step, "could not prepare its root and what it triggers", Some(&out.stdout)));
+            return Err(catalog.problem(
+                step,
+                "could not prepare its root and what it triggers",
+                Some(&out.stdout),
+            ));
         }
     }
     let io = host_io(&h.run);
@@ -74,7 +78,11 @@ pub(super) async fn custom(
         script.line(&format!("rm -f -- {}", word(&marker)));
         let out = h.exec(script.finish()).await?;
         if out.code != 0 {
-            return Err(catalog.problem(step, "ran, but its pending marker could not be removed", Some(&out.stderr)));
+            return Err(catalog.problem(
+                step,
+                "ran, but its pending marker could not be removed",
+                Some(&out.stderr),
+            ));
         }
     }
     Ok(())

@@ -286,7 +286,10 @@ async fn run_batch(h: &HostApply, i: usize, end: usize, markers: &Markers, tally
         h.reporter.event(&Event::StepOutput {
             host: h.run.name.clone(),
             step: *n,
-            path: h.catalog.step(*n).map_or_else(|| format!("step {n}"), |s| h.catalog.path(s)),
+            path: h
+                .catalog
+                .step(*n)
+                .map_or_else(|| format!("step {n}"), |s| h.catalog.path(s)),
             text: crate::text::visible(text, true),
         });
     }

@@ -98,7 +98,14 @@ pub(super) async fn apply(
     for h in &prediction.hosts {
         let host = &model.hosts[h.host].name;
         for &s in plan.per_host[h.host].iter().filter(|s| !changed[s.index()]) {
-            reporter.event(&step_event(&catalog, host, RunStep::Declared(s), StepStatus::Unchanged, 0, None));
+            reporter.event(&step_event(
+                &catalog,
+                host,
+                RunStep::Declared(s),
+                StepStatus::Unchanged,
+                0,
+                None,
+            ));
         }
     }
     let permits = Arc::new(Semaphore::new(hosts.settings.jobs.max(1)));

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 use super::host_apply::{HostApply, Markers};
+use crate::exec::RunStep;
 use crate::exec::lock;
 use crate::exec::predict::PlannedStep;
 use crate::exec::state::{Owned, owned_file, state_dir};
-use crate::exec::RunStep;
 use crate::model::HostPath;
 use crate::primitive::Change;
 use crate::problem::{Kind, Problem};
@@ -120,7 +120,9 @@ pub(super) fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     let mut owned: Vec<Owned> = Vec::new();
     for step in model.host_steps(h.plan.host) {
         let s = RunStep::Declared(step.id);
-        let Some(entry) = h.catalog.owned_entry(s) else { continue };
+        let Some(entry) = h.catalog.owned_entry(s) else {
+            continue;
+        };
         let before = recorded.contains(&entry.path);
         if (before || created.contains(&s)) && listed.insert(entry.path.clone()) {
             owned.push(entry);
@@ -180,4 +182,3 @@ pub(super) async fn write_markers(h: &HostApply, batch: &[PlannedStep], markers:
     }
     Ok(())
 }
-
