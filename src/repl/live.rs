@@ -62,7 +62,7 @@ pub(crate) struct LiveHosts {
 }
 
 /// Several problems as one, the most severe first.
-pub(crate) fn one(mut problems: Problems) -> Problem {
+fn one(mut problems: Problems) -> Problem {
     problems.sort();
     let mut all = problems.0.into_iter();
     let first = all
@@ -71,7 +71,7 @@ pub(crate) fn one(mut problems: Problems) -> Problem {
     all.fold(first, Problem::related)
 }
 
-pub(crate) fn interrupted() -> Problem {
+fn interrupted() -> Problem {
     Problem::new(Kind::Interrupted, "interrupted").help("what ran on the hosts was stopped; the session goes on")
 }
 
