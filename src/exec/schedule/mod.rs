@@ -1,7 +1,8 @@
 //! The apply phase: every host applies its changes in plan order, in parallel with
 //! the others, waiting only where a change depends on one on another host
-//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`]);
-//! what a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
+//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`],
+//! the scripts in [`script`]; custom steps run on the controller, [`custom`]); what
+//! a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
 //! scripts run at once; a host that waits for another holds no slot, so a small
 //! `--jobs` cannot deadlock a plan with cross-host edges.
 
