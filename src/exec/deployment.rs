@@ -223,7 +223,7 @@ impl<'a> Deployment<'a> {
         }
     }
 
-    /// Releases every lock this run may still hold (within [`UNLOCK_GRACE`]) and
+    /// Releases every lock this run may still hold (within a grace period) and
     /// adds what went wrong doing so to `result`.
     pub async fn end<T>(mut self, result: Result<T, Problems>) -> Result<T, Problems> {
         self.ended = true;
