@@ -166,41 +166,56 @@ pub(super) async fn predict(
     let catalog = Arc::new(Catalog::new(model.clone(), removals));
     let mut unchanged = 0;
     for (h, notices) in plans.iter_mut().zip(notices) {
-        let name = &model.hosts[h.host].name;
-        for n in notices {
-            reporter.event(&Event::Notice {
-                host: Some(name.clone()),
-                level: Level::Info,
-                text: n,
-                span: None,
-            });
-        }
         h.planned.retain(|p| keep(&catalog, p.step));
-        let planned: HashMap<RunStep, &Planned> = h.planned.iter().map(|p| (p.step, &p.planned)).collect();
-        let order = plan.per_host[h.host].iter().map(|&s| RunStep::Declared(s));
-        let removals = h.planned.iter().map(|p| p.step).filter(|s| !s.is_declared());
-        for s in order.chain(removals).filter(|&s| keep(&catalog, s)) {
-            let p = planned.get(&s);
-            if p.is_none() {
-                unchanged += 1;
-            }
-            reporter.event(&Event::Planned {
-                host: name.clone(),
-                step: catalog.number(s),
-                path: catalog.path(s),
-                change: p.map(|p| p.change.clone()),
-                detail: p.and_then(|p| p.detail.clone()),
-                diff: p.and_then(|p| p.diff.clone()),
-                span: catalog.span(s).cloned(),
-                privileged: catalog.action(s).privileged(),
-            });
-        }
+        unchanged += report_host(&**reporter, plan, &catalog, h, notices, keep);
     }
     Ok(Prediction {
         hosts: plans,
         catalog,
         unchanged,
     })
+}
+
+/// Reports a host's notices and one `planned` event per step it covers, in plan
+/// order (removals last); returns how many of them stay as they are.
+fn report_host(
+    reporter: &dyn Reporter,
+    plan: &Plan,
+    catalog: &Catalog,
+    h: &HostPlan,
+    notices: Vec<String>,
+    keep: &Keep,
+) -> usize {
+    let name = &catalog.model.hosts[h.host].name;
+    for n in notices {
+        reporter.event(&Event::Notice {
+            host: Some(name.clone()),
+            level: Level::Info,
+            text: n,
+            span: None,
+        });
+    }
+    let planned: HashMap<RunStep, &Planned> = h.planned.iter().map(|p| (p.step, &p.planned)).collect();
+    let order = plan.per_host[h.host].iter().map(|&s| RunStep::Declared(s));
+    let removals = h.planned.iter().map(|p| p.step).filter(|s| !s.is_declared());
+    let mut unchanged = 0;
+    for s in order.chain(removals).filter(|&s| keep(catalog, s)) {
+        let p = planned.get(&s);
+        if p.is_none() {
+            unchanged += 1;
+        }
+        reporter.event(&Event::Planned {
+            host: name.clone(),
+            step: catalog.number(s),
+            path: catalog.path(s),
+            change: p.map(|p| p.change.clone()),
+            detail: p.and_then(|p| p.detail.clone()),
+            diff: p.and_then(|p| p.diff.clone()),
+            span: catalog.span(s).cloned(),
+            privileged: catalog.action(s).privileged(),
+        });
+    }
+    unchanged
 }
 
 async fn predict_host(
