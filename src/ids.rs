@@ -61,6 +61,11 @@ id!(
     /// An ordering link between two component instances.
     LinkId
 );
+id!(
+    /// A removal step of one run: what ordo created on a host and no step declares
+    /// any more (numbered by the executor, not the model).
+    RemovalId
+);
 
 /// A vector indexed by one kind of id.
 #[derive(Clone, Debug)]

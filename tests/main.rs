@@ -13,6 +13,7 @@ mod cli;
 mod cron;
 mod custom_steps;
 mod deploy;
+mod deployment;
 mod docs;
 mod errors;
 mod hardening;

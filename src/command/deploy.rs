@@ -1,21 +1,19 @@
-//! `ordo plan` and `ordo deploy`: connect, probe (taking the locks), show the plan,
-//! confirm, apply, record, release the locks — and release them when the run is
+//! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
+//! `--hosts`, the connections, the terminal's prompt, the record of the deployed
+//! version — around the one deploy transaction ([`Deployment`]: lock, plan,
+//! confirm, apply, record, release), whose locks are released when the run is
 //! interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
-use crate::exec::{self, Finish, HostState, Hosts, LockInfo, Locking, Prediction};
+use crate::exec::{ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
-use crate::report::{Event, Level};
-use crate::text::plural;
-use crate::workspace::{Loaded, Workspace};
-
-/// How long releasing the locks may take after an interruption.
-const UNLOCK_GRACE: Duration = Duration::from_secs(15);
+use crate::report::Event;
+use crate::workspace::Workspace;
 
 pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Problems> {
     let opts = Options {
@@ -63,14 +61,6 @@ struct Options {
     switch_environment: bool,
 }
 
-/// A random-enough token that marks this run's locks as ours.
-fn run_token() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    crate::sys::short_hash(format!("{nanos}-{}-{}", std::process::id(), crate::sys::operator()).as_bytes())
-}
-
 /// Plans (and applies); returns the number of planned changes.
 async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
     let started = Instant::now();
@@ -105,64 +95,56 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         h = ws.connect(model, &targets) => h?,
         () = ws.cancelled() => return Err(interrupted()),
     };
-    let token = run_token();
-    let locking = opts.apply.then(|| Locking {
-        info: LockInfo {
-            holder: crate::sys::operator(),
-            pid: std::process::id(),
-            environment: model.environment.clone(),
-            since: crate::sys::now_rfc3339(),
-            token: token.clone(),
-        },
-        break_lock: opts.break_lock,
-        switch_environment: opts.switch_environment,
-    });
-    let finish = Arc::new(Finish {
-        record: Some(HostState {
-            fingerprint: loaded.evaluated.fingerprint().to_string(),
-            ordo_version: crate::VERSION.to_string(),
-            environment: model.environment.clone(),
-            service: model.service.clone(),
-            deployed_at: crate::sys::now_rfc3339(),
-            deployed_by: crate::sys::operator(),
-            dirty: git.as_ref().is_some_and(|g| !g.dirty.is_empty()),
-            commit: git.map(|g| g.commit),
-            set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
-            libraries: loaded.evaluated.libraries.clone(),
-        }),
-        token: token.clone(),
-    });
-    let go = Run {
-        ws,
-        loaded: &loaded,
+    let record = HostState {
+        fingerprint: loaded.evaluated.fingerprint().to_string(),
+        ordo_version: crate::VERSION.to_string(),
+        environment: model.environment.clone(),
+        service: model.service.clone(),
+        deployed_at: crate::sys::now_rfc3339(),
+        deployed_by: crate::sys::operator(),
+        dirty: git.as_ref().is_some_and(|g| !g.dirty.is_empty()),
+        commit: git.map(|g| g.commit),
+        set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
+        libraries: loaded.evaluated.libraries.clone(),
+    };
+    let every_step = |_: &Catalog, _: RunStep| true;
+    let mut deployment = Deployment::begin(Request {
+        model,
+        plan,
         hosts: &hosts,
-        host_count: targets.len(),
+        reporter: ws.reporter.clone(),
+        sources: &loaded.sources,
+        keep: &every_step,
+        apply: opts.apply.then_some(ApplyRequest {
+            break_lock: opts.break_lock,
+            switch_environment: opts.switch_environment,
+            record: Some(record),
+            report_hosts: true,
+        }),
         started,
-    };
+    });
+    // An interruption wins over whatever the transaction was about to return; the
+    // locks are released by `end` either way.
     let result = tokio::select! {
-        r = go.go(opts, locking.as_ref(), finish) => r,
+        biased;
         () = ws.cancelled() => Err(interrupted()),
+        r = drive(&mut deployment, opts) => r,
     };
-    let mut result = result;
-    if opts.apply {
-        // Whatever happened: release every lock this run may hold.
-        let problems = match tokio::time::timeout(UNLOCK_GRACE, exec::unlock(model, &hosts, &token)).await {
-            Ok(ps) => ps,
-            Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
-                .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
-        };
-        if !problems.is_empty() {
-            result = Err(match result {
-                Ok(_) => Problems(problems),
-                Err(Problems(mut ps)) => {
-                    ps.extend(problems);
-                    Problems(ps)
-                }
-            });
-        }
-    }
+    let result = deployment.end(result).await;
     hosts.close().await;
     result
+}
+
+/// The transaction after `begin`: plan, then (for deploy) confirm and apply.
+async fn drive(deployment: &mut Deployment<'_>, opts: &Options) -> Result<usize, Problems> {
+    let prediction = deployment.predict().await?;
+    let changes = prediction.counts().changes;
+    if !opts.apply {
+        deployment.refuse_conflicts(&prediction)?;
+        return Ok(changes);
+    }
+    deployment.apply(prediction, confirmation(opts.yes)).await?;
+    Ok(changes)
 }
 
 fn interrupted() -> Problems {
@@ -171,117 +153,24 @@ fn interrupted() -> Problems {
         .into()
 }
 
-struct Run<'a> {
-    ws: &'a Workspace,
-    loaded: &'a Loaded,
-    hosts: &'a Hosts,
-    host_count: usize,
-    started: Instant,
-}
-
-impl Run<'_> {
-    async fn go(&self, opts: &Options, locking: Option<&Locking>, finish: Arc<Finish>) -> Result<usize, Problems> {
-        let (model, reporter) = (&self.loaded.model, &self.ws.reporter);
-        let prediction = exec::predict(model, &self.loaded.plan, self.hosts, reporter, locking)
-            .await
-            .map_err(|ps| self.with_sources(ps))?;
-        let conflicts = prediction.conflicts().len();
-        let changes = prediction.change_count() - conflicts;
-        reporter.event(&Event::PlanDone {
-            changes,
-            unchanged: prediction.unchanged,
-            conflicts,
-            hosts: self.host_count,
-        });
-        if conflicts > 0 {
-            return Err(self.conflict_problems(&prediction));
-        }
-        if locking.is_none() {
-            return Ok(changes);
-        }
-        let host_count = self.host_count;
-        // On a blocking thread, so an interruption at the prompt still releases the locks.
-        if changes > 0 && !opts.yes {
-            let confirmed = tokio::task::spawn_blocking(move || confirm(changes, host_count))
-                .await
-                .map_err(|e| Problems::from(Problem::new(Kind::Usage, format!("confirmation failed: {e}"))))??;
-            if !confirmed {
-                reporter.event(&Event::Notice {
-                    host: None,
-                    level: Level::Info,
-                    text: "nothing applied".into(),
-                    span: None,
-                });
-                return Ok(changes);
-            }
-        }
-        let unchanged = prediction.unchanged;
-        let applied = exec::apply(
-            &self.loaded.plan,
-            prediction,
-            self.hosts,
-            reporter.clone(),
-            finish.clone(),
-        )
-        .await;
-        let mut problems = applied.problems.clone();
-        problems.extend(exec::unlock(model, self.hosts, &finish.token).await);
-        exec::report_hosts(self.hosts, &applied, &**reporter);
-        reporter.event(&Event::Summary {
-            changed: applied.changed,
-            unchanged,
-            failed: applied.failed,
-            skipped: applied.skipped,
-            hosts: self.host_count,
-            duration_ms: self.started.elapsed().as_millis() as u64,
-        });
-        if problems.is_empty() {
-            Ok(changes)
-        } else {
-            Err(self.with_sources(Problems(problems)))
-        }
+/// `--yes`, a prompt on the terminal, or a refusal when there is no terminal.
+fn confirmation(yes: bool) -> Confirm {
+    if yes {
+        return Confirm::Yes;
     }
-
-    fn with_sources(&self, ps: Problems) -> Problems {
-        Problems(ps.0.into_iter().map(|p| p.with_sources(&self.loaded.sources)).collect())
-    }
-
-    /// Every conflict, each at its step.
-    fn conflict_problems(&self, prediction: &Prediction) -> Problems {
-        let catalog = &prediction.catalog;
-        let problems = prediction
-            .conflicts()
-            .into_iter()
-            .map(|p| {
-                let message = match &p.planned.change {
-                    crate::primitive::Change::Conflict { message } => message.clone(),
-                    _ => String::new(),
-                };
-                Problem::new(Kind::Step, format!("{}: {message}", catalog.path(p.step)))
-                    .at(catalog.span(p.step), "this step")
-                    .on_host(&catalog.model.hosts[catalog.host(p.step)].name)
-                    .help("ordo does not delete what it did not create: move it away on the host, then deploy again")
-            })
-            .collect();
-        self.with_sources(Problems(problems))
-    }
-}
-
-fn confirm(changes: usize, hosts: usize) -> Result<bool, Problems> {
     if !std::io::stdin().is_terminal() {
-        return Err(Problem::new(
-            Kind::Usage,
-            "refusing to deploy without confirmation: standard input is not a terminal",
-        )
-        .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes")
-        .into());
+        return Confirm::Refuse(Box::new(
+            Problem::new(
+                Kind::Usage,
+                "refusing to deploy without confirmation: standard input is not a terminal",
+            )
+            .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes"),
+        ));
     }
-    eprint!(
-        "apply {} to {}? [y/N] ",
-        plural(changes, "change"),
-        plural(hosts, "host")
-    );
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+    Confirm::Ask(Arc::new(|question: &str| {
+        eprint!("{question}");
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        matches!(line.trim(), "y" | "Y" | "yes")
+    }))
 }

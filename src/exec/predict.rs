@@ -7,13 +7,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::catalog::{Catalog, Keep, RemovalStep, RunStep};
 use super::hosts::{HostRun, Hosts, host_io};
 use super::lock::{self, LockInfo, LockStatus};
 use super::probe::{self, HostProbe};
 use super::state::{HostState, Owned};
 use super::verify::verify_host;
-use super::{Catalog, Extra, fan_out, tail};
-use crate::model::{HostId, Model, StepId};
+use super::{fan_out, rolling, tail};
+use crate::model::{HostId, IdVec, Model, StepId};
 use crate::plan::Plan;
 use crate::primitive::Planned;
 use crate::problem::{Kind, Problem, Problems};
@@ -23,7 +24,7 @@ use crate::shell::probe::Facts;
 /// A step that will change, and how.
 #[derive(Clone, Debug)]
 pub struct PlannedStep {
-    pub step: StepId,
+    pub step: RunStep,
     pub planned: Planned,
 }
 
@@ -36,7 +37,8 @@ pub struct HostPlan {
     pub owned: Vec<Owned>,
 }
 
-/// The verified plan: what will change on each targeted host.
+/// The verified plan: what will change on each targeted host (only the steps the
+/// deployment covers).
 pub struct Prediction {
     pub hosts: Vec<HostPlan>,
     pub catalog: Arc<Catalog>,
@@ -55,6 +57,32 @@ impl Prediction {
             .filter(|p| p.planned.change.is_conflict())
             .collect()
     }
+
+    /// The hosts with something to change.
+    pub fn changed_hosts(&self) -> usize {
+        self.hosts.iter().filter(|h| !h.planned.is_empty()).count()
+    }
+
+    /// What the plan phase found (the `plan_done` event).
+    pub fn counts(&self) -> Counts {
+        let conflicts = self.conflicts().len();
+        Counts {
+            changes: self.change_count() - conflicts,
+            unchanged: self.unchanged,
+            conflicts,
+            hosts: self.hosts.len(),
+        }
+    }
+}
+
+/// The steps that change (conflicts not included), stay as they are and are in
+/// the way, on how many hosts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub changes: usize,
+    pub unchanged: usize,
+    pub conflicts: usize,
+    pub hosts: usize,
 }
 
 /// How a deploy treats the hosts' locks and recorded states (`ordo plan` takes no lock).
@@ -67,20 +95,23 @@ pub struct Locking {
 }
 
 struct HostVerdict {
+    /// The declared steps that change.
     plan: HostPlan,
-    extra: Vec<Extra>,
+    removals: Vec<(RemovalStep, Planned)>,
     notices: Vec<String>,
 }
 
 /// Probes every targeted host (bounded by `--jobs`), taking its deploy lock when
 /// `locking` is given, and verifies. A host locked by someone else stops the run
 /// before anything changes; every problem of every host is reported, in host order.
-pub async fn predict(
+/// Only the steps `keep` accepts are reported and kept in the prediction.
+pub(super) async fn predict(
     model: &Arc<Model>,
     plan: &Arc<Plan>,
     hosts: &Hosts,
     reporter: &Arc<dyn Reporter>,
     locking: Option<&Locking>,
+    keep: &Keep,
 ) -> Result<Prediction, Problems> {
     let timeout = hosts.settings.timeout;
     let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
@@ -117,164 +148,74 @@ pub async fn predict(
     if !problems.is_empty() {
         return Err(Problems(problems));
     }
-    // Removal steps are numbered after the model's steps, host by host.
-    let mut extra = Vec::new();
-    let mut next = model.steps.len();
-    for v in &mut verdicts {
-        let mut renamed: HashMap<StepId, StepId> = HashMap::new();
-        for e in &mut v.extra {
-            let new = <StepId as crate::model::Id>::new(next);
-            next += 1;
-            renamed.insert(e.id, new);
-            e.id = new;
+    // The run's removals, host by host, after each host's declared steps.
+    let mut removals = IdVec::new();
+    let mut plans = Vec::new();
+    let mut notices = Vec::new();
+    for v in verdicts {
+        let mut plan = v.plan;
+        for (step, planned) in v.removals {
+            let step = RunStep::Removal(removals.push(step));
+            plan.planned.push(PlannedStep { step, planned });
         }
-        for p in &mut v.plan.planned {
-            if let Some(&new) = renamed.get(&p.step) {
-                p.step = new;
-            }
-        }
-        extra.append(&mut v.extra);
+        plans.push(plan);
+        notices.push(v.notices);
     }
-    plan_hooks(model, plan, &mut verdicts)?;
-    for r in &model.rollings {
-        let hook = |h: &[Option<StepId>]| {
-            h.iter().flatten().next().map(|&s| {
-                let step = &model.steps[s];
-                format!("on {}", model.hosts[step.host].name)
-            })
-        };
-        reporter.event(&Event::Rolling {
-            component: r.component.clone(),
-            batches: r
-                .batches
-                .iter()
-                .map(|b| {
-                    b.iter()
-                        .map(|&c| model.hosts[model.components[c].host].name.clone())
-                        .collect()
-                })
-                .collect(),
-            max_failures: r.max_failures,
-            before: hook(&r.before),
-            after: hook(&r.after),
-        });
-    }
-    let catalog = Arc::new(Catalog {
-        model: model.clone(),
-        extra,
-    });
+    rolling::plan_hooks(model, plan, &mut plans)?;
+    rolling::report(model, &**reporter);
+    let catalog = Arc::new(Catalog::new(model.clone(), removals));
     let mut unchanged = 0;
-    for v in &verdicts {
-        let name = &model.hosts[v.plan.host].name;
-        for n in &v.notices {
-            reporter.event(&Event::Notice {
-                host: Some(name.clone()),
-                level: Level::Info,
-                text: n.clone(),
-                span: None,
-            });
-        }
-        let planned: HashMap<StepId, &Planned> = v.plan.planned.iter().map(|p| (p.step, &p.planned)).collect();
-        let order = plan.per_host[v.plan.host].iter().copied();
-        let removals = v
-            .plan
-            .planned
-            .iter()
-            .map(|p| p.step)
-            .filter(|s| catalog.extra(*s).is_some());
-        for s in order.chain(removals) {
-            let p = planned.get(&s);
-            if p.is_none() {
-                unchanged += 1;
-            }
-            reporter.event(&Event::Planned {
-                host: name.clone(),
-                step: s,
-                path: catalog.path(s),
-                change: p.map(|p| p.change.clone()),
-                detail: p.and_then(|p| p.detail.clone()),
-                diff: p.and_then(|p| p.diff.clone()),
-                span: catalog.span(s).cloned(),
-                privileged: catalog.action(s).privileged(),
-            });
-        }
+    for (h, notices) in plans.iter_mut().zip(notices) {
+        h.planned.retain(|p| keep(&catalog, p.step));
+        unchanged += report_host(&**reporter, plan, &catalog, h, notices, keep);
     }
     Ok(Prediction {
-        hosts: verdicts.into_iter().map(|v| v.plan).collect(),
+        hosts: plans,
         catalog,
         unchanged,
     })
 }
 
-/// The hooks of a rolling update run exactly for the batches that change
-/// something: decided here, once every host's verdict is known, and placed in the
-/// hook host's plan in plan order.
-fn plan_hooks(model: &Model, plan: &Plan, verdicts: &mut [HostVerdict]) -> Result<(), Problems> {
-    if model.rollings.is_empty() {
-        return Ok(());
+/// Reports a host's notices and one `planned` event per step it covers, in plan
+/// order (removals last); returns how many of them stay as they are.
+fn report_host(
+    reporter: &dyn Reporter,
+    plan: &Plan,
+    catalog: &Catalog,
+    h: &HostPlan,
+    notices: Vec<String>,
+    keep: &Keep,
+) -> usize {
+    let name = &catalog.model.hosts[h.host].name;
+    for n in notices {
+        reporter.event(&Event::Notice {
+            host: Some(name.clone()),
+            level: Level::Info,
+            text: n,
+            span: None,
+        });
     }
-    // The root instances with a planned change (model steps; removals are not).
-    let changed_roots: std::collections::HashSet<crate::model::ComponentId> = verdicts
-        .iter()
-        .flat_map(|v| v.plan.planned.iter().map(|p| p.step))
-        .filter(|s| s.index() < model.steps.len())
-        .map(|s| model.root_of(model.steps[s].component))
-        .collect();
-    let mut problems = Vec::new();
-    for r in &model.rollings {
-        for (k, batch) in r.batches.iter().enumerate() {
-            let changing: Vec<&str> = batch
-                .iter()
-                .filter(|c| changed_roots.contains(c))
-                .map(|&c| model.hosts[model.components[c].host].name.as_str())
-                .collect();
-            if changing.is_empty() {
-                continue;
-            }
-            for hook in r.before[k].iter().chain(r.after[k].iter()) {
-                let host = model.steps[*hook].host;
-                let Some(v) = verdicts.iter_mut().find(|v| v.plan.host == host) else {
-                    problems.push(
-                        Problem::new(
-                            Kind::Usage,
-                            format!(
-                                "the rolling update of `{}` runs its hooks on host `{}`, which this deploy does not reach",
-                                r.component, model.hosts[host].name
-                            ),
-                        )
-                        .help(format!("add `{}` to --hosts", model.hosts[host].name)),
-                    );
-                    continue;
-                };
-                let planned = Planned::run(format!(
-                    "batch {} of {}: {} change",
-                    k + 1,
-                    r.batches.len(),
-                    changing.join(", ")
-                ));
-                // A pending `after` hook (planned by its verify) runs once, for the batch.
-                match v.plan.planned.iter_mut().find(|p| p.step == *hook) {
-                    Some(p) => p.planned = planned,
-                    None => v.plan.planned.push(PlannedStep { step: *hook, planned }),
-                }
-            }
+    let planned: HashMap<RunStep, &Planned> = h.planned.iter().map(|p| (p.step, &p.planned)).collect();
+    let order = plan.per_host[h.host].iter().map(|&s| RunStep::Declared(s));
+    let removals = h.planned.iter().map(|p| p.step).filter(|s| !s.is_declared());
+    let mut unchanged = 0;
+    for s in order.chain(removals).filter(|&s| keep(catalog, s)) {
+        let p = planned.get(&s);
+        if p.is_none() {
+            unchanged += 1;
         }
+        reporter.event(&Event::Planned {
+            host: name.clone(),
+            step: catalog.number(s),
+            path: catalog.path(s),
+            change: p.map(|p| p.change.clone()),
+            detail: p.and_then(|p| p.detail.clone()),
+            diff: p.and_then(|p| p.diff.clone()),
+            span: catalog.span(s).cloned(),
+            privileged: catalog.action(s).privileged(),
+        });
     }
-    if !problems.is_empty() {
-        return Err(Problems(problems));
-    }
-    for v in verdicts.iter_mut() {
-        let position: HashMap<StepId, usize> = plan.per_host[v.plan.host]
-            .iter()
-            .enumerate()
-            .map(|(i, &s)| (s, i))
-            .collect();
-        // Removals (not in the plan's order) stay last.
-        v.plan
-            .planned
-            .sort_by_key(|p| position.get(&p.step).copied().unwrap_or(usize::MAX));
-    }
-    Ok(())
+    unchanged
 }
 
 async fn predict_host(
@@ -404,10 +345,7 @@ async fn predict_host(
         })
         .await
         .map_err(|e| Problem::new(Kind::Step, format!("host `{}`: internal error in verify: {e}", r.name)))?;
-        let catalog = Catalog {
-            model: model.clone(),
-            extra: Vec::new(),
-        };
+        let catalog = Catalog::declared(model.clone());
         let mut problems = Vec::new();
         for (s, result) in results {
             match result {
@@ -416,7 +354,11 @@ async fn predict_host(
                 }
                 Err(p) => problems.push(
                     catalog
-                        .problem(s, &format!("failed in its verify: {}", p.message), None)
+                        .problem(
+                            RunStep::Declared(s),
+                            &format!("failed in its verify: {}", p.message),
+                            None,
+                        )
                         .related(p),
                 ),
             }
@@ -425,26 +367,33 @@ async fn predict_host(
             return Err(Problems(problems));
         }
     }
-    let verified = verify_host(model, r.id, &order, &probe, &verdicts, model.steps.len(), timeout);
+    let verified = verify_host(model, r.id, &order, &probe, &verdicts, timeout);
     if !verified.problems.is_empty() {
         return Err(Problems(verified.problems));
     }
     Ok(HostVerdict {
         plan: HostPlan {
             host: r.id,
-            planned: verified.planned,
+            planned: verified
+                .planned
+                .into_iter()
+                .map(|(s, planned)| PlannedStep {
+                    step: RunStep::Declared(s),
+                    planned,
+                })
+                .collect(),
             state: probe.state,
             facts: probe.facts,
             owned: probe.owned,
         },
-        extra: verified.extra,
+        removals: verified.removals,
         notices,
     })
 }
 
 /// One probe round trip. The lock flag is set as soon as the probe is sent (and
 /// confirmed or cleared by its answer), so an interruption never loses a lock.
-async fn probe_once(
+pub(super) async fn probe_once(
     model: &Model,
     plan: &Plan,
     r: &HostRun,
@@ -477,46 +426,4 @@ async fn probe_once(
             .help("nothing was changed; check the host (permissions, a full disk), then run again")
             .into()
     })
-}
-
-/// What a host has deployed, and who deploys it right now.
-#[derive(Clone, Debug, Default)]
-pub struct HostStatus {
-    pub state: Option<HostState>,
-    pub lock: Option<LockInfo>,
-}
-
-/// Reads the recorded state and lock of every targeted host (one round trip each).
-pub async fn read_states(model: &Arc<Model>, hosts: &Hosts) -> Vec<(HostId, Result<HostStatus, Problem>)> {
-    let empty = Arc::new(Plan {
-        order: Vec::new(),
-        per_host: crate::model::IdVec::filled(model.hosts.len(), Vec::new()),
-        preds: crate::model::IdVec::new(),
-        edges: Vec::new(),
-    });
-    let timeout = hosts.settings.timeout;
-    let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
-    let ids = hosts.ids();
-    let results = fan_out(
-        runs,
-        hosts.settings.jobs,
-        |r| format!("host `{}`", r.name),
-        |r: Arc<HostRun>| {
-            let (model, empty) = (model.clone(), empty.clone());
-            async move {
-                let p = probe_once(&model, &empty, &r, None, timeout)
-                    .await
-                    .map_err(|mut ps| ps.0.remove(0))?;
-                Ok(HostStatus {
-                    state: p.state,
-                    lock: match p.lock {
-                        LockStatus::Held(info) => info,
-                        _ => None,
-                    },
-                })
-            }
-        },
-    )
-    .await;
-    ids.into_iter().zip(results).collect()
 }

@@ -8,8 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::catalog::{Catalog, RemovalStep, RunStep};
 use super::probe::{HostProbe, parents_below, watches};
-use super::{Catalog, Extra, PlannedStep};
+use crate::ids::RemovalId;
 use crate::model::{HostId, Id, Model, StepId};
 use crate::primitive::removal::Removal;
 use crate::primitive::{Planned, StepCtx};
@@ -18,39 +19,35 @@ use crate::shell::probe::{PathKind, StepFact};
 
 /// What verify found on one host.
 pub(super) struct Verified {
-    pub(super) planned: Vec<PlannedStep>,
-    pub(super) extra: Vec<Extra>,
+    /// The declared steps that change, in plan order.
+    pub(super) planned: Vec<(StepId, Planned)>,
+    /// The removals, deepest path first; the run numbers them.
+    pub(super) removals: Vec<(RemovalStep, Planned)>,
     pub(super) problems: Vec<Problem>,
 }
 
 /// Verifies `order` (the host's steps in plan order) against the probe.
 /// `custom` holds the verdicts of steps verified on the controller (true = up to
-/// date); `next_id` numbers the removal steps.
+/// date).
 pub(super) fn verify_host(
     model: &Arc<Model>,
     host: HostId,
     order: &[StepId],
     probe: &HostProbe,
     custom: &HashMap<StepId, bool>,
-    next_id: usize,
     timeout: Duration,
 ) -> Verified {
     let facts = &probe.facts;
     let state = super::state::state_dir(&model.service);
     let mut out = Verified {
         planned: Vec::new(),
-        extra: Vec::new(),
+        removals: Vec::new(),
         problems: Vec::new(),
     };
     // Steps that will change (conflicts excluded): what `on_change` watchers react to.
     let mut changed: HashSet<StepId> = HashSet::new();
-    let catalog_problem = |s: StepId, what: &str| {
-        Catalog {
-            model: model.clone(),
-            extra: Vec::new(),
-        }
-        .problem(s, what, None)
-    };
+    let catalog = Catalog::declared(model.clone());
+    let catalog_problem = |s: StepId, what: &str| catalog.problem(RunStep::Declared(s), what, None);
     let mut failed: Vec<(String, Vec<StepId>)> = Vec::new();
     for &s in order {
         let step = &model.steps[s];
@@ -99,7 +96,7 @@ pub(super) fn verify_host(
                 if !planned.change.is_conflict() {
                     changed.insert(s);
                 }
-                out.planned.push(PlannedStep { step: s, planned });
+                out.planned.push((s, planned));
             }
             Ok(None) => {}
             // A failed verify stops every host before any change (a missing
@@ -160,9 +157,8 @@ pub(super) fn verify_host(
             name: o.name.clone(),
             component: o.component.clone(),
         };
-        let id = StepId::new(next_id + out.extra.len());
         let ctx = StepCtx {
-            id,
+            id: Catalog::removal_number(model, RemovalId::new(out.removals.len())),
             root: &o.path,
             trigger: None,
             reload_only: false,
@@ -171,13 +167,12 @@ pub(super) fn verify_host(
             state: &state,
         };
         if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&removal, &ctx, facts) {
-            out.planned.push(PlannedStep { step: id, planned });
-            out.extra.push(Extra {
-                id,
+            let step = RemovalStep {
                 host,
                 action: Arc::new(removal),
                 component: o.component.clone(),
-            });
+            };
+            out.removals.push((step, planned));
         }
     }
     out

@@ -4,16 +4,22 @@
 //! session made for the current line, so Ctrl-C stops what runs on the hosts and
 //! the session goes on. Hosts are connected on first use and stay connected
 //! ([`Connections`]).
+//!
+//! `plan`, `diff`, `check` and `apply` are the deploy transaction
+//! ([`Deployment`]) over the session's connections, covering only the steps asked
+//! about — one component (removals of what it created included), or the steps of
+//! an ad-hoc trial. An apply leaves the hosts' records (deployed fingerprint, the
+//! list of what ordo created) as the last deploy wrote them; what it creates is
+//! still appended to that list, so a later deploy removes what no step declares.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use tokio::runtime::Handle;
 
 use super::connections::Connections;
-use super::facts;
-use super::plan::{self, Confirm};
-use crate::exec::{self, HostRun, Hosts, Settings, fan_out};
+use super::{facts, targets};
+use crate::exec::{self, ApplyRequest, Catalog, Deployment, HostRun, Hosts, Keep, Request, RunStep, Settings, fan_out};
 use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::suggest::{did_you_mean, list_or_none};
@@ -23,6 +29,17 @@ use crate::script::live::{CommandResult, Live, Summary, Target};
 use crate::source::SourceMap;
 use crate::text::visible;
 use crate::transport::{CancelToken, ExecOptions};
+
+/// Whether `apply` asks before changing anything.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Confirm {
+    /// On the terminal.
+    Ask,
+    /// `--yes`.
+    Yes,
+    /// The input is a script: nobody to ask.
+    Refuse,
+}
 
 /// The loaded environment, as the REPL's functions see it.
 #[derive(Clone)]
@@ -45,7 +62,7 @@ pub(crate) struct LiveHosts {
 }
 
 /// Several problems as one, the most severe first.
-pub(crate) fn one(mut problems: Problems) -> Problem {
+fn one(mut problems: Problems) -> Problem {
     problems.sort();
     let mut all = problems.0.into_iter();
     let first = all
@@ -54,7 +71,7 @@ pub(crate) fn one(mut problems: Problems) -> Problem {
     all.fold(first, Problem::related)
 }
 
-pub(crate) fn interrupted() -> Problem {
+fn interrupted() -> Problem {
     Problem::new(Kind::Interrupted, "interrupted").help("what ran on the hosts was stopped; the session goes on")
 }
 
@@ -111,71 +128,94 @@ impl LiveHosts {
         }
     }
 
-    fn host_id(&self, model: &Model, name: &str) -> Result<HostId, Problem> {
-        model.hosts.ids().find(|&h| model.hosts[h].name == name).ok_or_else(|| {
-            let names: Vec<&str> = model.hosts.iter().map(|h| h.name.as_str()).collect();
-            Problem::new(
-                Kind::Usage,
-                format!("no host `{name}` in environment {}", model.environment),
-            )
-            .help(format!(
-                "{}hosts: {}",
-                did_you_mean(name, names.iter().copied()),
-                list_or_none(&names)
-            ))
-        })
+    /// The deploy transaction for the `keep` steps of `model` on `targets`: look
+    /// only, or (`apply`) lock, plan, confirm, apply and release.
+    fn deploy(
+        &self,
+        env: &Env,
+        model: &Arc<Model>,
+        plan: &Arc<Plan>,
+        targets: &[HostId],
+        keep: &Keep,
+        apply: bool,
+    ) -> Result<Summary, Problem> {
+        if apply && self.confirm == Confirm::Refuse {
+            return Err(refusal());
+        }
+        let started = Instant::now();
+        let settings = self.settings();
+        let hosts = self.handle.block_on(self.connect(model, targets, &settings))?;
+        let mut deployment = Deployment::begin(Request {
+            model,
+            plan,
+            hosts: &hosts,
+            reporter: self.reporter.clone(),
+            sources: &env.sources,
+            keep,
+            apply: apply.then(ApplyRequest::partial),
+            started,
+        });
+        let result = self.handle.block_on(async {
+            let prediction = tokio::select! {
+                p = deployment.predict() => p?,
+                () = settings.cancel.cancelled() => return Err(Problems::from(interrupted())),
+            };
+            self.reporter.flush();
+            let counts = prediction.counts();
+            let mut summary = Summary {
+                changes: counts.changes,
+                unchanged: counts.unchanged,
+                conflicts: counts.conflicts,
+                hosts: counts.hosts,
+                applied: None,
+            };
+            if apply {
+                summary.applied = deployment.apply(prediction, self.confirmation()).await?;
+            }
+            Ok(summary)
+        });
+        let result = self.handle.block_on(deployment.end(result));
+        self.reporter.flush();
+        result.map_err(one)
     }
 
-    /// The hosts a component is placed on (all of its root instances).
-    pub(crate) fn placed(&self, model: &Model, component: &str) -> Result<Vec<HostId>, Problem> {
-        let mut hosts: Vec<HostId> = model
-            .components
-            .iter()
-            .filter(|c| c.parent.is_none() && c.name == component)
-            .map(|c| c.host)
-            .collect();
-        hosts.dedup();
-        if hosts.is_empty() {
-            let mut names: Vec<&str> = model
-                .components
-                .iter()
-                .filter(|c| c.parent.is_none())
-                .map(|c| c.name.as_str())
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            return Err(Problem::new(
-                Kind::Usage,
-                format!(
-                    "no component `{component}` is placed in environment {}",
-                    model.environment
-                ),
-            )
-            .help(format!(
-                "{}components: {}",
-                did_you_mean(component, names.iter().copied()),
-                list_or_none(&names)
-            )));
+    fn confirmation(&self) -> exec::Confirm {
+        match self.confirm {
+            Confirm::Yes => exec::Confirm::Yes,
+            Confirm::Refuse => exec::Confirm::Refuse(Box::new(refusal())),
+            Confirm::Ask => exec::Confirm::Ask(Arc::new(ask)),
         }
-        Ok(hosts)
     }
+}
 
-    /// `component`'s hosts, narrowed to `host` when given (which must run it).
-    fn component_hosts(&self, model: &Model, component: &str, host: Option<&str>) -> Result<Vec<HostId>, Problem> {
-        let placed = self.placed(model, component)?;
-        let Some(host) = host else { return Ok(placed) };
-        let id = self.host_id(model, host)?;
-        if placed.contains(&id) {
-            Ok(vec![id])
-        } else {
-            let on: Vec<&str> = placed.iter().map(|&h| model.hosts[h].name.as_str()).collect();
-            Err(Problem::new(
-                Kind::Usage,
-                format!("component `{component}` is not placed on host `{host}`"),
-            )
-            .help(format!("it runs on: {}", on.join(", "))))
-        }
-    }
+fn refusal() -> Problem {
+    Problem::new(
+        Kind::Usage,
+        "refusing to apply without confirmation: the REPL reads its lines from standard input, not a terminal",
+    )
+    .help("look at what it would change with check(..) or diff(..); to apply from a script, run `ordo repl ENV --yes`")
+}
+
+/// Asks on the terminal; Ctrl-C and Ctrl-D say no.
+fn ask(prompt: &str) -> bool {
+    let Ok(mut editor) = rustyline::DefaultEditor::new() else {
+        return false;
+    };
+    matches!(editor.readline(prompt).as_deref().map(str::trim), Ok("y" | "Y" | "yes"))
+}
+
+/// The steps of `component` (its sub-components and removals of what it created
+/// included); every step when `None`.
+fn component_filter(component: Option<&str>) -> Box<Keep> {
+    let Some(component) = component.map(str::to_string) else {
+        return Box::new(|_, _| true);
+    };
+    Box::new(move |catalog: &Catalog, s: RunStep| catalog.placed_component(s) == component)
+}
+
+/// Only the steps the trial declares (not the removals on its host).
+fn declared(_: &Catalog, s: RunStep) -> bool {
+    s.is_declared()
 }
 
 /// Every command runs in the service user's home, as with `ordo run`.
@@ -224,7 +264,7 @@ impl Live for LiveHosts {
     fn attrs(&self, component: &str, host: Option<&str>) -> Result<serde_json::Value, Problem> {
         let env = self.env()?;
         let model = &env.model;
-        let hosts = self.component_hosts(model, component, host)?;
+        let hosts = targets::component_hosts(model, component, host)?;
         let attributes = |h: HostId| {
             model
                 .components
@@ -275,7 +315,7 @@ impl Live for LiveHosts {
         let model = env.model.clone();
         let ids = hosts
             .iter()
-            .map(|h| self.host_id(&model, h))
+            .map(|h| targets::host_id(&model, h))
             .collect::<Result<Vec<_>, _>>()?;
         let settings = self.settings();
         let script = command_script(command);
@@ -331,7 +371,7 @@ impl Live for LiveHosts {
     fn facts(&self, host: &str) -> Result<serde_json::Value, Problem> {
         let env = self.env()?;
         let model = env.model.clone();
-        let id = self.host_id(&model, host)?;
+        let id = targets::host_id(&model, host)?;
         let settings = self.settings();
         let script = facts::script(&model.service);
         let out = self.handle.block_on(async {
@@ -360,41 +400,37 @@ impl Live for LiveHosts {
         let env = self.env()?;
         let model = env.model.clone();
         let targets: Vec<HostId> = match (component, host) {
-            (Some(c), h) => self.component_hosts(&model, c, h)?,
-            (None, Some(h)) => vec![self.host_id(&model, h)?],
+            (Some(c), h) => targets::component_hosts(&model, c, h)?,
+            (None, Some(h)) => vec![targets::host_id(&model, h)?],
             (None, None) => model.hosts.ids().collect(),
         };
         let targets: Vec<HostId> = targets
             .into_iter()
             .filter(|&h| !env.plan.per_host[h].is_empty())
             .collect();
-        let keep = plan::component_filter(component);
-        plan::preview(self, &env, &env.model, &env.plan, &targets, &keep)
+        let keep = component_filter(component);
+        self.deploy(&env, &env.model, &env.plan, &targets, &keep, false)
     }
 
     fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
         let env = self.env()?;
         let plan = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
-        let id = self.host_id(&trial, host)?;
-        let steps = trial.steps.len();
-        let keep = move |_: &exec::Catalog, s: crate::model::StepId| s.index() < steps;
-        plan::preview(self, &env, &trial, &plan, &[id], &keep)
+        let id = targets::host_id(&trial, host)?;
+        self.deploy(&env, &trial, &plan, &[id], &declared, false)
     }
 
     fn apply(&self, target: Target, host: Option<&str>) -> Result<Summary, Problem> {
         let env = self.env()?;
         match target {
             Target::Component(name) => {
-                let targets = self.component_hosts(&env.model, &name, host)?;
-                let keep = plan::component_filter(Some(&name));
-                plan::apply(self, &env, &env.model, &env.plan, &targets, &keep)
+                let targets = targets::component_hosts(&env.model, &name, host)?;
+                let keep = component_filter(Some(&name));
+                self.deploy(&env, &env.model, &env.plan, &targets, &keep, true)
             }
             Target::Trial(trial) => {
                 let p = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
-                let id = self.host_id(&trial, host.unwrap_or_default())?;
-                let steps: HashSet<usize> = (0..trial.steps.len()).collect();
-                let keep = move |_: &exec::Catalog, s: crate::model::StepId| steps.contains(&s.index());
-                plan::apply(self, &env, &trial, &p, &[id], &keep)
+                let id = targets::host_id(&trial, host.unwrap_or_default())?;
+                self.deploy(&env, &trial, &p, &[id], &declared, true)
             }
         }
     }

@@ -9,11 +9,11 @@
 //! |---|---|
 //! | `commands.rs` | the `:` commands |
 //! | `connections.rs` | connections opened on first use, kept for the session |
-//! | `live.rs` | [`LiveHosts`]: the REPL functions on top of the executor |
-//! | `plan.rs` | `plan`, `diff`, `check`, `apply` restricted to the steps asked about |
+//! | `live.rs` | [`LiveHosts`]: the REPL functions on top of the executor; `plan`, `diff`, `check`, `apply` as the deploy transaction restricted to the steps asked about |
 //! | `facts.rs` | the facts probe: one round trip, encoded answers |
 //! | `helper.rs` | completion and multi-line input |
 //! | `render.rs` | a line's value for people |
+//! | `targets.rs` | which hosts a call names (a host, a component's hosts) |
 //!
 //! The loop runs on the thread that called [`run`], outside the async runtime
 //! (rustyline blocks); Rhai runs on a script thread and the REPL functions block
@@ -24,8 +24,8 @@ mod connections;
 mod facts;
 mod helper;
 mod live;
-mod plan;
 mod render;
+mod targets;
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -40,8 +40,7 @@ use tokio::runtime::Handle;
 
 use self::connections::Connections;
 use self::helper::{Names, ReplHelper, complete_input};
-use self::live::{Env, LiveHosts};
-use self::plan::Confirm;
+use self::live::{Confirm, Env, LiveHosts};
 use crate::cli::Format;
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};

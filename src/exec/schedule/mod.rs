@@ -1,16 +1,19 @@
 //! The apply phase: every host applies its changes in plan order, in parallel with
 //! the others, waiting only where a change depends on one on another host
-//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`]);
-//! what a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
+//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`],
+//! the scripts in [`script`]; custom steps run on the controller, [`custom`]); what
+//! a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
 //! scripts run at once; a host that waits for another holds no slot, so a small
 //! `--jobs` cannot deadlock a plan with cross-host edges.
 
 mod board;
+mod custom;
 mod host_apply;
 mod policy;
 mod rollout;
+mod script;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -19,7 +22,7 @@ use self::board::Board;
 use super::hosts::Hosts;
 use super::predict::Prediction;
 use super::state::HostState;
-use super::{Catalog, fan_out};
+use super::{Catalog, RunStep, fan_out};
 use crate::model::{HostId, IdVec, StepId};
 use crate::plan::Plan;
 use crate::problem::Problem;
@@ -56,7 +59,7 @@ pub struct Applied {
 }
 
 /// Applies the prediction. Returns what happened; failures are in `problems`.
-pub async fn apply(
+pub(super) async fn apply(
     plan: &Arc<Plan>,
     prediction: Prediction,
     hosts: &Hosts,
@@ -65,13 +68,18 @@ pub async fn apply(
 ) -> Applied {
     let catalog: Arc<Catalog> = prediction.catalog.clone();
     let model = catalog.model.clone();
-    let n = catalog.len();
-    let mut changed = vec![false; n];
-    for p in prediction.hosts.iter().flat_map(|h| &h.planned) {
-        changed[p.step.index()] = true;
+    let planned: HashSet<RunStep> = prediction
+        .hosts
+        .iter()
+        .flat_map(|h| h.planned.iter().map(|p| p.step))
+        .collect();
+    // The model's steps that change, by id.
+    let mut changed = vec![false; model.steps.len()];
+    for s in planned.iter().filter_map(|s| s.declared()) {
+        changed[s.index()] = true;
     }
-    // Nearest changed ancestors of each step, through unchanged steps.
-    let mut near: IdVec<StepId, Vec<StepId>> = IdVec::filled(n, Vec::new());
+    // Nearest changed ancestors of each declared step, through unchanged steps.
+    let mut near: IdVec<StepId, Vec<StepId>> = IdVec::filled(model.steps.len(), Vec::new());
     for &s in &plan.order {
         let mut set: Vec<StepId> = Vec::new();
         for &p in &plan.preds[s] {
@@ -85,18 +93,20 @@ pub async fn apply(
         set.dedup();
         near[s] = set;
     }
-    let board = Arc::new(Board::new(&changed));
-    let planned: std::collections::HashSet<StepId> = prediction
-        .hosts
-        .iter()
-        .flat_map(|h| h.planned.iter().map(|p| p.step))
-        .collect();
+    let board = Arc::new(Board::new(catalog.clone(), planned.iter().copied()));
     let rollout = Arc::new(rollout::Rollout::new(&catalog, &planned, reporter.clone()));
     let near = Arc::new(near);
     for h in &prediction.hosts {
         let host = &model.hosts[h.host].name;
         for &s in plan.per_host[h.host].iter().filter(|s| !changed[s.index()]) {
-            reporter.event(&step_event(&catalog, host, s, StepStatus::Unchanged, 0, None));
+            reporter.event(&step_event(
+                &catalog,
+                host,
+                RunStep::Declared(s),
+                StepStatus::Unchanged,
+                0,
+                None,
+            ));
         }
     }
     let permits = Arc::new(Semaphore::new(hosts.settings.jobs.max(1)));
@@ -123,7 +133,6 @@ pub async fn apply(
             finish: finish.clone(),
             permits: permits.clone(),
             timeout: hosts.settings.timeout,
-            home: crate::model::HostPath::new("~").expect("the home directory"),
             state: super::state::state_dir(&model.service),
             rollout: rollout.clone(),
         });
@@ -157,14 +166,14 @@ pub async fn apply(
 pub(super) fn step_event(
     catalog: &Catalog,
     host: &str,
-    s: StepId,
+    s: RunStep,
     status: StepStatus,
     ms: u64,
     error: Option<String>,
 ) -> Event {
     Event::Step {
         host: host.to_string(),
-        step: s,
+        step: catalog.number(s),
         path: catalog.path(s),
         status,
         span: catalog.span(s).cloned(),
@@ -175,7 +184,7 @@ pub(super) fn step_event(
 
 /// One `host_done` event per targeted host, with its totals and round trips; call
 /// after the locks are released so the counts are complete.
-pub fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
+pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
     for r in hosts.iter() {
         let t = applied.per_host.get(&r.id).copied().unwrap_or_default();
         reporter.event(&Event::HostDone {

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::exec::Catalog;
+use crate::exec::{Catalog, RunStep};
 use crate::model::{ComponentId, HostId, StepId};
 use crate::problem::{Kind, Problem};
 use crate::report::{BatchStatus, Event, Reporter};
@@ -65,7 +65,7 @@ pub(super) enum Verdict {
 }
 
 impl Rollout {
-    pub(super) fn new(catalog: &Catalog, planned: &HashSet<StepId>, reporter: Arc<dyn Reporter>) -> Rollout {
+    pub(super) fn new(catalog: &Catalog, planned: &HashSet<RunStep>, reporter: Arc<dyn Reporter>) -> Rollout {
         let model = &catalog.model;
         let mut member = HashMap::new();
         let mut groups = Vec::new();
@@ -102,7 +102,10 @@ impl Rollout {
                         .iter()
                         .map(|&c| model.hosts[model.components[c].host].name.clone())
                         .collect(),
-                    pending: steps.into_iter().filter(|s| planned.contains(s)).collect(),
+                    pending: steps
+                        .into_iter()
+                        .filter(|&s| planned.contains(&RunStep::Declared(s)))
+                        .collect(),
                     started: false,
                     failed: false,
                 });
@@ -138,7 +141,9 @@ impl Rollout {
     }
 
     /// `s` starts applying: its batch starts, if it had not.
-    pub(super) fn started(&self, s: StepId) {
+    pub(super) fn started(&self, s: RunStep) {
+        // Removals belong to no batch.
+        let Some(s) = s.declared() else { return };
         if self.before_hooks.contains(&s) {
             return;
         }
@@ -152,7 +157,8 @@ impl Rollout {
 
     /// `s` is through: done, `Failed` (its host counts against the budget) or
     /// `Skipped`.
-    pub(super) fn finished(&self, s: StepId, host: HostId, how: Ended) {
+    pub(super) fn finished(&self, s: RunStep, host: HostId, how: Ended) {
+        let Some(s) = s.declared() else { return };
         let Some(&(g, k)) = self.member.get(&s) else { return };
         let mut groups = self.groups.lock().expect("rollout");
         let group = &mut groups[g];
@@ -174,13 +180,17 @@ impl Rollout {
     }
 
     /// `s` waited for `failed` steps: may it go on?
-    pub(super) fn judge(&self, catalog: &Catalog, s: StepId, failed: &[StepId]) -> Verdict {
+    pub(super) fn judge(&self, catalog: &Catalog, s: RunStep, failed: &[RunStep]) -> Verdict {
         let first = failed[0];
         let plain = || Verdict::Stop {
             reason: format!("{} failed", catalog.path(first)),
             problem: None,
         };
-        let Some(&(g, k)) = self.member.get(&s) else {
+        let Some(&(g, k)) = s.declared().and_then(|s| self.member.get(&s)) else {
+            return plain();
+        };
+        // A removal is in no batch, so never in an earlier one.
+        let Some(failed) = failed.iter().map(|d| d.declared()).collect::<Option<Vec<StepId>>>() else {
             return plain();
         };
         let earlier = |d: &StepId| matches!(self.member.get(d), Some(&(dg, dk)) if dg == g && dk <= k);
@@ -193,6 +203,7 @@ impl Rollout {
         // whose backends were not taken out must not restart, and with one put
         // back too few, draining the next could leave none serving.
         if let Some(&hook) = failed.iter().find(|d| self.hooks.contains(d)) {
+            let hook = RunStep::Declared(hook);
             let reason = format!(
                 "rolling `{}` stopped: {} did not run",
                 group.component,
@@ -213,7 +224,7 @@ impl Rollout {
         }
         // The failed steps' hosts count even if their own tasks have not said so yet.
         for d in failed.iter().filter(|d| !self.hooks.contains(d)) {
-            group.failed_hosts.insert(catalog.host(*d));
+            group.failed_hosts.insert(catalog.host(RunStep::Declared(*d)));
         }
         if group.failed_hosts.len() <= group.max_failures {
             return Verdict::Tolerated;
