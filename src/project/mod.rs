@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod controller_state;
 pub mod library;
 
 use crate::problem::{Kind, Problem};

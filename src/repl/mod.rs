@@ -197,11 +197,7 @@ async fn watch_signals(current: Arc<Mutex<CancelToken>>, signals: Arc<Signals>, 
 
 /// `$XDG_STATE_HOME/ordo/history`, else `~/.local/state/ordo/history`.
 fn history_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
-    Some(base.join("ordo").join("history"))
+    Some(crate::project::controller_state::state_home().join("history"))
 }
 
 impl Session<'_> {
