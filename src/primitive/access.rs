@@ -1,0 +1,235 @@
+//! Whether the login user may make a step's change at all: a step that writes a
+//! path (file, template, directory, symlink, virtualenv, the records of programs
+//! and cron blocks — every [`Primitive::managed`] path) without `sudo: true` is
+//! checked in the plan, so that a path the login user cannot write is a problem
+//! before anything changes on any host, not a `mktemp: Permission denied` half-way
+//! through a deploy (decision 48).
+//!
+//! What matters is how the change is made: a path is created or replaced by a
+//! rename inside its directory (a staged file, a staged symlink, `mkdir`, a build
+//! directory), so the directory must be writable — or, when it does not exist
+//! yet, its nearest existing ancestor, which the change creates it in. In a sticky
+//! directory of another user (`/tmp`) only the login user's own entries may be
+//! replaced. A mode or owner changed in place needs the path's owner (or root).
+//! A virtualenv is updated inside itself, so it must be writable too. The probe
+//! answers with the shell's `test` builtin for the login user, which is exact
+//! (ACLs, read-only mounts, root) and forks nothing ([`ProbeScript::writable`]).
+
+use super::{Change, ManagedKind, Planned, Primitive};
+use crate::host_path::HostPath;
+use crate::shell::probe::{Access, Facts, PathKind, ProbeScript};
+
+/// Asks the probe what [`guard`] needs to know about `action`'s path.
+pub(crate) fn probe(action: &dyn Primitive, probe: &mut ProbeScript) {
+    let Some(m) = action.managed().filter(|_| !action.privileged()) else {
+        return;
+    };
+    probe.stat(&m.path);
+    probe.writable(&m.path.split().0);
+    if m.kind == ManagedKind::Virtualenv {
+        probe.writable(&m.path);
+    }
+}
+
+/// `Err` when `planned` (not a conflict) is a change the login user cannot make:
+/// what stops it and what to do. `root` is the step's component root.
+pub(crate) fn guard(
+    action: &dyn Primitive,
+    root: &HostPath,
+    planned: Option<Planned>,
+    facts: &Facts,
+) -> Result<Option<Planned>, String> {
+    let Some(p) = planned.as_ref().filter(|p| !p.change.is_conflict()) else {
+        return Ok(planned);
+    };
+    let Some(m) = action.managed().filter(|_| !action.privileged()) else {
+        return Ok(planned);
+    };
+    let denied = match p.change {
+        Change::Create | Change::Update => {
+            let mut why = in_directory(&m.path, facts);
+            if why.is_none() && m.kind == ManagedKind::Virtualenv && p.change == Change::Update {
+                why = match facts.access(&m.path) {
+                    Some(Access::Writable | Access::Sticky) => None,
+                    Some(_) => Some(format!(
+                        "the login user{} cannot write in {}, which a new install writes into",
+                        uid(facts),
+                        m.path
+                    )),
+                    None => Some(not_asked(&m.path)),
+                };
+            }
+            why
+        }
+        Change::Mode { .. } | Change::Owner { .. } => {
+            let found = facts.path(&m.path);
+            (facts.uid != Some(0) && found.kind != PathKind::Absent && Some(found.uid) != facts.uid).then(|| {
+                format!(
+                    "{} belongs to uid {}, not to the login user{}: only its owner or root may change its {}",
+                    m.path,
+                    found.uid,
+                    uid(facts),
+                    p.change.word()
+                )
+            })
+        }
+        Change::Run { .. } | Change::Remove | Change::Conflict { .. } => None,
+    };
+    match denied {
+        None => Ok(planned),
+        Some(why) => Err(format!("{why}; {}", remedy(action, &m.path, root))),
+    }
+}
+
+/// Why `path` cannot be created or replaced in its directory, if it cannot.
+fn in_directory(path: &HostPath, facts: &Facts) -> Option<String> {
+    let dir = path.split().0;
+    let who = format!("the login user{}", uid(facts));
+    let Some(access) = facts.access(&dir) else {
+        return Some(not_asked(&dir));
+    };
+    match access {
+        Access::Writable => None,
+        Access::Sticky => {
+            let found = facts.path(path);
+            (found.kind != PathKind::Absent && facts.uid != Some(0) && Some(found.uid) != facts.uid).then(|| {
+                format!(
+                    "{dir} is a sticky directory of another user and {path} belongs to uid {}: {who} may not replace it",
+                    found.uid
+                )
+            })
+        }
+        Access::ReadOnly { nearest } => {
+            let nearest = shown(nearest);
+            Some(if nearest == dir.as_str() {
+                format!("{who} may not write in {dir}")
+            } else {
+                format!("{dir} does not exist, and {who} may not create it: {nearest} is not writable for them")
+            })
+        }
+        Access::NotDir { nearest } => Some(format!(
+            "{} is not a directory (or a dangling symlink), so {dir} cannot be created",
+            shown(nearest)
+        )),
+    }
+}
+
+fn not_asked(dir: &HostPath) -> String {
+    format!("the probe did not check whether {dir} is writable (a bug in ordo)")
+}
+
+/// ` (uid 1001)`, when the probe said.
+fn uid(facts: &Facts) -> String {
+    facts.uid.map(|u| format!(" (uid {u})")).unwrap_or_default()
+}
+
+/// A path in the scripts' form (`./x`, `.`, `/x`) as the plan shows paths.
+fn shown(form: &str) -> String {
+    match form.strip_prefix('.') {
+        Some("") => "~".to_string(),
+        Some(rest) if rest.starts_with('/') => format!("~{rest}"),
+        _ => form.to_string(),
+    }
+}
+
+/// What to do: `sudo: true` where the step has it, or a path the login user owns.
+fn remedy(action: &dyn Primitive, path: &HostPath, root: &HostPath) -> String {
+    let sudo = super::DOCS
+        .iter()
+        .find(|d| d.name == action.kind())
+        .is_some_and(|d| d.options.iter().any(|o| o.name == "sudo"));
+    let place = if path.is_below(root) {
+        "give the component a root the login user may write (the default is ~/deployment/<service>)".to_string()
+    } else {
+        format!("use a path under the component's root ({root}), which the login user owns")
+    };
+    if sudo {
+        format!("add `sudo: true` to the step (ordo then writes it as root through `sudo -n`), or {place}")
+    } else {
+        format!("{place}, or make the directory writable for the login user on the host")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primitive::directory::Directory;
+    use crate::primitive::symlink::Symlink;
+    use base64::Engine;
+
+    fn facts(stats: &[u8], w: &str) -> Facts {
+        let b = base64::engine::general_purpose::STANDARD.encode(stats);
+        Facts::parse(&format!("uid 1000\nF {b}\n{w}end\n")).unwrap()
+    }
+
+    fn dir(path: &str, sudo: bool) -> Directory {
+        Directory {
+            name: path.into(),
+            path: HostPath::new(path).unwrap(),
+            mode: None,
+            owner: None,
+            sudo,
+        }
+    }
+
+    fn root() -> HostPath {
+        HostPath::new("~/deployment/s").unwrap()
+    }
+
+    #[test]
+    fn creating_in_a_directory_the_login_user_may_not_write_is_refused() {
+        let f = facts(b"", "W w /etc\t/etc\n");
+        let err = guard(&dir("/etc/app", false), &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        assert!(err.starts_with("the login user (uid 1000) may not write in /etc; "), "{err}");
+        assert!(err.contains("add `sudo: true` to the step"), "{err}");
+        assert!(err.contains("under the component's root (~/deployment/s)"), "{err}");
+        assert_eq!(
+            guard(&dir("/etc/app", true), &root(), Some(Planned::new(Change::Create)), &f),
+            Ok(Some(Planned::new(Change::Create))),
+            "a privileged step is written as root"
+        );
+        assert_eq!(
+            guard(&dir("/etc/app", false), &root(), None, &f),
+            Ok(None),
+            "nothing to change needs nothing"
+        );
+    }
+
+    #[test]
+    fn a_missing_parent_names_the_ancestor_that_stops_it() {
+        let f = facts(b"", "W w /opt/app/etc\t/opt\nW d ./x\t./file\n");
+        let err = guard(&dir("/opt/app/etc/conf", false), &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        assert!(
+            err.starts_with("/opt/app/etc does not exist, and the login user (uid 1000) may not create it: /opt is not writable"),
+            "{err}"
+        );
+        let link = Symlink {
+            name: "x/l".into(),
+            path: HostPath::new("~/x/l").unwrap(),
+            target: "t".into(),
+        };
+        let err = guard(&link, &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        assert!(err.starts_with("~/file is not a directory"), "{err}");
+        assert!(!err.contains("sudo"), "a symlink has no `sudo` option: {err}");
+    }
+
+    #[test]
+    fn modes_of_other_users_paths_and_sticky_directories_need_the_owner() {
+        let stats = b"d 755 0 0 ./deployment/s/var\0\0l 777 0 0 /tmp/l\0t\0";
+        let f = facts(stats, "W y ./deployment/s\t./deployment/s\nW t /tmp\t/tmp\n");
+        let mode = Planned::new(Change::Mode { from: 0o755, to: 0o750 });
+        let err = guard(&dir("~/deployment/s/var", false), &root(), Some(mode), &f).unwrap_err();
+        assert!(err.contains("belongs to uid 0, not to the login user (uid 1000)"), "{err}");
+        let link = |p: &str| Symlink {
+            name: p.into(),
+            path: HostPath::new(p).unwrap(),
+            target: "t".into(),
+        };
+        let err = guard(&link("/tmp/l"), &root(), Some(Planned::new(Change::Update)), &f).unwrap_err();
+        assert!(err.contains("/tmp is a sticky directory of another user"), "{err}");
+        assert!(
+            guard(&link("/tmp/new"), &root(), Some(Planned::new(Change::Create)), &f).is_ok(),
+            "a new entry in a sticky directory is the login user's own"
+        );
+    }
+}
