@@ -46,71 +46,95 @@ pub(crate) fn guard(
         return Ok(planned);
     };
     let denied = match p.change {
-        Change::Create | Change::Update => {
-            let mut why = in_directory(&m.path, facts);
-            if why.is_none() && m.kind == ManagedKind::Virtualenv && p.change == Change::Update {
-                why = match facts.access(&m.path) {
+        Change::Create | Change::Update => in_directory(&m.path, facts).or_else(|| {
+            // A virtualenv is updated in place: pip and uv write inside it.
+            (m.kind == ManagedKind::Virtualenv && p.change == Change::Update)
+                .then(|| match facts.access(&m.path) {
                     Some(Access::Writable | Access::Sticky) => None,
-                    Some(_) => Some(format!(
-                        "the login user{} cannot write in {}, which a new install writes into",
-                        uid(facts),
+                    Some(_) => Some(Denied::Directory(format!(
+                        "{} may not write in {}, which an install writes into",
+                        login(facts),
                         m.path
-                    )),
-                    None => Some(not_asked(&m.path)),
-                };
-            }
-            why
-        }
+                    ))),
+                    None => Some(Denied::Directory(not_asked(&m.path))),
+                })
+                .flatten()
+        }),
         Change::Mode { .. } | Change::Owner { .. } => {
             let found = facts.path(&m.path);
             (facts.uid != Some(0) && found.kind != PathKind::Absent && Some(found.uid) != facts.uid).then(|| {
-                format!(
-                    "{} belongs to uid {}, not to the login user{}: only its owner or root may change its {}",
+                Denied::Owner(format!(
+                    "{} belongs to uid {}, not to {}: only its owner or root may change its {}",
                     m.path,
                     found.uid,
-                    uid(facts),
+                    login(facts),
                     p.change.word()
-                )
+                ))
             })
         }
         Change::Run { .. } | Change::Remove | Change::Conflict { .. } => None,
     };
-    match denied {
-        None => Ok(planned),
-        Some(why) => Err(format!("{why}; {}", remedy(action, &m.path, root))),
-    }
+    let Some(denied) = denied else {
+        return Ok(planned);
+    };
+    let sudo = super::DOCS
+        .iter()
+        .find(|d| d.name == action.kind())
+        .is_some_and(|d| d.options.iter().any(|o| o.name == "sudo"));
+    let other = match &denied {
+        Denied::Owner(_) => format!("give {} to the login user on the host", m.path),
+        Denied::Directory(_) if m.path.is_below(root) => {
+            "give the component a root the login user may write (the default is ~/deployment/<service>)".to_string()
+        }
+        Denied::Directory(_) => format!("use a path under the component's root ({root})"),
+    };
+    let why = match denied {
+        Denied::Owner(w) | Denied::Directory(w) => w,
+    };
+    Err(if sudo {
+        format!("{why}; add `sudo: true` to the step (ordo then writes it as root through `sudo -n`), or {other}")
+    } else {
+        format!("{why}; {other} (a {} step cannot run as root)", action.kind())
+    })
+}
+
+/// Why the login user may not make a change: the directory it happens in, or the
+/// path's owner.
+enum Denied {
+    Directory(String),
+    Owner(String),
 }
 
 /// Why `path` cannot be created or replaced in its directory, if it cannot.
-fn in_directory(path: &HostPath, facts: &Facts) -> Option<String> {
+fn in_directory(path: &HostPath, facts: &Facts) -> Option<Denied> {
     let dir = path.split().0;
-    let who = format!("the login user{}", uid(facts));
     let Some(access) = facts.access(&dir) else {
-        return Some(not_asked(&dir));
+        return Some(Denied::Directory(not_asked(&dir)));
     };
+    let who = login(facts);
     match access {
         Access::Writable => None,
         Access::Sticky => {
             let found = facts.path(path);
             (found.kind != PathKind::Absent && facts.uid != Some(0) && Some(found.uid) != facts.uid).then(|| {
-                format!(
+                Denied::Owner(format!(
                     "{dir} is a sticky directory of another user and {path} belongs to uid {}: {who} may not replace it",
                     found.uid
-                )
+                ))
             })
         }
         Access::ReadOnly { nearest } => {
             let nearest = shown(nearest);
-            Some(if nearest == dir.as_str() {
+            Some(Denied::Directory(if nearest == dir.as_str() {
                 format!("{who} may not write in {dir}")
             } else {
                 format!("{dir} does not exist, and {who} may not create it: {nearest} is not writable for them")
-            })
+            }))
         }
-        Access::NotDir { nearest } => Some(format!(
+        Access::NotDir { nearest } => Some(Denied::Directory(format!(
             "{} is not a directory (or a dangling symlink), so {dir} cannot be created",
             shown(nearest)
-        )),
+        ))),
     }
 }
 
@@ -118,9 +142,13 @@ fn not_asked(dir: &HostPath) -> String {
     format!("the probe did not check whether {dir} is writable (a bug in ordo)")
 }
 
-/// ` (uid 1001)`, when the probe said.
-fn uid(facts: &Facts) -> String {
-    facts.uid.map(|u| format!(" (uid {u})")).unwrap_or_default()
+/// `the login user `deploy``, or with its uid when the host did not say its name.
+fn login(facts: &Facts) -> String {
+    match (&facts.login, facts.uid) {
+        (Some(name), _) => format!("the login user `{name}`"),
+        (None, Some(uid)) => format!("the login user (uid {uid})"),
+        (None, None) => "the login user".to_string(),
+    }
 }
 
 /// A path in the scripts' form (`./x`, `.`, `/x`) as the plan shows paths.
@@ -129,24 +157,6 @@ fn shown(form: &str) -> String {
         Some("") => "~".to_string(),
         Some(rest) if rest.starts_with('/') => format!("~{rest}"),
         _ => form.to_string(),
-    }
-}
-
-/// What to do: `sudo: true` where the step has it, or a path the login user owns.
-fn remedy(action: &dyn Primitive, path: &HostPath, root: &HostPath) -> String {
-    let sudo = super::DOCS
-        .iter()
-        .find(|d| d.name == action.kind())
-        .is_some_and(|d| d.options.iter().any(|o| o.name == "sudo"));
-    let place = if path.is_below(root) {
-        "give the component a root the login user may write (the default is ~/deployment/<service>)".to_string()
-    } else {
-        format!("use a path under the component's root ({root}), which the login user owns")
-    };
-    if sudo {
-        format!("add `sudo: true` to the step (ordo then writes it as root through `sudo -n`), or {place}")
-    } else {
-        format!("{place}, or make the directory writable for the login user on the host")
     }
 }
 
@@ -210,7 +220,7 @@ mod tests {
         };
         let err = guard(&link, &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
         assert!(err.starts_with("~/file is not a directory"), "{err}");
-        assert!(!err.contains("sudo"), "a symlink has no `sudo` option: {err}");
+        assert!(err.contains("(a symlink step cannot run as root)"), "a symlink has no `sudo` option: {err}");
     }
 
     #[test]

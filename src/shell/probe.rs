@@ -236,6 +236,8 @@ impl ProbeScript {
             // enterable, `t` a sticky directory of another user, `y` writable.
             let _ = writeln!(s, "printf '%s\\n' {} > \"$T/wd\"", lines(self.writable.iter()));
             s.push_str(WRITABLE_SH);
+            // Only a plain name is passed on: nothing the host says can forge a line.
+            s.push_str("case ${LOGNAME:-} in ''|*[!A-Za-z0-9._-]*) ;; *) echo \"login $LOGNAME\" ;; esac\n");
         }
         for (key, (render, items)) in &self.gathered {
             let _ = writeln!(
@@ -331,6 +333,9 @@ pub enum StepFact {
 pub struct Facts {
     /// The login's uid on the host (0: ordo runs as root there).
     pub uid: Option<u32>,
+    /// The login user's name (`$LOGNAME`), for messages, when the probe asked
+    /// whether paths are writable and the name is a plain one.
+    pub login: Option<String>,
     paths: HashMap<String, PathFacts>,
     steps: HashMap<(StepId, String), StepFact>,
     gathered: HashMap<String, Vec<u8>>,
@@ -388,6 +393,7 @@ impl Facts {
             match tag {
                 "end" => ended = true,
                 "uid" => facts.uid = rest.trim().parse().ok(),
+                "login" => facts.login = Some(rest.to_string()),
                 "F" => facts.read_stats(&decode(rest, line)?).map_err(|()| bad(line))?,
                 "S" => {
                     let sums = decode(rest, line)?;
@@ -603,13 +609,21 @@ mod tests {
         for rel in ["a b/new/deeper", "f/x", "s", "a b"] {
             p.writable(&path(rel));
         }
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(p.render(""))
-            .env("HOME", dir.path())
-            .output()
-            .unwrap();
-        let facts = Facts::parse(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        let run = |login: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(p.render(""))
+                .env("HOME", dir.path())
+                .env("LOGNAME", login)
+                .output()
+                .unwrap();
+            Facts::parse(&String::from_utf8_lossy(&out.stdout)).unwrap()
+        };
+        let crafted = run("x\nW y /etc\t/etc");
+        assert_eq!(crafted.login, None, "only a plain name is passed on");
+        assert_eq!(crafted.access(&HostPath::new("/etc").unwrap()), None);
+        let facts = run("deploy");
+        assert_eq!(facts.login.as_deref(), Some("deploy"));
         let uid_is_root = facts.uid == Some(0);
         assert_eq!(facts.access(&path("a b/new/deeper")), Some(&Access::Writable));
         assert_eq!(facts.access(&path("a b")), Some(&Access::Writable));
