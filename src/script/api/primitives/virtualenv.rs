@@ -123,8 +123,12 @@ fn wheels_for_requirements(
             listed.join(", ")
         ),
         format!(
-            "add the wheels to `{dir}` (e.g. `pip wheel -w {dir} -r requirements.txt`), or change the requirements: \
-             the host installs with --no-index, from these wheels only"
+            "add the wheels to `{dir}` (e.g. `pip wheel -w {dir} -r {}`), or change the requirements: \
+             the host installs with --no-index, from these wheels only",
+            match source {
+                Requirements::File(file) => file.as_str(),
+                Requirements::Lines(_) => "requirements.txt",
+            }
         ),
     ))
 }
