@@ -4,7 +4,7 @@
 //! `check` — naming the host, the step and its line, instead of a `mktemp:
 //! Permission denied` half-way through the apply.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use crate::support::Test;
@@ -114,6 +114,19 @@ s.component("x", |c| {
     assert_eq!(meta.permissions().mode() & 0o7777, 0o644, "the mode is unchanged");
     assert_eq!(std::fs::read_to_string(shared.join("theirs.conf")).unwrap(), "old\n");
     assert!(!shared.join("mine.conf").exists(), "nothing changed");
+    // In a directory of the login user's, root's file can be replaced (a rename):
+    // allowed, and the plan says whose the file becomes.
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"roots.conf\", \"new\\n\")); });\n",
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("~ t1:x file roots.conf (replaces a file of uid 0: the new one is the login user's)")
+        .expect_file(root.join("roots.conf"), "new\n")
+        .run();
+    let uid = std::fs::metadata(root.join("roots.conf")).unwrap().uid();
+    assert_eq!(uid, std::fs::metadata(&root).unwrap().uid(), "the login user's now");
 }
 
 #[test]

@@ -75,7 +75,7 @@ pub(crate) fn guard(
         Change::Run { .. } | Change::Remove | Change::Conflict { .. } => None,
     };
     let Some(denied) = denied else {
-        return Ok(planned);
+        return Ok(planned.map(|p| replaced(p, &m.path, m.kind, facts)));
     };
     let sudo = super::DOCS
         .iter()
@@ -96,6 +96,26 @@ pub(crate) fn guard(
     } else {
         format!("{why}; {other} (a {} step cannot run as root)", action.kind())
     })
+}
+
+/// A file or symlink of another user that the login user may replace (its
+/// directory is the login user's to write): the new one is the login user's,
+/// which the plan says.
+fn replaced(p: Planned, path: &HostPath, kind: ManagedKind, facts: &Facts) -> Planned {
+    let found = facts.path(path);
+    let theirs = p.change == Change::Update
+        && matches!(kind, ManagedKind::File | ManagedKind::Symlink)
+        && found.kind != PathKind::Absent
+        && facts.uid.is_some_and(|u| u != 0 && u != found.uid);
+    if !theirs {
+        return p;
+    }
+    let note = format!("replaces a {} of uid {}: the new one is the login user's", kind.word(), found.uid);
+    let detail = match &p.detail {
+        Some(d) => format!("{d}; {note}"),
+        None => note,
+    };
+    p.detail(detail)
 }
 
 /// Why the login user may not make a change: the directory it happens in, or the
@@ -236,6 +256,13 @@ mod tests {
             target: "t".into(),
         };
         let err = guard(&link("/tmp/l"), &root(), Some(Planned::new(Change::Update)), &f).unwrap_err();
+        let home = facts(b"l 777 0 0 ./l\0t\0", "W y .\t.\n");
+        let p = guard(&link("~/l"), &root(), Some(Planned::new(Change::Update)), &home).unwrap().unwrap();
+        assert_eq!(
+            p.detail.as_deref(),
+            Some("replaces a symlink of uid 0: the new one is the login user's"),
+            "allowed, and said"
+        );
         assert!(err.contains("/tmp is a sticky directory of another user"), "{err}");
         assert!(
             guard(&link("/tmp/new"), &root(), Some(Planned::new(Change::Create)), &f).is_ok(),
