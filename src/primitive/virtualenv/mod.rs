@@ -413,7 +413,9 @@ pub const DOC: Doc = Doc {
         OptionDoc {
             name: "wheelhouse",
             kind: "string",
-            text: "a directory of the project holding the wheels to install from (no index is used)",
+            text: "a directory of the project holding the wheels to install from (no index is used); \
+                   every requirement must have a wheel there (an equal version when pinned), which \
+                   `ordo check` verifies",
         },
         OptionDoc {
             name: "installer",
