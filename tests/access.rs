@@ -61,7 +61,12 @@ fn paths_outside_the_login_users_reach_fail_the_plan_before_any_change() {
             "{alias}: nothing may change on any host"
         );
     }
-    for absent in ["/etc/ordo-test.conf", "/etc/ordo-test.d", "/opt/ordo-test", "/etc/ordo-test-link"] {
+    for absent in [
+        "/etc/ordo-test.conf",
+        "/etc/ordo-test.d",
+        "/opt/ordo-test",
+        "/etc/ordo-test-link",
+    ] {
         assert!(!Path::new(absent).exists(), "{absent}");
     }
 }

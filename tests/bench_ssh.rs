@@ -377,7 +377,11 @@ fn provide_uv(hosts: &TestHosts, aliases: &[&str]) {
         std::fs::create_dir_all(&bin).unwrap();
         let _ = std::fs::remove_file(bin.join("uv"));
         std::os::unix::fs::symlink(&uv, bin.join("uv")).unwrap();
-        let _ = Command::new("chmod").arg("-R").arg("a+rX").arg(hosts.home(a).join(".local")).status();
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(hosts.home(a).join(".local"))
+            .status();
     }
 }
 
@@ -420,7 +424,9 @@ fn bench_ssh_virtualenv_noop() {
                 wheel::build(&p.path("wheels"), "ordohello", "1.0");
                 deploy(&p);
                 let record = std::fs::read_to_string(
-                    hosts.home(aliases[0]).join(format!("deployment/{service}/venv/.ordo-venv")),
+                    hosts
+                        .home(aliases[0])
+                        .join(format!("deployment/{service}/venv/.ordo-venv")),
                 )
                 .unwrap();
                 assert!(record.contains(&format!("installer {installer}")), "{record}");

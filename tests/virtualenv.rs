@@ -275,5 +275,8 @@ s.component("app", |c| {
         )
         .run();
     wheel::build(&p.path("wheels"), "ordo_extra", "2.0");
-    p.test().args(&["check", "test"]).stdout("ok: 2 steps on 1 host\n").run();
+    p.test()
+        .args(&["check", "test"])
+        .stdout("ok: 2 steps on 1 host\n")
+        .run();
 }

@@ -94,9 +94,11 @@ pub(super) fn verify_host(
         };
         let verdict = match in_the_way(probe, step.action.managed().map(|m| m.path), root) {
             Some(conflict) => Ok(Some(conflict)),
-            None => step.action.verify(&ctx, facts).map_err(|why| ("cannot be verified", why)).and_then(|p| {
-                access::guard(step.action.as_ref(), root, p, facts).map_err(|why| ("would fail", why))
-            }),
+            None => step
+                .action
+                .verify(&ctx, facts)
+                .map_err(|why| ("cannot be verified", why))
+                .and_then(|p| access::guard(step.action.as_ref(), root, p, facts).map_err(|why| ("would fail", why))),
         };
         match verdict {
             Ok(Some(planned)) => {

@@ -110,7 +110,11 @@ fn replaced(p: Planned, path: &HostPath, kind: ManagedKind, facts: &Facts) -> Pl
     if !theirs {
         return p;
     }
-    let note = format!("replaces a {} of uid {}: the new one is the login user's", kind.word(), found.uid);
+    let note = format!(
+        "replaces a {} of uid {}: the new one is the login user's",
+        kind.word(),
+        found.uid
+    );
     let detail = match &p.detail {
         Some(d) => format!("{d}; {note}"),
         None => note,
@@ -210,7 +214,10 @@ mod tests {
     fn creating_in_a_directory_the_login_user_may_not_write_is_refused() {
         let f = facts(b"", "W w /etc\t/etc\n");
         let err = guard(&dir("/etc/app", false), &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
-        assert!(err.starts_with("the login user (uid 1000) may not write in /etc; "), "{err}");
+        assert!(
+            err.starts_with("the login user (uid 1000) may not write in /etc; "),
+            "{err}"
+        );
         assert!(err.contains("add `sudo: true` to the step"), "{err}");
         assert!(err.contains("under the component's root (~/deployment/s)"), "{err}");
         assert_eq!(
@@ -228,9 +235,17 @@ mod tests {
     #[test]
     fn a_missing_parent_names_the_ancestor_that_stops_it() {
         let f = facts(b"", "W w /opt/app/etc\t/opt\nW d ./x\t./file\n");
-        let err = guard(&dir("/opt/app/etc/conf", false), &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        let err = guard(
+            &dir("/opt/app/etc/conf", false),
+            &root(),
+            Some(Planned::new(Change::Create)),
+            &f,
+        )
+        .unwrap_err();
         assert!(
-            err.starts_with("/opt/app/etc does not exist, and the login user (uid 1000) may not create it: /opt is not writable"),
+            err.starts_with(
+                "/opt/app/etc does not exist, and the login user (uid 1000) may not create it: /opt is not writable"
+            ),
             "{err}"
         );
         let link = Symlink {
@@ -240,7 +255,10 @@ mod tests {
         };
         let err = guard(&link, &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
         assert!(err.starts_with("~/file is not a directory"), "{err}");
-        assert!(err.contains("(a symlink step cannot run as root)"), "a symlink has no `sudo` option: {err}");
+        assert!(
+            err.contains("(a symlink step cannot run as root)"),
+            "a symlink has no `sudo` option: {err}"
+        );
     }
 
     #[test]
@@ -249,7 +267,10 @@ mod tests {
         let f = facts(stats, "W y ./deployment/s\t./deployment/s\nW t /tmp\t/tmp\n");
         let mode = Planned::new(Change::Mode { from: 0o755, to: 0o750 });
         let err = guard(&dir("~/deployment/s/var", false), &root(), Some(mode), &f).unwrap_err();
-        assert!(err.contains("belongs to uid 0, not to the login user (uid 1000)"), "{err}");
+        assert!(
+            err.contains("belongs to uid 0, not to the login user (uid 1000)"),
+            "{err}"
+        );
         let link = |p: &str| Symlink {
             name: p.into(),
             path: HostPath::new(p).unwrap(),
@@ -257,7 +278,9 @@ mod tests {
         };
         let err = guard(&link("/tmp/l"), &root(), Some(Planned::new(Change::Update)), &f).unwrap_err();
         let home = facts(b"l 777 0 0 ./l\0t\0", "W y .\t.\n");
-        let p = guard(&link("~/l"), &root(), Some(Planned::new(Change::Update)), &home).unwrap().unwrap();
+        let p = guard(&link("~/l"), &root(), Some(Planned::new(Change::Update)), &home)
+            .unwrap()
+            .unwrap();
         assert_eq!(
             p.detail.as_deref(),
             Some("replaces a symlink of uid 0: the new one is the login user's"),

@@ -503,11 +503,7 @@ mod tests {
     fn finding_the_tools_forks_nothing_whichever_the_installer() {
         for installer in [Installer::Auto, Installer::Uv, Installer::Pip, Installer::Ensurepip] {
             for uv in [None, Some(Interpreter::Path(HostPath::new("~/bin/uv").unwrap()))] {
-                let v = Virtualenv {
-                    installer,
-                    uv,
-                    ..env()
-                };
+                let v = Virtualenv { installer, uv, ..env() };
                 let sh = v.probe_sh();
                 assert!(!sh.contains("$(") && !sh.contains('`'), "{installer:?}: {sh}");
             }
@@ -541,12 +537,15 @@ mod tests {
         let base = dir.path().display();
         let text = String::from_utf8_lossy(&out.stdout);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[..4], [
-            format!("1 {base}/c d/tool").as_str(),
-            "2 ",
-            format!("3 {base}/e/tool").as_str(),
-            "4 ",
-        ]);
+        assert_eq!(
+            lines[..4],
+            [
+                format!("1 {base}/c d/tool").as_str(),
+                "2 ",
+                format!("3 {base}/e/tool").as_str(),
+                "4 ",
+            ]
+        );
         assert_ne!(lines[4], "5 /*", "globbing is back on after the walk");
     }
 

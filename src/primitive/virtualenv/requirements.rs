@@ -99,7 +99,8 @@ fn clean(line: &str) -> String {
     let bytes = line.as_bytes();
     for (i, b) in bytes.iter().enumerate() {
         let after_space = i == 0 || bytes[i - 1].is_ascii_whitespace();
-        if after_space && (*b == b'#' || (line[i..].starts_with("--") && i > 0) || (line[i..].starts_with("-") && i == 0))
+        if after_space
+            && (*b == b'#' || (line[i..].starts_with("--") && i > 0) || (line[i..].starts_with("-") && i == 0))
         {
             end = i;
             break;
@@ -155,7 +156,9 @@ impl Requirement {
             (!v.is_empty() && !v.contains(',')).then(|| Pin::Exact(v.to_string()))
         } else if let Some(v) = spec.strip_prefix("==") {
             // `==1.*` and `==1.0,!=…` are ranges: the name alone is checked.
-            (!v.contains(['*', ','])).then(|| Version::parse(v).map(Pin::Equal)).flatten()
+            (!v.contains(['*', ',']))
+                .then(|| Version::parse(v).map(Pin::Equal))
+                .flatten()
         } else {
             None
         };
@@ -251,7 +254,10 @@ impl Version {
             }
         }
         let mut post = None;
-        if let Some(rest) = s.strip_prefix('-').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
+        if let Some(rest) = s
+            .strip_prefix('-')
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        {
             let mut rest = rest.to_string();
             post = Some(number(&mut rest));
             s = rest;
@@ -299,7 +305,10 @@ mod tests {
     ];
 
     fn names(text: &str) -> Vec<(String, usize)> {
-        missing(text, WHEELS).into_iter().map(|m| (m.requirement, m.line)).collect()
+        missing(text, WHEELS)
+            .into_iter()
+            .map(|m| (m.requirement, m.line))
+            .collect()
     }
 
     #[test]

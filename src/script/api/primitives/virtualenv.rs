@@ -119,7 +119,11 @@ fn wheels_for_requirements(
         ctx.call,
         format!(
             "the wheelhouse `{dir}` has no wheel for {}: {}",
-            if missing.len() == 1 { "a requirement" } else { "these requirements" },
+            if missing.len() == 1 {
+                "a requirement"
+            } else {
+                "these requirements"
+            },
             listed.join(", ")
         ),
         format!(
