@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::support::Test;
 use crate::support::sshd::TestHosts;
+use crate::support::sudo::SudoRule;
 
 /// `bad` writes where the login user may not (t1); `ok` writes only its own home (t2).
 const SERVICE: &str = r#"let s = service("s");
@@ -132,6 +133,45 @@ s.component("x", |c| {
         .run();
     let uid = std::fs::metadata(root.join("roots.conf")).unwrap().uid();
     assert_eq!(uid, std::fs::metadata(&root).unwrap().uid(), "the login user's now");
+}
+
+#[test]
+fn a_directory_an_earlier_privileged_step_gives_the_login_user_is_not_refused() {
+    let hosts = TestHosts::start(&["t1"]);
+    let _rule = SudoRule::allow(hosts.user("t1"));
+    let home = hosts.home("t1");
+    // A directory of root's in the home: the login user may not write in it.
+    let locked = home.join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    mode(&locked, 0o755);
+    let service = |directory: &str| {
+        format!(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {{\n{directory}    c.add(file(\"~/locked/app/a.conf\", \"a\\n\"));\n}});\n"
+        )
+    };
+    let p = Test::new()
+        .service(&service(""))
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("x")
+        .build();
+    p.test()
+        .args(&["plan", "prod"])
+        .failure()
+        .stderr_contains("t1:x file ~/locked/app/a.conf would fail: ~/locked/app does not exist, and the login user")
+        .run();
+    // The step before makes it, as root, for the login user: that step answers for it.
+    p.write(
+        "services/s.rhai",
+        &service(&format!(
+            "    c.add(directory(\"~/locked/app\", #{{ owner: \"{}\", sudo: true }}));\n",
+            hosts.user("t1")
+        )),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .expect_file(locked.join("app/a.conf"), "a\n")
+        .run();
 }
 
 #[test]

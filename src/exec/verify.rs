@@ -54,6 +54,7 @@ pub(super) fn verify_host(
     };
     // Why steps cannot go ahead: (what happens, why) and the steps.
     let mut failed: Vec<((&str, String), Vec<StepId>)> = Vec::new();
+    let mut access = access::Guard::default();
     for &s in order {
         let step = &model.steps[s];
         let root = &model.components[step.component].root;
@@ -98,7 +99,11 @@ pub(super) fn verify_host(
                 .action
                 .verify(&ctx, facts)
                 .map_err(|why| ("cannot be verified", why))
-                .and_then(|p| access::guard(step.action.as_ref(), root, p, facts).map_err(|why| ("would fail", why))),
+                .and_then(|p| {
+                    access
+                        .check(step.action.as_ref(), root, p, facts)
+                        .map_err(|why| ("would fail", why))
+                }),
         };
         match verdict {
             Ok(Some(planned)) => {

@@ -15,6 +15,8 @@
 //! answers with the shell's `test` builtin for the login user, which is exact
 //! (ACLs, read-only mounts, root) and forks nothing ([`ProbeScript::writable`]).
 
+use std::collections::HashSet;
+
 use super::{Change, ManagedKind, Planned, Primitive};
 use crate::host_path::HostPath;
 use crate::shell::probe::{Access, Facts, PathKind, ProbeScript};
@@ -31,13 +33,42 @@ pub(crate) fn probe(action: &dyn Primitive, probe: &mut ProbeScript) {
     }
 }
 
-/// `Err` when `planned` (not a conflict) is a change the login user cannot make:
-/// what stops it and what to do. `root` is the step's component root.
-pub(crate) fn guard(
+/// The check of one host's steps, in plan order: it remembers the directories
+/// that earlier steps create or change (a `directory` with `sudo: true` and
+/// `owner:` the login user, say), whose directory steps answer for them — a
+/// path below one is not refused for what the probe saw there before.
+#[derive(Default)]
+pub(crate) struct Guard {
+    changing: HashSet<String>,
+}
+
+impl Guard {
+    /// `Err` when `planned` (not a conflict) is a change the login user cannot
+    /// make: what stops it and what to do. `root` is the step's component root.
+    pub(crate) fn check(
+        &mut self,
+        action: &dyn Primitive,
+        root: &HostPath,
+        planned: Option<Planned>,
+        facts: &Facts,
+    ) -> Result<Option<Planned>, String> {
+        let verdict = guard(action, root, planned, facts, &self.changing);
+        if let (Ok(Some(p)), Some(m)) = (&verdict, action.managed())
+            && m.kind == ManagedKind::Directory
+            && !p.change.is_conflict()
+        {
+            self.changing.insert(m.path.as_str().to_string());
+        }
+        verdict
+    }
+}
+
+fn guard(
     action: &dyn Primitive,
     root: &HostPath,
     planned: Option<Planned>,
     facts: &Facts,
+    changing: &HashSet<String>,
 ) -> Result<Option<Planned>, String> {
     let Some(p) = planned.as_ref().filter(|p| !p.change.is_conflict()) else {
         return Ok(planned);
@@ -46,7 +77,7 @@ pub(crate) fn guard(
         return Ok(planned);
     };
     let denied = match p.change {
-        Change::Create | Change::Update => in_directory(&m.path, facts).or_else(|| {
+        Change::Create | Change::Update => in_directory(&m.path, facts, changing).or_else(|| {
             // A virtualenv is updated in place: pip and uv write inside it.
             (m.kind == ManagedKind::Virtualenv && p.change == Change::Update)
                 .then(|| match facts.access(&m.path) {
@@ -130,11 +161,28 @@ enum Denied {
 }
 
 /// Why `path` cannot be created or replaced in its directory, if it cannot.
-fn in_directory(path: &HostPath, facts: &Facts) -> Option<Denied> {
+/// Not for what an earlier step changes on the way (see [`Guard`]).
+fn in_directory(path: &HostPath, facts: &Facts, changing: &HashSet<String>) -> Option<Denied> {
     let dir = path.split().0;
     let Some(access) = facts.access(&dir) else {
         return Some(Denied::Directory(not_asked(&dir)));
     };
+    let nearest = match access {
+        Access::Writable => return None,
+        Access::Sticky => dir.as_str().to_string(),
+        Access::ReadOnly { nearest } | Access::NotDir { nearest } => shown(nearest),
+    };
+    let mut on_the_way = dir.clone();
+    loop {
+        if changing.contains(on_the_way.as_str()) {
+            return None;
+        }
+        let up = on_the_way.split().0;
+        if on_the_way.as_str() == nearest || up == on_the_way {
+            break;
+        }
+        on_the_way = up;
+    }
     let who = login(facts);
     match access {
         Access::Writable => None,
@@ -210,10 +258,32 @@ mod tests {
         HostPath::new("~/deployment/s").unwrap()
     }
 
+    /// One step checked alone.
+    fn check(action: &dyn Primitive, planned: Option<Planned>, f: &Facts) -> Result<Option<Planned>, String> {
+        Guard::default().check(action, &root(), planned, f)
+    }
+
+    #[test]
+    fn a_directory_an_earlier_step_makes_answers_for_the_paths_below_it() {
+        let f = facts(b"", "W w /opt/app/etc\t/opt\nW w /opt/app\t/opt\n");
+        let mut g = Guard::default();
+        let create = || Some(Planned::new(Change::Create));
+        assert!(g.check(&dir("/opt/app", true), &root(), create(), &f).is_ok());
+        assert!(
+            g.check(&dir("/opt/app/etc/conf", false), &root(), create(), &f).is_ok(),
+            "/opt/app is made by the step before"
+        );
+        assert!(
+            Guard::default()
+                .check(&dir("/opt/app/etc/conf", false), &root(), create(), &f)
+                .is_err()
+        );
+    }
+
     #[test]
     fn creating_in_a_directory_the_login_user_may_not_write_is_refused() {
         let f = facts(b"", "W w /etc\t/etc\n");
-        let err = guard(&dir("/etc/app", false), &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        let err = check(&dir("/etc/app", false), Some(Planned::new(Change::Create)), &f).unwrap_err();
         assert!(
             err.starts_with("the login user (uid 1000) may not write in /etc; "),
             "{err}"
@@ -221,12 +291,12 @@ mod tests {
         assert!(err.contains("add `sudo: true` to the step"), "{err}");
         assert!(err.contains("under the component's root (~/deployment/s)"), "{err}");
         assert_eq!(
-            guard(&dir("/etc/app", true), &root(), Some(Planned::new(Change::Create)), &f),
+            check(&dir("/etc/app", true), Some(Planned::new(Change::Create)), &f),
             Ok(Some(Planned::new(Change::Create))),
             "a privileged step is written as root"
         );
         assert_eq!(
-            guard(&dir("/etc/app", false), &root(), None, &f),
+            check(&dir("/etc/app", false), None, &f),
             Ok(None),
             "nothing to change needs nothing"
         );
@@ -235,13 +305,7 @@ mod tests {
     #[test]
     fn a_missing_parent_names_the_ancestor_that_stops_it() {
         let f = facts(b"", "W w /opt/app/etc\t/opt\nW d ./x\t./file\n");
-        let err = guard(
-            &dir("/opt/app/etc/conf", false),
-            &root(),
-            Some(Planned::new(Change::Create)),
-            &f,
-        )
-        .unwrap_err();
+        let err = check(&dir("/opt/app/etc/conf", false), Some(Planned::new(Change::Create)), &f).unwrap_err();
         assert!(
             err.starts_with(
                 "/opt/app/etc does not exist, and the login user (uid 1000) may not create it: /opt is not writable"
@@ -253,7 +317,7 @@ mod tests {
             path: HostPath::new("~/x/l").unwrap(),
             target: "t".into(),
         };
-        let err = guard(&link, &root(), Some(Planned::new(Change::Create)), &f).unwrap_err();
+        let err = check(&link, Some(Planned::new(Change::Create)), &f).unwrap_err();
         assert!(err.starts_with("~/file is not a directory"), "{err}");
         assert!(
             err.contains("(a symlink step cannot run as root)"),
@@ -266,7 +330,7 @@ mod tests {
         let stats = b"d 755 0 0 ./deployment/s/var\0\0l 777 0 0 /tmp/l\0t\0";
         let f = facts(stats, "W y ./deployment/s\t./deployment/s\nW t /tmp\t/tmp\n");
         let mode = Planned::new(Change::Mode { from: 0o755, to: 0o750 });
-        let err = guard(&dir("~/deployment/s/var", false), &root(), Some(mode), &f).unwrap_err();
+        let err = check(&dir("~/deployment/s/var", false), Some(mode), &f).unwrap_err();
         assert!(
             err.contains("belongs to uid 0, not to the login user (uid 1000)"),
             "{err}"
@@ -276,9 +340,9 @@ mod tests {
             path: HostPath::new(p).unwrap(),
             target: "t".into(),
         };
-        let err = guard(&link("/tmp/l"), &root(), Some(Planned::new(Change::Update)), &f).unwrap_err();
+        let err = check(&link("/tmp/l"), Some(Planned::new(Change::Update)), &f).unwrap_err();
         let home = facts(b"l 777 0 0 ./l\0t\0", "W y .\t.\n");
-        let p = guard(&link("~/l"), &root(), Some(Planned::new(Change::Update)), &home)
+        let p = check(&link("~/l"), Some(Planned::new(Change::Update)), &home)
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -288,7 +352,7 @@ mod tests {
         );
         assert!(err.contains("/tmp is a sticky directory of another user"), "{err}");
         assert!(
-            guard(&link("/tmp/new"), &root(), Some(Planned::new(Change::Create)), &f).is_ok(),
+            check(&link("/tmp/new"), Some(Planned::new(Change::Create)), &f).is_ok(),
             "a new entry in a sticky directory is the login user's own"
         );
     }
