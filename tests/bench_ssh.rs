@@ -363,3 +363,99 @@ fn bench_ssh_virtualenv() {
         }
     }
 }
+
+/// A host's uv for the benchmarks: `/usr/local/bin/uv` (on the test users' PATH)
+/// when it is there, else the `UV` environment variable's binary, linked into each
+/// host's `~/.local/bin` (where the probe also looks).
+fn provide_uv(hosts: &TestHosts, aliases: &[&str]) {
+    if std::path::Path::new("/usr/local/bin/uv").is_file() {
+        return;
+    }
+    let uv = std::env::var("UV").expect("no /usr/local/bin/uv: give the path of a uv binary in UV=");
+    for a in aliases {
+        let bin = hosts.home(a).join(".local/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let _ = std::fs::remove_file(bin.join("uv"));
+        std::os::unix::fs::symlink(&uv, bin.join("uv")).unwrap();
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("a+rX")
+            .arg(hosts.home(a).join(".local"))
+            .status();
+    }
+}
+
+/// Only a virtualenv per host, so that what its probe costs is not hidden
+/// behind the rest of a workload.
+fn venv_only(service: &str, installer: &str) -> String {
+    format!(
+        r#"let s = service("{service}");
+s.component("app", |c| {{
+    c.add(virtualenv("venv", #{{ installer: "{installer}", requirements: ["ordohello==1.0"], wheelhouse: "wheels" }}));
+}});
+"#
+    )
+}
+
+/// No-op deploys of a virtualenv built with uv and one built with pip, on the
+/// same hosts, alternating (so both see the same load), each next to a login
+/// floor measured right before it.
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_virtualenv_noop() {
+    const RUNS: usize = 11;
+    println!();
+    println!("| hosts | login floor | no-op, pip | no-op, uv | uv − pip | pip / floor | uv / floor |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for n in [1usize, 5, 10] {
+        let aliases: Vec<String> = (1..=n).map(|i| format!("n{i}")).collect();
+        let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
+        let hosts = TestHosts::start(&aliases);
+        provide_uv(&hosts, &aliases);
+        let projects: Vec<Arc<Project>> = [("bpip", "pip"), ("buv", "uv")]
+            .iter()
+            .map(|(service, installer)| {
+                let p = Test::new()
+                    .service(&venv_only(service, installer))
+                    .environment("bench")
+                    .ssh_hosts(&hosts, &aliases)
+                    .place("app")
+                    .build();
+                wheel::build(&p.path("wheels"), "ordohello", "1.0");
+                deploy(&p);
+                let record = std::fs::read_to_string(
+                    hosts
+                        .home(aliases[0])
+                        .join(format!("deployment/{service}/venv/.ordo-venv")),
+                )
+                .unwrap();
+                assert!(record.contains(&format!("installer {installer}")), "{record}");
+                p
+            })
+            .collect();
+        floor(&projects[0], &aliases);
+        let mut pip = Paired::default();
+        let mut uv = Paired::default();
+        for _ in 0..RUNS {
+            for (k, p) in projects.iter().enumerate() {
+                let f = floor(p, &aliases);
+                let started = Instant::now();
+                let out = p.test().args(&["deploy", "bench", "--yes"]).run();
+                let t = started.elapsed();
+                assert!(out.stdout.contains("nothing to change"), "{}", out.stdout);
+                let m = if k == 0 { &mut pip } else { &mut uv };
+                m.runs.push(t);
+                m.floors.push(f);
+            }
+        }
+        println!(
+            "| {n} | {} ms | {} ms | {} ms | {:+.0} ms | {:.2} | {:.2} |",
+            ms(median([pip.floors.clone(), uv.floors.clone()].concat())),
+            ms(pip.median()),
+            ms(uv.median()),
+            (uv.median().as_secs_f64() - pip.median().as_secs_f64()) * 1000.0,
+            pip.ratio(),
+            uv.ratio()
+        );
+    }
+}

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod access;
 mod bench_files;
 mod bench_services;
 mod bench_ssh;

@@ -227,3 +227,56 @@ s.component("app", |c| {
         .stdout_contains("nothing to change: 2 steps on 1 host up to date")
         .run();
 }
+
+/// The wheelhouse is checked against the requirements before any host is asked:
+/// a pinned requirement with no wheel of an equal version, or a named one with no
+/// wheel of that name, would otherwise fail in pip on the host, after other
+/// changes were made.
+#[test]
+fn a_requirement_missing_from_the_wheelhouse_is_refused_before_any_host_is_touched() {
+    let p = Test::new()
+        .service(
+            r#"let s = service("s");
+s.component("app", |c| {
+    c.add(file("before.txt", "written first\n"));
+    c.add(virtualenv("venv", #{ requirements: "requirements.lock", wheelhouse: "wheels" }));
+});
+"#,
+        )
+        .local_host("h")
+        .place("app")
+        // `ordohello==1.0.0` is the wheel ordohello-1.0 (PEP 440); whether the
+        // marker line applies is the host's to decide: not checked.
+        .file(
+            "requirements.lock",
+            "# pinned by pip-compile\nordohello==1.0.0 \\\n    --hash=sha256:0000\nordoextra==2.0\nrequests\nnumpy==1.26 ; python_version < \"3.8\"\n",
+        )
+        .build();
+    wheel::build(&p.path("wheels"), "ordohello", "1.0");
+    wheel::build(&p.path("wheels"), "ordoextra", "1.9");
+    p.test()
+        .args(&["check", "test"])
+        .failure()
+        .stderr_snapshot("wheelhouse_misses_requirements")
+        .run();
+    p.test().args(&["deploy", "test", "--yes"]).failure().run();
+    assert!(!p.path("hosts/h/deployment").exists(), "nothing was changed");
+    // Requirements given inline are named by their place in the list.
+    p.write(
+        "services/s.rhai",
+        &p.read("services/s.rhai")
+            .replace("\"requirements.lock\"", "[\"ordohello==1.0\", \"Ordo.Extra==2\"]"),
+    );
+    p.test()
+        .args(&["check", "test"])
+        .failure()
+        .stderr_contains(
+            "the wheelhouse `wheels` has no wheel for a requirement: `Ordo.Extra==2` (item 2 of `requirements`)",
+        )
+        .run();
+    wheel::build(&p.path("wheels"), "ordo_extra", "2.0");
+    p.test()
+        .args(&["check", "test"])
+        .stdout("ok: 2 steps on 1 host\n")
+        .run();
+}

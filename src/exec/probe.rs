@@ -52,6 +52,7 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
             state: &state,
         };
         step.action.probe(&ctx, &mut probe);
+        crate::primitive::access::probe(step.action.as_ref(), &mut probe);
         // Custom steps' commands run in the root, which their update needs to exist.
         if step.action.controller().is_some() {
             probe.stat(root);

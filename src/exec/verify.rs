@@ -12,6 +12,7 @@ use super::catalog::{Catalog, RemovalStep, RunStep};
 use super::probe::{HostProbe, parents_below, watches};
 use crate::ids::RemovalId;
 use crate::model::{HostId, Id, Model, StepId};
+use crate::primitive::access;
 use crate::primitive::removal::Removal;
 use crate::primitive::{Planned, StepCtx};
 use crate::problem::{Kind, Problem};
@@ -48,7 +49,9 @@ pub(super) fn verify_host(
     let mut changed: HashSet<StepId> = HashSet::new();
     let catalog = Catalog::declared(model.clone());
     let catalog_problem = |s: StepId, what: &str| catalog.problem(RunStep::Declared(s), what, None);
-    let mut failed: Vec<(String, Vec<StepId>)> = Vec::new();
+    // Why steps cannot go ahead: (what happens, why) and the steps.
+    let mut failed: Vec<((&str, String), Vec<StepId>)> = Vec::new();
+    let mut access = access::Guard::default();
     for &s in order {
         let step = &model.steps[s];
         let root = &model.components[step.component].root;
@@ -89,7 +92,15 @@ pub(super) fn verify_host(
         };
         let verdict = match in_the_way(probe, step.action.managed().map(|m| m.path), root) {
             Some(conflict) => Ok(Some(conflict)),
-            None => step.action.verify(&ctx, facts),
+            None => step
+                .action
+                .verify(&ctx, facts)
+                .map_err(|why| ("cannot be verified", why))
+                .and_then(|p| {
+                    access
+                        .check(step.action.as_ref(), root, p, facts)
+                        .map_err(|why| ("would fail", why))
+                }),
         };
         match verdict {
             Ok(Some(planned)) => {
@@ -109,14 +120,14 @@ pub(super) fn verify_host(
     }
     // Steps that cannot be verified for the same reason (every `sudo: true` step of
     // a host where sudo would prompt) are one problem, each step labelled.
-    for (why, steps) in failed {
+    for ((what, why), steps) in failed {
         let problem = match steps.as_slice() {
-            [s] => catalog_problem(*s, &format!("cannot be verified: {why}")),
+            [s] => catalog_problem(*s, &format!("{what}: {why}")),
             [first, rest @ ..] => rest.iter().fold(
                 Problem::new(
                     Kind::Step,
                     format!(
-                        "{} steps on host `{}` cannot be verified: {why}",
+                        "{} steps on host `{}` {what}: {why}",
                         steps.len(),
                         model.hosts[host].name
                     ),

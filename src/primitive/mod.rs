@@ -7,6 +7,7 @@
 //! [`DOCS`] and one Rhai constructor in `script/api/primitives/` (see
 //! `docs/design/decisions.md`, "One slice per primitive").
 
+pub(crate) mod access;
 pub mod cache;
 mod change;
 pub mod command;

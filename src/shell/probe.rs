@@ -42,6 +42,10 @@ pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 
+/// The loop behind [`ProbeScript::writable`]: one `W` line per directory asked about.
+const WRITABLE_SH: &str = r#"while IFS= read -r w; do d=$w; while [ ! -e "$d" ] && [ ! -L "$d" ]; do case $d in */*) d=${d%/*}; d=${d:-/} ;; *) d=.; break ;; esac; done; if [ ! -d "$d" ]; then c=d; elif [ ! -w "$d" ] || [ ! -x "$d" ]; then c=w; elif [ "$d" = "$w" ] && [ -k "$d" ] && [ ! -O "$d" ]; then c=t; else c=y; fi; printf 'W %s %s\t%s\n' "$c" "$w" "$d"; done < "$T/wd"
+"#;
+
 /// Renders the shell snippet of a gathered fact from the items all steps asked about.
 pub type GatherFn = fn(&BTreeSet<String>) -> String;
 
@@ -52,6 +56,7 @@ pub struct ProbeScript {
     hash: BTreeMap<String, (String, bool)>,
     owned: Option<HostPath>,
     gathered: BTreeMap<&'static str, (GatherFn, BTreeSet<String>)>,
+    writable: BTreeSet<String>,
     body: String,
     timeout: Duration,
 }
@@ -65,6 +70,7 @@ impl ProbeScript {
             hash: BTreeMap::new(),
             owned: None,
             gathered: BTreeMap::new(),
+            writable: BTreeSet::new(),
             body: String::new(),
             timeout,
         }
@@ -128,6 +134,15 @@ impl ProbeScript {
             .or_insert_with(|| (render, BTreeSet::new()))
             .1
             .extend(items);
+    }
+
+    /// Whether the login user may create entries in the directory `dir` — or, when
+    /// it does not exist yet, create it: its nearest existing ancestor must be a
+    /// directory the login user may write and enter. Answered by the shell's `test`
+    /// builtin (exact for the login user: ACLs, read-only mounts, root), for every
+    /// directory asked about in one loop without a process; see [`Facts::access`].
+    pub fn writable(&mut self, dir: &HostPath) {
+        self.writable.insert(relative(dir));
     }
 
     /// Reads the list of paths ordo created (`kind<TAB>path<TAB>name` lines) and
@@ -215,6 +230,15 @@ impl ProbeScript {
         s.push_str(
             "if [ -s \"$T/err\" ]; then grep -v -e 'No such file or directory$' -e 'Not a directory$' \"$T/err\" > \"$T/e2\"; if [ -s \"$T/e2\" ]; then printf 'E '; head -c 4001 \"$T/e2\" | base64 -w0; echo; fi; fi\n",
         );
+        if !self.writable.is_empty() {
+            // Up to the nearest existing ancestor (`/` and `.` always exist), then
+            // the builtins decide: `d` not a directory, `w` not writable or not
+            // enterable, `t` a sticky directory of another user, `y` writable.
+            let _ = writeln!(s, "printf '%s\\n' {} > \"$T/wd\"", lines(self.writable.iter()));
+            s.push_str(WRITABLE_SH);
+            // Only a plain name is passed on: nothing the host says can forge a line.
+            s.push_str("case ${LOGNAME:-} in ''|*[!A-Za-z0-9._-]*) ;; *) echo \"login $LOGNAME\" ;; esac\n");
+        }
         for (key, (render, items)) in &self.gathered {
             let _ = writeln!(
                 s,
@@ -277,6 +301,22 @@ impl PathFacts {
     };
 }
 
+/// What the login user may do in a directory (see [`ProbeScript::writable`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// It exists, or can be created: its nearest existing ancestor is writable.
+    Writable,
+    /// It exists, is writable and sticky, and belongs to another user: only
+    /// entries of the login user's own may be replaced or removed there.
+    Sticky,
+    /// The nearest existing ancestor (the directory itself when it exists) may
+    /// not be written or entered by the login user.
+    ReadOnly { nearest: String },
+    /// The nearest existing thing on the way is not a directory (a file, a
+    /// dangling symlink).
+    NotDir { nearest: String },
+}
+
 /// The answer of a guard or a value fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StepFact {
@@ -293,9 +333,13 @@ pub enum StepFact {
 pub struct Facts {
     /// The login's uid on the host (0: ordo runs as root there).
     pub uid: Option<u32>,
+    /// The login user's name (`$LOGNAME`), for messages, when the probe asked
+    /// whether paths are writable and the name is a plain one.
+    pub login: Option<String>,
     paths: HashMap<String, PathFacts>,
     steps: HashMap<(StepId, String), StepFact>,
     gathered: HashMap<String, Vec<u8>>,
+    access: HashMap<String, Access>,
     /// The list of paths ordo created, as recorded on the host (raw text).
     pub owned: Option<Vec<u8>>,
     /// Lines the probe's `head` printed (lock, state…), for the executor: (tag, rest).
@@ -321,6 +365,13 @@ impl Facts {
         self.steps.get(&(step, key.to_string()))
     }
 
+    /// What the login user may do in `dir`, when the probe asked
+    /// ([`ProbeScript::writable`]). Nearest ancestors are in the scripts' form
+    /// (`./x`, `/x`).
+    pub fn access(&self, dir: &HostPath) -> Option<&Access> {
+        self.access.get(&relative(dir))
+    }
+
     /// What a gathered snippet printed (see [`ProbeScript::gather`]).
     pub fn gathered(&self, key: &str) -> Option<&[u8]> {
         self.gathered.get(key).map(Vec::as_slice)
@@ -342,6 +393,7 @@ impl Facts {
             match tag {
                 "end" => ended = true,
                 "uid" => facts.uid = rest.trim().parse().ok(),
+                "login" => facts.login = Some(rest.to_string()),
                 "F" => facts.read_stats(&decode(rest, line)?).map_err(|()| bad(line))?,
                 "S" => {
                     let sums = decode(rest, line)?;
@@ -369,6 +421,19 @@ impl Facts {
                     )));
                 }
                 "owned" => facts.owned = Some(decode(rest, line)?),
+                "W" => {
+                    let (code, paths) = rest.split_once(' ').ok_or_else(|| bad(line))?;
+                    let (dir, nearest) = paths.split_once('\t').ok_or_else(|| bad(line))?;
+                    let nearest = nearest.to_string();
+                    let access = match code {
+                        "y" => Access::Writable,
+                        "t" => Access::Sticky,
+                        "w" => Access::ReadOnly { nearest },
+                        "d" => Access::NotDir { nearest },
+                        _ => return Err(bad(line)),
+                    };
+                    facts.access.insert(dir.to_string(), access);
+                }
                 "G" => {
                     let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
                     facts.gathered.insert(key.to_string(), decode(value, line)?);
@@ -527,6 +592,52 @@ mod tests {
         assert_eq!(facts.gathered("pkgs"), Some(&b"bash 5.2\n"[..]));
         assert_eq!(facts.gathered("none"), Some(&b""[..]));
         assert_eq!(facts.gathered("other"), None);
+    }
+
+    #[test]
+    fn the_shell_tells_where_the_login_user_may_create_paths() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_str().unwrap().to_string();
+        std::fs::create_dir(dir.path().join("a b")).unwrap();
+        std::fs::write(dir.path().join("f"), "").unwrap();
+        let sticky = dir.path().join("s");
+        std::fs::create_dir(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let other = std::process::Command::new("chown").arg("65534").arg(&sticky).status();
+        let path = |rel: &str| HostPath::new(&format!("{base}/{rel}")).unwrap();
+        let mut p = ProbeScript::new(Duration::from_secs(60));
+        for rel in ["a b/new/deeper", "f/x", "s", "a b"] {
+            p.writable(&path(rel));
+        }
+        let run = |login: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(p.render(""))
+                .env("HOME", dir.path())
+                .env("LOGNAME", login)
+                .output()
+                .unwrap();
+            Facts::parse(&String::from_utf8_lossy(&out.stdout)).unwrap()
+        };
+        let crafted = run("x\nW y /etc\t/etc");
+        assert_eq!(crafted.login, None, "only a plain name is passed on");
+        assert_eq!(crafted.access(&HostPath::new("/etc").unwrap()), None);
+        let facts = run("deploy");
+        assert_eq!(facts.login.as_deref(), Some("deploy"));
+        let uid_is_root = facts.uid == Some(0);
+        assert_eq!(facts.access(&path("a b/new/deeper")), Some(&Access::Writable));
+        assert_eq!(facts.access(&path("a b")), Some(&Access::Writable));
+        assert_eq!(
+            facts.access(&path("f/x")),
+            Some(&Access::NotDir {
+                nearest: format!("{base}/f")
+            })
+        );
+        if uid_is_root && other.is_ok_and(|s| s.success()) {
+            assert_eq!(facts.access(&path("s")), Some(&Access::Sticky));
+        }
+        assert_eq!(facts.access(&path("elsewhere")), None, "not asked");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 mod build;
 mod found;
+pub mod requirements;
 
 use std::sync::Arc;
 
@@ -129,19 +130,16 @@ impl Virtualenv {
     fn probe_sh(&self) -> String {
         let v = word(&self.path);
         let mut s = format!(
-            "if p=$(command -v {py}); then case $p in /*) ;; *) p=$PWD/${{p#./}};; esac; printf 'python %s\\nversion ' \"$p\"; \"$p\" --version 2>&1; else echo 'python -'; fi\n\
+            "wh {py}; if [ -n \"$wp\" ]; then p=$wp; printf 'python %s\\nversion ' \"$p\"; \"$p\" --version 2>&1; else echo 'python -'; fi\n\
              if [ -L {v} ] || {{ [ -e {v} ] && [ ! -d {v} ]; }}; then echo 'env other'; elif [ -x {v}/bin/python ]; then echo 'env ok'; elif [ -d {v} ]; then echo 'env broken'; else echo 'env absent'; fi\n\
              if [ -f {v}/.ordo-venv ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf 'record %s\\n' \"$l\"; done < {v}/.ordo-venv; fi\n",
             py = self.python.word()
         );
         if matches!(self.installer, Installer::Auto | Installer::Uv) {
             match &self.uv {
-                Some(uv) => s.push_str(&format!(
-                    "if u=$(command -v {}); then case $u in /*) ;; *) u=$PWD/${{u#./}};; esac; echo \"uv $u\"; fi\n",
-                    uv.word()
-                )),
+                Some(uv) => s.push_str(&format!("wh {}; [ -z \"$wp\" ] || echo \"uv $wp\"\n", uv.word())),
                 None => s.push_str(
-                    "if u=$(command -v uv); then echo \"uv $u\"; elif [ -x ./.local/bin/uv ]; then echo \"uv $PWD/.local/bin/uv\"; \
+                    "wh uv; if [ -n \"$wp\" ]; then echo \"uv $wp\"; elif [ -x ./.local/bin/uv ]; then echo \"uv $PWD/.local/bin/uv\"; \
                      elif [ -x ./.cargo/bin/uv ]; then echo \"uv $PWD/.cargo/bin/uv\"; fi\n",
                 ),
             }
@@ -274,6 +272,7 @@ impl Primitive for Virtualenv {
     }
 
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
+        probe.function("wh", WHICH_SH);
         probe.fact(step.id, "venv", &self.probe_sh());
         if let Some((dir, wheels)) = &self.wheelhouse {
             for w in wheels {
@@ -358,6 +357,12 @@ impl Primitive for Virtualenv {
     }
 }
 
+/// `wh NAME`: sets `wp` to the absolute path `command -v NAME` would find (a
+/// command on PATH, or a path when NAME has a `/`), or to nothing. The PATH
+/// walk uses builtins only: `$(command -v ..)` forks a subshell, and the uv path
+/// paid one more of those per probe than the pip path (decision 49).
+const WHICH_SH: &str = r#"wh() { wp=; case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ] || wp=$1 ;; *) wo=$IFS; IFS=:; set -f; for wd in $PATH; do wd=${wd:-.}; if [ -f "$wd/$1" ] && [ -x "$wd/$1" ]; then wp=$wd/$1; break; fi; done; set +f; IFS=$wo ;; esac; case $wp in ''|/*) ;; *) wp=$PWD/${wp#./} ;; esac; }"#;
+
 /// Removes an environment no step declares any more — only when it holds ordo's
 /// record (ordo built it), with everything in it — and the wheels ordo uploaded
 /// next to it (`<path>.wheels/*.whl`, then the directory if that emptied it).
@@ -408,7 +413,9 @@ pub const DOC: Doc = Doc {
         OptionDoc {
             name: "wheelhouse",
             kind: "string",
-            text: "a directory of the project holding the wheels to install from (no index is used)",
+            text: "a directory of the project holding the wheels to install from (no index is used); \
+                   every requirement must have a wheel there (an equal version when pinned), which \
+                   `ordo check` verifies",
         },
         OptionDoc {
             name: "installer",
@@ -490,6 +497,56 @@ mod tests {
         assert!(check(&env(), host).unwrap().unwrap().change.is_conflict());
         let err = check(&env(), "python -\nenv absent\n").unwrap_err();
         assert!(err.contains("`python3` is not on the host"), "{err}");
+    }
+
+    #[test]
+    fn finding_the_tools_forks_nothing_whichever_the_installer() {
+        for installer in [Installer::Auto, Installer::Uv, Installer::Pip, Installer::Ensurepip] {
+            for uv in [None, Some(Interpreter::Path(HostPath::new("~/bin/uv").unwrap()))] {
+                let v = Virtualenv { installer, uv, ..env() };
+                let sh = v.probe_sh();
+                assert!(!sh.contains("$(") && !sh.contains('`'), "{installer:?}: {sh}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_path_walk_finds_what_command_v_finds() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let make = |rel: &str, mode: u32| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        make("a/tool", 0o644);
+        std::fs::create_dir_all(dir.path().join("b/tool")).unwrap();
+        make("c d/tool", 0o755);
+        make("e/tool", 0o755);
+        let script = format!(
+            "{WHICH_SH}\nwh tool; echo \"1 $wp\"; wh nothing; echo \"2 $wp\"; wh ./e/tool; echo \"3 $wp\"; wh ./a/tool; echo \"4 $wp\"; for f in /*; do :; done; echo \"5 $f\""
+        );
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .env("PATH", "a:b:c d:e:/nonexistent*")
+            .output()
+            .unwrap();
+        let base = dir.path().display();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[..4],
+            [
+                format!("1 {base}/c d/tool").as_str(),
+                "2 ",
+                format!("3 {base}/e/tool").as_str(),
+                "4 ",
+            ]
+        );
+        assert_ne!(lines[4], "5 /*", "globbing is back on after the walk");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rhai::{Array, Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
-use crate::primitive::virtualenv::{DOC, Installer, Interpreter, Virtualenv, Wheel};
+use crate::primitive::virtualenv::{DOC, Installer, Interpreter, Virtualenv, Wheel, requirements};
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, script_error};
 
@@ -72,6 +72,9 @@ impl Spec for VirtualenvSpec {
                 wheels(ctx, dir)?,
             )),
         };
+        if let (Some((_, wheels)), Some(dir)) = (&wheelhouse, &self.wheelhouse) {
+            wheels_for_requirements(ctx, &self.requirements, &requirements, dir, wheels)?;
+        }
         Ok(Resolved::of(Arc::new(Virtualenv {
             name: self.path.clone(),
             path,
@@ -82,6 +85,56 @@ impl Spec for VirtualenvSpec {
             uv,
         })))
     }
+}
+
+/// Every requirement has a wheel in the wheelhouse (see
+/// `primitive::virtualenv::requirements`): else the install fails on the host.
+fn wheels_for_requirements(
+    ctx: &AddCtx<'_>,
+    source: &Requirements,
+    text: &[u8],
+    dir: &str,
+    wheels: &[Wheel],
+) -> RhaiResult<()> {
+    let names: Vec<&str> = wheels.iter().map(|w| w.name.as_str()).collect();
+    let missing = requirements::missing(&String::from_utf8_lossy(text), &names);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let listed: Vec<String> = missing
+        .iter()
+        .map(|m| {
+            let at = match source {
+                Requirements::File(file) => format!("{file}:{}", m.line),
+                Requirements::Lines(_) => format!("item {} of `requirements`", m.line),
+            };
+            let others = match m.others.as_slice() {
+                [] => String::new(),
+                o => format!("; it has {}", o.join(", ")),
+            };
+            format!("`{}` ({at}{others})", m.requirement)
+        })
+        .collect();
+    Err(script_error(
+        ctx.call,
+        format!(
+            "the wheelhouse `{dir}` has no wheel for {}: {}",
+            if missing.len() == 1 {
+                "a requirement"
+            } else {
+                "these requirements"
+            },
+            listed.join(", ")
+        ),
+        format!(
+            "add the wheels to `{dir}` (e.g. `pip wheel -w {dir} -r {}`), or change the requirements: \
+             the host installs with --no-index, from these wheels only",
+            match source {
+                Requirements::File(file) => file.as_str(),
+                Requirements::Lines(_) => "requirements.txt",
+            }
+        ),
+    ))
 }
 
 /// The `*.whl` files of a project directory, by name.
