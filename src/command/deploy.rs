@@ -2,18 +2,26 @@
 //! `--hosts`, the connections, the terminal's prompt, the record of the deployed
 //! version — around the one deploy transaction ([`Deployment`]: lock, plan,
 //! confirm, apply, record, release), whose locks are released when the run is
-//! interrupted (SIGINT, SIGTERM, SIGHUP) too.
+//! interrupted (SIGINT, SIGTERM, SIGHUP) too. After a deploy, the hosts it did not
+//! finish are kept on the controller for `--hosts @failed`; a run that went on
+//! without unreachable hosts (`--skip-unreachable`) exits with 5.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
-use crate::exec::{ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
+use crate::cli::{DeployArgs, PlanArgs, SkipUnreachable, TargetArgs};
+use crate::exec::{ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep, Skip};
 use crate::problem::{Kind, Problem, Problems};
-use crate::report::Event;
+use crate::project::controller_state::ControllerState;
+use crate::project::failed_hosts::{self, FailedHosts};
+use crate::report::{Event, Level};
 use crate::workspace::Workspace;
+
+/// The exit code of a run that went on without unreachable hosts
+/// (`--skip-unreachable`) and otherwise succeeded.
+pub(crate) const SKIPPED_HOSTS: u8 = 5;
 
 pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Problems> {
     let opts = Options {
@@ -22,14 +30,15 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
         break_lock: false,
         allow_dirty: true,
         switch_environment: false,
+        skip: skip(args.skip_unreachable),
     };
     let result = run(ws, &args.target, &opts).await;
     if !args.exit_code {
-        return result.map(|_| ExitCode::SUCCESS);
+        return result.map(|r| r.code());
     }
     match result {
-        Ok(0) => Ok(ExitCode::SUCCESS),
-        Ok(_) => Ok(ExitCode::from(2)),
+        Ok(r) if r.changes > 0 => Ok(ExitCode::from(2)),
+        Ok(r) => Ok(r.code()),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.
             let mut ps = ps;
@@ -49,8 +58,18 @@ pub(crate) async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode
         break_lock: args.break_lock,
         allow_dirty: args.allow_dirty,
         switch_environment: args.switch_environment,
+        skip: skip(args.skip_unreachable),
     };
-    run(ws, &args.target, &opts).await.map(|_| ExitCode::SUCCESS)
+    run(ws, &args.target, &opts).await.map(|r| r.code())
+}
+
+fn skip(flag: Option<SkipUnreachable>) -> Skip {
+    match flag {
+        None => Skip::Never,
+        Some(SkipUnreachable::All) => Skip::Any,
+        Some(SkipUnreachable::Hosts(n)) => Skip::AtMost(n),
+        Some(SkipUnreachable::Percent(p)) => Skip::Percent(p),
+    }
 }
 
 struct Options {
@@ -59,10 +78,29 @@ struct Options {
     break_lock: bool,
     allow_dirty: bool,
     switch_environment: bool,
+    skip: Skip,
 }
 
-/// Plans (and applies); returns the number of planned changes.
-async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
+/// What a plan or deploy came to.
+struct Ran {
+    /// The planned changes.
+    changes: usize,
+    /// Hosts it went on without.
+    skipped: usize,
+}
+
+impl Ran {
+    fn code(&self) -> ExitCode {
+        if self.skipped > 0 {
+            ExitCode::from(SKIPPED_HOSTS)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Plans (and applies).
+async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
     let started = Instant::now();
     let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
@@ -84,6 +122,19 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
+    if targets.is_empty() && args.hosts.iter().any(|h| h == failed_hosts::SELECTOR) {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: Level::Info,
+            text: format!(
+                "no host is left from the last deploy of `{}` ({} names none): nothing to do",
+                model.environment,
+                failed_hosts::SELECTOR
+            ),
+            span: None,
+        });
+        return Ok(Ran { changes: 0, skipped: 0 });
+    }
     ws.reporter.event(&Event::Start {
         command: if opts.apply { "deploy".into() } else { "plan".into() },
         environment: model.environment.clone(),
@@ -91,9 +142,30 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         hosts: targets.len(),
         steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
     });
-    let hosts = tokio::select! {
-        h = ws.connect(model, &targets) => h?,
+    let connected = tokio::select! {
+        h = ws.connect_skipping(model, &targets, opts.skip) => h,
         () = ws.cancelled() => return Err(interrupted()),
+    };
+    let hosts = match connected {
+        Ok(hosts) => hosts,
+        Err(ps) => {
+            if opts.apply {
+                // Nothing was changed: the hosts that failed and the others, not deployed.
+                let results = targets
+                    .iter()
+                    .map(|&h| {
+                        let name = &model.hosts[h].name;
+                        let why = ps.0.iter().find(|p| p.host.as_deref() == Some(name)).map_or_else(
+                            || "not deployed: other hosts could not be reached".to_string(),
+                            |p| p.message.lines().next().unwrap_or_default().to_string(),
+                        );
+                        (name.clone(), Some(why))
+                    })
+                    .collect::<Vec<_>>();
+                remember_failed(ws, &model.environment, &results);
+            }
+            return Err(ps);
+        }
     };
     let record = HostState {
         fingerprint: loaded.evaluated.fingerprint().to_string(),
@@ -130,9 +202,28 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         () = ws.cancelled() => Err(interrupted()),
         r = drive(&mut deployment, opts) => r,
     };
+    let outcome = if opts.apply { deployment.outcome(&result) } else { None };
+    let skipped = deployment.skipped().len();
     let result = deployment.end(result).await;
+    if let Some(results) = outcome {
+        remember_failed(ws, &model.environment, &results);
+    }
     hosts.close().await;
-    result
+    result.map(|changes| Ran { changes, skipped })
+}
+
+/// Keeps the hosts the deploy did not finish for `--hosts @failed`; a record that
+/// cannot be written is a warning (the deploy itself is done).
+fn remember_failed(ws: &Workspace, env: &str, results: &[(String, Option<String>)]) {
+    let state = ControllerState::new(&ws.project, env);
+    if let Err(p) = FailedHosts::update(&state, results, &crate::sys::now_rfc3339()) {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: Level::Warning,
+            text: format!("{} (so --hosts @failed cannot name this deploy's hosts)", p.message),
+            span: None,
+        });
+    }
 }
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.

@@ -25,8 +25,10 @@ use std::time::{Duration, Instant};
 use super::catalog::Keep;
 use super::hosts::{Hosts, unlock};
 use super::lock::LockInfo;
+use super::outcome::Outcome;
 use super::predict::{Locking, Prediction, predict};
 use super::schedule::{Finish, apply, report_hosts};
+use super::settle::Settle;
 use super::state::HostState;
 use crate::model::Model;
 use crate::plan::Plan;
@@ -104,6 +106,10 @@ pub struct Deployment<'a> {
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
+    /// What happened on each host, as far as the run got.
+    outcome: Outcome,
+    /// The hosts the run goes on without (`--skip-unreachable`).
+    skipped: Vec<String>,
     ended: bool,
 }
 
@@ -134,25 +140,47 @@ impl<'a> Deployment<'a> {
             finish,
             report_hosts,
             waited: Duration::ZERO,
+            outcome: Outcome::default(),
+            skipped: Vec::new(),
             ended: false,
         }
     }
 
     /// The plan phase: probes every host (taking its lock when the deployment
-    /// applies), verifies, reports the covered steps and the `plan_done` counts.
-    pub async fn predict(&self) -> Result<Prediction, Problems> {
+    /// applies; a host with nothing to do is let go at once), verifies, reports
+    /// the covered steps and the `plan_done` counts.
+    pub async fn predict(&mut self) -> Result<Prediction, Problems> {
         let r = &self.request;
-        let prediction = predict(r.model, r.plan, r.hosts, &r.reporter, self.locking.as_ref(), r.keep)
-            .await
-            .map_err(|ps| self.sourced(ps))?;
+        let settle = Arc::new(Settle::new(r.model, self.locking.clone(), self.finish.record.clone()));
+        let prediction = match predict(r.model, r.plan, r.hosts, &r.reporter, settle, r.keep).await {
+            Ok(p) => p,
+            Err(ps) => {
+                self.outcome.stopped(r.hosts, &ps);
+                return Err(self.sourced(ps));
+            }
+        };
+        self.outcome.skipped(&prediction.skipped);
+        self.skipped = prediction.skipped.iter().map(|s| s.name.clone()).collect();
         let counts = prediction.counts();
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
             conflicts: counts.conflicts,
-            hosts: r.hosts.len(),
+            hosts: r.hosts.len() - self.skipped.len(),
         });
         Ok(prediction)
+    }
+
+    /// The hosts the run goes on without (`--skip-unreachable`), known after
+    /// `predict`.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// Each targeted host by name: `None` when the deploy is done there, else why
+    /// not; `None` when there is nothing to record. Call after `end` with its result.
+    pub fn outcome<T>(&self, result: &Result<T, Problems>) -> Option<Vec<(String, Option<String>)>> {
+        self.outcome.per_host(self.request.hosts, result)
     }
 
     /// Every conflict of the prediction, each at its step.
@@ -205,16 +233,18 @@ impl<'a> Deployment<'a> {
         let mut problems = applied.problems.clone();
         // Released before `host_done`, so its round trips are complete.
         problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
+        self.outcome.applied(r.hosts, &applied, &problems);
         if self.report_hosts {
-            report_hosts(r.hosts, &applied, &*r.reporter);
+            report_hosts(r.hosts, &applied, &*r.reporter, &self.skipped);
         }
         r.reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged: counts.unchanged,
             failed: applied.failed,
             skipped: applied.skipped,
-            hosts: r.hosts.len(),
+            hosts: r.hosts.len() - self.skipped.len(),
             duration_ms: r.started.elapsed().saturating_sub(self.waited).as_millis() as u64,
+            unreachable: self.skipped.clone(),
         });
         if problems.is_empty() {
             Ok(Some(applied.changed))
@@ -357,6 +387,8 @@ mod tests {
                 jobs: 2,
                 timeout: Duration::from_secs(60),
                 cancel: CancelToken::new(),
+                masters: 64,
+                skip: crate::exec::Skip::Never,
             };
             let hosts = connect(&model, &[HostId::new(0)], &settings).await.unwrap();
             let plan = Arc::new(Plan::build(&model).unwrap());

@@ -112,11 +112,8 @@ pub(super) async fn apply(
     let permits = Arc::new(Semaphore::new(hosts.settings.jobs.max(1)));
     let mut work = Vec::new();
     for h in prediction.hosts {
-        let needs_record = !h.planned.is_empty()
-            || finish
-                .record
-                .as_ref()
-                .is_some_and(|r| h.state.as_ref().is_none_or(|s| s.fingerprint != r.fingerprint));
+        let needs_record =
+            !h.planned.is_empty() || super::settle::needs_record(finish.record.as_ref(), h.state.as_ref());
         if !needs_record {
             continue;
         }
@@ -182,10 +179,11 @@ pub(super) fn step_event(
     }
 }
 
-/// One `host_done` event per targeted host, with its totals and round trips; call
-/// after the locks are released so the counts are complete.
-pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
-    for r in hosts.iter() {
+/// One `host_done` event per targeted host (but those `skipped`, never reached),
+/// with its totals and round trips; call after the locks are released so the
+/// counts are complete.
+pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter, skipped: &[String]) {
+    for r in hosts.iter().filter(|r| !skipped.contains(&r.name)) {
         let t = applied.per_host.get(&r.id).copied().unwrap_or_default();
         reporter.event(&Event::HostDone {
             host: r.name.clone(),

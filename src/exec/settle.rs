@@ -1,0 +1,72 @@
+//! A host let go in its probe wave. A deploy keeps every host's lock from its
+//! probe until its changes are applied, and a run keeps its connections until the
+//! end. A host that has nothing to do needs neither: when its own plan changes
+//! nothing, it needs no new record, and no other host can add work to it (the
+//! only work added after every host is probed is a rolling update's hooks), its
+//! lock is released and its master closed right after its verify. A fleet's no-op
+//! deploy then holds a master only while a host is being probed — one login per
+//! host, as few masters as `--jobs` — instead of all of them until the end
+//! (decision 64).
+//!
+//! That changes nothing another host relies on: a host's lock is released when
+//! its own last script ran, whatever the others still do; this host's last script
+//! is its unlock. `ordo plan` takes no lock and applies nothing, so every host is
+//! let go once verified.
+
+use std::collections::HashSet;
+
+use super::hosts::HostRun;
+use super::lock;
+use super::predict::Locking;
+use super::state::HostState;
+use crate::model::{HostId, Model};
+
+/// What decides whether a host is let go in its wave.
+pub(super) struct Settle {
+    /// The deploy's locks (`None`: a plan, which takes none).
+    pub(super) locking: Option<Locking>,
+    /// What each host records at the end (`None`: nothing is recorded).
+    pub(super) record: Option<HostState>,
+    /// Hosts that run a rolling update's hooks: whether they do is known only
+    /// once every host is probed.
+    hooks: HashSet<HostId>,
+}
+
+impl Settle {
+    pub(super) fn new(model: &Model, locking: Option<Locking>, record: Option<HostState>) -> Self {
+        let hooks = model
+            .rollings
+            .iter()
+            .flat_map(|r| r.before.iter().chain(&r.after))
+            .flatten()
+            .map(|&s| model.steps[s].host)
+            .collect();
+        Settle { locking, record, hooks }
+    }
+
+    /// Whether a host whose verify found `changes` (declared steps and removals)
+    /// and the record `state` is done after its probe.
+    pub(super) fn done(&self, host: HostId, changes: usize, state: Option<&HostState>) -> bool {
+        if self.locking.is_none() {
+            return true;
+        }
+        changes == 0 && !needs_record(self.record.as_ref(), state) && !self.hooks.contains(&host)
+    }
+}
+
+/// Whether a host whose record is `state` must record `record` at the end.
+pub(super) fn needs_record(record: Option<&HostState>, state: Option<&HostState>) -> bool {
+    record.is_some_and(|r| state.is_none_or(|s| s.fingerprint != r.fingerprint))
+}
+
+/// Lets a host go: releases its lock (a deploy's) and closes its master. An unlock
+/// that fails leaves the lock flagged as held: the end of the run tries again
+/// and reports it.
+pub(super) async fn let_go(model: &Model, r: &HostRun, locking: Option<&Locking>) {
+    if let Some(l) = locking
+        && r.may_hold_lock()
+    {
+        let _ = super::hosts::unlock_one(r, &lock::unlock_script(&model.service, &l.info.token), &model.service).await;
+    }
+    r.release().await;
+}
