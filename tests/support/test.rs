@@ -422,6 +422,7 @@ impl Test {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
             .args(&self.args)
             .current_dir(dir)
+            .env("XDG_STATE_HOME", self.project.state_dir())
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")

@@ -134,6 +134,11 @@ pub(super) async fn apply(
             rollout: rollout.clone(),
         });
     }
+    // A fleet's hosts whose masters are still open go first (`permits` are handed
+    // out in this order), and each gives its master back when it is done: the
+    // hosts whose masters were closed during the plan phase then open theirs
+    // without closing one that is still needed.
+    work.sort_by_key(|w| w.run.closed());
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds
     // the scripts that run.
     let ids: Vec<HostId> = work.iter().map(|w| w.plan.host).collect();
@@ -141,7 +146,15 @@ pub(super) async fn apply(
         work,
         usize::MAX,
         |w| format!("host `{}`", w.run.name),
-        |w| async move { Ok(host_apply::run(w).await) },
+        |w| async move {
+            let run = w.run.clone();
+            let done = host_apply::run(w).await;
+            // Its lock is released unless something failed (then `unlock` reopens).
+            if !run.may_hold_lock() {
+                run.release().await;
+            }
+            Ok(done)
+        },
     )
     .await;
     let mut total = Applied::default();
