@@ -7,7 +7,9 @@
 //! ssh process of its run: proportional set size, PSS, sampled from
 //! `/proc/<pid>/smaps_rollup`, next to the summed RSS that counts shared libraries
 //! once per process), the most ssh processes and descriptors ordo had at once, and
-//! the logins per host (sshd's "Accepted publickey" lines).
+//! the logins per host (sshd's "Accepted publickey" lines). With
+//! `ORDO_BENCH_BASELINE=<an older ordo binary>`, that binary is measured in the
+//! same runs, alternating with this one, on the same hosts.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,10 +46,18 @@ s.component("app", |c| {
 #[derive(Clone, Copy, Debug, Default)]
 struct Cost {
     wall: Duration,
+    /// CPU of ordo and the children it waited for (from the bench's own
+    /// `cutime`/`cstime` once ordo is reaped).
+    cpu_ordo: Duration,
+    /// CPU of the run's ssh masters (daemonized, so nobody reaps them into a
+    /// parent's account): the last value sampled for each, when sampled.
+    cpu_ssh: Duration,
     /// Peak PSS of ordo and its ssh processes, KiB.
     pss_kib: u64,
     /// Summed RSS at the same sample, KiB.
     rss_kib: u64,
+    /// Peak PSS of the ordo process alone, KiB.
+    ordo_kib: u64,
     /// The most ssh processes of the run alive at once.
     ssh: usize,
     /// The most descriptors ordo had open at once.
@@ -66,16 +76,20 @@ impl Sampler {
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             let mut peak = Cost::default();
+            let mut ssh_cpu: HashMap<u32, u64> = HashMap::new();
             while !flag.load(Ordering::Relaxed) {
-                let now = sample(pid);
+                let (now, cpu) = sample(pid);
                 if now.pss_kib > peak.pss_kib {
                     peak.pss_kib = now.pss_kib;
                     peak.rss_kib = now.rss_kib;
                 }
                 peak.ssh = peak.ssh.max(now.ssh);
                 peak.fds = peak.fds.max(now.fds);
+                peak.ordo_kib = peak.ordo_kib.max(now.ordo_kib);
+                ssh_cpu.extend(cpu);
                 std::thread::sleep(Duration::from_millis(50));
             }
+            peak.cpu_ssh = ticks(ssh_cpu.values().sum());
             peak
         });
         Sampler { stop, thread }
@@ -87,9 +101,38 @@ impl Sampler {
     }
 }
 
+/// CPU ticks as time (`getconf CLK_TCK`, 100 on Linux).
+fn ticks(n: u64) -> Duration {
+    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let hz = *HZ.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100)
+    });
+    Duration::from_secs_f64(n as f64 / hz as f64)
+}
+
+/// Fields of `/proc/<pid>/stat` after the command's name (the state is field 0).
+fn stat_fields(pid: &str) -> Vec<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect())
+        .unwrap_or_default()
+}
+
+/// CPU of the children this process has waited for (cutime + cstime).
+fn children_cpu() -> Duration {
+    let f = stat_fields("self");
+    ticks(f.get(12).copied().unwrap_or(0) + f.get(13).copied().unwrap_or(0))
+}
+
 /// One look at ordo (`pid`), its descendants, and the ssh masters of its run (they
-/// daemonize, so they are found by their control socket: `…/ordo-<pid>-…`).
-fn sample(pid: u32) -> Cost {
+/// daemonize, so they are found by their control socket: `…/ordo-<pid>-…`); and
+/// the CPU ticks each ssh process of the run has used so far.
+fn sample(pid: u32) -> (Cost, Vec<(u32, u64)>) {
     let needle = format!("/ordo-{pid}-");
     let mut parents: HashMap<u32, u32> = HashMap::new();
     let mut of_run: Vec<(u32, bool)> = Vec::new();
@@ -128,6 +171,7 @@ fn sample(pid: u32) -> Cost {
         false
     };
     let mut cost = Cost::default();
+    let mut cpu = Vec::new();
     for (p, is_ssh) in of_run {
         let cmd_match = is_ssh && {
             let cmd = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
@@ -138,6 +182,9 @@ fn sample(pid: u32) -> Cost {
         }
         if is_ssh {
             cost.ssh += 1;
+            // utime + stime (fields 14 and 15; 11 and 12 after the name and state).
+            let f = stat_fields(&p.to_string());
+            cpu.push((p, f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0)));
         }
         let rollup = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).unwrap_or_default();
         for line in rollup.lines() {
@@ -149,13 +196,16 @@ fn sample(pid: u32) -> Cost {
             };
             if line.starts_with("Pss:") {
                 cost.pss_kib += kib(line);
+                if p == pid {
+                    cost.ordo_kib = kib(line);
+                }
             } else if line.starts_with("Rss:") {
                 cost.rss_kib += kib(line);
             }
         }
     }
     cost.fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count);
-    cost
+    (cost, cpu)
 }
 
 fn project(hosts: &TestHosts, aliases: &[&str]) -> Arc<Project> {
@@ -185,10 +235,11 @@ fn set_value(p: &Project, value: &str) {
     );
 }
 
-/// One `ordo deploy bench --yes`, sampled when `sampled`.
-fn deploy(p: &Project, extra: &[&str], sampled: bool) -> Cost {
+/// One `ordo deploy bench --yes` by the binary `ordo`, sampled when `sampled`.
+fn deploy(ordo: &Path, p: &Project, extra: &[&str], sampled: bool) -> Cost {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
+    let cpu_before = children_cpu();
+    let mut child = Command::new(ordo)
         .args(["deploy", "bench", "--yes", "--format", "json"])
         .args(extra)
         .current_dir(p.root())
@@ -212,8 +263,16 @@ fn deploy(p: &Project, extra: &[&str], sampled: bool) -> Cost {
     let status = child.wait().expect("wait for ordo");
     let mut cost = sampler.map(Sampler::finish).unwrap_or_default();
     cost.wall = started.elapsed();
+    cost.cpu_ordo = children_cpu().saturating_sub(cpu_before);
     assert!(status.success(), "ordo failed:\n{}\n{}", out.0, out.1);
     cost
+}
+
+/// N fresh `ssh host true` at once: the wall time, and the CPU of the ssh clients.
+fn floor_cpu(p: &Project, aliases: &[&str]) -> (Duration, Duration) {
+    let cpu = children_cpu();
+    let wall = floor(p, aliases);
+    (wall, children_cpu().saturating_sub(cpu))
 }
 
 /// N fresh `ssh host true` at once.
@@ -283,9 +342,14 @@ fn bench_fleet() {
     assert!(Path::new("/usr/local/bin/uv").is_file(), "the workload needs uv in /usr/local/bin");
     println!();
     println!(
-        "| hosts | load (start–end) | login floor | no-op | no-op / floor | one change | change / floor | cold | peak PSS no-op (summed RSS) | peak PSS change (summed RSS) | peak PSS cold | ssh processes at once (no-op, change) | ordo descriptors at once (no-op, change) | logins per host (no-op, change) |"
+        "| hosts | load (start–end) | login floor | no-op | no-op / floor | one change | change / floor | cold | peak PSS no-op (summed RSS) | peak PSS change (summed RSS) | peak PSS cold | ordo alone, peak PSS (no-op, change) | ssh processes at once (no-op, change) | ordo descriptors at once (no-op, change) | logins per host (no-op, change) |"
     );
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|");
+    let mut cpu_rows = Vec::new();
+    let mut binaries = vec![("this", std::path::PathBuf::from(env!("CARGO_BIN_EXE_ordo")))];
+    if let Ok(base) = std::env::var("ORDO_BENCH_BASELINE") {
+        binaries.push(("baseline", base.into()));
+    }
     for n in sizes {
         let aliases: Vec<String> = (1..=n).map(|i| format!("f{i:04}")).collect();
         let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
@@ -293,54 +357,94 @@ fn bench_fleet() {
         let p = project(&hosts, &aliases);
         let load_start = loadavg();
         floor(&p, &aliases); // warm up sshd and the page cache
-        let cold = deploy(&p, &extra, true);
-        let mut floors = Vec::new();
-        let mut noops = Vec::new();
-        let mut changes = Vec::new();
-        let (mut noop_logins, mut change_logins) = (0, 0);
-        for i in 0..runs {
-            floors.push(floor(&p, &aliases));
-            let before = logins(&hosts, &aliases);
-            noops.push(deploy(&p, &extra, false));
-            noop_logins = logins(&hosts, &aliases) - before;
-            set_value(&p, if i % 2 == 0 { "b" } else { "a" });
-            let before = logins(&hosts, &aliases);
-            changes.push(deploy(&p, &extra, false));
-            change_logins = logins(&hosts, &aliases) - before;
+        let mut colds = Vec::new();
+        for (_, ordo) in &binaries {
+            for a in &aliases {
+                let home = hosts.home(a);
+                for dir in ["deployment", ".ordo", ".cache"] {
+                    let _ = std::fs::remove_dir_all(home.join(dir));
+                }
+            }
+            colds.push(deploy(ordo, &p, &extra, true));
         }
-        // Memory from runs of their own: sampling costs CPU, so they are not timed.
-        let noop_mem = deploy(&p, &extra, true);
-        set_value(&p, if runs % 2 == 0 { "b" } else { "a" });
-        let change_mem = deploy(&p, &extra, true);
-        let ratio = |costs: &[Cost]| {
-            median(
-                costs
-                    .iter()
-                    .zip(&floors)
-                    .map(|(c, f)| c.wall.as_secs_f64() / f.as_secs_f64())
-                    .collect(),
-            )
-        };
-        println!(
-            "| {n} | {load_start}–{} | {} ms | {} ms | {:.2} | {} ms | {:.2} | {} ms | {} MiB ({} MiB) | {} MiB ({} MiB) | {} MiB | {}, {} | {}, {} | {:.1}, {:.1} |",
-            loadavg(),
-            ms(median(floors.clone())),
-            ms(median(noops.iter().map(|c| c.wall).collect())),
-            ratio(&noops),
-            ms(median(changes.iter().map(|c| c.wall).collect())),
-            ratio(&changes),
-            ms(cold.wall),
-            mib(noop_mem.pss_kib),
-            mib(noop_mem.rss_kib),
-            mib(change_mem.pss_kib),
-            mib(change_mem.rss_kib),
-            mib(cold.pss_kib),
-            noop_mem.ssh,
-            change_mem.ssh,
-            noop_mem.fds,
-            change_mem.fds,
-            noop_logins as f64 / n as f64,
-            change_logins as f64 / n as f64,
-        );
+        let mut floors = Vec::new();
+        let mut login_cpu = Vec::new();
+        let mut noops = vec![Vec::new(); binaries.len()];
+        let mut changes = vec![Vec::new(); binaries.len()];
+        let mut noop_logins = vec![0; binaries.len()];
+        let mut change_logins = vec![0; binaries.len()];
+        let mut value = "a";
+        for _ in 0..runs {
+            let (wall, cpu) = floor_cpu(&p, &aliases);
+            floors.push(wall);
+            login_cpu.push(cpu);
+            for (k, (_, ordo)) in binaries.iter().enumerate() {
+                let before = logins(&hosts, &aliases);
+                noops[k].push(deploy(ordo, &p, &extra, false));
+                noop_logins[k] = logins(&hosts, &aliases) - before;
+                value = if value == "a" { "b" } else { "a" };
+                set_value(&p, value);
+                let before = logins(&hosts, &aliases);
+                changes[k].push(deploy(ordo, &p, &extra, false));
+                change_logins[k] = logins(&hosts, &aliases) - before;
+            }
+        }
+        let load_end = loadavg();
+        for (k, (name, ordo)) in binaries.iter().enumerate() {
+            // Memory from runs of their own: sampling costs CPU, so they are not timed.
+            let noop_mem = deploy(ordo, &p, &extra, true);
+            value = if value == "a" { "b" } else { "a" };
+            set_value(&p, value);
+            let change_mem = deploy(ordo, &p, &extra, true);
+            let ratio = |costs: &[Cost]| {
+                median(
+                    costs
+                        .iter()
+                        .zip(&floors)
+                        .map(|(c, f)| c.wall.as_secs_f64() / f.as_secs_f64())
+                        .collect(),
+                )
+            };
+            let label = if binaries.len() > 1 { format!("{n} ({name})") } else { n.to_string() };
+            let per_host = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0 / n as f64);
+            cpu_rows.push(format!(
+                "| {label} | {} | {} | {} | {} | {} |",
+                per_host(median(login_cpu.clone())),
+                per_host(median(noops[k].iter().map(|c| c.cpu_ordo).collect())),
+                per_host(median(changes[k].iter().map(|c| c.cpu_ordo).collect())),
+                per_host(noop_mem.cpu_ssh),
+                per_host(change_mem.cpu_ssh),
+            ));
+            println!(
+                "| {label} | {load_start}–{load_end} | {} ms | {} ms | {:.2} | {} ms | {:.2} | {} ms | {} MiB ({} MiB) | {} MiB ({} MiB) | {} MiB | {}, {} MiB | {}, {} | {}, {} | {:.1}, {:.1} |",
+                ms(median(floors.clone())),
+                ms(median(noops[k].iter().map(|c| c.wall).collect())),
+                ratio(&noops[k]),
+                ms(median(changes[k].iter().map(|c| c.wall).collect())),
+                ratio(&changes[k]),
+                ms(colds[k].wall),
+                mib(noop_mem.pss_kib),
+                mib(noop_mem.rss_kib),
+                mib(change_mem.pss_kib),
+                mib(change_mem.rss_kib),
+                mib(colds[k].pss_kib),
+                mib(noop_mem.ordo_kib),
+                mib(change_mem.ordo_kib),
+                noop_mem.ssh,
+                change_mem.ssh,
+                noop_mem.fds,
+                change_mem.fds,
+                noop_logins[k] as f64 / n as f64,
+                change_logins[k] as f64 / n as f64,
+            );
+        }
+    }
+    println!();
+    println!(
+        "| hosts | CPU per login, ssh client (ms per host) | ordo no-op (ms per host) | ordo one change (ms per host) | ssh masters no-op (ms per host) | ssh masters one change (ms per host) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for row in cpu_rows {
+        println!("{row}");
     }
 }

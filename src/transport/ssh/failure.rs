@@ -117,7 +117,7 @@ impl Ssh {
         self.options
             .config_file
             .as_ref()
-            .map(|c| format!(" (or its Host entry in {})", c.display()))
+            .map(|c| format!(" (or the Host entry in {})", c.display()))
             .unwrap_or_default()
     }
 

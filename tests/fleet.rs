@@ -1,0 +1,208 @@
+//! Fleets over real ssh: more hosts than the run keeps masters (twice `--jobs`),
+//! so hosts connect as they are probed, a host with nothing to do is let go in
+//! its probe wave (one login per host on a no-op), plans are kept between the
+//! phases and hosts with changes reconnect for the apply; a descriptor limit far
+//! below one per host still deploys; and the live view of a fleet is a summary.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use crate::support::sshd::TestHosts;
+use crate::support::terminal::Terminal;
+use crate::support::{Project, Test};
+
+const SERVICE: &str = r#"let s = service("s");
+s.component("x", |c| {
+    let value = c.attr("value", "a");
+    let a = c.add(file("a.txt", `${value}\n`));
+    c.add(command("note", #{ run: "echo run >> ran.log", on_change: [a] }));
+});
+"#;
+
+fn aliases(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("f{i}")).collect()
+}
+
+fn project(hosts: &TestHosts, aliases: &[&str]) -> Arc<Project> {
+    Test::new()
+        .service(SERVICE)
+        .environment("prod")
+        .override_("x", "#{ value: \"a\" }")
+        .ssh_hosts(hosts, aliases)
+        .place("x")
+        .build()
+}
+
+fn set_value(p: &Project, value: &str) {
+    let env = p.read("environments/prod.rhai");
+    let start = env.find("value: \"").unwrap() + 8;
+    let end = start + env[start..].find('"').unwrap();
+    p.write("environments/prod.rhai", &format!("{}{value}{}", &env[..start], &env[end..]));
+}
+
+/// Logins each host's sshd accepted so far.
+fn logins(hosts: &TestHosts, aliases: &[&str]) -> Vec<usize> {
+    aliases
+        .iter()
+        .map(|a| hosts.sshd_log(a).matches("Accepted publickey").count())
+        .collect()
+}
+
+fn since(before: &[usize], after: &[usize]) -> Vec<usize> {
+    after.iter().zip(before).map(|(a, b)| a - b).collect()
+}
+
+#[test]
+fn a_fleet_larger_than_its_masters_deploys_and_a_no_op_logs_in_once_per_host() {
+    // --jobs 2 keeps at most 4 masters: 6 hosts are a fleet.
+    let names = aliases(6);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let p = project(&hosts, &names);
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "2"]).run();
+    for a in &names {
+        let home = hosts.home(a);
+        assert_eq!(std::fs::read_to_string(home.join("deployment/s/a.txt")).unwrap(), "a\n", "{a}");
+        assert!(!home.join(".ordo/s/lock").exists(), "{a}: lock left");
+    }
+
+    // A no-op: every host is let go in its probe wave, so none is reached twice.
+    let before = logins(&hosts, &names);
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "2"])
+        .stdout(
+            "
+            deploy prod (service s): 12 steps on 6 hosts
+            nothing to change: 12 steps on 6 hosts up to date
+            done: 0 changed, 12 unchanged, 0 failed, 0 skipped on 6 hosts in [TIME]
+            ",
+        )
+        .run();
+    assert_eq!(since(&before, &logins(&hosts, &names)), [1; 6]);
+
+    // A change on every host: the plan is kept while masters are closed for other
+    // hosts, and a host reconnects for its apply: at most one more login each,
+    // and only for the hosts whose masters had to go (6 hosts, 4 masters).
+    set_value(&p, "b");
+    let before = logins(&hosts, &names);
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "2"]).run();
+    let extra: usize = since(&before, &logins(&hosts, &names)).iter().map(|n| n - 1).sum();
+    assert!(extra <= 2, "{:?}", since(&before, &logins(&hosts, &names)));
+    for a in &names {
+        let home = hosts.home(a);
+        assert_eq!(std::fs::read_to_string(home.join("deployment/s/a.txt")).unwrap(), "b\n", "{a}");
+        assert_eq!(
+            std::fs::read_to_string(home.join("deployment/s/ran.log")).unwrap(),
+            "run\nrun\n",
+            "{a}: the command ran on both changes"
+        );
+        assert!(!home.join(".ordo/s/lock").exists(), "{a}: lock left");
+    }
+}
+
+/// One host provides what every other requires: hosts wait for it across the
+/// apply with fewer masters than hosts, and a waiting host holds none.
+#[test]
+fn cross_host_waits_finish_with_fewer_masters_than_hosts() {
+    let names = aliases(5);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let service = r#"let s = service("s");
+s.component("db", |c| {
+    c.add(command("slow", #{ run: "sleep 1; date +%s%N > ready", creates: "ready" }));
+    c.provide("db:ready", c.host.name);
+});
+s.component("app", |c| {
+    let db = c.require_one("db:ready");
+    c.add(command("after-db", #{ run: `echo ${db} > db; date +%s%N > started`, creates: "started" }));
+});
+"#;
+    let mut t = Test::new().service(service).environment("prod").with_ssh_config(&hosts);
+    for (i, a) in names.iter().enumerate() {
+        t = t.host(a, &format!("#{{ address: \"{a}\" }}")).place(if i == 0 { "db" } else { "app" });
+    }
+    let p = t.build();
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    let stamp = |a: &str, f: &str| -> u128 {
+        std::fs::read_to_string(hosts.home(a).join("deployment/s").join(f))
+            .unwrap_or_else(|e| panic!("{a}/{f}: {e}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let ready = stamp(names[0], "ready");
+    for a in &names[1..] {
+        assert!(stamp(a, "started") > ready, "{a} started before the db was ready");
+    }
+}
+
+#[test]
+fn a_descriptor_limit_far_below_one_per_host_still_deploys_the_fleet() {
+    let names = aliases(24);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let p = project(&hosts, &names);
+    // 40 descriptors, soft and hard: ordo cannot raise it, and one master per host
+    // (a held control connection each) does not fit.
+    let out = Command::new("prlimit")
+        .args(["--nofile=40:40", "--"])
+        .arg(env!("CARGO_BIN_EXE_ordo"))
+        .args(["deploy", "prod", "--yes"])
+        .current_dir(p.root())
+        .env("XDG_STATE_HOME", p.state_dir())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("prlimit");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The jobs that fit, said so.
+    assert!(
+        stderr.contains("--jobs 32 needs more file descriptors than the limit of 40 allows"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("done: 48 changed, 0 unchanged, 0 failed, 0 skipped on 24 hosts"), "{stdout}");
+    for a in &names {
+        assert_eq!(
+            std::fs::read_to_string(hosts.home(a).join("deployment/s/a.txt")).unwrap(),
+            "a\n",
+            "{a}"
+        );
+    }
+}
+
+/// More hosts than the terminal has lines: two lines of counts and the slowest
+/// hosts instead of a line per host.
+#[test]
+fn the_live_view_of_a_fleet_counts_hosts_and_names_the_slowest() {
+    let names = aliases(4);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let service = r#"let s = service("s");
+s.component("x", |c| {
+    c.add(file("a.txt", "a\n"));
+    if c.host.name == "f1" {
+        c.add(command("slow", #{ run: "sleep 4", always: true }));
+    }
+});
+"#;
+    let p = Test::new()
+        .service(service)
+        .environment("prod")
+        .ssh_hosts(&hosts, &names)
+        .place("x")
+        .build();
+    let state = p.state_dir().display().to_string();
+    let t = Terminal::start_sized(
+        p.root(),
+        &["deploy", "prod", "--yes"],
+        &[("XDG_STATE_HOME", &state)],
+        120,
+        9,
+    );
+    let screen = t.wait_for("slowest: f1 applying");
+    assert!(screen.contains("4 hosts: "), "{screen}");
+    assert!(!screen.contains("  f2 "), "no line per host:\n{screen}");
+    let screen = t.wait_for("[exited 0]");
+    assert!(screen.contains("done: 5 changed"), "{screen}");
+}
