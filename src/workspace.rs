@@ -232,8 +232,10 @@ impl Workspace {
                     host: None,
                     level: crate::report::Level::Warning,
                     text: format!(
-                        "--jobs {} needs more file descriptors than the limit of {} allows (ulimit -n; its hard limit could not be raised further): working on {} hosts at once",
-                        self.config.jobs, budget.descriptors, budget.jobs
+                        "--jobs {} needs more file descriptors than the limit of {} allows (ulimit -n; its hard limit could not be raised further): working on {} at once",
+                        self.config.jobs,
+                        budget.descriptors,
+                        crate::text::plural(budget.jobs, "host")
                     ),
                     span: None,
                 });
@@ -257,7 +259,12 @@ impl Workspace {
     }
 
     /// [`Self::connect`], going on without as many unreachable hosts as `skip` allows.
-    pub async fn connect_skipping(&self, model: &Model, targets: &[HostId], skip: exec::Skip) -> Result<Hosts, Problems> {
+    pub async fn connect_skipping(
+        &self,
+        model: &Model,
+        targets: &[HostId],
+        skip: exec::Skip,
+    ) -> Result<Hosts, Problems> {
         let settings = Settings {
             skip,
             ..self.settings()

@@ -119,7 +119,12 @@ fn ticks(n: u64) -> Duration {
 fn stat_fields(pid: &str) -> Vec<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     stat.rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().skip(1).map(|f| f.parse().unwrap_or(0)).collect())
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .skip(1)
+                .map(|f| f.parse().unwrap_or(0))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -144,7 +149,9 @@ fn sample(pid: u32) -> (Cost, Vec<(u32, u64)>) {
             continue;
         };
         // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
         let comm = head.split_once('(').map_or("", |(_, c)| c);
         let ppid = rest.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
         parents.insert(p, ppid);
@@ -339,7 +346,10 @@ fn bench_fleet() {
     let runs: usize = std::env::var("ORDO_BENCH_RUNS").map_or(5, |r| r.parse().expect("ORDO_BENCH_RUNS"));
     let jobs = std::env::var("ORDO_BENCH_JOBS").ok();
     let extra: Vec<&str> = jobs.as_deref().map_or_else(Vec::new, |j| vec!["--jobs", j]);
-    assert!(Path::new("/usr/local/bin/uv").is_file(), "the workload needs uv in /usr/local/bin");
+    assert!(
+        Path::new("/usr/local/bin/uv").is_file(),
+        "the workload needs uv in /usr/local/bin"
+    );
     println!();
     println!(
         "| hosts | load (start–end) | login floor | no-op | no-op / floor | one change | change / floor | cold | peak PSS no-op (summed RSS) | peak PSS change (summed RSS) | peak PSS cold | ordo alone, peak PSS (no-op, change) | ssh processes at once (no-op, change) | ordo descriptors at once (no-op, change) | logins per host (no-op, change) |"
@@ -405,7 +415,11 @@ fn bench_fleet() {
                         .collect(),
                 )
             };
-            let label = if binaries.len() > 1 { format!("{n} ({name})") } else { n.to_string() };
+            let label = if binaries.len() > 1 {
+                format!("{n} ({name})")
+            } else {
+                n.to_string()
+            };
             let per_host = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1000.0 / n as f64);
             cpu_rows.push(format!(
                 "| {label} | {} | {} | {} | {} | {} |",

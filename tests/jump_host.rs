@@ -19,7 +19,10 @@ fn every_target_is_reached_through_the_jump_host() {
     let hosts = TestHosts::start(&all);
     // The harness's blocks first (HostName, Port, keys), then the hop: the first
     // value ssh finds for an option wins, and only these set ProxyJump.
-    let hops: String = targets.iter().map(|t| format!("Host {t}\n  ProxyJump bastion\n\n")).collect();
+    let hops: String = targets
+        .iter()
+        .map(|t| format!("Host {t}\n  ProxyJump bastion\n\n"))
+        .collect();
     let mut t = Test::new().service(SERVICE).environment("prod").with_ssh_config(&hosts);
     for a in targets {
         t = t.host(a, &format!("#{{ address: \"{a}\" }}")).place("x");
@@ -35,7 +38,10 @@ fn every_target_is_reached_through_the_jump_host() {
 
     // A fleet (--jobs 1 keeps two masters): the same through the bastion, and a
     // no-op still reaches each target once.
-    let (bastion, each): (usize, Vec<usize>) = (logins(&hosts, "bastion"), targets.iter().map(|a| logins(&hosts, a)).collect());
+    let (bastion, each): (usize, Vec<usize>) = (
+        logins(&hosts, "bastion"),
+        targets.iter().map(|a| logins(&hosts, a)).collect(),
+    );
     p.test()
         .args(&["deploy", "prod", "--yes", "--jobs", "1"])
         .stdout_contains("nothing to change: 5 steps on 5 hosts up to date\n")

@@ -79,7 +79,9 @@ fn more_unreachable_hosts_than_allowed_stop_before_any_change() {
         .args(&["deploy", "prod", "--yes", "--skip-unreachable=1"])
         .status(3)
         .stderr_contains("connection refused on 2 hosts: t3, t4\n")
-        .stderr_contains("2 of 4 hosts could not be reached, more than --skip-unreachable=1 allows (1 host); nothing was changed")
+        .stderr_contains(
+            "2 of 4 hosts could not be reached, more than --skip-unreachable=1 allows (1 host); nothing was changed",
+        )
         .run();
     assert!(!deployed(&hosts, "t1") && !deployed(&hosts, "t2"));
     for a in ["t1", "t2"] {
@@ -148,7 +150,10 @@ s.component("x", |c| { c.add(file("hello.txt", "hi\n")); });
     p.test()
         .args(&["deploy", "prod", "--yes", "--skip-unreachable"])
         .status(5)
-        .expect_file(hosts.home("t2").join("deployment/s/app.conf"), "dsn = postgres://t1/s\n")
+        .expect_file(
+            hosts.home("t2").join("deployment/s/app.conf"),
+            "dsn = postgres://t1/s\n",
+        )
         .run();
 }
 
@@ -208,7 +213,9 @@ s.component("x", |c| {
     p.test()
         .args(&["deploy", "prod", "--yes", "--hosts", "@failed"])
         .status(2)
-        .stderr_contains("--hosts @failed: no deploy of `prod` from this checkout has recorded which hosts it did not finish")
+        .stderr_contains(
+            "--hosts @failed: no deploy of `prod` from this checkout has recorded which hosts it did not finish",
+        )
         .run();
     std::fs::write(hosts.home("t2").join("fail"), "").unwrap();
     hosts.kill("t3");
@@ -226,7 +233,10 @@ s.component("x", |c| {
             .join("prod/failed.json"),
     )
     .unwrap();
-    assert!(record.contains("\"t2\"") && record.contains("\"t3\"") && !record.contains("\"t1\""), "{record}");
+    assert!(
+        record.contains("\"t2\"") && record.contains("\"t3\"") && !record.contains("\"t1\""),
+        "{record}"
+    );
     assert!(record.contains("skipped: connection refused"), "{record}");
 
     // Fixed: only those two are deployed again.

@@ -200,8 +200,12 @@ mod tests {
         for (jobs, limit) in [(32usize, 256u64), (200, 1024), (500, 1024), (8, 80), (1, 10)] {
             let b = Budget::within(jobs, limit);
             assert!(b.jobs >= 1 && b.jobs <= jobs && b.masters >= b.jobs, "{b:?}");
-            let used = RESERVED_FDS + b.jobs as u64 * SCRIPTS_PER_JOB * FDS_PER_SCRIPT + b.masters as u64 * FDS_PER_MASTER;
-            assert!(used <= limit.max(RESERVED_FDS + SCRIPTS_PER_JOB * FDS_PER_SCRIPT + 1), "{b:?} uses {used} of {limit}");
+            let used =
+                RESERVED_FDS + b.jobs as u64 * SCRIPTS_PER_JOB * FDS_PER_SCRIPT + b.masters as u64 * FDS_PER_MASTER;
+            assert!(
+                used <= limit.max(RESERVED_FDS + SCRIPTS_PER_JOB * FDS_PER_SCRIPT + 1),
+                "{b:?} uses {used} of {limit}"
+            );
         }
         assert_eq!(Budget::within(500, 1024).jobs, 73);
     }

@@ -62,7 +62,9 @@ enum Next {
     Leased,
     Wait,
     /// Open this host's master (its slot is counted), closing `victim` first.
-    Open { victim: Option<(HostId, Arc<Connection>)> },
+    Open {
+        victim: Option<(HostId, Arc<Connection>)>,
+    },
 }
 
 impl Masters {

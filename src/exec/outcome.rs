@@ -27,7 +27,11 @@ impl Outcome {
     pub(super) fn skipped(&mut self, skipped: &[Skipped]) {
         self.decided = true;
         for s in skipped {
-            let why = s.problem.cause.clone().unwrap_or_else(|| first_line(&s.problem.message));
+            let why = s
+                .problem
+                .cause
+                .clone()
+                .unwrap_or_else(|| first_line(&s.problem.message));
             self.results.insert(s.host, Some(format!("skipped: {why}")));
         }
     }
@@ -73,7 +77,11 @@ impl Outcome {
     /// when there is nothing to record (the deploy was declined, or the run ended
     /// before any host was worked on). Hosts without a result of their own were
     /// not deployed because of `result` (an interruption, another host's problem).
-    pub(super) fn per_host<T>(&self, hosts: &Hosts, result: &Result<T, Problems>) -> Option<Vec<(String, Option<String>)>> {
+    pub(super) fn per_host<T>(
+        &self,
+        hosts: &Hosts,
+        result: &Result<T, Problems>,
+    ) -> Option<Vec<(String, Option<String>)>> {
         let interrupted = result
             .as_ref()
             .err()
@@ -84,11 +92,11 @@ impl Outcome {
         let why = match result {
             Err(_) if interrupted => "not deployed: the run was interrupted".to_string(),
             Err(ps) => match ps.0.iter().find(|p| p.host.is_some()) {
-                Some(p) => format!(
-                    "not deployed: the run stopped ({})",
-                    first_line(&p.message)
+                Some(p) => format!("not deployed: the run stopped ({})", first_line(&p.message)),
+                None => format!(
+                    "not deployed: {}",
+                    ps.0.first().map_or(String::new(), |p| first_line(&p.message))
                 ),
-                None => format!("not deployed: {}", ps.0.first().map_or(String::new(), |p| first_line(&p.message))),
             },
             Ok(_) => "not deployed".to_string(),
         };

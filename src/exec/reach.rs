@@ -79,8 +79,11 @@ pub(crate) fn within_limit(targeted: usize, unreachable: &[Skipped], skip: Skip)
     let limit = skip.limit(targeted);
     if unreachable.len() == targeted {
         problems.push(
-            Problem::new(Kind::Unreachable, format!("none of the {} could be reached", plural(targeted, "host")))
-                .help("check the network from this machine (VPN, bastion, DNS) before anything else"),
+            Problem::new(
+                Kind::Unreachable,
+                format!("none of the {} could be reached", plural(targeted, "host")),
+            )
+            .help("check the network from this machine (VPN, bastion, DNS) before anything else"),
         );
         return Err(Problems(problems));
     }
@@ -191,7 +194,11 @@ pub(crate) fn ties(model: &Model, plan: &Plan, host: HostId) -> Vec<String> {
             format!(
                 "{what} {}{}",
                 shown.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             )
         })
         .collect()
@@ -222,7 +229,13 @@ mod tests {
         assert!(within_limit(10, &two, Skip::AtMost(2)).is_ok());
         let err = within_limit(10, &two, Skip::AtMost(1)).unwrap_err();
         assert_eq!(err.0.len(), 3);
-        assert!(err.0[2].message.contains("2 of 10 hosts could not be reached, more than --skip-unreachable=1 allows (1 host)"), "{}", err.0[2].message);
+        assert!(
+            err.0[2]
+                .message
+                .contains("2 of 10 hosts could not be reached, more than --skip-unreachable=1 allows (1 host)"),
+            "{}",
+            err.0[2].message
+        );
         // Never: the hosts' own problems, as without the flag.
         assert_eq!(within_limit(10, &two, Skip::Never).unwrap_err().0.len(), 2);
         // Not one host reached: nothing to go on with.
@@ -241,8 +254,14 @@ mod tests {
         );
         model.links[crate::model::LinkId::new(0)].reason = LinkReason::Provides { key: "db:dsn".into() };
         let plan = Plan::build(&model).unwrap();
-        assert_eq!(ties(&model, &plan, HostId::new(0)), ["it provides `db:dsn`, which `app` requires on web"]);
-        assert_eq!(ties(&model, &plan, HostId::new(1)), ["it requires `db:dsn` from `db` on db"]);
+        assert_eq!(
+            ties(&model, &plan, HostId::new(0)),
+            ["it provides `db:dsn`, which `app` requires on web"]
+        );
+        assert_eq!(
+            ties(&model, &plan, HostId::new(1)),
+            ["it requires `db:dsn` from `db` on db"]
+        );
         assert!(ties(&model, &plan, HostId::new(2)).is_empty());
         assert!(allow(&model, &plan, 3, vec![skipped(2, "solo")], Skip::Any).is_ok());
         let err = allow(&model, &plan, 3, vec![skipped(0, "db")], Skip::Any).unwrap_err();

@@ -244,7 +244,9 @@ mod tests {
         );
         assert_eq!(
             ps.0[0].help.as_deref(),
-            Some("is sshd running? Check the `port` of hosts `web001`, `web002`, `web003`, `web004`, `web005`, `web006`, `web007`, `web008`, `web009`, `web010` and 2 more")
+            Some(
+                "is sshd running? Check the `port` of hosts `web001`, `web002`, `web003`, `web004`, `web005`, `web006`, `web007`, `web008`, `web009`, `web010` and 2 more"
+            )
         );
         assert_eq!(ps.0[1].message, "cannot reach host `web9`: timed out");
     }

@@ -190,7 +190,13 @@ impl Reporter for Live {
         for (_, bar) in self.bars.lock().expect("live bars").drain(..) {
             bar.finish_and_clear();
         }
-        if let Some(lines) = self.fleet.lock().expect("fleet view").as_mut().and_then(|v| v.lines.take()) {
+        if let Some(lines) = self
+            .fleet
+            .lock()
+            .expect("fleet view")
+            .as_mut()
+            .and_then(|v| v.lines.take())
+        {
             lines.finish();
         }
     }

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::board::{Board, Status};
 use super::custom::custom;
+use super::gate::Role;
 use super::policy::{Policy, Stop};
 use super::rollout::{Ended, Rollout, Verdict};
 use super::script::{batch_script, finish_lines, record_confirmed, write_markers};
@@ -46,6 +47,8 @@ pub(super) struct HostApply {
     /// The service's state directory on the host.
     pub(super) state: HostPath,
     pub(super) rollout: Arc<Rollout>,
+    /// Its place in a fleet's start order (`gate.rs`).
+    pub(super) gate: Role,
 }
 
 impl HostApply {
@@ -79,13 +82,17 @@ impl HostApply {
     }
 
     pub(super) async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
+        self.gate.turn().await;
         let _permit = self.permits.acquire().await.expect("never closed");
+        self.gate.passed();
         self.run.exec(script).await
     }
 
     /// A script of privileged steps, as root through `sudo -n`.
     async fn exec_privileged(&self, script: String) -> Result<RunOutput, Problem> {
+        self.gate.turn().await;
         let _permit = self.permits.acquire().await.expect("never closed");
+        self.gate.passed();
         self.run.exec_privileged(script).await
     }
 }
@@ -174,6 +181,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     if tally.stopped.is_none() && !tally.recorded {
         record(&h, &mut tally.problems).await;
     }
+    h.gate.passed();
     h.progress(Activity::Done);
     (tally.totals, tally.problems)
 }
@@ -202,6 +210,8 @@ async fn next_batch(h: &HostApply, i: usize, tally: &mut Tally) -> Next {
     }
     let deps = h.other_host_deps(first);
     if !h.board.ready(&deps) {
+        // Never wait for another host while closed hosts wait for this one.
+        h.gate.passed();
         h.progress(Activity::Waiting {
             on: h.catalog.path(deps[0]),
         });
@@ -243,6 +253,8 @@ async fn run_batch(h: &HostApply, i: usize, end: usize, markers: &Markers, tally
         step: h.catalog.path(first),
     });
     if h.catalog.action(first).controller().is_some() {
+        h.gate.turn().await;
+        h.gate.passed();
         h.rollout.started(first);
         let triggers = markers.get(&first).map_or(&[][..], Vec::as_slice);
         let ms = || started.elapsed().as_millis() as u64;

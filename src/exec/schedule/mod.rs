@@ -8,6 +8,7 @@
 
 mod board;
 mod custom;
+mod gate;
 mod host_apply;
 mod policy;
 mod rollout;
@@ -132,6 +133,7 @@ pub(super) async fn apply(
             timeout: hosts.settings.timeout,
             state: super::state::state_dir(&model.service),
             rollout: rollout.clone(),
+            gate: gate::Role::Free,
         });
     }
     // A fleet's hosts whose masters are still open go first (`permits` are handed
@@ -139,6 +141,17 @@ pub(super) async fn apply(
     // hosts whose masters were closed during the plan phase then open theirs
     // without closing one that is still needed.
     work.sort_by_key(|w| w.run.closed());
+    let open = work.iter().filter(|w| w.run.releasable() && !w.run.closed()).count();
+    if work.iter().any(|w| w.run.closed()) && open > 0 {
+        let gate = gate::Gate::new(open);
+        for w in &mut work {
+            if w.run.closed() {
+                w.gate = gate::Role::Waits(gate.clone());
+            } else if w.run.releasable() {
+                w.gate = gate::Role::opens(&gate);
+            }
+        }
+    }
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds
     // the scripts that run.
     let ids: Vec<HostId> = work.iter().map(|w| w.plan.host).collect();
