@@ -211,7 +211,10 @@ impl<'a> Deployment<'a> {
     /// the version. Returns how many steps changed, or `None` when nothing was
     /// applied.
     pub async fn apply(&mut self, prediction: Prediction, confirm: Confirm) -> Result<Option<usize>, Problems> {
-        self.refuse_conflicts(&prediction)?;
+        if let Err(ps) = self.refuse_conflicts(&prediction) {
+            self.outcome.stopped(self.request.hosts, &ps);
+            return Err(ps);
+        }
         if self.locking.is_none() {
             return Err(Problem::new(Kind::Step, "a deployment that looks only cannot apply (a bug in ordo)").into());
         }

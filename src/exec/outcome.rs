@@ -23,9 +23,8 @@ pub(super) struct Outcome {
 }
 
 impl Outcome {
-    /// The run went on without these hosts.
+    /// The run goes on without these hosts (recorded once the run is decided).
     pub(super) fn skipped(&mut self, skipped: &[Skipped]) {
-        self.decided = true;
         for s in skipped {
             let why = s
                 .problem
@@ -36,8 +35,8 @@ impl Outcome {
         }
     }
 
-    /// The plan phase stopped the run: hosts with a problem failed, the others
-    /// were not deployed.
+    /// The plan phase stopped the run (or conflicts did): hosts with a problem
+    /// failed, the others were not deployed.
     pub(super) fn stopped(&mut self, hosts: &Hosts, problems: &Problems) {
         self.decided = true;
         for r in hosts.iter() {
@@ -117,4 +116,101 @@ impl Outcome {
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::exec::schedule::Totals;
+    use crate::exec::{Settings, Skip, connect};
+    use crate::ids::Id;
+    use crate::model::TransportSpec;
+    use crate::problem::Kind;
+    use crate::transport::{CancelToken, SshOptions};
+
+    async fn hosts(names: &[&str], home: &std::path::Path) -> Hosts {
+        let mut model = crate::plan::tests::model(names, &[], &[], &[]);
+        for (i, h) in model.hosts.iter_mut().enumerate() {
+            h.transport = TransportSpec::Local {
+                home: home.join(i.to_string()),
+            };
+        }
+        let settings = Settings {
+            ssh: SshOptions::default_for(std::path::Path::new("/nonexistent")),
+            jobs: 2,
+            timeout: Duration::from_secs(60),
+            cancel: CancelToken::new(),
+            masters: 4,
+            skip: Skip::Never,
+        };
+        let ids: Vec<HostId> = (0..names.len()).map(HostId::new).collect();
+        connect(&model, &ids, &settings).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn every_host_is_done_or_says_why_not() {
+        let home = tempfile::tempdir().unwrap();
+        let hosts = hosts(&["a", "b", "c", "d"], home.path()).await;
+        let mut outcome = Outcome::default();
+        // Planned, skipping d, then declined: nothing to record.
+        outcome.skipped(&[Skipped {
+            host: HostId::new(3),
+            name: "d".into(),
+            problem: Problem::new(Kind::Unreachable, "cannot reach host `d`").cause("connection refused"),
+        }]);
+        assert_eq!(outcome.per_host(&hosts, &Ok(())), None);
+        // Applied: a's steps are fine, b failed, c's lock could not be released.
+        let mut applied = Applied::default();
+        applied.per_host.insert(
+            HostId::new(1),
+            Totals {
+                changed: 1,
+                failed: 1,
+                skipped: 2,
+            },
+        );
+        let problems = [Problem::new(Kind::Step, "host `c`: the deploy lock could not be released\nmore").on_host("c")];
+        outcome.applied(&hosts, &applied, &problems);
+        let got = outcome.per_host(&hosts, &Ok(())).unwrap();
+        let want: Vec<(String, Option<String>)> = vec![
+            ("a".into(), None),
+            ("b".into(), Some("1 step failed, 2 steps skipped".into())),
+            (
+                "c".into(),
+                Some("host `c`: the deploy lock could not be released".into()),
+            ),
+            ("d".into(), Some("skipped: connection refused".into())),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_run_that_stopped_names_the_hosts_it_never_got_to() {
+        let home = tempfile::tempdir().unwrap();
+        let hosts = hosts(&["a", "b"], home.path()).await;
+        let mut outcome = Outcome::default();
+        let stop = Problems(vec![Problem::new(Kind::Locked, "host `b` is locked by x").on_host("b")]);
+        outcome.stopped(&hosts, &stop);
+        let got = outcome.per_host(&hosts, &Err::<(), _>(stop)).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "a".to_string(),
+                    Some("not deployed: the run stopped (host `b` is locked by x)".to_string())
+                ),
+                ("b".to_string(), Some("host `b` is locked by x".to_string())),
+            ]
+        );
+        // An interruption before anything was decided still counts every host.
+        let fresh = Outcome::default();
+        let interrupted = Problems(vec![Problem::new(Kind::Interrupted, "interrupted")]);
+        let got = fresh.per_host(&hosts, &Err::<(), _>(interrupted)).unwrap();
+        assert!(
+            got.iter()
+                .all(|(_, why)| why.as_deref() == Some("not deployed: the run was interrupted"))
+        );
+    }
 }
