@@ -225,3 +225,47 @@ s.component("x", |c| {
     let screen = t.wait_for("[exited 0]");
     assert!(screen.contains("done: 5 changed"), "{screen}");
 }
+
+/// The balancer runs a rolling update's hooks but has no change of its own: it
+/// is not let go in its probe wave (its hooks are added once every host is
+/// probed), so the hooks run while its lock is held — with a fleet's few masters
+/// too.
+#[test]
+fn a_host_that_runs_rolling_hooks_keeps_its_lock_for_them() {
+    let names = ["lb", "w1", "w2", "w3", "w4"];
+    let hosts = TestHosts::start(&names);
+    let service = r#"let s = service("s");
+s.component("lb", |c| { c.add(file("lb.conf", "lb\n")); });
+s.component("app", |c| {
+    let v = c.attr("value", "a");
+    c.add(file("app.conf", v + "\n"));
+});
+"#;
+    let hook = r#"if [ -d \"$HOME/.ordo/s/lock\" ]; then echo held; else echo free; fi >> \"$HOME/hooks.log\""#;
+    let mut t = Test::new()
+        .service(service)
+        .environment("prod")
+        .with_ssh_config(&hosts)
+        .host("lb", "#{ address: \"lb\" }")
+        .place("lb");
+    for a in &names[1..] {
+        t = t.host(a, &format!("#{{ address: \"{a}\" }}")).place("app");
+    }
+    let p = t
+        .override_("app", "#{ value: \"a\" }")
+        .environment_line(&format!(
+            "env.rolling(\"app\", #{{ batch: 2, before: #{{ on: \"lb\", run: \"{hook}\" }}, after: #{{ on: \"lb\", run: \"{hook}\" }} }});"
+        ))
+        .build();
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    let env = p.read("environments/prod.rhai").replace("value: \"a\"", "value: \"b\"");
+    p.write("environments/prod.rhai", &env);
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "1"])
+        .stdout_contains("  ! lb:rolling app hook before batch 1")
+        .run();
+    let log = std::fs::read_to_string(hosts.home("lb").join("hooks.log")).unwrap();
+    // Two batches, a hook before and after each, on both deploys: all under the lock.
+    assert_eq!(log, "held\n".repeat(8), "{log}");
+    assert!(!hosts.home("lb").join(".ordo/s/lock").exists());
+}
