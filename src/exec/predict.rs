@@ -20,6 +20,7 @@ use crate::primitive::Planned;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Activity, Event, Level, Reporter};
 use crate::shell::probe::Facts;
+use crate::text::plural;
 
 /// A step that will change, and how.
 #[derive(Clone, Debug)]
@@ -186,7 +187,22 @@ fn report_host(
     notices: Vec<String>,
     keep: &Keep,
 ) -> usize {
-    let name = &catalog.model.hosts[h.host].name;
+    let host = &catalog.model.hosts[h.host];
+    let name = &host.name;
+    if host.retired {
+        // The header of a retired host's teardown (decision 56).
+        let kept = h.planned.iter().filter(|p| keep(catalog, p.step)).count();
+        reporter.event(&Event::Notice {
+            host: Some(name.clone()),
+            level: Level::Info,
+            text: if kept == 0 {
+                format!("retiring {name}: nothing left to stop or remove")
+            } else {
+                format!("retiring {name}: {} to stop/remove", plural(kept, "step"))
+            },
+            span: host.retire_span.clone(),
+        });
+    }
     for n in notices {
         reporter.event(&Event::Notice {
             host: Some(name.clone()),

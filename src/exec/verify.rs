@@ -13,6 +13,7 @@ use super::probe::{HostProbe, parents_below, watches};
 use crate::ids::RemovalId;
 use crate::model::{HostId, Id, Model, StepId};
 use crate::primitive::access;
+use crate::primitive::records::Records;
 use crate::primitive::removal::Removal;
 use crate::primitive::{Planned, StepCtx};
 use crate::problem::{Kind, Problem};
@@ -40,6 +41,7 @@ pub(super) fn verify_host(
 ) -> Verified {
     let facts = &probe.facts;
     let state = super::state::state_dir(&model.service);
+    let retired = model.hosts[host].retired;
     let mut out = Verified {
         planned: Vec::new(),
         removals: Vec::new(),
@@ -178,6 +180,11 @@ pub(super) fn verify_host(
             state: &state,
         };
         if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&removal, &ctx, facts) {
+            let planned = if retired {
+                planned.detail("host retired")
+            } else {
+                planned
+            };
             let step = RemovalStep {
                 host,
                 action: Arc::new(removal),
@@ -186,8 +193,36 @@ pub(super) fn verify_host(
             out.removals.push((step, planned));
         }
     }
+    // A retired host's records go last, once everything they stand for is gone.
+    if retired {
+        let records = Records {
+            path: state.clone(),
+            found: probe.left.clone(),
+        };
+        let ctx = StepCtx {
+            id: Catalog::removal_number(model, RemovalId::new(out.removals.len())),
+            root: &state,
+            trigger: None,
+            reload_only: false,
+            marker: None,
+            timeout,
+            state: &state,
+        };
+        if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&records, &ctx, facts) {
+            let step = RemovalStep {
+                host,
+                action: Arc::new(records),
+                component: RECORDS_COMPONENT.to_string(),
+            };
+            out.removals.push((step, planned));
+        }
+    }
     out
 }
+
+/// The component a retired host's records step names in breadcrumbs
+/// (`lb:ordo records ~/.ordo/shop`): ordo's own.
+const RECORDS_COMPONENT: &str = "ordo";
 
 /// A conflict when a directory between the root and the path is a symlink or not
 /// a directory.

@@ -180,9 +180,14 @@ impl Primitive for Cron {
 
 /// Adds the removal of the block a record names.
 pub(crate) fn removal(step: StepId, record: &HostPath, script: &mut ApplyScript) {
+    removal_functions(script);
+    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
+}
+
+/// `crr ID RECORD`: removes the crontab block the record file names, then the record.
+pub(crate) fn removal_functions(script: &mut ApplyScript) {
     script.function("crx", EXPAND_SH);
     script.function("cr", APPLY_SH);
-    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
 }
 
 pub const DOC: Doc = Doc {
