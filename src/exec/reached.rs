@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::schedule::Totals;
 use crate::model::{Host, HostId, Model, TransportSpec};
 use crate::problem::{Kind, Problem};
+use crate::project::Project;
 use crate::project::controller_state::ControllerState;
+use crate::report::{Event, ProblemReport, Reporter};
 
 /// The record's name among the environment's records (`hosts.json`).
 const RECORD: &str = "hosts";
@@ -193,6 +195,20 @@ impl ReachedHosts {
             })
             .collect()
     }
+}
+
+/// Reports a warning for every host of [`ReachedHosts::undeclared`] in `project`'s
+/// record of `model`'s environment; returns how many.
+pub fn warn_undeclared(project: &Project, model: &Model, reporter: &dyn Reporter) -> usize {
+    let record = ReachedHosts::read(&ControllerState::new(project, &model.environment));
+    let warnings = record.warnings(model, &project.root);
+    for w in &warnings {
+        reporter.event(&Event::Warning {
+            report: ProblemReport::of(w),
+            problem: std::sync::Arc::new(w.clone()),
+        });
+    }
+    warnings.len()
 }
 
 fn declared(model: &Model, name: &str) -> Option<HostId> {

@@ -195,9 +195,12 @@ pub(super) fn verify_host(
     }
     // A retired host's records go last, once everything they stand for is gone.
     if retired {
+        let root = &model.hosts[host].root;
         let records = Records {
             path: state.clone(),
             found: probe.left.clone(),
+            // Never the home, nor a directory outside it.
+            root: root.as_str().starts_with("~/").then(|| root.clone()),
         };
         let ctx = StepCtx {
             id: Catalog::removal_number(model, RemovalId::new(out.removals.len())),

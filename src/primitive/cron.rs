@@ -91,7 +91,7 @@ cr_put() {
   (
     flock -w 60 9 || { echo "cannot lock the crontab: another deploy held $L/crontab.lock for 60 s"; exit 1; }
     crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
-    awk -v b="$1" -v e="$2" -v put="$4" 'NR == FNR { blk = blk $0 "\n"; next }
+    awk -v b="$1" -v e="$2" -v put="$4" 'FILENAME == ARGV[1] { blk = blk $0 "\n"; next }
       $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
       skip { if ($0 == e) skip = 0; next }
       { print }

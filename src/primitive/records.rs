@@ -25,6 +25,10 @@ pub struct Records {
     pub path: HostPath,
     /// What the probe found there besides the lock (names as the host gave them).
     pub found: Vec<String>,
+    /// The host's root, when it lies below the home: removed after the records
+    /// when it is empty, and so are its empty parents below the home (ordo made
+    /// them on the way to the first file).
+    pub root: Option<HostPath>,
 }
 
 impl Primitive for Records {
@@ -49,8 +53,12 @@ impl Primitive for Records {
         if self.found.len() > SHOWN {
             names.push("…".into());
         }
+        let root = match &self.root {
+            Some(r) => format!("; then {r} if empty"),
+            None => String::new(),
+        };
         Ok(Some(
-            Planned::new(Change::Remove).detail(format!("host retired: {}", names.join(", "))),
+            Planned::new(Change::Remove).detail(format!("host retired: {}{root}", names.join(", "))),
         ))
     }
 
@@ -58,11 +66,14 @@ impl Primitive for Records {
         super::program::removal_functions(script);
         super::cron::removal_functions(script);
         script.function("rt_", REMOVE_SH);
-        script.line(&format!("rt_ {} {}", step.id, word(&self.path)));
+        let root = self.root.as_ref().map_or_else(|| "''".to_string(), word);
+        script.line(&format!("rt_ {} {} {root}", step.id, word(&self.path)));
     }
 }
 
-/// `rt_ ID DIR`: what is left in DIR (a `./`-relative path), the lock excepted.
+/// `rt_ ID DIR ROOT`: what is left in DIR (a `./`-relative path), the lock
+/// excepted; then ROOT and its parents, as long as they are empty (none when ROOT
+/// is empty).
 const REMOVE_SH: &str = r#"rt_() {
   if [ -d "$2/programs" ] && [ ! -L "$2/programs" ]; then
     for r in "$2"/programs/*; do if [ -d "$r" ] && [ ! -L "$r" ]; then pg_rm "$1" "$r"; fi; done
@@ -76,6 +87,8 @@ const REMOVE_SH: &str = r#"rt_() {
   for f in "$2"/* "$2"/.[!.]* "$2"/..?*; do
     if [ -e "$f" ] || [ -L "$f" ]; then [ "$f" = "$2/lock" ] || rm -rf -- "$f" > "$O" 2>&1 || fail "$1" 1; fi
   done
+  d=$3
+  while [ -n "$d" ] && [ "$d" != . ] && [ -d "$d" ] && [ ! -L "$d" ] && rmdir -- "$d" 2>/dev/null; do d=${d%/*}; done
   echo "$1 ok"
 }"#;
 
@@ -90,6 +103,7 @@ mod tests {
         let none = Records {
             path: HostPath::new("~/.ordo/s").unwrap(),
             found: Vec::new(),
+            root: None,
         };
         assert_eq!(none.verify(&ctx(&root, None), &facts(&[], &[], "")).unwrap(), None);
         let some = Records {
@@ -103,5 +117,11 @@ mod tests {
             Some("host retired: owned, state.json, bad\\u{1b}name")
         );
         assert_eq!(some.label(), "records ~/.ordo/s");
+        let with_root = Records {
+            root: HostPath::new("~/deployment/s"),
+            ..some
+        };
+        let p = with_root.verify(&ctx(&root, None), &facts(&[], &[], "")).unwrap().unwrap();
+        assert!(p.detail.unwrap().ends_with("name; then ~/deployment/s if empty"));
     }
 }
