@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
 use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
-use crate::project::controller_state::ControllerState;
 use crate::problem::{Kind, Problem, Problems};
+use crate::project::controller_state::ControllerState;
 use crate::report::Event;
 use crate::workspace::Workspace;
 
@@ -30,7 +30,10 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
     }
     match result {
         // A host deployed once and no longer declared is drift too.
-        Ok(Ran { changes: 0, undeclared: 0 }) => Ok(ExitCode::SUCCESS),
+        Ok(Ran {
+            changes: 0,
+            undeclared: 0,
+        }) => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(2)),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.

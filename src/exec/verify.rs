@@ -2,7 +2,8 @@
 //! change triggers (`on_change`, and pending markers left by an earlier deploy),
 //! paths whose parent directory is a symlink or a file (a conflict: ordo does not
 //! write through them), each primitive's own verify, and the removal of what ordo
-//! created and no step declares any more.
+//! created and no step declares any more — on a retired host, all of it, and then
+//! ordo's records there (decision 56).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use crate::model::{HostId, Id, Model, StepId};
 use crate::primitive::access;
 use crate::primitive::records::Records;
 use crate::primitive::removal::Removal;
-use crate::primitive::{Planned, StepCtx};
+use crate::primitive::{ManagedKind, Planned, StepCtx};
 use crate::problem::{Kind, Problem};
 use crate::shell::probe::{PathKind, StepFact};
 
@@ -156,11 +157,16 @@ pub(super) fn verify_host(
         .iter()
         .filter(|o| !declared.contains(o.path.as_str()))
         .collect();
+    // Programs stop and cron blocks leave first, so nothing runs in what goes after.
+    let first = |k: ManagedKind| match k {
+        ManagedKind::Program => 0,
+        ManagedKind::Cron => 1,
+        _ => 2,
+    };
     gone.sort_by(|a, b| {
-        b.path
-            .as_str()
-            .len()
-            .cmp(&a.path.as_str().len())
+        first(a.kind)
+            .cmp(&first(b.kind))
+            .then(b.path.as_str().len().cmp(&a.path.as_str().len()))
             .then(a.path.cmp(&b.path))
     });
     for o in gone {

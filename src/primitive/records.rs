@@ -25,9 +25,10 @@ pub struct Records {
     pub path: HostPath,
     /// What the probe found there besides the lock (names as the host gave them).
     pub found: Vec<String>,
-    /// The host's root, when it lies below the home: removed after the records
-    /// when it is empty, and so are its empty parents below the home (ordo made
-    /// them on the way to the first file).
+    /// The host's root, when it lies below the home: after the records, the empty
+    /// directories in it go (ordo made them on the way to the files it created),
+    /// the root too when that leaves it empty, and then its empty parents below
+    /// the home.
     pub root: Option<HostPath>,
 }
 
@@ -54,7 +55,7 @@ impl Primitive for Records {
             names.push("…".into());
         }
         let root = match &self.root {
-            Some(r) => format!("; then {r} if empty"),
+            Some(r) => format!("; then the empty directories of {r}"),
             None => String::new(),
         };
         Ok(Some(
@@ -72,8 +73,8 @@ impl Primitive for Records {
 }
 
 /// `rt_ ID DIR ROOT`: what is left in DIR (a `./`-relative path), the lock
-/// excepted; then ROOT and its parents, as long as they are empty (none when ROOT
-/// is empty).
+/// excepted; then the empty directories in ROOT (none when ROOT is empty), ROOT
+/// itself and its parents as long as they are empty.
 const REMOVE_SH: &str = r#"rt_() {
   if [ -d "$2/programs" ] && [ ! -L "$2/programs" ]; then
     for r in "$2"/programs/*; do if [ -d "$r" ] && [ ! -L "$r" ]; then pg_rm "$1" "$r"; fi; done
@@ -87,8 +88,10 @@ const REMOVE_SH: &str = r#"rt_() {
   for f in "$2"/* "$2"/.[!.]* "$2"/..?*; do
     if [ -e "$f" ] || [ -L "$f" ]; then [ "$f" = "$2/lock" ] || rm -rf -- "$f" > "$O" 2>&1 || fail "$1" 1; fi
   done
-  d=$3
-  while [ -n "$d" ] && [ "$d" != . ] && [ -d "$d" ] && [ ! -L "$d" ] && rmdir -- "$d" 2>/dev/null; do d=${d%/*}; done
+  if [ -n "$3" ] && [ -d "$3" ] && [ ! -L "$3" ]; then
+    find "$3" -depth -type d -empty -delete 2>/dev/null
+    d=${3%/*}; while [ ! -e "$3" ] && [ -n "$d" ] && [ "$d" != . ] && rmdir -- "$d" 2>/dev/null; do d=${d%/*}; done
+  fi
   echo "$1 ok"
 }"#;
 
@@ -121,7 +124,14 @@ mod tests {
             root: HostPath::new("~/deployment/s"),
             ..some
         };
-        let p = with_root.verify(&ctx(&root, None), &facts(&[], &[], "")).unwrap().unwrap();
-        assert!(p.detail.unwrap().ends_with("name; then ~/deployment/s if empty"));
+        let p = with_root
+            .verify(&ctx(&root, None), &facts(&[], &[], ""))
+            .unwrap()
+            .unwrap();
+        assert!(
+            p.detail
+                .unwrap()
+                .ends_with("name; then the empty directories of ~/deployment/s")
+        );
     }
 }
