@@ -323,3 +323,41 @@ fn an_unreachable_retired_host_stops_the_deploy_and_says_what_to_do() {
         out.stderr
     );
 }
+
+/// A file the component wrote outside its root (`~/.config/…`) is on the host's
+/// list of what ordo created, but ordo removes only below the service's roots: the
+/// plan of the teardown names it as left, and the deploy leaves it.
+#[test]
+fn a_path_outside_the_roots_is_named_and_left_by_the_teardown() {
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"a.txt\", \"a\"));\n    c.add(file(\"~/.config/s.conf\", \"c\"));\n});\n",
+        )
+        .local_host("lb")
+        .place("x")
+        .build();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai").replace(".place(\"x\")", ".retire()"),
+    );
+    p.test()
+        .args(&["plan", "test"])
+        .stdout(
+            "
+            plan test (service s): 0 steps on 1 host
+            retiring lb: 2 steps to stop/remove (environments/test.rhai:2:59)
+            lb: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): ~/.config/s.conf
+              - lb:x file a.txt (host retired)
+              - lb:ordo records ~/.ordo/s (host retired: owned, state.json; then the empty directories of ~/deployment/s)
+            plan: 2 to change, 0 unchanged on 1 host
+            ",
+        )
+        .run();
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .expect_file("hosts/lb/.config/s.conf", "c")
+        .expect_missing("hosts/lb/deployment")
+        .expect_missing("hosts/lb/.ordo")
+        .run();
+}

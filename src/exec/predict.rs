@@ -384,6 +384,23 @@ async fn predict_host(
         }
     }
     let verified = verify_host(model, r.id, &order, &probe, &verdicts, timeout);
+    let undeclared: Vec<String> = probe
+        .outside
+        .iter()
+        .filter(|p| {
+            !order
+                .iter()
+                .any(|&s| model.steps[s].action.managed().is_some_and(|m| &m.path == *p))
+        })
+        .map(|p| crate::text::visible(p.as_str(), false))
+        .collect();
+    if !undeclared.is_empty() {
+        notices.push(format!(
+            "{}: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): {}",
+            r.name,
+            shortened(&undeclared)
+        ));
+    }
     if !verified.problems.is_empty() {
         return Err(Problems(verified.problems));
     }
@@ -405,6 +422,14 @@ async fn predict_host(
         removals: verified.removals,
         notices,
     })
+}
+
+/// At most ten, then how many more.
+fn shortened(items: &[String]) -> String {
+    match items.len() {
+        0..=10 => items.join(", "),
+        n => format!("{} and {} more", items[..10].join(", "), n - 10),
+    }
 }
 
 /// One probe round trip. The lock flag is set as soon as the probe is sent (and

@@ -20,6 +20,9 @@ pub(super) struct HostProbe {
     pub(super) owned: Vec<Owned>,
     /// A retired host's: what its state directory holds besides the lock (names).
     pub(super) left: Vec<String>,
+    /// Paths the host's list of what ordo created names outside the roots, which
+    /// no step declares: not removed (the list is the host's word), but said.
+    pub(super) outside: Vec<HostPath>,
 }
 
 /// The directories between a component's root (exclusive) and a managed path
@@ -131,6 +134,16 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
         .as_deref()
         .map(|t| Owned::parse(t, &roots))
         .unwrap_or_default();
+    let anywhere = [HostPath::new("/").expect("root"), HostPath::new("~").expect("home")];
+    let outside = facts
+        .owned
+        .as_deref()
+        .map(|t| Owned::parse(t, &anywhere))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.path)
+        .filter(|p| !owned.iter().any(|o| &o.path == p))
+        .collect();
     let left = facts
         .extra
         .iter()
@@ -146,6 +159,7 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
             state,
             owned,
             left,
+            outside,
         }),
     )
 }
