@@ -361,3 +361,43 @@ fn a_path_outside_the_roots_is_named_and_left_by_the_teardown() {
         .expect_missing("hosts/lb/.ordo")
         .run();
 }
+
+/// `ordo status` says whether a retired host is torn down yet, `ordo graph` draws
+/// its teardown, `ordo hosts --format json` marks it.
+#[test]
+fn status_graph_and_hosts_show_a_retired_host() {
+    let p = Test::new()
+        .service("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n")
+        .local_host("web")
+        .place("x")
+        .local_host("lb")
+        .place("x")
+        .build();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace("\"hosts/lb\" }).place(\"x\")", "\"hosts/lb\" }).retire()"),
+    );
+    let before = p.test().args(&["status", "test"]).run();
+    assert!(
+        before.stdout.contains("lb: retired, not torn down yet — "),
+        "{}",
+        before.stdout
+    );
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    p.test()
+        .args(&["status", "test"])
+        .stdout_contains("lb: retired — nothing recorded there (torn down)")
+        .run();
+    p.test()
+        .args(&["graph", "test"])
+        .stdout_contains("label=\"lb (retired)\";")
+        .stdout_contains("[label=\"teardown:\\nwhat ordo created here\", style=dashed];")
+        .run();
+    p.test()
+        .args(&["hosts", "test", "--format", "json"])
+        .stdout_contains(r#""name":"lb","transport":"local","address":"#)
+        .stdout_contains(r#""components":[],"retired":true}"#)
+        .run();
+}

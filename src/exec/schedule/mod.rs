@@ -58,6 +58,7 @@ pub struct Applied {
     pub failed: usize,
     pub skipped: usize,
     pub problems: Vec<Problem>,
+    /// Every host of the apply (one already up to date with zero counts).
     pub per_host: HashMap<HostId, Totals>,
 }
 
