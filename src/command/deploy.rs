@@ -1,8 +1,9 @@
 //! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
 //! `--hosts`, the connections, the terminal's prompt, the record of the deployed
-//! version — around the one deploy transaction ([`Deployment`]: lock, plan,
-//! confirm, apply, record, release), whose locks are released when the run is
-//! interrupted (SIGINT, SIGTERM, SIGHUP) too.
+//! version, the controller's record of the hosts a deploy reached (and the warning
+//! for one no longer declared) — around the one deploy transaction ([`Deployment`]:
+//! lock, plan, confirm, apply, record, release), whose locks are released when the
+//! run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -172,19 +173,23 @@ fn note_reached(
             problem: Arc::new(w),
         });
     }
-    for (&id, totals) in outcome {
+    let mut torn_down: Vec<_> = outcome
+        .iter()
+        .filter(|(id, totals)| model.hosts[**id].retired && totals.recorded)
+        .map(|(id, _)| *id)
+        .collect();
+    torn_down.sort();
+    for id in torn_down {
         let host = &model.hosts[id];
-        if host.retired && totals.recorded {
-            ws.reporter.event(&Event::Notice {
-                host: Some(host.name.clone()),
-                level: crate::report::Level::Info,
-                text: format!(
-                    "{} is torn down: nothing of {} is left there for ordo; its declaration can go",
-                    host.name, model.service
-                ),
-                span: host.span.clone(),
-            });
-        }
+        ws.reporter.event(&Event::Notice {
+            host: Some(host.name.clone()),
+            level: crate::report::Level::Info,
+            text: format!(
+                "{} is torn down: nothing of {} is left there for ordo; its declaration can go",
+                host.name, model.service
+            ),
+            span: host.span.clone(),
+        });
     }
 }
 

@@ -2,7 +2,8 @@
 //! create first, the pending markers of what the changes trigger, the changes) and
 //! the final records — the list of what ordo created, the deployed version, the
 //! release of the lock — that travel with the last batch or in a script of their
-//! own.
+//! own. A retired host records nothing: its last lines remove ordo's state
+//! directory, lock included.
 
 use std::collections::HashSet;
 use std::fmt::Write;
