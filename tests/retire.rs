@@ -401,3 +401,44 @@ fn status_graph_and_hosts_show_a_retired_host() {
         .stdout_contains(r#""components":[],"retired":true}"#)
         .run();
 }
+
+/// In the REPL, `plan()` shows a retired host's teardown and `check` refuses to
+/// try anything there.
+#[test]
+fn the_repl_plans_a_retired_hosts_teardown_and_applies_nothing_there() {
+    let p = Test::new()
+        .service("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n")
+        .local_host("web")
+        .place("x")
+        .local_host("lb")
+        .place("x")
+        .build();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace("\"hosts/lb\" }).place(\"x\")", "\"hosts/lb\" }).retire()"),
+    );
+    p.test()
+        .args(&["repl", "test"])
+        .stdin("plan()\n")
+        .stdout_contains("retiring lb: 2 steps to stop/remove")
+        .stdout_contains("  - lb:x file a.txt (host retired)")
+        .run();
+    let refused = p
+        .test()
+        .args(&["repl", "test", "--yes"])
+        .stdin("apply(file(\"b.txt\", \"b\"), \"lb\")\n")
+        .failure()
+        .run();
+    assert!(
+        flat(&refused.stderr).contains("host `lb` is retired: nothing is applied there but its teardown"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        p.path("hosts/lb/deployment/s/a.txt").is_file(),
+        "the REPL tore nothing down"
+    );
+    assert!(!p.path("hosts/lb/deployment/s/b.txt").exists());
+}
