@@ -28,6 +28,7 @@ mod programs;
 mod recipes;
 mod repl;
 mod resources;
+mod retire;
 mod secret_delivery;
 mod secret_masking;
 mod secrets;

@@ -22,6 +22,7 @@ pub mod owner;
 pub mod packages;
 mod privilege;
 pub mod program;
+pub mod records;
 pub mod removal;
 pub mod resources;
 pub mod symlink;

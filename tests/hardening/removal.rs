@@ -97,8 +97,9 @@ fn a_path_ordo_did_not_create_is_never_removed() {
     std::fs::write(root.join("current"), "a real file now").unwrap();
     std::fs::remove_dir(root.join("data")).unwrap();
     std::os::unix::fs::symlink("keep", root.join("data")).unwrap();
-    // A forged list of what ordo created, naming paths outside the service's root,
-    // and last a "path" that `find` would read as an action on every path before it.
+    // A forged list of what ordo created, naming paths outside the service's root —
+    // left, and said so — and last a "path" that `find` would read as an action on
+    // every path before it.
     let owned = p.path("hosts/h/.ordo/s/owned");
     let forged = format!(
         "{}file\t./victim\tx\tvictim\nfile\t./deployment/s/../../victim\tx\tvictim\nfile\t{}\tx\tvictim\nfile\t-delete\tx\tvictim\n",
@@ -118,6 +119,7 @@ fn a_path_ordo_did_not_create_is_never_removed() {
         .stdout(
             "
             deploy test (service s): 1 step on 1 host
+            h: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): ~/victim, [PROJECT]/victim
             nothing to change: 1 step on 1 host up to date
             done: 0 changed, 1 unchanged, 0 failed, 0 skipped on 1 host in [TIME]
             ",

@@ -111,9 +111,15 @@ impl Program {
 /// Adds the removal of a program no step declares any more (its record is at
 /// `record`): stops it under the backend it runs under, then deletes the record.
 pub(crate) fn removal(step: crate::ids::StepId, record: &HostPath, script: &mut ApplyScript) {
+    removal_functions(script);
+    script.line(&format!("pg_rm {step} {}", word(record)));
+}
+
+/// `pg_rm ID RECORD`: stops the program whose record directory is RECORD (a
+/// `./`-relative path) with its backend, then deletes the record.
+pub(crate) fn removal_functions(script: &mut ApplyScript) {
     script.function("pg_backends", &backend::all_functions());
     script.function("pg_rm", REMOVE_SH);
-    script.line(&format!("pg_rm {step} {}", word(record)));
 }
 
 const REMOVE_SH: &str = r#"pg_rm() {
