@@ -474,7 +474,9 @@ async fn probe_once(
     parsed.map_err(|e| {
         Problem::new(Kind::Step, format!("host `{}`: {}", r.name, e.0))
             .on_host(&r.name)
-            .help("nothing was changed; check the host (permissions, a full disk), then run again")
+            .help(e.1.unwrap_or_else(|| {
+                "nothing was changed; check the host (permissions, a full disk), then run again".into()
+            }))
             .into()
     })
 }

@@ -88,7 +88,7 @@ const MIGRATE_SH: &str = r#"mg() {
     echo "nothing to migrate: its check passes" > "$O"
   else
     ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$6" sh -c "$3" ) </dev/null >"$O" 2>&1
-    r=$?
+    r=$?; [ -z "$ub" ] || [ "$r" != 143 ] || r=124
     if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $6 s (timeout)" >> "$O"; fi
     [ $r -eq 0 ] || fail "$1" $r
   fi

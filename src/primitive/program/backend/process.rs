@@ -26,9 +26,9 @@ process_start() {
 }
 process_stop() {
   process_pid || { rm -f -- "$R/pid"; return 0; }
-  kill -"$SIG" -- "-$p" 2>/dev/null || kill -"$SIG" "$p" 2>/dev/null
+  kill -"$SIG" "-$p" 2>/dev/null || kill -"$SIG" "$p" 2>/dev/null
   i=0; while pgmine "$p" && [ $i -lt $((STOP * 10)) ]; do sleep 0.1; i=$((i + 1)); done
-  if pgmine "$p"; then kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; sleep 0.1; fi
+  if pgmine "$p"; then kill -KILL "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null; sleep 0.1; fi
   rm -f -- "$R/pid"
 }
 process_restart() { process_stop; process_start; }
