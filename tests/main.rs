@@ -8,6 +8,7 @@ mod support;
 mod bench_files;
 mod bench_services;
 mod bench_ssh;
+mod busybox;
 mod check;
 mod cli;
 mod custom_steps;

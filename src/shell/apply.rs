@@ -31,7 +31,7 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 /// every staging directory that is left, with one `rm`. `$P` is a running `timeout` (a command):
 /// GNU timeout puts itself in a process group of its own, out of reach of the
 /// signal that stops the script's group, so the signal trap passes it on (timeout
-/// then stops its whole group).
+/// then stops its whole group; on BusyBox, `tmo`'s `setsid sh` does).
 const LIB: &str = r#"umask 077
 [ -z "${SUDO_USER:-}" ] || HOME=$(getent passwd -- "$SUDO_USER" | cut -d: -f6)
 HOME=${HOME%/}
@@ -39,6 +39,7 @@ HOME=${HOME%/}
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 ub=; if command -v find > "$T/ul" 2>/dev/null && read -r ub < "$T/ul" && { [ "$ub" -ef /bin/busybox ] || [ "$ub" -ef /usr/bin/busybox ]; }; then ub=1; else ub=; fi
+tmo() { tk=$1 tt=$2; shift 2; if [ -n "$ub" ]; then exec timeout -k "$tk" "$tt" setsid sh -c 'trap "trap : TERM; kill -TERM 0" TERM; "$@" & wait $!' sh "$@"; fi; exec timeout -k "$tk" "$tt" "$@"; }
 trap 'set --; if [ -f "$T/stages" ]; then while IFS= read -r d; do [ ! -d "$d" ] || set -- "$@" "$d"; done < "$T/stages"; fi; rm -rf -- "$@" "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
@@ -437,6 +438,7 @@ mod tests {
     #[test]
     fn the_preamble_detects_the_userland_and_checks_hashes_with_portable_options() {
         assert!(LIB.contains(super::super::userland::DETECT_SH));
+        assert!(LIB.contains(super::super::userland::TIMEOUT_SH));
         assert!(!LIB.contains("--quiet"), "BusyBox's sha256sum has no --quiet");
     }
 

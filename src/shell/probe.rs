@@ -43,7 +43,7 @@ trap 'rm -rf -- "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
 u=; if [ -r /proc/self/status ]; then while read -r k a b x; do [ "$k" != Uid: ] || { u=$b; break; }; done < /proc/self/status; fi; echo "uid ${u:-$(id -u)}"
-pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; [ -z "$ub" ] || [ "$r" != 143 ] || r=124; echo "R $1 $2 $r"; }
+pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && tmo 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; [ -z "$ub" ] || [ "$r" != 143 ] || r=124; echo "R $1 $2 $r"; }
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 
@@ -149,6 +149,7 @@ impl ProbeScript {
         s.push_str(&userland::check_sh());
         s.push_str(LIB);
         s.push_str(userland::DETECT_SH);
+        s.push_str(userland::TIMEOUT_SH);
         s.push_str(
             "if [ -n \"$ub\" ]; then command -v stat >/dev/null 2>&1 || { echo 'unsupported stat'; exit 0; }; echo 'userland busybox'; else echo 'userland gnu'; fi\n",
         );

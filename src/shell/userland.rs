@@ -155,6 +155,15 @@ pub fn check_sh() -> String {
 /// probe and the apply scripts start with it.
 pub const DETECT_SH: &str = "ub=; if command -v find > \"$T/ul\" 2>/dev/null && read -r ub < \"$T/ul\" && { [ \"$ub\" -ef /bin/busybox ] || [ \"$ub\" -ef /usr/bin/busybox ]; }; then ub=1; else ub=; fi\n";
 
+/// `tmo KILL SECS CMD…` execs `timeout -k KILL SECS CMD…` (call it in a subshell).
+/// GNU `timeout` runs the command in a process group of its own and stops the whole
+/// group; BusyBox's signals only the command's pid, so a command's children would
+/// outlive its timeout. On BusyBox the command therefore runs under `setsid` in a
+/// small `sh` that passes the stop on to its whole group (one process more, on
+/// BusyBox only). Both the probe and the apply scripts define it.
+pub const TIMEOUT_SH: &str = r#"tmo() { tk=$1 tt=$2; shift 2; if [ -n "$ub" ]; then exec timeout -k "$tk" "$tt" setsid sh -c 'trap "trap : TERM; kill -TERM 0" TERM; "$@" & wait $!' sh "$@"; fi; exec timeout -k "$tk" "$tt" "$@"; }
+"#;
+
 /// The userland the probe found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Userland {
