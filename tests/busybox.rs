@@ -29,11 +29,12 @@ fn the_test_host_resolves_every_utility_to_busybox() {
             "--",
             "for c in sh find xargs stat sha256sum base64 mktemp timeout setsid awk sed od mv ln chmod cat head tail sort; \
              do [ \"$(command -v $c)\" -ef /usr/bin/busybox ] || echo \"not busybox: $c\"; done; \
-             command -v dpkg rpm bash; echo \"shell $0\"",
+             for c in dpkg rpm bash; do command -v $c; done; [ /proc/$$/exe -ef /usr/bin/busybox ] && echo \"shell is busybox\"",
         ])
         .run();
     assert!(!out.stdout.contains("not busybox"), "{}", out.stdout);
     assert!(!out.stdout.contains("/dpkg") && !out.stdout.contains("/rpm") && !out.stdout.contains("/bash"));
+    assert!(out.stdout.contains("shell is busybox"), "{}", out.stdout);
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod programs;
 mod recipes;
 mod repl;
 mod resources;
+mod rpm;
 mod secret_delivery;
 mod secrets;
 mod ssh;
