@@ -29,6 +29,7 @@ mod rpm;
 mod secret_delivery;
 mod secrets;
 mod ssh;
+mod systemd;
 mod transport;
 mod virtualenv;
 mod webapp;

@@ -195,7 +195,7 @@ pub async fn predict(
                 detail: p.and_then(|p| p.detail.clone()),
                 diff: p.and_then(|p| p.diff.clone()),
                 span: catalog.span(s).cloned(),
-                privileged: catalog.action(s).privileged(),
+                privileged: catalog.action(s).sudo(),
             });
         }
     }

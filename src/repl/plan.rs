@@ -100,7 +100,7 @@ fn show(reporter: &dyn Reporter, plan: &Plan, prediction: &Prediction, keep: &Ke
                 detail: p.and_then(|p| p.detail.clone()),
                 diff: p.and_then(|p| p.diff.clone()),
                 span: catalog.span(s).cloned(),
-                privileged: catalog.action(s).privileged(),
+                privileged: catalog.action(s).sudo(),
             });
         }
     }

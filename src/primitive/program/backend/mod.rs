@@ -45,9 +45,13 @@ pgmine() { [ -n "$1" ] || return 1; grep -q -a -z "^ORDO_PROGRAM=$t:" "/proc/$1/
 pgfind() { f=$(grep -l -a -z -x -F -- "ORDO_PROGRAM=$t:$H" /proc/[0-9]*/environ 2>/dev/null | head -n 1); f=${f#/proc/}; echo "${f%/environ}"; }
 "#;
 
-/// `pgpick PREF`: the backend to use on this host when the script says `auto`.
+/// `pgpick PREF`: the backend to use on this host when the script says `auto`;
+/// `auto-sudo` (`sudo: true`) prefers a systemd system unit where systemd runs.
 pub(crate) fn pick_sh() -> String {
-    let mut s = String::from("pgpick() {\n  [ \"$1\" = auto ] || { echo \"$1\"; return; }\n");
+    let mut s = format!(
+        "pgpick() {{\n  case $1 in auto) ;; auto-sudo) if {}; then echo systemd; return; fi ;; *) echo \"$1\"; return ;; esac\n",
+        systemd::SYSTEM_AVAILABLE
+    );
     for b in ALL {
         match b.available() {
             Some(test) => s.push_str(&format!("  if {test}; then echo {}; return; fi\n", b.name())),
