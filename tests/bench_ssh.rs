@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 use crate::support::{Project, Test, wheel};
 
 const SERVICE: &str = r#"let s = service("bench");
@@ -114,7 +114,6 @@ fn ms(d: Duration) -> String {
 #[test]
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh() {
-    const RUNS: usize = 7;
     // libtest prints the test's name without a newline before its output.
     println!();
     println!(
@@ -122,9 +121,34 @@ fn bench_ssh() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for n in [1usize, 5, 10] {
+        println!("| {n} | {} |", row(TestHosts::setup(), n));
+    }
+}
+
+/// The same table for BusyBox hosts (`Setup::busybox`), beside GNU hosts measured
+/// in the same run.
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_busybox() {
+    println!();
+    println!(
+        "| userland | hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for n in [1usize, 5] {
+        println!("| GNU | {n} | {} |", row(TestHosts::setup(), n));
+        println!("| BusyBox | {n} | {} |", row(TestHosts::setup().busybox(), n));
+    }
+}
+
+/// One row of the table (after the host count): floor, medians of cold, no-op and
+/// one-change deploys on `n` hosts that `setup` makes, ratios, round trips.
+fn row(setup: Setup, n: usize) -> String {
+    const RUNS: usize = 7;
+    {
         let aliases: Vec<String> = (1..=n).map(|i| format!("b{i}")).collect();
         let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-        let hosts = TestHosts::start(&aliases);
+        let hosts = setup.start(&aliases);
         let p = project(&hosts, &aliases, "a");
         floor(&p, &aliases); // warm up sshd and the page cache
         let floor = median((0..RUNS).map(|_| floor(&p, &aliases)).collect());
@@ -173,8 +197,8 @@ fn bench_ssh() {
                 format!("{lo}–{hi}")
             }
         };
-        println!(
-            "| {n} | {} ms | {} ms | {} ms | {} ms | {} | {} | {} | {}, {}, {} |",
+        format!(
+            "{} ms | {} ms | {} ms | {} ms | {} | {} | {} | {}, {}, {}",
             ms(floor),
             ms(cold),
             ms(noop),
@@ -185,7 +209,7 @@ fn bench_ssh() {
             trips(&cold_trips),
             trips(&noop_trips),
             trips(&change_trips)
-        );
+        )
     }
 }
 
