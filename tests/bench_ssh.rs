@@ -387,3 +387,40 @@ fn bench_ssh_virtualenv() {
         }
     }
 }
+
+/// Processes a deploy starts on a host (every successful `execve` under the host's
+/// sshd: its session, the login shell, the scripts and their tools), for the first
+/// workload on one GNU and one BusyBox host: deterministic where wall times on a
+/// shared machine are not.
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_processes() {
+    println!();
+    println!("| userland | cold | no-op | one value changed |");
+    println!("|---|---:|---:|---:|");
+    for (name, setup) in [("GNU", TestHosts::setup()), ("BusyBox", TestHosts::setup().busybox())] {
+        let hosts = setup.start(&["b1"]);
+        let p = project(&hosts, &["b1"], "a");
+        let mut counts = Vec::new();
+        for value in ["a", "a", "b"] {
+            set_value(&p, value);
+            let log = p.path("execve.log");
+            let mut strace = Command::new("strace")
+                .args(["-f", "-qq", "-e", "trace=execve", "-e", "status=successful", "-o"])
+                .arg(&log)
+                .arg("-p")
+                .arg(hosts.sshd_pid("b1").to_string())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("strace (apt-get install strace)");
+            std::thread::sleep(Duration::from_millis(500));
+            deploy(&p);
+            std::thread::sleep(Duration::from_millis(1500));
+            let _ = Command::new("kill").arg(strace.id().to_string()).status();
+            let _ = strace.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            counts.push(text.lines().filter(|l| l.contains("execve(")).count());
+        }
+        println!("| {name} | {} | {} | {} |", counts[0], counts[1], counts[2]);
+    }
+}

@@ -253,6 +253,17 @@ impl TestHosts {
         self.host(alias).port
     }
 
+    /// The pid of the host's listening sshd (to trace what its sessions run).
+    pub fn sshd_pid(&self, alias: &str) -> u32 {
+        self.host(alias)
+            .sshd
+            .lock()
+            .expect("sshd lock")
+            .as_ref()
+            .map(Child::id)
+            .expect("sshd is running")
+    }
+
     /// The `PATH` the host's sessions get.
     pub fn path(&self, alias: &str) -> &str {
         &self.host(alias).path
