@@ -199,3 +199,75 @@ mod hardening {
         first_deploy::guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error_on(busybox());
     }
 }
+
+#[test]
+fn a_program_as_a_plain_process_starts_restarts_and_is_removed_on_busybox() {
+    let hosts = TestHosts::setup().busybox().start(&["t1"]);
+    let service = |gone: bool| {
+        format!(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {{\n{}}});\n",
+            if gone {
+                "    let v = c.attr(\"v\", \"1\");\n".to_string()
+            } else {
+                "    let conf = c.add(file(\"app.conf\", c.attr(\"v\", \"1\")));\n    \
+                 c.add(program(\"app\", #{ command: \"sh -c 'sleep 3606 & exec sleep 3605'\", backend: \"process\", restart_on: [conf], \
+                 health: command_check(\"test -s app.conf\", #{ interval: 0.1 }) }));\n"
+                    .to_string()
+            }
+        )
+    };
+    let p = Test::new()
+        .service(&service(false))
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("x")
+        .build();
+    let user = hosts.user("t1").to_string();
+    let running = || pids(&user, "sleep 3605");
+    // The program's child, in its process group: stopped with it.
+    let child = || pids(&user, "sleep 3606");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("+ t1:x program app (start: under process)")
+        .run();
+    let first = running();
+    assert_eq!(first.len(), 1, "{first:?}");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(running(), first, "a no-op deploy leaves it alone");
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ v: \"2\" })"),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("! t1:x program app (restart: file app.conf changed)")
+        .run();
+    let second = running();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second, first, "restarted: a new process, the old one stopped");
+    assert_eq!(child().len(), 1, "the old program's child went with it");
+    p.write("services/s.rhai", &service(true));
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x program app")
+        .run();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(running().is_empty(), "removed: stopped");
+    assert!(child().is_empty(), "its child too");
+}
+
+/// The pids of `user`'s processes whose command line contains `text`.
+fn pids(user: &str, text: &str) -> Vec<String> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-u", user, "-f", text])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

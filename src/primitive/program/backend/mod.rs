@@ -72,3 +72,19 @@ pub(crate) fn all_functions() -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_kill_takes_a_double_dash() {
+        // BusyBox `ash`'s `kill` builtin refuses `--` ("invalid number '--'"), so a
+        // `kill -SIG -- -PGID` would quietly fall back to the pid alone there.
+        let all = super::all_functions();
+        for line in all.lines().filter(|l| l.contains("kill ")) {
+            assert!(
+                !line.contains("kill -\"$SIG\" --") && !line.contains("kill -KILL --"),
+                "{line}"
+            );
+        }
+    }
+}
