@@ -200,6 +200,49 @@ mod hardening {
     }
 }
 
+/// What "started" means (`tests/started.rs`), on a BusyBox host: the program's
+/// process is known by pid and start time there too, and the socket that answers
+/// its health check is traced to it — BusyBox's `find` has neither `-lname` nor
+/// `-printf`, so the open files are read with `stat -c '%N'`. The host has
+/// `python3` (`apk add python3`: the servers and `http_check`) and, for
+/// `tcp_check`, `bash`.
+mod started {
+    use crate::started::*;
+    use crate::support::sshd::{Setup, TestHosts};
+
+    fn busybox() -> Setup {
+        TestHosts::setup()
+            .busybox()
+            .with("/usr/bin/python3")
+            .with("/usr/bin/bash")
+    }
+
+    #[test]
+    fn a_program_that_answers_its_own_check_starts_on_busybox() {
+        a_program_that_answers_its_own_check_starts_on(busybox());
+    }
+
+    #[test]
+    fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on_busybox() {
+        a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(busybox(), &["process"]);
+    }
+
+    #[test]
+    fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check_on_busybox() {
+        a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check_on(busybox());
+    }
+
+    #[test]
+    fn a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled_on_busybox() {
+        a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled_on(busybox());
+    }
+
+    #[test]
+    fn a_component_with_only_a_program_starts_on_busybox() {
+        a_component_with_only_a_program_starts_on(busybox());
+    }
+}
+
 #[test]
 fn a_program_as_a_plain_process_starts_restarts_and_is_removed_on_busybox() {
     let hosts = TestHosts::setup().busybox().start(&["t1"]);

@@ -34,6 +34,9 @@ pub struct Setup {
     without: Vec<String>,
     /// Programs put first on the host's PATH: (name, shell script).
     replaced: Vec<(String, String)>,
+    /// Programs of this machine added to the host's own PATH (what an Alpine host
+    /// gets with `apk add`).
+    added: Vec<String>,
 }
 
 impl Setup {
@@ -64,6 +67,14 @@ impl Setup {
         self
     }
 
+    /// A host whose PATH also has this program of the machine (an absolute path;
+    /// implies a PATH of its own): `.busybox().with("/usr/bin/python3")` is an
+    /// Alpine host after `apk add python3`.
+    pub fn with(mut self, program: &str) -> Setup {
+        self.added.push(program.to_string());
+        self
+    }
+
     /// A host whose `program` is this shell script instead.
     pub fn replace(mut self, program: &str, script: &str) -> Setup {
         self.replaced.push((program.to_string(), script.to_string()));
@@ -75,7 +86,11 @@ impl Setup {
     }
 
     fn own_path(&self) -> bool {
-        self.busybox || self.no_dpkg || !self.without.is_empty() || !self.replaced.is_empty()
+        self.busybox
+            || self.no_dpkg
+            || !self.without.is_empty()
+            || !self.replaced.is_empty()
+            || !self.added.is_empty()
     }
 
     /// Makes the host's `bin` directory (when it needs one of its own) and returns
@@ -123,6 +138,11 @@ impl Setup {
                     }
                 }
             }
+        }
+        for program in &self.added {
+            let at = bin.join(Path::new(program).file_name().expect("a program"));
+            let _ = fs::remove_file(&at);
+            link(program, &at);
         }
         for program in &self.without {
             let _ = fs::remove_file(bin.join(program));
