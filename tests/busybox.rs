@@ -194,6 +194,21 @@ mod hardening {
         shown::control_characters_from_a_host_are_shown_escaped_on(busybox());
     }
 
+    /// What the login user may not write is found by `test -w/-x/-k/-O`: ash's
+    /// builtins answer as dash's do. (The host has `python3`, so that the
+    /// virtualenv step is refused for its path, as on the GNU host.)
+    #[test]
+    fn paths_outside_the_login_users_reach_fail_the_plan_before_any_change_on_busybox() {
+        crate::access::paths_outside_the_login_users_reach_fail_the_plan_before_any_change_on(
+            busybox().with("/usr/bin/python3"),
+        );
+    }
+
+    #[test]
+    fn another_users_file_keeps_its_mode_and_a_sticky_directory_its_entries_on_busybox() {
+        crate::access::another_users_file_keeps_its_mode_and_a_sticky_directory_its_entries_on(busybox());
+    }
+
     #[test]
     fn guards_run_in_their_directory_on_busybox() {
         first_deploy::guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error_on(busybox());

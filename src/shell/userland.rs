@@ -10,7 +10,7 @@
 //! Which userland a host has is decided the same way, with no process: `find` is
 //! BusyBox's when `command -v find` names the `busybox` binary (`[ A -ef B ]`).
 //! The two paths differ only where BusyBox lacks an option: `find -printf`
-//! (BusyBox: `stat -c`), `find -delete` (BusyBox: `-exec rm`), and the exit code of a
+//! (BusyBox: `stat -c`; also in `program::listener`), `find -delete` (BusyBox: `-exec rm`), and the exit code of a
 //! command `timeout` stopped (GNU 124, BusyBox 143: every fragment that reads it
 //! normalises it with `[ -z "$ub" ] || [ "$r" != 143 ] || r=124`). Everything
 //! else uses options both have (`xargs -0 -r`, `sha256sum -c` without `--quiet`,
@@ -44,18 +44,18 @@ pub const CONTRACT: &[Utility] = &[
     u(
         "sh",
         "every script (dash, bash or BusyBox ash)",
-        "POSIX sh; builtins `command -v`, `read -r`, `kill -SIG -PGID` (no `--`: ash refuses it), `trap`, `[ A -ef B ]`",
+        "POSIX sh; builtins `command -v`, `read -r`, `kill -SIG -PGID` (no `--`: ash refuses it), `trap`, `[ A -ef B ]`, `[ -w ]`, `[ -x ]`, `[ -k ]`, `[ -O ]` (what the login user may write)",
         true,
     ),
     u(
         "find",
-        "the probe: type, mode, owner and link target of managed paths; files to hash and to diff; cache purges",
-        "`-maxdepth 0 -type f -exec CMD {} +`, `-perm -0004 -size -Nc -print`, `-mindepth 1`; GNU: `-printf`, `-delete`",
+        "the probe: type, mode, owner and link target of managed paths; files to hash and to diff; cache purges; the sockets that answer a health check",
+        "`-maxdepth 0 -type f -exec CMD {} +`, `-perm -0004 -size -Nc -print`, `-mindepth 1`, `-maxdepth 1 -type l -exec CMD {} +`; GNU: `-printf`, `-delete`, `-lname`",
         true,
     ),
     u(
         "stat",
-        "the probe on BusyBox (instead of `find -printf`); `resources(disk)`",
+        "the probe and health checks on BusyBox (instead of `find -printf`); `resources(disk)`",
         "`-f -c '%a %S'`; BusyBox: `-c '%f %u %g %n'`, `-c '%N'`",
         false,
     ),
@@ -81,29 +81,31 @@ pub const CONTRACT: &[Utility] = &[
     ),
     u(
         "awk",
-        "the probe's lists, cron blocks",
-        "POSIX awk (mawk, gawk, BusyBox): `-F`, `-v`, `ENVIRON`, `printf \"%c\", 0`",
+        "the probe's lists, cron blocks, who listens at a health check's address (`/proc/net/tcp*`)",
+        "POSIX awk (mawk, gawk, BusyBox): `-F`, `-v`, `ENVIRON`, `printf \"%c\", 0`, `index`, `substr`, `FILENAME`",
         true,
     ),
     u(
         "sed",
-        "programs' launchers and status",
-        "`-n`, `-e`, `s|…|\\1|p` (never `-i`)",
+        "programs' launchers and units, cron blocks",
+        "`-e`, `s/…/…/g` (never `-i`)",
         true,
     ),
     u(
         "grep",
         "probe errors, programs' status",
-        "`-q -v -e -F -x -a -z -H -o -l`",
+        "`-q -v -e -F -a -z -H -o`",
         true,
     ),
     u("od", "programs' tokens", "`-An -N8 -tx1`", true),
     u("tr", "programs' status and tokens", "`-d`, `'\\0' '\\n'`", true),
+    u("wc", "the size of a program's log before a start (what a failed start shows)", "`-c`", true),
     u("head", "output tails, first lines", "`-n N`, `-c N`", true),
-    u("tail", "output tails, last lines", "`-n N`, `-c N`", true),
-    u("sort", "programs' status", "`-n`", true),
+    u("tail", "output tails, last lines", "`-n N`, `-c N`, `-c +N --`", true),
     u("cut", "fields of `getent` answers", "`-d: -f N`", true),
     u("cmp", "unchanged configurations", "`-s`", true),
+    u("cp", "virtualenvs' requirements, cron records", "`--`", true),
+    u("ls", "the `supervisord` backend: programs left", "`--`", true),
     u(
         "mv",
         "atomic renames",
@@ -113,16 +115,28 @@ pub const CONTRACT: &[Utility] = &[
     u("ln", "symlinks", "`-s --`", true),
     u("chmod", "modes", "`--`", true),
     u("chown", "`owner`/`group`", "`--`", true),
-    u("mkdir", "directories", "`-p --`", true),
+    u("mkdir", "directories", "`-p --`, `-m MODE --`", true),
     u("rmdir", "staging directories", "`--`", true),
     u("rm", "removals, temporary files", "`-f --`, `-rf --`", true),
     u("cat", "state files", "", true),
-    u("id", "the login user", "`-u`, `-un`, `-G`", true),
+    u("id", "the login user", "`-u`, `-ru`, `-un`, `-gn`, `-G`", true),
     u("sleep", "waits and the watchdog", "fractions (`sleep 0.1`)", true),
     u(
         "setsid",
         "the `process` backend",
         "`setsid CMD` (util-linux or BusyBox)",
+        false,
+    ),
+    u(
+        "crontab",
+        "`cron` steps",
+        "`-l`, `crontab FILE` (cronie, Debian's cron, BusyBox)",
+        false,
+    ),
+    u(
+        "flock",
+        "`cron` steps: the per-user lock around a crontab edit",
+        "`-w SECS FD` (util-linux; Alpine's BusyBox has it, Debian's does not)",
         false,
     ),
     u(
