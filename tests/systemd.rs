@@ -62,6 +62,17 @@ fn uid_of_user(user: &str) -> u32 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
+/// The launcher's record names the process that answers by pid *and* start time
+/// (`program::identity`), under a system unit as under a user unit.
+#[track_caller]
+fn assert_recorded(hosts: &TestHosts, pid: &str) {
+    let record = std::fs::read_to_string(hosts.home("t1").join(".ordo/s/programs/app/pid")).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start = stat.rsplit_once(") ").unwrap().1.split(' ').nth(19).unwrap();
+    let mut fields = record.split_whitespace();
+    assert_eq!((fields.next(), fields.next()), (Some(pid), Some(start)), "{record}");
+}
+
 /// Replaces the `place` attributes of `x` in the environment.
 fn set(p: &Project, attrs: &str) {
     let env = p.read("environments/prod.rhai");
@@ -128,6 +139,7 @@ fn lifecycle(sudo: bool) {
     );
     let started = pid(port);
     assert!(wait_ok(port, "/health", 1).contains("hello calm"));
+    assert_recorded(&hosts, &started);
     let text = std::fs::read_to_string(&unit).unwrap_or_else(|e| panic!("{}: {e}", unit.display()));
     assert!(text.contains("ExecReload=/bin/kill -s HUP $MAINPID"), "{text}");
     assert_eq!(text.contains(&format!("User={user}\n")), sudo, "{text}");
@@ -183,6 +195,7 @@ fn lifecycle(sudo: bool) {
     );
     let new = pid(port);
     assert_ne!(new, started);
+    assert_recorded(&hosts, &new);
     assert!(wait_ok(port, "/health", 5).contains("bonjour busy"));
 
     // state: stopped stops it through systemctl; running starts it again.

@@ -87,3 +87,40 @@ systemd_why() { sd_was; if [ -n "$SU" ]; then set --; else set -- --user; fi; sy
 systemd_remove() { sd_was; [ -f "$UD/$U" ] || return 0; sd_do remove "disable --now $U"; rm -f -- "$R/system"; }"#
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `systemd_why` (what a failed start shows when the program's log is empty)
+    /// asks the manager of the unit's kind: the user manager for a user unit, the
+    /// system manager for a system unit (`$R/system`), each about its own unit name.
+    #[test]
+    fn why_asks_the_manager_of_the_units_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("systemctl"), "#!/bin/sh\necho \"systemctl $*\"\n").unwrap();
+        std::process::Command::new("chmod").arg("755").arg(bin.join("systemctl")).status().unwrap();
+        let record = dir.path().join(".ordo/s/programs/app");
+        std::fs::create_dir_all(&record).unwrap();
+        let why = || {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "fail() {{ echo \"fail $*\"; exit 1; }}\n{}\nR=./.ordo/s/programs/app N=app SU=; systemd_why",
+                    Systemd.functions()
+                ))
+                .current_dir(dir.path())
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(why(), "systemctl --user status ordo-s-app.service --no-pager -n 10");
+        std::fs::write(record.join("system"), "").unwrap();
+        let user = std::process::Command::new("id").arg("-un").output().unwrap();
+        let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
+        assert_eq!(why(), format!("systemctl status ordo-{user}-s-app.service --no-pager -n 10"));
+    }
+}
