@@ -111,7 +111,8 @@ pub(crate) fn a_program_that_cannot_bind_its_port_fails_although_another_server_
     // Whether the health check's loop or the start's own look sees the exit first
     // depends on how fast python fails: both say the program exited, with its pid.
     assert!(
-        out.stderr.contains("app exited before its health check passed (it ran as pid")
+        out.stderr
+            .contains("app exited before its health check passed (it ran as pid")
             || out.stderr.contains("app exited right after it started (it ran as pid"),
         "{}",
         out.stderr
@@ -128,7 +129,10 @@ pub(crate) fn a_program_that_cannot_bind_its_port_fails_although_another_server_
 /// not come from the program.
 #[test]
 fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start() {
-    a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(TestHosts::setup(), &["process", "supervisord"]);
+    a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(
+        TestHosts::setup(),
+        &["process", "supervisord"],
+    );
 }
 
 pub(crate) fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(setup: Setup, backends: &[&str]) {

@@ -32,9 +32,9 @@ const OUTPUT_WINDOW: usize = 4000;
 
 /// The core of every apply script. `$ub` is set when the host's userland is
 /// BusyBox (see [`super::userland::DETECT_SH`]; no process). `$O` collects the
-/// output of the running step; `fail` reports its tail (base64, [`OUTPUT_WINDOW`]
-/// + 1 bytes) and stops the script; the exit trap removes every staging directory
-/// that is left, with one `rm`. `$P` is a running `timeout` (a command):
+/// output of the running step; `fail` reports its tail (base64, one byte more than
+/// [`OUTPUT_WINDOW`]) and stops the script; the exit trap removes every staging
+/// directory that is left, with one `rm`. `$P` is a running `timeout` (a command):
 /// GNU timeout puts itself in a process group of its own, out of reach of the
 /// signal that stops the script's group, so the signal trap passes it on (timeout
 /// then stops its whole group; on BusyBox, `tmo`'s `setsid sh` does).

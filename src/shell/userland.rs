@@ -99,7 +99,12 @@ pub const CONTRACT: &[Utility] = &[
     ),
     u("od", "programs' tokens", "`-An -N8 -tx1`", true),
     u("tr", "programs' status and tokens", "`-d`, `'\\0' '\\n'`", true),
-    u("wc", "the size of a program's log before a start (what a failed start shows)", "`-c`", true),
+    u(
+        "wc",
+        "the size of a program's log before a start (what a failed start shows)",
+        "`-c`",
+        true,
+    ),
     u("head", "output tails, first lines", "`-n N`, `-c N`", true),
     u("tail", "output tails, last lines", "`-n N`, `-c N`, `-c +N --`", true),
     u("cut", "fields of `getent` answers", "`-d: -f N`", true),

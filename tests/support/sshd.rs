@@ -86,11 +86,7 @@ impl Setup {
     }
 
     fn own_path(&self) -> bool {
-        self.busybox
-            || self.no_dpkg
-            || !self.without.is_empty()
-            || !self.replaced.is_empty()
-            || !self.added.is_empty()
+        self.busybox || self.no_dpkg || !self.without.is_empty() || !self.replaced.is_empty() || !self.added.is_empty()
     }
 
     /// Makes the host's `bin` directory (when it needs one of its own) and returns

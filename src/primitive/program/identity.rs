@@ -181,7 +181,14 @@ mod tests {
         let pid = leader.id();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-        let start = stat.rsplit_once(") ").unwrap().1.split(' ').nth(19).unwrap().to_string();
+        let start = stat
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .to_string();
         std::fs::write(dir.path().join("pid"), format!("{pid} {start} abc\n")).unwrap();
         let out = Command::new("/usr/bin/busybox")
             .arg("sh")

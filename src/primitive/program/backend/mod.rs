@@ -76,7 +76,13 @@ mod tests {
         for (at, _) in all.match_indices("kill -") {
             let mut words = all[at..].split_whitespace().skip(1);
             let (signal, next) = (words.next(), words.next());
-            assert_ne!(next, Some("--"), "`kill {} --`: {}", signal.unwrap_or(""), all[at..].lines().next().unwrap_or(""));
+            assert_ne!(
+                next,
+                Some("--"),
+                "`kill {} --`: {}",
+                signal.unwrap_or(""),
+                all[at..].lines().next().unwrap_or("")
+            );
         }
     }
 }

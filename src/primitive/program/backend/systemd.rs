@@ -101,7 +101,11 @@ mod tests {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::fs::write(bin.join("systemctl"), "#!/bin/sh\necho \"systemctl $*\"\n").unwrap();
-        std::process::Command::new("chmod").arg("755").arg(bin.join("systemctl")).status().unwrap();
+        std::process::Command::new("chmod")
+            .arg("755")
+            .arg(bin.join("systemctl"))
+            .status()
+            .unwrap();
         let record = dir.path().join(".ordo/s/programs/app");
         std::fs::create_dir_all(&record).unwrap();
         let why = || {
@@ -121,6 +125,9 @@ mod tests {
         std::fs::write(record.join("system"), "").unwrap();
         let user = std::process::Command::new("id").arg("-un").output().unwrap();
         let user = String::from_utf8_lossy(&user.stdout).trim().to_string();
-        assert_eq!(why(), format!("systemctl status ordo-{user}-s-app.service --no-pager -n 10"));
+        assert_eq!(
+            why(),
+            format!("systemctl status ordo-{user}-s-app.service --no-pager -n 10")
+        );
     }
 }
