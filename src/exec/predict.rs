@@ -228,7 +228,7 @@ fn report_host(
             detail: p.and_then(|p| p.detail.clone()),
             diff: p.and_then(|p| p.diff.clone()),
             span: catalog.span(s).cloned(),
-            privileged: catalog.action(s).privileged(),
+            privileged: catalog.action(s).sudo(),
         });
     }
     unchanged
@@ -464,7 +464,9 @@ pub(super) async fn probe_once(
     parsed.map_err(|e| {
         Problem::new(Kind::Step, format!("host `{}`: {}", r.name, e.0))
             .on_host(&r.name)
-            .help("nothing was changed; check the host (permissions, a full disk), then run again")
+            .help(e.1.unwrap_or_else(|| {
+                "nothing was changed; check the host (permissions, a full disk), then run again".into()
+            }))
             .into()
     })
 }

@@ -93,6 +93,13 @@ pub trait Primitive: Send + Sync + fmt::Debug {
         false
     }
 
+    /// The plan marks it `[sudo]`: its change runs as root — in a script of its own
+    /// ([`privileged`](Self::privileged)), or through `sudo -n` from its own script
+    /// (a program's systemd system unit).
+    fn sudo(&self) -> bool {
+        self.privileged()
+    }
+
     /// Values other steps may read from what `c.add(..)` returned, besides `path`
     /// (a virtualenv's `bin` and `python`).
     fn exports(&self) -> Vec<(&'static str, String)> {

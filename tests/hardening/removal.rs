@@ -4,7 +4,7 @@
 
 use super::{over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 /// A file, a directory and a symlink that exist only while attribute `old` is true,
 /// and a file that the host had before ordo managed it.
@@ -17,7 +17,12 @@ const STEPS: &str = "  c.add(file(\"keep\", \"k\"));\n  \
 
 #[test]
 fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh() {
-    let hosts = TestHosts::start(&["t1"]);
+    what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh_on(TestHosts::setup());
+}
+
+/// [`what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = over_ssh(&hosts, &["t1"], STEPS).build();
     let root = hosts.home("t1").join("deployment/s");
     std::fs::create_dir_all(&root).unwrap();
