@@ -1,10 +1,11 @@
 //! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
 //! `--hosts`, the connections, the terminal's prompt, the record of the deployed
-//! version — around the one deploy transaction ([`Deployment`]: lock, plan,
-//! confirm, apply, record, release), whose locks are released when the run is
-//! interrupted (SIGINT, SIGTERM, SIGHUP) too. After a deploy, the hosts it did not
-//! finish are kept on the controller for `--hosts @failed`; a run that went on
-//! without unreachable hosts (`--skip-unreachable`) exits with 5.
+//! version, the controller's record of the hosts a deploy reached (and the warning
+//! for one no longer declared) — around the one deploy transaction ([`Deployment`]:
+//! lock, plan, confirm, apply, record, release), whose locks are released when the
+//! run is interrupted (SIGINT, SIGTERM, SIGHUP) too. After a deploy, the hosts it
+//! did not finish are kept on the controller for `--hosts @failed`; a run that went
+//! on without unreachable hosts (`--skip-unreachable`) exits with 5.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cli::{DeployArgs, PlanArgs, SkipUnreachable, TargetArgs};
-use crate::exec::{ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep, Skip};
+use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep, Skip};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::controller_state::ControllerState;
 use crate::project::failed_hosts::{self, FailedHosts};
@@ -37,7 +38,8 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
         return result.map(|r| r.code());
     }
     match result {
-        Ok(r) if r.changes > 0 => Ok(ExitCode::from(2)),
+        // A host deployed once and no longer declared is drift too.
+        Ok(r) if r.changes > 0 || r.undeclared > 0 => Ok(ExitCode::from(2)),
         Ok(r) => Ok(r.code()),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.
@@ -87,6 +89,8 @@ struct Ran {
     changes: usize,
     /// Hosts it went on without.
     skipped: usize,
+    /// Hosts a deploy reached that the environment no longer declares.
+    undeclared: usize,
 }
 
 impl Ran {
@@ -119,6 +123,8 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         .into());
     }
     let (model, plan) = (&loaded.model, &loaded.plan);
+    // Never touched, never silent: a host deployed before and deleted since.
+    let undeclared = exec::reached::warn_undeclared(&ws.project, model, &*ws.reporter);
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
@@ -133,7 +139,11 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
             ),
             span: None,
         });
-        return Ok(Ran { changes: 0, skipped: 0 });
+        return Ok(Ran {
+            changes: 0,
+            skipped: 0,
+            undeclared,
+        });
     }
     ws.reporter.event(&Event::Start {
         command: if opts.apply { "deploy".into() } else { "plan".into() },
@@ -143,7 +153,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
     });
     let connected = tokio::select! {
-        h = ws.connect_skipping(model, &targets, opts.skip) => h,
+        h = ws.connect_skipping(model, &targets, opts.skip) => h.map_err(|ps| retired_unreachable(model, ps)),
         () = ws.cancelled() => return Err(interrupted()),
     };
     let hosts = match connected {
@@ -202,14 +212,23 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         () = ws.cancelled() => Err(interrupted()),
         r = drive(&mut deployment, opts) => r,
     };
-    let outcome = if opts.apply { deployment.outcome(&result) } else { None };
+    let unfinished = if opts.apply { deployment.unfinished(&result) } else { None };
     let skipped = deployment.skipped().len();
-    let result = deployment.end(result).await;
-    if let Some(results) = outcome {
+    let outcome = deployment.outcome().cloned();
+    // In a fleet's waves, an unreachable host is found by the plan phase.
+    let result = deployment.end(result).await.map_err(|ps| retired_unreachable(model, ps));
+    if let Some(results) = unfinished {
         remember_failed(ws, &model.environment, &results);
     }
     hosts.close().await;
-    result.map(|changes| Ran { changes, skipped })
+    if let Some(outcome) = outcome {
+        note_reached(ws, model, &outcome);
+    }
+    result.map(|changes| Ran {
+        changes,
+        skipped,
+        undeclared,
+    })
 }
 
 /// Keeps the hosts the deploy did not finish for `--hosts @failed`; a record that
@@ -224,6 +243,73 @@ fn remember_failed(ws: &Workspace, env: &str, results: &[(String, Option<String>
             span: None,
         });
     }
+}
+
+/// Keeps what the deploy did on each host in the controller's record (for the
+/// warning about a host deleted later, decision 57), and says which retired hosts
+/// are torn down now.
+fn note_reached(
+    ws: &Workspace,
+    model: &crate::model::Model,
+    outcome: &std::collections::HashMap<crate::model::HostId, exec::Totals>,
+) {
+    let state = ControllerState::new(&ws.project, &model.environment);
+    let mut record = exec::ReachedHosts::read(&state);
+    record.note(model, outcome, &crate::sys::now_rfc3339(), &crate::sys::operator());
+    if let Err(p) = record.write(&state) {
+        let w = p.as_warning();
+        ws.reporter.event(&Event::Warning {
+            report: crate::report::ProblemReport::of(&w),
+            problem: Arc::new(w),
+        });
+    }
+    let mut torn_down: Vec<_> = outcome
+        .iter()
+        .filter(|(id, totals)| model.hosts[**id].retired && totals.recorded)
+        .map(|(id, _)| *id)
+        .collect();
+    torn_down.sort();
+    for id in torn_down {
+        let host = &model.hosts[id];
+        ws.reporter.event(&Event::Notice {
+            host: Some(host.name.clone()),
+            level: crate::report::Level::Info,
+            text: format!(
+                "{} is torn down: nothing of {} is left there for ordo; its declaration can go",
+                host.name, model.service
+            ),
+            span: host.span.clone(),
+        });
+    }
+}
+
+/// A retired host that cannot be reached stops the run like any other; the help
+/// says what to do when it is gone for good.
+fn retired_unreachable(model: &crate::model::Model, ps: Problems) -> Problems {
+    Problems(
+        ps.0.into_iter()
+            .map(|mut p| {
+                // Connection problems name their host in the message.
+                let retired = model.hosts.iter().find(|h| {
+                    matches!(p.kind, Kind::Connect | Kind::Unreachable)
+                        && h.retired
+                        && (p.host.as_deref() == Some(h.name.as_str())
+                            || p.message.contains(&format!("host `{}`", h.name)))
+                });
+                if let Some(h) = retired {
+                    let more = format!(
+                        "`{}` is retired: if it is gone for good, delete its declaration and run `ordo hosts forget {} {}`; to deploy the other hosts meanwhile, leave it out with --hosts (or go on without it: --skip-unreachable)",
+                        h.name, model.environment, h.name
+                    );
+                    p.help = Some(match p.help.take() {
+                        Some(h) => format!("{h}\n{more}"),
+                        None => more,
+                    });
+                }
+                p
+            })
+            .collect(),
+    )
 }
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.

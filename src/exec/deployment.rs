@@ -19,6 +19,7 @@
 //! Later parts plug in here: a deploy history would be opened once `predict` holds
 //! the locks and completed in `end`; controller-side hooks run around `apply`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,10 +28,10 @@ use super::hosts::{Hosts, unlock};
 use super::lock::LockInfo;
 use super::outcome::Outcome;
 use super::predict::{Locking, Prediction, predict};
-use super::schedule::{Finish, apply, report_hosts};
+use super::schedule::{Finish, Totals, apply, report_hosts};
 use super::settle::Settle;
 use super::state::HostState;
-use crate::model::Model;
+use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Level, Reporter};
@@ -107,9 +108,11 @@ pub struct Deployment<'a> {
     /// duration leaves out.
     waited: Duration,
     /// What happened on each host, as far as the run got.
-    outcome: Outcome,
+    results: Outcome,
     /// The hosts the run goes on without (`--skip-unreachable`).
     skipped: Vec<String>,
+    /// What the apply did on each host it reached, once it ran.
+    reached: Option<HashMap<HostId, Totals>>,
     ended: bool,
 }
 
@@ -140,8 +143,9 @@ impl<'a> Deployment<'a> {
             finish,
             report_hosts,
             waited: Duration::ZERO,
-            outcome: Outcome::default(),
+            results: Outcome::default(),
             skipped: Vec::new(),
+            reached: None,
             ended: false,
         }
     }
@@ -155,11 +159,11 @@ impl<'a> Deployment<'a> {
         let prediction = match predict(r.model, r.plan, r.hosts, &r.reporter, settle, r.keep).await {
             Ok(p) => p,
             Err(ps) => {
-                self.outcome.stopped(r.hosts, &ps);
+                self.results.stopped(r.hosts, &ps);
                 return Err(self.sourced(ps));
             }
         };
-        self.outcome.skipped(&prediction.skipped);
+        self.results.skipped(&prediction.skipped);
         self.skipped = prediction.skipped.iter().map(|s| s.name.clone()).collect();
         let counts = prediction.counts();
         r.reporter.event(&Event::PlanDone {
@@ -179,8 +183,8 @@ impl<'a> Deployment<'a> {
 
     /// Each targeted host by name: `None` when the deploy is done there, else why
     /// not; `None` when there is nothing to record. Call after `end` with its result.
-    pub fn outcome<T>(&self, result: &Result<T, Problems>) -> Option<Vec<(String, Option<String>)>> {
-        self.outcome.per_host(self.request.hosts, result)
+    pub fn unfinished<T>(&self, result: &Result<T, Problems>) -> Option<Vec<(String, Option<String>)>> {
+        self.results.per_host(self.request.hosts, result)
     }
 
     /// Every conflict of the prediction, each at its step.
@@ -212,7 +216,7 @@ impl<'a> Deployment<'a> {
     /// applied.
     pub async fn apply(&mut self, prediction: Prediction, confirm: Confirm) -> Result<Option<usize>, Problems> {
         if let Err(ps) = self.refuse_conflicts(&prediction) {
-            self.outcome.stopped(self.request.hosts, &ps);
+            self.results.stopped(self.request.hosts, &ps);
             return Err(ps);
         }
         if self.locking.is_none() {
@@ -234,9 +238,10 @@ impl<'a> Deployment<'a> {
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
         let mut problems = applied.problems.clone();
+        self.reached = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
         problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
-        self.outcome.applied(r.hosts, &applied, &problems);
+        self.results.applied(r.hosts, &applied, &problems);
         if self.report_hosts {
             report_hosts(r.hosts, &applied, &*r.reporter, &self.skipped);
         }
@@ -254,6 +259,13 @@ impl<'a> Deployment<'a> {
         } else {
             Err(self.sourced(Problems(problems)))
         }
+    }
+
+    /// What the apply did on each host it reached (`recorded`: the host confirmed
+    /// its records, or a retired host its teardown); `None` until an apply ran.
+    /// Front ends keep what they need of it (the controller's record of hosts).
+    pub fn outcome(&self) -> Option<&HashMap<HostId, Totals>> {
+        self.reached.as_ref()
     }
 
     /// Releases every lock this run may still hold (within a grace period) and

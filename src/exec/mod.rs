@@ -21,8 +21,9 @@
 //! | `outcome.rs` | what a deploy did on each host, for `--hosts @failed` |
 //! | `lock.rs` | the deploy lock: taken in the probe, stale detection, release |
 //! | `probe.rs` | the probe script of a host and what it found |
-//! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals |
-//! | `predict.rs` | the plan phase over all hosts, its events |
+//! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals (a retired host's records last) |
+//! | `predict.rs` | the plan phase over all hosts, its events (a retired host's teardown header) |
+//! | `reached.rs` | [`ReachedHosts`]: the controller's record of the hosts deploys reached, and the warning for one no longer declared |
 //! | `rolling.rs` | rolling updates in the plan phase: which hooks run, the rollout events |
 //! | `schedule/` | the apply phase: cross-host waits, batches, the failure policy |
 //! | `state.rs` | what ordo keeps on a host |
@@ -38,6 +39,7 @@ mod outcome;
 mod predict;
 mod probe;
 mod reach;
+pub mod reached;
 mod rolling;
 mod schedule;
 mod settle;
@@ -52,7 +54,8 @@ pub use limits::{Budget, fan_out};
 pub use lock::{LockInfo, LockStatus};
 pub use predict::{Counts, HostPlan, Locking, PlannedStep, Prediction};
 pub use reach::{Skip, Skipped};
-pub use schedule::{Applied, Finish};
+pub use reached::ReachedHosts;
+pub use schedule::{Applied, Finish, Totals};
 pub use state::HostState;
 pub use status::{HostStatus, read_states};
 

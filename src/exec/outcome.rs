@@ -169,6 +169,7 @@ mod tests {
                 changed: 1,
                 failed: 1,
                 skipped: 2,
+                ..Totals::default()
             },
         );
         let problems = [Problem::new(Kind::Step, "host `c`: the deploy lock could not be released\nmore").on_host("c")];

@@ -30,6 +30,9 @@ pub(super) struct Settle {
     /// Hosts that run a rolling update's hooks: whether they do is known only
     /// once every host is probed.
     hooks: HashSet<HostId>,
+    /// Retired hosts: a deploy's last script on one removes its lock and state
+    /// directory, which must run even when nothing else is planned there.
+    retired: HashSet<HostId>,
 }
 
 impl Settle {
@@ -41,7 +44,13 @@ impl Settle {
             .flatten()
             .map(|&s| model.steps[s].host)
             .collect();
-        Settle { locking, record, hooks }
+        let retired = model.hosts.enumerate().filter(|(_, h)| h.retired).map(|(id, _)| id).collect();
+        Settle {
+            locking,
+            record,
+            hooks,
+            retired,
+        }
     }
 
     /// Whether a host whose verify found `changes` (declared steps and removals)
@@ -50,7 +59,10 @@ impl Settle {
         if self.locking.is_none() {
             return true;
         }
-        changes == 0 && !needs_record(self.record.as_ref(), state) && !self.hooks.contains(&host)
+        changes == 0
+            && !needs_record(self.record.as_ref(), state)
+            && !self.hooks.contains(&host)
+            && !(self.record.is_some() && self.retired.contains(&host))
     }
 }
 

@@ -30,7 +30,6 @@ use crate::problem::{Kind, Problem};
 use control_dir::ensure_control_dir;
 pub(crate) use control_dir::fresh_control_dir;
 use failure::{Failure, describe};
-pub(crate) use hold::answers as master_answers;
 use hold::{Hold, PERSIST_IDLE_SECS};
 use stop::{Remote, stop_remote};
 
@@ -152,6 +151,15 @@ impl Ssh {
                         *self.session.lock().expect("session lock") = Some(Arc::new(session));
                         *self.hold.lock().expect("hold lock") = Some(hold?);
                         return Ok(());
+                    }
+                    // Another host's master closing before the run ends (a fleet's
+                    // waves, decision 64) removes the shared directory when it was
+                    // the last one in it: make it again and retry.
+                    Err(e) if !self.options.control_dir.is_dir() && ensure_control_dir(&self.options.control_dir).is_ok() => {
+                        if delays.next().is_some() {
+                            continue;
+                        }
+                        Failure::from_error(&e)
                     }
                     Err(e) => Failure::from_error(&e),
                 };
