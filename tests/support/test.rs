@@ -424,8 +424,6 @@ impl Test {
             .current_dir(dir)
             .env("XDG_STATE_HOME", self.project.state_dir())
             .env("NO_COLOR", "1")
-            // What ordo keeps on the controller stays with the test's project.
-            .env("XDG_STATE_HOME", self.project.root().join(".state"))
             .env_remove("RUST_LOG")
             .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
