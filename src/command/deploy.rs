@@ -212,11 +212,18 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         () = ws.cancelled() => Err(interrupted()),
         r = drive(&mut deployment, opts) => r,
     };
-    let unfinished = if opts.apply { deployment.unfinished(&result) } else { None };
+    let unfinished = if opts.apply {
+        deployment.unfinished(&result)
+    } else {
+        None
+    };
     let skipped = deployment.skipped().len();
     let outcome = deployment.outcome().cloned();
     // In a fleet's waves, an unreachable host is found by the plan phase.
-    let result = deployment.end(result).await.map_err(|ps| retired_unreachable(model, ps));
+    let result = deployment
+        .end(result)
+        .await
+        .map_err(|ps| retired_unreachable(model, ps));
     if let Some(results) = unfinished {
         remember_failed(ws, &model.environment, &results);
     }

@@ -44,7 +44,12 @@ impl Settle {
             .flatten()
             .map(|&s| model.steps[s].host)
             .collect();
-        let retired = model.hosts.enumerate().filter(|(_, h)| h.retired).map(|(id, _)| id).collect();
+        let retired = model
+            .hosts
+            .enumerate()
+            .filter(|(_, h)| h.retired)
+            .map(|(id, _)| id)
+            .collect();
         Settle {
             locking,
             record,
@@ -59,10 +64,8 @@ impl Settle {
         if self.locking.is_none() {
             return true;
         }
-        changes == 0
-            && !needs_record(self.record.as_ref(), state)
-            && !self.hooks.contains(&host)
-            && !(self.record.is_some() && self.retired.contains(&host))
+        let retiring = self.record.is_some() && self.retired.contains(&host);
+        changes == 0 && !needs_record(self.record.as_ref(), state) && !self.hooks.contains(&host) && !retiring
     }
 }
 

@@ -121,9 +121,8 @@ pub(super) async fn apply(
         // A retired host's last script always runs: it removes the lock and the
         // state directory the probe took it in.
         let retired = finish.record.is_some() && model.hosts[h.host].retired;
-        let needs_record = !h.planned.is_empty()
-            || retired
-            || super::settle::needs_record(finish.record.as_ref(), h.state.as_ref());
+        let needs_record =
+            !h.planned.is_empty() || retired || super::settle::needs_record(finish.record.as_ref(), h.state.as_ref());
         if !needs_record {
             // Up to date: its records are those of this version already.
             total.per_host.insert(
