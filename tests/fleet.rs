@@ -269,3 +269,23 @@ s.component("app", |c| {
     assert_eq!(log, "held\n".repeat(8), "{log}");
     assert!(!hosts.home("lb").join(".ordo/s/lock").exists());
 }
+
+/// A run whose ssh hosts fit its masters (4 hosts, `--jobs 2`: 4 masters) keeps
+/// the old shape: every host connected once, before the first probe, and kept to
+/// the end — a change deploy logs in once per host, with no reconnect for the
+/// apply (no slowdown for small deployments).
+#[test]
+fn a_fleet_that_fits_its_masters_keeps_one_login_per_host_on_a_change() {
+    let names = aliases(4);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let p = project(&hosts, &names);
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "2"]).run();
+    set_value(&p, "b");
+    let before = logins(&hosts, &names);
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "2"])
+        .stdout_contains("done: 8 changed")
+        .run();
+    assert_eq!(since(&before, &logins(&hosts, &names)), [1; 4]);
+}
