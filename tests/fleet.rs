@@ -289,3 +289,43 @@ fn a_fleet_that_fits_its_masters_keeps_one_login_per_host_on_a_change() {
         .run();
     assert_eq!(since(&before, &logins(&hosts, &names)), [1; 4]);
 }
+
+/// A retired host's teardown runs under its lock in a fleet too: with nothing
+/// left to remove it is still not let go in its probe wave (its last script
+/// removes the lock and the state directory), and a teardown of a fleet's host
+/// leaves nothing behind, the second time too.
+#[test]
+fn a_retired_host_in_a_fleet_is_torn_down_under_its_lock() {
+    let names = aliases(4);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let p = project(&hosts, &names);
+    // --jobs 1 keeps 2 masters: 4 hosts are a fleet.
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    let line = "env.host(\"f4\", #{ address: \"f4\" })";
+    let env = p.read("environments/prod.rhai");
+    assert!(env.contains(&format!("{line}.place(\"x\");")), "{env}");
+    p.write(
+        "environments/prod.rhai",
+        &env.replace(&format!("{line}.place(\"x\");"), &format!("{line}.retire();")),
+    );
+    for round in 0..2 {
+        let before = logins(&hosts, &names);
+        p.test()
+            .args(&["deploy", "prod", "--yes", "--jobs", "1"])
+            .stdout_contains("f4 is torn down: nothing of s is left there for ordo; its declaration can go")
+            .run();
+        // Probed last, it keeps its master and its lock for the teardown: one login
+        // (let go in its wave, it would log in again for its last script).
+        assert_eq!(since(&before, &logins(&hosts, &names))[3], 1, "round {round}");
+        assert!(
+            !hosts.home("f4").join(".ordo").exists(),
+            "round {round}: f4 kept ordo's state"
+        );
+        // Its file went; the command's own log is not ordo's and stays.
+        assert!(!hosts.home("f4").join("deployment/s/a.txt").exists(), "round {round}");
+        for a in &names[..3] {
+            assert!(!hosts.home(a).join(".ordo/s/lock").exists(), "{a}: lock left");
+        }
+    }
+}
