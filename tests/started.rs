@@ -107,7 +107,8 @@ fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its
     // Whether the health check's loop or the start's own look sees the exit first
     // depends on how fast python fails: both say the program exited, with its pid.
     assert!(
-        out.stderr.contains("app exited before its health check passed (it ran as pid")
+        out.stderr
+            .contains("app exited before its health check passed (it ran as pid")
             || out.stderr.contains("app exited right after it started (it ran as pid"),
         "{}",
         out.stderr

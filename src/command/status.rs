@@ -1,7 +1,11 @@
-//! `ordo status ENV`: what each host has deployed, and who deploys it right now.
+//! `ordo status ENV`: what each host has deployed — its current entry of the deploy
+//! history (the last run that took its lock: revision, dirty flag, who, when,
+//! result) and the version record of its last change — who deploys it right now,
+//! and, when the hosts differ, how many deploys ago they last agreed.
 
 use std::process::ExitCode;
 
+use super::timeline;
 use crate::cli::TargetArgs;
 use crate::exec;
 use crate::problem::Problems;
@@ -14,24 +18,18 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     ws.learn_secrets(&args.env);
     let (model, plan) = (&loaded.model, &loaded.plan);
     let targets = ws.select(model, &args.hosts)?;
-    let hosts = ws.connect(model, &targets).await?;
-    let states = exec::read_states(model, &hosts).await;
-    hosts.close().await;
+    let read = timeline::read(ws, model, &targets).await?;
     let current = loaded.evaluated.fingerprint().to_string();
-    let mut problems = Vec::new();
     let mut seen: Vec<String> = Vec::new();
-    for (h, status) in states {
-        let status = match status {
-            Ok(s) => s,
-            Err(p) => {
-                problems.push(p);
-                continue;
-            }
-        };
-        if plan.per_host[h].is_empty() && status.state.is_none() {
+    let mut shown_hosts: Vec<String> = Vec::new();
+    let mut newest: Vec<Option<String>> = Vec::new();
+    for (h, status, history) in &read.hosts {
+        let h = *h;
+        if plan.per_host[h].is_empty() && status.state.is_none() && history.entries.is_empty() {
             continue;
         }
-        let deployed = status.state.map(|s| {
+        let name = model.hosts[h].name.clone();
+        let deployed = status.state.as_ref().map(|s| {
             if !seen.contains(&s.fingerprint) {
                 seen.push(s.fingerprint.clone());
             }
@@ -51,19 +49,37 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
                 libraries: s.libraries.iter().map(|(n, c)| (shown(n), shown(c))).collect(),
             }
         });
+        // The current entry: the newest run in this host's history, as the merged
+        // timeline has it (with the other hosts' parts).
+        let run = history.newest().map(|e| e.run().to_string());
+        let current_entry = run
+            .as_deref()
+            .and_then(|r| read.timeline.entries.iter().find(|m| m.run() == r))
+            .map(timeline::entry);
+        newest.push(current_entry.as_ref().map(|e| format!("{} {}", e.run, e.result)));
         ws.reporter.event(&Event::HostStatus(HostStatus {
-            host: model.hosts[h].name.clone(),
+            host: name.clone(),
             deployed,
+            current: current_entry,
             stale_lock: status.lock.as_ref().and_then(exec::LockInfo::alive_here) == Some(false),
             locked_by: status.lock.as_ref().map(exec::LockInfo::describe),
         }));
+        shown_hosts.push(name);
     }
-    if seen.len() > 1 {
-        ws.reporter.event(&Event::VersionsDiffer { versions: seen.len() });
+    // The hosts differ when they deployed different versions, or their newest
+    // runs are not the same run ending alike on each.
+    let runs_differ = newest.windows(2).any(|w| w[0] != w[1]);
+    if seen.len() > 1 || runs_differ {
+        let agreed = read.timeline.agreed(&shown_hosts);
+        ws.reporter.event(&Event::VersionsDiffer {
+            versions: seen.len(),
+            diverged: agreed,
+            since: agreed.map(|i| read.timeline.entries[i].run().to_string()),
+        });
     }
-    if problems.is_empty() {
+    if read.problems.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
-        Err(Problems(problems))
+        Err(Problems(read.problems))
     }
 }

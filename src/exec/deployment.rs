@@ -16,19 +16,28 @@
 //! the hosts record, how to confirm (a terminal prompt, the REPL's line editor,
 //! `--yes`) — and in how they connect and react to an interruption.
 //!
-//! Later parts plug in here: a deploy history would be opened once `predict` holds
-//! the locks and completed in `end`; controller-side hooks run around `apply`.
+//! The deploy history plugs in here (decision 58): `begin` makes the run's
+//! [`Writer`] from the front end's [`Record`], the probe begins each host's entry
+//! with the lock, and whichever script releases a host's lock ends it — the host's
+//! last apply script, or the unlock of [`Deployment::apply`] and
+//! [`Deployment::end`] with each host's [`Ending`]. The controller's hooks plug in
+//! as [`BeforeApply`] (after the confirmation, before any change) and, in the front
+//! end, after [`Deployment::finish`] (decision 61).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::catalog::Keep;
-use super::hosts::{Hosts, unlock};
+use super::history::{Ending, Outcome, Record, Writer};
+use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
-use super::predict::{Locking, Prediction, predict};
+use super::predict::{Counts, Locking, Prediction, predict};
 use super::schedule::{Finish, apply, report_hosts};
 use super::state::HostState;
-use crate::model::Model;
+use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Level, Reporter};
@@ -62,6 +71,42 @@ pub struct ApplyRequest {
     /// of its connection — of this run when the connection is the run's own (the
     /// REPL's outlive an apply, so it leaves them out).
     pub report_hosts: bool,
+    /// What the hosts' deploy histories record of this run; `None`: nothing.
+    pub history: Option<Record>,
+    /// Runs after the confirmation, before the first change (the controller's
+    /// `before_deploy` hooks).
+    pub before_apply: Option<BeforeApply>,
+}
+
+/// Called with what is about to be applied; an error stops the deployment before
+/// any change, and is its result.
+pub type BeforeApply = Box<dyn Fn(Planned) -> Pin<Box<dyn Future<Output = Result<(), Problems>> + Send>> + Send + Sync>;
+
+/// What a deployment is about to apply, for [`BeforeApply`].
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The run's id (its lock token; the history's entry id).
+    pub run: String,
+    pub counts: Counts,
+    /// The targeted hosts, in host order.
+    pub hosts: Vec<String>,
+}
+
+/// How a deployment ended, for what runs after it (the controller's hooks).
+#[derive(Clone, Debug)]
+pub struct Ended {
+    pub run: String,
+    /// Each targeted host and how the run ended there (`None`: its lock was never
+    /// taken — a look-only deployment, or a host the run did not reach).
+    pub hosts: Vec<(String, Option<Outcome>)>,
+    /// The plan's counts, when the plan was made.
+    pub counts: Option<Counts>,
+    /// The apply began (after the confirmation and the `before_apply` hook).
+    pub applied: bool,
+    /// What the apply did, when it ran.
+    pub changed: usize,
+    pub failed: usize,
+    pub skipped: usize,
 }
 
 impl ApplyRequest {
@@ -74,6 +119,8 @@ impl ApplyRequest {
             switch_environment: false,
             record: None,
             report_hosts: false,
+            history: None,
+            before_apply: None,
         }
     }
 }
@@ -101,6 +148,17 @@ pub struct Deployment<'a> {
     locking: Option<Locking>,
     finish: Arc<Finish>,
     report_hosts: bool,
+    before_apply: Option<BeforeApply>,
+    /// How the run ends on each host, as far as it is known: set by `predict`
+    /// (nothing applied yet), then by `apply`; `end` writes what it finds here into
+    /// the hosts' histories.
+    endings: Mutex<HashMap<HostId, Ending>>,
+    /// Why nothing was applied, when the deployment decided so itself.
+    not_applied: Option<String>,
+    counts: Option<Counts>,
+    /// The apply began; what it did: changed, failed, skipped.
+    began: bool,
+    applied: (usize, usize, usize),
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
@@ -122,30 +180,67 @@ impl<'a> Deployment<'a> {
             },
             break_lock: a.break_lock,
             switch_environment: a.switch_environment,
+            history: None,
         });
         let report_hosts = applying.as_ref().is_some_and(|a| a.report_hosts);
-        let finish = Arc::new(Finish {
-            record: applying.and_then(|a| a.record),
-            token,
+        let (record, history, before_apply) = match applying {
+            Some(a) => (a.record, a.history, a.before_apply),
+            None => (None, None, None),
+        };
+        let history = history.map(|h| {
+            Arc::new(Writer::new(
+                h,
+                &token,
+                &request.model.environment,
+                &request.model.service,
+                request.hosts.len(),
+                request.started,
+            ))
         });
+        let locking = locking.map(|mut l| {
+            l.history = history.clone();
+            l
+        });
+        let finish = Arc::new(Finish { record, token, history });
         Deployment {
             request,
             locking,
             finish,
             report_hosts,
+            before_apply,
+            endings: Mutex::default(),
+            not_applied: None,
+            counts: None,
+            began: false,
+            applied: (0, 0, 0),
             waited: Duration::ZERO,
             ended: false,
         }
     }
 
+    /// The run's id: its lock token, the id of its entry in the hosts' histories.
+    pub fn run_id(&self) -> &str {
+        &self.finish.token
+    }
+
     /// The plan phase: probes every host (taking its lock when the deployment
     /// applies), verifies, reports the covered steps and the `plan_done` counts.
-    pub async fn predict(&self) -> Result<Prediction, Problems> {
+    pub async fn predict(&mut self) -> Result<Prediction, Problems> {
         let r = &self.request;
         let prediction = predict(r.model, r.plan, r.hosts, &r.reporter, self.locking.as_ref(), r.keep)
             .await
             .map_err(|ps| self.sourced(ps))?;
         let counts = prediction.counts();
+        self.counts = Some(counts);
+        {
+            let mut endings = self.endings.lock().expect("endings poisoned");
+            for h in &prediction.hosts {
+                let mut e = Ending::not_applied(Outcome::NotApplied, None);
+                e.changes = h.planned.len();
+                e.unchanged = h.unchanged;
+                endings.insert(h.host, e);
+            }
+        }
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
@@ -190,6 +285,7 @@ impl<'a> Deployment<'a> {
         let counts = prediction.counts();
         if counts.changes == 0 && self.finish.record.is_none() {
             self.notice("nothing to apply");
+            self.all_ok();
             return Ok(None);
         }
         if counts.changes > 0
@@ -198,13 +294,28 @@ impl<'a> Deployment<'a> {
                 .await?
         {
             self.notice("nothing applied");
+            self.not_applied = Some("declined at the prompt".into());
             return Ok(None);
         }
+        if let Some(before) = &self.before_apply {
+            let planned = Planned {
+                run: self.finish.token.clone(),
+                counts,
+                hosts: self.request.hosts.iter().map(|h| h.name.clone()).collect(),
+            };
+            if let Err(ps) = before(planned).await {
+                self.not_applied = Some("a before_deploy hook failed".into());
+                return Err(ps);
+            }
+        }
+        self.began = true;
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
+        self.applied = (applied.changed, applied.failed, applied.skipped);
+        self.record_applied(&applied);
         let mut problems = applied.problems.clone();
         // Released before `host_done`, so its round trips are complete.
-        problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
+        problems.extend(self.release().await);
         if self.report_hosts {
             report_hosts(r.hosts, &applied, &*r.reporter);
         }
@@ -225,23 +336,155 @@ impl<'a> Deployment<'a> {
 
     /// Releases every lock this run may still hold (within a grace period) and
     /// adds what went wrong doing so to `result`.
-    pub async fn end<T>(mut self, result: Result<T, Problems>) -> Result<T, Problems> {
+    pub async fn end<T>(self, result: Result<T, Problems>) -> Result<T, Problems> {
+        self.finish(result).await.0
+    }
+
+    /// [`Deployment::end`], and how the run ended on each host (for the hooks that
+    /// run after it). Each host still locked gets the end of its history entry:
+    /// interrupted, or not applied and why.
+    pub async fn finish<T>(mut self, result: Result<T, Problems>) -> (Result<T, Problems>, Ended) {
         self.ended = true;
         if self.locking.is_none() {
-            return result;
+            let ended = self.ended_summary();
+            return (result, ended);
         }
-        let r = &self.request;
-        let released = match tokio::time::timeout(UNLOCK_GRACE, unlock(r.model, r.hosts, &self.finish.token)).await {
+        let why =
+            match &result {
+                Err(ps) if ps.kind() == Kind::Interrupted => Some((Outcome::Interrupted, None)),
+                Err(ps) => Some((
+                    Outcome::NotApplied,
+                    Some(self.not_applied.clone().unwrap_or_else(|| {
+                        format!("stopped before applying ({})", ps.0.first().map_or("", |p| p.code()))
+                    })),
+                )),
+                Ok(_) => self.not_applied.clone().map(|n| (Outcome::NotApplied, Some(n))),
+            };
+        {
+            // What `apply` settled stays; the rest ends as the result says.
+            let mut endings = self.endings.lock().expect("endings poisoned");
+            for h in self.request.hosts.iter() {
+                let e = endings
+                    .entry(h.id)
+                    .or_insert_with(|| Ending::not_applied(Outcome::NotApplied, None));
+                if let (Some((outcome, note)), Outcome::NotApplied) = (&why, e.result) {
+                    e.result = *outcome;
+                    e.note.clone_from(note);
+                }
+            }
+        }
+        let released = match tokio::time::timeout(UNLOCK_GRACE, self.release()).await {
             Ok(ps) => ps,
             Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
                 .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
         };
+        if let Some(w) = &self.finish.history {
+            let begun: Vec<String> = self
+                .request
+                .hosts
+                .iter()
+                .filter(|h| h.history().is_some_and(|p| p.begun))
+                .map(|h| h.name.clone())
+                .collect();
+            w.remember(&begun);
+        }
+        let ended = self.ended_summary();
         if released.is_empty() {
-            return result;
+            return (result, ended);
         }
         let mut problems = result.err().map(|ps| ps.0).unwrap_or_default();
         problems.extend(released);
-        Err(Problems(problems))
+        (Err(Problems(problems)), ended)
+    }
+
+    /// Every host's ending after a deployment that had nothing to apply.
+    fn all_ok(&self) {
+        let mut endings = self.endings.lock().expect("endings poisoned");
+        for e in endings.values_mut() {
+            e.result = Outcome::Ok;
+        }
+    }
+
+    /// Each host's ending after the apply: failed when a step failed or was
+    /// skipped there, or a problem names it; otherwise ok.
+    fn record_applied(&self, applied: &super::Applied) {
+        let mut endings = self.endings.lock().expect("endings poisoned");
+        for h in self.request.hosts.iter() {
+            let t = applied.per_host.get(&h.id).cloned().unwrap_or_default();
+            let troubled = applied
+                .problems
+                .iter()
+                .any(|p| p.host.as_deref() == Some(h.name.as_str()));
+            let e = endings
+                .entry(h.id)
+                .or_insert_with(|| Ending::not_applied(Outcome::NotApplied, None));
+            e.result = if t.failed + t.skipped > 0 || troubled {
+                Outcome::Failed
+            } else {
+                Outcome::Ok
+            };
+            e.changed = t.changed;
+            e.failed = t.failed;
+            e.skipped = t.skipped;
+            e.changed_steps = t.changed_steps;
+            e.failed_steps = t.failed_steps;
+        }
+    }
+
+    /// Releases the locks still held, each after the end of its host's history
+    /// entry. Hosts whose history did not take it are said so.
+    async fn release(&self) -> Vec<Problem> {
+        let r = &self.request;
+        let endings = self.endings.lock().expect("endings poisoned").clone();
+        let service = r.model.service.clone();
+        let writer = self.finish.history.clone();
+        let before = move |h: &super::HostRun| -> String {
+            let (Some(w), Some(p)) = (&writer, h.history()) else {
+                return String::new();
+            };
+            if !p.begun {
+                return String::new();
+            }
+            let ending = endings
+                .get(&h.id)
+                .cloned()
+                .unwrap_or_else(|| Ending::not_applied(Outcome::NotApplied, None));
+            w.end_lines(&p, &ending, true, &super::lock::lock_dir(&service))
+        };
+        let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, &before).await;
+        for host in unrecorded {
+            r.reporter.event(&Event::Notice {
+                host: Some(host.clone()),
+                level: Level::Warning,
+                text: format!(
+                    "{host}: the end of this run could not be written to the host's history (~/.ordo/{}/history): is the disk full?",
+                    r.model.service
+                ),
+                span: None,
+            });
+        }
+        problems
+    }
+
+    fn ended_summary(&self) -> Ended {
+        let endings = self.endings.lock().expect("endings poisoned");
+        Ended {
+            run: self.finish.token.clone(),
+            hosts: self
+                .request
+                .hosts
+                .iter()
+                .map(|h| {
+                    let applies = self.locking.is_some();
+                    (h.name.clone(), endings.get(&h.id).filter(|_| applies).map(|e| e.result))
+                })
+                .collect(),
+            counts: self.counts,
+            applied: self.began,
+            changed: self.applied.0,
+            failed: self.applied.1,
+            skipped: self.applied.2,
+        }
     }
 
     async fn confirmed(&mut self, confirm: Confirm, changes: usize, hosts: usize) -> Result<bool, Problems> {

@@ -130,6 +130,8 @@ pub fn run(ws: &Workspace, options: &Options, handle: Handle) -> Result<ExitCode
             decrypt: true,
             redactor: ws.redactor.clone(),
             sets: ws.config.sets.clone(),
+            locked: false,
+            local_root: None,
         },
     );
     interpreter.set_live(Some(live.clone()));

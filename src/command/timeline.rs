@@ -1,0 +1,152 @@
+//! What `ordo status`, `ordo log` and `ordo rollback` share: every targeted host's
+//! record, lock and deploy history read in one round trip each, each history
+//! checked (against `history.last` and what this machine remembers having begun
+//! there) with what does not add up reported, and the histories merged into one
+//! timeline (`exec::history::Timeline`).
+
+use std::sync::Arc;
+
+use crate::exec::history::{self, HostHistory, Memory, Merged, Timeline};
+use crate::exec::{self, HostStatus};
+use crate::model::{HostId, Model};
+use crate::problem::{Problem, Problems};
+use crate::report::{Event, LogEntry, LogHost};
+use crate::text::visible;
+use crate::workspace::Workspace;
+
+/// The hosts as read.
+pub(crate) struct Read {
+    /// Each host that answered: its id, its record and lock, its history.
+    pub(crate) hosts: Vec<(HostId, HostStatus, HostHistory)>,
+    pub(crate) timeline: Timeline,
+    /// Hosts that could not be read.
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl Read {
+    /// The names of the hosts read.
+    pub(crate) fn names(&self, model: &Model) -> Vec<String> {
+        self.hosts
+            .iter()
+            .map(|(h, _, _)| model.hosts[*h].name.clone())
+            .collect()
+    }
+}
+
+/// Connects to `targets` and reads them; each history that does not add up is
+/// reported (`history_problem`), once.
+pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId]) -> Result<Read, Problems> {
+    let hosts = ws.connect(model, targets).await?;
+    let states = exec::read_states(model, &hosts, true).await;
+    hosts.close().await;
+    let memory: Memory = ws
+        .controller_state(&model.environment)
+        .read(history::MEMORY)
+        .unwrap_or_default();
+    let mut read = Read {
+        hosts: Vec::new(),
+        timeline: Timeline::default(),
+        problems: Vec::new(),
+    };
+    for (h, status) in states {
+        let status = match status {
+            Ok(s) => s,
+            Err(p) => {
+                read.problems.push(p);
+                continue;
+            }
+        };
+        let name = &model.hosts[h].name;
+        let history = history::read_lines(
+            status.history.as_deref(),
+            status.history_last.as_deref(),
+            memory.hosts.get(name),
+        );
+        for finding in &history.findings {
+            ws.reporter.event(&Event::HistoryProblem {
+                host: name.clone(),
+                text: visible(finding, false),
+            });
+        }
+        read.hosts.push((h, status, history));
+    }
+    let named: Vec<(String, &HostHistory)> = read
+        .hosts
+        .iter()
+        .map(|(h, _, history)| (model.hosts[*h].name.clone(), history))
+        .collect();
+    read.timeline = Timeline::merge(&named);
+    Ok(read)
+}
+
+/// A run as `log_entry` shows it. Everything in it came from hosts: made visible.
+pub(crate) fn entry(m: &Merged) -> LogEntry {
+    let shown = |t: &str| visible(t, false);
+    let b = &m.begin;
+    let result = match m.result() {
+        Some(r) => r.word().to_string(),
+        None => "unfinished".to_string(),
+    };
+    let mut disagreements = Vec::new();
+    for d in &m.disagreements {
+        disagreements.push(match d {
+            history::Disagreement::Results => {
+                let mut by: Vec<String> = Vec::new();
+                for h in &m.hosts {
+                    let r = h.end.as_ref().map_or("no end recorded", |e| e.result.word());
+                    by.push(format!("{r} on {}", h.host));
+                }
+                by.join(", ")
+            }
+            history::Disagreement::Missing { reached, targeted } => {
+                format!("reached {reached} of the {targeted} hosts it targeted (of those read)")
+            }
+            history::Disagreement::Begins => "the hosts record it differently (a history was edited)".to_string(),
+        });
+    }
+    let ends = m.hosts.iter().filter_map(|h| h.end.as_ref());
+    LogEntry {
+        run: shown(&b.run),
+        kind: b.kind.word().to_string(),
+        at: shown(&b.at),
+        by: shown(&b.by),
+        environment: shown(&b.environment),
+        commit: b.commit.as_deref().map(shown),
+        dirty: b.dirty,
+        rev: b.rev.as_deref().map(shown),
+        rollback_to: b.rollback_to.as_deref().map(shown),
+        what: b.what.as_deref().map(shown),
+        set: b.set.iter().map(|s| shown(&s.text)).collect(),
+        fingerprint: shown(&b.fingerprint),
+        result,
+        targeted: b.hosts,
+        disagreements,
+        planned: ends.clone().map(|e| e.changes).sum(),
+        changed: ends.clone().map(|e| e.changed).sum(),
+        failed: ends.clone().map(|e| e.failed).sum(),
+        duration_ms: ends.filter_map(|e| e.duration_ms).max(),
+        hosts: m
+            .hosts
+            .iter()
+            .map(|h| LogHost {
+                host: h.host.clone(),
+                result: h.end.as_ref().map(|e| e.result.word().to_string()),
+                seq: h.end.as_ref().map(|e| e.seq),
+                changed: h.end.as_ref().map_or(0, |e| e.changed),
+                failed: h.end.as_ref().map_or(0, |e| e.failed),
+                changed_steps: h
+                    .end
+                    .as_ref()
+                    .map(|e| e.changed_steps.iter().map(|s| shown(s)).collect())
+                    .unwrap_or_default(),
+                failed_steps: h
+                    .end
+                    .as_ref()
+                    .map(|e| e.failed_steps.iter().map(|s| shown(s)).collect())
+                    .unwrap_or_default(),
+                note: h.end.as_ref().and_then(|e| e.note.as_deref()).map(shown),
+                duration_ms: h.end.as_ref().and_then(|e| e.duration_ms),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,305 @@
+//! The hosts' histories as one timeline: an entry per run (the lock token is the
+//! same on every host a run reaches), newest first, with each host's end — and a
+//! [`Disagreement`] where the hosts tell different stories. Pure: the hosts were
+//! read before. What a rollback goes back to, and how long ago hosts diverged, are
+//! questions to this timeline.
+
+use std::collections::HashMap;
+
+use super::entry::{Begin, End, Outcome};
+use super::read::{HostHistory, deploys};
+
+/// One host's part in a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostResult {
+    pub host: String,
+    /// `None`: no end recorded (killed, or the host was lost mid-run).
+    pub end: Option<End>,
+}
+
+/// Where the hosts of one run disagree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Disagreement {
+    /// It ended differently on different hosts.
+    Results,
+    /// It reached fewer hosts than it targeted (of those read).
+    Missing { reached: usize, targeted: usize },
+    /// The hosts' begin lines for it differ (a history was edited).
+    Begins,
+}
+
+/// A run, as the hosts remember it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Merged {
+    pub begin: Begin,
+    /// In the order the hosts were given.
+    pub hosts: Vec<HostResult>,
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl Merged {
+    pub fn run(&self) -> &str {
+        &self.begin.run
+    }
+
+    /// The run's result over the hosts it reached: the worst of theirs, `None`
+    /// when some host has no end.
+    pub fn result(&self) -> Option<Outcome> {
+        let mut worst = Outcome::Ok;
+        for h in &self.hosts {
+            let r = h.end.as_ref()?.result;
+            worst = match (worst, r) {
+                (Outcome::Failed, _) | (_, Outcome::Failed) => Outcome::Failed,
+                (Outcome::Interrupted, _) | (_, Outcome::Interrupted) => Outcome::Interrupted,
+                (Outcome::NotApplied, _) | (_, Outcome::NotApplied) => Outcome::NotApplied,
+                _ => Outcome::Ok,
+            };
+        }
+        Some(worst)
+    }
+
+    /// Whether it succeeded on every one of `hosts`.
+    pub fn ok_on(&self, hosts: &[String]) -> bool {
+        hosts.iter().all(|name| {
+            self.hosts
+                .iter()
+                .any(|h| &h.host == name && h.end.as_ref().is_some_and(|e| e.result == Outcome::Ok))
+        })
+    }
+
+    /// The hosts it succeeded on.
+    pub fn ok_hosts(&self) -> Vec<&str> {
+        self.hosts
+            .iter()
+            .filter(|h| h.end.as_ref().is_some_and(|e| e.result == Outcome::Ok))
+            .map(|h| h.host.as_str())
+            .collect()
+    }
+}
+
+/// Runs, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    pub entries: Vec<Merged>,
+}
+
+impl Timeline {
+    /// Merges the hosts' histories. A run whose begin line no host kept (trimmed)
+    /// is left out: nothing is invented.
+    pub fn merge(hosts: &[(String, &HostHistory)]) -> Timeline {
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut entries: Vec<Merged> = Vec::new();
+        // Where a run first appeared: its position in the first host's file that
+        // has it, to order runs that began in the same second.
+        let mut order: Vec<(usize, usize)> = Vec::new();
+        for (hi, (name, history)) in hosts.iter().enumerate() {
+            for (pos, e) in history.entries.iter().enumerate() {
+                let Some(b) = &e.begin else { continue };
+                let result = HostResult {
+                    host: name.clone(),
+                    end: e.end.clone(),
+                };
+                match index.get(&b.run) {
+                    Some(&i) => {
+                        let m = &mut entries[i];
+                        if &m.begin != b && !m.disagreements.contains(&Disagreement::Begins) {
+                            m.disagreements.push(Disagreement::Begins);
+                        }
+                        m.hosts.push(result);
+                    }
+                    None => {
+                        index.insert(b.run.clone(), entries.len());
+                        entries.push(Merged {
+                            begin: b.clone(),
+                            hosts: vec![result],
+                            disagreements: Vec::new(),
+                        });
+                        order.push((hi, pos));
+                    }
+                }
+            }
+        }
+        for m in &mut entries {
+            let results: Vec<Option<Outcome>> = m.hosts.iter().map(|h| h.end.as_ref().map(|e| e.result)).collect();
+            if results.windows(2).any(|w| w[0] != w[1]) {
+                m.disagreements.push(Disagreement::Results);
+            }
+            if m.hosts.len() < m.begin.hosts {
+                m.disagreements.push(Disagreement::Missing {
+                    reached: m.hosts.len(),
+                    targeted: m.begin.hosts,
+                });
+            }
+        }
+        let mut keyed: Vec<(Merged, (usize, usize))> = entries.into_iter().zip(order).collect();
+        keyed.sort_by(|(a, ao), (b, bo)| {
+            b.begin.at.cmp(&a.begin.at).then_with(|| {
+                if ao.0 == bo.0 {
+                    bo.1.cmp(&ao.1)
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+        });
+        Timeline {
+            entries: keyed.into_iter().map(|(m, _)| m).collect(),
+        }
+    }
+
+    /// The entry whose run id starts with `prefix` (at least four characters):
+    /// `Ok(None)` when none does, an error listing them when several do.
+    pub fn find(&self, prefix: &str) -> Result<Option<&Merged>, Vec<&Merged>> {
+        if prefix.len() < 4 {
+            return Ok(None);
+        }
+        let found: Vec<&Merged> = self.entries.iter().filter(|m| m.run().starts_with(prefix)).collect();
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(Some(found[0])),
+            _ => Err(found),
+        }
+    }
+
+    /// What a rollback goes back to: the newest entry before the current (newest)
+    /// one that deployed a whole revision, from a clean tree, and succeeded on every
+    /// one of `hosts` — skipping those that deployed what the current entry did
+    /// when the current entry succeeded everywhere (going back to them changes
+    /// nothing). `Err` with the candidates (entries that succeeded somewhere) when
+    /// there is none.
+    pub fn rollback_target(&self, hosts: &[String]) -> Result<&Merged, Vec<&Merged>> {
+        let Some(current) = self.entries.first() else {
+            return Err(Vec::new());
+        };
+        let current_ok = current.ok_on(hosts);
+        let eligible = |m: &&Merged| deploys(&m.begin) && !m.begin.dirty;
+        let found = self.entries[1..]
+            .iter()
+            .filter(eligible)
+            .filter(|m| !(current_ok && m.begin.fingerprint == current.begin.fingerprint))
+            .find(|m| m.ok_on(hosts));
+        match found {
+            Some(m) => Ok(m),
+            None => Err(self.entries[1..]
+                .iter()
+                .filter(eligible)
+                .filter(|m| !m.ok_hosts().is_empty())
+                .take(10)
+                .collect()),
+        }
+    }
+
+    /// How many entries ago `hosts` last agreed: the index of the newest entry
+    /// that succeeded on all of them (`Some(0)`: the newest did), `None` when no
+    /// kept entry did.
+    pub fn agreed(&self, hosts: &[String]) -> Option<usize> {
+        self.entries.iter().position(|m| m.ok_on(hosts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::entry::{RunKind, VERSION};
+    use super::super::read::HostEntry;
+    use super::*;
+
+    fn entry(run: &str, at: &str, fingerprint: &str, result: Option<Outcome>) -> HostEntry {
+        HostEntry {
+            begin: Some(Begin {
+                v: VERSION,
+                run: run.into(),
+                kind: RunKind::Deploy,
+                environment: "prod".into(),
+                by: "a@b".into(),
+                at: at.into(),
+                ordo: "0".into(),
+                commit: Some(format!("commit-{fingerprint}")),
+                dirty: false,
+                rev: None,
+                rollback_to: None,
+                what: None,
+                set: Vec::new(),
+                libraries: BTreeMap::new(),
+                fingerprint: fingerprint.into(),
+                hosts: 2,
+            }),
+            end: result.map(|result| End {
+                v: VERSION,
+                run: run.into(),
+                seq: 1,
+                prev: None,
+                begin: String::new(),
+                result,
+                note: None,
+                changes: 0,
+                unchanged: 0,
+                changed: 0,
+                failed: 0,
+                skipped: 0,
+                changed_steps: Vec::new(),
+                failed_steps: Vec::new(),
+                duration_ms: None,
+            }),
+        }
+    }
+
+    fn history(entries: Vec<HostEntry>) -> HostHistory {
+        HostHistory {
+            entries,
+            ..HostHistory::default()
+        }
+    }
+
+    const OK: Option<Outcome> = Some(Outcome::Ok);
+    const FAILED: Option<Outcome> = Some(Outcome::Failed);
+
+    fn names() -> Vec<String> {
+        vec!["a".into(), "b".into()]
+    }
+
+    #[test]
+    fn runs_merge_across_hosts_newest_first_with_their_disagreements() {
+        let a = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", OK)]);
+        let b = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", FAILED)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
+        assert_eq!(runs, ["r2", "r1"]);
+        assert_eq!(t.entries[0].disagreements, [Disagreement::Results]);
+        assert_eq!(t.entries[0].result(), Some(Outcome::Failed));
+        assert!(t.entries[1].disagreements.is_empty());
+        assert_eq!(t.agreed(&names()), Some(1));
+        // The failed run's previous successful entry is r1.
+        assert_eq!(t.rollback_target(&names()).unwrap().run(), "r1");
+    }
+
+    #[test]
+    fn a_rollback_skips_what_changes_nothing_and_refuses_when_hosts_disagree() {
+        let a = history(vec![
+            entry("r1", "1", "f1", OK),
+            entry("r2", "2", "f2", OK),
+            entry("r3", "3", "f2", OK),
+        ]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)]);
+        assert_eq!(
+            t.rollback_target(&names()).unwrap().run(),
+            "r1",
+            "r2 deployed what r3 did"
+        );
+        // r1 failed on b: no entry succeeded everywhere; r1 is a candidate.
+        let b = history(vec![
+            entry("r1", "1", "f1", FAILED),
+            entry("r2", "2", "f2", OK),
+            entry("r3", "3", "f2", OK),
+        ]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let candidates: Vec<&str> = t
+            .rollback_target(&names())
+            .unwrap_err()
+            .iter()
+            .map(|m| m.run())
+            .collect();
+        assert_eq!(candidates, ["r2", "r1"]);
+        assert_eq!(t.find("r3").unwrap(), None, "too short a prefix");
+    }
+}
