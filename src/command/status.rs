@@ -22,7 +22,8 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     let current = loaded.evaluated.fingerprint().to_string();
     let mut seen: Vec<String> = Vec::new();
     let mut shown_hosts: Vec<String> = Vec::new();
-    let mut newest: Vec<Option<String>> = Vec::new();
+    let mut newest: Vec<String> = Vec::new();
+    let running = read.running(model);
     for (h, status, history) in &read.hosts {
         let h = *h;
         if plan.per_host[h].is_empty() && status.state.is_none() && history.entries.is_empty() {
@@ -55,8 +56,18 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
         let current_entry = run
             .as_deref()
             .and_then(|r| read.timeline.entries.iter().find(|m| m.run() == r))
-            .map(timeline::entry);
-        newest.push(current_entry.as_ref().map(|e| format!("{} {}", e.run, e.result)));
+            .map(|m| timeline::entry(m, &running));
+        // Compared between hosts: the newest run that may have changed the host (a
+        // run that applied nothing changes no story); hosts without any are left out.
+        let changing = history.entries.iter().rev().find(|e| {
+            e.end
+                .as_ref()
+                .is_none_or(|end| end.result != crate::exec::history::Outcome::NotApplied)
+        });
+        if let Some(e) = changing {
+            let result = e.end.as_ref().map_or("unfinished", |end| end.result.word());
+            newest.push(format!("{} {result}", e.run()));
+        }
         ws.reporter.event(&Event::HostStatus(HostStatus {
             host: name.clone(),
             deployed,

@@ -4,7 +4,11 @@
 //! there) with what does not add up reported, and the histories merged into one
 //! timeline (`exec::history::Timeline`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The result of a run that holds a host's lock right now.
+const IN_PROGRESS: &str = "in progress";
 
 use crate::exec::history::{self, HostHistory, Memory, Merged, Timeline};
 use crate::exec::{self, HostStatus};
@@ -79,12 +83,26 @@ pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId])
     Ok(read)
 }
 
-/// A run as `log_entry` shows it. Everything in it came from hosts: made visible.
-pub(crate) fn entry(m: &Merged) -> LogEntry {
+impl Read {
+    /// The run that holds each host's lock right now, by host name.
+    pub(crate) fn running(&self, model: &Model) -> HashMap<String, String> {
+        self.hosts
+            .iter()
+            .filter_map(|(h, s, _)| Some((model.hosts[*h].name.clone(), s.lock.as_ref()?.token.clone())))
+            .collect()
+    }
+}
+
+/// A run as `log_entry` shows it; `running`: the run holding each host's lock
+/// (a run without an end there is in progress, not unfinished). Everything in it
+/// came from hosts: made visible.
+pub(crate) fn entry(m: &Merged, running: &HashMap<String, String>) -> LogEntry {
     let shown = |t: &str| visible(t, false);
     let b = &m.begin;
+    let in_progress = |host: &str| running.get(host).is_some_and(|r| r == &b.run);
     let result = match m.result() {
         Some(r) => r.word().to_string(),
+        None if m.hosts.iter().any(|h| h.end.is_none() && in_progress(&h.host)) => IN_PROGRESS.to_string(),
         None => "unfinished".to_string(),
     };
     let mut disagreements = Vec::new();
@@ -130,7 +148,11 @@ pub(crate) fn entry(m: &Merged) -> LogEntry {
             .iter()
             .map(|h| LogHost {
                 host: h.host.clone(),
-                result: h.end.as_ref().map(|e| e.result.word().to_string()),
+                result: match &h.end {
+                    Some(e) => Some(e.result.word().to_string()),
+                    None if in_progress(&h.host) => Some(IN_PROGRESS.to_string()),
+                    None => None,
+                },
                 seq: h.end.as_ref().map(|e| e.seq),
                 changed: h.end.as_ref().map_or(0, |e| e.changed),
                 failed: h.end.as_ref().map_or(0, |e| e.failed),

@@ -349,17 +349,14 @@ impl<'a> Deployment<'a> {
             let ended = self.ended_summary();
             return (result, ended);
         }
-        let why =
-            match &result {
-                Err(ps) if ps.kind() == Kind::Interrupted => Some((Outcome::Interrupted, None)),
-                Err(ps) => Some((
-                    Outcome::NotApplied,
-                    Some(self.not_applied.clone().unwrap_or_else(|| {
-                        format!("stopped before applying ({})", ps.0.first().map_or("", |p| p.code()))
-                    })),
-                )),
-                Ok(_) => self.not_applied.clone().map(|n| (Outcome::NotApplied, Some(n))),
-            };
+        let why = match &result {
+            Err(ps) if ps.kind() == Kind::Interrupted => Some((Outcome::Interrupted, None)),
+            Err(ps) => Some((
+                Outcome::NotApplied,
+                Some(self.not_applied.clone().unwrap_or_else(|| why_not_applied(ps))),
+            )),
+            Ok(_) => self.not_applied.clone().map(|n| (Outcome::NotApplied, Some(n))),
+        };
         {
             // What `apply` settled stays; the rest ends as the result says.
             let mut endings = self.endings.lock().expect("endings poisoned");
@@ -532,6 +529,21 @@ impl Drop for Deployment<'_> {
             self.ended || self.locking.is_none() || std::thread::panicking(),
             "a deployment that takes locks must be ended"
         );
+    }
+}
+
+/// Why a deployment stopped before applying, for the hosts' histories: the kind of
+/// problem only — its text may hold what a host said, and histories hold no secret.
+fn why_not_applied(ps: &Problems) -> String {
+    match ps.kind() {
+        Kind::Locked => "a host was locked by another deploy, or its lock could not be taken".into(),
+        Kind::Connect => "a host could not be reached".into(),
+        Kind::Step => "the plan could not be applied (something in the way, or a failed check)".into(),
+        Kind::Usage => "refused (see the command's error)".into(),
+        _ => format!(
+            "stopped before applying ({})",
+            ps.0.first().map_or("a problem", |p| p.code())
+        ),
     }
 }
 

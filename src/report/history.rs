@@ -59,6 +59,7 @@ pub(super) fn log_line(e: &LogEntry) -> String {
     // What an interrupted or unfinished run changed is not known: what it planned is.
     let counts = match e.result.as_str() {
         "interrupted" => format!("{} planned", e.planned),
+        "in progress" => "holds the lock now".to_string(),
         "unfinished" => "no end recorded: ordo was killed, or lost the host".to_string(),
         _ if e.changed == 0 && e.failed == 0 => "nothing changed".to_string(),
         _ if e.failed > 0 => format!("{} changed, {} failed", e.changed, e.failed),
@@ -85,21 +86,28 @@ pub(super) fn log_line(e: &LogEntry) -> String {
 /// A host's current entry in `ordo status`.
 pub(super) fn current_line(e: &LogEntry, host: &str) -> String {
     let mine = e.hosts.iter().find(|h| h.host == host);
-    let result = mine
-        .and_then(|h| h.result.clone())
-        .unwrap_or_else(|| "no end recorded".to_string());
-    let changed = mine.map_or(0, |h| h.changed);
-    let note = mine
-        .and_then(|h| h.note.as_deref())
-        .map(|n| format!(": {n}"))
-        .unwrap_or_default();
+    let result = match mine.and_then(|h| h.result.as_deref()) {
+        None => "no end recorded (ordo was killed, or lost the host)".to_string(),
+        Some(r) => {
+            let note = mine
+                .and_then(|h| h.note.as_deref())
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            let changed = mine.map_or(0, |h| h.changed);
+            match r {
+                "ok" if changed == 0 => "ok, nothing changed".to_string(),
+                "ok" => format!("ok, {changed} changed"),
+                _ => format!("{r}{note}"),
+            }
+        }
+    };
     format!(
-        "  current entry {}: {} of {} by {} at {}, {result}{note} ({changed} changed)\n",
+        "  current entry {}: {} by {} at {}, {}: {result}\n",
         short_run(&e.run),
         e.kind,
-        what(e),
         e.by,
         e.at,
+        what(e),
     )
 }
 
