@@ -80,6 +80,31 @@ impl Workspace {
         }
     }
 
+    /// The run's `--set` and `--set-file` values as hosts keep them (the deploy
+    /// history, the version record): a value that replaces a secret (the
+    /// attribute's script value holds one) or equals one (the redactor knows every
+    /// secret the run decrypted) is masked.
+    pub fn set_records(&self, evaluated: &script::Evaluated) -> Vec<crate::exec::history::SetRecord> {
+        self.config
+            .sets
+            .iter()
+            .map(|s| {
+                let key = format!("{}.{}", s.component, s.attribute);
+                let redacted = self.redactor.redact(&s.text);
+                let replaces_secret = evaluated.secret_sets.contains(&key);
+                crate::exec::history::SetRecord {
+                    text: if replaces_secret {
+                        format!("{key}={}", crate::secrets::MASK)
+                    } else {
+                        redacted.clone()
+                    },
+                    file: s.raw().is_none(),
+                    masked: replaces_secret || redacted != s.text,
+                }
+            })
+            .collect()
+    }
+
     /// What this machine keeps about environment `env` of the project (keyed by
     /// the checkout ordo runs in, also for `--rev`).
     pub fn controller_state(&self, env: &str) -> crate::project::controller_state::ControllerState {

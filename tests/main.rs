@@ -18,6 +18,7 @@ mod deployment;
 mod docs;
 mod errors;
 mod hardening;
+mod history;
 mod inputs;
 mod killed;
 mod layering;

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::hooks;
 use crate::cli::{DeployArgs, PlanArgs, RevArgs, TargetArgs};
-use crate::exec::history::{Outcome, Record, RunKind, SetRecord};
+use crate::exec::history::{Outcome, Record, RunKind};
 use crate::exec::{ApplyRequest, BeforeApply, Catalog, Confirm, Deployment, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
@@ -173,7 +173,12 @@ pub(crate) async fn run(
         h = ws.connect(model, &targets) => h?,
         () = ws.cancelled() => return Err(interrupted()),
     };
-    let set = set_records(ws, &loaded.evaluated);
+    // A value typed on the command line that equals a secret is masked in the
+    // records: the redactor must know every secret of the environment.
+    if !ws.config.sets.is_empty() && opts.apply {
+        ws.learn_secrets(&args.env);
+    }
+    let set = ws.set_records(&loaded.evaluated);
     let dirty = git.as_ref().is_some_and(|g| !g.dirty.is_empty());
     let commit = git.map(|g| g.commit);
     let record = HostState {
@@ -301,31 +306,6 @@ pub(crate) async fn run(
         (Ok(_), false) => Err(Problems(after)),
         (Err(ps), false) => Err(Problems(ps.0.into_iter().chain(after).collect())),
     }
-}
-
-/// The run's `--set` and `--set-file` values as hosts keep them: a value that
-/// replaces a secret (the attribute's script value holds one) or equals one (the
-/// redactor knows every secret the run decrypted) is masked.
-fn set_records(ws: &Workspace, evaluated: &crate::script::Evaluated) -> Vec<SetRecord> {
-    ws.config
-        .sets
-        .iter()
-        .map(|s| {
-            let key = format!("{}.{}", s.component, s.attribute);
-            let redacted = ws.redactor.redact(&s.text);
-            let replaces_secret = evaluated.secret_sets.contains(&key);
-            let masked = replaces_secret || redacted != s.text;
-            SetRecord {
-                text: if replaces_secret {
-                    format!("{key}={}", crate::secrets::MASK)
-                } else {
-                    redacted
-                },
-                file: s.raw().is_none(),
-                masked,
-            }
-        })
-        .collect()
 }
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.

@@ -84,11 +84,15 @@ pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId])
 }
 
 impl Read {
-    /// The run that holds each host's lock right now, by host name.
+    /// The run that holds each host's lock right now, by host name (not a lock
+    /// whose holder ran here and is gone: that run is over).
     pub(crate) fn running(&self, model: &Model) -> HashMap<String, String> {
         self.hosts
             .iter()
-            .filter_map(|(h, s, _)| Some((model.hosts[*h].name.clone(), s.lock.as_ref()?.token.clone())))
+            .filter_map(|(h, s, _)| {
+                let lock = s.lock.as_ref().filter(|l| l.alive_here() != Some(false))?;
+                Some((model.hosts[*h].name.clone(), lock.token.clone()))
+            })
             .collect()
     }
 }

@@ -60,15 +60,14 @@ pub fn read_lines(file: Option<&[u8]>, last: Option<&str>, remembered: Option<&R
             h.findings.push(format!(
                 "the history file is gone, but history.last still names {seq}: the history was lost"
             ));
-        } else {
-            h.none = true;
-        }
-        if let Some(r) = remembered {
+        } else if let Some(r) = remembered {
             h.findings.push(format!(
                 "this machine began run {} here at {}, and the host has no history of it: the history was lost",
                 short(&r.run),
                 r.at
             ));
+        } else {
+            h.none = true;
         }
         return h;
     };
