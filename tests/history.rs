@@ -723,3 +723,73 @@ s.component("x", |c| {
         .stderr_contains("was deployed with values the history keeps masked: x.token=[redacted], x.note=[redacted]")
         .run();
 }
+
+/// Issue "Operating over time", item 1: the history is bounded. Past 200 entries,
+/// every 50th trims the file to its last 400 lines under the lock — and what is
+/// left still reads without a finding (the trim is not taken for a cut).
+#[test]
+fn the_history_keeps_its_last_entries_and_still_adds_up() {
+    use ordo::exec::history::{Begin, End, Line, Outcome, RunKind, VERSION, hash};
+    let p = crate::support::single_host(SERVICE).build();
+    // 249 entries ordo could have written, chained.
+    let mut text = String::new();
+    let mut last = String::new();
+    for seq in 1..=249u64 {
+        let run = format!("{seq:016x}");
+        let begin = Line::Begin(Begin {
+            v: VERSION,
+            run: run.clone(),
+            kind: RunKind::Deploy,
+            environment: "test".into(),
+            by: "someone@elsewhere".into(),
+            at: format!("2020-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60),
+            ordo: "0".into(),
+            commit: None,
+            dirty: false,
+            rev: None,
+            rollback_to: None,
+            what: None,
+            set: Vec::new(),
+            libraries: Default::default(),
+            fingerprint: "f".into(),
+            hosts: 1,
+        })
+        .text();
+        let end = Line::End(End {
+            v: VERSION,
+            run,
+            seq,
+            prev: (seq > 1).then(|| hash(&last)),
+            begin: hash(&begin),
+            result: Outcome::Ok,
+            note: None,
+            changes: 0,
+            unchanged: 1,
+            changed: 0,
+            failed: 0,
+            skipped: 0,
+            changed_steps: Vec::new(),
+            failed_steps: Vec::new(),
+            duration_ms: Some(5),
+        })
+        .text();
+        text.push_str(&format!("{begin}\n{end}\n"));
+        last = end;
+    }
+    p.write("hosts/h/.ordo/s/history", &text);
+    p.write("hosts/h/.ordo/s/history.last", &format!("{last}\n"));
+    p.test().args(&["log", "test", "-n", "0"]).stdout("").run();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    let kept = p.read("hosts/h/.ordo/s/history");
+    assert_eq!(kept.lines().count(), 400, "trimmed to its last 400 lines");
+    let json = p.test().args(&["log", "test", "--format", "json"]).run();
+    let e = entries(&json);
+    assert_eq!(e.len(), 200);
+    assert_eq!(e[0]["hosts"][0]["seq"], 250);
+    assert_eq!(e[199]["hosts"][0]["seq"], 51);
+    assert!(
+        json.events().iter().all(|e| e["event"] != "history_problem"),
+        "{}",
+        json.stdout
+    );
+}
