@@ -27,7 +27,8 @@ pub(crate) async fn run(ws: &Workspace, args: &LogArgs) -> Result<ExitCode, Prob
     let n = args.max_count.unwrap_or(usize::MAX);
     let running = read.running(model);
     for m in read.timeline.entries.iter().take(n) {
-        ws.reporter.event(&Event::LogEntry(timeline::entry(m, &running)));
+        ws.reporter
+            .event(&Event::LogEntry(Box::new(timeline::entry(m, &running))));
     }
     if read.problems.is_empty() {
         Ok(ExitCode::SUCCESS)

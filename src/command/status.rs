@@ -68,13 +68,13 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
             let result = e.end.as_ref().map_or("unfinished", |end| end.result.word());
             newest.push(format!("{} {result}", e.run()));
         }
-        ws.reporter.event(&Event::HostStatus(HostStatus {
+        ws.reporter.event(&Event::HostStatus(Box::new(HostStatus {
             host: name.clone(),
             deployed,
             current: current_entry,
             stale_lock: status.lock.as_ref().and_then(exec::LockInfo::alive_here) == Some(false),
             locked_by: status.lock.as_ref().map(exec::LockInfo::describe),
-        }));
+        })));
         shown_hosts.push(name);
     }
     // The hosts differ when they deployed different versions, or their newest

@@ -129,7 +129,7 @@ pub enum Event {
     /// `ordo check`: the project is consistent.
     Checked { steps: usize, hosts: usize },
     /// `ordo status`: what one host has deployed.
-    HostStatus(HostStatus),
+    HostStatus(Box<HostStatus>),
     /// `ordo status`: the hosts do not all run the same version.
     VersionsDiffer {
         versions: usize,
@@ -142,7 +142,7 @@ pub enum Event {
         since: Option<String>,
     },
     /// `ordo log`: one run of the merged deploy history (newest first).
-    LogEntry(LogEntry),
+    LogEntry(Box<LogEntry>),
     /// `ordo status`, `ordo log`, `ordo rollback`: a host's history does not add
     /// up (lost, edited, cut).
     HistoryProblem { host: String, text: String },

@@ -106,24 +106,22 @@ pub fn read_lines(file: Option<&[u8]>, last: Option<&str>, remembered: Option<&R
                 ends += 1;
                 first_seq.get_or_insert(e.seq);
                 match &previous {
-                    Some((prev_text, prev_seq)) => {
-                        if e.prev.as_deref() != Some(hash(prev_text).as_str()) || e.seq != prev_seq + 1 {
-                            h.findings.push(if e.prev.is_none() && e.seq == 1 {
-                                format!(
-                                    "line {n}: the entries start again at 1 (history.last was lost or removed)"
-                                )
-                            } else {
-                                format!(
-                                    "line {n}: entry {} does not follow entry {prev_seq}: entries were removed or changed",
-                                    e.seq
-                                )
-                            });
-                        }
+                    Some((prev_text, prev_seq))
+                        if e.prev.as_deref() != Some(hash(prev_text).as_str()) || e.seq != prev_seq + 1 =>
+                    {
+                        h.findings.push(if e.prev.is_none() && e.seq == 1 {
+                            format!("line {n}: the entries start again at 1 (history.last was lost or removed)")
+                        } else {
+                            format!(
+                                "line {n}: entry {} does not follow entry {prev_seq}: entries were removed or changed",
+                                e.seq
+                            )
+                        });
                     }
                     None if e.seq == 1 && e.prev.is_some() => h.findings.push(format!(
                         "line {n}: entry 1 follows an entry that is not there: the history was edited"
                     )),
-                    None => {}
+                    _ => {}
                 }
                 match by_run.get(&e.run).copied() {
                     Some(at) if h.entries[at].end.is_none() => {
