@@ -753,6 +753,7 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
             libraries: Default::default(),
             fingerprint: "f".into(),
             hosts: 1,
+            environment_hosts: 1,
         })
         .text();
         let end = Line::End(End {

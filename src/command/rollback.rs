@@ -30,9 +30,8 @@ pub(crate) async fn run(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode,
             "a rollback reads the history of every host of the environment first; reach them all, then run it again";
         return Err(Problems(read.problems.into_iter().map(|p| p.help(help)).collect()));
     }
-    let hosts = read.names(model);
     let (commit, entry) = match &args.to {
-        None => match read.timeline.rollback_target(&hosts) {
+        None => match read.timeline.rollback_target() {
             Ok(m) => (commit_of(m)?, Some(m)),
             Err(candidates) => return Err(no_target(&model.environment, &candidates).into()),
         },

@@ -27,16 +27,6 @@ pub(crate) struct Read {
     pub(crate) problems: Vec<Problem>,
 }
 
-impl Read {
-    /// The names of the hosts read.
-    pub(crate) fn names(&self, model: &Model) -> Vec<String> {
-        self.hosts
-            .iter()
-            .map(|(h, _, _)| model.hosts[*h].name.clone())
-            .collect()
-    }
-}
-
 /// Connects to `targets` and reads them; each history that does not add up is
 /// reported (`history_problem`), once.
 pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId]) -> Result<Read, Problems> {

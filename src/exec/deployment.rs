@@ -193,7 +193,7 @@ impl<'a> Deployment<'a> {
                 &token,
                 &request.model.environment,
                 &request.model.service,
-                request.hosts.len(),
+                (request.hosts.len(), request.model.hosts.len()),
                 request.started,
             ))
         });

@@ -90,6 +90,10 @@ pub struct Begin {
     pub fingerprint: String,
     /// How many hosts the run targets.
     pub hosts: usize,
+    /// How many hosts the environment had: a run that targets fewer (`--hosts`, a
+    /// REPL `apply`) deployed part of it.
+    #[serde(default)]
+    pub environment_hosts: usize,
 }
 
 /// How a run ended on one host.
@@ -203,6 +207,7 @@ mod tests {
             libraries: BTreeMap::new(),
             fingerprint: "f".into(),
             hosts: 2,
+            environment_hosts: 2,
         });
         let text = b.text();
         assert!(text.starts_with(r#"{"t":"begin","v":1,"run":"r1""#), "{text}");

@@ -189,7 +189,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn new(record: Record, run: &str, environment: &str, service: &str, hosts: usize, started: Instant) -> Writer {
+    /// The lines of run `run` over `hosts` of the `environment_hosts` hosts of
+    /// the environment.
+    pub fn new(
+        record: Record,
+        run: &str,
+        environment: &str,
+        service: &str,
+        (hosts, environment_hosts): (usize, usize),
+        started: Instant,
+    ) -> Writer {
         let at = crate::sys::now_rfc3339();
         let begin = Line::Begin(Begin {
             v: VERSION,
@@ -208,6 +217,7 @@ impl Writer {
             libraries: record.libraries,
             fingerprint: record.fingerprint,
             hosts,
+            environment_hosts,
         })
         .text();
         Writer {

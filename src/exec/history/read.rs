@@ -231,6 +231,7 @@ mod tests {
             libraries: BTreeMap::new(),
             fingerprint: "f".into(),
             hosts: 1,
+            environment_hosts: 1,
         })
         .text()
     }

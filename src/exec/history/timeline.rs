@@ -67,6 +67,18 @@ impl Merged {
         })
     }
 
+    /// It deployed the whole environment as it then was — every host it targeted,
+    /// which were all the environment's — and succeeded on each.
+    pub fn complete(&self) -> bool {
+        let b = &self.begin;
+        b.hosts == b.environment_hosts
+            && self.hosts.len() == b.hosts
+            && self
+                .hosts
+                .iter()
+                .all(|h| h.end.as_ref().is_some_and(|e| e.result == Outcome::Ok))
+    }
+
     /// The hosts it succeeded on.
     pub fn ok_hosts(&self) -> Vec<&str> {
         self.hosts
@@ -161,22 +173,22 @@ impl Timeline {
     }
 
     /// What a rollback goes back to: the newest entry before the current (newest)
-    /// one that deployed a whole revision, from a clean tree, and succeeded on every
-    /// one of `hosts` — skipping those that deployed what the current entry did
-    /// when the current entry succeeded everywhere (going back to them changes
-    /// nothing). `Err` with the candidates (entries that succeeded somewhere) when
-    /// there is none.
-    pub fn rollback_target(&self, hosts: &[String]) -> Result<&Merged, Vec<&Merged>> {
+    /// one that deployed a whole revision, from a clean tree, to every host of the
+    /// environment (as it then was) and succeeded on each ([`Merged::complete`]) —
+    /// skipping those that deployed what the current entry did when the current
+    /// entry succeeded everywhere (going back to them changes nothing). `Err` with
+    /// the candidates (entries that succeeded somewhere) when there is none.
+    pub fn rollback_target(&self) -> Result<&Merged, Vec<&Merged>> {
         let Some(current) = self.entries.first() else {
             return Err(Vec::new());
         };
-        let current_ok = current.ok_on(hosts);
+        let current_ok = current.complete();
         let eligible = |m: &&Merged| deploys(&m.begin) && !m.begin.dirty;
         let found = self.entries[1..]
             .iter()
             .filter(eligible)
             .filter(|m| !(current_ok && m.begin.fingerprint == current.begin.fingerprint))
-            .find(|m| m.ok_on(hosts));
+            .find(|m| m.complete());
         match found {
             Some(m) => Ok(m),
             None => Err(self.entries[1..]
@@ -223,6 +235,7 @@ mod tests {
                 libraries: BTreeMap::new(),
                 fingerprint: fingerprint.into(),
                 hosts: 2,
+                environment_hosts: 2,
             }),
             end: result.map(|result| End {
                 v: VERSION,
@@ -270,7 +283,7 @@ mod tests {
         assert!(t.entries[1].disagreements.is_empty());
         assert_eq!(t.agreed(&names()), Some(1));
         // The failed run's previous successful entry is r1.
-        assert_eq!(t.rollback_target(&names()).unwrap().run(), "r1");
+        assert_eq!(t.rollback_target().unwrap().run(), "r1");
     }
 
     #[test]
@@ -281,11 +294,7 @@ mod tests {
             entry("r3", "3", "f2", OK),
         ]);
         let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)]);
-        assert_eq!(
-            t.rollback_target(&names()).unwrap().run(),
-            "r1",
-            "r2 deployed what r3 did"
-        );
+        assert_eq!(t.rollback_target().unwrap().run(), "r1", "r2 deployed what r3 did");
         // r1 failed on b: no entry succeeded everywhere; r1 is a candidate.
         let b = history(vec![
             entry("r1", "1", "f1", FAILED),
@@ -293,13 +302,29 @@ mod tests {
             entry("r3", "3", "f2", OK),
         ]);
         let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
-        let candidates: Vec<&str> = t
-            .rollback_target(&names())
-            .unwrap_err()
-            .iter()
-            .map(|m| m.run())
-            .collect();
+        let candidates: Vec<&str> = t.rollback_target().unwrap_err().iter().map(|m| m.run()).collect();
         assert_eq!(candidates, ["r2", "r1"]);
         assert_eq!(t.find("r3").unwrap(), None, "too short a prefix");
+    }
+
+    #[test]
+    fn a_host_added_since_does_not_disqualify_an_entry_but_a_partial_deploy_is_no_target() {
+        let of = |run: &str, at: &str, fp: &str, (hosts, env): (usize, usize)| {
+            let mut e = entry(run, at, fp, OK);
+            let b = e.begin.as_mut().unwrap();
+            b.hosts = hosts;
+            b.environment_hosts = env;
+            e
+        };
+        // r1: the environment had one host; r2 deployed only a (`--hosts`); r3 both.
+        let a = history(vec![
+            of("r1", "1", "f1", (1, 1)),
+            of("r2", "2", "f2", (1, 2)),
+            of("r3", "3", "f3", (2, 2)),
+        ]);
+        let b = history(vec![of("r3", "3", "f3", (2, 2))]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        assert!(!t.entries[1].complete(), "r2 deployed part of the environment");
+        assert_eq!(t.rollback_target().unwrap().run(), "r1");
     }
 }
