@@ -24,20 +24,19 @@
 //! as [`BeforeApply`] (after the confirmation, before any change) and, in the front
 //! end, after [`Deployment::finish`] (decision 61).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::catalog::Keep;
-use super::history::{Ending, Outcome, Record, Writer};
+use super::history::{Ended, Endings, Record, Writer};
 use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
 use super::predict::{Counts, Locking, Prediction, predict};
 use super::schedule::{Finish, apply, report_hosts};
 use super::state::HostState;
-use crate::model::{HostId, Model};
+use crate::model::Model;
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Level, Reporter};
@@ -92,23 +91,6 @@ pub struct Planned {
     pub hosts: Vec<String>,
 }
 
-/// How a deployment ended, for what runs after it (the controller's hooks).
-#[derive(Clone, Debug)]
-pub struct Ended {
-    pub run: String,
-    /// Each targeted host and how the run ended there (`None`: its lock was never
-    /// taken — a look-only deployment, or a host the run did not reach).
-    pub hosts: Vec<(String, Option<Outcome>)>,
-    /// The plan's counts, when the plan was made.
-    pub counts: Option<Counts>,
-    /// The apply began (after the confirmation and the `before_apply` hook).
-    pub applied: bool,
-    /// What the apply did, when it ran.
-    pub changed: usize,
-    pub failed: usize,
-    pub skipped: usize,
-}
-
 impl ApplyRequest {
     /// Some steps applied over connections that outlive the apply (the REPL's):
     /// no lock broken, no environment switched, the hosts' records and their
@@ -149,16 +131,9 @@ pub struct Deployment<'a> {
     finish: Arc<Finish>,
     report_hosts: bool,
     before_apply: Option<BeforeApply>,
-    /// How the run ends on each host, as far as it is known: set by `predict`
-    /// (nothing applied yet), then by `apply`; `end` writes what it finds here into
-    /// the hosts' histories.
-    endings: Mutex<HashMap<HostId, Ending>>,
-    /// Why nothing was applied, when the deployment decided so itself.
-    not_applied: Option<String>,
-    counts: Option<Counts>,
-    /// The apply began; what it did: changed, failed, skipped.
-    began: bool,
-    applied: (usize, usize, usize),
+    /// How the run ends on each host, as far as it is known (for the histories
+    /// and the front end's hooks).
+    endings: Endings,
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
@@ -208,11 +183,7 @@ impl<'a> Deployment<'a> {
             finish,
             report_hosts,
             before_apply,
-            endings: Mutex::default(),
-            not_applied: None,
-            counts: None,
-            began: false,
-            applied: (0, 0, 0),
+            endings: Endings::default(),
             waited: Duration::ZERO,
             ended: false,
         }
@@ -231,16 +202,7 @@ impl<'a> Deployment<'a> {
             .await
             .map_err(|ps| self.sourced(ps))?;
         let counts = prediction.counts();
-        self.counts = Some(counts);
-        {
-            let mut endings = self.endings.lock().expect("endings poisoned");
-            for h in &prediction.hosts {
-                let mut e = Ending::not_applied(Outcome::NotApplied, None);
-                e.changes = h.planned.len();
-                e.unchanged = h.unchanged;
-                endings.insert(h.host, e);
-            }
-        }
+        self.endings.planned(&prediction);
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
@@ -285,7 +247,7 @@ impl<'a> Deployment<'a> {
         let counts = prediction.counts();
         if counts.changes == 0 && self.finish.record.is_none() {
             self.notice("nothing to apply");
-            self.all_ok();
+            self.endings.nothing_to_apply();
             return Ok(None);
         }
         if counts.changes > 0
@@ -294,7 +256,7 @@ impl<'a> Deployment<'a> {
                 .await?
         {
             self.notice("nothing applied");
-            self.not_applied = Some("declined at the prompt".into());
+            self.endings.not_applied("declined at the prompt");
             return Ok(None);
         }
         if let Some(before) = &self.before_apply {
@@ -304,15 +266,14 @@ impl<'a> Deployment<'a> {
                 hosts: self.request.hosts.iter().map(|h| h.name.clone()).collect(),
             };
             if let Err(ps) = before(planned).await {
-                self.not_applied = Some("a before_deploy hook failed".into());
+                self.endings.not_applied("a before_deploy hook failed");
                 return Err(ps);
             }
         }
-        self.began = true;
+        self.endings.began();
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
-        self.applied = (applied.changed, applied.failed, applied.skipped);
-        self.record_applied(&applied);
+        self.endings.applied(r.hosts, &applied);
         let mut problems = applied.problems.clone();
         // Released before `host_done`, so its round trips are complete.
         problems.extend(self.release().await);
@@ -345,31 +306,14 @@ impl<'a> Deployment<'a> {
     /// interrupted, or not applied and why.
     pub async fn finish<T>(mut self, result: Result<T, Problems>) -> (Result<T, Problems>, Ended) {
         self.ended = true;
-        if self.locking.is_none() {
-            let ended = self.ended_summary();
-            return (result, ended);
+        let applies = self.locking.is_some();
+        if !applies {
+            return (
+                result,
+                self.endings.ended(&self.finish.token, self.request.hosts, false),
+            );
         }
-        let why = match &result {
-            Err(ps) if ps.kind() == Kind::Interrupted => Some((Outcome::Interrupted, None)),
-            Err(ps) => Some((
-                Outcome::NotApplied,
-                Some(self.not_applied.clone().unwrap_or_else(|| why_not_applied(ps))),
-            )),
-            Ok(_) => self.not_applied.clone().map(|n| (Outcome::NotApplied, Some(n))),
-        };
-        {
-            // What `apply` settled stays; the rest ends as the result says.
-            let mut endings = self.endings.lock().expect("endings poisoned");
-            for h in self.request.hosts.iter() {
-                let e = endings
-                    .entry(h.id)
-                    .or_insert_with(|| Ending::not_applied(Outcome::NotApplied, None));
-                if let (Some((outcome, note)), Outcome::NotApplied) = (&why, e.result) {
-                    e.result = *outcome;
-                    e.note.clone_from(note);
-                }
-            }
-        }
+        self.endings.settle(self.request.hosts, result.as_ref().map(|_| ()));
         let released = match tokio::time::timeout(UNLOCK_GRACE, self.release()).await {
             Ok(ps) => ps,
             Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
@@ -385,7 +329,7 @@ impl<'a> Deployment<'a> {
                 .collect();
             w.remember(&begun);
         }
-        let ended = self.ended_summary();
+        let ended = self.endings.ended(&self.finish.token, self.request.hosts, true);
         if released.is_empty() {
             return (result, ended);
         }
@@ -394,61 +338,21 @@ impl<'a> Deployment<'a> {
         (Err(Problems(problems)), ended)
     }
 
-    /// Every host's ending after a deployment that had nothing to apply.
-    fn all_ok(&self) {
-        let mut endings = self.endings.lock().expect("endings poisoned");
-        for e in endings.values_mut() {
-            e.result = Outcome::Ok;
-        }
-    }
-
-    /// Each host's ending after the apply: failed when a step failed or was
-    /// skipped there, or a problem names it; otherwise ok.
-    fn record_applied(&self, applied: &super::Applied) {
-        let mut endings = self.endings.lock().expect("endings poisoned");
-        for h in self.request.hosts.iter() {
-            let t = applied.per_host.get(&h.id).cloned().unwrap_or_default();
-            let troubled = applied
-                .problems
-                .iter()
-                .any(|p| p.host.as_deref() == Some(h.name.as_str()));
-            let e = endings
-                .entry(h.id)
-                .or_insert_with(|| Ending::not_applied(Outcome::NotApplied, None));
-            e.result = if t.failed + t.skipped > 0 || troubled {
-                Outcome::Failed
-            } else {
-                Outcome::Ok
-            };
-            e.changed = t.changed;
-            e.failed = t.failed;
-            e.skipped = t.skipped;
-            e.changed_steps = t.changed_steps;
-            e.failed_steps = t.failed_steps;
-        }
-    }
-
     /// Releases the locks still held, each after the end of its host's history
     /// entry. Hosts whose history did not take it are said so.
     async fn release(&self) -> Vec<Problem> {
         let r = &self.request;
-        let endings = self.endings.lock().expect("endings poisoned").clone();
-        let service = r.model.service.clone();
-        let writer = self.finish.history.clone();
-        let before = move |h: &super::HostRun| -> String {
-            let (Some(w), Some(p)) = (&writer, h.history()) else {
-                return String::new();
-            };
-            if !p.begun {
-                return String::new();
-            }
-            let ending = endings
-                .get(&h.id)
-                .cloned()
-                .unwrap_or_else(|| Ending::not_applied(Outcome::NotApplied, None));
-            w.end_lines(&p, &ending, true, &super::lock::lock_dir(&service))
+        let none = |_: &super::HostRun| String::new();
+        let lines = self
+            .finish
+            .history
+            .as_ref()
+            .map(|w| self.endings.end_lines(w, &r.model.service));
+        let before: &dyn Fn(&super::HostRun) -> String = match &lines {
+            Some(l) => l,
+            None => &none,
         };
-        let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, &before).await;
+        let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, before).await;
         for host in unrecorded {
             r.reporter.event(&Event::Notice {
                 host: Some(host.clone()),
@@ -461,27 +365,6 @@ impl<'a> Deployment<'a> {
             });
         }
         problems
-    }
-
-    fn ended_summary(&self) -> Ended {
-        let endings = self.endings.lock().expect("endings poisoned");
-        Ended {
-            run: self.finish.token.clone(),
-            hosts: self
-                .request
-                .hosts
-                .iter()
-                .map(|h| {
-                    let applies = self.locking.is_some();
-                    (h.name.clone(), endings.get(&h.id).filter(|_| applies).map(|e| e.result))
-                })
-                .collect(),
-            counts: self.counts,
-            applied: self.began,
-            changed: self.applied.0,
-            failed: self.applied.1,
-            skipped: self.applied.2,
-        }
     }
 
     async fn confirmed(&mut self, confirm: Confirm, changes: usize, hosts: usize) -> Result<bool, Problems> {
@@ -529,21 +412,6 @@ impl Drop for Deployment<'_> {
             self.ended || self.locking.is_none() || std::thread::panicking(),
             "a deployment that takes locks must be ended"
         );
-    }
-}
-
-/// Why a deployment stopped before applying, for the hosts' histories: the kind of
-/// problem only — its text may hold what a host said, and histories hold no secret.
-fn why_not_applied(ps: &Problems) -> String {
-    match ps.kind() {
-        Kind::Locked => "a host was locked by another deploy, or its lock could not be taken".into(),
-        Kind::Connect => "a host could not be reached".into(),
-        Kind::Step => "the plan could not be applied (something in the way, or a failed check)".into(),
-        Kind::Usage => "refused (see the command's error)".into(),
-        _ => format!(
-            "stopped before applying ({})",
-            ps.0.first().map_or("a problem", |p| p.code())
-        ),
     }
 }
 

@@ -36,7 +36,8 @@ mod status;
 mod verify;
 
 pub use catalog::{Catalog, Keep, RemovalId, RemovalStep, RunStep};
-pub use deployment::{ApplyRequest, BeforeApply, Confirm, Deployment, Ended, Planned, Request};
+pub use deployment::{ApplyRequest, BeforeApply, Confirm, Deployment, Planned, Request};
+pub use history::Ended;
 pub use hosts::{HostRun, Hosts, Released, Settings, connect, transport_for, unlock};
 pub use limits::fan_out;
 pub use lock::{LockInfo, LockStatus};

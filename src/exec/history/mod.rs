@@ -18,9 +18,11 @@
 //! | file | what |
 //! |---|---|
 //! | `entry.rs` | the lines: [`Begin`], [`End`], their chain |
+//! | `endings.rs` | how a run ends on each host, as the deployment learns it: what the end lines and the hooks after the run are told |
 //! | `read.rs` | a host's file read back and checked: lost, edited, trimmed |
 //! | `timeline.rs` | the hosts' histories merged into one timeline; divergence; rollback targets |
 
+mod endings;
 mod entry;
 mod read;
 mod timeline;
@@ -28,6 +30,8 @@ mod timeline;
 use std::fmt::Write;
 use std::time::Instant;
 
+pub use endings::Ended;
+pub(crate) use endings::Endings;
 pub use entry::{Begin, End, KEEP, Line, Outcome, RunKind, STEPS, SetRecord, VERSION, hash};
 pub use read::{HostEntry, HostHistory, read_lines, short};
 pub use timeline::{Disagreement, HostResult, Merged, Timeline};

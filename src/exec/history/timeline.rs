@@ -89,6 +89,47 @@ impl Merged {
     }
 }
 
+/// The runs in the order they happened, oldest first, as indices into `entries`:
+/// every host's file is an order of the runs it saw (older first), and the runs
+/// are put in one order that agrees with all of them (Kahn's algorithm); among runs
+/// no file orders, the earlier start goes first (then the order they were met in).
+fn chronological(hosts: &[(String, &HostHistory)], index: &HashMap<String, usize>, entries: &[Merged]) -> Vec<usize> {
+    let n = entries.len();
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut before = vec![0usize; n];
+    for (_, history) in hosts {
+        let runs: Vec<usize> = history
+            .entries
+            .iter()
+            .filter_map(|e| e.begin.as_ref().and_then(|b| index.get(&b.run).copied()))
+            .collect();
+        for w in runs.windows(2) {
+            if w[0] != w[1] && !after[w[0]].contains(&w[1]) {
+                after[w[0]].push(w[1]);
+                before[w[1]] += 1;
+            }
+        }
+    }
+    let key = |i: usize| (entries[i].begin.at.clone(), i);
+    let mut ready: std::collections::BTreeSet<(String, usize)> = (0..n).filter(|&i| before[i] == 0).map(key).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(first) = ready.pop_first() {
+        let i = first.1;
+        order.push(i);
+        for &j in &after[i] {
+            before[j] -= 1;
+            if before[j] == 0 {
+                ready.insert(key(j));
+            }
+        }
+    }
+    // Files that order two runs both ways (edited) leave a cycle: its runs by start.
+    let mut rest: Vec<usize> = (0..n).filter(|i| !order.contains(i)).collect();
+    rest.sort_by_key(|&i| key(i));
+    order.extend(rest);
+    order
+}
+
 /// Runs, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct Timeline {
@@ -101,11 +142,8 @@ impl Timeline {
     pub fn merge(hosts: &[(String, &HostHistory)]) -> Timeline {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut entries: Vec<Merged> = Vec::new();
-        // Where a run first appeared: its position in the first host's file that
-        // has it, to order runs that began in the same second.
-        let mut order: Vec<(usize, usize)> = Vec::new();
-        for (hi, (name, history)) in hosts.iter().enumerate() {
-            for (pos, e) in history.entries.iter().enumerate() {
+        for (name, history) in hosts {
+            for e in &history.entries {
                 let Some(b) = &e.begin else { continue };
                 let result = HostResult {
                     host: name.clone(),
@@ -126,7 +164,6 @@ impl Timeline {
                             hosts: vec![result],
                             disagreements: Vec::new(),
                         });
-                        order.push((hi, pos));
                     }
                 }
             }
@@ -143,18 +180,10 @@ impl Timeline {
                 });
             }
         }
-        let mut keyed: Vec<(Merged, (usize, usize))> = entries.into_iter().zip(order).collect();
-        keyed.sort_by(|(a, ao), (b, bo)| {
-            b.begin.at.cmp(&a.begin.at).then_with(|| {
-                if ao.0 == bo.0 {
-                    bo.1.cmp(&ao.1)
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-        });
+        let order = chronological(hosts, &index, &entries);
+        let mut slots: Vec<Option<Merged>> = entries.into_iter().map(Some).collect();
         Timeline {
-            entries: keyed.into_iter().map(|(m, _)| m).collect(),
+            entries: order.into_iter().rev().filter_map(|i| slots[i].take()).collect(),
         }
     }
 
@@ -326,5 +355,15 @@ mod tests {
         let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
         assert!(!t.entries[1].complete(), "r2 deployed part of the environment");
         assert_eq!(t.rollback_target().unwrap().run(), "r1");
+    }
+
+    #[test]
+    fn runs_of_the_same_second_follow_the_order_each_host_saw_them_in() {
+        // r1 only on a, r2 only on b, then r3 on both, all in one second.
+        let a = history(vec![entry("r1", "1", "f1", OK), entry("r3", "1", "f3", OK)]);
+        let b = history(vec![entry("r2", "1", "f2", OK), entry("r3", "1", "f3", OK)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
+        assert_eq!(runs, ["r3", "r2", "r1"]);
     }
 }
