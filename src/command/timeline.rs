@@ -69,7 +69,7 @@ pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId])
         .iter()
         .map(|(h, _, history)| (model.hosts[*h].name.clone(), history))
         .collect();
-    read.timeline = Timeline::merge(&named);
+    read.timeline = Timeline::merge(&named, targets.len() == model.hosts.len());
     Ok(read)
 }
 
@@ -111,7 +111,7 @@ pub(crate) fn entry(m: &Merged, running: &HashMap<String, String>) -> LogEntry {
                 by.join(", ")
             }
             history::Disagreement::Missing { reached, targeted } => {
-                format!("reached {reached} of the {targeted} hosts it targeted (of those read)")
+                format!("reached {reached} of the {targeted} hosts it targeted")
             }
             history::Disagreement::Begins => "the hosts record it differently (a history was edited)".to_string(),
         });

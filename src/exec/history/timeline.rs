@@ -138,8 +138,10 @@ pub struct Timeline {
 
 impl Timeline {
     /// Merges the hosts' histories. A run whose begin line no host kept (trimmed)
-    /// is left out: nothing is invented.
-    pub fn merge(hosts: &[(String, &HostHistory)]) -> Timeline {
+    /// is left out: nothing is invented. A run that reached fewer hosts than it
+    /// targeted is a disagreement only when `hosts` are all of the environment's
+    /// (`--hosts` reads some).
+    pub fn merge(hosts: &[(String, &HostHistory)], every_host: bool) -> Timeline {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut entries: Vec<Merged> = Vec::new();
         for (name, history) in hosts {
@@ -173,7 +175,7 @@ impl Timeline {
             if results.windows(2).any(|w| w[0] != w[1]) {
                 m.disagreements.push(Disagreement::Results);
             }
-            if m.hosts.len() < m.begin.hosts {
+            if every_host && m.hosts.len() < m.begin.hosts {
                 m.disagreements.push(Disagreement::Missing {
                     reached: m.hosts.len(),
                     targeted: m.begin.hosts,
@@ -304,7 +306,7 @@ mod tests {
     fn runs_merge_across_hosts_newest_first_with_their_disagreements() {
         let a = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", OK)]);
         let b = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", FAILED)]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
         let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
         assert_eq!(runs, ["r2", "r1"]);
         assert_eq!(t.entries[0].disagreements, [Disagreement::Results]);
@@ -322,7 +324,7 @@ mod tests {
             entry("r2", "2", "f2", OK),
             entry("r3", "3", "f2", OK),
         ]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)], true);
         assert_eq!(t.rollback_target().unwrap().run(), "r1", "r2 deployed what r3 did");
         // r1 failed on b: no entry succeeded everywhere; r1 is a candidate.
         let b = history(vec![
@@ -330,7 +332,7 @@ mod tests {
             entry("r2", "2", "f2", OK),
             entry("r3", "3", "f2", OK),
         ]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
         let candidates: Vec<&str> = t.rollback_target().unwrap_err().iter().map(|m| m.run()).collect();
         assert_eq!(candidates, ["r2", "r1"]);
         assert_eq!(t.find("r3").unwrap(), None, "too short a prefix");
@@ -352,7 +354,7 @@ mod tests {
             of("r3", "3", "f3", (2, 2)),
         ]);
         let b = history(vec![of("r3", "3", "f3", (2, 2))]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
         assert!(!t.entries[1].complete(), "r2 deployed part of the environment");
         assert_eq!(t.rollback_target().unwrap().run(), "r1");
     }
@@ -362,7 +364,7 @@ mod tests {
         // r1 only on a, r2 only on b, then r3 on both, all in one second.
         let a = history(vec![entry("r1", "1", "f1", OK), entry("r3", "1", "f3", OK)]);
         let b = history(vec![entry("r2", "1", "f2", OK), entry("r3", "1", "f3", OK)]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
         let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
         assert_eq!(runs, ["r3", "r2", "r1"]);
     }
