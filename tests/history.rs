@@ -53,14 +53,15 @@ fn commit(p: &Project, message: &str) -> String {
 }
 
 /// A git repository around `SERVICE` on ssh hosts `aliases` (the ssh_config the
-/// harness writes stays out of git: it is this machine's).
+/// harness writes and ordo's records on the controller, `.state/`, stay out of
+/// git: they are this machine's).
 fn project(hosts: &TestHosts, aliases: &[&str]) -> Arc<Project> {
     let p = Test::new()
         .service(SERVICE)
         .environment("prod")
         .ssh_hosts(hosts, aliases)
         .place("x")
-        .file(".gitignore", "ssh_config\n")
+        .file(".gitignore", "ssh_config\n.state/\n")
         .build();
     git(&p, &["init", "-q"]);
     commit(&p, "one");
@@ -73,6 +74,8 @@ fn spawn(p: &Project, args: &[&str]) -> Child {
         .args(args)
         .current_dir(p.root())
         .env("NO_COLOR", "1")
+        // As the harness's runs: the controller's records stay with the project.
+        .env("XDG_STATE_HOME", p.root().join(".state"))
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -318,7 +321,7 @@ s.component("x", |c| {
         .environment("prod")
         .ssh_hosts(&hosts, &["t1"])
         .place("x")
-        .file(".gitignore", "ssh_config\nid.age\n")
+        .file(".gitignore", "ssh_config\nid.age\n.state/\n")
         .build();
     let key = p.age_recipient("prod");
     p.set_secret("prod", "pw", "first secret");
@@ -684,7 +687,7 @@ s.component("x", |c| {
         .build();
     let key = p.age_recipient("prod");
     p.set_secret("prod", "token", "the-real-token-value");
-    p.write(".gitignore", "ssh_config\nid.age\n");
+    p.write(".gitignore", "ssh_config\nid.age\n.state/\n");
     git(&p, &["init", "-q"]);
     commit(&p, "one");
     p.test()

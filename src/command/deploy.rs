@@ -2,9 +2,10 @@
 //! of an earlier revision): what only the command line has — the revision
 //! (`--rev`, a temporary checkout), the git check, `--hosts`, the connections, the
 //! terminal's prompt, what the hosts record (version, history), the controller's
-//! hooks — around the one deploy transaction ([`Deployment`]: lock, plan, confirm,
-//! apply, record, release), whose locks are released when the run is interrupted
-//! (SIGINT, SIGTERM, SIGHUP) too.
+//! record of the hosts a deploy reached (and the warning for one no longer
+//! declared), the controller's hooks — around the one deploy transaction
+//! ([`Deployment`]: lock, plan, confirm, apply, record, release), whose locks are
+//! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use std::time::Instant;
 use super::hooks;
 use crate::cli::{DeployArgs, PlanArgs, RevArgs, TargetArgs};
 use crate::exec::history::{Outcome, Record, RunKind};
-use crate::exec::{ApplyRequest, BeforeApply, Catalog, Confirm, Deployment, HostState, Request, RunStep};
+use crate::exec::{self, ApplyRequest, BeforeApply, Catalog, Confirm, Deployment, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
 use crate::project::hooks::HookPoint;
@@ -34,7 +35,11 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
         return result.map(|_| ExitCode::SUCCESS);
     }
     match result {
-        Ok(0) => Ok(ExitCode::SUCCESS),
+        // A host deployed once and no longer declared is drift too.
+        Ok(Ran {
+            changes: 0,
+            undeclared: 0,
+        }) => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(2)),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.
@@ -78,7 +83,7 @@ pub(crate) struct Options {
 }
 
 /// Checks out `--rev` (when given) and runs there; the checkout is removed after.
-async fn at_revision(ws: &Workspace, rev: &RevArgs, target: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
+async fn at_revision(ws: &Workspace, rev: &RevArgs, target: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
     let Some(name) = &rev.rev else {
         return run(ws, target, opts, None).await;
     };
@@ -100,13 +105,21 @@ pub(crate) async fn checkout(ws: &Workspace, rev: &str, allow_any: bool) -> Resu
     )
 }
 
-/// Plans (and applies); returns the number of planned changes.
+/// What a plan (or deploy) found.
+pub(crate) struct Ran {
+    /// Planned changes.
+    pub(crate) changes: usize,
+    /// Hosts a deploy reached that the environment no longer declares.
+    pub(crate) undeclared: usize,
+}
+
+/// Plans (and applies).
 pub(crate) async fn run(
     ws: &Workspace,
     args: &TargetArgs,
     opts: &Options,
     revision: Option<&Revision>,
-) -> Result<usize, Problems> {
+) -> Result<Ran, Problems> {
     let started = Instant::now();
     let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
@@ -139,6 +152,9 @@ pub(crate) async fn run(
             span: None,
         });
     }
+    // Never touched, never silent: a host deployed before and deleted since (the
+    // controller's record is the checkout's ordo runs in, also at a revision).
+    let undeclared = exec::reached::warn_undeclared(&ws.origin, model, &*ws.reporter);
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
@@ -170,7 +186,7 @@ pub(crate) async fn run(
         Default::default()
     };
     let hosts = tokio::select! {
-        h = ws.connect(model, &targets) => h?,
+        h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps))?,
         () = ws.cancelled() => return Err(interrupted()),
     };
     // A value typed on the command line that equals a secret is masked in the
@@ -262,8 +278,13 @@ pub(crate) async fn run(
         () = ws.cancelled() => Err(interrupted()),
         r = drive(&mut deployment, opts) => r,
     };
+    let outcome = deployment.outcome().cloned();
     let (result, ended) = deployment.finish(result).await;
     hosts.close().await;
+    if let Some(outcome) = outcome {
+        note_reached(ws, model, &outcome);
+    }
+    let result = result.map(|changes| Ran { changes, undeclared });
     if !opts.apply || !ended.applied {
         // A deploy that never started its changes (declined, a host locked, a
         // before_deploy hook failed) runs no hook after it.
@@ -306,6 +327,72 @@ pub(crate) async fn run(
         (Ok(_), false) => Err(Problems(after)),
         (Err(ps), false) => Err(Problems(ps.0.into_iter().chain(after).collect())),
     }
+}
+
+/// Keeps what the deploy did on each host in the controller's record (for the
+/// warning about a host deleted later, decision 57), and says which retired hosts
+/// are torn down now.
+fn note_reached(
+    ws: &Workspace,
+    model: &crate::model::Model,
+    outcome: &std::collections::HashMap<crate::model::HostId, exec::Totals>,
+) {
+    let state = ws.controller_state(&model.environment);
+    let mut record = exec::ReachedHosts::read(&state);
+    record.note(model, outcome, &crate::sys::now_rfc3339(), &crate::sys::operator());
+    if let Err(p) = record.write(&state) {
+        let w = p.as_warning();
+        ws.reporter.event(&Event::Warning {
+            report: crate::report::ProblemReport::of(&w),
+            problem: Arc::new(w),
+        });
+    }
+    let mut torn_down: Vec<_> = outcome
+        .iter()
+        .filter(|(id, totals)| model.hosts[**id].retired && totals.recorded)
+        .map(|(id, _)| *id)
+        .collect();
+    torn_down.sort();
+    for id in torn_down {
+        let host = &model.hosts[id];
+        ws.reporter.event(&Event::Notice {
+            host: Some(host.name.clone()),
+            level: crate::report::Level::Info,
+            text: format!(
+                "{} is torn down: nothing of {} is left there for ordo; its declaration can go",
+                host.name, model.service
+            ),
+            span: host.span.clone(),
+        });
+    }
+}
+
+/// A retired host that cannot be reached stops the run like any other; the help
+/// says what to do when it is gone for good.
+fn retired_unreachable(model: &crate::model::Model, ps: Problems) -> Problems {
+    Problems(
+        ps.0.into_iter()
+            .map(|mut p| {
+                // Connection problems name their host in the message.
+                let retired = model.hosts.iter().find(|h| {
+                    h.retired
+                        && (p.host.as_deref() == Some(h.name.as_str())
+                            || p.message.contains(&format!("host `{}`", h.name)))
+                });
+                if let Some(h) = retired {
+                    let more = format!(
+                        "`{}` is retired: if it is gone for good, delete its declaration and run `ordo hosts forget {} {}`; to deploy the other hosts meanwhile, leave it out with --hosts",
+                        h.name, model.environment, h.name
+                    );
+                    p.help = Some(match p.help.take() {
+                        Some(h) => format!("{h}\n{more}"),
+                        None => more,
+                    });
+                }
+                p
+            })
+            .collect(),
+    )
 }
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.

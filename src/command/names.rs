@@ -48,6 +48,8 @@ const ENV_COMMANDS: &[&[&str]] = &[
     &["log"],
     &["rollback"],
     &["run"],
+    // Before `hosts`: the first path that matches wins.
+    &["hosts", "forget"],
     &["hosts"],
     &["components"],
     &["repl"],

@@ -1,7 +1,8 @@
 //! `ordo status ENV`: what each host has deployed — its current entry of the deploy
 //! history (the last run that took its lock: revision, dirty flag, who, when,
 //! result) and the version record of its last change — who deploys it right now,
-//! and, when the hosts differ, how many deploys ago they last agreed.
+//! and, when the hosts differ, how many deploys ago they last agreed; a retired
+//! host, whether its teardown is still to come.
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     let loaded = ws.load(&args.env).await?;
     ws.learn_secrets(&args.env);
     let (model, plan) = (&loaded.model, &loaded.plan);
+    exec::reached::warn_undeclared(&ws.origin, model, &*ws.reporter);
     let targets = ws.select(model, &args.hosts)?;
     let read = timeline::read(ws, model, &targets).await?;
     let current = loaded.evaluated.fingerprint().to_string();
@@ -26,12 +28,14 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     let running = read.running(model);
     for (h, status, history) in &read.hosts {
         let h = *h;
-        if plan.per_host[h].is_empty() && status.state.is_none() && history.entries.is_empty() {
+        let retired = model.hosts[h].retired;
+        if plan.per_host[h].is_empty() && status.state.is_none() && history.entries.is_empty() && !retired {
             continue;
         }
         let name = model.hosts[h].name.clone();
         let deployed = status.state.as_ref().map(|s| {
-            if !seen.contains(&s.fingerprint) {
+            // A retired host's version is on its way out: not one that differs.
+            if !retired && !seen.contains(&s.fingerprint) {
                 seen.push(s.fingerprint.clone());
             }
             // Everything below was read from the host: shown, never obeyed by a
@@ -64,7 +68,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
                 .as_ref()
                 .is_none_or(|end| end.result != crate::exec::history::Outcome::NotApplied)
         });
-        if let Some(e) = changing {
+        if let Some(e) = changing.filter(|_| !retired) {
             let result = e.end.as_ref().map_or("unfinished", |end| end.result.word());
             newest.push(format!("{} {result}", e.run()));
         }
@@ -74,8 +78,12 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
             current: current_entry,
             stale_lock: status.lock.as_ref().and_then(exec::LockInfo::alive_here) == Some(false),
             locked_by: status.lock.as_ref().map(exec::LockInfo::describe),
+            retired,
         })));
-        shown_hosts.push(name);
+        // A retired host's runs are not compared either.
+        if !retired {
+            shown_hosts.push(name);
+        }
     }
     // The hosts differ when they deployed different versions, or their newest
     // runs are not the same run ending alike on each.

@@ -24,6 +24,7 @@
 //! as [`BeforeApply`] (after the confirmation, before any change) and, in the front
 //! end, after [`Deployment::finish`] (decision 61).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,9 +35,9 @@ use super::history::{Ended, Endings, Record, Writer};
 use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
 use super::predict::{Counts, Locking, Prediction, predict};
-use super::schedule::{Finish, apply, report_hosts};
+use super::schedule::{Finish, Totals, apply, report_hosts};
 use super::state::HostState;
-use crate::model::Model;
+use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Level, Reporter};
@@ -137,6 +138,8 @@ pub struct Deployment<'a> {
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
+    /// What the apply did on each host it reached, once it ran.
+    outcome: Option<HashMap<HostId, Totals>>,
     ended: bool,
 }
 
@@ -185,6 +188,7 @@ impl<'a> Deployment<'a> {
             before_apply,
             endings: Endings::default(),
             waited: Duration::ZERO,
+            outcome: None,
             ended: false,
         }
     }
@@ -275,6 +279,7 @@ impl<'a> Deployment<'a> {
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
         self.endings.applied(r.hosts, &applied);
         let mut problems = applied.problems.clone();
+        self.outcome = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
         problems.extend(self.release().await);
         if self.report_hosts {
@@ -293,6 +298,13 @@ impl<'a> Deployment<'a> {
         } else {
             Err(self.sourced(Problems(problems)))
         }
+    }
+
+    /// What the apply did on each host it reached (`recorded`: the host confirmed
+    /// its records, or a retired host its teardown); `None` until an apply ran.
+    /// Front ends keep what they need of it (the controller's record of hosts).
+    pub fn outcome(&self) -> Option<&HashMap<HostId, Totals>> {
+        self.outcome.as_ref()
     }
 
     /// Releases every lock this run may still hold (within a grace period) and

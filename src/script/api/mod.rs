@@ -12,6 +12,7 @@ mod options;
 mod primitives;
 mod project_hooks;
 mod repl;
+mod retire;
 mod secret;
 mod shell;
 
@@ -36,4 +37,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     shell::register(engine);
     secret::register(engine, session);
     repl::register(engine, session);
+    retire::register(engine, session);
 }
