@@ -554,6 +554,75 @@ fn a_rollback_refuses_when_the_hosts_disagree_and_lists_the_candidates() {
         .run();
 }
 
+/// A host that leaves the environment takes its history with it, and that is no
+/// disagreement: once a retired host is torn down (its records, the history among
+/// them, go), `ordo log` neither warns that its history was lost nor marks the
+/// runs that reached it, before and after its declaration goes; a rollback still
+/// finds the earlier entries complete.
+#[test]
+fn a_retired_host_takes_its_history_along_without_a_disagreement() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = project(&hosts, &["t1", "t2"]);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    p.test().args(&["deploy", "prod", "--yes", "--set", "x.text=two"]).run();
+    let line = "env.host(\"t2\", #{ address: \"t2\" })";
+    let env = p.read("environments/prod.rhai");
+    assert!(env.contains(&format!("{line}.place(\"x\");")), "{env}");
+    p.write(
+        "environments/prod.rhai",
+        &env.replace(&format!("{line}.place(\"x\");"), &format!("{line}.retire();")),
+    );
+    commit(&p, "retire t2");
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--set", "x.text=two"])
+        .stdout_contains("t2 is torn down")
+        .run();
+    assert!(
+        !hosts.home("t2").join(".ordo/s").exists(),
+        "the history went with the records"
+    );
+    let clean = |out: &crate::support::Output| {
+        let text = p.redact(&format!("{}{}", out.stdout, out.stderr));
+        assert!(!text.contains("warning"), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with('!')), "{text}");
+        assert_eq!(text.lines().count(), 3, "{text}");
+    };
+    clean(&p.test().args(&["log", "prod"]).run());
+    let status = p.test().args(&["status", "prod"]).run();
+    assert!(!p.redact(&status.stderr).contains("warning"), "{}", status.stderr);
+    assert!(!status.stdout.contains("hosts differ"), "{}", status.stdout);
+
+    // Its declaration goes: the same story.
+    let env = p.read("environments/prod.rhai");
+    p.write(
+        "environments/prod.rhai",
+        &env.lines()
+            .filter(|l| !l.starts_with("env.host(\"t2\""))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    commit(&p, "t2 is gone");
+    clean(&p.test().args(&["log", "prod"]).run());
+    let json = p.test().args(&["log", "prod", "--format", "json"]).run();
+    let e = entries(&json);
+    assert!(
+        e.iter()
+            .all(|e| e["disagreements"].as_array().is_none_or(Vec::is_empty)),
+        "{e:?}"
+    );
+    // The newest entry (the teardown) deployed what the current checkout has
+    // minus t2; the rollback goes back to the first deploy, complete on t1, the
+    // one host left.
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--set", "x.text=three"])
+        .run();
+    p.test()
+        .args(&["rollback", "prod", "--yes"])
+        .stdout_contains("rollback prod (service s) to entry")
+        .expect_file(hosts.home("t1").join("deployment/s/a.txt"), "two")
+        .run();
+}
+
 /// Issue "Operating over time", item 5: `before_deploy` runs after the
 /// confirmation and a failure stops the deploy before any host changes;
 /// `on_failure` and `after_deploy` run after it with its result; a hook gets the
@@ -761,6 +830,7 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
             libraries: Default::default(),
             fingerprint: "f".into(),
             hosts: 1,
+            targets: vec!["h".into()],
             environment_hosts: 1,
         })
         .text();

@@ -353,6 +353,9 @@ fn note_reached(
         .map(|(id, _)| *id)
         .collect();
     torn_down.sort();
+    // Their histories went with the teardown, on purpose: not lost.
+    let names: Vec<String> = torn_down.iter().map(|id| model.hosts[*id].name.clone()).collect();
+    exec::history::forget(&state, &names);
     for id in torn_down {
         let host = &model.hosts[id];
         ws.reporter.event(&Event::Notice {

@@ -69,7 +69,16 @@ pub(crate) async fn read(ws: &Workspace, model: &Arc<Model>, targets: &[HostId])
         .iter()
         .map(|(h, _, history)| (model.hosts[*h].name.clone(), history))
         .collect();
-    read.timeline = Timeline::merge(&named, targets.len() == model.hosts.len());
+    // Every host read: those still in the environment are the ones a run can miss.
+    let present: Option<Vec<String>> = (targets.len() == model.hosts.len()).then(|| {
+        model
+            .hosts
+            .iter()
+            .filter(|h| !h.retired)
+            .map(|h| h.name.clone())
+            .collect()
+    });
+    read.timeline = Timeline::merge(&named, present.as_deref());
     Ok(read)
 }
 

@@ -171,7 +171,10 @@ impl<'a> Deployment<'a> {
                 &token,
                 &request.model.environment,
                 &request.model.service,
-                (request.hosts.len(), request.model.hosts.len()),
+                (
+                    request.hosts.iter().map(|h| h.name.clone()).collect(),
+                    request.model.hosts.len(),
+                ),
                 request.started,
             ))
         });

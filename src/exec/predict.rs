@@ -451,7 +451,11 @@ pub(super) async fn probe_once(
     read_history: bool,
     timeout: Duration,
 ) -> Result<HostProbe, Problems> {
-    let writer = locking.and_then(|l| l.history.as_ref());
+    // A retired host gets no entry: its teardown removes the history (an entry
+    // begun there would be one more thing to tear down, every deploy).
+    let writer = locking
+        .and_then(|l| l.history.as_ref())
+        .filter(|_| !model.hosts[r.id].retired);
     let history = match (writer, read_history) {
         (Some(w), _) => w.probe_lines(),
         (None, true) => history::read_lines_script(&model.service),

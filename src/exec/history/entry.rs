@@ -90,6 +90,10 @@ pub struct Begin {
     pub fingerprint: String,
     /// How many hosts the run targets.
     pub hosts: usize,
+    /// Their names: a host that has left the environment since (deleted, or
+    /// retired and torn down) is not missed by `ordo log` or a rollback.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// How many hosts the environment had: a run that targets fewer (`--hosts`, a
     /// REPL `apply`) deployed part of it.
     #[serde(default)]
@@ -207,6 +211,7 @@ mod tests {
             libraries: BTreeMap::new(),
             fingerprint: "f".into(),
             hosts: 2,
+            targets: vec!["t1".into(), "t2".into()],
             environment_hosts: 2,
         });
         let text = b.text();

@@ -193,14 +193,14 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// The lines of run `run` over `hosts` of the `environment_hosts` hosts of
-    /// the environment.
+    /// The lines of run `run` over the hosts `targets` of the `environment_hosts`
+    /// hosts of the environment.
     pub fn new(
         record: Record,
         run: &str,
         environment: &str,
         service: &str,
-        (hosts, environment_hosts): (usize, usize),
+        (targets, environment_hosts): (Vec<String>, usize),
         started: Instant,
     ) -> Writer {
         let at = crate::sys::now_rfc3339();
@@ -220,7 +220,8 @@ impl Writer {
             set: record.set,
             libraries: record.libraries,
             fingerprint: record.fingerprint,
-            hosts,
+            hosts: targets.len(),
+            targets,
             environment_hosts,
         })
         .text();
@@ -335,6 +336,20 @@ x={p}\"$d\"'}}'",
         }
         // A hint, never the truth (see `ControllerState`): a failure to write it
         // loses a check, not a deploy.
+        let _ = memory.write(MEMORY, &m);
+    }
+}
+
+/// Forgets, on this machine, what it began on `hosts`: their histories are gone
+/// on purpose (a retired host torn down, a host forgotten), not lost.
+pub fn forget(memory: &ControllerState, hosts: &[String]) {
+    let Some(mut m) = memory.read::<Memory>(MEMORY) else {
+        return;
+    };
+    let before = m.hosts.len();
+    m.hosts.retain(|h, _| !hosts.contains(h));
+    if m.hosts.len() != before {
+        // A hint (see `ControllerState`): failing to write it loses a check.
         let _ = memory.write(MEMORY, &m);
     }
 }

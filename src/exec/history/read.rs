@@ -231,6 +231,7 @@ mod tests {
             libraries: BTreeMap::new(),
             fingerprint: "f".into(),
             hosts: 1,
+            targets: vec!["t1".into()],
             environment_hosts: 1,
         })
         .text()

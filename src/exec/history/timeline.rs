@@ -22,7 +22,8 @@ pub struct HostResult {
 pub enum Disagreement {
     /// It ended differently on different hosts.
     Results,
-    /// It reached fewer hosts than it targeted (of those read).
+    /// It reached fewer hosts than it targeted — of those still in the
+    /// environment: a host deleted or retired since is not missed.
     Missing { reached: usize, targeted: usize },
     /// The hosts' begin lines for it differ (a history was edited).
     Begins,
@@ -68,11 +69,16 @@ impl Merged {
     }
 
     /// It deployed the whole environment as it then was — every host it targeted,
-    /// which were all the environment's — and succeeded on each.
+    /// which were all the environment's — and succeeded on each (each that is
+    /// still in the environment: see [`Timeline::merge`]).
     pub fn complete(&self) -> bool {
         let b = &self.begin;
         b.hosts == b.environment_hosts
-            && self.hosts.len() == b.hosts
+            && !self.hosts.is_empty()
+            && !self
+                .disagreements
+                .iter()
+                .any(|d| matches!(d, Disagreement::Missing { .. }))
             && self
                 .hosts
                 .iter()
@@ -138,10 +144,12 @@ pub struct Timeline {
 
 impl Timeline {
     /// Merges the hosts' histories. A run whose begin line no host kept (trimmed)
-    /// is left out: nothing is invented. A run that reached fewer hosts than it
-    /// targeted is a disagreement only when `hosts` are all of the environment's
-    /// (`--hosts` reads some).
-    pub fn merge(hosts: &[(String, &HostHistory)], every_host: bool) -> Timeline {
+    /// is left out: nothing is invented. `present`: when every host of the
+    /// environment was read (not `--hosts`), the names of those still in it
+    /// (declared, not retired); a run that reached fewer of them than it targeted
+    /// is then a disagreement ([`Disagreement::Missing`]) — a host that left the
+    /// environment since took its history with it, which is no disagreement.
+    pub fn merge(hosts: &[(String, &HostHistory)], present: Option<&[String]>) -> Timeline {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut entries: Vec<Merged> = Vec::new();
         for (name, history) in hosts {
@@ -175,11 +183,17 @@ impl Timeline {
             if results.windows(2).any(|w| w[0] != w[1]) {
                 m.disagreements.push(Disagreement::Results);
             }
-            if every_host && m.hosts.len() < m.begin.hosts {
-                m.disagreements.push(Disagreement::Missing {
-                    reached: m.hosts.len(),
-                    targeted: m.begin.hosts,
-                });
+            let Some(present) = present else { continue };
+            let (reached, targeted) = if m.begin.targets.is_empty() {
+                // A begin line without names: by count.
+                (m.hosts.len(), m.begin.hosts)
+            } else {
+                let targeted: Vec<&String> = m.begin.targets.iter().filter(|t| present.contains(t)).collect();
+                let reached = m.hosts.iter().filter(|h| targeted.contains(&&h.host)).count();
+                (reached, targeted.len())
+            };
+            if reached < targeted {
+                m.disagreements.push(Disagreement::Missing { reached, targeted });
             }
         }
         let order = chronological(hosts, &index, &entries);
@@ -266,6 +280,7 @@ mod tests {
                 libraries: BTreeMap::new(),
                 fingerprint: fingerprint.into(),
                 hosts: 2,
+                targets: present(),
                 environment_hosts: 2,
             }),
             end: result.map(|result| End {
@@ -288,6 +303,11 @@ mod tests {
         }
     }
 
+    /// The environment's hosts.
+    fn present() -> Vec<String> {
+        vec!["a".into(), "b".into()]
+    }
+
     fn history(entries: Vec<HostEntry>) -> HostHistory {
         HostHistory {
             entries,
@@ -306,7 +326,7 @@ mod tests {
     fn runs_merge_across_hosts_newest_first_with_their_disagreements() {
         let a = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", OK)]);
         let b = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", FAILED)]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], Some(&present()));
         let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
         assert_eq!(runs, ["r2", "r1"]);
         assert_eq!(t.entries[0].disagreements, [Disagreement::Results]);
@@ -324,7 +344,7 @@ mod tests {
             entry("r2", "2", "f2", OK),
             entry("r3", "3", "f2", OK),
         ]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)], true);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)], Some(&present()));
         assert_eq!(t.rollback_target().unwrap().run(), "r1", "r2 deployed what r3 did");
         // r1 failed on b: no entry succeeded everywhere; r1 is a candidate.
         let b = history(vec![
@@ -332,7 +352,7 @@ mod tests {
             entry("r2", "2", "f2", OK),
             entry("r3", "3", "f2", OK),
         ]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], Some(&present()));
         let candidates: Vec<&str> = t.rollback_target().unwrap_err().iter().map(|m| m.run()).collect();
         assert_eq!(candidates, ["r2", "r1"]);
         assert_eq!(t.find("r3").unwrap(), None, "too short a prefix");
@@ -344,6 +364,7 @@ mod tests {
             let mut e = entry(run, at, fp, OK);
             let b = e.begin.as_mut().unwrap();
             b.hosts = hosts;
+            b.targets.truncate(hosts);
             b.environment_hosts = env;
             e
         };
@@ -354,7 +375,7 @@ mod tests {
             of("r3", "3", "f3", (2, 2)),
         ]);
         let b = history(vec![of("r3", "3", "f3", (2, 2))]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], Some(&present()));
         assert!(!t.entries[1].complete(), "r2 deployed part of the environment");
         assert_eq!(t.rollback_target().unwrap().run(), "r1");
     }
@@ -364,8 +385,31 @@ mod tests {
         // r1 only on a, r2 only on b, then r3 on both, all in one second.
         let a = history(vec![entry("r1", "1", "f1", OK), entry("r3", "1", "f3", OK)]);
         let b = history(vec![entry("r2", "1", "f2", OK), entry("r3", "1", "f3", OK)]);
-        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], true);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &b)], Some(&present()));
         let runs: Vec<&str> = t.entries.iter().map(Merged::run).collect();
         assert_eq!(runs, ["r3", "r2", "r1"]);
+    }
+
+    #[test]
+    fn a_host_that_left_the_environment_is_not_missed_but_a_lost_history_is() {
+        // r1 and r2 deployed a and b; b has left the environment since (deleted,
+        // or retired and torn down: its history went with it).
+        let a = history(vec![entry("r1", "1", "f1", OK), entry("r2", "2", "f2", OK)]);
+        let t = Timeline::merge(&[("a".into(), &a)], Some(&["a".to_string()]));
+        assert_eq!(t.entries[1].disagreements, []);
+        assert_eq!(t.rollback_target().unwrap().run(), "r1");
+        // b is still in the environment, its history is gone: both runs missed it.
+        let t = Timeline::merge(&[("a".into(), &a)], Some(&present()));
+        assert_eq!(
+            t.entries[1].disagreements,
+            [Disagreement::Missing {
+                reached: 1,
+                targeted: 2
+            }]
+        );
+        assert!(t.rollback_target().is_err(), "no entry is known to have succeeded on b");
+        // Reading only a (`--hosts`): nothing is said to be missing.
+        let t = Timeline::merge(&[("a".into(), &a)], None);
+        assert_eq!(t.entries[1].disagreements, []);
     }
 }
