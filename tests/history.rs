@@ -801,13 +801,10 @@ s.component("x", |c| {
         .run();
 }
 
-/// Issue "Operating over time", item 1: the history is bounded. Past 200 entries,
-/// every 50th trims the file to its last 400 lines under the lock — and what is
-/// left still reads without a finding (the trim is not taken for a cut).
-#[test]
-fn the_history_keeps_its_last_entries_and_still_adds_up() {
+/// 249 entries ordo could have written on `host` of `environment`, chained: the
+/// history's text and its last end line.
+fn chained_history(environment: &str, host: &str) -> (String, String) {
     use ordo::exec::history::{Begin, End, Line, Outcome, RunKind, VERSION, hash};
-    let p = crate::support::single_host(SERVICE).build();
     // 249 entries ordo could have written, chained.
     let mut text = String::new();
     let mut last = String::new();
@@ -817,7 +814,7 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
             v: VERSION,
             run: run.clone(),
             kind: RunKind::Deploy,
-            environment: "test".into(),
+            environment: environment.into(),
             by: "someone@elsewhere".into(),
             at: format!("2020-01-01T00:{:02}:{:02}Z", seq / 60, seq % 60),
             ordo: "0".into(),
@@ -830,7 +827,7 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
             libraries: Default::default(),
             fingerprint: "f".into(),
             hosts: 1,
-            targets: vec!["h".into()],
+            targets: vec![host.into()],
             environment_hosts: 1,
         })
         .text();
@@ -855,6 +852,16 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
         text.push_str(&format!("{begin}\n{end}\n"));
         last = end;
     }
+    (text, last)
+}
+
+/// Issue "Operating over time", item 1: the history is bounded. Past 200 entries,
+/// every 50th trims the file to its last 400 lines under the lock — and what is
+/// left still reads without a finding (the trim is not taken for a cut).
+#[test]
+fn the_history_keeps_its_last_entries_and_still_adds_up() {
+    let p = crate::support::single_host(SERVICE).build();
+    let (text, last) = chained_history("test", "h");
     p.write("hosts/h/.ordo/s/history", &text);
     p.write("hosts/h/.ordo/s/history.last", &format!("{last}\n"));
     p.test().args(&["log", "test", "-n", "0"]).stdout("").run();
@@ -870,5 +877,66 @@ fn the_history_keeps_its_last_entries_and_still_adds_up() {
         json.events().iter().all(|e| e["event"] != "history_problem"),
         "{}",
         json.stdout
+    );
+}
+
+/// The history's shell runs under BusyBox `ash` with BusyBox's utilities: the
+/// begin line in the probe, the trim past 200 entries, an end line whose duration
+/// the host computes from its uptime (a deploy that changed something), one the
+/// unlock writes (a failed deploy), and `ordo log`/`status` reading it back.
+#[test]
+fn the_history_is_written_trimmed_and_read_on_a_busybox_host() {
+    let hosts = TestHosts::setup().busybox().start(&["t1"]);
+    let p = project(&hosts, &["t1"]);
+    let (text, last) = chained_history("prod", "t1");
+    let dir = hosts.home("t1").join(".ordo/s");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("history"), text).unwrap();
+    std::fs::write(dir.join("history.last"), format!("{last}\n")).unwrap();
+    let user = hosts.user("t1");
+    assert!(
+        Command::new("chown")
+            .args([
+                "-R",
+                &format!("{user}:"),
+                &hosts.home("t1").join(".ordo").to_string_lossy()
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("history")).unwrap().lines().count(),
+        400,
+        "trimmed to its last 400 lines"
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--set", "x.fail=true"])
+        .status(1)
+        .run();
+    p.test()
+        .args(&["log", "prod", "-n", "2"])
+        .stdout(&lines(&[
+            "  [RUN]  [DATE]  deploy   commit [COMMIT] --set x.fail=true  by [OPERATOR]: failed on t1 (0 changed, 1 failed) in [TIME]",
+            "  [RUN]  [DATE]  deploy   commit [COMMIT]  by [OPERATOR]: ok on t1 (1 changed) in [TIME]",
+        ]))
+        .run();
+    let json = p.test().args(&["log", "prod", "--format", "json"]).run();
+    assert!(
+        json.events().iter().all(|e| e["event"] != "history_problem"),
+        "{}",
+        json.stdout
+    );
+    let e = entries(&json);
+    assert_eq!(e.len(), 201);
+    assert_eq!(e[0]["hosts"][0]["seq"], 251);
+    let d = &e[1]["hosts"][0]["duration_ms"];
+    assert!(d.as_u64().is_some_and(|d| d < 60_000), "the host's own duration: {d}");
+    let status = p.test().args(&["status", "prod"]).run();
+    assert_redacted_contains(
+        &p,
+        &status.stdout,
+        "current entry [RUN]: deploy by [OPERATOR] at [DATE], commit [COMMIT] --set x.fail=true: failed",
     );
 }
