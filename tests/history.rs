@@ -623,6 +623,42 @@ fn a_retired_host_takes_its_history_along_without_a_disagreement() {
         .run();
 }
 
+/// `ordo hosts forget` forgets what this machine began on the host too: a host of
+/// that name declared again later (a new machine, an empty home) starts a history
+/// of its own rather than one said to be lost.
+#[test]
+fn a_forgotten_host_declared_again_starts_a_history_of_its_own() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = project(&hosts, &["t1", "t2"]);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let env = p.read("environments/prod.rhai");
+    p.write(
+        "environments/prod.rhai",
+        &env.lines()
+            .filter(|l| !l.starts_with("env.host(\"t2\""))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    commit(&p, "t2 is gone");
+    p.test()
+        .args(&["hosts", "forget", "prod", "t2"])
+        .stdout_contains("forgot t2")
+        .run();
+    // A new machine under the old name.
+    std::fs::remove_dir_all(hosts.home("t2").join(".ordo")).unwrap();
+    p.write("environments/prod.rhai", &env);
+    commit(&p, "t2 is back");
+    let log = p.test().args(&["log", "prod"]).run();
+    assert!(!p.redact(&log.stdout).contains("warning"), "{}", log.stdout);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let json = p.test().args(&["log", "prod", "--format", "json"]).run();
+    assert!(
+        json.events().iter().all(|e| e["event"] != "history_problem"),
+        "{}",
+        json.stdout
+    );
+}
+
 /// Issue "Operating over time", item 5: `before_deploy` runs after the
 /// confirmation and a failure stops the deploy before any host changes;
 /// `on_failure` and `after_deploy` run after it with its result; a hook gets the
