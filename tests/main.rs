@@ -19,6 +19,7 @@ mod deployment;
 mod docs;
 mod errors;
 mod hardening;
+mod history;
 mod inputs;
 mod killed;
 mod layering;
