@@ -22,6 +22,7 @@ pub mod owner;
 pub mod packages;
 mod privilege;
 pub mod program;
+pub mod release_set;
 pub mod removal;
 pub mod resources;
 pub mod symlink;
@@ -55,6 +56,7 @@ pub const DOCS: &[&Doc] = &[
     &custom::DOC,
     &packages::DOC,
     &virtualenv::DOC,
+    &release_set::DOC,
     &resources::DOC,
 ];
 
@@ -159,6 +161,9 @@ pub enum ManagedKind {
     /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
     /// removed with everything in it.
     Virtualenv,
+    /// A release set's `releases` directory (decision 62): removed with the
+    /// releases ordo built in it, and its `current` link.
+    Releases,
 }
 
 impl ManagedKind {
@@ -170,6 +175,7 @@ impl ManagedKind {
             ManagedKind::Program => "program",
             ManagedKind::Cron => "cron",
             ManagedKind::Virtualenv => "virtualenv",
+            ManagedKind::Releases => "releases",
         }
     }
 
@@ -181,6 +187,7 @@ impl ManagedKind {
             "program" => Some(ManagedKind::Program),
             "cron" => Some(ManagedKind::Cron),
             "virtualenv" => Some(ManagedKind::Virtualenv),
+            "releases" => Some(ManagedKind::Releases),
             _ => None,
         }
     }
