@@ -185,10 +185,8 @@ impl ReleaseSet {
             if let Some(v) = &self.venv {
                 let found = facts.path(&self.requirements_in_current(v));
                 let req = &v.env.requirements;
-                if found.sha.as_deref() != Some(sha256_hex(req).as_str()) {
-                    let name = format!("{}/requirements", v.rel);
-                    text.push_str(&Diff::of(&name, found.old.as_deref(), req).render());
-                }
+                let name = format!("{}/requirements", v.rel);
+                text.push_str(&content_diff(&name, found, req, &sha256_hex(req), true));
             }
         }
         Diff::Text(text)
@@ -225,24 +223,30 @@ impl ReleaseSet {
     /// of public text, else only that it changed.
     fn file_diff(&self, f: &File, facts: &Facts) -> String {
         let found = facts.path(&self.current().join(&f.name));
-        if found.kind == PathKind::File && found.sha.as_deref() == Some(f.sha.as_str()) {
-            return String::new();
-        }
-        let old = (found.kind == PathKind::File).then(|| found.old.as_deref()).flatten();
-        if shown(f) && (found.kind != PathKind::File || old.is_some()) {
-            return Diff::of(&f.name, old, &f.content).render();
-        }
-        let new = &f.sha[..12];
-        match found.sha.as_deref() {
-            Some(o) if found.kind == PathKind::File => {
-                format!("{}: content changed ({} → {new}), not shown\n", f.name, &o[..o.len().min(12)])
-            }
-            _ => format!("{}: new content ({new}), not shown\n", f.name),
-        }
+        content_diff(&f.name, found, &f.content, &f.sha, shown(f))
     }
 
     fn requirements_in_current(&self, v: &ReleaseVenv) -> HostPath {
         self.current().join(&format!("{}/.ordo-requirements.txt", v.rel))
+    }
+}
+
+/// How `content` differs from what the probe found of the active release's copy:
+/// nothing when it is the same, a unified diff when it may be shown and the old
+/// text came (or there is none), else only that it changed.
+fn content_diff(name: &str, found: &crate::shell::probe::PathFacts, content: &[u8], sha: &str, shown: bool) -> String {
+    let file = found.kind == PathKind::File;
+    if file && found.sha.as_deref() == Some(sha) {
+        return String::new();
+    }
+    let old = found.old.as_deref().filter(|_| file);
+    if shown && (!file || old.is_some()) {
+        return Diff::of(name, old, content).render();
+    }
+    let new = &sha[..12];
+    match found.sha.as_deref() {
+        Some(o) if file => format!("{name}: content changed ({} → {new}), not shown\n", &o[..o.len().min(12)]),
+        _ => format!("{name}: new content ({new}), not shown\n"),
     }
 }
 

@@ -123,7 +123,14 @@ pub(super) fn apply(set: &ReleaseSet, step: &StepCtx<'_>, d: &Decision, facts: &
             write(script, id, &parent, &name, &f.content, file_mode(f));
         }
         if let (Some(v), Some(host)) = (&set.venv, &d.host) {
-            v.env.build_for_release(id, step.timeout, &dir.join(&v.rel), host, script);
+            let env = dir.join(&v.rel);
+            v.env.build_for_release(id, step.timeout, &env, host, script);
+            // Readable, so that the next plan can show how the requirements change
+            // (the plan shows them anyway).
+            script.line(&format!(
+                "chmod 0644 -- {} >\"$O\" 2>&1 || fail {id} 1",
+                word(&env.join(".ordo-requirements.txt"))
+            ));
         }
         script.function("rf_", FINISH_SH);
         script.line(&format!(
