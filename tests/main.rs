@@ -26,6 +26,7 @@ mod packages;
 mod privileged;
 mod programs;
 mod recipes;
+mod releases;
 mod repl;
 mod resources;
 mod secret_delivery;

@@ -106,11 +106,12 @@ pub(super) fn decide(set: &ReleaseSet, on: &OnHost, current: &Current, facts: &F
         None => Work::Switch,
         Some((replace, why)) => Work::Build { replace, why },
     };
-    // The order of activations: this one, then the record's, then finished
-    // releases the record does not know (newest name first).
+    // The order of activations: this one, the active one (whatever the record
+    // says: someone may have pointed `current` elsewhere), then the record's,
+    // then finished releases the record does not know (newest name first).
     let finished = |n: &String| matches!(on.releases.get(n), Some(Found::Finished(_)));
     let mut order = vec![target.clone()];
-    for n in on.order.iter().filter(|n| finished(n)) {
+    for n in previous.iter().chain(&on.order).filter(|n| finished(n)) {
         if !order.contains(n) {
             order.push(n.clone());
         }
@@ -120,13 +121,7 @@ pub(super) fn decide(set: &ReleaseSet, on: &OnHost, current: &Current, facts: &F
             order.push(n.clone());
         }
     }
-    let mut kept: Vec<String> = order.iter().take(set.keep).cloned().collect();
-    if let Some(p) = &previous
-        && finished(p)
-        && !kept.contains(p)
-    {
-        kept.push(p.clone());
-    }
+    let kept: Vec<String> = order.iter().take(set.keep).cloned().collect();
     let mut prune: Vec<(String, Prune)> = order
         .iter()
         .filter(|n| !kept.contains(n))
@@ -268,7 +263,7 @@ mod tests {
     }
 
     #[test]
-    fn the_active_release_is_kept_even_when_keep_is_reached() {
+    fn the_active_release_is_kept_and_counts_toward_keep() {
         let mut set = example(Vec::new(), None);
         set.keep = 2;
         // The record lost track: the active release is the oldest it knows.
@@ -287,8 +282,8 @@ mod tests {
             &facts(&[], &[], ""),
             None,
         ));
-        assert_eq!(d.order, ["1.4", "1.3", "1.1"]);
-        assert_eq!(d.prune, [("1.2".to_string(), Prune::Old)]);
+        assert_eq!(d.order, ["1.4", "1.1"], "keep counts the active release");
+        assert_eq!(d.prune, [("1.3".to_string(), Prune::Old), ("1.2".to_string(), Prune::Old)]);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use decide::{Decision, Prune, Verdict, Work};
 use found::{Current, OnHost};
 
 use super::file::File;
-use super::virtualenv::{Host, Virtualenv, WHICH_SH};
+use super::virtualenv::{Host, Virtualenv, WHICH_SH, requirements};
 use super::{Change, DEFAULT_FILE_MODE, Diff, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::ApplyScript;
@@ -94,12 +94,19 @@ impl ReleaseSet {
             text.push_str(&format!("\0file\0{}\0{:o}\0{}", f.name, file_mode(f), f.sha));
         }
         if let Some(v) = &venv {
-            text.push_str(&format!(
-                "\0virtualenv\0{}\0{:?}\0{}",
-                v.rel,
-                v.env.python,
-                v.env.hash()
-            ));
+            text.push_str(&format!("\0virtualenv\0{}\0{:?}\0", v.rel, v.env.python));
+            text.push_str(&String::from_utf8_lossy(&v.env.requirements));
+            // The wheels an install could use (decision 63): the next version's
+            // wheel added to the wheelhouse leaves this release as it was.
+            if let Some((_, wheels)) = &v.env.wheelhouse {
+                let names: Vec<&str> = wheels.iter().map(|w| w.name.as_str()).collect();
+                let req = String::from_utf8_lossy(&v.env.requirements);
+                for (w, usable) in wheels.iter().zip(requirements::usable(&req, &names)) {
+                    if usable {
+                        text.push_str(&format!("\0wheel\0{}\0{}", w.name, w.sha));
+                    }
+                }
+            }
         }
         ReleaseSet {
             content: sha256_hex(text.as_bytes()),
