@@ -315,6 +315,64 @@ fn releases_refuse_bad_options_with_what_to_write() {
         .run();
 }
 
+/// An app deployed the old way (one virtualenv updated in place) moves to
+/// releases: its release is built, it restarts in `current`, and only then is
+/// the old virtualenv removed as no longer declared.
+#[test]
+fn a_pyapp_in_place_moves_to_releases_and_its_old_virtualenv_goes_after_the_restart() {
+    let port = closed_port();
+    let service = |version: &str| {
+        format!(
+            r#"import "ordo/pyapp" as pyapp;
+let s = service("s");
+s.component("web", |c| {{
+    pyapp::app(c, #{{
+        name: "relweb",
+        requirements: ["relweb==1.0"],
+        wheelhouse: "wheels",
+        run_module: "relweb",
+        args: ["{port}"],
+        port: {port},
+        health: "/health",
+        config: #{{ "relweb.ini": "[relweb]\n" }},
+        {version}
+    }});
+}});
+"#
+        )
+    };
+    let p = Test::new().service(&service("")).local_host("h").place("web").build();
+    app_wheel(&p.path("wheels"), "1.0");
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    let home = p.path("hosts/h/deployment/s/relweb");
+    assert!(wait_ok(port, "/", 10).ends_with("/deployment/s/relweb/venv"));
+    p.write("services/s.rhai", &service("version: \"1.0\","));
+    let out = p.test().args(&["deploy", "test", "--yes", "--format", "json"]).run();
+    let changed: Vec<String> = out
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "step" && e["status"] == "changed")
+        .map(|e| e["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "h:web releases relweb",
+            "h:web program relweb",
+            "h:web file relweb/relweb.ini",
+            "h:web virtualenv relweb/venv",
+        ],
+        "the old environment goes last, after the restart"
+    );
+    assert!(wait_ok(port, "/", 10).ends_with("/deployment/s/relweb/releases/1.0/venv"));
+    assert!(!home.join("venv").exists() && !home.join("relweb.ini").exists());
+    assert!(home.join("releases/1.0/relweb.ini").exists());
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+}
+
 // ---- pyapp releases, rolled under load behind haproxy ----
 
 /// A pure-Python HTTP app as a wheel (no network, no build backend): `python -m
