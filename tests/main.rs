@@ -7,6 +7,7 @@ mod support;
 
 mod access;
 mod bench_files;
+mod bench_releases;
 mod bench_services;
 mod bench_ssh;
 mod check;

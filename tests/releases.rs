@@ -378,7 +378,7 @@ s.component("web", |c| {{
 /// A pure-Python HTTP app as a wheel (no network, no build backend): `python -m
 /// relweb PORT` answers `/health` with `ok` and anything else with
 /// `relweb <version> <pid> <sys.prefix>` (the virtualenv it imports from).
-fn app_wheel(dir: &Path, version: &str) {
+pub fn app_wheel(dir: &Path, version: &str) {
     const MAKE: &str = r#"
 import base64, hashlib, sys, zipfile
 version, out = sys.argv[1], sys.argv[2]
