@@ -222,6 +222,37 @@ fn a_release_set_no_longer_declared_is_removed_with_its_releases_and_current() {
     assert_eq!(releases(&p), ["mine"], "what ordo did not build stays");
 }
 
+/// Every shell line survives a directory and file names full of quotes, spaces,
+/// leading dashes and non-ASCII letters.
+#[test]
+fn releases_survive_hostile_names() {
+    let dir = "it's \"a\" é/-x";
+    let p = Test::new()
+        .service(&format!(
+            "let s = service(\"s\");\ns.component(\"app\", |c| {{\n    let v = c.attr(\"version\", \"1.0\");\n    \
+             c.add(releases({dir:?}, #{{ version: v, files: [file(\"-c f'g \\\"é\\\".ini\", \"v = \" + v + \"\\n\")] }}));\n}});\n"
+        ))
+        .local_host("h")
+        .place("app")
+        .build();
+    let app = p.path("hosts/h/deployment/s").join(dir);
+    deploy(&p, "1.0");
+    deploy(&p, "1.1");
+    p.test()
+        .args(&["deploy", "test", "--yes", "--set", "app.version=1.0"])
+        .stdout_contains("(switch to kept release 1.0)")
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(app.join("current/-c f'g \"é\".ini")).unwrap(),
+        "v = 1.0\n"
+    );
+    assert_eq!(std::fs::read_link(app.join("current")).unwrap().to_string_lossy(), "releases/1.0");
+    p.test()
+        .args(&["deploy", "test", "--yes", "--set", "app.version=1.0"])
+        .stdout_contains("nothing to change")
+        .run();
+}
+
 /// A release whose virtualenv cannot be built (a broken wheel): `current` stays,
 /// and the half-built release is never taken as kept — the next deploy builds
 /// it again.
