@@ -246,9 +246,7 @@ fn bench_release_rollback() {
 fn bench_release_new_version() {
     const RUNS: usize = 5;
     println!();
-    println!(
-        "| hosts | login floor | in place: new version | releases: new version | releases / in place | load |"
-    );
+    println!("| hosts | login floor | in place: new version | releases: new version | releases / in place | load |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for n in [1usize, 5, 10] {
         let versions: Vec<String> = (0..=RUNS).map(|i| format!("1.{i}")).collect();

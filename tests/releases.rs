@@ -139,7 +139,15 @@ fn a_release_is_built_once_switched_back_to_without_building_and_pruned_to_keep(
 
     // Fewer to keep: the surplus goes without a new version, the active one stays.
     p.test()
-        .args(&["deploy", "test", "--yes", "--set", "app.version=1.5", "--set", "app.keep=2"])
+        .args(&[
+            "deploy",
+            "test",
+            "--yes",
+            "--set",
+            "app.version=1.5",
+            "--set",
+            "app.keep=2",
+        ])
         .stdout_contains("~ h:app releases app (prune 1.4 (keep 2))")
         .run();
     assert_eq!(releases(&p), ["1.2", "1.5"]);
@@ -159,7 +167,15 @@ fn pruning_keeps_the_active_release_and_what_ordo_did_not_build() {
     std::fs::create_dir(r.join("mine")).unwrap();
     std::os::unix::fs::symlink("/tmp", r.join("tmp")).unwrap();
     p.test()
-        .args(&["deploy", "test", "--yes", "--set", "app.version=1.3", "--set", "app.keep=2"])
+        .args(&[
+            "deploy",
+            "test",
+            "--yes",
+            "--set",
+            "app.version=1.3",
+            "--set",
+            "app.keep=2",
+        ])
         .stdout_contains("~ h:app releases app (activate 1.3: build; prune 1.2, 1.1)")
         .stdout_contains("    current: 1.0 → 1.3\n")
         .run();
@@ -246,7 +262,10 @@ fn releases_survive_hostile_names() {
         std::fs::read_to_string(app.join("current/-c f'g \"é\".ini")).unwrap(),
         "v = 1.0\n"
     );
-    assert_eq!(std::fs::read_link(app.join("current")).unwrap().to_string_lossy(), "releases/1.0");
+    assert_eq!(
+        std::fs::read_link(app.join("current")).unwrap().to_string_lossy(),
+        "releases/1.0"
+    );
     p.test()
         .args(&["deploy", "test", "--yes", "--set", "app.version=1.0"])
         .stdout_contains("nothing to change")
@@ -313,14 +332,38 @@ fn releases_refuse_bad_options_with_what_to_write() {
     let cases = [
         ("#{ files: [] }", "releases() needs a `version`"),
         ("#{ version: \"../x\" }", "`version: \"../x\"` cannot name a release"),
-        ("#{ version: \"1\", keep: 1 }", "`keep: 1` is not a number of releases to keep"),
-        ("#{ version: \"1\", files: [\"a\"] }", "`files` of releases() takes what file(..), template(..) or virtualenv(..) return"),
-        ("#{ version: \"1\", files: [directory(\"d\")] }", "item 1 of `files` of releases() is not a file or template"),
-        ("#{ version: \"1\", files: [file(\"../a\", \"x\")] }", "the release's file `../a` is not a path inside the release"),
-        ("#{ version: \"1\", files: [file(\".ordo-release\", \"x\")] }", "is not a path inside the release"),
-        ("#{ version: \"1\", files: [file(\"a\", #{ content: \"x\", sudo: true })] }", "has `owner` or `sudo`"),
-        ("#{ version: \"1\", virtualenv: file(\"a\", \"x\") }", "a virtualenv goes in `virtualenv` of releases(), files in `files`"),
-        ("#{ version: \"1\", colour: 1 }", "unknown option `colour` for releases()"),
+        (
+            "#{ version: \"1\", keep: 1 }",
+            "`keep: 1` is not a number of releases to keep",
+        ),
+        (
+            "#{ version: \"1\", files: [\"a\"] }",
+            "`files` of releases() takes what file(..), template(..) or virtualenv(..) return",
+        ),
+        (
+            "#{ version: \"1\", files: [directory(\"d\")] }",
+            "item 1 of `files` of releases() is not a file or template",
+        ),
+        (
+            "#{ version: \"1\", files: [file(\"../a\", \"x\")] }",
+            "the release's file `../a` is not a path inside the release",
+        ),
+        (
+            "#{ version: \"1\", files: [file(\".ordo-release\", \"x\")] }",
+            "is not a path inside the release",
+        ),
+        (
+            "#{ version: \"1\", files: [file(\"a\", #{ content: \"x\", sudo: true })] }",
+            "has `owner` or `sudo`",
+        ),
+        (
+            "#{ version: \"1\", virtualenv: file(\"a\", \"x\") }",
+            "a virtualenv goes in `virtualenv` of releases(), files in `files`",
+        ),
+        (
+            "#{ version: \"1\", colour: 1 }",
+            "unknown option `colour` for releases()",
+        ),
     ];
     for (opts, error) in cases {
         Test::new()
@@ -618,7 +661,10 @@ fn a_pyapp_release_switch_rolled_behind_haproxy_fails_no_request() {
         let out = deploy();
         std::thread::sleep(Duration::from_millis(300));
         let (ok, failed, seen) = client.finish();
-        println!("release {v} rolled under load: {ok} requests answered, {} failed", failed.len());
+        println!(
+            "release {v} rolled under load: {ok} requests answered, {} failed",
+            failed.len()
+        );
         assert!(
             failed.is_empty(),
             "{} of {} requests failed: {:?}",

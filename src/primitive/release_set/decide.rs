@@ -149,7 +149,9 @@ fn fits(set: &ReleaseSet, on: &OnHost, name: &str, facts: &Facts, host: Option<&
     let m = match on.releases.get(name) {
         Some(Found::Finished(m)) => m,
         Some(Found::Unfinished) => return Err("did not finish building".into()),
-        Some(Found::Foreign | Found::Link) => return Err(format!("is not a release ordo built (no {})", super::MARKER)),
+        Some(Found::Foreign | Found::Link) => {
+            return Err(format!("is not a release ordo built (no {})", super::MARKER));
+        }
         None => return Err("is not there".into()),
     };
     if m.content != set.content || m.version != set.version {
@@ -230,7 +232,16 @@ mod tests {
             &facts(&[], &[], ""),
             None,
         ));
-        assert_eq!((d.target.as_str(), &d.work), ("1.4", &Work::Build { replace: None, why: None }));
+        assert_eq!(
+            (d.target.as_str(), &d.work),
+            (
+                "1.4",
+                &Work::Build {
+                    replace: None,
+                    why: None
+                }
+            )
+        );
         assert_eq!(d.order, ["1.4", "1.3", "1.2"]);
         assert_eq!(d.prune, [("1.1".to_string(), Prune::Old)]);
     }
@@ -283,14 +294,21 @@ mod tests {
             None,
         ));
         assert_eq!(d.order, ["1.4", "1.1"], "keep counts the active release");
-        assert_eq!(d.prune, [("1.3".to_string(), Prune::Old), ("1.2".to_string(), Prune::Old)]);
+        assert_eq!(
+            d.prune,
+            [("1.3".to_string(), Prune::Old), ("1.2".to_string(), Prune::Old)]
+        );
     }
 
     #[test]
     fn an_unfinished_build_is_never_kept() {
         let set = example(vec![text_file("app.ini", "x")], None);
         let host = on(
-            &[("1.4", Found::Unfinished), ("1.3", finished(&set, "1.3")), ("0.9", Found::Unfinished)],
+            &[
+                ("1.4", Found::Unfinished),
+                ("1.3", finished(&set, "1.3")),
+                ("0.9", Found::Unfinished),
+            ],
             &["1.3"],
         );
         let d = decided(decide(
@@ -318,7 +336,9 @@ mod tests {
             None,
         ));
         assert_eq!(d.target, alternate);
-        assert!(matches!(&d.work, Work::Build { replace: None, why: Some(w) } if w == "1.4 on the host has other content"));
+        assert!(
+            matches!(&d.work, Work::Build { replace: None, why: Some(w) } if w == "1.4 on the host has other content")
+        );
         assert_eq!(d.order, [alternate.as_str(), "1.4"]);
     }
 
@@ -327,7 +347,11 @@ mod tests {
         let set = example(vec![text_file("app.ini", "port = 2\n")], None);
         let host = on(&[("1.4", finished(&set, "1.4"))], &["1.4"]);
         let same = crate::sys::sha256_hex(b"port = 2\n");
-        let whole = facts(&[("f", "644", "./d/app/releases/1.4/app.ini", "")], &[(&same, "./d/app/releases/1.4/app.ini")], "");
+        let whole = facts(
+            &[("f", "644", "./d/app/releases/1.4/app.ini", "")],
+            &[(&same, "./d/app/releases/1.4/app.ini")],
+            "",
+        );
         let d = decided(decide(&set, &host, &Current::Release("1.4".into()), &whole, None));
         assert_eq!(d.work, Work::Active);
         let edited = facts(

@@ -62,7 +62,10 @@ impl Current {
             PathKind::Absent => Current::Absent,
             PathKind::Link => {
                 let target = found.target.as_deref().unwrap_or_default();
-                match std::str::from_utf8(target).ok().and_then(|t| t.strip_prefix("releases/")) {
+                match std::str::from_utf8(target)
+                    .ok()
+                    .and_then(|t| t.strip_prefix("releases/"))
+                {
                     Some(name) if plain(name) => Current::Release(name.to_string()),
                     _ => Current::Elsewhere,
                 }

@@ -135,10 +135,7 @@ impl ReleaseSet {
     /// version's name is taken by other content — the version and the content's
     /// first 8 hex digits.
     fn names(&self) -> [String; 2] {
-        [
-            self.version.clone(),
-            format!("{}+{}", self.version, &self.content[..8]),
-        ]
+        [self.version.clone(), format!("{}+{}", self.version, &self.content[..8])]
     }
 
     /// The marker of a finished release.
@@ -252,7 +249,10 @@ fn content_diff(name: &str, found: &crate::shell::probe::PathFacts, content: &[u
     }
     let new = &sha[..12];
     match found.sha.as_deref() {
-        Some(o) if file => format!("{name}: content changed ({} → {new}), not shown\n", &o[..o.len().min(12)]),
+        Some(o) if file => format!(
+            "{name}: content changed ({} → {new}), not shown\n",
+            &o[..o.len().min(12)]
+        ),
         _ => format!("{name}: new content ({new}), not shown\n"),
     }
 }
@@ -430,5 +430,9 @@ pub(super) fn example(files: Vec<File>, venv: Option<ReleaseVenv>) -> ReleaseSet
 
 #[cfg(test)]
 pub(super) fn text_file(name: &str, content: &str) -> File {
-    File::new(name.into(), HostPath::new("~/x").unwrap().join(name), std::sync::Arc::from(content.as_bytes()))
+    File::new(
+        name.into(),
+        HostPath::new("~/x").unwrap().join(name),
+        std::sync::Arc::from(content.as_bytes()),
+    )
 }

@@ -208,7 +208,12 @@ mod tests {
     fn the_probe_lists_releases_with_builtins_and_skips_odd_names() {
         let home = tempfile::tempdir().unwrap();
         let r = home.path().join("app/releases");
-        for (name, marker) in [("1.3", Some("ordo-release 1\nversion 1.3\n")), ("1.4", Some("building\n")), ("x y", Some("ordo-release 1\n")), ("mine", None)] {
+        for (name, marker) in [
+            ("1.3", Some("ordo-release 1\nversion 1.3\n")),
+            ("1.4", Some("building\n")),
+            ("x y", Some("ordo-release 1\n")),
+            ("mine", None),
+        ] {
             std::fs::create_dir_all(r.join(name)).unwrap();
             if let Some(m) = marker {
                 std::fs::write(r.join(name).join(MARKER), m).unwrap();

@@ -422,7 +422,16 @@ impl Virtualenv {
         host: &Host,
         script: &mut ApplyScript,
     ) {
-        self.build(id, timeout, path, "create", &host.python, &host.version, &host.tool, script);
+        self.build(
+            id,
+            timeout,
+            path,
+            "create",
+            &host.python,
+            &host.version,
+            &host.tool,
+            script,
+        );
     }
 }
 

@@ -344,11 +344,19 @@ mod tests {
 
     #[test]
     fn only_wheels_a_pin_excludes_are_unusable() {
-        let wheels = ["app-1.0-py3-none-any.whl", "app-2.0-py3-none-any.whl", "dep-1.0-py3-none-any.whl", "odd.whl"];
+        let wheels = [
+            "app-1.0-py3-none-any.whl",
+            "app-2.0-py3-none-any.whl",
+            "dep-1.0-py3-none-any.whl",
+            "odd.whl",
+        ];
         assert_eq!(usable("app==1.0\n", &wheels), [true, false, true, true]);
         assert_eq!(usable("app>=1.0\n", &wheels), [true, true, true, true]);
         assert_eq!(usable("app==1.0\napp\n", &wheels), [true, true, true, true]);
-        assert_eq!(usable("app==3.0 ; python_version < '3'\n", &wheels), [true, true, true, true]);
+        assert_eq!(
+            usable("app==3.0 ; python_version < '3'\n", &wheels),
+            [true, true, true, true]
+        );
     }
 
     #[test]

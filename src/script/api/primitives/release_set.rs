@@ -30,7 +30,10 @@ impl Spec for ReleasesSpec {
         if !dir.is_below(ctx.dir) {
             return Err(script_error(
                 ctx.call,
-                format!("releases(\"{}\") must be a directory below the component's root", self.dir),
+                format!(
+                    "releases(\"{}\") must be a directory below the component's root",
+                    self.dir
+                ),
                 "name a directory of its own, e.g. releases(\"app\", …): it holds app/releases and app/current",
             ));
         }
@@ -130,7 +133,10 @@ fn check_inside(ctx: &AddCtx<'_>, rel: &str, what: &str) -> RhaiResult<()> {
     if bad {
         return Err(script_error(
             ctx.call,
-            format!("the release's {what} `{}` is not a path inside the release", crate::text::visible(rel, false)),
+            format!(
+                "the release's {what} `{}` is not a path inside the release",
+                crate::text::visible(rel, false)
+            ),
             "give a path relative to the release, e.g. \"app.ini\", \"etc/app.ini\" or \"venv\"",
         ));
     }
@@ -150,7 +156,10 @@ fn build(ctx: &NativeCallContext, dir: &str, opts: Map) -> RhaiResult<StepSpec> 
     if !plain(&version) {
         return Err(script_error(
             ctx,
-            format!("`version: \"{}\"` cannot name a release", crate::text::visible(&version, false)),
+            format!(
+                "`version: \"{}\"` cannot name a release",
+                crate::text::visible(&version, false)
+            ),
             "use letters, digits, `.`, `_`, `-` and `+`, not starting with `.` or `-`, e.g. version: \"1.4.2\"",
         ));
     }
@@ -177,7 +186,10 @@ fn build(ctx: &NativeCallContext, dir: &str, opts: Map) -> RhaiResult<StepSpec> 
             .collect::<RhaiResult<_>>()?,
         Some(v) => return Err(o.wrong("files", "an array of file(..) and template(..)", &v)),
     };
-    let venv = o.take("virtualenv").map(|v| step_spec(ctx, v, "virtualenv")).transpose()?;
+    let venv = o
+        .take("virtualenv")
+        .map(|v| step_spec(ctx, v, "virtualenv"))
+        .transpose()?;
     Ok(spec(
         ctx,
         ReleasesSpec {
@@ -195,7 +207,9 @@ fn step_spec(ctx: &NativeCallContext, v: Dynamic, option: &str) -> RhaiResult<St
     v.try_cast::<StepSpec>().ok_or_else(|| {
         script_error(
             ctx,
-            format!("`{option}` of releases() takes what file(..), template(..) or virtualenv(..) return, not a {name}"),
+            format!(
+                "`{option}` of releases() takes what file(..), template(..) or virtualenv(..) return, not a {name}"
+            ),
             "write them without c.add: files: [file(\"app.ini\", \"…\")], virtualenv: virtualenv(\"venv\", #{ … })",
         )
     })
