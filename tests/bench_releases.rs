@@ -9,7 +9,12 @@
 //!   answers its health check), measured right before it;
 //! - the deploy of a new version as a new release (a virtualenv built beside the
 //!   running one, a switch, a restart) against the same app deployed in place
-//!   (today's pyapp without `version`: the virtualenv updated, a restart).
+//!   (today's pyapp without `version`: the virtualenv updated, a restart), with
+//!   uv and with pip.
+//!
+//! The rollback is measured under the plain process backend (ordo's own
+//! restart, comparable with the floor's) and under supervisord (what `auto`
+//! picks where it is installed: `supervisorctl` is a Python start of its own).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -20,8 +25,9 @@ use crate::support::processes::get;
 use crate::support::sshd::{TestHosts, closed_port};
 use crate::support::{Project, Test};
 
-/// The app; `VERSION` is an attribute, releases when `RELEASES` is set.
-fn service(releases: bool) -> String {
+/// The app, under `backend`, its virtualenv built with `installer`; the version
+/// is an attribute; releases with `releases`.
+fn service(releases: bool, backend: &str, installer: &str) -> String {
     let version = if releases {
         "version: c.attr(\"version\", \"1.0\"), keep: 2,"
     } else {
@@ -41,6 +47,8 @@ s.component("web", |c| {{
         port: port,
         health: "/health",
         config: #{{ "relweb.ini": "[relweb]\nworkers = 2\n" }},
+        backend: "{backend}",
+        installer: "{installer}",
         {version}
     }});
 }});
@@ -56,13 +64,13 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(n: usize, prefix: &str, releases: bool, versions: &[String]) -> Bench {
+    fn new(n: usize, prefix: &str, service: &str, versions: &[String]) -> Bench {
         let aliases: Vec<String> = (1..=n).map(|i| format!("{prefix}{i}")).collect();
         let names: Vec<&str> = aliases.iter().map(String::as_str).collect();
         let hosts = TestHosts::start(&names);
         let ports: Vec<u16> = aliases.iter().map(|_| closed_port()).collect();
         let mut t = Test::new()
-            .service(&service(releases))
+            .service(service)
             .environment("bench")
             .override_("web", "#{ version: \"1.0\" }");
         for (a, port) in aliases.iter().zip(&ports) {
@@ -203,40 +211,42 @@ fn bench_release_rollback() {
     const RUNS: usize = 7;
     println!();
     println!(
-        "| hosts | login floor | restart floor | floor sum | rollback to a kept release | rollback / floor sum | load |"
+        "| hosts | backend | login floor | restart floor | floor sum | rollback to a kept release | rollback / floor sum | load |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|");
     for n in [1usize, 5, 10] {
-        let versions = ["1.0".to_string(), "2.0".to_string()];
-        let b = Bench::new(n, "k", true, &versions);
-        b.deploy("activate 1.0: build");
-        b.set_version("2.0");
-        b.deploy("activate 2.0: build");
-        b.login_floor();
-        let (mut runs, mut logins, mut restarts, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for i in 0..RUNS {
-            let v = if i % 2 == 0 { "1.0" } else { "2.0" };
-            let login = b.login_floor();
-            let restart = b.restart_floor(v);
-            b.set_version(v);
-            let t = b.deploy(&format!("switch to kept release {v}"));
-            ratios.push(t.as_secs_f64() / (login + restart).as_secs_f64());
-            runs.push(t);
-            logins.push(login);
-            restarts.push(restart);
-        }
-        let (login, restart) = (median(logins), median(restarts));
-        println!(
-            "| {n} | {} ms | {} ms | {} ms | {} ms | {:.2} | {} |",
-            ms(login),
-            ms(restart),
-            ms(login + restart),
-            ms(median(runs)),
-            median_f(ratios),
-            load()
-        );
-        for (a, port) in b.aliases.iter().zip(&b.ports) {
-            assert!(matches!(get(*port, "/"), Ok((200, _))), "{a} serves");
+        for backend in ["process", "supervisord"] {
+            let versions = ["1.0".to_string(), "2.0".to_string()];
+            let b = Bench::new(n, "k", &service(true, backend, "auto"), &versions);
+            b.deploy("activate 1.0: build");
+            b.set_version("2.0");
+            b.deploy("activate 2.0: build");
+            b.login_floor();
+            let (mut runs, mut logins, mut restarts, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for i in 0..RUNS {
+                let v = if i % 2 == 0 { "1.0" } else { "2.0" };
+                let login = b.login_floor();
+                let restart = b.restart_floor(v);
+                b.set_version(v);
+                let t = b.deploy(&format!("switch to kept release {v}"));
+                ratios.push(t.as_secs_f64() / (login + restart).as_secs_f64());
+                runs.push(t);
+                logins.push(login);
+                restarts.push(restart);
+            }
+            let (login, restart) = (median(logins), median(restarts));
+            println!(
+                "| {n} | {backend} | {} ms | {} ms | {} ms | {} ms | {:.2} | {} |",
+                ms(login),
+                ms(restart),
+                ms(login + restart),
+                ms(median(runs)),
+                median_f(ratios),
+                load()
+            );
+            for (a, port) in b.aliases.iter().zip(&b.ports) {
+                assert!(matches!(get(*port, "/"), Ok((200, _))), "{a} serves");
+            }
         }
     }
 }
@@ -246,34 +256,38 @@ fn bench_release_rollback() {
 fn bench_release_new_version() {
     const RUNS: usize = 5;
     println!();
-    println!("| hosts | login floor | in place: new version | releases: new version | releases / in place | load |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| hosts | installer | login floor | in place: new version | releases: new version | releases / in place | load |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     for n in [1usize, 5, 10] {
-        let versions: Vec<String> = (0..=RUNS).map(|i| format!("1.{i}")).collect();
-        let in_place = Bench::new(n, "p", false, &versions);
-        let releases = Bench::new(n, "r", true, &versions);
-        for b in [&in_place, &releases] {
-            b.set_version("1.0");
-            b.deploy("plan:");
+        for installer in ["uv", "pip"] {
+            let versions: Vec<String> = (0..=RUNS).map(|i| format!("1.{i}")).collect();
+            let in_place = Bench::new(n, "p", &service(false, "process", installer), &versions);
+            let releases = Bench::new(n, "r", &service(true, "process", installer), &versions);
+            for b in [&in_place, &releases] {
+                b.set_version("1.0");
+                b.deploy("plan:");
+            }
+            let (mut old, mut new, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for v in &versions[1..] {
+                floors.push(in_place.login_floor());
+                in_place.set_version(v);
+                let a = in_place.deploy("requirements changed");
+                releases.set_version(v);
+                let b = releases.deploy(&format!("activate {v}: build"));
+                ratios.push(b.as_secs_f64() / a.as_secs_f64());
+                old.push(a);
+                new.push(b);
+            }
+            println!(
+                "| {n} | {installer} | {} ms | {} ms | {} ms | {:.2} | {} |",
+                ms(median(floors)),
+                ms(median(old)),
+                ms(median(new)),
+                median_f(ratios),
+                load()
+            );
         }
-        let (mut old, mut new, mut floors, mut ratios) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for v in &versions[1..] {
-            floors.push(in_place.login_floor());
-            in_place.set_version(v);
-            let a = in_place.deploy("requirements changed");
-            releases.set_version(v);
-            let b = releases.deploy(&format!("activate {v}: build"));
-            ratios.push(b.as_secs_f64() / a.as_secs_f64());
-            old.push(a);
-            new.push(b);
-        }
-        println!(
-            "| {n} | {} ms | {} ms | {} ms | {:.2} | {} |",
-            ms(median(floors)),
-            ms(median(old)),
-            ms(median(new)),
-            median_f(ratios),
-            load()
-        );
     }
 }

@@ -50,7 +50,7 @@ pub(super) struct Decision {
 
 #[derive(Debug)]
 pub(super) enum Verdict {
-    Decided(Decision),
+    Decided(Box<Decision>),
     /// Something ordo does not replace is in the way.
     Conflict(String),
 }
@@ -133,14 +133,14 @@ pub(super) fn decide(set: &ReleaseSet, on: &OnHost, current: &Current, facts: &F
         }
     }
     let order = order.into_iter().filter(|n| kept.contains(n)).collect();
-    Verdict::Decided(Decision {
+    Verdict::Decided(Box::new(Decision {
         target,
         work,
         previous,
         prune,
         order,
         host,
-    })
+    }))
 }
 
 /// Whether the release `name` on the host is this content, finished and whole;
@@ -209,7 +209,7 @@ mod tests {
 
     fn decided(v: Verdict) -> Decision {
         match v {
-            Verdict::Decided(d) => d,
+            Verdict::Decided(d) => *d,
             Verdict::Conflict(c) => panic!("conflict: {c}"),
         }
     }
