@@ -7,7 +7,10 @@
 # python3 (the services tests and examples/webapp), python3-venv (virtualenvs: venv and
 # Debian's bundled pip wheel), uv from PyPI (the virtualenv tests' uv path, at
 # /usr/local/bin/uv, on the test users' PATH), haproxy and postgresql (the standard
-# library's recipes). This script installs what is missing, then proves that every tool
+# library's recipes), busybox (the BusyBox test host's userland), rpm, rpmbuild, dnf and
+# createrepo-c (the rpm/dnf test host; rpm's database system-wide, see below) and
+# docker-systemctl-replacement from PyPI (a `systemctl` without a systemd daemon, for
+# the systemd backend's tests; docs/hosts.md, "Test hosts for other userlands"). This script installs what is missing, then proves that every tool
 # runs from where the tests look — as an unprivileged user where the test users run it —
 # and stops with a clear message when one does not, before any test runs.
 #
@@ -27,8 +30,20 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 UV=/usr/local/bin/uv
 UV_HOME=/opt/ordo-test-tools/uv
 
+# docker-systemctl-replacement is not packaged by Debian either: it comes from PyPI into
+# a virtualenv of its own, which installs its command as `systemctl3`. The tests put
+# SYSTEMCTL_PATH (a directory with one link, `systemctl`) first on the test users' PATH
+# and in the test sudoers rule's secure_path; /usr/bin/systemctl is never shadowed.
+SYSTEMCTL_HOME=/opt/ordo-test-tools/systemctl
+SYSTEMCTL_PATH=$SYSTEMCTL_HOME/path
+
+# Debian's rpm keeps its database per user (~/.rpmdb): the probe's `rpm -q` as a test
+# user would not see what root's dnf installed. The rpm tests need it system-wide, where
+# a RHEL host has it.
+RPM_MACROS=/etc/rpm/macros.ordo-test
+
 # The tools, one per line: the path the tests use | the command that proves it runs |
-# the Debian package that provides it ("-" for uv, installed from PyPI below) | "user"
+# the Debian package that provides it ("-": set up below — uv and docker-systemctl-replacement from PyPI, rpm's system-wide database) | "user"
 # when the test users (not only root) run it.
 TOOLS='
 /usr/sbin/sshd|/usr/sbin/sshd -V|openssh-server|root
@@ -52,7 +67,14 @@ TOOLS='
 /usr/bin/python3|/usr/bin/python3 -m venv --help|python3-venv|user
 /usr/bin/dpkg-deb|/usr/bin/dpkg-deb --version|dpkg|root
 /usr/bin/apt-get|/usr/bin/apt-get --version|apt|root
-'"$UV|$UV --version|-|user"
+/usr/bin/busybox|/usr/bin/busybox --list|busybox|user
+/usr/bin/rpm|/usr/bin/rpm --version|rpm|user
+/usr/bin/rpmbuild|/usr/bin/rpmbuild --version|rpm|root
+/usr/bin/dnf|/usr/bin/dnf --version|dnf|root
+/usr/bin/createrepo_c|/usr/bin/createrepo_c --version|createrepo-c|root
+'"$RPM_MACROS|test \"\$(/usr/bin/rpm --eval %_dbpath)\" = /var/lib/rpm && /usr/bin/rpm -qa|-|user
+$SYSTEMCTL_PATH/systemctl|$SYSTEMCTL_PATH/systemctl --version|-|user
+$UV|$UV --version|-|user"
 
 # PostgreSQL's server binaries live in a versioned directory the tests search.
 postgres_ok() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }
@@ -110,6 +132,18 @@ if ! "$UV" --version >/dev/null 2>&1; then
     as_root sh -c "umask 022 && rm -rf '$UV_HOME' && /usr/bin/python3 -m venv '$UV_HOME' \
         && '$UV_HOME/bin/python3' -m pip install --quiet --disable-pip-version-check uv \
         && ln -sfn '$UV_HOME/bin/uv' '$UV'"
+fi
+
+if [ -x /usr/bin/rpm ] && [ "$(/usr/bin/rpm --eval %_dbpath)" != /var/lib/rpm ]; then
+    echo "test.sh: setting rpm's database to /var/lib/rpm for every user in $RPM_MACROS (the rpm/dnf tests' host)" >&2
+    as_root sh -c "umask 022 && mkdir -p /etc/rpm && printf '%s\n' '%_dbpath /var/lib/rpm' > '$RPM_MACROS' && /usr/bin/rpm --initdb"
+fi
+
+if ! "$SYSTEMCTL_PATH/systemctl" --version >/dev/null 2>&1; then
+    echo "test.sh: installing docker-systemctl-replacement from PyPI into $SYSTEMCTL_HOME, linked as $SYSTEMCTL_PATH/systemctl (the systemd tests' systemctl)" >&2
+    as_root sh -c "umask 022 && rm -rf '$SYSTEMCTL_HOME' && /usr/bin/python3 -m venv '$SYSTEMCTL_HOME' \
+        && '$SYSTEMCTL_HOME/bin/python3' -m pip install --quiet --disable-pip-version-check docker-systemctl-replacement \
+        && mkdir -p '$SYSTEMCTL_PATH' && ln -sfn ../bin/systemctl3 '$SYSTEMCTL_PATH/systemctl'"
 fi
 
 if ! check_tools; then

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use crate::support::Test;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 use crate::support::sudo::SudoRule;
 
 /// `bad` writes where the login user may not (t1); `ok` writes only its own home (t2).
@@ -32,7 +32,11 @@ fn mode(path: &Path, mode: u32) {
 
 #[test]
 fn paths_outside_the_login_users_reach_fail_the_plan_before_any_change() {
-    let hosts = TestHosts::start(&["t1", "t2"]);
+    paths_outside_the_login_users_reach_fail_the_plan_before_any_change_on(TestHosts::setup());
+}
+
+pub(crate) fn paths_outside_the_login_users_reach_fail_the_plan_before_any_change_on(setup: Setup) {
+    let hosts = setup.start(&["t1", "t2"]);
     let p = Test::new()
         .service(SERVICE)
         .environment("prod")
@@ -74,7 +78,11 @@ fn paths_outside_the_login_users_reach_fail_the_plan_before_any_change() {
 
 #[test]
 fn another_users_file_keeps_its_mode_and_a_sticky_directory_its_entries() {
-    let hosts = TestHosts::start(&["t1"]);
+    another_users_file_keeps_its_mode_and_a_sticky_directory_its_entries_on(TestHosts::setup());
+}
+
+pub(crate) fn another_users_file_keeps_its_mode_and_a_sticky_directory_its_entries_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let home = hosts.home("t1");
     // The service's root belongs to the login user; in it, a file of root's.
     // Beside it, a sticky directory (like /tmp) holding another file of root's.

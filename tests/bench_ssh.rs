@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 use crate::support::{Project, Test, wheel};
 
 const SERVICE: &str = r#"let s = service("bench");
@@ -114,7 +114,6 @@ fn ms(d: Duration) -> String {
 #[test]
 #[ignore = "benchmark: run benches/ssh_deploy.sh"]
 fn bench_ssh() {
-    const RUNS: usize = 7;
     // libtest prints the test's name without a newline before its output.
     println!();
     println!(
@@ -122,9 +121,34 @@ fn bench_ssh() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for n in [1usize, 5, 10] {
+        println!("| {n} | {} |", row(TestHosts::setup(), n));
+    }
+}
+
+/// The same table for BusyBox hosts (`Setup::busybox`), beside GNU hosts measured
+/// in the same run.
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_busybox() {
+    println!();
+    println!(
+        "| userland | hosts | floor (N parallel `ssh true`) | cold | no-op | one value changed | cold / floor | no-op / floor | change / floor | round trips per host (cold, no-op, change) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for n in [1usize, 5] {
+        println!("| GNU | {n} | {} |", row(TestHosts::setup(), n));
+        println!("| BusyBox | {n} | {} |", row(TestHosts::setup().busybox(), n));
+    }
+}
+
+/// One row of the table (after the host count): floor, medians of cold, no-op and
+/// one-change deploys on `n` hosts that `setup` makes, ratios, round trips.
+fn row(setup: Setup, n: usize) -> String {
+    const RUNS: usize = 7;
+    {
         let aliases: Vec<String> = (1..=n).map(|i| format!("b{i}")).collect();
         let aliases: Vec<&str> = aliases.iter().map(String::as_str).collect();
-        let hosts = TestHosts::start(&aliases);
+        let hosts = setup.start(&aliases);
         let p = project(&hosts, &aliases, "a");
         floor(&p, &aliases); // warm up sshd and the page cache
         let floor = median((0..RUNS).map(|_| floor(&p, &aliases)).collect());
@@ -173,8 +197,8 @@ fn bench_ssh() {
                 format!("{lo}–{hi}")
             }
         };
-        println!(
-            "| {n} | {} ms | {} ms | {} ms | {} ms | {} | {} | {} | {}, {}, {} |",
+        format!(
+            "{} ms | {} ms | {} ms | {} ms | {} | {} | {} | {}, {}, {}",
             ms(floor),
             ms(cold),
             ms(noop),
@@ -185,7 +209,7 @@ fn bench_ssh() {
             trips(&cold_trips),
             trips(&noop_trips),
             trips(&change_trips)
-        );
+        )
     }
 }
 
@@ -457,5 +481,42 @@ fn bench_ssh_virtualenv_noop() {
             pip.ratio(),
             uv.ratio()
         );
+    }
+}
+
+/// Processes a deploy starts on a host (every successful `execve` under the host's
+/// sshd: its session, the login shell, the scripts and their tools), for the first
+/// workload on one GNU and one BusyBox host: deterministic where wall times on a
+/// shared machine are not.
+#[test]
+#[ignore = "benchmark: run benches/ssh_deploy.sh"]
+fn bench_ssh_processes() {
+    println!();
+    println!("| userland | cold | no-op | one value changed |");
+    println!("|---|---:|---:|---:|");
+    for (name, setup) in [("GNU", TestHosts::setup()), ("BusyBox", TestHosts::setup().busybox())] {
+        let hosts = setup.start(&["b1"]);
+        let p = project(&hosts, &["b1"], "a");
+        let mut counts = Vec::new();
+        for value in ["a", "a", "b"] {
+            set_value(&p, value);
+            let log = p.path("execve.log");
+            let mut strace = Command::new("strace")
+                .args(["-f", "-qq", "-e", "trace=execve", "-e", "status=successful", "-o"])
+                .arg(&log)
+                .arg("-p")
+                .arg(hosts.sshd_pid("b1").to_string())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("strace (apt-get install strace)");
+            std::thread::sleep(Duration::from_millis(500));
+            deploy(&p);
+            std::thread::sleep(Duration::from_millis(1500));
+            let _ = Command::new("kill").arg(strace.id().to_string()).status();
+            let _ = strace.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            counts.push(text.lines().filter(|l| l.contains("execve(")).count());
+        }
+        println!("| {name} | {} | {} | {} |", counts[0], counts[1], counts[2]);
     }
 }

@@ -155,3 +155,33 @@ fn the_plan_shows_the_cron_entry_as_the_crontab_gets_it() {
     );
     p.test().args(&["plan", "prod"]).snapshot("changed_entry").run();
 }
+
+/// A block that leaves the crontab takes nothing else with it: the user's own
+/// entries stay. (The removal's awk read its empty block file as no file at all
+/// and took the whole crontab for the block: removing an entry emptied the
+/// crontab.)
+#[test]
+fn removing_a_cron_entry_keeps_the_rest_of_the_crontab() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1");
+    let p = over_ssh(&hosts);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let mine = "# mine\n17 3 * * * /bin/true mine\n";
+    let tab = format!("{mine}{}", crontab(user));
+    let mut set = std::process::Command::new("crontab")
+        .args(["-u", user, "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("crontab -u USER -");
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), tab.as_bytes()).unwrap();
+    assert!(set.wait().unwrap().success());
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai").replace(".place(\"x\")", ""),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x cron tick (no longer declared)")
+        .run();
+    assert_eq!(crontab(user), mine, "only the block left");
+}

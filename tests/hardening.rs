@@ -14,12 +14,12 @@
 //! | `shown` | what reaches the terminal: private contents, control characters; bounded controller memory; timeouts |
 
 mod check_time;
-mod first_deploy;
-mod host_files;
-mod locks;
-mod many_files;
-mod removal;
-mod shown;
+pub(crate) mod first_deploy;
+pub(crate) mod host_files;
+pub(crate) mod locks;
+pub(crate) mod many_files;
+pub(crate) mod removal;
+pub(crate) mod shown;
 
 use crate::support::Test;
 use crate::support::sshd::TestHosts;

@@ -196,11 +196,18 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
         .ssh_hosts(&hosts, &["t1"])
         .place("x")
         .build();
+    // A temporary directory of its own for this run: every ordo started on this
+    // machine meanwhile (the other tests', other users') looks for dead runs'
+    // control directories in /tmp and asks each master there whether it answers —
+    // a connection, which OpenSSH counts as a client, so the master's 5 s would
+    // start again with each of them, and this test would measure the machine's load.
+    let tmp = tempfile::Builder::new().prefix("ordo-kt").tempdir_in("/tmp").unwrap();
     // The REPL keeps its connection between lines: after this one, the master
     // is idle while ordo waits for the next.
     let mut ordo = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args(["repl", "prod"])
         .current_dir(p.root())
+        .env("TMPDIR", tmp.path())
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
@@ -215,7 +222,7 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
         ran.exists()
     });
     let pid = ordo.id();
-    let control = entries(Path::new("/tmp"), &format!("ordo-{pid}-"), None);
+    let control = entries(tmp.path(), &format!("ordo-{pid}-"), None);
     assert_eq!(control.len(), 1, "ordo's control directory: {control:?}");
     assert_eq!(masters(&p).len(), 1);
     let watchdogs: Vec<u32> = children(pid)
@@ -239,7 +246,10 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
         &|| masters(&p).is_empty(),
     );
     assert!(control[0].exists(), "left by the killed run: {}", control[0].display());
-    p.test().args(&["run", "prod", "--", "true"]).run();
+    p.test()
+        .env("TMPDIR", &tmp.path().display().to_string())
+        .args(&["run", "prod", "--", "true"])
+        .run();
     assert!(
         !control[0].exists(),
         "not removed by the next run: {}",

@@ -5,7 +5,7 @@
 //! the command; `sudo: true` installs, a second deploy is a no-op; version
 //! constraints and `absent` both ways. Everything it adds to the machine (the
 //! package, the apt source and its lists) is removed again, also when it fails.
-//! rpm/dnf are covered by unit tests only (`src/primitive/packages/`).
+//! rpm/dnf: `tests/rpm.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,5 @@
-//! Programs on real processes, under every backend this machine can run
-//! (supervisord and the plain process backend; systemd --user needs a user
-//! manager, which the test machine has not): started and healthy after a deploy,
+//! Programs on real processes, under supervisord and the plain process backend
+//! (systemd units: `tests/systemd.rs`): started and healthy after a deploy,
 //! restarted exactly once when a `restart_on` step changes, left alone (same pid)
 //! when nothing changed, reloaded without a new pid by `reload_on`, stopped by
 //! `state: "stopped"` and when the step goes away, and a pending restart that
@@ -12,7 +11,7 @@ use crate::support::{Project, Test};
 
 /// A tiny app: answers `/health` with its pid and the greeting of `greeting.txt`,
 /// which it reads again on SIGHUP; `/fail` answers 500 while `fail` exists.
-const APP: &str = r#"import http.server, os, signal, sys
+pub(crate) const APP: &str = r#"import http.server, os, signal, sys
 port = int(sys.argv[1])
 state = {"greeting": open("greeting.txt").read().strip()}
 def reload(*_):

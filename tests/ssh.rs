@@ -55,6 +55,9 @@ fn ssh_host(alias: &str) -> Host {
         roles: Vec::new(),
         data: serde_json::Value::Null,
         span: None,
+        root: ordo::model::HostPath::new("~/deployment/s").unwrap(),
+        retired: false,
+        retire_span: None,
     }
 }
 

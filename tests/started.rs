@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::support::sshd::{TestHosts, closed_port};
+use crate::support::sshd::{Setup, TestHosts, closed_port};
 use crate::support::{Output, Project, Test};
 
 /// Component `x` of service `s` with one program `app` (plus `extra`, Rhai
@@ -91,7 +91,11 @@ impl Drop for ForeignServer {
 /// program's own words from its log.
 #[test]
 fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check_on(TestHosts::setup());
+}
+
+pub(crate) fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its_check_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let port = closed_port();
     let _foreign = ForeignServer::start(port);
     let p = project(
@@ -107,7 +111,8 @@ fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its
     // Whether the health check's loop or the start's own look sees the exit first
     // depends on how fast python fails: both say the program exited, with its pid.
     assert!(
-        out.stderr.contains("app exited before its health check passed (it ran as pid")
+        out.stderr
+            .contains("app exited before its health check passed (it ran as pid")
             || out.stderr.contains("app exited right after it started (it ran as pid"),
         "{}",
         out.stderr
@@ -124,18 +129,26 @@ fn a_program_that_cannot_bind_its_port_fails_although_another_server_answers_its
 /// not come from the program.
 #[test]
 fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(
+        TestHosts::setup(),
+        &["process", "supervisord"],
+    );
+}
+
+pub(crate) fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start_on(setup: Setup, backends: &[&str]) {
+    let hosts = setup.start(&["t1"]);
     let port = closed_port();
     let _foreign = ForeignServer::start(port);
     let p = project(
         &hosts,
         &format!(
-            "command: \"sleep 600\", backend: \"process\", state: \"running\",\n        \
-             health: tcp_check(\"localhost:{port}\", #{{ interval: 0.1, retries: 3 }})"
+            "command: \"sleep 600\", backend: \"{}\", state: \"running\",\n        \
+             health: tcp_check(\"localhost:{port}\", #{{ interval: 0.1, retries: 3 }})",
+            backends[0]
         ),
         "",
     );
-    for backend in ["process", "supervisord"] {
+    for (k, backend) in backends.iter().enumerate() {
         let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
         says(&out, &format!("connected to localhost:{port}"));
         says(
@@ -148,10 +161,12 @@ fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start() {
         let script = p.read("services/s.rhai");
         p.write("services/s.rhai", &script.replace("\"running\"", "\"stopped\""));
         p.test().args(&["deploy", "prod", "--yes"]).run();
-        p.write(
-            "services/s.rhai",
-            &script.replace(&format!("\"{backend}\""), "\"supervisord\""),
-        );
+        if let Some(next) = backends.get(k + 1) {
+            p.write(
+                "services/s.rhai",
+                &script.replace(&format!("\"{backend}\""), &format!("\"{next}\"")),
+            );
+        }
     }
 }
 
@@ -159,7 +174,11 @@ fn a_health_check_answered_by_a_socket_of_another_user_fails_the_start() {
 /// deploy leaves it (the same process).
 #[test]
 fn a_program_that_answers_its_own_check_starts() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_program_that_answers_its_own_check_starts_on(TestHosts::setup());
+}
+
+pub(crate) fn a_program_that_answers_its_own_check_starts_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let port = closed_port();
     let p = project(
         &hosts,
@@ -216,7 +235,11 @@ fn alive(child: &mut Child) -> bool {
 /// program that rewrites its title loses it: only the record can find it.)
 #[test]
 fn a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled_on(TestHosts::setup());
+}
+
+pub(crate) fn a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_signalled_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let program = "command: \"env -i sleep 600\", backend: \"process\", restart_on: [conf]";
     let conf = "    let conf = c.add(file(\"app.conf\", c.attr(\"conf\", \"a\")));\n";
     let p = project(&hosts, program, conf);
@@ -277,7 +300,11 @@ fn a_recorded_pid_that_now_belongs_to_another_process_is_neither_trusted_nor_sig
 /// picks, and the next deploy has nothing to do.
 #[test]
 fn a_component_with_only_a_program_starts() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_component_with_only_a_program_starts_on(TestHosts::setup());
+}
+
+pub(crate) fn a_component_with_only_a_program_starts_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = project(&hosts, "command: \"sleep 600\"", "");
     p.test()
         .args(&["deploy", "prod", "--yes"])

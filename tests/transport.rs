@@ -43,6 +43,9 @@ impl Remote {
             roles: Vec::new(),
             data: serde_json::Value::Null,
             span: None,
+            root: ordo::model::HostPath::new("~/deployment/s").unwrap(),
+            retired: false,
+            retire_span: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

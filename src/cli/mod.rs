@@ -96,8 +96,9 @@ pub enum Command {
     Status(TargetArgs),
     /// Run a shell command on hosts in parallel; output grouped per host.
     Run(RunArgs),
-    /// List the hosts of an environment: transport, address, roles, components.
-    Hosts(EnvArgs),
+    /// List the hosts of an environment: transport, address, roles, components,
+    /// whether retired; or forget a host deleted from it.
+    Hosts(HostsArgs),
     /// List the components placed in an environment, and on which hosts.
     Components(EnvArgs),
     /// An interactive session with the environment loaded and its hosts one call
@@ -311,6 +312,30 @@ pub struct CompletionsArgs {
 pub struct EnvArgs {
     /// The environment: environments/<ENV>.rhai.
     pub env: String,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct HostsArgs {
+    /// The environment: environments/<ENV>.rhai.
+    #[arg(required = true)]
+    pub env: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Option<HostsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostsCommand {
+    /// Forget a host that a deploy reached and the environment no longer declares:
+    /// ordo stops warning about it. Nothing on the host changes — whatever ordo put
+    /// there keeps running; to tear it down instead, declare it retired and deploy.
+    Forget {
+        /// The environment: environments/<ENV>.rhai.
+        env: String,
+        /// The host's name, as the warning gives it.
+        host: String,
+    },
 }
 
 #[derive(Debug, Args)]

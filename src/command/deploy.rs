@@ -1,8 +1,9 @@
 //! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
 //! `--hosts`, the connections, the terminal's prompt, the record of the deployed
-//! version — around the one deploy transaction ([`Deployment`]: lock, plan,
-//! confirm, apply, record, release), whose locks are released when the run is
-//! interrupted (SIGINT, SIGTERM, SIGHUP) too.
+//! version, the controller's record of the hosts a deploy reached (and the warning
+//! for one no longer declared) — around the one deploy transaction ([`Deployment`]:
+//! lock, plan, confirm, apply, record, release), whose locks are released when the
+//! run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -10,8 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
-use crate::exec::{ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
+use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
+use crate::project::controller_state::ControllerState;
 use crate::report::Event;
 use crate::workspace::Workspace;
 
@@ -28,7 +30,11 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
         return result.map(|_| ExitCode::SUCCESS);
     }
     match result {
-        Ok(0) => Ok(ExitCode::SUCCESS),
+        // A host deployed once and no longer declared is drift too.
+        Ok(Ran {
+            changes: 0,
+            undeclared: 0,
+        }) => Ok(ExitCode::SUCCESS),
         Ok(_) => Ok(ExitCode::from(2)),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.
@@ -61,8 +67,16 @@ struct Options {
     switch_environment: bool,
 }
 
-/// Plans (and applies); returns the number of planned changes.
-async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize, Problems> {
+/// What a plan (or deploy) found.
+struct Ran {
+    /// Planned changes.
+    changes: usize,
+    /// Hosts a deploy reached that the environment no longer declares.
+    undeclared: usize,
+}
+
+/// Plans (and applies).
+async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
     let started = Instant::now();
     let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
@@ -81,6 +95,8 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         .into());
     }
     let (model, plan) = (&loaded.model, &loaded.plan);
+    // Never touched, never silent: a host deployed before and deleted since.
+    let undeclared = exec::reached::warn_undeclared(&ws.project, model, &*ws.reporter);
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
@@ -92,7 +108,7 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
     });
     let hosts = tokio::select! {
-        h = ws.connect(model, &targets) => h?,
+        h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps))?,
         () = ws.cancelled() => return Err(interrupted()),
     };
     let record = HostState {
@@ -130,9 +146,79 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<usize,
         () = ws.cancelled() => Err(interrupted()),
         r = drive(&mut deployment, opts) => r,
     };
+    let outcome = deployment.outcome().cloned();
     let result = deployment.end(result).await;
     hosts.close().await;
-    result
+    if let Some(outcome) = outcome {
+        note_reached(ws, model, &outcome);
+    }
+    result.map(|changes| Ran { changes, undeclared })
+}
+
+/// Keeps what the deploy did on each host in the controller's record (for the
+/// warning about a host deleted later, decision 57), and says which retired hosts
+/// are torn down now.
+fn note_reached(
+    ws: &Workspace,
+    model: &crate::model::Model,
+    outcome: &std::collections::HashMap<crate::model::HostId, exec::Totals>,
+) {
+    let state = ControllerState::new(&ws.project, &model.environment);
+    let mut record = exec::ReachedHosts::read(&state);
+    record.note(model, outcome, &crate::sys::now_rfc3339(), &crate::sys::operator());
+    if let Err(p) = record.write(&state) {
+        let w = p.as_warning();
+        ws.reporter.event(&Event::Warning {
+            report: crate::report::ProblemReport::of(&w),
+            problem: Arc::new(w),
+        });
+    }
+    let mut torn_down: Vec<_> = outcome
+        .iter()
+        .filter(|(id, totals)| model.hosts[**id].retired && totals.recorded)
+        .map(|(id, _)| *id)
+        .collect();
+    torn_down.sort();
+    for id in torn_down {
+        let host = &model.hosts[id];
+        ws.reporter.event(&Event::Notice {
+            host: Some(host.name.clone()),
+            level: crate::report::Level::Info,
+            text: format!(
+                "{} is torn down: nothing of {} is left there for ordo; its declaration can go",
+                host.name, model.service
+            ),
+            span: host.span.clone(),
+        });
+    }
+}
+
+/// A retired host that cannot be reached stops the run like any other; the help
+/// says what to do when it is gone for good.
+fn retired_unreachable(model: &crate::model::Model, ps: Problems) -> Problems {
+    Problems(
+        ps.0.into_iter()
+            .map(|mut p| {
+                // Connection problems name their host in the message.
+                let retired = model.hosts.iter().find(|h| {
+                    h.retired
+                        && (p.host.as_deref() == Some(h.name.as_str())
+                            || p.message.contains(&format!("host `{}`", h.name)))
+                });
+                if let Some(h) = retired {
+                    let more = format!(
+                        "`{}` is retired: if it is gone for good, delete its declaration and run `ordo hosts forget {} {}`; to deploy the other hosts meanwhile, leave it out with --hosts",
+                        h.name, model.environment, h.name
+                    );
+                    p.help = Some(match p.help.take() {
+                        Some(h) => format!("{h}\n{more}"),
+                        None => more,
+                    });
+                }
+                p
+            })
+            .collect(),
+    )
 }
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.

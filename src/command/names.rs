@@ -43,6 +43,8 @@ const ENV_COMMANDS: &[&[&str]] = &[
     &["graph"],
     &["status"],
     &["run"],
+    // Before `hosts`: the first path that matches wins.
+    &["hosts", "forget"],
     &["hosts"],
     &["components"],
     &["repl"],

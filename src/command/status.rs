@@ -1,4 +1,5 @@
-//! `ordo status ENV`: what each host has deployed, and who deploys it right now.
+//! `ordo status ENV`: what each host has deployed, and who deploys it right now; a
+//! retired host, whether its teardown is still to come.
 
 use std::process::ExitCode;
 
@@ -13,6 +14,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
     let loaded = ws.load(&args.env).await?;
     ws.learn_secrets(&args.env);
     let (model, plan) = (&loaded.model, &loaded.plan);
+    exec::reached::warn_undeclared(&ws.project, model, &*ws.reporter);
     let targets = ws.select(model, &args.hosts)?;
     let hosts = ws.connect(model, &targets).await?;
     let states = exec::read_states(model, &hosts).await;
@@ -28,11 +30,13 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
                 continue;
             }
         };
-        if plan.per_host[h].is_empty() && status.state.is_none() {
+        let retired = model.hosts[h].retired;
+        if plan.per_host[h].is_empty() && status.state.is_none() && !retired {
             continue;
         }
         let deployed = status.state.map(|s| {
-            if !seen.contains(&s.fingerprint) {
+            // A retired host's version is on its way out: not one that differs.
+            if !retired && !seen.contains(&s.fingerprint) {
                 seen.push(s.fingerprint.clone());
             }
             // Everything below was read from the host: shown, never obeyed by a
@@ -56,6 +60,7 @@ pub(crate) async fn run(ws: &Workspace, args: &TargetArgs) -> Result<ExitCode, P
             deployed,
             stale_lock: status.lock.as_ref().and_then(exec::LockInfo::alive_here) == Some(false),
             locked_by: status.lock.as_ref().map(exec::LockInfo::describe),
+            retired,
         }));
     }
     if seen.len() > 1 {

@@ -19,6 +19,7 @@
 //! Later parts plug in here: a deploy history would be opened once `predict` holds
 //! the locks and completed in `end`; controller-side hooks run around `apply`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,9 +27,9 @@ use super::catalog::Keep;
 use super::hosts::{Hosts, unlock};
 use super::lock::LockInfo;
 use super::predict::{Locking, Prediction, predict};
-use super::schedule::{Finish, apply, report_hosts};
+use super::schedule::{Finish, Totals, apply, report_hosts};
 use super::state::HostState;
-use crate::model::Model;
+use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Event, Level, Reporter};
@@ -104,6 +105,8 @@ pub struct Deployment<'a> {
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
+    /// What the apply did on each host it reached, once it ran.
+    outcome: Option<HashMap<HostId, Totals>>,
     ended: bool,
 }
 
@@ -134,6 +137,7 @@ impl<'a> Deployment<'a> {
             finish,
             report_hosts,
             waited: Duration::ZERO,
+            outcome: None,
             ended: false,
         }
     }
@@ -203,6 +207,7 @@ impl<'a> Deployment<'a> {
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
         let mut problems = applied.problems.clone();
+        self.outcome = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
         problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
         if self.report_hosts {
@@ -221,6 +226,13 @@ impl<'a> Deployment<'a> {
         } else {
             Err(self.sourced(Problems(problems)))
         }
+    }
+
+    /// What the apply did on each host it reached (`recorded`: the host confirmed
+    /// its records, or a retired host its teardown); `None` until an apply ran.
+    /// Front ends keep what they need of it (the controller's record of hosts).
+    pub fn outcome(&self) -> Option<&HashMap<HostId, Totals>> {
+        self.outcome.as_ref()
     }
 
     /// Releases every lock this run may still hold (within a grace period) and

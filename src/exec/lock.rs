@@ -110,6 +110,19 @@ pub(crate) fn unlock_lines(service: &str, token: &str) -> String {
     )
 }
 
+/// A retired host's last lines: when the lock is ours, the service's whole state
+/// directory goes — the lock with it — and then `~/.ordo` if nothing else is in it
+/// (decision 56). Prints `state ok` and `unlock ok` then; otherwise `state fail` and
+/// what became of the lock, as [`unlock_lines`] does.
+pub(crate) fn teardown_lines(service: &str, token: &str) -> String {
+    let l = word(&lock_dir(service));
+    let d = word(&state_dir(service));
+    format!(
+        "{check} if rm -rf -- {d}; then rmdir -- ./.ordo 2>/dev/null; echo 'state ok'; echo 'unlock ok'; else echo 'state fail'; rm -rf -- {l} && echo 'unlock ok'; fi;; *) echo 'state fail'; if [ -d {l} ]; then echo 'unlock other'; else echo 'unlock gone'; fi;; esac\n",
+        check = has_token(&l, token, "2>/dev/null")
+    )
+}
+
 /// The start of a `case` whose first branch runs when the lock's info (`l`, a
 /// word) carries `token` (written last: the info is complete). The `read` builtin,
 /// not `grep`: no process. The info is one line of JSON; `errors` redirects the

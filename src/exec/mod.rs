@@ -13,8 +13,9 @@
 //! | `limits.rs` | [`fan_out`]: every phase over many hosts, bounded by `--jobs` |
 //! | `lock.rs` | the deploy lock: taken in the probe, stale detection, release |
 //! | `probe.rs` | the probe script of a host and what it found |
-//! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals |
-//! | `predict.rs` | the plan phase over all hosts, its events |
+//! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals (a retired host's records last) |
+//! | `predict.rs` | the plan phase over all hosts, its events (a retired host's teardown header) |
+//! | `reached.rs` | [`ReachedHosts`]: the controller's record of the hosts deploys reached, and the warning for one no longer declared |
 //! | `rolling.rs` | rolling updates in the plan phase: which hooks run, the rollout events |
 //! | `schedule/` | the apply phase: cross-host waits, batches, the failure policy |
 //! | `state.rs` | what ordo keeps on a host |
@@ -27,6 +28,7 @@ mod limits;
 pub mod lock;
 mod predict;
 mod probe;
+pub mod reached;
 mod rolling;
 mod schedule;
 pub mod state;
@@ -39,7 +41,8 @@ pub use hosts::{HostRun, Hosts, Settings, connect, transport_for, unlock};
 pub use limits::fan_out;
 pub use lock::{LockInfo, LockStatus};
 pub use predict::{Counts, HostPlan, Locking, PlannedStep, Prediction};
-pub use schedule::{Applied, Finish};
+pub use reached::ReachedHosts;
+pub use schedule::{Applied, Finish, Totals};
 pub use state::HostState;
 pub use status::{HostStatus, read_states};
 

@@ -20,6 +20,7 @@ use crate::primitive::Planned;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Activity, Event, Level, Reporter};
 use crate::shell::probe::Facts;
+use crate::text::plural;
 
 /// A step that will change, and how.
 #[derive(Clone, Debug)]
@@ -186,7 +187,22 @@ fn report_host(
     notices: Vec<String>,
     keep: &Keep,
 ) -> usize {
-    let name = &catalog.model.hosts[h.host].name;
+    let host = &catalog.model.hosts[h.host];
+    let name = &host.name;
+    if host.retired {
+        // The header of a retired host's teardown (decision 56).
+        let kept = h.planned.iter().filter(|p| keep(catalog, p.step)).count();
+        reporter.event(&Event::Notice {
+            host: Some(name.clone()),
+            level: Level::Info,
+            text: if kept == 0 {
+                format!("retiring {name}: nothing left to stop or remove")
+            } else {
+                format!("retiring {name}: {} to stop/remove", plural(kept, "step"))
+            },
+            span: host.retire_span.clone(),
+        });
+    }
     for n in notices {
         reporter.event(&Event::Notice {
             host: Some(name.clone()),
@@ -212,7 +228,7 @@ fn report_host(
             detail: p.and_then(|p| p.detail.clone()),
             diff: p.and_then(|p| p.diff.clone()),
             span: catalog.span(s).cloned(),
-            privileged: catalog.action(s).privileged(),
+            privileged: catalog.action(s).sudo(),
         });
     }
     unchanged
@@ -368,6 +384,23 @@ async fn predict_host(
         }
     }
     let verified = verify_host(model, r.id, &order, &probe, &verdicts, timeout);
+    let undeclared: Vec<String> = probe
+        .outside
+        .iter()
+        .filter(|p| {
+            !order
+                .iter()
+                .any(|&s| model.steps[s].action.managed().is_some_and(|m| &m.path == *p))
+        })
+        .map(|p| crate::text::visible(p.as_str(), false))
+        .collect();
+    if !undeclared.is_empty() {
+        notices.push(format!(
+            "{}: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): {}",
+            r.name,
+            shortened(&undeclared)
+        ));
+    }
     if !verified.problems.is_empty() {
         return Err(Problems(verified.problems));
     }
@@ -389,6 +422,14 @@ async fn predict_host(
         removals: verified.removals,
         notices,
     })
+}
+
+/// At most ten, then how many more.
+fn shortened(items: &[String]) -> String {
+    match items.len() {
+        0..=10 => items.join(", "),
+        n => format!("{} and {} more", items[..10].join(", "), n - 10),
+    }
 }
 
 /// One probe round trip. The lock flag is set as soon as the probe is sent (and
@@ -423,7 +464,9 @@ pub(super) async fn probe_once(
     parsed.map_err(|e| {
         Problem::new(Kind::Step, format!("host `{}`: {}", r.name, e.0))
             .on_host(&r.name)
-            .help("nothing was changed; check the host (permissions, a full disk), then run again")
+            .help(e.1.unwrap_or_else(|| {
+                "nothing was changed; check the host (permissions, a full disk), then run again".into()
+            }))
             .into()
     })
 }

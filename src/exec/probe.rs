@@ -18,6 +18,11 @@ pub(super) struct HostProbe {
     pub(super) lock: LockStatus,
     pub(super) state: Option<HostState>,
     pub(super) owned: Vec<Owned>,
+    /// A retired host's: what its state directory holds besides the lock (names).
+    pub(super) left: Vec<String>,
+    /// Paths the host's list of what ordo created names outside the roots, which
+    /// no step declares: not removed (the list is the host's word), but said.
+    pub(super) outside: Vec<HostPath>,
 }
 
 /// The directories between a component's root (exclusive) and a managed path
@@ -75,6 +80,13 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
     head.push_str(&format!(
         "if [ -f {f} ]; then printf 'state '; base64 -w0 < {f}; echo; fi\n"
     ));
+    if model.hosts[host].retired {
+        // What the teardown's last step removes: everything but the lock.
+        let d = word(&state_dir(&model.service));
+        head.push_str(&format!(
+            "if [ -d {d} ]; then printf 'left '; for f in {d}/* {d}/.[!.]* {d}/..?*; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then [ \"$f\" = {d}/lock ] || printf '%s\\n' \"${{f##*/}}\"; fi; done | base64 -w0; echo; fi\n"
+        ));
+    }
     probe.render(&head)
 }
 
@@ -105,13 +117,14 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
         .and_then(|(_, rest)| crate::shell::decode(rest))
         .and_then(|b| serde_json::from_slice(&b).ok());
     // What ordo created is removed only below a directory the model names as a
-    // component's root — on any host, so that a host whose last component moved
-    // away is cleaned up too — or ordo's own state directory (the records of
-    // programs and cron blocks). A record elsewhere is not trusted.
+    // component's or a host's root — so that a host whose last component moved
+    // away, or a retired host, is cleaned up too — or ordo's own state directory
+    // (the records of programs and cron blocks). A record elsewhere is not trusted.
     let mut roots: Vec<HostPath> = model
         .components
         .iter()
         .map(|c| c.root.clone())
+        .chain(model.hosts.iter().map(|h| h.root.clone()))
         .chain([state_dir(&model.service)])
         .collect();
     roots.sort();
@@ -121,6 +134,23 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
         .as_deref()
         .map(|t| Owned::parse(t, &roots))
         .unwrap_or_default();
+    let anywhere = [HostPath::new("/").expect("root"), HostPath::new("~").expect("home")];
+    let outside = facts
+        .owned
+        .as_deref()
+        .map(|t| Owned::parse(t, &anywhere))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.path)
+        .filter(|p| !owned.iter().any(|o| &o.path == p))
+        .collect();
+    let left = facts
+        .extra
+        .iter()
+        .find(|(t, _)| t == "left")
+        .and_then(|(_, rest)| crate::shell::decode(rest))
+        .map(|b| String::from_utf8_lossy(&b).lines().map(str::to_string).collect())
+        .unwrap_or_default();
     (
         lock.clone(),
         Ok(HostProbe {
@@ -128,6 +158,8 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
             lock,
             state,
             owned,
+            left,
+            outside,
         }),
     )
 }

@@ -2,7 +2,8 @@
 //! change triggers (`on_change`, and pending markers left by an earlier deploy),
 //! paths whose parent directory is a symlink or a file (a conflict: ordo does not
 //! write through them), each primitive's own verify, and the removal of what ordo
-//! created and no step declares any more.
+//! created and no step declares any more — on a retired host, all of it, and then
+//! ordo's records there (decision 56).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,8 +14,9 @@ use super::probe::{HostProbe, parents_below, watches};
 use crate::ids::RemovalId;
 use crate::model::{HostId, Id, Model, StepId};
 use crate::primitive::access;
+use crate::primitive::records::Records;
 use crate::primitive::removal::Removal;
-use crate::primitive::{Planned, StepCtx};
+use crate::primitive::{ManagedKind, Planned, StepCtx};
 use crate::problem::{Kind, Problem};
 use crate::shell::probe::{PathKind, StepFact};
 
@@ -40,6 +42,7 @@ pub(super) fn verify_host(
 ) -> Verified {
     let facts = &probe.facts;
     let state = super::state::state_dir(&model.service);
+    let retired = model.hosts[host].retired;
     let mut out = Verified {
         planned: Vec::new(),
         removals: Vec::new(),
@@ -163,11 +166,16 @@ pub(super) fn verify_host(
         .filter(|o| !declared.contains(o.path.as_str()))
         .filter(|o| !sets.iter().any(|r| crate::primitive::release_set::covers(r, &o.path)))
         .collect();
+    // Programs stop and cron blocks leave first, so nothing runs in what goes after.
+    let first = |k: ManagedKind| match k {
+        ManagedKind::Program => 0,
+        ManagedKind::Cron => 1,
+        _ => 2,
+    };
     gone.sort_by(|a, b| {
-        b.path
-            .as_str()
-            .len()
-            .cmp(&a.path.as_str().len())
+        first(a.kind)
+            .cmp(&first(b.kind))
+            .then(b.path.as_str().len().cmp(&a.path.as_str().len()))
             .then(a.path.cmp(&b.path))
     });
     for o in gone {
@@ -187,6 +195,11 @@ pub(super) fn verify_host(
             state: &state,
         };
         if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&removal, &ctx, facts) {
+            let planned = if retired {
+                planned.detail("host retired")
+            } else {
+                planned
+            };
             let step = RemovalStep {
                 host,
                 action: Arc::new(removal),
@@ -195,8 +208,39 @@ pub(super) fn verify_host(
             out.removals.push((step, planned));
         }
     }
+    // A retired host's records go last, once everything they stand for is gone.
+    if retired {
+        let root = &model.hosts[host].root;
+        let records = Records {
+            path: state.clone(),
+            found: probe.left.clone(),
+            // Never the home, nor a directory outside it.
+            root: root.as_str().starts_with("~/").then(|| root.clone()),
+        };
+        let ctx = StepCtx {
+            id: Catalog::removal_number(model, RemovalId::new(out.removals.len())),
+            root: &state,
+            trigger: None,
+            reload_only: false,
+            marker: None,
+            timeout,
+            state: &state,
+        };
+        if let Ok(Some(planned)) = crate::primitive::Primitive::verify(&records, &ctx, facts) {
+            let step = RemovalStep {
+                host,
+                action: Arc::new(records),
+                component: RECORDS_COMPONENT.to_string(),
+            };
+            out.removals.push((step, planned));
+        }
+    }
     out
 }
+
+/// The component a retired host's records step names in breadcrumbs
+/// (`lb:ordo records ~/.ordo/shop`): ordo's own.
+const RECORDS_COMPONENT: &str = "ordo";
 
 /// A conflict when a directory between the root and the path is a symlink or not
 /// a directory.

@@ -81,6 +81,13 @@ pub struct Host {
     pub roles: Vec<String>,
     pub data: serde_json::Value,
     pub span: Option<Span>,
+    /// Where its components go (`~/deployment/<service>`): what ordo created below
+    /// it is removed when no step declares it any more, on a retired host too.
+    pub root: HostPath,
+    /// `.retire()`: nothing runs here; a deploy tears down what ordo created.
+    pub retired: bool,
+    /// Where it was retired.
+    pub retire_span: Option<Span>,
 }
 
 #[derive(Clone, Debug, Serialize)]

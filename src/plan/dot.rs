@@ -1,4 +1,5 @@
-//! The plan as Graphviz DOT: one cluster per host, edges labelled with their reason.
+//! The plan as Graphviz DOT: one cluster per host, edges labelled with their reason; a
+//! retired host is a cluster with one dashed node, its teardown.
 
 use std::fmt::Write;
 
@@ -14,6 +15,15 @@ pub fn to_dot(model: &Model, plan: &Plan) -> String {
     );
     let _ = writeln!(out, "  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];");
     for (h, steps) in plan.per_host.enumerate() {
+        if model.hosts[h].retired {
+            // Its steps are known only on the host: what ordo created there.
+            let _ = writeln!(
+                out,
+                "  subgraph \"cluster_{h}\" {{\n    label=\"{} (retired)\";\n    retired_{h} [label=\"teardown:\\nwhat ordo created here\", style=dashed];\n  }}",
+                escape(&model.hosts[h].name)
+            );
+            continue;
+        }
         if steps.is_empty() {
             continue;
         }

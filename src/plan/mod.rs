@@ -166,6 +166,9 @@ pub(crate) mod tests {
                     roles: vec![],
                     data: serde_json::Value::Null,
                     span: None,
+                    root: HostPath::new("~/d").unwrap(),
+                    retired: false,
+                    retire_span: None,
                 })
                 .collect(),
             components: components

@@ -77,7 +77,8 @@ const CACHE_SH: &str = r#"ca() {
   if [ ! -d "$2" ]; then
     mkdir -p -- "$2" > "$O" 2>&1 && chmod -- "$3" "$2" > "$O" 2>&1 || fail "$1" 1
   elif [ "$4" = 1 ]; then
-    find "$2" -mindepth 1 -delete > "$O" 2>&1 || fail "$1" 1
+    if [ -n "$ub" ]; then find "$2" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + > "$O" 2>&1 || fail "$1" 1
+    else find "$2" -mindepth 1 -delete > "$O" 2>&1 || fail "$1" 1; fi
   fi
   [ -z "$5" ] || rm -f -- "$5"
   echo "$1 ok"

@@ -117,8 +117,8 @@ impl Command {
 const COMMAND_SH: &str = r#"c() {
   pd "$1" "$2"
   printf '%s' "$3" > "$T/cmd"
-  ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$5" sh "$T/cmd" ) </dev/null >"$O" 2>&1 &
-  P=$!; wait "$P"; r=$?; P=
+  ( cd -- "$2" || exit 1; umask 022; tmo 10 "$5" sh "$T/cmd" ) </dev/null >"$O" 2>&1 &
+  P=$!; wait "$P"; r=$?; P=; [ -z "$ub" ] || [ "$r" != 143 ] || r=124
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $5 s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$1" $r
   [ -z "$4" ] || rm -f -- "$4"

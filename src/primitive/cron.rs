@@ -91,7 +91,7 @@ cr_put() {
   (
     flock -w 60 9 || { echo "cannot lock the crontab: another deploy held $L/crontab.lock for 60 s"; exit 1; }
     crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
-    awk -v b="$1" -v e="$2" -v put="$4" 'NR == FNR { blk = blk $0 "\n"; next }
+    awk -v b="$1" -v e="$2" -v put="$4" 'FILENAME == ARGV[1] { blk = blk $0 "\n"; next }
       $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
       skip { if ($0 == e) skip = 0; next }
       { print }
@@ -180,9 +180,14 @@ impl Primitive for Cron {
 
 /// Adds the removal of the block a record names.
 pub(crate) fn removal(step: StepId, record: &HostPath, script: &mut ApplyScript) {
+    removal_functions(script);
+    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
+}
+
+/// `crr ID RECORD`: removes the crontab block the record file names, then the record.
+pub(crate) fn removal_functions(script: &mut ApplyScript) {
     script.function("crx", EXPAND_SH);
     script.function("cr", APPLY_SH);
-    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
 }
 
 pub const DOC: Doc = Doc {

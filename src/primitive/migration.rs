@@ -84,11 +84,11 @@ impl Primitive for Migration {
 /// migration, its output reported either way.
 const MIGRATE_SH: &str = r#"mg() {
   pd "$1" "$2"
-  if [ -n "$4" ] && ( cd -- "$2" || exit 1; exec timeout -k 10 "$6" sh -c "$4" ) </dev/null >/dev/null 2>&1; then
+  if [ -n "$4" ] && ( cd -- "$2" || exit 1; tmo 10 "$6" sh -c "$4" ) </dev/null >/dev/null 2>&1; then
     echo "nothing to migrate: its check passes" > "$O"
   else
-    ( cd -- "$2" || exit 1; umask 022; exec timeout -k 10 "$6" sh -c "$3" ) </dev/null >"$O" 2>&1
-    r=$?
+    ( cd -- "$2" || exit 1; umask 022; tmo 10 "$6" sh -c "$3" ) </dev/null >"$O" 2>&1
+    r=$?; [ -z "$ub" ] || [ "$r" != 143 ] || r=124
     if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $6 s (timeout)" >> "$O"; fi
     [ $r -eq 0 ] || fail "$1" $r
   fi

@@ -22,6 +22,7 @@ pub mod owner;
 pub mod packages;
 mod privilege;
 pub mod program;
+pub mod records;
 pub mod release_set;
 pub mod removal;
 pub mod resources;
@@ -92,6 +93,13 @@ pub trait Primitive: Send + Sync + fmt::Debug {
     /// The plan marks it; it is applied in a script of its own.
     fn privileged(&self) -> bool {
         false
+    }
+
+    /// The plan marks it `[sudo]`: its change runs as root — in a script of its own
+    /// ([`privileged`](Self::privileged)), or through `sudo -n` from its own script
+    /// (a program's systemd system unit).
+    fn sudo(&self) -> bool {
+        self.privileged()
     }
 
     /// Values other steps may read from what `c.add(..)` returned, besides `path`

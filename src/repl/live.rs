@@ -404,9 +404,10 @@ impl Live for LiveHosts {
             (None, Some(h)) => vec![targets::host_id(&model, h)?],
             (None, None) => model.hosts.ids().collect(),
         };
+        // A retired host has no step, but its teardown to show.
         let targets: Vec<HostId> = targets
             .into_iter()
-            .filter(|&h| !env.plan.per_host[h].is_empty())
+            .filter(|&h| !env.plan.per_host[h].is_empty() || model.hosts[h].retired)
             .collect();
         let keep = component_filter(component);
         self.deploy(&env, &env.model, &env.plan, &targets, &keep, false)

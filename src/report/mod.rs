@@ -145,6 +145,9 @@ pub enum Event {
         address: String,
         roles: Vec<String>,
         components: Vec<String>,
+        /// `.retire()`: it runs nothing; a deploy tears down what ordo created.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        retired: bool,
     },
     /// `ordo components`: one component and the hosts it is placed on.
     Component { name: String, hosts: Vec<String> },
@@ -275,6 +278,9 @@ pub struct HostStatus {
     pub locked_by: Option<String>,
     /// The lock's holder ran on this machine and is gone.
     pub stale_lock: bool,
+    /// `.retire()`: what `deployed` says is what a deploy would tear down.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -392,6 +398,7 @@ pub(crate) fn host_events(model: &crate::model::Model) -> Vec<Event> {
                 address,
                 roles: host.roles.clone(),
                 components,
+                retired: host.retired,
             }
         })
         .collect()

@@ -275,8 +275,12 @@ impl Plain {
                             h.host, d.fingerprint, d.environment, d.ordo_version, d.deployed_at, d.deployed_by
                         )
                     }
+                    None if h.retired => format!("{}: retired — nothing recorded there (torn down)", h.host),
                     None => format!("{}: never deployed", h.host),
                 };
+                if h.retired && h.deployed.is_some() {
+                    line = format!("{}: retired, not torn down yet — {}", h.host, &line[h.host.len() + 2..]);
+                }
                 if let Some(by) = &h.locked_by {
                     line.push_str(&format!("; locked by {by}"));
                     if h.stale_lock {
@@ -304,20 +308,25 @@ impl Plain {
                 address,
                 roles,
                 components,
+                retired,
             } => {
                 let roles = if roles.is_empty() {
                     String::new()
                 } else {
                     format!("  roles: {}", roles.join(", "))
                 };
-                format!(
-                    "{name}  {transport} {address}{roles}  components: {}\n",
-                    if components.is_empty() {
-                        "none".to_string()
-                    } else {
-                        components.join(", ")
-                    }
-                )
+                if *retired {
+                    format!("{name}  {transport} {address}{roles}  retired: a deploy tears it down\n")
+                } else {
+                    format!(
+                        "{name}  {transport} {address}{roles}  components: {}\n",
+                        if components.is_empty() {
+                            "none".to_string()
+                        } else {
+                            components.join(", ")
+                        }
+                    )
+                }
             }
             Event::Component { name, hosts } => format!(
                 "{name}: {}\n",

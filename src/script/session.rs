@@ -259,6 +259,14 @@ pub(crate) struct HostDecl {
     pub(crate) root: Option<String>,
     pub(crate) span: Option<Span>,
     pub(crate) placements: Vec<Placement>,
+    /// `.retire()` was called (where): the host is torn down, nothing placed.
+    pub(crate) retired: Option<Retired>,
+}
+
+/// Where a host was retired (`env.host(..).retire()`).
+#[derive(Clone, Debug)]
+pub(crate) struct Retired {
+    pub(crate) span: Option<Span>,
 }
 
 pub(crate) struct Placement {

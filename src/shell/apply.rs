@@ -30,19 +30,22 @@ const MV_CHUNK_BYTES: usize = 64 * 1024;
 /// [`super::window`]).
 const OUTPUT_WINDOW: usize = 4000;
 
-/// The core of every apply script. `$O` collects the output of the running step;
-/// `fail` reports its tail (base64, [`OUTPUT_WINDOW`] + 1 bytes) and stops the
-/// script; the exit trap removes every staging directory that is left, with one
-/// `rm`. `$P` is a running `timeout` (a command):
+/// The core of every apply script. `$ub` is set when the host's userland is
+/// BusyBox (see [`super::userland::DETECT_SH`]; no process). `$O` collects the
+/// output of the running step; `fail` reports its tail (base64, one byte more than
+/// [`OUTPUT_WINDOW`]) and stops the script; the exit trap removes every staging
+/// directory that is left, with one `rm`. `$P` is a running `timeout` (a command):
 /// GNU timeout puts itself in a process group of its own, out of reach of the
 /// signal that stops the script's group, so the signal trap passes it on (timeout
-/// then stops its whole group).
+/// then stops its whole group; on BusyBox, `tmo`'s `setsid sh` does).
 const LIB: &str = r#"umask 077
 [ -z "${SUDO_USER:-}" ] || HOME=$(getent passwd -- "$SUDO_USER" | cut -d: -f6)
 HOME=${HOME%/}
 [ -d "$HOME" ] || { umask 022; mkdir -p -- "$HOME"; umask 077; }
 cd -- "$HOME" || { echo 'fatal cannot enter the home directory'; exit 97; }
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
+ub=; if command -v find > "$T/ul" 2>/dev/null && read -r ub < "$T/ul" && { [ "$ub" -ef /bin/busybox ] || [ "$ub" -ef /usr/bin/busybox ]; }; then ub=1; else ub=; fi
+tmo() { tk=$1 tt=$2; shift 2; if [ -n "$ub" ]; then exec timeout -k "$tk" "$tt" setsid sh -c 'trap "trap : TERM; kill -TERM 0" TERM; "$@" & wait $!' sh "$@"; fi; exec timeout -k "$tk" "$tt" "$@"; }
 trap 'set --; if [ -f "$T/stages" ]; then while IFS= read -r d; do [ ! -d "$d" ] || set -- "$@" "$d"; done < "$T/stages"; fi; rm -rf -- "$@" "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 O=$T/out
@@ -68,7 +71,7 @@ ck() {
       x) ;;
     esac
   done
-  if [ -s "$T/h" ] && ! sha256sum -c --quiet -- "$T/h" > "$O" 2>&1; then echo "changed since the plan: the content differs from what the plan saw" >> "$O"; fail "$1" 1; fi
+  if [ -s "$T/h" ] && ! sha256sum -c -- "$T/h" > "$T/hc" 2>&1; then grep -v ': OK$' "$T/hc" > "$O"; echo "changed since the plan: the content differs from what the plan saw" >> "$O"; fail "$1" 1; fi
 }
 mark() { { [ -d "${1%/*}" ] || mkdir -p -- "${1%/*}"; } && : > "$1"; }
 nd() { i=$1; shift; for d in "$@"; do if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then say "$i" "changed since the plan: $d is no longer a directory (ordo does not write through symlinks)"; fi; done; }
@@ -437,6 +440,13 @@ pub fn parse(stdout: &str) -> Report {
 mod tests {
     use super::*;
     use crate::ids::Id;
+
+    #[test]
+    fn the_preamble_detects_the_userland_and_checks_hashes_with_portable_options() {
+        assert!(LIB.contains(super::super::userland::DETECT_SH));
+        assert!(LIB.contains(super::super::userland::TIMEOUT_SH));
+        assert!(!LIB.contains("--quiet"), "BusyBox's sha256sum has no --quiet");
+    }
 
     #[test]
     fn files_are_staged_checked_then_renamed_per_directory() {

@@ -15,6 +15,7 @@
 
 pub mod apply;
 pub mod probe;
+pub mod userland;
 
 use base64::Engine;
 

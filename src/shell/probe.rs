@@ -4,18 +4,24 @@
 //! in one round trip, forking a constant number of processes however many paths
 //! there are (decision 10).
 //!
-//! Paths travel to the host as one list, a path per line (paths never hold a
-//! newline), written to a file by the `printf` builtin, and reach `find` and
-//! `sha256sum` through `xargs`, so no argv limit is hit (a short list of files to
-//! hash is `find`'s own arguments); the host's answers come back
-//! base64-encoded (link targets and contents are the host's bytes, and a crafted
-//! name must not be able to forge a line). Hashes are compared in Rust. Errors of
-//! `find`/`sha256sum` other than "no such file" are reported, never hidden.
+//! Paths travel to the host as one NUL-delimited list, written to a file by the
+//! `printf` builtin, and reach `find` and `sha256sum` through `xargs -0`, so no
+//! argv limit is hit (a short list of files to hash is `find`'s own arguments);
+//! the host's answers come back base64-encoded (link targets and contents are the
+//! host's bytes, and a crafted name must not be able to forge a line). Hashes are
+//! compared in Rust. Errors of `find`/`sha256sum` other than "no such file" are
+//! reported, never hidden.
+//!
+//! The script first checks the host contract and finds out whether the host's
+//! userland is GNU or BusyBox, with builtins only ([`super::userland`]); the one
+//! fragment that differs is how paths are inspected: GNU `find -printf` (`F`),
+//! BusyBox `stat -c` (`B`, and `BL` for link targets).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::userland::{self, Userland};
 use super::{quote, quote_always, relative, word};
 use crate::host_path::HostPath;
 use crate::ids::StepId;
@@ -31,14 +37,13 @@ const DIRECT_ARGV_BYTES: usize = 32 * 1024;
 
 /// A guard runs in the background under `timeout` (`$P`), which leads a process
 /// group of its own: the signal trap passes a stop on to it (see `apply::LIB`).
-const LIB: &str = r#"umask 077
-HOME=${HOME%/}
+const LIB: &str = r#"HOME=${HOME%/}
 T=$(mktemp -d) || { echo 'fatal cannot create a temporary directory'; exit 97; }
 trap 'rm -rf -- "$T"' EXIT
 trap '[ -z "${P:-}" ] || kill -TERM "$P" 2>/dev/null; exit 143' TERM INT HUP
 cd -- "$HOME" 2>/dev/null || { mkdir -- "$T/e" && cd -- "$T/e"; } || exit 97
 u=; if [ -r /proc/self/status ]; then while read -r k a b x; do [ "$k" != Uid: ] || { u=$b; break; }; done < /proc/self/status; fi; echo "uid ${u:-$(id -u)}"
-pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && exec timeout -k 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; echo "R $1 $2 $r"; }
+pu() { if [ -d "$3" ]; then d=$3; else d=$T/e; mkdir -p -- "$d"; fi; if [ ! -x "$d" ]; then echo "R $1 $2 cd"; return; fi; printf '%s' "$4" > "$T/g"; ( cd -- "$d" && tmo 5 "$5" sh "$T/g" ) </dev/null >/dev/null 2>&1 & P=$!; wait "$P"; r=$?; P=; [ -z "$ub" ] || [ "$r" != 143 ] || r=124; echo "R $1 $2 $r"; }
 ex() { if [ -e "$3" ] || [ -L "$3" ]; then echo "X $1 $2"; fi; }
 "#;
 
@@ -154,8 +159,15 @@ impl ProbeScript {
 
     /// The whole script; `head` (lock, state) runs right after the preamble.
     pub fn render(&self, head: &str) -> String {
-        let mut s = String::with_capacity(1024 + self.stat.len() * 80 + self.body.len());
+        let mut s = String::with_capacity(2048 + self.stat.len() * 80 + self.body.len());
+        s.push_str("umask 077\n");
+        s.push_str(&userland::check_sh());
         s.push_str(LIB);
+        s.push_str(userland::DETECT_SH);
+        s.push_str(userland::TIMEOUT_SH);
+        s.push_str(
+            "if [ -n \"$ub\" ]; then command -v stat >/dev/null 2>&1 || { echo 'unsupported stat'; exit 0; }; echo 'userland busybox'; else echo 'userland gnu'; fi\n",
+        );
         for f in self.functions.values() {
             s.push_str(f);
             if !f.ends_with('\n') {
@@ -172,7 +184,7 @@ impl ProbeScript {
         if !self.stat.is_empty() || self.owned.is_some() {
             s.push_str("{ ");
             if !self.stat.is_empty() {
-                let _ = write!(s, "printf '%s\\n' {}; ", lines(self.stat.iter()));
+                let _ = write!(s, "printf '%s\\0' {}; ", words(self.stat.iter()));
             }
             if let Some(owned) = &self.owned {
                 // The record is the host's: only its `./x` and `/x` paths reach
@@ -180,13 +192,11 @@ impl ProbeScript {
                 let f = word(owned);
                 let _ = write!(
                     s,
-                    "[ ! -f {f} ] || awk -F '\\t' 'substr($2, 1, 2) == \"./\" || substr($2, 1, 1) == \"/\" {{ print $2 }}' {f}; "
+                    "[ ! -f {f} ] || awk -F '\\t' 'substr($2, 1, 2) == \"./\" || substr($2, 1, 1) == \"/\" {{ printf \"%s%c\", $2, 0 }}' {f}; "
                 );
             }
             s.push_str("} > \"$T/p\"\n");
-            s.push_str(
-                "printf 'F '; LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -printf \"%y %m %U %G %p\\0%l\\0\"' sh < \"$T/p\" 2>\"$T/err\" | base64 -w0; echo\n",
-            );
+            s.push_str(&stat_sh());
         }
         if !self.hash.is_empty() {
             // A short list goes straight to `find` (no `xargs`, no `sh`); a long one
@@ -200,9 +210,9 @@ impl ProbeScript {
                     words.join(" ")
                 );
             } else {
-                let _ = writeln!(s, "printf '%s\\n' {} > \"$T/f\"", lines(self.hash.keys()));
+                let _ = writeln!(s, "printf '%s\\0' {} > \"$T/f\"", words(self.hash.keys()));
                 s.push_str(
-                    "LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\" > \"$T/s\" 2>>\"$T/err\"\n",
+                    "LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\" > \"$T/s\" 2>>\"$T/err\"\n",
                 );
             }
             s.push_str("printf 'S '; base64 -w0 < \"$T/s\"; echo\n");
@@ -219,8 +229,8 @@ impl ProbeScript {
                 let _ = writeln!(s, "printf '%s' {} > \"$T/w\"", quote_always(&wanted));
                 let _ = writeln!(
                     s,
-                    "awk -F '\\t' 'NR == FNR {{ w[$2] = $1; next }} {{ p = substr($0, 67); if ((p in w) && w[p] != substr($0, 1, 64) && n++ < {MAX_DIFFS}) print p }}' \"$T/w\" \"$T/s\" > \"$T/d\"\n\
-                     if [ -s \"$T/d\" ]; then LC_ALL=C xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -perm -0004 -size -{}c -print' sh < \"$T/d\" > \"$T/o\" 2>/dev/null\n\
+                    "awk -F '\\t' 'NR == FNR {{ w[$2] = $1; next }} {{ p = substr($0, 67); if ((p in w) && w[p] != substr($0, 1, 64) && n++ < {MAX_DIFFS}) printf \"%s%c\", p, 0 }}' \"$T/w\" \"$T/s\" > \"$T/d\"\n\
+                     if [ -s \"$T/d\" ]; then LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -perm -0004 -size -{}c -print' sh < \"$T/d\" > \"$T/o\" 2>/dev/null\n\
                      while IFS= read -r p; do printf 'O '; base64 -w0 < \"$p\"; printf ' %s\\n' \"$p\"; done < \"$T/o\"; fi",
                     MAX_DIFF_BYTES + 1
                 );
@@ -234,7 +244,7 @@ impl ProbeScript {
             // Up to the nearest existing ancestor (`/` and `.` always exist), then
             // the builtins decide: `d` not a directory, `w` not writable or not
             // enterable, `t` a sticky directory of another user, `y` writable.
-            let _ = writeln!(s, "printf '%s\\n' {} > \"$T/wd\"", lines(self.writable.iter()));
+            let _ = writeln!(s, "printf '%s\\n' {} > \"$T/wd\"", words(self.writable.iter()));
             s.push_str(WRITABLE_SH);
             // Only a plain name is passed on: nothing the host says can forge a line.
             s.push_str("case ${LOGNAME:-} in ''|*[!A-Za-z0-9._-]*) ;; *) echo \"login $LOGNAME\" ;; esac\n");
@@ -252,15 +262,41 @@ impl ProbeScript {
     }
 }
 
-/// `paths` as one quoted word, a path per line.
-fn lines<'a>(paths: impl Iterator<Item = &'a String>) -> String {
-    let mut text = String::new();
-    for p in paths {
-        text.push_str(p);
-        text.push('\n');
+/// `paths` as words of the `printf` builtin (never a process's argv).
+fn words<'a>(paths: impl Iterator<Item = &'a String>) -> String {
+    paths.map(|p| quote_always(p)).collect::<Vec<_>>().join(" ")
+}
+
+/// The line that inspects every path of `$T/p` (NUL-delimited): GNU `find -printf`
+/// (`F`: `%y %m %U %G %p\0%l\0` per path); BusyBox `stat -c` (`B`: raw mode in hex,
+/// owner, group and path per line; then `BL`: the links' `'path' -> 'target'`,
+/// each record ended by a nonce of this script, which a link target cannot
+/// contain unless it guesses it). Either way one process inspects every path.
+fn stat_sh() -> String {
+    let nonce = nonce();
+    format!(
+        "if [ -n \"$ub\" ]; then printf 'B '; LC_ALL=C xargs -0 -r stat -c '%f %u %g %n' < \"$T/p\" 2>\"$T/err\" > \"$T/b\"; base64 -w0 < \"$T/b\"; echo\n\
+         awk 'length($1) == 4 && substr($1, 1, 1) == \"a\" {{ sub(/^[^ ]+ [^ ]+ [^ ]+ /, \"\"); printf \"%s%c\", $0, 0 }}' \"$T/b\" > \"$T/l\"\n\
+         if [ -s \"$T/l\" ]; then printf 'BL {nonce} '; LC_ALL=C xargs -0 -r stat -c '%N{nonce}' < \"$T/l\" 2>>\"$T/err\" | base64 -w0; echo; fi\n\
+         else printf 'F '; LC_ALL=C xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -printf \"%y %m %U %G %p\\0%l\\0\"' sh < \"$T/p\" 2>\"$T/err\" | base64 -w0; echo; fi\n"
+    )
+}
+
+/// 32 hex digits no host can predict (the std hasher's random keys).
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for i in 0..2u8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u8(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        let _ = write!(out, "{:016x}", h.finish());
     }
-    text.pop();
-    quote_always(&text)
+    out
 }
 
 /// What kind of thing is at a path.
@@ -336,7 +372,11 @@ pub struct Facts {
     /// The login user's name (`$LOGNAME`), for messages, when the probe asked
     /// whether paths are writable and the name is a plain one.
     pub login: Option<String>,
+    /// GNU or BusyBox (see [`userland`]).
+    pub userland: Option<Userland>,
     paths: HashMap<String, PathFacts>,
+    /// The links of a BusyBox `B` answer, in order, for the `BL` answer after it.
+    links: Vec<String>,
     steps: HashMap<(StepId, String), StepFact>,
     gathered: HashMap<String, Vec<u8>>,
     access: HashMap<String, Access>,
@@ -346,9 +386,16 @@ pub struct Facts {
     pub extra: Vec<(String, String)>,
 }
 
-/// The probe's output could not be read; `what` says why.
+/// The probe's output could not be read, or the host cannot be deployed to: what,
+/// and what to do when it is not the usual "check the host and run again".
 #[derive(Debug)]
-pub struct ProbeError(pub String);
+pub struct ProbeError(pub String, pub Option<String>);
+
+impl ProbeError {
+    fn new(what: String) -> ProbeError {
+        ProbeError(what, None)
+    }
+}
 
 impl Facts {
     /// What is at `path` (absent when the probe did not see it).
@@ -381,7 +428,7 @@ impl Facts {
     pub fn parse(stdout: &str) -> Result<Facts, ProbeError> {
         let mut facts = Facts::default();
         let mut ended = false;
-        let bad = |line: &str| ProbeError(format!("unexpected probe output: {}", preview(line)));
+        let bad = |line: &str| ProbeError::new(format!("unexpected probe output: {}", preview(line)));
         for line in stdout.lines() {
             if line.is_empty() {
                 continue;
@@ -394,7 +441,24 @@ impl Facts {
                 "end" => ended = true,
                 "uid" => facts.uid = rest.trim().parse().ok(),
                 "login" => facts.login = Some(rest.to_string()),
+                "userland" => {
+                    facts.userland = match rest.trim() {
+                        "busybox" => Some(Userland::BusyBox),
+                        _ => Some(Userland::Gnu),
+                    }
+                }
+                "unsupported" => {
+                    let (what, help) = userland::unsupported(rest);
+                    return Err(ProbeError(what, Some(help)));
+                }
                 "F" => facts.read_stats(&decode(rest, line)?).map_err(|()| bad(line))?,
+                "B" => facts.read_busybox_stats(&decode(rest, line)?).map_err(|()| bad(line))?,
+                "BL" => {
+                    let (nonce, value) = rest.split_once(' ').ok_or_else(|| bad(line))?;
+                    facts
+                        .read_busybox_links(nonce, &decode(value, line)?)
+                        .map_err(|()| bad(line))?;
+                }
                 "S" => {
                     let sums = decode(rest, line)?;
                     for l in String::from_utf8_lossy(&sums).lines() {
@@ -415,7 +479,11 @@ impl Facts {
                 "E" => {
                     // 4,000 bytes; one more shows a cut (`super::window`).
                     let text = super::window(decode(rest, line)?, 4000, super::Keep::Start);
-                    return Err(ProbeError(format!(
+                    if text.contains("-printf") {
+                        let (what, help) = userland::foreign_find(&text);
+                        return Err(ProbeError(what, Some(help)));
+                    }
+                    return Err(ProbeError::new(format!(
                         "the host could not inspect every managed path:\n{}",
                         text.trim_end()
                     )));
@@ -455,16 +523,68 @@ impl Facts {
                         .steps
                         .insert((<StepId as crate::ids::Id>::new(id), key.to_string()), fact);
                 }
-                "fatal" => return Err(ProbeError(format!("the probe could not start: {rest}"))),
+                "fatal" => return Err(ProbeError::new(format!("the probe could not start: {rest}"))),
                 _ => facts.extra.push((tag.to_string(), rest.to_string())),
             }
         }
         if !ended {
-            return Err(ProbeError(
+            return Err(ProbeError::new(
                 "the probe's output ended early (the host's shell stopped before it finished)".into(),
             ));
         }
         Ok(facts)
+    }
+
+    /// BusyBox `stat -c '%f %u %g %n'` lines: the raw mode in hex (type and
+    /// permission bits), owner, group, path (paths never hold a newline).
+    fn read_busybox_stats(&mut self, bytes: &[u8]) -> Result<(), ()> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ())?;
+        for line in text.lines() {
+            let mut parts = line.splitn(4, ' ');
+            let (Some(raw), Some(uid), Some(gid), Some(path)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(());
+            };
+            let raw = u32::from_str_radix(raw, 16).map_err(|_| ())?;
+            let kind = match raw & 0o170_000 {
+                0o100_000 => PathKind::File,
+                0o040_000 => PathKind::Dir,
+                0o120_000 => PathKind::Link,
+                _ => PathKind::Other,
+            };
+            if kind == PathKind::Link {
+                self.links.push(path.to_string());
+            }
+            let entry = self.paths.entry(path.to_string()).or_insert(PathFacts::ABSENT);
+            entry.kind = kind;
+            entry.mode = raw & 0o7777;
+            entry.uid = uid.parse().map_err(|_| ())?;
+            entry.gid = gid.parse().map_err(|_| ())?;
+            entry.target = None;
+        }
+        Ok(())
+    }
+
+    /// BusyBox `stat -c '%N<nonce>'` of the links of the `B` answer, in their order:
+    /// `'path' -> 'target'<nonce>\n` each. The target is the host's bytes (it may
+    /// hold a newline or `' -> '`); the nonce ends it.
+    fn read_busybox_links(&mut self, nonce: &str, bytes: &[u8]) -> Result<(), ()> {
+        let end = format!("'{nonce}\n").into_bytes();
+        let mut rest = bytes;
+        for path in std::mem::take(&mut self.links) {
+            let head = format!("'{path}' -> '").into_bytes();
+            // A link that vanished between the two `stat`s has no record.
+            let Some(after) = rest.strip_prefix(head.as_slice()) else {
+                continue;
+            };
+            let at = after.windows(end.len()).position(|w| w == end.as_slice()).ok_or(())?;
+            if let Some(entry) = self.paths.get_mut(&path) {
+                entry.target = Some(after[..at].to_vec());
+            }
+            rest = &after[at + end.len()..];
+        }
+        if rest.is_empty() { Ok(()) } else { Err(()) }
     }
 
     fn read_stats(&mut self, bytes: &[u8]) -> Result<(), ()> {
@@ -499,7 +619,7 @@ impl Facts {
 }
 
 fn decode(text: &str, line: &str) -> Result<Vec<u8>, ProbeError> {
-    super::decode(text).ok_or_else(|| ProbeError(format!("unexpected probe output: {}", preview(line))))
+    super::decode(text).ok_or_else(|| ProbeError::new(format!("unexpected probe output: {}", preview(line))))
 }
 
 /// The start of a line, with control characters made visible.
@@ -566,6 +686,68 @@ mod tests {
         assert_eq!(facts.step(id(5), "version"), Some(&StepFact::Value(b"3.11".to_vec())));
         assert_eq!(facts.extra, vec![("lock".to_string(), "ok".to_string())]);
         assert_eq!(facts.uid, Some(1000));
+    }
+
+    #[test]
+    fn reads_busybox_stats_and_link_targets_ended_by_the_nonce() {
+        let stats =
+            "81a4 1000 1000 ./etc/app.conf\na1ff 1000 1000 ./cur rent\n41ed 0 0 /srv\n89ed 0 0 /s\na1ff 0 0 ./l2\n";
+        let nonce = "0123abcd";
+        let links = format!("'./cur rent' -> 'releases/1\n' -> 'x'{nonce}\n'./l2' -> 'a'{nonce}\n");
+        let out = format!(
+            "uid 1000\nuserland busybox\nB {}\nBL {nonce} {}\nend\n",
+            b64(stats.as_bytes()),
+            b64(links.as_bytes())
+        );
+        let facts = Facts::parse(&out).unwrap();
+        assert_eq!(facts.userland, Some(Userland::BusyBox));
+        let conf = facts.path(&HostPath::new("~/etc/app.conf").unwrap());
+        assert_eq!((conf.kind, conf.mode, conf.uid), (PathKind::File, 0o644, 1000));
+        let link = facts.path(&HostPath::new("~/cur rent").unwrap());
+        assert_eq!((link.kind, link.mode), (PathKind::Link, 0o777));
+        assert_eq!(
+            link.target.as_deref(),
+            Some(&b"releases/1\n' -> 'x"[..]),
+            "a target with a newline or an arrow cannot forge a record"
+        );
+        assert_eq!(
+            facts.path(&HostPath::new("~/l2").unwrap()).target.as_deref(),
+            Some(&b"a"[..])
+        );
+        assert_eq!(facts.path(&HostPath::new("/srv").unwrap()).kind, PathKind::Dir);
+        let setuid = facts.path(&HostPath::new("/s").unwrap());
+        assert_eq!((setuid.kind, setuid.mode), (PathKind::File, 0o4755));
+        let forged = format!(
+            "uid 1\nB {}\nBL {nonce} {}\nend\n",
+            b64(stats.as_bytes()),
+            b64(b"'./cur rent' -> 'x'\n")
+        );
+        assert!(
+            Facts::parse(&forged).is_err(),
+            "a record without the nonce is no answer"
+        );
+    }
+
+    #[test]
+    fn a_host_without_the_contract_is_refused_with_what_it_lacks() {
+        let err = Facts::parse("unsupported timeout /proc\n").unwrap_err();
+        assert!(
+            err.0.contains("no `timeout`") && err.0.contains("no /proc"),
+            "{}",
+            err.0
+        );
+        assert!(err.1.unwrap().contains("docs/hosts.md"));
+        let err = Facts::parse(&format!(
+            "E {}\nend\n",
+            b64(b"find: -printf: unknown primary or operator\n")
+        ))
+        .unwrap_err();
+        assert!(err.0.contains("its `find` has no `-printf`"), "{}", err.0);
+        let s = ProbeScript::new(Duration::from_secs(1)).render("");
+        assert!(
+            s.find("unsupported").unwrap() < s.find("T=$(mktemp").unwrap(),
+            "checked before anything runs: {s}"
+        );
     }
 
     #[test]
@@ -668,21 +850,22 @@ mod tests {
         }
         let s = p.render("");
         assert!(
-            s.contains("printf '%s\\n' './d/f0\n./d/f1\n./d/f2\n./e/"),
-            "the list is one word of the `printf` builtin, written to a file: {s}"
+            s.contains("printf '%s\\0' './d/f0' './d/f1' './d/f2' './e/"),
+            "the list is words of the `printf` builtin, NUL-delimited, written to a file: {s}"
         );
         assert!(
             s.contains(
-                "xargs -d '\\n' -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\""
+                "xargs -0 -r sh -c 'exec find \"$@\" -maxdepth 0 -type f -exec sha256sum -- {} +' sh < \"$T/f\""
             ),
             "{s}"
         );
         for line in s.lines().filter(|l| l.contains("./d/f1")) {
             assert!(
-                line.starts_with("./d/f1") || line.contains("printf '%s\\n' './d/f0"),
+                line.contains("printf '%s\\0' './d/f0'"),
                 "a path is a word of `printf` only, never in the argv of a process: {line}"
             );
         }
+        assert!(!s.contains("xargs -d"), "BusyBox's xargs has no -d: {s}");
         assert!(s.ends_with("echo end\n"));
     }
 }

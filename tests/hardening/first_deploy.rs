@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 /// Files in a local host's pending-marker directory.
 fn pending(dir: &Path) -> Vec<String> {
@@ -50,7 +50,12 @@ fn guards_work_on_a_hosts_first_deploy() {
 
 #[test]
 fn guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error() {
-    let hosts = TestHosts::start(&["t1"]);
+    guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error_on(TestHosts::setup());
+}
+
+/// [`guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn guards_over_ssh_run_in_their_directory_and_a_directory_they_cannot_enter_is_an_error_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let steps = "  c.add(command(\"skipped\", #{ run: \"touch skipped-ran\", unless: \"true\" }));\n  \
         c.add(command(\"locked out\", #{ run: \"true\", unless: \"true\", cwd: \"/tmp/ordo-no-entry\" }));\n";
     let no_entry = Path::new("/tmp/ordo-no-entry");

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 /// `script` run by `sh` as `user` (the tests run as root).
 fn as_user(user: &str, script: &str) -> Child {
@@ -77,7 +77,12 @@ fn watch_staging(dir: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
 
 #[test]
 fn another_user_never_reads_a_private_file_while_it_is_deployed() {
-    let hosts = TestHosts::start(&["t1", "t2"]);
+    another_user_never_reads_a_private_file_while_it_is_deployed_on(TestHosts::setup());
+}
+
+/// [`another_user_never_reads_a_private_file_while_it_is_deployed`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn another_user_never_reads_a_private_file_while_it_is_deployed_on(setup: Setup) {
+    let hosts = setup.start(&["t1", "t2"]);
     let (owner, other) = (hosts.user("t1").to_string(), hosts.user("t2").to_string());
     let root = hosts.home("t1").join("deployment/s");
     // A big private file (its staging takes a while) and a small one (written by
@@ -144,7 +149,12 @@ fn another_user_never_reads_a_private_file_while_it_is_deployed() {
 
 #[test]
 fn staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes() {
-    let hosts = TestHosts::start(&["t1", "t2"]);
+    staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes_on(TestHosts::setup());
+}
+
+/// [`staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn staging_names_are_unpredictable_and_pre_created_names_cannot_redirect_writes_on(setup: Setup) {
+    let hosts = setup.start(&["t1", "t2"]);
     let (owner, attacker) = (hosts.user("t1").to_string(), hosts.user("t2").to_string());
     // A directory both users may write to (sticky, as /tmp): the attacker can
     // create names in it, but not rename or remove the deploy's.
@@ -238,7 +248,12 @@ fn uid(user: &str) -> u32 {
 
 #[test]
 fn a_symlink_target_starting_with_a_dash_is_a_target() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_symlink_target_starting_with_a_dash_is_a_target_on(TestHosts::setup());
+}
+
+/// [`a_symlink_target_starting_with_a_dash_is_a_target`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_symlink_target_starting_with_a_dash_is_a_target_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = over_ssh(&hosts, &["t1"], "  c.add(symlink(\"l\", c.attr(\"to\", \"-x\")));\n").build();
     let link = hosts.home("t1").join("deployment/s/l");
     p.test().args(&["deploy", "prod", "--yes"]).run();
@@ -261,7 +276,12 @@ fn a_symlink_target_starting_with_a_dash_is_a_target() {
 
 #[test]
 fn a_crafted_link_target_cannot_forge_probe_lines() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_crafted_link_target_cannot_forge_probe_lines_on(TestHosts::setup());
+}
+
+/// [`a_crafted_link_target_cannot_forge_probe_lines`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_crafted_link_target_cannot_forge_probe_lines_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = over_ssh(
         &hosts,
         &["t1"],
@@ -318,7 +338,12 @@ fn tamper(command: &str) -> String {
 
 #[test]
 fn a_real_file_created_at_a_symlinks_path_after_the_plan_is_not_deleted() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_real_file_created_at_a_symlinks_path_after_the_plan_is_not_deleted_on(TestHosts::setup());
+}
+
+/// [`a_real_file_created_at_a_symlinks_path_after_the_plan_is_not_deleted`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_real_file_created_at_a_symlinks_path_after_the_plan_is_not_deleted_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let root = hosts.home("t1").join("deployment/s");
     let steps = format!(
         "  c.add(directory(\"d\"));\n{}  c.add(symlink(\"current\", \"d\"));\n",
@@ -392,7 +417,12 @@ fn a_symlink_at_a_files_path_is_a_conflict_and_left_alone() {
 
 #[test]
 fn a_symlinked_parent_directory_is_not_followed() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_symlinked_parent_directory_is_not_followed_on(TestHosts::setup());
+}
+
+/// [`a_symlinked_parent_directory_is_not_followed`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_symlinked_parent_directory_is_not_followed_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let owner = hosts.user("t1").to_string();
     let root = hosts.home("t1").join("deployment/s");
     let elsewhere = hosts.home("t1").join("elsewhere");

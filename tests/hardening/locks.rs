@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{chown_to, over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 const ONE_FILE: &str = "  c.add(file(\"a\", \"a\"));\n";
 
@@ -95,7 +95,12 @@ fn a_probe_that_exits_non_zero_after_the_lock_was_taken_leaves_no_lock() {
 
 #[test]
 fn a_lock_that_cannot_be_removed_is_reported_not_claimed_released() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_lock_that_cannot_be_removed_is_reported_not_claimed_released_on(TestHosts::setup());
+}
+
+/// [`a_lock_that_cannot_be_removed_is_reported_not_claimed_released`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_lock_that_cannot_be_removed_is_reported_not_claimed_released_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     // A step takes away the login user's right to remove entries of `~/.ordo/s`
     // halfway through the deploy.
     let steps = "  c.add(step(\"seal\", #{ verify: |h| false, update: |h| { h.run(\"chmod 500 ~/.ordo/s\"); } }));\n";
@@ -128,7 +133,12 @@ fn processes(user: &str, text: &str) -> String {
 
 #[test]
 fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_130() {
-    let hosts = TestHosts::start(&["t1"]);
+    sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_130_on(TestHosts::setup());
+}
+
+/// [`sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_130`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_130_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let user = hosts.user("t1").to_string();
     let home = hosts.home("t1").to_path_buf();
     let steps = "  c.add(command(\"slow\", #{ run: \"touch ~/started; exec sleep 3601\", creates: \"~/never\" }));\n";
@@ -195,7 +205,12 @@ fn sigint_sigterm_and_sighup_stop_the_remote_command_release_the_lock_and_exit_1
 
 #[test]
 fn a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock_on(TestHosts::setup());
+}
+
+/// [`a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_signal_while_a_guard_hangs_in_the_probe_stops_it_and_releases_the_lock_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let user = hosts.user("t1").to_string();
     let home = hosts.home("t1").to_path_buf();
     let steps = "  c.add(command(\"c\", #{ run: \"true\", unless: \"touch ~/guarding; exec sleep 3606\" }));\n";

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::service;
 use crate::support::Test;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 const FILES: usize = 1000;
 
@@ -138,7 +138,12 @@ fn a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_locally() {
 
 #[test]
 fn a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_over_ssh() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_over_ssh_on(TestHosts::setup());
+}
+
+/// [`a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_over_ssh`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_thousand_files_with_paths_longer_than_arg_max_plan_and_deploy_over_ssh_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = super::over_ssh(&hosts, &["t1"], &steps()).build();
     plan_and_deploy(p.root(), "prod", "t1", &hosts.home("t1").join("deployment/s"));
 }

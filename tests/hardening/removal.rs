@@ -4,7 +4,7 @@
 
 use super::{over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 /// A file, a directory and a symlink that exist only while attribute `old` is true,
 /// and a file that the host had before ordo managed it.
@@ -17,7 +17,12 @@ const STEPS: &str = "  c.add(file(\"keep\", \"k\"));\n  \
 
 #[test]
 fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh() {
-    let hosts = TestHosts::start(&["t1"]);
+    what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh_on(TestHosts::setup());
+}
+
+/// [`what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_over_ssh_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let p = over_ssh(&hosts, &["t1"], STEPS).build();
     let root = hosts.home("t1").join("deployment/s");
     std::fs::create_dir_all(&root).unwrap();
@@ -97,8 +102,9 @@ fn a_path_ordo_did_not_create_is_never_removed() {
     std::fs::write(root.join("current"), "a real file now").unwrap();
     std::fs::remove_dir(root.join("data")).unwrap();
     std::os::unix::fs::symlink("keep", root.join("data")).unwrap();
-    // A forged list of what ordo created, naming paths outside the service's root,
-    // and last a "path" that `find` would read as an action on every path before it.
+    // A forged list of what ordo created, naming paths outside the service's root —
+    // left, and said so — and last a "path" that `find` would read as an action on
+    // every path before it.
     let owned = p.path("hosts/h/.ordo/s/owned");
     let forged = format!(
         "{}file\t./victim\tx\tvictim\nfile\t./deployment/s/../../victim\tx\tvictim\nfile\t{}\tx\tvictim\nfile\t-delete\tx\tvictim\n",
@@ -118,6 +124,7 @@ fn a_path_ordo_did_not_create_is_never_removed() {
         .stdout(
             "
             deploy test (service s): 1 step on 1 host
+            h: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): ~/victim, [PROJECT]/victim
             nothing to change: 1 step on 1 host up to date
             done: 0 changed, 1 unchanged, 0 failed, 0 skipped on 1 host in [TIME]
             ",

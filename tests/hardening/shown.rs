@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{over_ssh, service};
 use crate::support::single_host;
-use crate::support::sshd::TestHosts;
+use crate::support::sshd::{Setup, TestHosts};
 
 /// A private file (0600) and a sensitive one (world-readable, but marked).
 fn private_steps(version: &str) -> String {
@@ -83,7 +83,12 @@ fn private_and_sensitive_contents_never_appear_in_plans_or_deploys() {
 
 #[test]
 fn control_characters_from_a_host_are_shown_escaped() {
-    let hosts = TestHosts::start(&["t1"]);
+    control_characters_from_a_host_are_shown_escaped_on(TestHosts::setup());
+}
+
+/// [`control_characters_from_a_host_are_shown_escaped`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn control_characters_from_a_host_are_shown_escaped_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let steps = "  c.add(file(\"page\", \"plain\\n\"));\n  c.add(symlink(\"current\", \"releases/1\"));\n";
     let p = over_ssh(&hosts, &["t1"], steps).build();
     p.test().args(&["deploy", "prod", "--yes"]).run();
@@ -148,7 +153,12 @@ fn still_running(user: &str, text: &str) -> String {
 
 #[test]
 fn a_hanging_guard_and_a_hanging_command_are_stopped_with_their_process_group() {
-    let hosts = TestHosts::start(&["t1"]);
+    a_hanging_guard_and_a_hanging_command_are_stopped_with_their_process_group_on(TestHosts::setup());
+}
+
+/// [`a_hanging_guard_and_a_hanging_command_are_stopped_with_their_process_group`] on the hosts `setup` makes (GNU or BusyBox).
+pub(crate) fn a_hanging_guard_and_a_hanging_command_are_stopped_with_their_process_group_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
     let user = hosts.user("t1").to_string();
     // Each starts a grandchild too, which must go with it.
     let guard = "  c.add(command(\"guarded\", #{ run: \"true\", unless: \"sh -c 'sleep 3602' & sleep 3602\" }));\n";

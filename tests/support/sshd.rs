@@ -16,6 +16,159 @@ use std::time::{Duration, Instant};
 
 const SSHD: &str = "/usr/sbin/sshd";
 const SFTP_SERVER: &str = "/usr/lib/openssh/sftp-server";
+const BUSYBOX: &str = "/usr/bin/busybox";
+/// docker-systemctl-replacement's `systemctl` (a directory holding only that link;
+/// `test.sh` installs it).
+pub const SYSTEMCTL_PATH: &str = "/opt/ordo-test-tools/systemctl/path";
+/// sshd's own PATH for users (Debian's build).
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/games";
+
+/// How the test hosts differ from a plain Debian login: the builder of
+/// [`TestHosts`] (`TestHosts::setup().busybox().start(&["t1"])`).
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    busybox: bool,
+    no_dpkg: bool,
+    systemctl: bool,
+    /// Programs taken out of the host's PATH (a host that lacks them).
+    without: Vec<String>,
+    /// Programs put first on the host's PATH: (name, shell script).
+    replaced: Vec<(String, String)>,
+    /// Programs of this machine added to the host's own PATH (what an Alpine host
+    /// gets with `apk add`).
+    added: Vec<String>,
+}
+
+impl Setup {
+    /// An Alpine-like userland: the login shell is BusyBox `ash` and `PATH` is one
+    /// directory of BusyBox applet links (`busybox --install -s`) plus the allow-list
+    /// [`BUSYBOX_EXTRA`] — not Debian busybox's `rpm` applets, nothing of GNU.
+    pub fn busybox(mut self) -> Setup {
+        self.busybox = true;
+        self
+    }
+
+    /// A RHEL-like package manager: `PATH` has everything of Debian's but `dpkg*`
+    /// and `apt*`, so the probe finds rpm and dnf.
+    pub fn no_dpkg(mut self) -> Setup {
+        self.no_dpkg = true;
+        self
+    }
+
+    /// docker-systemctl-replacement's `systemctl` first on `PATH`.
+    pub fn systemctl(mut self) -> Setup {
+        self.systemctl = true;
+        self
+    }
+
+    /// A host whose PATH lacks `program` (implies a PATH of its own).
+    pub fn without(mut self, program: &str) -> Setup {
+        self.without.push(program.to_string());
+        self
+    }
+
+    /// A host whose PATH also has this program of the machine (an absolute path;
+    /// implies a PATH of its own): `.busybox().with("/usr/bin/python3")` is an
+    /// Alpine host after `apk add python3`.
+    pub fn with(mut self, program: &str) -> Setup {
+        self.added.push(program.to_string());
+        self
+    }
+
+    /// A host whose `program` is this shell script instead.
+    pub fn replace(mut self, program: &str, script: &str) -> Setup {
+        self.replaced.push((program.to_string(), script.to_string()));
+        self
+    }
+
+    pub fn start(self, aliases: &[&str]) -> TestHosts {
+        TestHosts::start_with(&self, aliases)
+    }
+
+    fn own_path(&self) -> bool {
+        self.busybox || self.no_dpkg || !self.without.is_empty() || !self.replaced.is_empty() || !self.added.is_empty()
+    }
+
+    /// Makes the host's `bin` directory (when it needs one of its own) and returns
+    /// the login shell and the `PATH` sshd gives the session.
+    fn prepare(&self, host_dir: &Path) -> (PathBuf, String) {
+        let mut path = String::new();
+        if self.systemctl {
+            assert!(
+                Path::new(SYSTEMCTL_PATH).join("systemctl").is_file(),
+                "{SYSTEMCTL_PATH}/systemctl is missing: the systemd tests need docker-systemctl-replacement (./test.sh installs it)"
+            );
+            path.push_str(SYSTEMCTL_PATH);
+            path.push(':');
+        }
+        if !self.own_path() {
+            path.push_str(DEFAULT_PATH);
+            return (PathBuf::from("/bin/sh"), path);
+        }
+        let bin = host_dir.join("bin");
+        fs::create_dir(&bin).expect("bin dir");
+        set_mode(&bin, 0o755);
+        if self.busybox {
+            assert!(
+                Path::new(BUSYBOX).is_file(),
+                "{BUSYBOX} is missing: the BusyBox tests need Debian's busybox (./test.sh installs it)"
+            );
+            let out = Command::new(BUSYBOX).arg("--list").output().expect("busybox --list");
+            for applet in String::from_utf8_lossy(&out.stdout).lines() {
+                if !BUSYBOX_LEFT_OUT.contains(&applet) {
+                    link(BUSYBOX, &bin.join(applet));
+                }
+            }
+            for extra in BUSYBOX_EXTRA {
+                link(extra, &bin.join(Path::new(extra).file_name().expect("a program")));
+            }
+        } else {
+            for dir in ["/usr/local/bin", "/usr/bin"] {
+                for entry in fs::read_dir(dir).expect("read bin").flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if self.no_dpkg && (name.starts_with("dpkg") || name.starts_with("apt")) {
+                        continue;
+                    }
+                    if !bin.join(&name).exists() {
+                        link(&entry.path().display().to_string(), &bin.join(&name));
+                    }
+                }
+            }
+        }
+        for program in &self.added {
+            let at = bin.join(Path::new(program).file_name().expect("a program"));
+            let _ = fs::remove_file(&at);
+            link(program, &at);
+        }
+        for program in &self.without {
+            let _ = fs::remove_file(bin.join(program));
+        }
+        for (program, script) in &self.replaced {
+            let _ = fs::remove_file(bin.join(program));
+            fs::write(bin.join(program), script).expect("write a replaced program");
+            set_mode(&bin.join(program), 0o755);
+        }
+        path.push_str(&bin.display().to_string());
+        let shell = if self.busybox {
+            bin.join("sh")
+        } else {
+            PathBuf::from("/bin/sh")
+        };
+        (shell, path)
+    }
+}
+
+/// Applets of Debian's busybox that Alpine's does not have (or that would make the
+/// host look like an rpm host).
+const BUSYBOX_LEFT_OUT: &[&str] = &["rpm", "rpm2cpio"];
+
+/// What ordo's scripts use that Debian's busybox lacks and an Alpine host has:
+/// `getent` (Alpine: musl-utils). See docs/hosts.md.
+pub const BUSYBOX_EXTRA: &[&str] = &["/usr/bin/getent"];
+
+fn link(target: &str, at: &Path) {
+    std::os::unix::fs::symlink(target, at).unwrap_or_else(|e| panic!("symlink {}: {e}", at.display()));
+}
 
 /// useradd and userdel lock /etc/passwd and fail instead of waiting when another
 /// one holds the lock: tests in this binary take turns.
@@ -33,6 +186,8 @@ struct TestHost {
     user: String,
     home: PathBuf,
     port: u16,
+    /// The `PATH` sshd gives the user's sessions.
+    path: String,
     /// sshd_config, host key, pid file and sshd's log.
     dir: PathBuf,
     sshd: Mutex<Option<Child>>,
@@ -42,6 +197,15 @@ impl TestHosts {
     /// Starts one sshd per alias, each with its own user, host key and port, all
     /// trusting one client key.
     pub fn start(aliases: &[&str]) -> TestHosts {
+        TestHosts::start_with(&Setup::default(), aliases)
+    }
+
+    /// Test hosts that differ from a plain Debian login (BusyBox, no dpkg, …).
+    pub fn setup() -> Setup {
+        Setup::default()
+    }
+
+    fn start_with(setup: &Setup, aliases: &[&str]) -> TestHosts {
         assert!(
             Path::new(SSHD).is_file(),
             "{SSHD} is missing: the ssh tests need a real sshd; install openssh-server (apt-get install -y openssh-server)"
@@ -72,7 +236,8 @@ impl TestHosts {
             set_mode(&host_dir, 0o755);
             let user = format!("ordot{}", random_name(6));
             let home = host_dir.join("home");
-            add_user(&user, &home);
+            let (shell, path) = setup.prepare(&host_dir);
+            add_user(&user, &home, &shell);
             keygen(&host_dir.join("host_ed25519"));
             // Pushed before starting, so Drop removes the user even if sshd fails.
             hosts.hosts.push(TestHost {
@@ -80,6 +245,7 @@ impl TestHosts {
                 user,
                 home,
                 port: 0,
+                path,
                 dir: host_dir,
                 sshd: Mutex::new(None),
             });
@@ -101,6 +267,22 @@ impl TestHosts {
 
     pub fn port(&self, alias: &str) -> u16 {
         self.host(alias).port
+    }
+
+    /// The pid of the host's listening sshd (to trace what its sessions run).
+    pub fn sshd_pid(&self, alias: &str) -> u32 {
+        self.host(alias)
+            .sshd
+            .lock()
+            .expect("sshd lock")
+            .as_ref()
+            .map(Child::id)
+            .expect("sshd is running")
+    }
+
+    /// The `PATH` the host's sessions get.
+    pub fn path(&self, alias: &str) -> &str {
+        &self.host(alias).path
     }
 
     /// The client's private key, trusted by every test host.
@@ -278,7 +460,8 @@ fn launch(h: &TestHost, port: u16) -> Result<(), String> {
     let mut config = format!(
         "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_ed25519\nAuthorizedKeysFile {shared}/authorized_keys\n\
          PidFile {dir}/sshd.pid\nAllowUsers {user}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\nMaxSessions 10\nPrintMotd no\nLogLevel INFO\n",
+         KbdInteractiveAuthentication no\nMaxSessions 10\nPrintMotd no\nLogLevel INFO\nSetEnv PATH={path}\n",
+        path = h.path,
         dir = h.dir.display(),
         shared = h.dir.parent().expect("host dirs live in the harness dir").display(),
         user = h.user,
@@ -359,7 +542,7 @@ fn kill_user(user: &str) {
     }
 }
 
-fn add_user(user: &str, home: &Path) {
+fn add_user(user: &str, home: &Path, shell: &Path) {
     let _guard = ACCOUNTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut last = String::new();
     for _ in 0..30 {
@@ -368,7 +551,9 @@ fn add_user(user: &str, home: &Path) {
         let out = Command::new("useradd")
             .args(["-m", "-d"])
             .arg(home)
-            .args(["-s", "/bin/sh", "-p", "*"])
+            .arg("-s")
+            .arg(shell)
+            .args(["-p", "*"])
             .arg(user)
             .output()
             .unwrap_or_else(|e| panic!("cannot run useradd: {e}"));

@@ -423,6 +423,8 @@ impl Test {
             .args(&self.args)
             .current_dir(dir)
             .env("NO_COLOR", "1")
+            // What ordo keeps on the controller stays with the test's project.
+            .env("XDG_STATE_HOME", self.project.root().join(".state"))
             .env_remove("RUST_LOG")
             .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

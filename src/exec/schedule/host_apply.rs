@@ -83,6 +83,11 @@ impl HostApply {
         self.run.exec(script).await
     }
 
+    /// The host is retired: its last script tears down instead of recording.
+    pub(super) fn retired(&self) -> bool {
+        self.catalog.model.hosts[self.plan.host].retired
+    }
+
     /// A script of privileged steps, as root through `sudo -n`.
     async fn exec_privileged(&self, script: String) -> Result<RunOutput, Problem> {
         let _permit = self.permits.acquire().await.expect("never closed");
@@ -172,9 +177,11 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
         };
     }
     if tally.stopped.is_none() && !tally.recorded {
-        record(&h, &mut tally.problems).await;
+        tally.recorded = record(&h, &mut tally.problems).await;
     }
     h.progress(Activity::Done);
+    // Confirmed by the host, and nothing failed on the way.
+    tally.totals.recorded = tally.recorded && tally.problems.is_empty();
     (tally.totals, tally.problems)
 }
 
@@ -365,7 +372,8 @@ fn tally_batch(
 
 /// The final records and the release of the lock, in a script of their own: the
 /// host ended with a custom step or a privileged batch, or had nothing to change.
-async fn record(h: &HostApply, problems: &mut Vec<Problem>) {
+/// Returns whether the host confirmed them.
+async fn record(h: &HostApply, problems: &mut Vec<Problem>) -> bool {
     let mut s = ApplyScript::new();
     finish_lines(h, &mut s);
     match h.exec(s.finish()).await {
@@ -374,17 +382,22 @@ async fn record(h: &HostApply, problems: &mut Vec<Problem>) {
                 h.run.lock_released();
             }
             let report = parse(&out.stdout);
-            if !record_confirmed(h, &report.extra, problems) {
-                problems.push(
-                    Problem::new(
-                        Kind::Step,
-                        format!("host `{}`: recording the deployed version failed", h.run.name),
-                    )
-                    .on_host(&h.run.name)
-                    .help(format!("the host said: {}", tail(&out.stderr))),
-                );
+            if record_confirmed(h, &report.extra, problems) {
+                return true;
             }
+            problems.push(
+                Problem::new(
+                    Kind::Step,
+                    format!("host `{}`: recording the deployed version failed", h.run.name),
+                )
+                .on_host(&h.run.name)
+                .help(format!("the host said: {}", tail(&out.stderr))),
+            );
+            false
         }
-        Err(p) => problems.push(p),
+        Err(p) => {
+            problems.push(p);
+            false
+        }
     }
 }

@@ -46,6 +46,9 @@ pub struct Totals {
     pub changed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// The host confirmed its final records — for a retired host, that its
+    /// teardown is complete — and nothing failed there.
+    pub recorded: bool,
 }
 
 /// Totals of an apply.
@@ -55,6 +58,7 @@ pub struct Applied {
     pub failed: usize,
     pub skipped: usize,
     pub problems: Vec<Problem>,
+    /// Every host of the apply (one already up to date with zero counts).
     pub per_host: HashMap<HostId, Totals>,
 }
 
@@ -111,13 +115,26 @@ pub(super) async fn apply(
     }
     let permits = Arc::new(Semaphore::new(hosts.settings.jobs.max(1)));
     let mut work = Vec::new();
+    let mut total = Applied::default();
     for h in prediction.hosts {
+        // A retired host's last script always runs: it removes the lock and the
+        // state directory the probe took it in.
+        let retired = finish.record.is_some() && model.hosts[h.host].retired;
         let needs_record = !h.planned.is_empty()
+            || retired
             || finish
                 .record
                 .as_ref()
                 .is_some_and(|r| h.state.as_ref().is_none_or(|s| s.fingerprint != r.fingerprint));
         if !needs_record {
+            // Up to date: its records are those of this version already.
+            total.per_host.insert(
+                h.host,
+                Totals {
+                    recorded: finish.record.is_some(),
+                    ..Totals::default()
+                },
+            );
             continue;
         }
         let Some(run) = hosts.get(h.host).cloned() else {
@@ -147,7 +164,6 @@ pub(super) async fn apply(
         |w| async move { Ok(host_apply::run(w).await) },
     )
     .await;
-    let mut total = Applied::default();
     for (host, r) in ids.into_iter().zip(results) {
         match r {
             Ok((totals, problems)) => {

@@ -2,7 +2,8 @@
 //! create first, the pending markers of what the changes trigger, the changes) and
 //! the final records — the list of what ordo created, the deployed version, the
 //! release of the lock — that travel with the last batch or in a script of their
-//! own.
+//! own. A retired host records nothing: its last lines remove ordo's state
+//! directory, lock included.
 
 use std::collections::HashSet;
 use std::fmt::Write;
@@ -24,17 +25,25 @@ pub(super) fn record_confirmed(h: &HostApply, extra: &[(String, String)], proble
         return true;
     }
     if extra.iter().any(|(t, _)| t == "state") {
-        problems.push(
+        let service = &h.catalog.model.service;
+        let problem = if h.retired() {
+            Problem::new(
+                Kind::Step,
+                format!("host `{}`: ordo's records there could not be removed", h.run.name),
+            )
+            .help(format!(
+                "the teardown is not complete: look at ~/.ordo/{service} on the host (permissions?), then deploy again"
+            ))
+        } else {
             Problem::new(
                 Kind::Step,
                 format!("host `{}`: the deployed version could not be recorded", h.run.name),
             )
-            .on_host(&h.run.name)
             .help(format!(
-                "ordo writes ~/.ordo/{}/state.json on the host: is the disk full?",
-                h.catalog.model.service
-            )),
-        );
+                "ordo writes ~/.ordo/{service}/state.json on the host: is the disk full?"
+            ))
+        };
+        problems.push(problem.on_host(&h.run.name));
         return true;
     }
     false
@@ -108,6 +117,12 @@ pub(super) fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
         s.line(lines.trim_end());
         return;
     };
+    if h.retired() {
+        // Nothing is recorded on a retired host: its records go, the lock last.
+        debug_assert!(h.run.holds_lock(), "a teardown runs under its lock");
+        s.line(lock::teardown_lines(&model.service, &h.finish.token).trim_end());
+        return;
+    }
     let created: HashSet<RunStep> = h
         .plan
         .planned

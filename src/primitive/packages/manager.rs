@@ -1,8 +1,9 @@
 //! The package managers ordo speaks: what the probe asks (one `dpkg-query` or
 //! `rpm -q` for every package of a host), how its answer reads, and the commands
 //! that install and remove — the ones ordo runs with `sudo: true`, and the ones it
-//! shows an administrator otherwise. Only dpkg/apt is tested end to end here; rpm
-//! and dnf are covered by the unit tests below (see docs/software.md).
+//! shows an administrator otherwise. dpkg/apt (`tests/packages.rs`) and rpm/dnf
+//! (`tests/rpm.rs`) are tested end to end; yum by the unit tests below only (see
+//! docs/software.md).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap};

@@ -119,7 +119,7 @@ sys.stdout.buffer.write(b); sys.stderr.write("%d" % c)' "$3" "$2" >"$T/hb" 2>"$T
     if timeout "$2" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$3" "$4" 2>"$T/he"; then echo "connected to $3:$4" > "$T/hc"; return 0; fi
     { echo "cannot connect to $3:$4"; tail -c 500 "$T/he"; } > "$T/hc"; return 1 ;;
   cmd)
-    ( if [ -d "$4" ]; then cd -- "$4" || exit 1; fi; exec timeout -k 2 "$2" sh -c "$3" ) </dev/null >"$T/hc" 2>&1 ;;
+    ( if [ -d "$4" ]; then cd -- "$4" || exit 1; fi; tmo 2 "$2" sh -c "$3" ) </dev/null >"$T/hc" 2>&1 ;;
   esac
 }
 "#;

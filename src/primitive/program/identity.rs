@@ -64,7 +64,7 @@ pgwho() {
 }
 pgsig() {
   pglive "$MP" "$MS" || return 0
-  if [ "$PG" = "$MP" ]; then kill -"$1" -- "-$MP" 2>/dev/null || kill -"$1" "$MP" 2>/dev/null; else kill -"$1" "$MP" 2>/dev/null; fi
+  if [ "$PG" = "$MP" ]; then kill -"$1" "-$MP" 2>/dev/null || kill -"$1" "$MP" 2>/dev/null; else kill -"$1" "$MP" 2>/dev/null; fi
 }
 pgtree() {
   q=$1 k=0
@@ -163,5 +163,60 @@ mod tests {
         );
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// BusyBox `ash` (an Alpine host's `sh`) runs the functions too: `pgwho` reads
+    /// the record there (`${l##*) }`, `${20}`), and `pgsig` stops the group a
+    /// program leads — its child with it — without a word on stderr.
+    #[test]
+    fn busybox_ash_finds_the_program_and_stops_its_group() {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let r = dir.path().display().to_string();
+        let mut leader = Command::new("sh")
+            .args(["-c", "sleep 600 & exec sleep 601"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn");
+        let pid = leader.id();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+        let start = stat
+            .rsplit_once(") ")
+            .unwrap()
+            .1
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .to_string();
+        std::fs::write(dir.path().join("pid"), format!("{pid} {start} abc\n")).unwrap();
+        let out = Command::new("/usr/bin/busybox")
+            .arg("sh")
+            .arg("-c")
+            .arg(format!(
+                "T=$(mktemp -d); {IDENTITY_SH}pgwho '{r}' tok && echo \"found $MP $MS\" && pgsig TERM && echo sent; rm -rf \"$T\""
+            ))
+            .output()
+            .expect("/usr/bin/busybox (./test.sh installs it)");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stdout.trim(), format!("found {pid} {start}\nsent"), "{stderr}");
+        assert_eq!(stderr, "", "ash said something");
+        let _ = leader.wait();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let out = Command::new("pgrep")
+            .args(["-g", &pid.to_string()])
+            .output()
+            .expect("pgrep");
+        // A child reparented to a PID 1 that does not reap (a container) stays a zombie.
+        let alive: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, f)| f.starts_with('Z')))
+            })
+            .map(str::to_string)
+            .collect();
+        assert!(alive.is_empty(), "the leader's child outlived the stop: {alive:?}");
     }
 }

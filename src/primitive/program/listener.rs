@@ -107,7 +107,10 @@ fn http_authority(url: &str) -> Option<(String, u16)> {
 
 /// `pgsock PORT A4 M6 A6 D4 H6 WHERE`: every socket a connection to the check's
 /// address reaches on this host belongs to the program (`pgtree`); when one does
-/// not, it says so in `$T/hs` and returns 1.
+/// not, it says so in `$T/hs` and returns 1. The open files holding those sockets
+/// are found by GNU `find -lname … -printf`, or on BusyBox (`$ub`; its `find` has
+/// neither) by `stat -c '%N'` of every fd link, which awk filters — one process
+/// each way.
 /// `A4`/`M6`/`A6`: the address's forms in `/proc/net/tcp`, as IPv4-mapped in
 /// `tcp6`, in `tcp6` (`-`: no such form); `D4`/`H6`: the address to look up in the
 /// host's local IPv4 / IPv6 addresses (`-`: loopback or unspecified, always local).
@@ -138,10 +141,16 @@ pub(super) const SOCKET_SH: &str = r#"pgsock() {
       if (a6 != "-") { if (e6 != "") printf "%s", e6; else if (h6 == "-" || l6) printf "%s", w6 }
     }' $f > "$T/ls" 2>/dev/null
   [ -s "$T/ls" ] || return 0
-  set --
-  while read -r i u; do set -- "$@" -o -lname "socket:\[$i\]"; done < "$T/ls"
-  shift
-  find /proc/[0-9]*/fd -maxdepth 1 \( "$@" \) -printf '%h %l\n' > "$T/lh" 2>/dev/null
+  if [ -n "$ub" ]; then
+    find /proc/[0-9]*/fd -maxdepth 1 -type l -exec stat -c '%N' {} + 2>/dev/null | awk -F "'" '
+      NR == FNR { split($0, a, " "); w["socket:[" a[1] "]"] = 1; next }
+      ($4 in w) { d = $2; sub(/\/[0-9]+$/, "", d); print d, $4 }' "$T/ls" - > "$T/lh"
+  else
+    set --
+    while read -r i u; do set -- "$@" -o -lname "socket:\[$i\]"; done < "$T/ls"
+    shift
+    find /proc/[0-9]*/fd -maxdepth 1 \( "$@" \) -printf '%h %l\n' > "$T/lh" 2>/dev/null
+  fi
   while read -r i u; do
     ok=
     while read -r d x; do

@@ -63,6 +63,10 @@ pub struct Program {
     pub desired: Desired,
     /// `None`: the first backend the host can run (see [`backend::ALL`]).
     pub backend: Option<&'static dyn backend::Backend>,
+    /// A systemd system unit (`/etc/systemd/system`, `User=` the login user),
+    /// written and driven as root through `sudo -n`; the program itself still runs
+    /// as the login user.
+    pub sudo: bool,
     pub health: Option<Health>,
     /// `~/.ordo/<service>/programs/<name>`.
     pub record: HostPath,
@@ -94,26 +98,42 @@ impl Program {
             Reload::Signal(s) => format!("signal {s}"),
             Reload::Command(c) => format!("command {c}"),
         };
-        let text = format!(
+        let mut text = format!(
             "{}\0{}\0{}\0{reload}",
             self.launcher(),
             self.stop_signal,
             self.stop_timeout
         );
+        // A program moving between a user and a system unit is restarted (the
+        // hash of a program without sudo stays what it was).
+        if self.sudo {
+            text.push_str("\0system");
+        }
         crate::sys::sha256_hex(text.as_bytes())[..16].to_string()
     }
 
+    /// What `pgpick` gets: `auto-sudo` prefers a system unit where systemd runs.
     fn preference(&self) -> &'static str {
-        self.backend.map_or("auto", |b| b.name())
+        match (self.backend, self.sudo) {
+            (Some(b), _) => b.name(),
+            (None, true) => "auto-sudo",
+            (None, false) => "auto",
+        }
     }
 }
 
 /// Adds the removal of a program no step declares any more (its record is at
 /// `record`): stops it under the backend it runs under, then deletes the record.
 pub(crate) fn removal(step: crate::ids::StepId, record: &HostPath, script: &mut ApplyScript) {
+    removal_functions(script);
+    script.line(&format!("pg_rm {step} {}", word(record)));
+}
+
+/// `pg_rm ID RECORD`: stops the program whose record directory is RECORD (a
+/// `./`-relative path) with its backend, then deletes the record.
+pub(crate) fn removal_functions(script: &mut ApplyScript) {
     script.function("pg_backends", &backend::all_functions());
     script.function("pg_rm", REMOVE_SH);
-    script.line(&format!("pg_rm {step} {}", word(record)));
 }
 
 const REMOVE_SH: &str = r#"pg_rm() {
@@ -149,8 +169,15 @@ impl Primitive for Program {
         true
     }
 
+    fn sudo(&self) -> bool {
+        self.sudo
+    }
+
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.record);
+        if self.sudo {
+            super::privilege::probe(probe);
+        }
         probe.function("hc", health::HEALTH_SH);
         probe.function("pgid", identity::IDENTITY_SH);
         probe.function("pgs", status::STATUS_SH);
@@ -172,6 +199,18 @@ impl Primitive for Program {
     }
 
     fn verify(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
+        let planned = self.check(step, facts)?;
+        super::privilege::guard(self.sudo, planned, facts)
+    }
+
+    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {
+        self.apply_change(step, planned, facts, script);
+    }
+}
+
+impl Program {
+    /// What verify says before the `sudo -n` check of a system unit.
+    fn check(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let st = Status::parse(facts, step);
         let recorded = facts.path(&self.record).kind == PathKind::Dir;
         let backend = self
@@ -187,18 +226,25 @@ impl Primitive for Program {
                 None => Ok(None),
             };
         }
-        let linger = if st.linger_off && backend == "systemd" {
+        let linger = if st.linger_off && backend == "systemd" && !self.sudo {
             "; lingering is off for the user, so it stops at logout (loginctl enable-linger)"
+        } else if self.sudo && backend != "systemd" {
+            "; the host runs no systemd, so `sudo: true` is not used"
         } else {
             ""
+        };
+        let under = if self.sudo && backend == "systemd" {
+            "systemd system unit"
+        } else {
+            backend.as_str()
         };
         let Some((_, hash)) = &st.running else {
             if !recorded {
                 return Ok(Some(
-                    Planned::new(Change::Create).detail(format!("start: under {backend}{linger}")),
+                    Planned::new(Change::Create).detail(format!("start: under {under}{linger}")),
                 ));
             }
-            return run("start", format!("not running (under {backend}){linger}"));
+            return run("start", format!("not running (under {under}){linger}"));
         };
         if let Some(old) = st.recorded.as_deref().filter(|old| *old != backend) {
             return run("restart", format!("moves from {old} to {backend}"));
@@ -220,7 +266,7 @@ impl Primitive for Program {
         Ok(None)
     }
 
-    fn apply(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {
+    fn apply_change(&self, step: &StepCtx<'_>, planned: &Planned, facts: &Facts, script: &mut ApplyScript) {
         let st = Status::parse(facts, step);
         let action = match &planned.change {
             Change::Create => "start",
@@ -247,7 +293,7 @@ impl Primitive for Program {
         let marker = step.marker.map_or_else(|| "''".to_string(), word);
         let log_dir = self.log.split().0;
         script.line(&format!(
-            "I={}; A={action}; B={}; OB={}; R={}; N={}; H={}; SIG={}; STOP={}; RK={rk}; RA={}; MK={marker}; LD={}; CW={}; LOG={}; LOGN={}",
+            "I={}; A={action}; B={}; OB={}; R={}; N={}; H={}; SIG={}; STOP={}; RK={rk}; RA={}; MK={marker}; LD={}; CW={}; LOG={}; LOGN={}; SU={}",
             step.id,
             quote(&backend),
             quote(st.recorded.as_deref().unwrap_or("")),
@@ -261,6 +307,7 @@ impl Primitive for Program {
             word(&self.cwd),
             word(&self.log),
             quote_always(self.log.as_str()),
+            if self.sudo { "1" } else { "''" },
         ));
         let wait = match (&self.health, action) {
             (_, "stop") | (None, _) => "''".to_string(),
@@ -284,7 +331,7 @@ fn pick_sh() -> &'static str {
 pub const DOC: Doc = Doc {
     name: "program",
     signatures: &[
-        "program(name, #{ command, cwd, env, log, stop_signal, stop_timeout, reload, state, backend, health, restart_on, reload_on })",
+        "program(name, #{ command, cwd, env, log, stop_signal, stop_timeout, reload, state, backend, sudo, health, restart_on, reload_on })",
     ],
     summary: "A supervised long-running process. `command` runs with `exec` in `cwd` (default: the component's root) \
               with `env` added, its output appended to `log`. ordo starts it when it does not run, restarts it when \
@@ -294,7 +341,7 @@ pub const DOC: Doc = Doc {
               `tcp_check` of an address of the host must be answered by a socket of the program's own — and the \
               process is still alive; else the step fails with the end of its log. Its process is known by pid and \
               start time, never by pid alone. `backend` is `supervisord` (a supervisord of \
-              the deployment's own, as the service user), `systemd` (a `systemd --user` unit), `process` (setsid, \
+              the deployment's own, as the service user), `systemd` (a `systemd --user` unit; with `sudo: true` a system unit with `User=`), `process` (setsid, \
               a pid file and a log) or `auto` (the first of these the host can run). A pending restart or reload \
               survives a deploy that dies before it. When no step declares it any more, it is stopped and forgotten.",
     options: &[
@@ -344,6 +391,13 @@ pub const DOC: Doc = Doc {
             text: "`auto` (default), `supervisord`, `systemd` or `process`",
         },
         OptionDoc {
+            name: "sudo",
+            kind: "bool",
+            text: "with `systemd` (or `auto` where systemd runs): a system unit `/etc/systemd/system/ordo-<login user>-<service>-<name>.service` \
+                   with `User=`/`Group=` the login user, written and driven as root (`sudo -n`); the program still runs as the login user. \
+                   Shown as [sudo] in the plan",
+        },
+        OptionDoc {
             name: "health",
             kind: "health check",
             text: "what `http_check(..)`, `tcp_check(..)` or `command_check(..)` returned",
@@ -381,9 +435,27 @@ mod tests {
             reload: Reload::Signal("HUP".into()),
             desired: Desired::Running,
             backend: None,
+            sudo: false,
             health: None,
             record: HostPath::new("~/.ordo/s/programs/app").unwrap(),
         }
+    }
+
+    #[test]
+    fn a_system_unit_is_another_definition_and_prefers_systemd_where_it_runs() {
+        let user = program();
+        let system = Program {
+            sudo: true,
+            ..program()
+        };
+        assert_ne!(user.hash(), system.hash(), "moving between unit kinds restarts");
+        assert_eq!(user.preference(), "auto");
+        assert_eq!(system.preference(), "auto-sudo");
+        let pick = backend::pick_sh();
+        assert!(
+            pick.contains("auto-sudo) if [ -d /run/systemd/system ] && command -v systemctl"),
+            "{pick}"
+        );
     }
 
     fn status(text: &str) -> String {

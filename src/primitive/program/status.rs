@@ -70,6 +70,6 @@ pub(super) const STATUS_SH: &str = r#"pgs() {
   if [ "$MH" = "$2" ] && [ "$4" != none ]; then
     if hc "$4" "$5" "$6" "$7" "$8"; then echo "health ok"; else printf 'health fail '; base64 -w0 < "$T/hc"; echo; fi
   fi
-  if [ "${b:-$(pgpick "$3")}" = systemd ] && [ "$(loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null)" = no ]; then echo "linger no"; fi
+  if [ "${b:-$(pgpick "$3")}" = systemd ] && [ ! -f "$1/system" ] && [ "$(loginctl show-user "$(id -un)" -p Linger --value 2>/dev/null)" = no ]; then echo "linger no"; fi
 }
 "#;

@@ -53,8 +53,8 @@ cp -- "$req" "$v/.ordo-requirements.txt"
 printf "%s" "$rec" > "$v/.ordo-venv"'
 vb() {
   vi=$1 vt=$2; shift 2
-  ( umask 022; export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1; exec timeout -k 10 "$vt" sh -c "$VB" vb "$@" ) </dev/null >"$O" 2>&1
-  r=$?
+  ( umask 022; export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1; tmo 10 "$vt" sh -c "$VB" vb "$@" ) </dev/null >"$O" 2>&1
+  r=$?; [ -z "$ub" ] || [ "$r" != 143 ] || r=124
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $vt s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$vi" $r
 }"#;

@@ -27,7 +27,7 @@ pub(crate) struct EnvHandle;
 
 /// A host of the environment, by index.
 #[derive(Clone)]
-pub(crate) struct HostHandle(usize);
+pub(crate) struct HostHandle(pub(super) usize);
 
 /// A service, by name.
 #[derive(Clone)]
@@ -477,6 +477,7 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
         root,
         span: call_span(ctx),
         placements: Vec::new(),
+        retired: None,
     });
     d.host_index.insert(name.to_string(), index);
     Ok(HostHandle(index))

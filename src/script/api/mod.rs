@@ -11,6 +11,7 @@ mod names;
 mod options;
 mod primitives;
 mod repl;
+mod retire;
 mod secret;
 mod shell;
 
@@ -35,4 +36,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     shell::register(engine);
     secret::register(engine, session);
     repl::register(engine, session);
+    retire::register(engine, session);
 }

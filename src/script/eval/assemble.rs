@@ -128,6 +128,7 @@ pub(super) fn assemble(
 
 /// The hosts of the model, one per declared host, in declaration order.
 pub(super) fn model_hosts(decl: &Declarations) -> IdVec<HostId, Host> {
+    let env = decl.environment.as_ref().expect("environment");
     decl.hosts
         .iter()
         .map(|h| Host {
@@ -138,6 +139,11 @@ pub(super) fn model_hosts(decl: &Declarations) -> IdVec<HostId, Host> {
             roles: h.roles.clone(),
             data: h.data.clone(),
             span: h.span.clone(),
+            // A root that is not absolute was reported with the roots.
+            root: HostPath::new(&super::roots::root_of_host(env, h, &env.service))
+                .unwrap_or_else(|| HostPath::new("~").expect("home")),
+            retired: h.retired.is_some(),
+            retire_span: h.retired.as_ref().and_then(|r| r.span.clone()),
         })
         .collect()
 }

@@ -54,6 +54,10 @@ fn configure_all(
     if !collisions.is_empty() {
         return Err(Problems(collisions));
     }
+    let retired = super::retired::check(decl);
+    if !retired.is_empty() {
+        return Err(Problems(retired));
+    }
     let roots = roots(decl, svc)?;
     let host_infos: Vec<Dynamic> = decl.hosts.iter().map(host_info).collect();
 

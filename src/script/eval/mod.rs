@@ -5,6 +5,7 @@
 mod assemble;
 mod configure;
 mod hosts;
+mod retired;
 mod roots;
 mod trial;
 

@@ -40,6 +40,11 @@ pub(crate) fn trial<E>(
                     )),
                 )
             }
+            (Some(_), Some(&h)) if d.hosts[h].retired.is_some() => Err(Problem::new(
+                Kind::Usage,
+                format!("host `{host}` is retired: nothing is applied there but its teardown"),
+            )
+            .help("`ordo deploy ENV` tears it down; try the component on another host")),
             (Some(env), Some(&h)) => {
                 let decl = &d.hosts[h];
                 let root = root_of_host(env, decl, &env.service);

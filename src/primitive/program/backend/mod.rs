@@ -37,9 +37,13 @@ pub fn names() -> Vec<&'static str> {
     ALL.iter().map(|b| b.name()).collect()
 }
 
-/// `pgpick PREF`: the backend to use on this host when the script says `auto`.
+/// `pgpick PREF`: the backend to use on this host when the script says `auto`;
+/// `auto-sudo` (`sudo: true`) prefers a systemd system unit where systemd runs.
 pub(crate) fn pick_sh() -> String {
-    let mut s = String::from("pgpick() {\n  [ \"$1\" = auto ] || { echo \"$1\"; return; }\n");
+    let mut s = format!(
+        "pgpick() {{\n  case $1 in auto) ;; auto-sudo) if {}; then echo systemd; return; fi ;; *) echo \"$1\"; return ;; esac\n",
+        systemd::SYSTEM_AVAILABLE
+    );
     for b in ALL {
         match b.available() {
             Some(test) => s.push_str(&format!("  if {test}; then echo {}; return; fi\n", b.name())),
@@ -59,4 +63,26 @@ pub(crate) fn all_functions() -> String {
         s.push('\n');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn no_kill_takes_a_double_dash() {
+        // BusyBox `ash`'s `kill` builtin refuses `--` ("invalid number '--'", exit 1),
+        // so `kill -SIG -- -PGID || kill -SIG PID` complains and signals twice there.
+        // Every `kill` of every backend and of the identity helpers they share.
+        let all = super::all_functions();
+        for (at, _) in all.match_indices("kill -") {
+            let mut words = all[at..].split_whitespace().skip(1);
+            let (signal, next) = (words.next(), words.next());
+            assert_ne!(
+                next,
+                Some("--"),
+                "`kill {} --`: {}",
+                signal.unwrap_or(""),
+                all[at..].lines().next().unwrap_or("")
+            );
+        }
+    }
 }

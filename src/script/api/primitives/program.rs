@@ -29,6 +29,7 @@ struct ProgramSpec {
     reload: Reload,
     desired: Desired,
     backend: Option<&'static dyn backend::Backend>,
+    sudo: bool,
     health: Option<Health>,
     restart_on: Vec<StepRef>,
     reload_on: Vec<StepRef>,
@@ -66,6 +67,7 @@ impl Spec for ProgramSpec {
                 reload: self.reload.clone(),
                 desired: self.desired,
                 backend: self.backend,
+                sudo: self.sudo,
                 health,
                 record,
             }),
@@ -287,6 +289,17 @@ pub(super) fn register(engine: &mut Engine) {
                     }
                 },
             };
+            let sudo = o.bool("sudo")?.unwrap_or(false);
+            if sudo && backend.is_some_and(|b| b.name() != "systemd") {
+                return Err(script_error(
+                    &ctx,
+                    format!(
+                        "program `{name}`: `sudo: true` is for systemd system units, not backend `{}`",
+                        backend.map_or("", |b| b.name())
+                    ),
+                    "write `backend: \"systemd\"` (or `auto`) with `sudo: true`, or drop `sudo`: supervisord and plain processes run as the login user",
+                ));
+            }
             let health = match o.take("health") {
                 None => None,
                 Some(v) => match v.clone().try_cast::<HealthCheck>() {
@@ -309,6 +322,7 @@ pub(super) fn register(engine: &mut Engine) {
                     reload,
                     desired,
                     backend,
+                    sudo,
                     health,
                     restart_on,
                     reload_on,
