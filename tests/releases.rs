@@ -238,6 +238,27 @@ fn a_release_set_no_longer_declared_is_removed_with_its_releases_and_current() {
     assert_eq!(releases(&p), ["mine"], "what ordo did not build stays");
 }
 
+/// `current` goes with the releases only when it is a link to one of them: one
+/// pointed elsewhere by hand (here at a directory ordo did not build) stays.
+#[test]
+fn a_removed_release_set_leaves_a_current_that_is_not_its_own() {
+    let p = project();
+    deploy(&p, "1.0");
+    std::fs::create_dir(app(&p).join("releases/mine")).unwrap();
+    std::fs::remove_file(app(&p).join("current")).unwrap();
+    std::os::unix::fs::symlink("releases/mine", app(&p).join("current")).unwrap();
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"app\", |c| { c.add(file(\"other.txt\", \"x\")); });\n",
+    );
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .stdout_contains("- h:app releases app (no longer declared)")
+        .run();
+    assert_eq!(current(&p), "releases/mine", "not ordo's link");
+    assert_eq!(releases(&p), ["mine"]);
+}
+
 /// Every shell line survives a directory and file names full of quotes, spaces,
 /// leading dashes and non-ASCII letters.
 #[test]
@@ -712,4 +733,26 @@ fn a_pyapp_release_switch_rolled_behind_haproxy_fails_no_request() {
         names.sort();
         assert_eq!(names, ["1.0", "2.0"]);
     }
+}
+
+/// A retired host's teardown (decision 56) removes its release sets like any
+/// removal: every release ordo built and `current`, before ordo's records go.
+#[test]
+fn a_retired_hosts_teardown_removes_its_releases_and_current() {
+    let p = project();
+    deploy(&p, "1.0");
+    deploy(&p, "1.1");
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai").replace(".place(\"app\")", ".retire()"),
+    );
+    let out = p.test().args(&["deploy", "test", "--yes"]).run();
+    assert!(
+        out.stdout.contains("- h:app releases app (host retired)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!app(&p).join("releases").exists(), "{}", out.stdout);
+    assert!(app(&p).join("current").symlink_metadata().is_err(), "current is gone");
+    assert!(!p.path("hosts/h/.ordo").exists(), "records last");
 }

@@ -176,14 +176,19 @@ fn write(script: &mut ApplyScript, id: StepId, dir: &HostPath, name: &str, conte
 /// Removes a release set no step declares any more (decision 62): every release
 /// that holds ordo's marker, the wheels, the record, then `releases` itself when
 /// that emptied it (else it is kept, and said so), and `current` when it is a
-/// link into it. `entry` is its line in the list of what ordo created.
+/// link to one of those releases — decided before they go, with the builtin
+/// `[ -ef ]` (no `readlink`, which the host contract does not list); a `current`
+/// of someone else's stays. `entry` is its line in the list of what ordo created.
 pub(crate) fn removal(step: StepId, releases: &HostPath, entry: &str, script: &mut ApplyScript) {
     script.function("rx_", REMOVE_SH);
     script.line(&format!("rx_ {step} {} {}", word(releases), quote_always(entry)));
 }
 
 const REMOVE_SH: &str = r#"rx_() {
-  r=$2 c=${2%/*}/current
+  r=$2 c=${2%/*}/current o=
+  if [ -L "$c" ] && [ -d "$r" ] && [ ! -L "$r" ]; then
+    for d in "$r"/*; do if [ -f "$d/.ordo-release" ] && [ ! -L "$d" ] && [ "$c" -ef "$d" ]; then o=1; fi; done
+  fi
   if [ -d "$r" ] && [ ! -L "$r" ]; then
     for d in "$r"/*; do
       if [ -d "$d" ] && [ ! -L "$d" ] && [ -f "$d/.ordo-release" ] && [ ! -L "$d/.ordo-release" ]; then rm -rf -- "$d" >"$O" 2>&1 || fail "$1" 1; fi
@@ -194,7 +199,7 @@ const REMOVE_SH: &str = r#"rx_() {
     fi
     rm -f -- "$r/.ordo-releases"
   fi
-  if [ -L "$c" ]; then case $(readlink -- "$c") in releases/*) rm -f -- "$c" >"$O" 2>&1 || fail "$1" 1 ;; esac; fi
+  if [ -n "$o" ] && [ -L "$c" ]; then rm -f -- "$c" >"$O" 2>&1 || fail "$1" 1; fi
   if [ -d "$r" ] && [ ! -L "$r" ] && ! rmdir -- "$r" 2>/dev/null; then printf '%s' "$3" >> "$T/keep"; echo "$1 kept"; return; fi
   echo "$1 ok"
 }"#;
