@@ -756,3 +756,65 @@ fn a_retired_hosts_teardown_removes_its_releases_and_current() {
     assert!(app(&p).join("current").symlink_metadata().is_err(), "current is gone");
     assert!(!p.path("hosts/h/.ordo").exists(), "records last");
 }
+
+/// On a BusyBox host over ssh (Alpine's userland: ash, BusyBox `mv`, `ln`, `rm`)
+/// a release set builds, prunes to `keep`, switches back to a kept release
+/// without building, and is removed with its `current`.
+#[test]
+fn releases_build_switch_prune_and_go_on_a_busybox_host() {
+    let hosts = TestHosts::setup().busybox().start(&["bb"]);
+    let p = Test::new()
+        .service(SERVICE)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["bb"])
+        .place("app")
+        .build();
+    let app = hosts.home("bb").join("deployment/s/app");
+    let at = |v: &str| {
+        p.test()
+            .args(&[
+                "deploy",
+                "prod",
+                "--yes",
+                "--set",
+                &format!("app.version={v}"),
+                "--set",
+                "app.keep=2",
+            ])
+            .run()
+    };
+    for v in ["1.0", "1.1", "1.2"] {
+        let out = at(v);
+        assert!(out.stdout.contains(&format!("(activate {v}: build")), "{}", out.stdout);
+    }
+    let names = |app: &Path| {
+        let mut n: Vec<String> = std::fs::read_dir(app.join("releases"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&app), ["1.1", "1.2"]);
+    let out = at("1.1");
+    assert!(out.stdout.contains("(switch to kept release 1.1)"), "{}", out.stdout);
+    assert_eq!(
+        std::fs::read_link(app.join("current")).unwrap(),
+        Path::new("releases/1.1")
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("current/app.ini")).unwrap(),
+        "version = 1.1\ngreeting = hello\n"
+    );
+    p.write(
+        "services/s.rhai",
+        "let s = service(\"s\");\ns.component(\"app\", |c| { c.add(file(\"other.txt\", \"x\")); });\n",
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- bb:app releases app (no longer declared)")
+        .run();
+    assert!(!app.join("releases").exists());
+    assert!(app.join("current").symlink_metadata().is_err(), "current is gone");
+}
