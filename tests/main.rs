@@ -7,6 +7,7 @@ mod support;
 
 mod access;
 mod bench_files;
+mod bench_releases;
 mod bench_services;
 mod bench_ssh;
 mod busybox;
@@ -28,6 +29,7 @@ mod packages;
 mod privileged;
 mod programs;
 mod recipes;
+mod releases;
 mod repl;
 mod resources;
 mod retire;
