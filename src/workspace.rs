@@ -10,7 +10,6 @@ use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
-use crate::project::controller_state::ControllerState;
 use crate::project::failed_hosts::{self, FailedHosts};
 use crate::report::{Event, Reporter};
 use crate::script;
@@ -26,15 +25,23 @@ pub struct Loaded {
     pub evaluated: script::Evaluated,
 }
 
+#[derive(Clone)]
 pub struct Workspace {
     pub config: Config,
+    /// The project evaluated: the checkout ordo runs in, or (`--rev`) a revision's
+    /// temporary checkout.
     pub project: Project,
+    /// The checkout ordo runs in: where its `ssh_config` is, what the controller's
+    /// records are kept for, where hooks run.
+    pub origin: Project,
     pub reporter: Arc<dyn Reporter>,
     cancel: CancelToken,
     /// Learns every secret decrypted during the run; the reporter masks them.
     pub redactor: crate::secrets::Redactor,
     /// What the run may take of the controller, decided on first use.
     budget: std::sync::OnceLock<exec::Budget>,
+    /// The project is a revision (`--rev`): git libraries must be pinned already.
+    locked: bool,
 }
 
 impl Workspace {
@@ -48,12 +55,65 @@ impl Workspace {
         let project = Project::discover(&config.directory)?;
         Ok(Workspace {
             config,
+            origin: Project {
+                root: project.root.clone(),
+            },
             project,
             reporter,
             cancel,
             redactor,
             budget: std::sync::OnceLock::new(),
+            locked: false,
         })
+    }
+
+    /// The same run on the project as it is in `root`, a revision's checkout
+    /// (`--rev`): evaluated there, with its own pins and secrets; connected, hooked
+    /// and remembered as the checkout ordo runs in.
+    pub fn at_revision(&self, root: std::path::PathBuf) -> Workspace {
+        Workspace {
+            config: self.config.clone(),
+            project: Project { root },
+            origin: Project {
+                root: self.origin.root.clone(),
+            },
+            reporter: self.reporter.clone(),
+            cancel: self.cancel.clone(),
+            redactor: self.redactor.clone(),
+            budget: self.budget.clone(),
+            locked: true,
+        }
+    }
+
+    /// The run's `--set` and `--set-file` values as hosts keep them (the deploy
+    /// history, the version record): a value that replaces a secret (the
+    /// attribute's script value holds one) or equals one (the redactor knows every
+    /// secret the run decrypted) is masked.
+    pub fn set_records(&self, evaluated: &script::Evaluated) -> Vec<crate::exec::history::SetRecord> {
+        self.config
+            .sets
+            .iter()
+            .map(|s| {
+                let key = format!("{}.{}", s.component, s.attribute);
+                let redacted = self.redactor.redact(&s.text);
+                let replaces_secret = evaluated.secret_sets.contains(&key);
+                crate::exec::history::SetRecord {
+                    text: if replaces_secret {
+                        format!("{key}={}", crate::secrets::MASK)
+                    } else {
+                        redacted.clone()
+                    },
+                    file: s.raw().is_none(),
+                    masked: replaces_secret || redacted != s.text,
+                }
+            })
+            .collect()
+    }
+
+    /// What this machine keeps about environment `env` of the project (keyed by
+    /// the checkout ordo runs in, also for `--rev`).
+    pub fn controller_state(&self, env: &str) -> crate::project::controller_state::ControllerState {
+        crate::project::controller_state::ControllerState::new(&self.origin, env)
     }
 
     /// Resolves when the run is interrupted (SIGINT, SIGTERM, SIGHUP).
@@ -85,6 +145,8 @@ impl Workspace {
             decrypt,
             redactor: self.redactor.clone(),
             sets: self.config.sets.clone(),
+            locked: self.locked,
+            local_root: self.locked.then(|| self.origin.root.clone()),
         };
         let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, options))
             .await
@@ -178,14 +240,11 @@ impl Workspace {
             .collect())
     }
 
-    /// How this run reaches hosts. The descriptor limit is read (and raised when
-    /// the run needs more, as far as the hard limit allows) once: `--jobs` that do
-    /// not fit are reduced, and said so.
     /// `--hosts @failed`: the hosts where the last deploy of the environment did
     /// not finish, as this machine recorded them. A recorded host that is no
     /// longer in the environment is named in a warning.
     fn failed_hosts(&self, model: &Model) -> Result<Vec<HostId>, Problems> {
-        let state = ControllerState::new(&self.project, &model.environment);
+        let state = self.controller_state(&model.environment);
         let Some(record) = FailedHosts::read(&state) else {
             return Err(Problem::new(
                 Kind::Usage,
@@ -221,8 +280,12 @@ impl Workspace {
         Ok(ids)
     }
 
+    /// How this run reaches hosts. The descriptor limit is read (and raised when
+    /// the run needs more, as far as the hard limit allows) once: `--jobs` that do
+    /// not fit are reduced, and said so.
     pub fn settings(&self) -> Settings {
-        let mut ssh = SshOptions::default_for(&self.project.root);
+        // How hosts are reached is today's question, also for an older revision.
+        let mut ssh = SshOptions::default_for(&self.origin.root);
         ssh.accept_new_host_keys = self.config.accept_new_host_keys;
         ssh.connect_timeout = self.config.connect_timeout;
         let budget = *self.budget.get_or_init(|| {

@@ -329,3 +329,161 @@ fn a_retired_host_in_a_fleet_is_torn_down_under_its_lock() {
         }
     }
 }
+
+/// The deploy history of a fleet (decisions 58 and 64): a run beyond the master
+/// bound (6 hosts, `--jobs 1`: 2 masters) begins and ends an entry on every host
+/// it locks — on a change at each host's apply (a host whose master had to go
+/// reconnects for it), on a no-op in each host's probe wave, when it is let go
+/// (one login each: the end line rides in that unlock, no reconnect for it) —
+/// and `ordo log` shows each run as one line, reached everywhere, without a
+/// disagreement.
+#[test]
+fn a_fleet_beyond_its_masters_ends_a_history_entry_on_every_host() {
+    let names = aliases(6);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let service = r#"let s = service("s");
+s.component("x", |c| { c.add(file("a.txt", c.attr("value", "a") + "\n")); });
+s.component("z", |c| { c.add(file("z.txt", "z\n")); });
+"#;
+    let mut t = Test::new().service(service).environment("prod").with_ssh_config(&hosts);
+    for (i, a) in names.iter().enumerate() {
+        t = t
+            .host(a, &format!("#{{ address: \"{a}\" }}"))
+            .place(if i < 2 { "x" } else { "z" });
+    }
+    let p = t.override_("x", "#{ value: \"a\" }").build();
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    // f1 and f2 change; f3–f6 only record the new version.
+    set_value(&p, "b");
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "1"])
+        .stdout_contains("done: 2 changed, 4 unchanged, 0 failed, 0 skipped on 6 hosts in ")
+        .run();
+    let changed = ended_entries(&hosts, &names, 2);
+    for (i, end) in changed.iter().enumerate() {
+        assert_eq!(end["changed"], u64::from(i < 2), "{end}");
+    }
+    // A no-op: every host let go in its wave, with its entry ended there.
+    let before = logins(&hosts, &names);
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "1"])
+        .stdout_contains("nothing to change")
+        .run();
+    assert_eq!(since(&before, &logins(&hosts, &names)), [1; 6]);
+    let nothing = ended_entries(&hosts, &names, 3);
+    for end in &nothing {
+        assert_eq!((&end["changed"], &end["unchanged"]), (&0.into(), &1.into()), "{end}");
+    }
+    assert_ne!(nothing[0]["run"], changed[0]["run"]);
+    p.test()
+        .args(&["log", "prod"])
+        .stdout(
+            "  [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on f1, f2, f3, f4, f5, f6 (nothing changed) in [TIME]\n\
+             \x20 [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on f1, f2, f3, f4, f5, f6 (2 changed) in [TIME]\n\
+             \x20 [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on f1, f2, f3, f4, f5, f6 (6 changed) in [TIME]\n",
+        )
+        .run();
+    let json = p.test().args(&["log", "prod", "--format", "json"]).run();
+    let entries: Vec<serde_json::Value> = json
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "log_entry")
+        .collect();
+    assert_eq!(entries.len(), 3, "{}", json.stdout);
+    assert_eq!(entries[0]["run"], nothing[0]["run"]);
+    for e in &entries {
+        assert_eq!(e["result"], "ok", "{e}");
+        assert_eq!(e["hosts"].as_array().unwrap().len(), 6, "{e}");
+    }
+}
+
+/// The end lines of entry `seq` on every host, checked: begun and ended by the
+/// same run (the last two lines of the history), `ok`, and no lock left.
+#[track_caller]
+fn ended_entries(hosts: &TestHosts, names: &[&str], seq: u64) -> Vec<serde_json::Value> {
+    let mut ends = Vec::new();
+    for a in names {
+        let home = hosts.home(a);
+        assert!(!home.join(".ordo/s/lock").exists(), "{a}: lock left");
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(home.join(".ordo/s/history"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines.len() as u64,
+            2 * seq,
+            "{a}: every entry begun and ended: {lines:?}"
+        );
+        let (begin, end) = (&lines[lines.len() - 2], &lines[lines.len() - 1]);
+        assert_eq!(begin["run"], end["run"], "{a}: {lines:?}");
+        assert!(begin.get("targets").is_some(), "{a}: a begin line: {begin}");
+        assert_eq!(end["result"], "ok", "{a}: {end}");
+        assert_eq!(end["seq"], seq, "{a}: {end}");
+        ends.push(end.clone());
+    }
+    assert!(ends.iter().all(|e| e["run"] == ends[0]["run"]), "one run: {ends:?}");
+    ends
+}
+
+fn git(p: &Project, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(p.root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `--rev` and `ordo rollback` are ordinary deploys (decisions 59, 60): beyond the
+/// master bound (5 hosts, `--jobs 1`) they go through the waves like any deploy,
+/// and each leaves one complete entry on every host.
+#[test]
+fn a_rollback_and_a_rev_deploy_of_a_fleet_reach_every_host() {
+    let names = aliases(5);
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hosts = TestHosts::start(&names);
+    let p = project(&hosts, &names);
+    p.write(".gitignore", "ssh_config\n.state/\n");
+    git(&p, &["init", "-q"]);
+    git(&p, &["add", "-A"]);
+    git(&p, &["commit", "-qm", "a"]);
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    set_value(&p, "b");
+    git(&p, &["commit", "-qam", "b"]);
+    p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
+    let value = |a: &str| std::fs::read_to_string(hosts.home(a).join("deployment/s/a.txt")).unwrap();
+    assert!(names.iter().all(|a| value(a) == "b\n"));
+
+    p.test()
+        .args(&["rollback", "prod", "--yes", "--jobs", "1"])
+        .stdout_contains("done: 10 changed")
+        .run();
+    assert!(names.iter().all(|a| value(a) == "a\n"), "rolled back everywhere");
+    ended_entries(&hosts, &names, 3);
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "1", "--rev", "HEAD"])
+        .stdout_contains("done: 10 changed")
+        .run();
+    assert!(names.iter().all(|a| value(a) == "b\n"), "HEAD deployed everywhere");
+    ended_entries(&hosts, &names, 4);
+    // Again: a no-op, every host let go in its wave, its entry ended there.
+    p.test()
+        .args(&["deploy", "prod", "--yes", "--jobs", "1", "--rev", "HEAD"])
+        .stdout_contains("nothing to change")
+        .run();
+    ended_entries(&hosts, &names, 5);
+}

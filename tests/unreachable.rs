@@ -257,3 +257,50 @@ s.component("x", |c| {
         )
         .run();
 }
+
+/// A run that went on without an unreachable host (decisions 61 and 65): its
+/// hooks see the result of the hosts it reached (`ok`: `on_failure` does not run)
+/// and the skipped host apart — `unreachable` in the JSON, `ORDO_UNREACHABLE` —
+/// and the hosts' histories have the run on the hosts it reached only, which
+/// `ordo log` shows as the run missing a host it targeted.
+#[test]
+fn skipped_hosts_are_told_to_the_hooks_and_shown_missing_by_the_log() {
+    let hosts = TestHosts::start(&["t1", "t2", "t3"]);
+    let p = Test::new()
+        .file(
+            "ordo.rhai",
+            r#"project(#{ hooks: #{
+    on_failure: "echo failure hook: $ORDO_RESULT",
+    after_deploy: "echo after hook: $ORDO_RESULT without [$ORDO_UNREACHABLE]; cat > after.json",
+} });
+"#,
+        )
+        .service(SERVICE)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1", "t2", "t3"])
+        .place("x")
+        .build();
+    hosts.kill("t3");
+    let out = p
+        .test()
+        .args(&["deploy", "prod", "--yes", "--skip-unreachable"])
+        .status(5)
+        .stdout_contains("after hook: ok without [t3]\n")
+        .run();
+    assert!(!out.stdout.contains("failure hook"), "{}", out.stdout);
+    let after: serde_json::Value = serde_json::from_str(&p.read("after.json")).unwrap();
+    assert_eq!(
+        after["hosts"],
+        serde_json::json!([
+            { "host": "t1", "result": "ok" },
+            { "host": "t2", "result": "ok" },
+            { "host": "t3", "result": "unreachable" },
+        ])
+    );
+    assert_eq!((&after["result"], &after["changed"]), (&"ok".into(), &2.into()));
+    hosts.restart("t3");
+    p.test()
+        .args(&["log", "prod"])
+        .stdout("! [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on t1, t2 (2 changed) in [TIME] — hosts disagree: reached 2 of the 3 hosts it targeted\n")
+        .run();
+}

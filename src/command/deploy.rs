@@ -1,22 +1,31 @@
-//! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
-//! `--hosts`, the connections, the terminal's prompt, the record of the deployed
-//! version, the controller's record of the hosts a deploy reached (and the warning
-//! for one no longer declared) — around the one deploy transaction ([`Deployment`]:
-//! lock, plan, confirm, apply, record, release), whose locks are released when the
-//! run is interrupted (SIGINT, SIGTERM, SIGHUP) too. After a deploy, the hosts it
-//! did not finish are kept on the controller for `--hosts @failed`; a run that went
-//! on without unreachable hosts (`--skip-unreachable`) exits with 5.
+//! `ordo plan` and `ordo deploy` (and `ordo rollback`, which is an ordinary deploy
+//! of an earlier revision): what only the command line has — the revision
+//! (`--rev`, a temporary checkout), the git check, `--hosts`, the connections, the
+//! terminal's prompt, what the hosts record (version, history), the controller's
+//! record of the hosts a deploy reached (and the warning for one no longer
+//! declared), the controller's hooks (`before_deploy` before any host is
+//! contacted, the others once the run is over) — around the one deploy transaction
+//! ([`Deployment`]: lock, plan, confirm, apply, record, release), whose locks are
+//! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too. After a
+//! deploy, the hosts it did not finish are kept on the controller for `--hosts
+//! @failed`; a run that went on without unreachable hosts (`--skip-unreachable`)
+//! exits with 5.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{DeployArgs, PlanArgs, SkipUnreachable, TargetArgs};
-use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep, Skip};
+use super::hooks;
+use crate::cli::{DeployArgs, PlanArgs, RevArgs, SkipUnreachable, TargetArgs};
+use crate::exec::history::{Outcome, Record, RunKind};
+use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, Ended, HostState, Request, RunStep, Skip};
 use crate::problem::{Kind, Problem, Problems};
+use crate::project::Project;
 use crate::project::controller_state::ControllerState;
 use crate::project::failed_hosts::{self, FailedHosts};
+use crate::project::hooks::HookPoint;
+use crate::project::revision::Revision;
 use crate::report::{Event, Level};
 use crate::workspace::Workspace;
 
@@ -28,12 +37,11 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
     let opts = Options {
         apply: false,
         yes: true,
-        break_lock: false,
         allow_dirty: true,
-        switch_environment: false,
         skip: skip(args.skip_unreachable),
+        ..Options::default()
     };
-    let result = run(ws, &args.target, &opts).await;
+    let result = at_revision(ws, &args.rev, &args.target, &opts).await;
     if !args.exit_code {
         return result.map(|r| r.code());
     }
@@ -61,8 +69,9 @@ pub(crate) async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode
         allow_dirty: args.allow_dirty,
         switch_environment: args.switch_environment,
         skip: skip(args.skip_unreachable),
+        ..Options::default()
     };
-    run(ws, &args.target, &opts).await.map(|r| r.code())
+    at_revision(ws, &args.rev, &args.target, &opts).await.map(|r| r.code())
 }
 
 fn skip(flag: Option<SkipUnreachable>) -> Skip {
@@ -74,27 +83,58 @@ fn skip(flag: Option<SkipUnreachable>) -> Skip {
     }
 }
 
-struct Options {
-    apply: bool,
-    yes: bool,
-    break_lock: bool,
-    allow_dirty: bool,
-    switch_environment: bool,
-    skip: Skip,
+/// How a run of [`run`] goes.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) apply: bool,
+    pub(crate) yes: bool,
+    pub(crate) break_lock: bool,
+    pub(crate) allow_dirty: bool,
+    pub(crate) switch_environment: bool,
+    /// A rollback (`ordo rollback`).
+    pub(crate) rollback: bool,
+    /// The entry a rollback deploys again: its run id and the fingerprint it
+    /// recorded (`None`: `--to REV`, a revision rather than an entry).
+    pub(crate) entry: Option<(String, String)>,
+    /// Which unreachable hosts the run may go on without (`--skip-unreachable`).
+    pub(crate) skip: Skip,
+}
+
+/// Checks out `--rev` (when given) and runs there; the checkout is removed after.
+async fn at_revision(ws: &Workspace, rev: &RevArgs, target: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
+    let Some(name) = &rev.rev else {
+        return run(ws, target, opts, None).await;
+    };
+    let revision = checkout(ws, name, rev.allow_any_rev).await?;
+    let at = ws.at_revision(revision.root.clone());
+    run(&at, target, opts, Some(&revision)).await
+}
+
+/// `rev` of the checkout ordo runs in, in a temporary directory.
+pub(crate) async fn checkout(ws: &Workspace, rev: &str, allow_any: bool) -> Result<Revision, Problems> {
+    let origin = Project {
+        root: ws.origin.root.clone(),
+    };
+    let rev = rev.to_string();
+    Ok(
+        tokio::task::spawn_blocking(move || Revision::checkout(&origin, &rev, allow_any))
+            .await
+            .map_err(|e| Problem::new(Kind::Project, format!("internal error checking out a revision: {e}")))??,
+    )
 }
 
 /// What a plan or deploy came to.
-struct Ran {
+pub(crate) struct Ran {
     /// The planned changes.
-    changes: usize,
+    pub(crate) changes: usize,
     /// Hosts it went on without.
-    skipped: usize,
+    pub(crate) skipped: usize,
     /// Hosts a deploy reached that the environment no longer declares.
-    undeclared: usize,
+    pub(crate) undeclared: usize,
 }
 
 impl Ran {
-    fn code(&self) -> ExitCode {
+    pub(crate) fn code(&self) -> ExitCode {
         if self.skipped > 0 {
             ExitCode::from(SKIPPED_HOSTS)
         } else {
@@ -104,7 +144,12 @@ impl Ran {
 }
 
 /// Plans (and applies).
-async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
+pub(crate) async fn run(
+    ws: &Workspace,
+    args: &TargetArgs,
+    opts: &Options,
+    revision: Option<&Revision>,
+) -> Result<Ran, Problems> {
     let started = Instant::now();
     let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
@@ -123,8 +168,23 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         .into());
     }
     let (model, plan) = (&loaded.model, &loaded.plan);
-    // Never touched, never silent: a host deployed before and deleted since.
-    let undeclared = exec::reached::warn_undeclared(&ws.project, model, &*ws.reporter);
+    if let Some((entry, recorded)) = &opts.entry
+        && recorded != loaded.evaluated.fingerprint()
+    {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: crate::report::Level::Warning,
+            text: format!(
+                "entry {} recorded fingerprint {recorded}; its revision evaluates to {} now (another ordo version, or a library cache that differs): the plan below says what changes",
+                crate::text::visible(&entry[..8.min(entry.len())], false),
+                loaded.evaluated.fingerprint()
+            ),
+            span: None,
+        });
+    }
+    // Never touched, never silent: a host deployed before and deleted since (the
+    // controller's record is the checkout's ordo runs in, also at a revision).
+    let undeclared = exec::reached::warn_undeclared(&ws.origin, model, &*ws.reporter);
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
@@ -145,103 +205,199 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
             undeclared,
         });
     }
+    let command = match (opts.apply, opts.rollback) {
+        (false, _) => "plan",
+        (true, false) => "deploy",
+        (true, true) => "rollback",
+    };
+    // A rollback to an entry names the entry; `--rev` and `--to REV` the revision.
+    let rev = revision.filter(|_| opts.entry.is_none()).map(|r| r.name.clone());
+    let rollback_to = opts.entry.as_ref().map(|(e, _)| e.clone());
     ws.reporter.event(&Event::Start {
-        command: if opts.apply { "deploy".into() } else { "plan".into() },
+        command: command.into(),
         environment: model.environment.clone(),
         service: model.service.clone(),
         hosts: targets.len(),
         steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
+        revision: revision.map(|r| crate::report::Revision {
+            rev: r.name.clone(),
+            commit: r.commit.clone(),
+            on_branch: r.ancestor,
+            branch: r.branch.clone(),
+            entry: rollback_to.clone(),
+        }),
     });
-    let connected = tokio::select! {
-        h = ws.connect_skipping(model, &targets, opts.skip) => h.map_err(|ps| retired_unreachable(model, ps)),
-        () = ws.cancelled() => return Err(interrupted()),
+    let controller_hooks = if opts.apply {
+        hooks::declared(ws)?
+    } else {
+        Default::default()
     };
-    let hosts = match connected {
-        Ok(hosts) => hosts,
-        Err(ps) => {
-            if opts.apply {
-                // Nothing was changed: the hosts that failed and the others, not deployed.
-                let results = targets
-                    .iter()
-                    .map(|&h| {
-                        let name = &model.hosts[h].name;
-                        let why = ps.0.iter().find(|p| p.host.as_deref() == Some(name)).map_or_else(
-                            || "not deployed: other hosts could not be reached".to_string(),
-                            |p| p.message.lines().next().unwrap_or_default().to_string(),
-                        );
-                        (name.clone(), Some(why))
-                    })
-                    .collect::<Vec<_>>();
-                remember_failed(ws, &model.environment, &results);
-            }
-            return Err(ps);
-        }
-    };
-    let record = HostState {
-        fingerprint: loaded.evaluated.fingerprint().to_string(),
-        ordo_version: crate::VERSION.to_string(),
+    // A value typed on the command line that equals a secret is masked in the
+    // records (and in the hooks' output): the redactor must know every secret of
+    // the environment.
+    if !ws.config.sets.is_empty() && opts.apply {
+        ws.learn_secrets(&args.env);
+    }
+    let set = ws.set_records(&loaded.evaluated);
+    let dirty = git.as_ref().is_some_and(|g| !g.dirty.is_empty());
+    let commit = git.map(|g| g.commit);
+    // The run's id is made here so that every hook of the run is told the same.
+    let run_id = exec::new_run_id();
+    let mut context = hooks::Context {
         environment: model.environment.clone(),
         service: model.service.clone(),
-        deployed_at: crate::sys::now_rfc3339(),
-        deployed_by: crate::sys::operator(),
-        dirty: git.as_ref().is_some_and(|g| !g.dirty.is_empty()),
-        commit: git.map(|g| g.commit),
-        set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
-        libraries: loaded.evaluated.libraries.clone(),
+        command: command.to_string(),
+        run: run_id.clone(),
+        commit: commit.clone(),
+        dirty,
+        rev: rev.clone(),
+        rollback_to: rollback_to.clone(),
+        hosts: targets.iter().map(|&h| model.hosts[h].name.clone()).collect(),
+        changes: None,
+        unchanged: None,
     };
-    let every_step = |_: &Catalog, _: RunStep| true;
-    let mut deployment = Deployment::begin(Request {
-        model,
-        plan,
-        hosts: &hosts,
-        reporter: ws.reporter.clone(),
-        sources: &loaded.sources,
-        keep: &every_step,
-        apply: opts.apply.then_some(ApplyRequest {
-            break_lock: opts.break_lock,
-            switch_environment: opts.switch_environment,
-            record: Some(record),
-            report_hosts: true,
-        }),
-        started,
-    });
-    // An interruption wins over whatever the transaction was about to return; the
-    // locks are released by `end` either way.
-    let result = tokio::select! {
-        biased;
-        () = ws.cancelled() => Err(interrupted()),
-        r = drive(&mut deployment, opts) => r,
-    };
-    let unfinished = if opts.apply {
-        deployment.unfinished(&result)
-    } else {
-        None
-    };
-    let skipped = deployment.skipped().len();
-    let outcome = deployment.outcome().cloned();
-    // In a fleet's waves, an unreachable host is found by the plan phase.
-    let result = deployment
-        .end(result)
-        .await
-        .map_err(|ps| retired_unreachable(model, ps));
-    if let Some(results) = unfinished {
-        remember_failed(ws, &model.environment, &results);
+    // Before any host is contacted: a failing hook (a red CI, a deploy freeze)
+    // stops the run with no connection, no lock and no history entry anywhere, and
+    // no other hook runs.
+    if opts.apply {
+        hooks::run(ws, &controller_hooks, HookPoint::BeforeDeploy, &context, None).await?;
     }
-    hosts.close().await;
-    if let Some(outcome) = outcome {
-        note_reached(ws, model, &outcome);
-    }
-    result.map(|changes| Ran {
+    // The hosts the run went on without (`--skip-unreachable`), for the exit code
+    // and the hooks.
+    let mut skipped = Vec::new();
+    let (result, ended) = 'run: {
+        let hosts = tokio::select! {
+            h = ws.connect_skipping(model, &targets, opts.skip) => h.map_err(|ps| retired_unreachable(model, ps)),
+            () = ws.cancelled() => Err(interrupted()),
+        };
+        let hosts = match hosts {
+            Ok(h) => h,
+            Err(ps) => {
+                if opts.apply {
+                    // Nothing was changed: the hosts that failed and the others, not deployed.
+                    let results = targets
+                        .iter()
+                        .map(|&h| {
+                            let name = &model.hosts[h].name;
+                            let why = ps.0.iter().find(|p| p.host.as_deref() == Some(name)).map_or_else(
+                                || "not deployed: other hosts could not be reached".to_string(),
+                                |p| p.message.lines().next().unwrap_or_default().to_string(),
+                            );
+                            (name.clone(), Some(why))
+                        })
+                        .collect::<Vec<_>>();
+                    remember_failed(ws, &model.environment, &results);
+                }
+                break 'run (Err(ps), None);
+            }
+        };
+        let record = HostState {
+            fingerprint: loaded.evaluated.fingerprint().to_string(),
+            ordo_version: crate::VERSION.to_string(),
+            environment: model.environment.clone(),
+            service: model.service.clone(),
+            deployed_at: crate::sys::now_rfc3339(),
+            deployed_by: crate::sys::operator(),
+            dirty,
+            commit: commit.clone(),
+            // The same masking as the history's: a value that replaces or equals a
+            // secret is not written to a host.
+            set: set.iter().map(|s| s.text.clone()).collect(),
+            libraries: loaded.evaluated.libraries.clone(),
+        };
+        let history = Record {
+            kind: if opts.rollback {
+                RunKind::Rollback
+            } else {
+                RunKind::Deploy
+            },
+            commit: commit.clone(),
+            dirty,
+            rev: rev.clone(),
+            rollback_to: rollback_to.clone(),
+            what: None,
+            set,
+            libraries: loaded.evaluated.libraries.clone(),
+            fingerprint: loaded.evaluated.fingerprint().to_string(),
+            memory: Some(ws.controller_state(&model.environment)),
+        };
+        let every_step = |_: &Catalog, _: RunStep| true;
+        let mut deployment = Deployment::begin(Request {
+            model,
+            plan,
+            hosts: &hosts,
+            reporter: ws.reporter.clone(),
+            sources: &loaded.sources,
+            keep: &every_step,
+            apply: opts.apply.then_some(ApplyRequest {
+                break_lock: opts.break_lock,
+                switch_environment: opts.switch_environment,
+                record: Some(record),
+                report_hosts: true,
+                history: Some(history),
+                run: Some(run_id.clone()),
+            }),
+            started,
+        });
+        // An interruption wins over whatever the transaction was about to return;
+        // the locks are released by `end` either way.
+        let result = tokio::select! {
+            biased;
+            () = ws.cancelled() => Err(interrupted()),
+            r = drive(&mut deployment, opts) => r,
+        };
+        let unfinished = if opts.apply {
+            deployment.unfinished(&result)
+        } else {
+            None
+        };
+        skipped = deployment.skipped().to_vec();
+        let outcome = deployment.outcome().cloned();
+        let (result, ended) = deployment.finish(result).await;
+        // In a fleet's waves, an unreachable host is found by the plan phase.
+        let result = result.map_err(|ps| retired_unreachable(model, ps));
+        if let Some(results) = unfinished {
+            remember_failed(ws, &model.environment, &results);
+        }
+        hosts.close().await;
+        if let Some(outcome) = outcome {
+            note_reached(ws, model, &outcome);
+        }
+        (result, Some(ended))
+    };
+    let result = result.map(|changes| Ran {
         changes,
-        skipped,
+        skipped: skipped.len(),
         undeclared,
-    })
+    });
+    if !opts.apply {
+        return result;
+    }
+    // `before_deploy` ran: whatever happened since, the run gets its end.
+    let (finished, failed) = finished(&result, ended.as_ref(), &context.hosts, &skipped, started);
+    if let Some(c) = ended.as_ref().and_then(|e| e.counts) {
+        context.changes = Some(c.changes);
+        context.unchanged = Some(c.unchanged);
+    }
+    let mut after = Vec::new();
+    if failed && let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::OnFailure, &context, Some(&finished)).await
+    {
+        after.extend(ps.0);
+    }
+    if let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::AfterDeploy, &context, Some(&finished)).await {
+        after.extend(ps.0);
+    }
+    match (result, after.is_empty()) {
+        (r, true) => r,
+        (Ok(_), false) => Err(Problems(after)),
+        (Err(ps), false) => Err(Problems(ps.0.into_iter().chain(after).collect())),
+    }
 }
 
 /// Keeps the hosts the deploy did not finish for `--hosts @failed`; a record that
 /// cannot be written is a warning (the deploy itself is done).
 fn remember_failed(ws: &Workspace, env: &str, results: &[(String, Option<String>)]) {
-    let state = ControllerState::new(&ws.project, env);
+    let state = ControllerState::new(&ws.origin, env);
     if let Err(p) = FailedHosts::update(&state, results, &crate::sys::now_rfc3339()) {
         ws.reporter.event(&Event::Notice {
             host: None,
@@ -252,6 +408,52 @@ fn remember_failed(ws: &Workspace, env: &str, results: &[(String, Option<String>
     }
 }
 
+/// How the run ended, for the hooks after it, and whether it failed (the command
+/// fails: `on_failure` runs). A run whose changes never began is `not_applied` —
+/// declined at the prompt (not a failure), or stopped by conflicts, a host locked
+/// or unreachable (a failure).
+fn finished<T>(
+    result: &Result<T, Problems>,
+    ended: Option<&Ended>,
+    targets: &[String],
+    unreachable: &[String],
+    started: Instant,
+) -> (hooks::Finished, bool) {
+    let began = ended.is_some_and(|e| e.applied);
+    let failed_steps = ended.map_or(0, |e| e.failed);
+    let word = match (result, began, failed_steps) {
+        (Err(ps), _, _) if ps.kind() == Kind::Interrupted => "interrupted",
+        (_, false, _) => "not_applied",
+        (Err(_), true, _) | (Ok(_), true, 1..) => "failed",
+        (Ok(_), true, 0) => "ok",
+    };
+    let finished = hooks::Finished {
+        result: word,
+        hosts: match ended {
+            // A host the run went on without (`--skip-unreachable`) was never
+            // planned: `unreachable`, not the `not_applied` of its history's view.
+            Some(e) => e
+                .hosts
+                .iter()
+                .map(|(h, o)| {
+                    let word = if unreachable.contains(h) {
+                        Some(hooks::UNREACHABLE)
+                    } else {
+                        o.map(Outcome::word)
+                    };
+                    (h.clone(), word)
+                })
+                .collect(),
+            None => targets.iter().map(|h| (h.clone(), None)).collect(),
+        },
+        changed: ended.map_or(0, |e| e.changed),
+        failed: failed_steps,
+        skipped: ended.map_or(0, |e| e.skipped),
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    (finished, result.is_err() || failed_steps > 0)
+}
+
 /// Keeps what the deploy did on each host in the controller's record (for the
 /// warning about a host deleted later, decision 57), and says which retired hosts
 /// are torn down now.
@@ -260,7 +462,7 @@ fn note_reached(
     model: &crate::model::Model,
     outcome: &std::collections::HashMap<crate::model::HostId, exec::Totals>,
 ) {
-    let state = ControllerState::new(&ws.project, &model.environment);
+    let state = ws.controller_state(&model.environment);
     let mut record = exec::ReachedHosts::read(&state);
     record.note(model, outcome, &crate::sys::now_rfc3339(), &crate::sys::operator());
     if let Err(p) = record.write(&state) {
@@ -276,6 +478,9 @@ fn note_reached(
         .map(|(id, _)| *id)
         .collect();
     torn_down.sort();
+    // Their histories went with the teardown, on purpose: not lost.
+    let names: Vec<String> = torn_down.iter().map(|id| model.hosts[*id].name.clone()).collect();
+    exec::history::forget(&state, &names);
     for id in torn_down {
         let host = &model.hosts[id];
         ws.reporter.event(&Event::Notice {
@@ -331,7 +536,7 @@ async fn drive(deployment: &mut Deployment<'_>, opts: &Options) -> Result<usize,
     Ok(changes)
 }
 
-fn interrupted() -> Problems {
+pub(crate) fn interrupted() -> Problems {
     Problem::new(Kind::Interrupted, "interrupted")
         .help("steps already applied stay applied (each file is written atomically), and this run's locks were released; run the deploy again to finish")
         .into()

@@ -16,15 +16,22 @@
 //! the hosts record, how to confirm (a terminal prompt, the REPL's line editor,
 //! `--yes`) — and in how they connect and react to an interruption.
 //!
-//! Later parts plug in here: a deploy history would be opened once `predict` holds
-//! the locks and completed in `end`; controller-side hooks run around `apply`.
+//! The deploy history plugs in here (decision 58): `begin` makes the run's
+//! [`Writer`] from the front end's [`Record`], the probe begins each host's entry
+//! with the lock, and whichever script releases a host's lock ends it — the host's
+//! last apply script, or the unlock of [`Deployment::apply`] and
+//! [`Deployment::end`] with each host's [`Ending`]. The controller's hooks run in
+//! the front end, around the transaction (decision 61): `before_deploy` before any
+//! host is contacted (told the run's id, [`ApplyRequest::run`]), the others after
+//! [`Deployment::finish`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::catalog::Keep;
-use super::hosts::{Hosts, unlock};
+use super::history::{Ended, Endings, Record, Writer};
+use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
 use super::outcome::Outcome;
 use super::predict::{Locking, Prediction, predict};
@@ -65,6 +72,11 @@ pub struct ApplyRequest {
     /// of its connection — of this run when the connection is the run's own (the
     /// REPL's outlive an apply, so it leaves them out).
     pub report_hosts: bool,
+    /// What the hosts' deploy histories record of this run; `None`: nothing.
+    pub history: Option<Record>,
+    /// The run's id ([`new_run_id`]) when the front end made it before (its
+    /// `before_deploy` hooks were told it); `None`: the deployment makes one.
+    pub run: Option<String>,
 }
 
 impl ApplyRequest {
@@ -77,6 +89,8 @@ impl ApplyRequest {
             switch_environment: false,
             record: None,
             report_hosts: false,
+            history: None,
+            run: None,
         }
     }
 }
@@ -104,6 +118,9 @@ pub struct Deployment<'a> {
     locking: Option<Locking>,
     finish: Arc<Finish>,
     report_hosts: bool,
+    /// How the run ends on each host, as far as it is known (for the histories
+    /// and the front end's hooks).
+    endings: Endings,
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
@@ -119,8 +136,8 @@ pub struct Deployment<'a> {
 impl<'a> Deployment<'a> {
     /// The run's lock token and lock record; nothing is sent yet.
     pub fn begin(mut request: Request<'a>) -> Deployment<'a> {
-        let token = run_token();
         let applying = request.apply.take();
+        let token = applying.as_ref().and_then(|a| a.run.clone()).unwrap_or_else(new_run_id);
         let locking = applying.as_ref().map(|a| Locking {
             info: LockInfo {
                 holder: crate::sys::operator(),
@@ -131,17 +148,37 @@ impl<'a> Deployment<'a> {
             },
             break_lock: a.break_lock,
             switch_environment: a.switch_environment,
+            history: None,
         });
         let report_hosts = applying.as_ref().is_some_and(|a| a.report_hosts);
-        let finish = Arc::new(Finish {
-            record: applying.and_then(|a| a.record),
-            token,
+        let (record, history) = match applying {
+            Some(a) => (a.record, a.history),
+            None => (None, None),
+        };
+        let history = history.map(|h| {
+            Arc::new(Writer::new(
+                h,
+                &token,
+                &request.model.environment,
+                &request.model.service,
+                (
+                    request.hosts.iter().map(|h| h.name.clone()).collect(),
+                    request.model.hosts.len(),
+                ),
+                request.started,
+            ))
         });
+        let locking = locking.map(|mut l| {
+            l.history = history.clone();
+            l
+        });
+        let finish = Arc::new(Finish { record, token, history });
         Deployment {
             request,
             locking,
             finish,
             report_hosts,
+            endings: Endings::default(),
             waited: Duration::ZERO,
             results: Outcome::default(),
             skipped: Vec::new(),
@@ -150,9 +187,14 @@ impl<'a> Deployment<'a> {
         }
     }
 
+    /// The run's id: its lock token, the id of its entry in the hosts' histories.
+    pub fn run_id(&self) -> &str {
+        &self.finish.token
+    }
+
     /// The plan phase: probes every host (taking its lock when the deployment
-    /// applies; a host with nothing to do is let go at once), verifies, reports
-    /// the covered steps and the `plan_done` counts.
+    /// applies; a host with nothing to do is let go at once, its history entry
+    /// ended), verifies, reports the covered steps and the `plan_done` counts.
     pub async fn predict(&mut self) -> Result<Prediction, Problems> {
         let r = &self.request;
         let settle = Arc::new(Settle::new(r.model, self.locking.clone(), self.finish.record.clone()));
@@ -166,6 +208,7 @@ impl<'a> Deployment<'a> {
         self.results.skipped(&prediction.skipped);
         self.skipped = prediction.skipped.iter().map(|s| s.name.clone()).collect();
         let counts = prediction.counts();
+        self.endings.planned(&prediction);
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
@@ -225,6 +268,7 @@ impl<'a> Deployment<'a> {
         let counts = prediction.counts();
         if counts.changes == 0 && self.finish.record.is_none() {
             self.notice("nothing to apply");
+            self.endings.nothing_to_apply();
             return Ok(None);
         }
         if counts.changes > 0
@@ -233,14 +277,17 @@ impl<'a> Deployment<'a> {
                 .await?
         {
             self.notice("nothing applied");
+            self.endings.not_applied("declined at the prompt");
             return Ok(None);
         }
+        self.endings.began();
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
+        self.endings.applied(r.hosts, &applied);
         let mut problems = applied.problems.clone();
         self.reached = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
-        problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
+        problems.extend(self.release().await);
         self.results.applied(r.hosts, &applied, &problems);
         if self.report_hosts {
             report_hosts(r.hosts, &applied, &*r.reporter, &self.skipped);
@@ -270,23 +317,66 @@ impl<'a> Deployment<'a> {
 
     /// Releases every lock this run may still hold (within a grace period) and
     /// adds what went wrong doing so to `result`.
-    pub async fn end<T>(mut self, result: Result<T, Problems>) -> Result<T, Problems> {
+    pub async fn end<T>(self, result: Result<T, Problems>) -> Result<T, Problems> {
+        self.finish(result).await.0
+    }
+
+    /// [`Deployment::end`], and how the run ended on each host (for the hooks that
+    /// run after it). Each host still locked gets the end of its history entry:
+    /// interrupted, or not applied and why.
+    pub async fn finish<T>(mut self, result: Result<T, Problems>) -> (Result<T, Problems>, Ended) {
         self.ended = true;
-        if self.locking.is_none() {
-            return result;
+        let applies = self.locking.is_some();
+        if !applies {
+            return (
+                result,
+                self.endings.ended(&self.finish.token, self.request.hosts, false),
+            );
         }
-        let r = &self.request;
-        let released = match tokio::time::timeout(UNLOCK_GRACE, unlock(r.model, r.hosts, &self.finish.token)).await {
+        self.endings.settle(self.request.hosts, result.as_ref().map(|_| ()));
+        let released = match tokio::time::timeout(UNLOCK_GRACE, self.release()).await {
             Ok(ps) => ps,
             Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
                 .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
         };
+        if let Some(w) = &self.finish.history {
+            let begun: Vec<String> = self
+                .request
+                .hosts
+                .iter()
+                .filter(|h| h.history().is_some_and(|p| p.begun))
+                .map(|h| h.name.clone())
+                .collect();
+            w.remember(&begun);
+        }
+        let ended = self.endings.ended(&self.finish.token, self.request.hosts, true);
         if released.is_empty() {
-            return result;
+            return (result, ended);
         }
         let mut problems = result.err().map(|ps| ps.0).unwrap_or_default();
         problems.extend(released);
-        Err(Problems(problems))
+        (Err(Problems(problems)), ended)
+    }
+
+    /// Releases the locks still held, each after the end of its host's history
+    /// entry. Hosts whose history did not take it are said so.
+    async fn release(&self) -> Vec<Problem> {
+        let r = &self.request;
+        let none = |_: &super::HostRun| String::new();
+        let lines = self
+            .finish
+            .history
+            .as_ref()
+            .map(|w| self.endings.end_lines(w, &r.model.service));
+        let before: &dyn Fn(&super::HostRun) -> String = match &lines {
+            Some(l) => l,
+            None => &none,
+        };
+        let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, before).await;
+        for host in unrecorded {
+            r.reporter.event(&super::history::unrecorded(&host, &r.model.service));
+        }
+        problems
     }
 
     async fn confirmed(&mut self, confirm: Confirm, changes: usize, hosts: usize) -> Result<bool, Problems> {
@@ -337,8 +427,9 @@ impl Drop for Deployment<'_> {
     }
 }
 
-/// A random-enough token that marks this run's locks as ours.
-fn run_token() -> String {
+/// A run's id: a random-enough token that marks its locks as ours, and the id of
+/// its entry in the hosts' histories.
+pub fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

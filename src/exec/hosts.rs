@@ -9,13 +9,13 @@
 //! closed and may close the least recently used one (decision 64).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::limits::fan_out;
-use super::lock;
 use super::masters::{Lease, Masters};
 use super::reach::{self, Skip, Skipped};
+use super::{history, lock};
 use crate::model::{Host, HostId, HostIo, Model, RunOutput, TransportSpec};
 use crate::problem::{Problem, Problems};
 use crate::transport::{self, CancelToken, Connection, ExecOptions, Local, OutputPolicy, Ssh, SshOptions};
@@ -71,6 +71,11 @@ pub struct HostRun {
     masters: Option<Arc<Masters>>,
     /// Why the host could not be reached, when the run goes on without it.
     unreached: std::sync::OnceLock<Problem>,
+    /// What the probe found for the deploy history, until the entry's end is written.
+    history: Mutex<Option<history::Probed>>,
+    /// How the run ended here when the host was let go in its probe wave
+    /// (`settle.rs`): nothing that happens after changes it.
+    settled: std::sync::OnceLock<history::Ending>,
 }
 
 impl HostRun {
@@ -86,6 +91,8 @@ impl HostRun {
             timeout: settings.timeout,
             masters: None,
             unreached: std::sync::OnceLock::new(),
+            history: Mutex::default(),
+            settled: std::sync::OnceLock::new(),
         })
     }
 
@@ -225,6 +232,33 @@ impl HostRun {
     pub(crate) fn may_hold_lock(&self) -> bool {
         self.lock.load(Ordering::SeqCst) != LockState::Free as u8
     }
+
+    pub(crate) fn set_history(&self, probed: history::Probed) {
+        *self.history.lock().expect("history poisoned") = Some(probed);
+    }
+
+    /// What the probe found for the history: `Some` once a probe that began an
+    /// entry answered.
+    pub(crate) fn history(&self) -> Option<history::Probed> {
+        self.history.lock().expect("history poisoned").clone()
+    }
+
+    /// The end of the host's history entry was written (or tried, under the lock).
+    pub(crate) fn history_ended(&self) {
+        if let Some(p) = self.history.lock().expect("history poisoned").as_mut() {
+            p.ended = true;
+        }
+    }
+
+    /// The host was let go in its probe wave, and how the run ended there.
+    pub(crate) fn settle(&self, ending: history::Ending) {
+        let _ = self.settled.set(ending);
+    }
+
+    /// How the run ended here, when the host was let go in its probe wave.
+    pub(crate) fn settled(&self) -> Option<&history::Ending> {
+        self.settled.get()
+    }
 }
 
 /// The targeted hosts of a run, in host order.
@@ -306,6 +340,8 @@ pub async fn connect(model: &Model, targets: &[HostId], settings: &Settings) -> 
                 timeout: settings.timeout,
                 masters: ssh(id).then(|| masters.clone()),
                 unreached: std::sync::OnceLock::new(),
+                history: Mutex::default(),
+                settled: std::sync::OnceLock::new(),
             })
         })
         .collect();
@@ -368,32 +404,64 @@ pub fn connects_as_it_goes(model: &Model, targets: &[HostId], settings: &Setting
     ssh > settings.masters.max(1)
 }
 
+/// What releasing the locks left to say.
+#[derive(Debug, Default)]
+pub struct Released {
+    /// Locks that could not be released.
+    pub problems: Vec<Problem>,
+    /// Hosts whose history did not take the run's end line.
+    pub unrecorded: Vec<String>,
+}
+
 /// Releases every deploy lock this run may still hold (one round trip per such
-/// host, bounded). Called at the end of every deploy, whatever happened; the flag
+/// host, bounded), after the lines `before` gives for the host (the end of its
+/// history entry). Called at the end of every deploy, whatever happened; the flag
 /// of a host clears only when its unlock was confirmed.
-pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
-    let holding: Vec<Arc<HostRun>> = hosts.iter().filter(|r| r.may_hold_lock()).cloned().collect();
-    let script = lock::unlock_script(&model.service, token);
+pub async fn unlock(model: &Model, hosts: &Hosts, token: &str, before: &dyn Fn(&HostRun) -> String) -> Released {
+    let holding: Vec<(Arc<HostRun>, String)> = hosts
+        .iter()
+        .filter(|r| r.may_hold_lock())
+        .map(|r| (r.clone(), lock::unlock_script(&model.service, token, &before(r))))
+        .collect();
     let service = model.service.clone();
     let results = fan_out(
         holding,
         hosts.settings.jobs,
-        |r| format!("host `{}`", r.name),
-        move |r: Arc<HostRun>| {
-            let (script, service) = (script.clone(), service.clone());
-            async move { unlock_one(&r, &script, &service).await }
+        |(r, _)| format!("host `{}`", r.name),
+        move |(r, script): (Arc<HostRun>, String)| {
+            let service = service.clone();
+            async move {
+                unlock_one(&r, script, &service)
+                    .await
+                    .map(|written| (!written).then(|| r.name.clone()))
+            }
         },
     )
     .await;
-    results.into_iter().filter_map(Result::err).collect()
+    let mut released = Released::default();
+    for r in results {
+        match r {
+            Ok(Some(host)) => released.unrecorded.push(host),
+            Ok(None) => {}
+            Err(p) => released.problems.push(p),
+        }
+    }
+    released
 }
 
-/// Releases the deploy lock of one host with `script` (`lock::unlock_script`).
-pub(super) async fn unlock_one(r: &HostRun, script: &str, service: &str) -> Result<(), Problem> {
-    let out = r.exec_release(script.to_string()).await?;
+/// Releases the deploy lock of one host with `script` (`lock::unlock_script`, with
+/// the end of the host's history entry when it has one). `Ok(false)`: released,
+/// but the history did not take the end line.
+pub(super) async fn unlock_one(r: &HostRun, script: String, service: &str) -> Result<bool, Problem> {
+    let out = r.exec_release(script).await?;
+    let said = |l: &str| out.stdout.lines().any(|x| x == l);
+    if said("history ok") || said("history fail") {
+        // The end line ran under this run's lock: never sent again.
+        r.history_ended();
+    }
     if lock::released(&out.stdout) {
         r.lock_released();
-        Ok(())
+        Ok(!said("history fail"))
     } else {
         Err(Problem::new(
             crate::problem::Kind::Step,

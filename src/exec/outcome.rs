@@ -54,7 +54,7 @@ impl Outcome {
             if self.results.contains_key(&r.id) {
                 continue;
             }
-            let totals = applied.per_host.get(&r.id).copied().unwrap_or_default();
+            let totals = applied.per_host.get(&r.id).cloned().unwrap_or_default();
             let why = problems
                 .iter()
                 .find(|p| p.host.as_deref() == Some(&r.name))

@@ -10,11 +10,14 @@
 //!
 //! That changes nothing another host relies on: a host's lock is released when
 //! its own last script ran, whatever the others still do; this host's last script
-//! is its unlock. `ordo plan` takes no lock and applies nothing, so every host is
-//! let go once verified.
+//! is its unlock. It ends the host's deploy-history entry there, as every unlock
+//! does (decision 58): `ok`, nothing changed — what the run found and did on
+//! that host, whatever the others still do. `ordo plan` takes no lock and applies
+//! nothing, so every host is let go once verified.
 
 use std::collections::HashSet;
 
+use super::history::{Ending, Outcome};
 use super::hosts::HostRun;
 use super::lock;
 use super::predict::Locking;
@@ -74,14 +77,26 @@ pub(super) fn needs_record(record: Option<&HostState>, state: Option<&HostState>
     record.is_some_and(|r| state.is_none_or(|s| s.fingerprint != r.fingerprint))
 }
 
-/// Lets a host go: releases its lock (a deploy's) and closes its master. An unlock
-/// that fails leaves the lock flagged as held: the end of the run tries again
-/// and reports it.
-pub(super) async fn let_go(model: &Model, r: &HostRun, locking: Option<&Locking>) {
+/// Lets a host go: ends its history entry (`unchanged` steps, nothing changed),
+/// releases its lock (a deploy's) and closes its master. An unlock that fails
+/// leaves the lock flagged as held: the end of the run tries again (with the same
+/// ending, unless the end line was written already) and reports it. `false`: the
+/// history did not take the end line (the caller says so).
+pub(super) async fn let_go(model: &Model, r: &HostRun, locking: Option<&Locking>, unchanged: usize) -> bool {
+    let mut recorded = true;
     if let Some(l) = locking
         && r.may_hold_lock()
     {
-        let _ = super::hosts::unlock_one(r, &lock::unlock_script(&model.service, &l.info.token), &model.service).await;
+        let mut ending = Ending::not_applied(Outcome::Ok, None);
+        ending.unchanged = unchanged;
+        let end = match (&l.history, r.history()) {
+            (Some(w), Some(p)) if p.begun => w.end_lines(&p, &ending, true, &lock::lock_dir(&model.service)),
+            _ => String::new(),
+        };
+        r.settle(ending);
+        let script = lock::unlock_script(&model.service, &l.info.token, &end);
+        recorded = !matches!(super::hosts::unlock_one(r, script, &model.service).await, Ok(false));
     }
     r.release().await;
+    recorded
 }

@@ -23,6 +23,7 @@ pub mod packages;
 mod privilege;
 pub mod program;
 pub mod records;
+pub mod release_set;
 pub mod removal;
 pub mod resources;
 pub mod symlink;
@@ -56,6 +57,7 @@ pub const DOCS: &[&Doc] = &[
     &custom::DOC,
     &packages::DOC,
     &virtualenv::DOC,
+    &release_set::DOC,
     &resources::DOC,
 ];
 
@@ -167,6 +169,9 @@ pub enum ManagedKind {
     /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
     /// removed with everything in it.
     Virtualenv,
+    /// A release set's `releases` directory (decision 62): removed with the
+    /// releases ordo built in it, and its `current` link.
+    Releases,
 }
 
 impl ManagedKind {
@@ -178,6 +183,7 @@ impl ManagedKind {
             ManagedKind::Program => "program",
             ManagedKind::Cron => "cron",
             ManagedKind::Virtualenv => "virtualenv",
+            ManagedKind::Releases => "releases",
         }
     }
 
@@ -189,6 +195,7 @@ impl ManagedKind {
             "program" => Some(ManagedKind::Program),
             "cron" => Some(ManagedKind::Cron),
             "virtualenv" => Some(ManagedKind::Virtualenv),
+            "releases" => Some(ManagedKind::Releases),
             _ => None,
         }
     }

@@ -47,20 +47,12 @@ impl Primitive for Removal {
                 | (ManagedKind::Program, PathKind::Dir)
                 | (ManagedKind::Cron, PathKind::File)
                 | (ManagedKind::Virtualenv, PathKind::Dir)
+                | (ManagedKind::Releases, PathKind::Dir)
         );
         Ok(same.then(|| Planned::new(Change::Remove).detail("no longer declared")))
     }
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
-        let kind = match self.kind {
-            ManagedKind::File => "f",
-            ManagedKind::Directory => "d",
-            ManagedKind::Symlink => "l",
-            ManagedKind::Program => return super::program::removal(step.id, &self.path, script),
-            ManagedKind::Cron => return super::cron::removal(step.id, &self.path, script),
-            ManagedKind::Virtualenv => return super::virtualenv::removal(step.id, &self.path, script),
-        };
-        script.function("rm_", REMOVE_SH);
         // A directory kept because it is not empty stays on the list of what ordo
         // created, so a later deploy removes it once it is empty.
         let entry = format!(
@@ -70,6 +62,16 @@ impl Primitive for Removal {
             self.component.replace(['\t', '\n'], " "),
             self.name.replace(['\t', '\n'], " ")
         );
+        let kind = match self.kind {
+            ManagedKind::File => "f",
+            ManagedKind::Directory => "d",
+            ManagedKind::Symlink => "l",
+            ManagedKind::Program => return super::program::removal(step.id, &self.path, script),
+            ManagedKind::Cron => return super::cron::removal(step.id, &self.path, script),
+            ManagedKind::Virtualenv => return super::virtualenv::removal(step.id, &self.path, script),
+            ManagedKind::Releases => return super::release_set::removal(step.id, &self.path, &entry, script),
+        };
+        script.function("rm_", REMOVE_SH);
         script.line(&format!(
             "rm_ {} {kind} {} {}",
             step.id,

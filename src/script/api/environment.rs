@@ -43,20 +43,28 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         engine,
         "project",
         &["options: map", "()"],
-        "Project settings, in `ordo.rhai`: `#{ name, library }`.\n\
+        "Project settings, in `ordo.rhai`: `#{ name, library, hooks }`.\n\
          `library` lists where modules, templates and files are searched after the project itself, in order: \
          a directory (relative to the project) as a string, or a git repository as `#{ name, git, ref }` \
-         (`ref`: a branch, tag or commit, the default branch when absent), pinned to a commit in `ordo.lock`.",
+         (`ref`: a branch, tag or commit, the default branch when absent), pinned to a commit in `ordo.lock`.\n\
+         `hooks` runs commands on the machine that runs ordo around `ordo deploy` and `ordo rollback`: \
+         `#{ before_deploy, after_deploy, on_failure }`, each a command, a map `#{ run, environments, secrets, timeout }` \
+         or an array of them; see docs/operations.md.",
         move |ctx: NativeCallContext, opts: Map| -> RhaiResult<()> {
-            let mut o = Options::new(&ctx, "project()", opts, &["name", "library"])?;
+            let mut o = Options::new(&ctx, "project()", opts, &["name", "library", "hooks"])?;
             let name = o.string("name")?;
             let library = match o.take("library") {
                 None => Vec::new(),
                 Some(v) => libraries(&ctx, v)?,
             };
+            let hooks = match o.take("hooks") {
+                None => crate::project::hooks::Hooks::default(),
+                Some(v) => super::project_hooks::hooks(&ctx, v)?,
+            };
             let mut decl = s.decl();
             decl.project_name = name;
             decl.libraries = library;
+            decl.controller_hooks = hooks;
             Ok(())
         },
     );
@@ -421,7 +429,7 @@ fn declare_host(s: &Session, ctx: &NativeCallContext, name: &str, opts: Map) -> 
     let transport = match transport_kind.as_str() {
         "local" => {
             let home = match home {
-                Some(h) => s.project_root.join(h),
+                Some(h) => s.local_root.get().unwrap_or(&s.project_root).join(h),
                 None => std::env::var_os("HOME")
                     .map(Into::into)
                     .ok_or_else(|| script_error(ctx, "HOME is not set", "give the local host a `home` directory"))?,

@@ -10,6 +10,7 @@ mod environment;
 mod names;
 mod options;
 mod primitives;
+mod project_hooks;
 mod repl;
 mod retire;
 mod secret;
