@@ -3,122 +3,20 @@
 //! Configure is pure: nothing here touches a host.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::attribute::{Given, attr, check_unknown_attributes};
+use super::attribute::attr;
 use super::names::is_plain_name;
 use super::options::Options;
 use super::primitives::{AddCtx, StepSpec};
 use super::{RhaiResult, call_span, document, document_getter, script_error};
-use crate::model::{Action, HostPath};
 use crate::script::errors::{Unsatisfied, register_type, type_name};
+use crate::script::eval::build::{
+    CompBuild, ComponentCtx, Given, RefTarget, StepBuild, StepRef, check_unknown_attributes,
+};
 use crate::script::session::Session;
-use crate::source::Span;
-
-static SERIAL: AtomicU64 = AtomicU64::new(1);
-
-/// Everything one root component instance (a component placed on a host) declared in
-/// one configure run, sub-components included.
-pub(crate) struct RootBuild {
-    pub(crate) serial: u64,
-    pub(crate) root: usize,
-    pub(crate) host: usize,
-    pub(crate) host_info: Dynamic,
-    pub(crate) service: String,
-    pub(crate) environment: String,
-    pub(crate) components: Vec<CompBuild>,
-    pub(crate) steps: Vec<StepBuild>,
-    pub(crate) provides: BTreeMap<String, Vec<(serde_json::Value, Dynamic, Option<Span>)>>,
-    /// (component name, this instance runs after it?, span)
-    pub(crate) order: Vec<(String, bool, Option<Span>)>,
-}
-
-pub(crate) struct CompBuild {
-    pub(crate) name: String,
-    pub(crate) parent: Option<usize>,
-    pub(crate) dir: HostPath,
-    pub(crate) span: Option<Span>,
-    /// Where its code is declared: `s.component(..)` for a root, the call for a
-    /// sub-component.
-    pub(crate) declared: Option<Span>,
-    /// Values given from outside: overrides for a root, the map for a sub-component.
-    pub(crate) given: BTreeMap<String, Given>,
-    pub(crate) attributes: BTreeMap<String, Dynamic>,
-}
-
-pub(crate) struct StepBuild {
-    pub(crate) comp: usize,
-    pub(crate) action: Action,
-    pub(crate) on_change: Vec<StepRef>,
-    pub(crate) reload_on: Vec<StepRef>,
-    pub(crate) once: Option<super::primitives::Once>,
-    pub(crate) span: Option<Span>,
-}
-
-/// The `c` of `fn app(c)`: a component of one root build.
-#[derive(Clone)]
-pub(crate) struct ComponentCtx {
-    pub(crate) build: Arc<Mutex<RootBuild>>,
-    pub(crate) comp: usize,
-}
-
-impl ComponentCtx {
-    pub(crate) fn new_root(build: RootBuild) -> Self {
-        ComponentCtx {
-            build: Arc::new(Mutex::new(build)),
-            comp: 0,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, RootBuild> {
-        self.build.lock().expect("component build poisoned")
-    }
-}
-
-impl RootBuild {
-    pub(crate) fn new(
-        root: usize,
-        host: usize,
-        host_info: Dynamic,
-        service: &str,
-        environment: &str,
-        comp: CompBuild,
-    ) -> Self {
-        RootBuild {
-            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
-            root,
-            host,
-            host_info,
-            service: service.into(),
-            environment: environment.into(),
-            components: vec![comp],
-            steps: Vec::new(),
-            provides: BTreeMap::new(),
-            order: Vec::new(),
-        }
-    }
-}
-
-/// What `c.add(..)` and `c.component(..)` return: a handle for `on_change` and for
-/// reading the resulting path.
-#[derive(Clone, Debug)]
-pub(crate) struct StepRef {
-    pub(crate) serial: u64,
-    pub(crate) target: RefTarget,
-    pub(crate) path: Option<String>,
-    pub(crate) name: String,
-    /// What else the step exposes (`venv.bin`, `venv.python`): see `Primitive::exports`.
-    pub(crate) exports: Vec<(&'static str, String)>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RefTarget {
-    Step(usize),
-    Component(usize),
-}
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     register_type::<ComponentCtx>(engine, "Component");

@@ -19,10 +19,7 @@ use std::sync::Arc;
 
 use rhai::Engine;
 
-pub(crate) use attribute::{Given, check_unknown_attributes};
-pub(crate) use component::{CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef};
 pub(crate) use names::is_plain_name;
-pub(crate) use primitives::Once;
 pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};

@@ -21,9 +21,10 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
-use super::{RhaiResult, StepRef, call_span, script_error};
+use super::{RhaiResult, call_span, script_error};
 use crate::model::HostPath;
 use crate::primitive::Action;
+use crate::script::eval::build::{Once, StepRef};
 use crate::script::session::Session;
 use crate::source::Span;
 
@@ -139,15 +140,6 @@ pub(crate) struct Resolved {
     pub(crate) reload_on: Vec<StepRef>,
     /// It runs on one host only, among all instances of its component.
     pub(crate) once: Option<Once>,
-}
-
-/// Which instance of a component runs a `once` step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Once {
-    /// The first host (in placement order) that runs the component.
-    First,
-    /// The first such host with this role.
-    Role(String),
 }
 
 impl Resolved {

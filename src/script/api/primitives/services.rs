@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use rhai::{Engine, Map, NativeCallContext};
 
-use super::{AddCtx, Once, Resolved, Spec, StepSpec, refs, refs_named, spec};
+use super::{AddCtx, Resolved, Spec, StepSpec, refs, refs_named, spec};
 use crate::model::HostPath;
 use crate::primitive::cache::{self, Cache};
 use crate::primitive::cron::{self, Cron};
 use crate::primitive::migration::{self, Migration};
 use crate::script::api::options::Options;
-use crate::script::api::{RhaiResult, StepRef, is_plain_name, script_error};
+use crate::script::api::{RhaiResult, is_plain_name, script_error};
+use crate::script::eval::build::{Once, StepRef};
 
 struct MigrationSpec {
     name: String,
