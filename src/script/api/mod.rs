@@ -9,8 +9,7 @@ mod component;
 mod environment;
 mod names;
 mod options;
-mod primitives;
-mod repl;
+pub(crate) mod primitives;
 mod retire;
 mod secret;
 mod shell;
@@ -20,7 +19,6 @@ use std::sync::Arc;
 use rhai::Engine;
 
 pub(crate) use names::is_plain_name;
-pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};
 pub(crate) use super::register::{document, document_getter};
@@ -32,6 +30,5 @@ pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
     primitives::register(engine, session);
     shell::register(engine);
     secret::register(engine, session);
-    repl::register(engine, session);
     retire::register(engine, session);
 }
