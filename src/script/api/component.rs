@@ -21,6 +21,16 @@ use crate::script::session::Session;
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     register_type::<ComponentCtx>(engine, "Component");
     register_type::<StepRef>(engine, "StepRef");
+    register_step_ref(engine);
+    register_properties(engine);
+    register_contents(engine, session);
+    register_provide_require(engine, session);
+    register_order(engine);
+}
+
+/// What `c.add(..)` and `c.component(..)` return: `.path`, `.name` and what the
+/// step exports (`venv.bin`).
+fn register_step_ref(engine: &mut Engine) {
     document_getter(
         engine,
         "path",
@@ -52,7 +62,11 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             }
         },
     );
+}
 
+/// What `c` says about where it is: name, host, root, service, environment,
+/// `c.path(rel)`.
+fn register_properties(engine: &mut Engine) {
     document_getter(
         engine,
         "name",
@@ -104,7 +118,11 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             c.lock().components[comp].dir.join(rel).to_string()
         },
     );
+}
 
+/// What a component is made of: its attributes (`c.attr`), steps (`c.add`) and
+/// sub-components (`c.component`).
+fn register_contents(engine: &mut Engine, session: &Arc<Session>) {
     document(
         engine,
         "attr",
@@ -130,56 +148,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec),
     );
 
-    let sub = |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr, given: Map| -> RhaiResult<StepRef> {
-        if !is_plain_name(name) {
-            return Err(script_error(
-                &ctx,
-                format!("`{name}` is not a valid sub-component name"),
-                "use letters, digits, `-`, `_` and `.`, starting with a letter, a digit or `_`",
-            ));
-        }
-        let (serial, index, dir) = {
-            let mut b = c.lock();
-            let parent = &b.components[c.comp];
-            let full = format!("{}/{name}", parent.name);
-            if b.components.iter().any(|x| x.name == full) {
-                return Err(script_error(
-                    &ctx,
-                    format!("sub-component `{full}` is added twice"),
-                    "give each sub-component its own name",
-                ));
-            }
-            let dir = parent.dir.clone();
-            let span = call_span(&ctx);
-            let given = given
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), Given::new(v, span.clone())))
-                .collect();
-            b.components.push(CompBuild {
-                name: full,
-                parent: Some(c.comp),
-                dir: dir.clone(),
-                declared: span.clone(),
-                span,
-                given,
-                attributes: BTreeMap::new(),
-            });
-            (b.serial, b.components.len() - 1, dir)
-        };
-        let child = ComponentCtx {
-            build: c.build.clone(),
-            comp: index,
-        };
-        let _: Dynamic = f.call_within_context(&ctx, (child,))?;
-        check_unknown_attributes(&c.lock().components[index])?;
-        Ok(StepRef {
-            serial,
-            target: RefTarget::Component(index),
-            path: Some(dir.to_string()),
-            name: name.into(),
-            exports: Vec::new(),
-        })
-    };
     let sub_doc = "A sub-component `parent/name`, configured by calling `f` with its own context; `attributes` are its attributes.\n\
                    Returns a handle usable in `on_change` (any of its steps changed).";
     document(
@@ -187,16 +155,19 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         "component",
         &["c: Component", "name: string", "f: |s| …", "attributes: map", "StepRef"],
         sub_doc,
-        sub,
+        sub_component,
     );
     document(
         engine,
         "component",
         &["c: Component", "name: string", "f: |s| …", "StepRef"],
         sub_doc,
-        move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub(ctx, c, name, f, Map::new()),
+        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub_component(ctx, c, name, f, Map::new()),
     );
+}
 
+/// What components share across hosts: `c.provide`, `c.require`, `c.require_one`.
+fn register_provide_require(engine: &mut Engine, session: &Arc<Session>) {
     document(
         engine,
         "provide",
@@ -222,7 +193,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             Ok(())
         },
     );
-
     let require_doc = "All values provided under `key` (an array, in placement order); orders this component after the providers.\n\
                        Nothing provided is an error, unless `#{ optional: true }`: then the array is empty.";
     let s = session.clone();
@@ -269,7 +239,10 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             require_one(&s, &ctx, c, key, optional)
         },
     );
+}
 
+/// Explicit ordering between components: `c.after(other)`, `c.before(other)`.
+fn register_order(engine: &mut Engine) {
     document(
         engine,
         "after",
@@ -288,6 +261,65 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             c.lock().order.push((other.to_string(), false, call_span(&ctx)));
         },
     );
+}
+
+/// `c.component(name, |s| …, attributes)`: a sub-component `parent/name`, configured
+/// by calling `f` with its own context.
+fn sub_component(
+    ctx: NativeCallContext,
+    c: &mut ComponentCtx,
+    name: &str,
+    f: FnPtr,
+    given: Map,
+) -> RhaiResult<StepRef> {
+    if !is_plain_name(name) {
+        return Err(script_error(
+            &ctx,
+            format!("`{name}` is not a valid sub-component name"),
+            "use letters, digits, `-`, `_` and `.`, starting with a letter, a digit or `_`",
+        ));
+    }
+    let (serial, index, dir) = {
+        let mut b = c.lock();
+        let parent = &b.components[c.comp];
+        let full = format!("{}/{name}", parent.name);
+        if b.components.iter().any(|x| x.name == full) {
+            return Err(script_error(
+                &ctx,
+                format!("sub-component `{full}` is added twice"),
+                "give each sub-component its own name",
+            ));
+        }
+        let dir = parent.dir.clone();
+        let span = call_span(&ctx);
+        let given = given
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Given::new(v, span.clone())))
+            .collect();
+        b.components.push(CompBuild {
+            name: full,
+            parent: Some(c.comp),
+            dir: dir.clone(),
+            declared: span.clone(),
+            span,
+            given,
+            attributes: BTreeMap::new(),
+        });
+        (b.serial, b.components.len() - 1, dir)
+    };
+    let child = ComponentCtx {
+        build: c.build.clone(),
+        comp: index,
+    };
+    let _: Dynamic = f.call_within_context(&ctx, (child,))?;
+    check_unknown_attributes(&c.lock().components[index])?;
+    Ok(StepRef {
+        serial,
+        target: RefTarget::Component(index),
+        path: Some(dir.to_string()),
+        name: name.into(),
+        exports: Vec::new(),
+    })
 }
 
 /// `#{ optional: true }` of `require` and `require_one`.

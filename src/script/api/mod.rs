@@ -7,11 +7,14 @@
 mod attribute;
 mod component;
 mod environment;
+mod host;
 mod names;
 mod options;
 pub(crate) mod primitives;
+mod project;
 mod retire;
 mod secret;
+mod service;
 mod shell;
 
 use std::sync::Arc;
@@ -25,7 +28,10 @@ pub(crate) use super::register::{document, document_getter};
 use super::session::Session;
 
 pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    project::register(engine, session);
     environment::register(engine, session);
+    host::register(engine, session);
+    service::register(engine, session);
     component::register(engine, session);
     primitives::register(engine, session);
     shell::register(engine);
