@@ -3,7 +3,7 @@
 //! `ordo-<pid>-<hex>` (the master's socket directory and log in it) and the empty
 //! working directories `ordo-cwd-<pid>-…` of local scripts, in the temporary
 //! directory. Only directories of this user, of a process that no longer exists,
-//! and — for a control directory — without a master that still answers (a killed
+//! and — for a control directory — without a master still listening (a killed
 //! run's master ends by itself seconds later, see `ssh/hold.rs`; the run after
 //! that removes its directory).
 
@@ -84,18 +84,61 @@ fn alive(pid: i32) -> bool {
     !matches!(test_kill_process(pid), Err(rustix::io::Errno::SRCH))
 }
 
-/// Whether a master still answers on a socket in the control directory.
+/// Whether a master still listens on a socket in the control directory. Asked of
+/// the kernel's table of Unix sockets, not by connecting: a master counts every
+/// connection as a client, and each one would restart its `ControlPersist` timer —
+/// runs starting every few seconds would keep a dead run's master alive for ever.
+/// Without the table (no `/proc`), the directory is kept.
 fn master_answers(dir: &Path) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
+        return true;
+    };
+    let listening = listening_paths(&table);
     std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
-        .any(|e| super::ssh::master_answers(&e.path().join("master")))
+        .any(|e| listening.contains(e.path().join("master").as_os_str().to_string_lossy().as_ref()))
+}
+
+/// The paths of listening sockets in `/proc/net/unix` (`Num RefCount Protocol Flags
+/// Type St Inode Path`; a listening socket has `__SO_ACCEPTCON`, 0x10000, in its flags).
+fn listening_paths(table: &str) -> std::collections::HashSet<&str> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.splitn(8, ' ').filter(|f| !f.is_empty());
+            let flags = fields.nth(3)?;
+            let path = line.rsplit_once(' ')?.1;
+            let flags = u32::from_str_radix(flags, 16).ok()?;
+            (flags & 0x0001_0000 != 0 && path.starts_with('/')).then_some(path)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listening_socket_is_found_in_the_kernels_table_without_connecting() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("master");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let table = std::fs::read_to_string("/proc/net/unix").unwrap();
+        assert!(listening_paths(&table).contains(sock.to_str().unwrap()));
+        // The directory holding `<sub>/master` answers while the socket listens …
+        let control = tempfile::tempdir().unwrap();
+        std::fs::create_dir(control.path().join(".ssh-connectionX")).unwrap();
+        let sock = control.path().join(".ssh-connectionX/master");
+        let l2 = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(master_answers(control.path()));
+        // … and not once it is closed (the file stays, nothing listens).
+        drop(l2);
+        assert!(!master_answers(control.path()));
+        drop(listener);
+    }
 
     #[test]
     fn names_of_leftovers() {

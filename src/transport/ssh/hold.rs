@@ -49,8 +49,3 @@ impl Hold {
         Ok(Hold(stream))
     }
 }
-
-/// Whether a master answers on `socket` (a connection is accepted).
-pub(crate) fn answers(socket: &Path) -> bool {
-    UnixStream::connect(socket).is_ok()
-}

@@ -30,7 +30,6 @@ use crate::problem::{Kind, Problem};
 use control_dir::ensure_control_dir;
 pub(crate) use control_dir::fresh_control_dir;
 use failure::{Failure, describe};
-pub(crate) use hold::answers as master_answers;
 use hold::{Hold, PERSIST_IDLE_SECS};
 use stop::{Remote, stop_remote};
 
