@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+mod imports;
+
 /// Each top-level module and its layer; a module uses only lower layers.
 const LAYERS: &[(&str, u8)] = &[
     ("sys", 0),
@@ -105,4 +107,14 @@ fn no_module_uses_a_module_above_it() {
         "modules missing from LAYERS (and from src/README.md): {unknown:?}"
     );
     assert!(wrong.is_empty(), "imports against the direction:\n{}", wrong.join("\n"));
+}
+
+/// No two files reach each other through imports, in any folder: a circle means
+/// neither can be read, changed or tested without the other.
+#[test]
+fn no_files_import_each_other_in_a_circle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let circles = imports::Graph::read(&src).circles();
+    let text: Vec<String> = circles.iter().map(|c| c.join("\n")).collect();
+    assert!(circles.is_empty(), "files that import each other:\n\n{}", text.join("\n\n"));
 }
