@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     crate::script::set_script_timeout(config.script_timeout);
+    crate::script::set_debug_errors(config.debug_errors);
     let stderr_color = config.stderr_color;
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(crate::problem::render::Handler(

@@ -118,3 +118,26 @@ fn no_files_import_each_other_in_a_circle() {
     let text: Vec<String> = circles.iter().map(|c| c.join("\n")).collect();
     assert!(circles.is_empty(), "files that import each other:\n\n{}", text.join("\n\n"));
 }
+
+/// `ORDO_*` variables are configuration: read once, in `cli/`, and handed down as
+/// settings, so no layer below decides on its own what the user asked for.
+#[test]
+fn ordo_variables_are_read_only_with_the_configuration() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel.starts_with("cli") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("var_os(\"ORDO_") || line.contains("var(\"ORDO_") {
+                wrong.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "ORDO_ variables read outside cli/:\n{}", wrong.join("\n"));
+}

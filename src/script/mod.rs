@@ -37,7 +37,7 @@ pub use function_doc::FunctionDoc;
 pub use interpreter::{Interpreter, Value, declared_libraries};
 pub use limits::{
     DEFAULT_SCRIPT_TIMEOUT, MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE,
-    TEMPLATE_FUEL, set_script_timeout,
+    TEMPLATE_FUEL, set_debug_errors, set_script_timeout,
 };
 pub use repl::live;
 pub use session::{DeclaredLibrary, LibrarySource};
