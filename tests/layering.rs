@@ -5,35 +5,17 @@
 use std::path::Path;
 
 mod imports;
+mod map;
 
-/// Each top-level module and its layer; a module uses only lower layers.
-const LAYERS: &[(&str, u8)] = &[
-    ("sys", 0),
-    ("text", 0),
-    ("ids", 0),
-    ("host_path", 0),
-    ("source", 0),
-    ("problem", 1),
-    ("transport", 2),
-    ("shell", 2),
-    ("secrets", 2),
-    ("project", 2),
-    ("primitive", 3),
-    ("model", 4),
-    ("plan", 5),
-    ("script", 5),
-    ("report", 5),
-    ("exec", 6),
-    ("cli", 6),
-    ("workspace", 7),
-    ("doc", 7),
-    ("repl", 8),
-    ("command", 9),
-    ("app", 10),
-];
+/// Each top-level module and its layer, from `src/README.md`'s layer table.
+fn layers() -> Vec<(String, u8)> {
+    let layers = map::layers(&readme());
+    assert!(layers.len() > 10, "src/README.md's layer table was not read: {layers:?}");
+    layers
+}
 
-fn layer(module: &str) -> Option<u8> {
-    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/README.md")).unwrap()
 }
 
 fn visit(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -53,6 +35,8 @@ fn no_module_uses_a_module_above_it() {
     let mut files = Vec::new();
     visit(&src, &mut files);
     files.sort();
+    let layers = layers();
+    let layer = |module: &str| layers.iter().find(|(m, _)| m == module).map(|(_, l)| *l);
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     for file in &files {
@@ -104,7 +88,7 @@ fn no_module_uses_a_module_above_it() {
     unknown.dedup();
     assert!(
         unknown.is_empty(),
-        "modules missing from LAYERS (and from src/README.md): {unknown:?}"
+        "modules missing from src/README.md's layer table: {unknown:?}"
     );
     assert!(wrong.is_empty(), "imports against the direction:\n{}", wrong.join("\n"));
 }
@@ -140,4 +124,26 @@ fn ordo_variables_are_read_only_with_the_configuration() {
         }
     }
     assert!(wrong.is_empty(), "ORDO_ variables read outside cli/:\n{}", wrong.join("\n"));
+}
+
+/// `src/README.md`'s map names every file of `src/`, and every path it names
+/// exists: a file added, moved or removed without its line fails here.
+#[test]
+fn the_map_names_every_file() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    let files: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/"))
+        .collect();
+    let map = map::map(&readme());
+    let missing = map::missing(&map, &files);
+    assert!(
+        missing.is_empty(),
+        "files src/README.md's map does not name (add each to its folder's row):\n{}",
+        missing.join("\n")
+    );
+    let stale = map::stale(&map, &src);
+    assert!(stale.is_empty(), "src/README.md's map names paths that do not exist: {stale:?}");
 }
