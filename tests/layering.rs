@@ -10,7 +10,10 @@ mod map;
 /// Each top-level module and its layer, from `src/README.md`'s layer table.
 fn layers() -> Vec<(String, u8)> {
     let layers = map::layers(&readme());
-    assert!(layers.len() > 10, "src/README.md's layer table was not read: {layers:?}");
+    assert!(
+        layers.len() > 10,
+        "src/README.md's layer table was not read: {layers:?}"
+    );
     layers
 }
 
@@ -100,7 +103,11 @@ fn no_files_import_each_other_in_a_circle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let circles = imports::Graph::read(&src).circles();
     let text: Vec<String> = circles.iter().map(|c| c.join("\n")).collect();
-    assert!(circles.is_empty(), "files that import each other:\n\n{}", text.join("\n\n"));
+    assert!(
+        circles.is_empty(),
+        "files that import each other:\n\n{}",
+        text.join("\n\n")
+    );
 }
 
 /// `ORDO_*` variables are configuration: read once, in `cli/`, and handed down as
@@ -123,7 +130,11 @@ fn ordo_variables_are_read_only_with_the_configuration() {
             }
         }
     }
-    assert!(wrong.is_empty(), "ORDO_ variables read outside cli/:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "ORDO_ variables read outside cli/:\n{}",
+        wrong.join("\n")
+    );
 }
 
 /// `src/README.md`'s map names every file of `src/`, and every path it names
@@ -145,5 +156,8 @@ fn the_map_names_every_file() {
         missing.join("\n")
     );
     let stale = map::stale(&map, &src);
-    assert!(stale.is_empty(), "src/README.md's map names paths that do not exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "src/README.md's map names paths that do not exist: {stale:?}"
+    );
 }

@@ -41,7 +41,12 @@ impl Graph {
             for ((a, b), names) in &self.arrows {
                 if inside.contains(a) && inside.contains(b) {
                     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                    lines.push(format!("src/{} -> src/{}: {}", self.files[*a], self.files[*b], names.join(", ")));
+                    lines.push(format!(
+                        "src/{} -> src/{}: {}",
+                        self.files[*a],
+                        self.files[*b],
+                        names.join(", ")
+                    ));
                 }
             }
             out.push(lines);
@@ -219,7 +224,9 @@ struct Parsed {
     idents: BTreeSet<String>,
 }
 
-const ITEM_KEYWORDS: &[&str] = &["struct", "enum", "trait", "fn", "const", "static", "type", "union", "mod"];
+const ITEM_KEYWORDS: &[&str] = &[
+    "struct", "enum", "trait", "fn", "const", "static", "type", "union", "mod",
+];
 
 fn parse(t: &[String]) -> Parsed {
     let mut p = Parsed::default();
@@ -240,7 +247,8 @@ fn parse(t: &[String]) -> Parsed {
                 let end = t[i..].iter().position(|x| x == ";").map_or(t.len(), |e| i + e);
                 let mut out = Vec::new();
                 use_tree(&t[i + 1..end], Vec::new(), &mut out);
-                p.uses.extend(out.into_iter().map(|(path, name)| Use { path, name, public }));
+                p.uses
+                    .extend(out.into_iter().map(|(path, name)| Use { path, name, public }));
                 i = end + 1;
                 continue;
             }
@@ -378,11 +386,15 @@ fn use_tree(t: &[String], prefix: Vec<String>, out: &mut Vec<(Vec<String>, Strin
 }
 
 fn is_ident(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_') && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+    s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 fn is_keyword(s: &str) -> bool {
-    matches!(s, "fn" | "mut" | "unsafe" | "extern" | "async" | "impl" | "for" | "where" | "dyn")
+    matches!(
+        s,
+        "fn" | "mut" | "unsafe" | "extern" | "async" | "impl" | "for" | "where" | "dyn"
+    )
 }
 
 /// Identifiers, `::` and single punctuation characters.

@@ -104,7 +104,11 @@ fn rows(section: &str) -> Vec<Vec<String>> {
         if line.starts_with("|--") || line.starts_with("|---") || line.starts_with("|:") {
             continue;
         }
-        let cells: Vec<String> = line.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect();
+        let cells: Vec<String> = line
+            .trim_matches('|')
+            .split(" | ")
+            .map(|c| c.trim().to_string())
+            .collect();
         if cells.len() >= 2 {
             out.push(cells);
         }

@@ -4,13 +4,15 @@
 //! template rendering, project files) into the primitive itself. There is no second
 //! enum mirroring the primitives.
 
+mod cache;
 mod command;
+mod cron;
 mod directory;
 mod file;
+mod migration;
 mod packages;
 mod program;
 mod resources;
-mod services;
 mod step;
 mod symlink;
 mod virtualenv;
@@ -35,7 +37,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     symlink::register(engine);
     command::register(engine);
     program::register(engine);
-    services::register(engine);
+    migration::register(engine);
+    cache::register(engine);
+    cron::register(engine);
     step::register(engine);
     packages::register(engine);
     virtualenv::register(engine);
