@@ -7,7 +7,8 @@
 use super::{Change, Managed, ManagedKind, Planned, Primitive, StepCtx};
 use crate::host_path::HostPath;
 use crate::shell::apply::ApplyScript;
-use crate::shell::probe::{Facts, PathKind};
+use crate::ids::StepId;
+use crate::shell::probe::Facts;
 use crate::shell::word;
 
 #[derive(Debug)]
@@ -38,45 +39,46 @@ impl Primitive for Removal {
     }
 
     fn verify(&self, _step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
-        let found = facts.path(&self.path).kind;
-        let same = matches!(
-            (self.kind, found),
-            (ManagedKind::File, PathKind::File)
-                | (ManagedKind::Directory, PathKind::Dir)
-                | (ManagedKind::Symlink, PathKind::Link)
-                | (ManagedKind::Program, PathKind::Dir)
-                | (ManagedKind::Cron, PathKind::File)
-                | (ManagedKind::Virtualenv, PathKind::Dir)
-        );
+        let same = facts.path(&self.path).kind == super::owner(self.kind).found;
         Ok(same.then(|| Planned::new(Change::Remove).detail("no longer declared")))
     }
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
-        let kind = match self.kind {
-            ManagedKind::File => "f",
-            ManagedKind::Directory => "d",
-            ManagedKind::Symlink => "l",
-            ManagedKind::Program => return super::program::removal(step.id, &self.path, script),
-            ManagedKind::Cron => return super::cron::removal(step.id, &self.path, script),
-            ManagedKind::Virtualenv => return super::virtualenv::removal(step.id, &self.path, script),
-        };
-        script.function("rm_", REMOVE_SH);
-        // A directory kept because it is not empty stays on the list of what ordo
-        // created, so a later deploy removes it once it is empty.
-        let entry = format!(
-            "{}\t{}\t{}\t{}\n",
-            self.kind.word(),
-            crate::shell::relative(&self.path),
-            self.component.replace(['\t', '\n'], " "),
-            self.name.replace(['\t', '\n'], " ")
-        );
-        script.line(&format!(
-            "rm_ {} {kind} {} {}",
-            step.id,
-            word(&self.path),
-            crate::shell::quote_always(&entry)
-        ));
+        (super::owner(self.kind).remove)(self, step.id, script)
     }
+}
+
+/// A file no step declares any more (see `file::OWNS`).
+pub(crate) fn remove_file(r: &Removal, step: StepId, script: &mut ApplyScript) {
+    remove_path(r, step, "f", script)
+}
+
+/// A directory no step declares any more (see `directory::OWNS`).
+pub(crate) fn remove_directory(r: &Removal, step: StepId, script: &mut ApplyScript) {
+    remove_path(r, step, "d", script)
+}
+
+/// A symlink no step declares any more (see `symlink::OWNS`).
+pub(crate) fn remove_symlink(r: &Removal, step: StepId, script: &mut ApplyScript) {
+    remove_path(r, step, "l", script)
+}
+
+fn remove_path(r: &Removal, step: StepId, letter: &str, script: &mut ApplyScript) {
+    script.function("rm_", REMOVE_SH);
+    // A directory kept because it is not empty stays on the list of what ordo
+    // created, so a later deploy removes it once it is empty.
+    let entry = format!(
+        "{}\t{}\t{}\t{}\n",
+        r.kind.word(),
+        crate::shell::relative(&r.path),
+        r.component.replace(['\t', '\n'], " "),
+        r.name.replace(['\t', '\n'], " ")
+    );
+    script.line(&format!(
+        "rm_ {step} {letter} {} {}",
+        word(&r.path),
+        crate::shell::quote_always(&entry)
+    ));
 }
 
 /// Removes a file or symlink that is still one, or an empty directory; a directory

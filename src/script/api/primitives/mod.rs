@@ -189,3 +189,32 @@ pub(crate) fn refs_named(ctx: &NativeCallContext, option: &str, v: Option<Dynami
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::primitive::KINDS;
+    use crate::project::Project;
+    use crate::script::Interpreter;
+
+    /// The registry's promise: every primitive in `primitive::KINDS` has a Rhai
+    /// constructor (a function of its documented name that returns a step), so a
+    /// kind added to the list without one fails here.
+    #[test]
+    fn every_kind_has_a_constructor() {
+        let functions = Interpreter::new(&Project {
+            root: std::env::temp_dir(),
+        })
+        .functions();
+        let mut missing = Vec::new();
+        for kind in KINDS {
+            let name = kind.doc.name;
+            let constructs = functions
+                .iter()
+                .any(|f| f.module.is_none() && f.name == name && f.signature.ends_with("-> StepSpec"));
+            if !constructs {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "primitives without a constructor: {missing:?}");
+    }
+}

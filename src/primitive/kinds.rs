@@ -1,0 +1,160 @@
+//! The one list of primitives, [`KINDS`]: each slice exports one [`Kind`] — its
+//! reference documentation and, when its steps own paths on the host, how such a
+//! path is found and removed once no step declares it ([`Owns`]). `ordo doc`, the
+//! constructors' option checks, the access check and the removal of leftovers all
+//! read this list, so a new primitive is one line here (and its slice and its
+//! constructor in `script/api/primitives/`).
+
+use super::removal::Removal;
+use super::{Doc, cache, command, cron, custom, directory, file, migration, packages, program, resources, symlink, virtualenv};
+use crate::ids::StepId;
+use crate::shell::apply::ApplyScript;
+use crate::shell::probe::PathKind;
+
+/// What one slice says about itself.
+#[derive(Debug)]
+pub struct Kind {
+    pub doc: &'static Doc,
+    /// `Some` when its steps own a path on the host (see [`Owns`]).
+    pub owns: Option<&'static Owns>,
+}
+
+/// A kind of path ordo creates and, once no step declares it, removes.
+#[derive(Debug)]
+pub struct Owns {
+    /// The kind, named in the host's record of what ordo created.
+    pub kind: ManagedKind,
+    /// What the probe finds at the path while it is still what ordo made there;
+    /// anything else is left alone.
+    pub found: PathKind,
+    /// The apply script's lines that remove it.
+    pub remove: fn(&Removal, StepId, &mut ApplyScript),
+}
+
+/// Every primitive, in the order `ordo doc` lists them. Adding a primitive is one
+/// line here.
+pub const KINDS: &[&Kind] = &[
+    &file::FILE,
+    &file::TEMPLATE,
+    &directory::KIND,
+    &symlink::KIND,
+    &command::KIND,
+    &program::KIND,
+    &migration::KIND,
+    &cache::KIND,
+    &cron::KIND,
+    &custom::KIND,
+    &packages::KIND,
+    &virtualenv::KIND,
+    &resources::KIND,
+];
+
+/// Every primitive's reference documentation, in [`KINDS`]' order.
+pub fn docs() -> impl Iterator<Item = &'static Doc> {
+    KINDS.iter().map(|k| k.doc)
+}
+
+/// The documentation of the primitive scripts call `name`.
+pub fn doc(name: &str) -> Option<&'static Doc> {
+    docs().find(|d| d.name == name)
+}
+
+/// How a path of `kind` is found and removed: from the slice that owns it.
+pub fn owner(kind: ManagedKind) -> &'static Owns {
+    KINDS
+        .iter()
+        .filter_map(|k| k.owns)
+        .find(|o| o.kind == kind)
+        .expect("every kind of path has a slice that owns it (tests::every_kind_of_path_has_an_owner)")
+}
+
+/// What kind of thing a step keeps at its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagedKind {
+    File,
+    Directory,
+    Symlink,
+    /// A program's record directory (`~/.ordo/<service>/programs/<name>`):
+    /// removing it stops the program.
+    Program,
+    /// A cron block's record file: removing it removes the block from the crontab.
+    Cron,
+    /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
+    /// removed with everything in it.
+    Virtualenv,
+}
+
+impl ManagedKind {
+    /// The word hosts' records use for it; records written by earlier versions
+    /// use the same words, so they must never change.
+    pub fn word(self) -> &'static str {
+        match self {
+            ManagedKind::File => "file",
+            ManagedKind::Directory => "directory",
+            ManagedKind::Symlink => "symlink",
+            ManagedKind::Program => "program",
+            ManagedKind::Cron => "cron",
+            ManagedKind::Virtualenv => "virtualenv",
+        }
+    }
+
+    /// The kind a host's record names, among the kinds some slice owns.
+    pub fn from_word(word: &str) -> Option<ManagedKind> {
+        KINDS.iter().filter_map(|k| k.owns).map(|o| o.kind).find(|k| k.word() == word)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant, by an exhaustive match: a new one fails to compile here
+    /// until it is listed.
+    fn all_path_kinds() -> Vec<ManagedKind> {
+        let all = [
+            ManagedKind::File,
+            ManagedKind::Directory,
+            ManagedKind::Symlink,
+            ManagedKind::Program,
+            ManagedKind::Cron,
+            ManagedKind::Virtualenv,
+        ];
+        for k in all {
+            match k {
+                ManagedKind::File
+                | ManagedKind::Directory
+                | ManagedKind::Symlink
+                | ManagedKind::Program
+                | ManagedKind::Cron
+                | ManagedKind::Virtualenv => {}
+            }
+        }
+        all.to_vec()
+    }
+
+    #[test]
+    fn every_kind_of_path_has_an_owner_and_reads_back_from_records() {
+        for kind in all_path_kinds() {
+            assert_eq!(owner(kind).kind, kind);
+            assert_eq!(ManagedKind::from_word(kind.word()), Some(kind), "{kind:?}");
+        }
+        // The words hosts' records already hold.
+        for word in ["file", "directory", "symlink", "program", "cron", "virtualenv"] {
+            assert_eq!(ManagedKind::from_word(word).map(ManagedKind::word), Some(word));
+        }
+        assert_eq!(ManagedKind::from_word("template"), None);
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_with_a_documented_function() {
+        let mut names: Vec<&str> = docs().map(|d| d.name).collect();
+        assert!(names.iter().all(|n| !n.is_empty()));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "a primitive listed twice in KINDS");
+        for k in KINDS {
+            assert!(!k.doc.summary.is_empty() && !k.doc.signatures.is_empty(), "{}", k.doc.name);
+        }
+    }
+}
