@@ -161,3 +161,28 @@ fn the_map_names_every_file() {
         "src/README.md's map names paths that do not exist: {stale:?}"
     );
 }
+
+/// Secrets are masked in one place, the redacting reporter: every output —
+/// events, command output, the problems that end a run — goes through it, so no
+/// other code calls the redactor (and none can forget to).
+#[test]
+fn only_the_redacting_reporter_masks_output() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        if rel.starts_with("secrets") || rel == Path::new("report/redact.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, line) in code.lines().enumerate() {
+            if line.contains(".redact(") {
+                wrong.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "output masked outside report/redact.rs:\n{}", wrong.join("\n"));
+}

@@ -179,7 +179,7 @@ impl Primitive for Cron {
 }
 
 /// Adds the removal of the block a record names.
-pub(crate) fn removal(r: &super::removal::Removal, step: StepId, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: StepId, script: &mut ApplyScript) {
     removal_functions(script);
     script.line(&format!("crr {step} {}", quote(&crate::shell::relative(&r.path))));
 }

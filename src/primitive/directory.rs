@@ -154,7 +154,7 @@ pub const DOC: Doc = Doc {
 pub const OWNS: super::Owns = super::Owns {
     kind: ManagedKind::Directory,
     found: PathKind::Dir,
-    remove: super::removal::remove_directory,
+    remove: super::path_removal::remove_directory,
 };
 
 /// `directory` in [`KINDS`](super::KINDS).

@@ -359,7 +359,7 @@ pub const TEMPLATE_DOC: Doc = Doc {
 pub const OWNS: super::Owns = super::Owns {
     kind: ManagedKind::File,
     found: PathKind::File,
-    remove: super::removal::remove_file,
+    remove: super::path_removal::remove_file,
 };
 
 /// `file` in [`KINDS`](super::KINDS).

@@ -1,35 +1,12 @@
 //! The one list of primitives, [`KINDS`]: each slice exports one [`Kind`] — its
 //! reference documentation and, when its steps own paths on the host, how such a
-//! path is found and removed once no step declares it ([`Owns`]). `ordo doc`, the
-//! constructors' option checks, the access check and the removal of leftovers all
-//! read this list, so a new primitive is one line here (and its slice and its
-//! constructor in `script/api/primitives/`).
+//! path is found and removed once no step declares it ([`Owns`](super::Owns)).
+//! `ordo doc`, the constructors' option checks, the access check and the removal
+//! of leftovers all read this list, so a new primitive is one line here (and its
+//! slice and its constructor in `script/api/primitives/`).
 
-use super::removal::Removal;
+use super::kind::{Kind, ManagedKind, Owns};
 use super::{Doc, cache, command, cron, custom, directory, file, migration, packages, program, resources, symlink, virtualenv};
-use crate::ids::StepId;
-use crate::shell::apply::ApplyScript;
-use crate::shell::probe::PathKind;
-
-/// What one slice says about itself.
-#[derive(Debug)]
-pub struct Kind {
-    pub doc: &'static Doc,
-    /// `Some` when its steps own a path on the host (see [`Owns`]).
-    pub owns: Option<&'static Owns>,
-}
-
-/// A kind of path ordo creates and, once no step declares it, removes.
-#[derive(Debug)]
-pub struct Owns {
-    /// The kind, named in the host's record of what ordo created.
-    pub kind: ManagedKind,
-    /// What the probe finds at the path while it is still what ordo made there;
-    /// anything else is left alone.
-    pub found: PathKind,
-    /// The apply script's lines that remove it.
-    pub remove: fn(&Removal, StepId, &mut ApplyScript),
-}
 
 /// Every primitive, in the order `ordo doc` lists them. Adding a primitive is one
 /// line here.
@@ -68,41 +45,13 @@ pub fn owner(kind: ManagedKind) -> &'static Owns {
         .expect("every kind of path has a slice that owns it (tests::every_kind_of_path_has_an_owner)")
 }
 
-/// What kind of thing a step keeps at its path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ManagedKind {
-    File,
-    Directory,
-    Symlink,
-    /// A program's record directory (`~/.ordo/<service>/programs/<name>`):
-    /// removing it stops the program.
-    Program,
-    /// A cron block's record file: removing it removes the block from the crontab.
-    Cron,
-    /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
-    /// removed with everything in it.
-    Virtualenv,
-}
-
 impl ManagedKind {
-    /// The word hosts' records use for it; records written by earlier versions
-    /// use the same words, so they must never change.
-    pub fn word(self) -> &'static str {
-        match self {
-            ManagedKind::File => "file",
-            ManagedKind::Directory => "directory",
-            ManagedKind::Symlink => "symlink",
-            ManagedKind::Program => "program",
-            ManagedKind::Cron => "cron",
-            ManagedKind::Virtualenv => "virtualenv",
-        }
-    }
-
     /// The kind a host's record names, among the kinds some slice owns.
     pub fn from_word(word: &str) -> Option<ManagedKind> {
         KINDS.iter().filter_map(|k| k.owns).map(|o| o.kind).find(|k| k.word() == word)
     }
 }
+
 
 #[cfg(test)]
 mod tests {

@@ -4,22 +4,10 @@
 //! removed — if it is still the kind of thing ordo made there. Nothing ordo did not
 //! create is ever removed. A directory that is not empty is kept (and said so).
 
-use super::{Change, Managed, ManagedKind, Planned, Primitive, StepCtx};
-use crate::host_path::HostPath;
+pub use super::kind::Removal;
+use super::{Change, Managed, Planned, Primitive, StepCtx};
 use crate::shell::apply::ApplyScript;
-use crate::ids::StepId;
 use crate::shell::probe::Facts;
-use crate::shell::word;
-
-#[derive(Debug)]
-pub struct Removal {
-    pub kind: ManagedKind,
-    pub path: HostPath,
-    /// The name the step that created it had.
-    pub name: String,
-    /// The component that created it.
-    pub component: String,
-}
 
 impl Primitive for Removal {
     fn kind(&self) -> &'static str {
@@ -48,53 +36,11 @@ impl Primitive for Removal {
     }
 }
 
-/// A file no step declares any more (see `file::OWNS`).
-pub(crate) fn remove_file(r: &Removal, step: StepId, script: &mut ApplyScript) {
-    remove_path(r, step, "f", script)
-}
-
-/// A directory no step declares any more (see `directory::OWNS`).
-pub(crate) fn remove_directory(r: &Removal, step: StepId, script: &mut ApplyScript) {
-    remove_path(r, step, "d", script)
-}
-
-/// A symlink no step declares any more (see `symlink::OWNS`).
-pub(crate) fn remove_symlink(r: &Removal, step: StepId, script: &mut ApplyScript) {
-    remove_path(r, step, "l", script)
-}
-
-fn remove_path(r: &Removal, step: StepId, letter: &str, script: &mut ApplyScript) {
-    script.function("rm_", REMOVE_SH);
-    // A directory kept because it is not empty stays on the list of what ordo
-    // created, so a later deploy removes it once it is empty.
-    let entry = format!(
-        "{}\t{}\t{}\t{}\n",
-        r.kind.word(),
-        crate::shell::relative(&r.path),
-        r.component.replace(['\t', '\n'], " "),
-        r.name.replace(['\t', '\n'], " ")
-    );
-    script.line(&format!(
-        "rm_ {step} {letter} {} {}",
-        word(&r.path),
-        crate::shell::quote_always(&entry)
-    ));
-}
-
-/// Removes a file or symlink that is still one, or an empty directory; a directory
-/// with content is kept.
-const REMOVE_SH: &str = r#"rm_() {
-  case $2 in
-    f) if [ -f "$3" ] && [ ! -L "$3" ]; then rm -f -- "$3" >"$O" 2>&1 || fail "$1" 1; fi ;;
-    l) if [ -L "$3" ]; then rm -f -- "$3" >"$O" 2>&1 || fail "$1" 1; fi ;;
-    d) if [ -d "$3" ] && [ ! -L "$3" ]; then if ! rmdir -- "$3" 2>/dev/null; then printf '%s' "$4" >> "$T/keep"; echo "$1 kept"; return; fi; fi ;;
-  esac
-  echo "$1 ok"
-}"#;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host_path::HostPath;
+    use crate::primitive::ManagedKind;
     use crate::primitive::testing::{ctx, facts};
 
     #[test]

@@ -110,7 +110,7 @@ pub const DOC: super::Doc = Doc {
 pub const OWNS: super::Owns = super::Owns {
     kind: ManagedKind::Symlink,
     found: PathKind::Link,
-    remove: super::removal::remove_symlink,
+    remove: super::path_removal::remove_symlink,
 };
 
 /// `symlink` in [`KINDS`](super::KINDS).

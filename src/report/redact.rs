@@ -4,14 +4,14 @@
 //! from a host or a script — command output, error messages, prints. [`Redacting`]
 //! wraps the reporter and masks every known secret value in every text field of
 //! every event, in the forms a command is likely to echo it (as is, base64,
-//! URL-encoded), before any renderer sees it. `app` passes problems through the same
-//! [`Redactor`]. A command's output comes as whole streams ([`Reporter::output`]),
+//! URL-encoded), before any renderer sees it — the problems that end a run too
+//! (`Event::Error`), so this is the only place output is masked. A command's output comes as whole streams ([`Reporter::output`]),
 //! masked before it is split into lines, so a secret that spans lines (a key file)
 //! is masked too.
 
 use std::sync::Arc;
 
-use super::{Event, ProblemReport, Reporter};
+use super::{Event, Reporter};
 pub use crate::secrets::Redactor;
 
 /// A reporter that masks secrets in every event before passing it on.
@@ -62,10 +62,6 @@ impl Event {
                 *after = opt(after);
             }
             Event::Batch { error, .. } => *error = opt(error),
-            Event::Problem(ProblemReport { message, help, .. }) => {
-                *message = f(message);
-                *help = opt(help);
-            }
             Event::Result { text, value } => {
                 *text = f(text);
                 map_json(value, f);

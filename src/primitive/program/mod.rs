@@ -124,7 +124,7 @@ impl Program {
 
 /// Adds the removal of a program no step declares any more (its record is at
 /// `record`): stops it under the backend it runs under, then deletes the record.
-pub(crate) fn removal(r: &super::removal::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
     removal_functions(script);
     script.line(&format!("pg_rm {step} {}", word(&r.path)));
 }

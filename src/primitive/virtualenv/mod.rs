@@ -366,7 +366,7 @@ const WHICH_SH: &str = r#"wh() { wp=; case $1 in */*) [ -d "$1" ] || [ ! -x "$1"
 /// Removes an environment no step declares any more — only when it holds ordo's
 /// record (ordo built it), with everything in it — and the wheels ordo uploaded
 /// next to it (`<path>.wheels/*.whl`, then the directory if that emptied it).
-pub(crate) fn removal(r: &super::removal::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
     script.function("rv_", REMOVE_SH);
     script.line(&format!("rv_ {step} {}", crate::shell::word(&r.path)));
 }
