@@ -151,4 +151,38 @@ mod tests {
         assert!(!seen.contains("hunter2"), "{seen}");
         assert_eq!(seen.matches(crate::secrets::MASK).count(), 5, "{seen}");
     }
+
+    /// A problem that ends the run reaches people through the reporter too, and
+    /// what miette renders — the labels shown with the source, a label in
+    /// another file as a note — is made from the masked texts.
+    #[test]
+    fn a_rendered_problem_shows_no_secret_in_its_labels() {
+        struct Render(Mutex<String>);
+        impl Reporter for Render {
+            fn event(&self, event: &Event) {
+                if let Event::Error { problem, .. } = event {
+                    let shown = format!("{:?}", miette::Report::new((**problem).clone()));
+                    self.0.lock().unwrap().push_str(&shown);
+                }
+            }
+        }
+        let sources = crate::source::SourceMap::default();
+        sources.insert("a.rhai", "let x = 1;\nlet y = 2;\n");
+        sources.insert("b.rhai", "let z = 3;\n");
+        let problem = crate::problem::Problem::new(crate::problem::Kind::Script, "failed: hunter2")
+            .at(Some(&crate::source::Span::new("a.rhai", 1, 5)), "x is hunter2")
+            .at(Some(&crate::source::Span::new("b.rhai", 1, 5)), "z saw hunter2")
+            .with_sources(&sources);
+        let unmasked = format!("{:?}", miette::Report::new(problem.clone()));
+        assert!(unmasked.contains("x is hunter2") && unmasked.contains("z saw hunter2"), "{unmasked}");
+        let render = Arc::new(Render(Mutex::new(String::new())));
+        let r = Redacting::new(render.clone(), Redactor::new(["hunter2"]));
+        r.event(&Event::Error {
+            report: super::super::ProblemReport::of(&problem),
+            problem: Arc::new(problem),
+        });
+        let shown = render.0.lock().unwrap().clone();
+        assert!(shown.contains("x is") && shown.contains("z saw"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 }
