@@ -184,5 +184,9 @@ fn only_the_redacting_reporter_masks_output() {
             }
         }
     }
-    assert!(wrong.is_empty(), "output masked outside report/redact.rs:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "output masked outside report/redact.rs:\n{}",
+        wrong.join("\n")
+    );
 }

@@ -106,7 +106,10 @@ pub const DOC: Doc = Doc {
 };
 
 /// `cache` in [`KINDS`](super::KINDS): it owns a directory like `directory`.
-pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: Some(&super::directory::OWNS) };
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&super::directory::OWNS),
+};
 
 #[cfg(test)]
 mod tests {

@@ -158,7 +158,10 @@ pub const OWNS: super::Owns = super::Owns {
 };
 
 /// `directory` in [`KINDS`](super::KINDS).
-pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: Some(&OWNS) };
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
+};
 
 #[cfg(test)]
 mod tests {

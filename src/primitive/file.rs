@@ -363,10 +363,16 @@ pub const OWNS: super::Owns = super::Owns {
 };
 
 /// `file` in [`KINDS`](super::KINDS).
-pub const FILE: super::Kind = super::Kind { doc: &FILE_DOC, owns: Some(&OWNS) };
+pub const FILE: super::Kind = super::Kind {
+    doc: &FILE_DOC,
+    owns: Some(&OWNS),
+};
 
 /// `template` in [`KINDS`](super::KINDS): it owns a file like `file`.
-pub const TEMPLATE: super::Kind = super::Kind { doc: &TEMPLATE_DOC, owns: Some(&OWNS) };
+pub const TEMPLATE: super::Kind = super::Kind {
+    doc: &TEMPLATE_DOC,
+    owns: Some(&OWNS),
+};
 
 #[cfg(test)]
 mod tests {

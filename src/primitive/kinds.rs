@@ -6,7 +6,9 @@
 //! slice and its constructor in `script/api/primitives/`).
 
 use super::kind::{Kind, ManagedKind, Owns};
-use super::{Doc, cache, command, cron, custom, directory, file, migration, packages, program, resources, symlink, virtualenv};
+use super::{
+    Doc, cache, command, cron, custom, directory, file, migration, packages, program, resources, symlink, virtualenv,
+};
 
 /// Every primitive, in the order `ordo doc` lists them. Adding a primitive is one
 /// line here.
@@ -48,10 +50,13 @@ pub fn owner(kind: ManagedKind) -> &'static Owns {
 impl ManagedKind {
     /// The kind a host's record names, among the kinds some slice owns.
     pub fn from_word(word: &str) -> Option<ManagedKind> {
-        KINDS.iter().filter_map(|k| k.owns).map(|o| o.kind).find(|k| k.word() == word)
+        KINDS
+            .iter()
+            .filter_map(|k| k.owns)
+            .map(|o| o.kind)
+            .find(|k| k.word() == word)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -103,7 +108,11 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n, "a primitive listed twice in KINDS");
         for k in KINDS {
-            assert!(!k.doc.summary.is_empty() && !k.doc.signatures.is_empty(), "{}", k.doc.name);
+            assert!(
+                !k.doc.summary.is_empty() && !k.doc.signatures.is_empty(),
+                "{}",
+                k.doc.name
+            );
         }
     }
 }

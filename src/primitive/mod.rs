@@ -47,7 +47,6 @@ use crate::ids::StepId;
 use crate::shell::apply::ApplyScript;
 use crate::shell::probe::{Facts, ProbeScript};
 
-
 /// Files ordo creates are world-readable unless `mode` says otherwise; an existing
 /// file keeps its mode. Directories likewise.
 pub const DEFAULT_FILE_MODE: u32 = 0o644;

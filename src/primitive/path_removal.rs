@@ -51,4 +51,3 @@ const REMOVE_SH: &str = r#"rm_() {
   esac
   echo "$1 ok"
 }"#;
-

@@ -174,7 +174,10 @@ mod tests {
             .at(Some(&crate::source::Span::new("b.rhai", 1, 5)), "z saw hunter2")
             .with_sources(&sources);
         let unmasked = format!("{:?}", miette::Report::new(problem.clone()));
-        assert!(unmasked.contains("x is hunter2") && unmasked.contains("z saw hunter2"), "{unmasked}");
+        assert!(
+            unmasked.contains("x is hunter2") && unmasked.contains("z saw hunter2"),
+            "{unmasked}"
+        );
         let render = Arc::new(Render(Mutex::new(String::new())));
         let r = Redacting::new(render.clone(), Redactor::new(["hunter2"]));
         r.event(&Event::Error {

@@ -426,7 +426,10 @@ pub const OWNS: super::Owns = super::Owns {
 };
 
 /// `program` in [`KINDS`](super::KINDS).
-pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: Some(&OWNS) };
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
+};
 
 #[cfg(test)]
 mod tests {

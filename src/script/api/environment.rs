@@ -164,7 +164,7 @@ fn rolling(s: &Session, ctx: &NativeCallContext, component: &str, opts: Map) -> 
     let mut d = s.decl();
     if d.rollings.iter().any(|r| r.component == component) {
         return Err(script_error(
-            &ctx,
+            ctx,
             format!("rolling(\"{component}\") is declared twice"),
             "declare one rolling policy per component",
         ));
