@@ -72,3 +72,18 @@ pub struct Removal {
     /// The component that created it.
     pub component: String,
 }
+
+impl Removal {
+    /// Its line in the host's record of what ordo created, for a removal that
+    /// keeps the path (a directory with content): it stays on the record, so a
+    /// later deploy removes it once it can.
+    pub fn record_line(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\n",
+            self.kind.word(),
+            crate::shell::relative(&self.path),
+            self.component.replace(['\t', '\n'], " "),
+            self.name.replace(['\t', '\n'], " ")
+        )
+    }
+}

@@ -25,19 +25,10 @@ pub(crate) fn remove_symlink(r: &Removal, step: StepId, script: &mut ApplyScript
 
 fn remove_path(r: &Removal, step: StepId, letter: &str, script: &mut ApplyScript) {
     script.function("rm_", REMOVE_SH);
-    // A directory kept because it is not empty stays on the list of what ordo
-    // created, so a later deploy removes it once it is empty.
-    let entry = format!(
-        "{}\t{}\t{}\t{}\n",
-        r.kind.word(),
-        crate::shell::relative(&r.path),
-        r.component.replace(['\t', '\n'], " "),
-        r.name.replace(['\t', '\n'], " ")
-    );
     script.line(&format!(
         "rm_ {step} {letter} {} {}",
         word(&r.path),
-        crate::shell::quote_always(&entry)
+        crate::shell::quote_always(&r.record_line())
     ));
 }
 
