@@ -86,7 +86,7 @@ pub fn run(cli: Cli) -> ExitCode {
         tokio::select! {
             r = dispatch => r,
             // Commands that hold locks react to the signal themselves; the others stop here.
-            () = ws.cancelled(), if !matches!(cli.command, Command::Deploy(_) | Command::Plan(_) | Command::Repl(_)) => {
+            () = ws.cancelled(), if !matches!(cli.command, Command::Deploy(_) | Command::Plan(_) | Command::Rollback(_) | Command::Repl(_)) => {
                 Err(Problems::from(crate::problem::Problem::new(crate::problem::Kind::Interrupted, "interrupted")))
             }
         }
@@ -120,6 +120,8 @@ async fn dispatch(ws: &Workspace, command: &Command) -> Result<ExitCode, Problem
         Command::Plan(a) => command::deploy::plan(ws, a).await,
         Command::Deploy(a) => command::deploy::deploy(ws, a).await,
         Command::Status(a) => command::status::run(ws, a).await,
+        Command::Log(a) => command::log::run(ws, a).await,
+        Command::Rollback(a) => command::rollback::run(ws, a).await,
         Command::Run(a) => command::run::run(ws, a).await,
         Command::Hosts(a) => command::hosts::run(ws, a).await,
         Command::Components(a) => command::components::run(ws, a).await,

@@ -24,13 +24,21 @@ pub struct Loaded {
     pub evaluated: script::Evaluated,
 }
 
+#[derive(Clone)]
 pub struct Workspace {
     pub config: Config,
+    /// The project evaluated: the checkout ordo runs in, or (`--rev`) a revision's
+    /// temporary checkout.
     pub project: Project,
+    /// The checkout ordo runs in: where its `ssh_config` is, what the controller's
+    /// records are kept for, where hooks run.
+    pub origin: Project,
     pub reporter: Arc<dyn Reporter>,
     cancel: CancelToken,
     /// Learns every secret decrypted during the run; the reporter masks them.
     pub redactor: crate::secrets::Redactor,
+    /// The project is a revision (`--rev`): git libraries must be pinned already.
+    locked: bool,
 }
 
 impl Workspace {
@@ -44,11 +52,63 @@ impl Workspace {
         let project = Project::discover(&config.directory)?;
         Ok(Workspace {
             config,
+            origin: Project {
+                root: project.root.clone(),
+            },
             project,
             reporter,
             cancel,
             redactor,
+            locked: false,
         })
+    }
+
+    /// The same run on the project as it is in `root`, a revision's checkout
+    /// (`--rev`): evaluated there, with its own pins and secrets; connected, hooked
+    /// and remembered as the checkout ordo runs in.
+    pub fn at_revision(&self, root: std::path::PathBuf) -> Workspace {
+        Workspace {
+            config: self.config.clone(),
+            project: Project { root },
+            origin: Project {
+                root: self.origin.root.clone(),
+            },
+            reporter: self.reporter.clone(),
+            cancel: self.cancel.clone(),
+            redactor: self.redactor.clone(),
+            locked: true,
+        }
+    }
+
+    /// The run's `--set` and `--set-file` values as hosts keep them (the deploy
+    /// history, the version record): a value that replaces a secret (the
+    /// attribute's script value holds one) or equals one (the redactor knows every
+    /// secret the run decrypted) is masked.
+    pub fn set_records(&self, evaluated: &script::Evaluated) -> Vec<crate::exec::history::SetRecord> {
+        self.config
+            .sets
+            .iter()
+            .map(|s| {
+                let key = format!("{}.{}", s.component, s.attribute);
+                let redacted = self.redactor.redact(&s.text);
+                let replaces_secret = evaluated.secret_sets.contains(&key);
+                crate::exec::history::SetRecord {
+                    text: if replaces_secret {
+                        format!("{key}={}", crate::secrets::MASK)
+                    } else {
+                        redacted.clone()
+                    },
+                    file: s.raw().is_none(),
+                    masked: replaces_secret || redacted != s.text,
+                }
+            })
+            .collect()
+    }
+
+    /// What this machine keeps about environment `env` of the project (keyed by
+    /// the checkout ordo runs in, also for `--rev`).
+    pub fn controller_state(&self, env: &str) -> crate::project::controller_state::ControllerState {
+        crate::project::controller_state::ControllerState::new(&self.origin, env)
     }
 
     /// Resolves when the run is interrupted (SIGINT, SIGTERM, SIGHUP).
@@ -80,6 +140,8 @@ impl Workspace {
             decrypt,
             redactor: self.redactor.clone(),
             sets: self.config.sets.clone(),
+            locked: self.locked,
+            local_root: self.locked.then(|| self.origin.root.clone()),
         };
         let evaluated = tokio::task::spawn_blocking(move || script::evaluate_with(&Project { root }, &env, options))
             .await
@@ -168,7 +230,8 @@ impl Workspace {
     }
 
     pub fn settings(&self) -> Settings {
-        let mut ssh = SshOptions::default_for(&self.project.root);
+        // How hosts are reached is today's question, also for an older revision.
+        let mut ssh = SshOptions::default_for(&self.origin.root);
         ssh.accept_new_host_keys = self.config.accept_new_host_keys;
         ssh.connect_timeout = self.config.connect_timeout;
         Settings {

@@ -373,6 +373,7 @@ fn status_shows_what_each_host_has() {
         .stdout(
             "
             api: [FINGERPRINT] (current), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 4 changed
             web: never deployed
             ",
         )
@@ -421,6 +422,7 @@ fn a_held_lock_refuses_the_deploy_and_break_lock_removes_it() {
         .stdout(
             "
             api: never deployed
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: not applied: a host was locked by another deploy, or its lock could not be taken
             web: never deployed; locked by alice@laptop (pid [PID], environment local) since [DATE]
             ",
         )
@@ -455,8 +457,10 @@ fn status_shows_mixed_versions_after_a_partial_deploy() {
         .stdout(
             "
             api: [FINGERPRINT] (differs from this checkout), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 4 changed
             web: [FINGERPRINT] (current), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]
-            hosts differ: 2 versions deployed
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 2 changed
+            hosts differ: 2 versions deployed; they last agreed 1 deploy ago (entry [RUN])
             ",
         )
         .run();
@@ -526,7 +530,9 @@ fn dirty_git_trees_are_refused() {
         .stdout(
             "
             api: [FINGERPRINT] (current, commit [COMMIT]), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], commit [COMMIT]: ok, 4 changed
             web: [FINGERPRINT] (current, commit [COMMIT]), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], commit [COMMIT]: ok, 8 changed
             ",
         )
         .run();
@@ -571,9 +577,12 @@ fn status_marks_a_deploy_of_a_dirty_tree() {
     p.write("files/robots.txt", "User-agent: *\nDisallow: /private\n");
     p.test().args(&["deploy", "local", "--yes", "--allow-dirty"]).run();
     let line = "[FINGERPRINT] (current, commit [COMMIT]-dirty), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]";
+    let entry = "current entry [RUN]: deploy by [OPERATOR] at [DATE], commit [COMMIT]-dirty";
     p.test()
         .args(&["status", "local"])
-        .stdout(&format!("api: {line}\nweb: {line}\n"))
+        .stdout(&format!(
+            "api: {line}\n  {entry}: ok, 4 changed\nweb: {line}\n  {entry}: ok, 8 changed\n"
+        ))
         .run();
     let json = p.test().args(&["status", "local", "--format", "json"]).run();
     assert!(

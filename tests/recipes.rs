@@ -606,6 +606,12 @@ fn the_documented_examples_of_the_recipes_check() {
             "ok: 2 steps on 1 host\n",
         ),
         (
+            "release",
+            "s.component(\"site\", |c| example::site(c));\n",
+            ["site"].as_slice(),
+            "ok: 2 steps on 1 host\n",
+        ),
+        (
             "pyapp",
             "s.component(\"web\", |c| example::app(c));\n\
              s.component(\"lb\", |c| { c.require(\"app:backend\"); });\n",

@@ -349,7 +349,7 @@ fn a_path_outside_the_roots_is_named_and_left_by_the_teardown() {
             retiring lb: 2 steps to stop/remove (environments/test.rhai:2:59)
             lb: ordo's list of what it created there names paths outside the service's roots, which no step declares; they are left as they are (remove them by hand if they are ordo's): ~/.config/s.conf
               - lb:x file a.txt (host retired)
-              - lb:ordo records ~/.ordo/s (host retired: owned, state.json; then the empty directories of ~/deployment/s)
+              - lb:ordo records ~/.ordo/s (host retired: history, history.last, owned, state.json; then the empty directories of ~/deployment/s)
             plan: 2 to change, 0 unchanged on 1 host
             ",
         )

@@ -515,7 +515,9 @@ fn plan_and_deploy_over_two_ssh_hosts_render_exactly() {
         .stdout(
             "
             t1: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, nothing changed
             t2: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, nothing changed
             ",
         )
         .run();
@@ -555,7 +557,9 @@ fn a_second_deploy_is_refused_while_one_runs_and_break_lock_clears_a_dead_ones()
         .stdout(
             "
             t1: never deployed; locked by [OPERATOR] (pid [PID], environment prod) since [DATE]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: in progress
             t2: never deployed; locked by [OPERATOR] (pid [PID], environment prod) since [DATE]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: in progress
             ",
         )
         .stdout_contains(&format!("(pid {pid}, environment prod)"))
@@ -624,9 +628,12 @@ fn status_shows_mixed_versions_after_a_partial_ssh_deploy() {
         .stdout(
             "
             t1: [FINGERPRINT] (differs from this checkout), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 1 changed
             t2: [FINGERPRINT] (current), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 1 changed
             t3: [FINGERPRINT] (differs from this checkout), environment prod, ordo [VERSION], deployed [DATE] by [OPERATOR]
-            hosts differ: 2 versions deployed
+              current entry [RUN]: deploy by [OPERATOR] at [DATE], no commit: ok, 1 changed
+            hosts differ: 2 versions deployed; they last agreed 1 deploy ago (entry [RUN])
             ",
         )
         .run();

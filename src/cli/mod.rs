@@ -85,15 +85,23 @@ pub enum Color {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Load, evaluate and plan without touching any host: errors, or "ok: N steps on M hosts".
-    Check(EnvArgs),
+    Check(CheckArgs),
     /// Probe the hosts and show every change a deploy would make, with diffs. Changes nothing.
     Plan(PlanArgs),
     /// Plan, then apply the changes.
     Deploy(DeployArgs),
     /// Print the plan's step graph as Graphviz DOT.
     Graph(EnvArgs),
-    /// Show what each host has deployed: fingerprint, environment, when, by whom, who deploys now.
+    /// Show what each host has deployed: its current entry of the deploy history
+    /// (revision, by whom, when, result), the deployed fingerprint, who deploys now,
+    /// and how long ago the hosts diverged when they differ.
     Status(TargetArgs),
+    /// The hosts' deploy histories merged into one timeline: one line per deploy,
+    /// with the hosts it reached and where they disagree.
+    Log(LogArgs),
+    /// Deploy again the revision of the previous successful entry of the deploy
+    /// history (or of ENTRY, or REV): an ordinary deploy, planned and confirmed.
+    Rollback(RollbackArgs),
     /// Run a shell command on hosts in parallel; output grouped per host.
     Run(RunArgs),
     /// List the hosts of an environment: transport, address, roles, components,
@@ -348,10 +356,70 @@ pub struct TargetArgs {
     pub hosts: Vec<String>,
 }
 
+/// `--rev`: the deployment repository as it was at a git revision.
+#[derive(Debug, Args, Default)]
+pub struct RevArgs {
+    /// Evaluate the deployment repository as it was at this git revision (a commit,
+    /// tag or branch), from a temporary checkout: its scripts, its ordo.lock, its
+    /// secrets files.
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Accept a --rev that is not an ancestor of the current branch.
+    #[arg(long, requires = "rev")]
+    pub allow_any_rev: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The environment: environments/<ENV>.rhai.
+    pub env: String,
+
+    #[command(flatten)]
+    pub rev: RevArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Only the newest N deploys.
+    #[arg(short = 'n', long = "max-count", value_name = "N")]
+    pub max_count: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment: environments/<ENV>.rhai.
+    pub env: String,
+
+    /// The entry to go back to (a run id from `ordo log`, or its first characters),
+    /// or any git revision; default: the newest entry before the current one that
+    /// succeeded on every host.
+    #[arg(long, value_name = "ENTRY|REV")]
+    pub to: Option<String>,
+
+    /// Apply without asking for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Remove another deploy's lock on the hosts first (when that deploy died).
+    #[arg(long)]
+    pub break_lock: bool,
+
+    /// Accept a revision that is not an ancestor of the current branch.
+    #[arg(long)]
+    pub allow_any_rev: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub rev: RevArgs,
 
     /// Exit with 2 when there are changes (0 when none), for CI drift checks; an
     /// error that would exit 2 exits 1 instead.
@@ -363,6 +431,9 @@ pub struct PlanArgs {
 pub struct DeployArgs {
     #[command(flatten)]
     pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub rev: RevArgs,
 
     /// Apply without asking for confirmation.
     #[arg(long, short = 'y')]

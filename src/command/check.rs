@@ -4,18 +4,42 @@
 
 use std::process::ExitCode;
 
-use crate::cli::EnvArgs;
+use crate::cli::CheckArgs;
 use crate::exec::reached::{Ending, ReachedHosts, warn_undeclared};
 use crate::problem::Problems;
-use crate::project::controller_state::ControllerState;
 use crate::report::{Event, Level};
 use crate::workspace::Workspace;
 
-pub(crate) async fn run(ws: &Workspace, args: &EnvArgs) -> Result<ExitCode, Problems> {
-    let loaded = ws.load(&args.env).await?;
+/// `--rev`: the revision is checked out (and removed after) and checked there.
+pub(crate) async fn run(ws: &Workspace, args: &CheckArgs) -> Result<ExitCode, Problems> {
+    let Some(rev) = &args.rev.rev else {
+        return check(ws, &args.env).await;
+    };
+    let revision = super::deploy::checkout(ws, rev, args.rev.allow_any_rev).await?;
+    ws.reporter.event(&Event::Notice {
+        host: None,
+        level: Level::Info,
+        text: format!(
+            "at {rev} (commit {}){}",
+            revision.short(),
+            if revision.ancestor {
+                String::new()
+            } else {
+                format!(", not on the current branch {}", revision.branch)
+            }
+        ),
+        span: None,
+    });
+    check(&ws.at_revision(revision.root.clone()), &args.env).await
+}
+
+/// What the controller's record knows is read from the checkout ordo runs in
+/// (`ws.origin`), also at a revision.
+async fn check(ws: &Workspace, env: &str) -> Result<ExitCode, Problems> {
+    let loaded = ws.load(env).await?;
     let model = &loaded.model;
-    warn_undeclared(&ws.project, model, &*ws.reporter);
-    let record = ReachedHosts::read(&ControllerState::new(&ws.project, &model.environment));
+    warn_undeclared(&ws.origin, model, &*ws.reporter);
+    let record = ReachedHosts::read(&ws.controller_state(&model.environment));
     for host in model.hosts.iter().filter(|h| h.retired) {
         let text = match record.hosts.get(&host.name).filter(|r| r.result == Ending::Retired) {
             Some(r) => format!(

@@ -1,19 +1,25 @@
-//! `ordo plan` and `ordo deploy`: what only the command line has — the git check,
-//! `--hosts`, the connections, the terminal's prompt, the record of the deployed
-//! version, the controller's record of the hosts a deploy reached (and the warning
-//! for one no longer declared) — around the one deploy transaction ([`Deployment`]:
-//! lock, plan, confirm, apply, record, release), whose locks are released when the
-//! run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
+//! `ordo plan` and `ordo deploy` (and `ordo rollback`, which is an ordinary deploy
+//! of an earlier revision): what only the command line has — the revision
+//! (`--rev`, a temporary checkout), the git check, `--hosts`, the connections, the
+//! terminal's prompt, what the hosts record (version, history), the controller's
+//! record of the hosts a deploy reached (and the warning for one no longer
+//! declared), the controller's hooks — around the one deploy transaction
+//! ([`Deployment`]: lock, plan, confirm, apply, record, release), whose locks are
+//! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cli::{DeployArgs, PlanArgs, TargetArgs};
-use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, HostState, Request, RunStep};
+use super::hooks;
+use crate::cli::{DeployArgs, PlanArgs, RevArgs, TargetArgs};
+use crate::exec::history::{Outcome, Record, RunKind};
+use crate::exec::{self, ApplyRequest, BeforeApply, Catalog, Confirm, Deployment, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
-use crate::project::controller_state::ControllerState;
+use crate::project::Project;
+use crate::project::hooks::HookPoint;
+use crate::project::revision::Revision;
 use crate::report::Event;
 use crate::workspace::Workspace;
 
@@ -21,11 +27,10 @@ pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Pr
     let opts = Options {
         apply: false,
         yes: true,
-        break_lock: false,
         allow_dirty: true,
-        switch_environment: false,
+        ..Options::default()
     };
-    let result = run(ws, &args.target, &opts).await;
+    let result = at_revision(ws, &args.rev, &args.target, &opts).await;
     if !args.exit_code {
         return result.map(|_| ExitCode::SUCCESS);
     }
@@ -55,28 +60,66 @@ pub(crate) async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode
         break_lock: args.break_lock,
         allow_dirty: args.allow_dirty,
         switch_environment: args.switch_environment,
+        ..Options::default()
     };
-    run(ws, &args.target, &opts).await.map(|_| ExitCode::SUCCESS)
+    at_revision(ws, &args.rev, &args.target, &opts)
+        .await
+        .map(|_| ExitCode::SUCCESS)
 }
 
-struct Options {
-    apply: bool,
-    yes: bool,
-    break_lock: bool,
-    allow_dirty: bool,
-    switch_environment: bool,
+/// How a run of [`run`] goes.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) apply: bool,
+    pub(crate) yes: bool,
+    pub(crate) break_lock: bool,
+    pub(crate) allow_dirty: bool,
+    pub(crate) switch_environment: bool,
+    /// A rollback (`ordo rollback`).
+    pub(crate) rollback: bool,
+    /// The entry a rollback deploys again: its run id and the fingerprint it
+    /// recorded (`None`: `--to REV`, a revision rather than an entry).
+    pub(crate) entry: Option<(String, String)>,
+}
+
+/// Checks out `--rev` (when given) and runs there; the checkout is removed after.
+async fn at_revision(ws: &Workspace, rev: &RevArgs, target: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
+    let Some(name) = &rev.rev else {
+        return run(ws, target, opts, None).await;
+    };
+    let revision = checkout(ws, name, rev.allow_any_rev).await?;
+    let at = ws.at_revision(revision.root.clone());
+    run(&at, target, opts, Some(&revision)).await
+}
+
+/// `rev` of the checkout ordo runs in, in a temporary directory.
+pub(crate) async fn checkout(ws: &Workspace, rev: &str, allow_any: bool) -> Result<Revision, Problems> {
+    let origin = Project {
+        root: ws.origin.root.clone(),
+    };
+    let rev = rev.to_string();
+    Ok(
+        tokio::task::spawn_blocking(move || Revision::checkout(&origin, &rev, allow_any))
+            .await
+            .map_err(|e| Problem::new(Kind::Project, format!("internal error checking out a revision: {e}")))??,
+    )
 }
 
 /// What a plan (or deploy) found.
-struct Ran {
+pub(crate) struct Ran {
     /// Planned changes.
-    changes: usize,
+    pub(crate) changes: usize,
     /// Hosts a deploy reached that the environment no longer declares.
-    undeclared: usize,
+    pub(crate) undeclared: usize,
 }
 
 /// Plans (and applies).
-async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, Problems> {
+pub(crate) async fn run(
+    ws: &Workspace,
+    args: &TargetArgs,
+    opts: &Options,
+    revision: Option<&Revision>,
+) -> Result<Ran, Problems> {
     let started = Instant::now();
     let loaded = ws.load_with(&args.env, true).await?;
     // Only the files this evaluation read count: a host home or an edited README
@@ -95,22 +138,65 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         .into());
     }
     let (model, plan) = (&loaded.model, &loaded.plan);
-    // Never touched, never silent: a host deployed before and deleted since.
-    let undeclared = exec::reached::warn_undeclared(&ws.project, model, &*ws.reporter);
+    if let Some((entry, recorded)) = &opts.entry
+        && recorded != loaded.evaluated.fingerprint()
+    {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: crate::report::Level::Warning,
+            text: format!(
+                "entry {} recorded fingerprint {recorded}; its revision evaluates to {} now (another ordo version, or a library cache that differs): the plan below says what changes",
+                crate::text::visible(&entry[..8.min(entry.len())], false),
+                loaded.evaluated.fingerprint()
+            ),
+            span: None,
+        });
+    }
+    // Never touched, never silent: a host deployed before and deleted since (the
+    // controller's record is the checkout's ordo runs in, also at a revision).
+    let undeclared = exec::reached::warn_undeclared(&ws.origin, model, &*ws.reporter);
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
+    let command = match (opts.apply, opts.rollback) {
+        (false, _) => "plan",
+        (true, false) => "deploy",
+        (true, true) => "rollback",
+    };
+    // A rollback to an entry names the entry; `--rev` and `--to REV` the revision.
+    let rev = revision.filter(|_| opts.entry.is_none()).map(|r| r.name.clone());
+    let rollback_to = opts.entry.as_ref().map(|(e, _)| e.clone());
     ws.reporter.event(&Event::Start {
-        command: if opts.apply { "deploy".into() } else { "plan".into() },
+        command: command.into(),
         environment: model.environment.clone(),
         service: model.service.clone(),
         hosts: targets.len(),
         steps: targets.iter().map(|&h| plan.per_host[h].len()).sum(),
+        revision: revision.map(|r| crate::report::Revision {
+            rev: r.name.clone(),
+            commit: r.commit.clone(),
+            on_branch: r.ancestor,
+            branch: r.branch.clone(),
+            entry: rollback_to.clone(),
+        }),
     });
+    let controller_hooks = if opts.apply {
+        hooks::declared(ws)?
+    } else {
+        Default::default()
+    };
     let hosts = tokio::select! {
         h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps))?,
         () = ws.cancelled() => return Err(interrupted()),
     };
+    // A value typed on the command line that equals a secret is masked in the
+    // records: the redactor must know every secret of the environment.
+    if !ws.config.sets.is_empty() && opts.apply {
+        ws.learn_secrets(&args.env);
+    }
+    let set = ws.set_records(&loaded.evaluated);
+    let dirty = git.as_ref().is_some_and(|g| !g.dirty.is_empty());
+    let commit = git.map(|g| g.commit);
     let record = HostState {
         fingerprint: loaded.evaluated.fingerprint().to_string(),
         ordo_version: crate::VERSION.to_string(),
@@ -118,11 +204,55 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         service: model.service.clone(),
         deployed_at: crate::sys::now_rfc3339(),
         deployed_by: crate::sys::operator(),
-        dirty: git.as_ref().is_some_and(|g| !g.dirty.is_empty()),
-        commit: git.map(|g| g.commit),
-        set: ws.config.sets.iter().map(|s| s.text.clone()).collect(),
+        dirty,
+        commit: commit.clone(),
+        // The same masking as the history's: a value that replaces or equals a
+        // secret is not written to a host.
+        set: set.iter().map(|s| s.text.clone()).collect(),
         libraries: loaded.evaluated.libraries.clone(),
     };
+    let history = Record {
+        kind: if opts.rollback {
+            RunKind::Rollback
+        } else {
+            RunKind::Deploy
+        },
+        commit: commit.clone(),
+        dirty,
+        rev: rev.clone(),
+        rollback_to: rollback_to.clone(),
+        what: None,
+        set,
+        libraries: loaded.evaluated.libraries.clone(),
+        fingerprint: loaded.evaluated.fingerprint().to_string(),
+        memory: Some(ws.controller_state(&model.environment)),
+    };
+    let context = hooks::Context {
+        environment: model.environment.clone(),
+        service: model.service.clone(),
+        command: command.to_string(),
+        run: String::new(),
+        commit,
+        dirty,
+        rev,
+        rollback_to,
+        hosts: hosts.iter().map(|h| h.name.clone()).collect(),
+        changes: 0,
+        unchanged: 0,
+    };
+    let before_apply: Option<BeforeApply> = (!controller_hooks.before_deploy.is_empty()).then(|| {
+        let (ws_hooks, context) = (controller_hooks.clone(), context.clone());
+        // The closure outlives this borrow of `ws`: it gets its own.
+        let ws = Arc::new(ws.clone());
+        let before: BeforeApply = Box::new(move |planned| {
+            let (hooks_, mut context, ws) = (ws_hooks.clone(), context.clone(), ws.clone());
+            context.run = planned.run;
+            context.changes = planned.counts.changes;
+            context.unchanged = planned.counts.unchanged;
+            Box::pin(async move { hooks::run(&ws, &hooks_, HookPoint::BeforeDeploy, &context, None).await })
+        });
+        before
+    });
     let every_step = |_: &Catalog, _: RunStep| true;
     let mut deployment = Deployment::begin(Request {
         model,
@@ -136,6 +266,8 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
             switch_environment: opts.switch_environment,
             record: Some(record),
             report_hosts: true,
+            history: Some(history),
+            before_apply,
         }),
         started,
     });
@@ -147,12 +279,54 @@ async fn run(ws: &Workspace, args: &TargetArgs, opts: &Options) -> Result<Ran, P
         r = drive(&mut deployment, opts) => r,
     };
     let outcome = deployment.outcome().cloned();
-    let result = deployment.end(result).await;
+    let (result, ended) = deployment.finish(result).await;
     hosts.close().await;
     if let Some(outcome) = outcome {
         note_reached(ws, model, &outcome);
     }
-    result.map(|changes| Ran { changes, undeclared })
+    let result = result.map(|changes| Ran { changes, undeclared });
+    if !opts.apply || !ended.applied {
+        // A deploy that never started its changes (declined, a host locked, a
+        // before_deploy hook failed) runs no hook after it.
+        return result;
+    }
+    let outcome = match (&result, ended.failed) {
+        (Err(ps), _) if ps.kind() == Kind::Interrupted => "interrupted",
+        (Err(_), _) | (Ok(_), 1..) => "failed",
+        (Ok(_), 0) => "ok",
+    };
+    let mut context = context;
+    context.run = ended.run.clone();
+    if let Some(c) = ended.counts {
+        context.changes = c.changes;
+        context.unchanged = c.unchanged;
+    }
+    let finished = hooks::Finished {
+        result: outcome,
+        hosts: ended
+            .hosts
+            .iter()
+            .map(|(h, o)| (h.clone(), o.map(Outcome::word)))
+            .collect(),
+        changed: ended.changed,
+        failed: ended.failed,
+        skipped: ended.skipped,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    let mut after = Vec::new();
+    if outcome != "ok"
+        && let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::OnFailure, &context, Some(&finished)).await
+    {
+        after.extend(ps.0);
+    }
+    if let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::AfterDeploy, &context, Some(&finished)).await {
+        after.extend(ps.0);
+    }
+    match (result, after.is_empty()) {
+        (r, true) => r,
+        (Ok(_), false) => Err(Problems(after)),
+        (Err(ps), false) => Err(Problems(ps.0.into_iter().chain(after).collect())),
+    }
 }
 
 /// Keeps what the deploy did on each host in the controller's record (for the
@@ -163,7 +337,7 @@ fn note_reached(
     model: &crate::model::Model,
     outcome: &std::collections::HashMap<crate::model::HostId, exec::Totals>,
 ) {
-    let state = ControllerState::new(&ws.project, &model.environment);
+    let state = ws.controller_state(&model.environment);
     let mut record = exec::ReachedHosts::read(&state);
     record.note(model, outcome, &crate::sys::now_rfc3339(), &crate::sys::operator());
     if let Err(p) = record.write(&state) {
@@ -179,6 +353,9 @@ fn note_reached(
         .map(|(id, _)| *id)
         .collect();
     torn_down.sort();
+    // Their histories went with the teardown, on purpose: not lost.
+    let names: Vec<String> = torn_down.iter().map(|id| model.hosts[*id].name.clone()).collect();
+    exec::history::forget(&state, &names);
     for id in torn_down {
         let host = &model.hosts[id];
         ws.reporter.event(&Event::Notice {
@@ -233,7 +410,7 @@ async fn drive(deployment: &mut Deployment<'_>, opts: &Options) -> Result<usize,
     Ok(changes)
 }
 
-fn interrupted() -> Problems {
+pub(crate) fn interrupted() -> Problems {
     Problem::new(Kind::Interrupted, "interrupted")
         .help("steps already applied stay applied (each file is written atomically), and this run's locks were released; run the deploy again to finish")
         .into()

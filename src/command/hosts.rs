@@ -67,6 +67,8 @@ async fn forget(ws: &Workspace, env: &str, host: &str) -> Result<ExitCode, Probl
         .into());
     };
     record.write(&state)?;
+    // A host of that name declared again later starts a history of its own.
+    crate::exec::history::forget(&state, &[host.to_string()]);
     ws.reporter.event(&Event::Notice {
         host: Some(host.to_string()),
         level: Level::Info,

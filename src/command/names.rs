@@ -33,6 +33,9 @@ const WITH_VALUE: &[&str] = &[
     "-o",
     "--output",
     "--reference",
+    "--rev",
+    "--to",
+    "-n",
 ];
 
 /// Commands whose first positional is `ENV`, by their path of subcommands.
@@ -42,6 +45,8 @@ const ENV_COMMANDS: &[&[&str]] = &[
     &["deploy"],
     &["graph"],
     &["status"],
+    &["log"],
+    &["rollback"],
     &["run"],
     // Before `hosts`: the first path that matches wins.
     &["hosts", "forget"],

@@ -16,18 +16,26 @@
 //! the hosts record, how to confirm (a terminal prompt, the REPL's line editor,
 //! `--yes`) — and in how they connect and react to an interruption.
 //!
-//! Later parts plug in here: a deploy history would be opened once `predict` holds
-//! the locks and completed in `end`; controller-side hooks run around `apply`.
+//! The deploy history plugs in here (decision 58): `begin` makes the run's
+//! [`Writer`] from the front end's [`Record`], the probe begins each host's entry
+//! with the lock, and whichever script releases a host's lock ends it — the host's
+//! last apply script, or the unlock of [`Deployment::apply`] and
+//! [`Deployment::end`] with each host's [`Ending`]. The controller's hooks plug in
+//! as [`BeforeApply`] (after the confirmation, before any change) and, in the front
+//! end, after [`Deployment::finish`] (decision 61).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::catalog::Keep;
-use super::hosts::{Hosts, unlock};
+use super::history::{Ended, Endings, Record, Writer};
+use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
 use super::predict::{Locking, predict};
-use super::prediction::Prediction;
+use super::prediction::{Counts, Prediction};
 use super::schedule::{Finish, Totals, apply, report_hosts};
 use super::state::HostState;
 use crate::model::{HostId, Model};
@@ -64,6 +72,25 @@ pub struct ApplyRequest {
     /// of its connection — of this run when the connection is the run's own (the
     /// REPL's outlive an apply, so it leaves them out).
     pub report_hosts: bool,
+    /// What the hosts' deploy histories record of this run; `None`: nothing.
+    pub history: Option<Record>,
+    /// Runs after the confirmation, before the first change (the controller's
+    /// `before_deploy` hooks).
+    pub before_apply: Option<BeforeApply>,
+}
+
+/// Called with what is about to be applied; an error stops the deployment before
+/// any change, and is its result.
+pub type BeforeApply = Box<dyn Fn(Planned) -> Pin<Box<dyn Future<Output = Result<(), Problems>> + Send>> + Send + Sync>;
+
+/// What a deployment is about to apply, for [`BeforeApply`].
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// The run's id (its lock token; the history's entry id).
+    pub run: String,
+    pub counts: Counts,
+    /// The targeted hosts, in host order.
+    pub hosts: Vec<String>,
 }
 
 impl ApplyRequest {
@@ -76,6 +103,8 @@ impl ApplyRequest {
             switch_environment: false,
             record: None,
             report_hosts: false,
+            history: None,
+            before_apply: None,
         }
     }
 }
@@ -103,6 +132,10 @@ pub struct Deployment<'a> {
     locking: Option<Locking>,
     finish: Arc<Finish>,
     report_hosts: bool,
+    before_apply: Option<BeforeApply>,
+    /// How the run ends on each host, as far as it is known (for the histories
+    /// and the front end's hooks).
+    endings: Endings,
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
@@ -126,31 +159,58 @@ impl<'a> Deployment<'a> {
             },
             break_lock: a.break_lock,
             switch_environment: a.switch_environment,
+            history: None,
         });
         let report_hosts = applying.as_ref().is_some_and(|a| a.report_hosts);
-        let finish = Arc::new(Finish {
-            record: applying.and_then(|a| a.record),
-            token,
+        let (record, history, before_apply) = match applying {
+            Some(a) => (a.record, a.history, a.before_apply),
+            None => (None, None, None),
+        };
+        let history = history.map(|h| {
+            Arc::new(Writer::new(
+                h,
+                &token,
+                &request.model.environment,
+                &request.model.service,
+                (
+                    request.hosts.iter().map(|h| h.name.clone()).collect(),
+                    request.model.hosts.len(),
+                ),
+                request.started,
+            ))
         });
+        let locking = locking.map(|mut l| {
+            l.history = history.clone();
+            l
+        });
+        let finish = Arc::new(Finish { record, token, history });
         Deployment {
             request,
             locking,
             finish,
             report_hosts,
+            before_apply,
+            endings: Endings::default(),
             waited: Duration::ZERO,
             outcome: None,
             ended: false,
         }
     }
 
+    /// The run's id: its lock token, the id of its entry in the hosts' histories.
+    pub fn run_id(&self) -> &str {
+        &self.finish.token
+    }
+
     /// The plan phase: probes every host (taking its lock when the deployment
     /// applies), verifies, reports the covered steps and the `plan_done` counts.
-    pub async fn predict(&self) -> Result<Prediction, Problems> {
+    pub async fn predict(&mut self) -> Result<Prediction, Problems> {
         let r = &self.request;
         let prediction = predict(r.model, r.plan, r.hosts, &r.reporter, self.locking.as_ref(), r.keep)
             .await
             .map_err(|ps| self.sourced(ps))?;
         let counts = prediction.counts();
+        self.endings.planned(&prediction);
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
@@ -195,6 +255,7 @@ impl<'a> Deployment<'a> {
         let counts = prediction.counts();
         if counts.changes == 0 && self.finish.record.is_none() {
             self.notice("nothing to apply");
+            self.endings.nothing_to_apply();
             return Ok(None);
         }
         if counts.changes > 0
@@ -203,14 +264,28 @@ impl<'a> Deployment<'a> {
                 .await?
         {
             self.notice("nothing applied");
+            self.endings.not_applied("declined at the prompt");
             return Ok(None);
         }
+        if let Some(before) = &self.before_apply {
+            let planned = Planned {
+                run: self.finish.token.clone(),
+                counts,
+                hosts: self.request.hosts.iter().map(|h| h.name.clone()).collect(),
+            };
+            if let Err(ps) = before(planned).await {
+                self.endings.not_applied("a before_deploy hook failed");
+                return Err(ps);
+            }
+        }
+        self.endings.began();
         let r = &self.request;
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
+        self.endings.applied(r.hosts, &applied);
         let mut problems = applied.problems.clone();
         self.outcome = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
-        problems.extend(unlock(r.model, r.hosts, &self.finish.token).await);
+        problems.extend(self.release().await);
         if self.report_hosts {
             report_hosts(r.hosts, &applied, &*r.reporter);
         }
@@ -238,23 +313,74 @@ impl<'a> Deployment<'a> {
 
     /// Releases every lock this run may still hold (within a grace period) and
     /// adds what went wrong doing so to `result`.
-    pub async fn end<T>(mut self, result: Result<T, Problems>) -> Result<T, Problems> {
+    pub async fn end<T>(self, result: Result<T, Problems>) -> Result<T, Problems> {
+        self.finish(result).await.0
+    }
+
+    /// [`Deployment::end`], and how the run ended on each host (for the hooks that
+    /// run after it). Each host still locked gets the end of its history entry:
+    /// interrupted, or not applied and why.
+    pub async fn finish<T>(mut self, result: Result<T, Problems>) -> (Result<T, Problems>, Ended) {
         self.ended = true;
-        if self.locking.is_none() {
-            return result;
+        let applies = self.locking.is_some();
+        if !applies {
+            return (
+                result,
+                self.endings.ended(&self.finish.token, self.request.hosts, false),
+            );
         }
-        let r = &self.request;
-        let released = match tokio::time::timeout(UNLOCK_GRACE, unlock(r.model, r.hosts, &self.finish.token)).await {
+        self.endings.settle(self.request.hosts, result.as_ref().map(|_| ()));
+        let released = match tokio::time::timeout(UNLOCK_GRACE, self.release()).await {
             Ok(ps) => ps,
             Err(_) => vec![Problem::new(Kind::Step, "releasing the deploy locks took too long")
                 .help("run `ordo status ENV` to see which hosts are still locked; remove a dead run's lock with --break-lock")],
         };
+        if let Some(w) = &self.finish.history {
+            let begun: Vec<String> = self
+                .request
+                .hosts
+                .iter()
+                .filter(|h| h.history().is_some_and(|p| p.begun))
+                .map(|h| h.name.clone())
+                .collect();
+            w.remember(&begun);
+        }
+        let ended = self.endings.ended(&self.finish.token, self.request.hosts, true);
         if released.is_empty() {
-            return result;
+            return (result, ended);
         }
         let mut problems = result.err().map(|ps| ps.0).unwrap_or_default();
         problems.extend(released);
-        Err(Problems(problems))
+        (Err(Problems(problems)), ended)
+    }
+
+    /// Releases the locks still held, each after the end of its host's history
+    /// entry. Hosts whose history did not take it are said so.
+    async fn release(&self) -> Vec<Problem> {
+        let r = &self.request;
+        let none = |_: &super::HostRun| String::new();
+        let lines = self
+            .finish
+            .history
+            .as_ref()
+            .map(|w| self.endings.end_lines(w, &r.model.service));
+        let before: &dyn Fn(&super::HostRun) -> String = match &lines {
+            Some(l) => l,
+            None => &none,
+        };
+        let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, before).await;
+        for host in unrecorded {
+            r.reporter.event(&Event::Notice {
+                host: Some(host.clone()),
+                level: Level::Warning,
+                text: format!(
+                    "{host}: the end of this run could not be written to the host's history (~/.ordo/{}/history): is the disk full?",
+                    r.model.service
+                ),
+                span: None,
+            });
+        }
+        problems
     }
 
     async fn confirmed(&mut self, confirm: Confirm, changes: usize, hosts: usize) -> Result<bool, Problems> {

@@ -4,11 +4,11 @@
 //! so does the bridge that lets custom steps run commands from a blocking thread.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::limits::fan_out;
-use super::lock;
+use super::{history, lock};
 use crate::model::{Host, HostId, HostIo, Model, RunOutput, TransportSpec};
 use crate::problem::{Problem, Problems};
 use crate::transport::{self, CancelToken, Connection, ExecOptions, Local, OutputPolicy, Ssh, SshOptions};
@@ -53,6 +53,8 @@ pub struct HostRun {
     lock: AtomicU8,
     cancel: CancelToken,
     timeout: std::time::Duration,
+    /// What the probe found for the deploy history, until the entry's end is written.
+    history: Mutex<Option<history::Probed>>,
 }
 
 impl HostRun {
@@ -66,6 +68,7 @@ impl HostRun {
             lock: AtomicU8::new(LockState::Free as u8),
             cancel: settings.cancel.clone(),
             timeout: settings.timeout,
+            history: Mutex::default(),
         })
     }
 
@@ -142,6 +145,16 @@ impl HostRun {
     pub(crate) fn may_hold_lock(&self) -> bool {
         self.lock.load(Ordering::SeqCst) != LockState::Free as u8
     }
+
+    pub(crate) fn set_history(&self, probed: history::Probed) {
+        *self.history.lock().expect("history poisoned") = Some(probed);
+    }
+
+    /// What the probe found for the history: `Some` once a probe that began an
+    /// entry answered.
+    pub(crate) fn history(&self) -> Option<history::Probed> {
+        self.history.lock().expect("history poisoned").clone()
+    }
 }
 
 /// The targeted hosts of a run, in host order.
@@ -214,6 +227,7 @@ pub async fn connect(model: &Model, targets: &[HostId], settings: &Settings) -> 
                 lock: AtomicU8::new(LockState::Free as u8),
                 cancel: settings.cancel.clone(),
                 timeout: settings.timeout,
+                history: Mutex::default(),
             })
         })
         .collect();
@@ -239,24 +253,38 @@ pub async fn connect(model: &Model, targets: &[HostId], settings: &Settings) -> 
     }
 }
 
+/// What releasing the locks left to say.
+#[derive(Debug, Default)]
+pub struct Released {
+    /// Locks that could not be released.
+    pub problems: Vec<Problem>,
+    /// Hosts whose history did not take the run's end line.
+    pub unrecorded: Vec<String>,
+}
+
 /// Releases every deploy lock this run may still hold (one round trip per such
-/// host, bounded). Called at the end of every deploy, whatever happened; the flag
+/// host, bounded), after the lines `before` gives for the host (the end of its
+/// history entry). Called at the end of every deploy, whatever happened; the flag
 /// of a host clears only when its unlock was confirmed.
-pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
-    let holding: Vec<Arc<HostRun>> = hosts.iter().filter(|r| r.may_hold_lock()).cloned().collect();
-    let script = lock::unlock_script(&model.service, token);
+pub async fn unlock(model: &Model, hosts: &Hosts, token: &str, before: &dyn Fn(&HostRun) -> String) -> Released {
+    let holding: Vec<(Arc<HostRun>, String)> = hosts
+        .iter()
+        .filter(|r| r.may_hold_lock())
+        .map(|r| (r.clone(), lock::unlock_script(&model.service, token, &before(r))))
+        .collect();
     let service = model.service.clone();
     let results = fan_out(
         holding,
         hosts.settings.jobs,
-        |r| format!("host `{}`", r.name),
-        move |r: Arc<HostRun>| {
-            let (script, service) = (script.clone(), service.clone());
+        |(r, _)| format!("host `{}`", r.name),
+        move |(r, script): (Arc<HostRun>, String)| {
+            let service = service.clone();
             async move {
                 let out = r.exec_release(script).await?;
+                let unrecorded = out.stdout.lines().any(|l| l == "history fail");
                 if lock::released(&out.stdout) {
                     r.lock_released();
-                    Ok(())
+                    Ok(unrecorded.then(|| r.name.clone()))
                 } else {
                     Err(Problem::new(
                         crate::problem::Kind::Step,
@@ -272,7 +300,15 @@ pub async fn unlock(model: &Model, hosts: &Hosts, token: &str) -> Vec<Problem> {
         },
     )
     .await;
-    results.into_iter().filter_map(Result::err).collect()
+    let mut released = Released::default();
+    for r in results {
+        match r {
+            Ok(Some(host)) => released.unrecorded.push(host),
+            Ok(None) => {}
+            Err(p) => released.problems.push(p),
+        }
+    }
+    released
 }
 
 /// Runs commands for custom steps from a blocking thread.

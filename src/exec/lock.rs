@@ -100,12 +100,13 @@ pub(crate) fn break_script(service: &str) -> String {
     )
 }
 
-/// Removes the lock if it is ours (its info carries our token). Prints `unlock ok`
-/// only when it was removed.
-pub(crate) fn unlock_lines(service: &str, token: &str) -> String {
+/// Removes the lock if it is ours (its info carries our token), after running
+/// `before` (lines that must run under the lock: the end of the deploy history's
+/// entry). Prints `unlock ok` only when it was removed.
+pub(crate) fn unlock_lines(service: &str, token: &str, before: &str) -> String {
     let l = word(&lock_dir(service));
     format!(
-        "{check} rm -rf -- {l} && echo 'unlock ok';; *) if [ -d {l} ]; then echo 'unlock other'; else echo 'unlock gone'; fi;; esac\n",
+        "{check}\n{before}rm -rf -- {l} && echo 'unlock ok';; *) if [ -d {l} ]; then echo 'unlock other'; else echo 'unlock gone'; fi;; esac\n",
         check = has_token(&l, token, "2>/dev/null")
     )
 }
@@ -136,8 +137,11 @@ fn has_token(l: &str, token: &str, errors: &str) -> String {
 }
 
 /// A standalone unlock script (when no apply script carries it).
-pub(crate) fn unlock_script(service: &str, token: &str) -> String {
-    format!("cd -- \"${{HOME%/}}\" || exit 97\n{}", unlock_lines(service, token))
+pub(crate) fn unlock_script(service: &str, token: &str, before: &str) -> String {
+    format!(
+        "cd -- \"${{HOME%/}}\" || exit 97\n{}",
+        unlock_lines(service, token, before)
+    )
 }
 
 /// Reads the lock lines of a probe (or break script).

@@ -7,6 +7,7 @@
 //!
 //! | file | what |
 //! |---|---|
+//! | `history/` | the deploy history each host keeps: its lines, read back and checked, merged into one timeline |
 //! | `deployment.rs` | [`Deployment`]: the one deploy transaction (begin → predict → apply → end) that `ordo plan`/`deploy` and the REPL drive |
 //! | `catalog.rs` | [`RunStep`] and the [`Catalog`]: every step of a run (declared, or a removal) and what each is |
 //! | `hosts.rs` | one [`HostRun`] per targeted host; connect, unlock, the custom-step bridge |
@@ -24,6 +25,7 @@
 
 mod catalog;
 mod deployment;
+pub mod history;
 mod hosts;
 mod limits;
 pub mod lock;
@@ -38,8 +40,9 @@ mod status;
 mod verify;
 
 pub use catalog::{Catalog, Keep, RemovalId, RemovalStep, RunStep};
-pub use deployment::{ApplyRequest, Confirm, Deployment, Request};
-pub use hosts::{HostRun, Hosts, Settings, connect, transport_for, unlock};
+pub use deployment::{ApplyRequest, BeforeApply, Confirm, Deployment, Planned, Request};
+pub use history::Ended;
+pub use hosts::{HostRun, Hosts, Released, Settings, connect, transport_for, unlock};
 pub use limits::fan_out;
 pub use lock::{LockInfo, LockStatus};
 pub use predict::Locking;

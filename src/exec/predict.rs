@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::catalog::{Catalog, Keep, RemovalStep, RunStep};
+use super::history::{self, Writer};
 use super::hosts::{HostRun, Hosts, host_io};
 use super::lock::{self, LockInfo, LockStatus};
 use super::prediction::{HostPlan, PlannedStep, Prediction};
@@ -28,6 +29,8 @@ pub struct Locking {
     pub break_lock: bool,
     /// Deploy onto hosts that another environment deployed last.
     pub switch_environment: bool,
+    /// The run's deploy history: its begin line goes with the lock.
+    pub history: Option<Arc<Writer>>,
 }
 
 struct HostVerdict {
@@ -103,7 +106,8 @@ pub(super) async fn predict(
     let mut unchanged = 0;
     for (h, notices) in plans.iter_mut().zip(notices) {
         h.planned.retain(|p| keep(&catalog, p.step));
-        unchanged += report_host(&**reporter, plan, &catalog, h, notices, keep);
+        h.unchanged = report_host(&**reporter, plan, &catalog, h, notices, keep);
+        unchanged += h.unchanged;
     }
     Ok(Prediction {
         hosts: plans,
@@ -177,7 +181,7 @@ async fn predict_host(
     timeout: Duration,
 ) -> Result<HostVerdict, Problems> {
     let mut notices = Vec::new();
-    let mut probe = probe_once(model, plan, r, locking, timeout).await?;
+    let mut probe = probe_once(model, plan, r, locking, false, timeout).await?;
     if let (Some(l), LockStatus::Held(holder)) = (locking, &probe.lock) {
         let who = holder.as_ref().map_or_else(
             || "another deploy (no details recorded)".to_string(),
@@ -224,7 +228,7 @@ async fn predict_host(
             .flatten()
             .map_or_else(|| "(no details recorded)".to_string(), |i| i.describe());
         notices.push(format!("broke the lock on {} held by {old}", r.name));
-        probe = probe_once(model, plan, r, locking, timeout).await?;
+        probe = probe_once(model, plan, r, locking, false, timeout).await?;
     }
     match (&probe.lock, locking) {
         (LockStatus::Held(holder), Some(_)) => {
@@ -353,6 +357,7 @@ async fn predict_host(
             state: probe.state,
             facts: probe.facts,
             owned: probe.owned,
+            unchanged: 0,
         },
         removals: verified.removals,
         notices,
@@ -369,14 +374,27 @@ fn shortened(items: &[String]) -> String {
 
 /// One probe round trip. The lock flag is set as soon as the probe is sent (and
 /// confirmed or cleared by its answer), so an interruption never loses a lock.
+/// A deploy's probe also begins the host's history entry once it holds the lock;
+/// `read_history` sends the whole history back (`ordo status`, `ordo log`).
 pub(super) async fn probe_once(
     model: &Model,
     plan: &Plan,
     r: &HostRun,
     locking: Option<&Locking>,
+    read_history: bool,
     timeout: Duration,
 ) -> Result<HostProbe, Problems> {
-    let script = probe::script(model, plan, r.id, locking.map(|l| &l.info), timeout);
+    // A retired host gets no entry: its teardown removes the history (an entry
+    // begun there would be one more thing to tear down, every deploy).
+    let writer = locking
+        .and_then(|l| l.history.as_ref())
+        .filter(|_| !model.hosts[r.id].retired);
+    let history = match (writer, read_history) {
+        (Some(w), _) => w.probe_lines(),
+        (None, true) => history::read_lines_script(&model.service),
+        (None, false) => String::new(),
+    };
+    let script = probe::script(model, plan, r.id, locking.map(|l| &l.info), &history, timeout);
     if locking.is_some() {
         r.lock_sent();
     }
@@ -386,6 +404,29 @@ pub(super) async fn probe_once(
         LockStatus::Acquired => r.lock_taken(),
         LockStatus::Held(_) | LockStatus::Failed(_) if locking.is_some() => r.lock_not_ours(),
         _ => {}
+    }
+    if let (Some(w), LockStatus::Acquired) = (writer, &lock) {
+        let lines: Vec<(String, String)> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(t, _)| *t == "history")
+            .map(|(t, rest)| (t.to_string(), rest.to_string()))
+            .collect();
+        let (probed, failed) = history::Probed::parse(&lines, w.elapsed_ms());
+        r.set_history(probed);
+        if let Some(why) = failed {
+            return Err(Problem::new(
+                Kind::Locked,
+                format!("host `{}`: the deploy history could not be written, so nothing was changed", r.name),
+            )
+            .on_host(&r.name)
+            .help(format!(
+                "ordo keeps its history in ~/.ordo/{}/history on the host, which must be writable (disk full? permissions?); the host said: {why}",
+                model.service
+            ))
+            .into());
+        }
     }
     if out.code != 0 {
         return Err(Problem::new(

@@ -25,6 +25,8 @@ pub struct HostPlan {
     pub state: Option<HostState>,
     pub facts: Facts,
     pub owned: Vec<Owned>,
+    /// The covered steps that stay as they are.
+    pub unchanged: usize,
 }
 
 /// The verified plan: what will change on each targeted host (only the steps the

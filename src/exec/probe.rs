@@ -40,8 +40,17 @@ pub(super) fn parents_below(path: &HostPath, root: &HostPath) -> Vec<HostPath> {
     out
 }
 
-/// The probe script of `host` (its steps in plan order); `lock` takes the deploy lock.
-pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&LockInfo>, timeout: Duration) -> String {
+/// The probe script of `host` (its steps in plan order); `lock` takes the deploy
+/// lock; `history`: lines that run once the lock is taken (or right away when
+/// none is) — the deploy history's begin line, or reading the history.
+pub(super) fn script(
+    model: &Model,
+    plan: &Plan,
+    host: HostId,
+    lock: Option<&LockInfo>,
+    history: &str,
+    timeout: Duration,
+) -> String {
     let mut probe = ProbeScript::new(timeout);
     let state = super::state::state_dir(&model.service);
     for &s in &plan.per_host[host] {
@@ -76,6 +85,7 @@ pub(super) fn script(model: &Model, plan: &Plan, host: HostId, lock: Option<&Loc
     }
     probe.owned(&owned_file(&model.service));
     let mut head = lock::probe_head(&model.service, lock);
+    head.push_str(history);
     let f = word(&state_file(&model.service));
     head.push_str(&format!(
         "if [ -f {f} ]; then printf 'state '; base64 -w0 < {f}; echo; fi\n"

@@ -1,5 +1,6 @@
-//! `ordo status`: the recorded state and the lock of each targeted host, read by the
-//! probe alone (no step is verified, no lock is taken).
+//! `ordo status`, `ordo log`, `ordo rollback`: the recorded state, the lock and
+//! (asked for) the deploy history of each targeted host, read by the probe alone
+//! (no step is verified, no lock is taken).
 
 use std::sync::Arc;
 
@@ -17,10 +18,19 @@ use crate::problem::Problem;
 pub struct HostStatus {
     pub state: Option<HostState>,
     pub lock: Option<LockInfo>,
+    /// The deploy history file (`None`: there is none), when it was asked for.
+    pub history: Option<Vec<u8>>,
+    /// Its last end line (`history.last`), when there is one.
+    pub history_last: Option<String>,
 }
 
-/// Reads the recorded state and lock of every targeted host (one round trip each).
-pub async fn read_states(model: &Arc<Model>, hosts: &Hosts) -> Vec<(HostId, Result<HostStatus, Problem>)> {
+/// Reads the recorded state and lock of every targeted host, and with
+/// `read_history` its deploy history (one round trip each).
+pub async fn read_states(
+    model: &Arc<Model>,
+    hosts: &Hosts,
+    read_history: bool,
+) -> Vec<(HostId, Result<HostStatus, Problem>)> {
     let empty = Arc::new(Plan {
         order: Vec::new(),
         per_host: crate::model::IdVec::filled(model.hosts.len(), Vec::new()),
@@ -37,10 +47,18 @@ pub async fn read_states(model: &Arc<Model>, hosts: &Hosts) -> Vec<(HostId, Resu
         |r: Arc<HostRun>| {
             let (model, empty) = (model.clone(), empty.clone());
             async move {
-                let p = probe_once(&model, &empty, &r, None, timeout)
+                let p = probe_once(&model, &empty, &r, None, read_history, timeout)
                     .await
                     .map_err(|mut ps| ps.0.remove(0))?;
+                let history = |what: &str| {
+                    p.facts.extra.iter().find_map(|(t, rest)| {
+                        let (w, rest) = rest.split_once(' ').unwrap_or((rest.as_str(), ""));
+                        (t == "history" && w == what && !rest.is_empty()).then(|| rest.to_string())
+                    })
+                };
                 Ok(HostStatus {
+                    history: history("file").and_then(|b| crate::shell::decode(&b)),
+                    history_last: history("last"),
                     state: p.state,
                     lock: match p.lock {
                         LockStatus::Held(info) => info,

@@ -152,10 +152,19 @@ pub(super) fn verify_host(
         .filter_map(|&s| model.steps[s].action.managed())
         .map(|m| m.path.as_str().to_string())
         .collect();
+    // A release set owns what lies below its `releases` and its `current` link
+    // (decision 62): an entry there is never "no longer declared".
+    let sets: Vec<crate::model::HostPath> = order
+        .iter()
+        .filter_map(|&s| model.steps[s].action.managed())
+        .filter(|m| m.kind == crate::primitive::ManagedKind::Releases)
+        .map(|m| m.path)
+        .collect();
     let mut gone: Vec<&super::state::Owned> = probe
         .owned
         .iter()
         .filter(|o| !declared.contains(o.path.as_str()))
+        .filter(|o| !sets.iter().any(|r| crate::primitive::release_set::covers(r, &o.path)))
         .collect();
     // Programs stop and cron blocks leave first, so nothing runs in what goes after.
     let first = |k: ManagedKind| match k {

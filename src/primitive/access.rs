@@ -28,7 +28,7 @@ pub(crate) fn probe(action: &dyn Primitive, probe: &mut ProbeScript) {
     };
     probe.stat(&m.path);
     probe.writable(&m.path.split().0);
-    if m.kind == ManagedKind::Virtualenv {
+    if matches!(m.kind, ManagedKind::Virtualenv | ManagedKind::Releases) {
         probe.writable(&m.path);
     }
 }
@@ -78,8 +78,9 @@ fn guard(
     };
     let denied = match p.change {
         Change::Create | Change::Update => in_directory(&m.path, facts, changing).or_else(|| {
-            // A virtualenv is updated in place: pip and uv write inside it.
-            (m.kind == ManagedKind::Virtualenv && p.change == Change::Update)
+            // A virtualenv is updated in place: pip and uv write inside it; a
+            // release set builds its releases inside its directory.
+            (matches!(m.kind, ManagedKind::Virtualenv | ManagedKind::Releases) && p.change == Change::Update)
                 .then(|| match facts.access(&m.path) {
                     Some(Access::Writable | Access::Sticky) => None,
                     Some(_) => Some(Denied::Directory(format!(

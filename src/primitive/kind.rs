@@ -44,6 +44,9 @@ pub enum ManagedKind {
     /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
     /// removed with everything in it.
     Virtualenv,
+    /// A release set's `releases` directory (decision 62): removed with the
+    /// releases ordo built in it, and its `current` link.
+    Releases,
 }
 
 impl ManagedKind {
@@ -57,6 +60,7 @@ impl ManagedKind {
             ManagedKind::Program => "program",
             ManagedKind::Cron => "cron",
             ManagedKind::Virtualenv => "virtualenv",
+            ManagedKind::Releases => "releases",
         }
     }
 }

@@ -7,7 +7,8 @@
 
 use super::kind::{Kind, ManagedKind, Owns};
 use super::{
-    Doc, cache, command, cron, custom, directory, file, migration, packages, program, resources, symlink, virtualenv,
+    Doc, cache, command, cron, custom, directory, file, migration, packages, program, release_set, resources, symlink,
+    virtualenv,
 };
 
 /// Every primitive, in the order `ordo doc` lists them. Adding a primitive is one
@@ -25,6 +26,7 @@ pub const KINDS: &[&Kind] = &[
     &custom::KIND,
     &packages::KIND,
     &virtualenv::KIND,
+    &release_set::KIND,
     &resources::KIND,
 ];
 
@@ -72,6 +74,7 @@ mod tests {
             ManagedKind::Program,
             ManagedKind::Cron,
             ManagedKind::Virtualenv,
+            ManagedKind::Releases,
         ];
         for k in all {
             match k {
@@ -80,7 +83,8 @@ mod tests {
                 | ManagedKind::Symlink
                 | ManagedKind::Program
                 | ManagedKind::Cron
-                | ManagedKind::Virtualenv => {}
+                | ManagedKind::Virtualenv
+                | ManagedKind::Releases => {}
             }
         }
         all.to_vec()
@@ -93,7 +97,7 @@ mod tests {
             assert_eq!(ManagedKind::from_word(kind.word()), Some(kind), "{kind:?}");
         }
         // The words hosts' records already hold.
-        for word in ["file", "directory", "symlink", "program", "cron", "virtualenv"] {
+        for word in ["file", "directory", "symlink", "program", "cron", "virtualenv", "releases"] {
             assert_eq!(ManagedKind::from_word(word).map(ManagedKind::word), Some(word));
         }
         assert_eq!(ManagedKind::from_word("template"), None);

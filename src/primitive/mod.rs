@@ -27,6 +27,7 @@ mod path_removal;
 mod privilege;
 pub mod program;
 pub mod records;
+pub mod release_set;
 pub mod removal;
 pub mod resources;
 pub mod symlink;

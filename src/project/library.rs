@@ -124,9 +124,10 @@ pub struct Checkout {
 /// `lib` at its pinned commit. A pin made for another URL or ref than `ordo.rhai`
 /// declares now is an error — the commands that load a project never move a pin,
 /// only `ordo libs update` does. A library without a pin is pinned (fetching it),
-/// as Cargo writes a new dependency into `Cargo.lock`; a pinned commit the cache
-/// lacks is fetched.
-pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<Checkout, Problem> {
+/// as Cargo writes a new dependency into `Cargo.lock` — unless `locked` (a
+/// revision of the project, `--rev`: it deploys the commits it pinned, or none);
+/// a pinned commit the cache lacks is fetched.
+pub fn checkout(root: &Path, lib: &GitLibrary, locked: bool) -> Result<Checkout, Problem> {
     let (commit, pinned_now) = match pinned(root, lib)? {
         Some(pin) => {
             if let Some(change) = pin.stale_for(lib) {
@@ -143,6 +144,15 @@ pub fn checkout(root: &Path, lib: &GitLibrary) -> Result<Checkout, Problem> {
                 )));
             }
             (pin.commit, false)
+        }
+        None if locked => {
+            return Err(Problem::new(
+                Kind::Project,
+                format!("library `{}` has no pin in this revision's {LOCK_FILE}", lib.name),
+            )
+            .help(
+                "a revision deploys the library commits it pinned, and this one pinned none for it (it was deployed with an uncommitted ordo.lock, or never); deploy a revision whose ordo.lock pins it",
+            ));
         }
         None => {
             let commit = resolve(lib, true)?;

@@ -6,10 +6,13 @@
 use std::path::{Path, PathBuf};
 
 pub mod controller_state;
+pub mod hooks;
 pub mod library;
+pub mod revision;
 
 use crate::problem::{Kind, Problem};
 
+#[derive(Clone, Debug)]
 pub struct Project {
     pub root: PathBuf,
 }

@@ -47,6 +47,9 @@ pub(crate) struct Env {
     pub(crate) model: Arc<Model>,
     pub(crate) plan: Arc<Plan>,
     pub(crate) sources: SourceMap,
+    /// What an `apply` leaves in the hosts' deploy histories (its `what` is
+    /// filled in per apply).
+    pub(crate) history: exec::history::Record,
 }
 
 pub(crate) struct LiveHosts {
@@ -137,9 +140,9 @@ impl LiveHosts {
         plan: &Arc<Plan>,
         targets: &[HostId],
         keep: &Keep,
-        apply: bool,
+        apply: Option<&str>,
     ) -> Result<Summary, Problem> {
-        if apply && self.confirm == Confirm::Refuse {
+        if apply.is_some() && self.confirm == Confirm::Refuse {
             return Err(refusal());
         }
         let started = Instant::now();
@@ -152,7 +155,14 @@ impl LiveHosts {
             reporter: self.reporter.clone(),
             sources: &env.sources,
             keep,
-            apply: apply.then(ApplyRequest::partial),
+            // A REPL apply records history, and runs no hook.
+            apply: apply.map(|what| ApplyRequest {
+                history: Some(exec::history::Record {
+                    what: Some(what.to_string()),
+                    ..env.history.clone()
+                }),
+                ..ApplyRequest::partial()
+            }),
             started,
         });
         let result = self.handle.block_on(async {
@@ -169,7 +179,7 @@ impl LiveHosts {
                 hosts: counts.hosts,
                 applied: None,
             };
-            if apply {
+            if apply.is_some() {
                 summary.applied = deployment.apply(prediction, self.confirmation()).await?;
             }
             Ok(summary)
@@ -410,14 +420,14 @@ impl Live for LiveHosts {
             .filter(|&h| !env.plan.per_host[h].is_empty() || model.hosts[h].retired)
             .collect();
         let keep = component_filter(component);
-        self.deploy(&env, &env.model, &env.plan, &targets, &keep, false)
+        self.deploy(&env, &env.model, &env.plan, &targets, &keep, None)
     }
 
     fn check(&self, trial: Arc<Model>, host: &str) -> Result<Summary, Problem> {
         let env = self.env()?;
         let plan = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
         let id = targets::host_id(&trial, host)?;
-        self.deploy(&env, &trial, &plan, &[id], &declared, false)
+        self.deploy(&env, &trial, &plan, &[id], &declared, None)
     }
 
     fn apply(&self, target: Target, host: Option<&str>) -> Result<Summary, Problem> {
@@ -426,12 +436,13 @@ impl Live for LiveHosts {
             Target::Component(name) => {
                 let targets = targets::component_hosts(&env.model, &name, host)?;
                 let keep = component_filter(Some(&name));
-                self.deploy(&env, &env.model, &env.plan, &targets, &keep, true)
+                self.deploy(&env, &env.model, &env.plan, &targets, &keep, Some(&name))
             }
             Target::Trial(trial) => {
                 let p = Arc::new(Plan::build(&trial).map_err(|ps| one(ps).with_sources(&env.sources))?);
-                let id = targets::host_id(&trial, host.unwrap_or_default())?;
-                self.deploy(&env, &trial, &p, &[id], &declared, true)
+                let host = host.unwrap_or_default();
+                let id = targets::host_id(&trial, host)?;
+                self.deploy(&env, &trial, &p, &[id], &declared, Some(&format!("a trial on {host}")))
             }
         }
     }

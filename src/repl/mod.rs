@@ -130,6 +130,8 @@ pub fn run(ws: &Workspace, options: &Options, handle: Handle) -> Result<ExitCode
             decrypt: true,
             redactor: ws.redactor.clone(),
             sets: ws.config.sets.clone(),
+            locked: false,
+            local_root: None,
         },
     );
     interpreter.set_live(Some(live.clone()));
@@ -254,10 +256,24 @@ impl Session<'_> {
                 problem: Arc::new(w),
             });
         }
+        let git = self.ws.project.git(evaluated.inputs());
+        let history = crate::exec::history::Record {
+            kind: crate::exec::history::RunKind::Apply,
+            dirty: git.as_ref().is_some_and(|g| !g.dirty.is_empty()),
+            commit: git.map(|g| g.commit),
+            rev: None,
+            rollback_to: None,
+            what: None,
+            set: self.ws.set_records(&evaluated),
+            libraries: evaluated.libraries.clone(),
+            fingerprint: evaluated.fingerprint().to_string(),
+            memory: Some(self.ws.controller_state(env)),
+        };
         Ok(Env {
             model: evaluated.model.clone(),
             plan: Arc::new(plan),
             sources: evaluated.sources.clone(),
+            history,
         })
     }
 

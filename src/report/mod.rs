@@ -6,6 +6,7 @@
 //! [`Reporter`], and [`Redacting`] masks sensitive values before any renderer sees
 //! them.
 
+mod history;
 mod json;
 mod live;
 mod plain;
@@ -31,6 +32,9 @@ pub enum Event {
         service: String,
         hosts: usize,
         steps: usize,
+        /// `--rev` (and what a rollback goes back to).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        revision: Option<Revision>,
     },
     /// Something worth saying that is not a step: a lock that was broken, a deploy
     /// running elsewhere, a warning about the scripts.
@@ -125,9 +129,33 @@ pub enum Event {
     /// `ordo check`: the project is consistent.
     Checked { steps: usize, hosts: usize },
     /// `ordo status`: what one host has deployed.
-    HostStatus(HostStatus),
+    HostStatus(Box<HostStatus>),
     /// `ordo status`: the hosts do not all run the same version.
-    VersionsDiffer { versions: usize },
+    VersionsDiffer {
+        versions: usize,
+        /// How many entries of the merged deploy history ago the hosts last agreed
+        /// (the newest that succeeded on all of them); `None`: none kept did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diverged: Option<usize>,
+        /// The run id of that entry.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
+    },
+    /// `ordo log`: one run of the merged deploy history (newest first).
+    LogEntry(Box<LogEntry>),
+    /// `ordo status`, `ordo log`, `ordo rollback`: a host's history does not add
+    /// up (lost, edited, cut).
+    HistoryProblem { host: String, text: String },
+    /// A controller hook ran (`ordo deploy`, `ordo rollback`): its exit code, or
+    /// why it did not finish; its output follows as `output` events.
+    Hook {
+        /// `before_deploy`, `after_deploy` or `on_failure`.
+        hook: String,
+        command: String,
+        code: Option<i32>,
+        error: Option<String>,
+        duration_ms: u64,
+    },
     /// A line a command printed on a host (`ordo run`).
     Output { host: String, stream: Stream, line: String },
     /// A command finished on a host (`ordo run`): its exit code, or why it did not run.
@@ -265,12 +293,79 @@ impl Serialize for Activity {
     }
 }
 
+/// The revision a run evaluates the project at (`--rev`, a rollback).
+#[derive(Clone, Debug, Serialize)]
+pub struct Revision {
+    /// As typed (or the entry's commit, for a rollback).
+    pub rev: String,
+    pub commit: String,
+    /// An ancestor of the current branch.
+    pub on_branch: bool,
+    pub branch: String,
+    /// A rollback: the run whose revision it deploys again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+}
+
+/// A run in `ordo log`, or a host's current entry in `ordo status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogEntry {
+    /// The run id (the same on every host it reached).
+    pub run: String,
+    /// `deploy`, `rollback` or `apply`.
+    pub kind: String,
+    pub at: String,
+    pub by: String,
+    pub environment: String,
+    pub commit: Option<String>,
+    pub dirty: bool,
+    /// `--rev` as typed.
+    pub rev: Option<String>,
+    pub rollback_to: Option<String>,
+    /// What a REPL `apply` applied.
+    pub what: Option<String>,
+    /// `--set` values (masked where they replace or equal a secret).
+    pub set: Vec<String>,
+    pub fingerprint: String,
+    /// Over the hosts it reached: `ok`, `failed`, `interrupted`, `not applied`,
+    /// or `unfinished` (a host has no end recorded).
+    pub result: String,
+    pub hosts: Vec<LogHost>,
+    /// How many hosts it targeted.
+    pub targeted: usize,
+    /// Where the hosts disagree, for people (empty when they agree).
+    pub disagreements: Vec<String>,
+    /// Changes planned, changed and failed, over its hosts.
+    pub planned: usize,
+    pub changed: usize,
+    pub failed: usize,
+    pub duration_ms: Option<u64>,
+}
+
+/// A host's part in a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogHost {
+    pub host: String,
+    /// `None`: no end recorded (killed, or the host was lost).
+    pub result: Option<String>,
+    /// Its entry number on that host.
+    pub seq: Option<u64>,
+    pub changed: usize,
+    pub failed: usize,
+    pub changed_steps: Vec<String>,
+    pub failed_steps: Vec<String>,
+    pub note: Option<String>,
+    pub duration_ms: Option<u64>,
+}
+
 /// One host in `ordo status`.
 #[derive(Clone, Debug, Serialize)]
 pub struct HostStatus {
     pub host: String,
     /// None: never deployed.
     pub deployed: Option<Deployed>,
+    /// The newest entry of its deploy history (`None`: it keeps none).
+    pub current: Option<LogEntry>,
     /// Who deploys it right now.
     pub locked_by: Option<String>,
     /// The lock's holder ran on this machine and is gone.

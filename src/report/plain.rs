@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use super::paint::{BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
-use super::{BatchStatus, Event, Level, Reporter, StepStatus, Stream};
+use super::{BatchStatus, Event, Level, Reporter, StepStatus, Stream, history};
 use crate::text::plural;
 
 pub struct Plain {
@@ -35,9 +35,11 @@ impl Plain {
                 service,
                 hosts,
                 steps,
+                revision,
             } => format!(
-                "{} {environment} (service {service}): {} on {}\n",
+                "{} {environment} (service {service}){}: {} on {}\n",
                 paint(BOLD, command),
+                revision.as_ref().map(history::revision).unwrap_or_default(),
                 plural(*steps, "step"),
                 plural(*hosts, "host")
             ),
@@ -289,9 +291,36 @@ impl Plain {
                         );
                     }
                 }
-                line + "\n"
+                line.push('\n');
+                if let Some(e) = &h.current {
+                    line.push_str(&history::current_line(e, &h.host));
+                }
+                line
             }
-            Event::VersionsDiffer { versions } => format!("hosts differ: {versions} versions deployed\n"),
+            Event::VersionsDiffer {
+                versions,
+                diverged,
+                since,
+            } => history::differ(*versions, *diverged, since.as_deref()),
+            Event::LogEntry(e) => history::log_line(e),
+            Event::HistoryProblem { host, text } => {
+                format!(
+                    "{}: {host}: its deploy history does not add up: {text}\n",
+                    paint(YELLOW, "warning")
+                )
+            }
+            Event::Hook {
+                hook,
+                command,
+                code,
+                error,
+                ..
+            } => match (code, error) {
+                (_, Some(e)) => format!("── {hook} hook `{command}` (failed: {e})\n"),
+                (Some(0), None) => format!("── {hook} hook `{command}` (ok)\n"),
+                (Some(c), None) => format!("── {hook} hook `{command}` (exit {c})\n"),
+                (None, None) => format!("── {hook} hook `{command}`\n"),
+            },
             Event::CommandDone { host, code, error } => match (code, error) {
                 (_, Some(e)) => format!("── {host} (failed: {e})\n"),
                 (Some(0), None) => format!("── {host} (ok)\n"),
@@ -403,7 +432,4 @@ impl Reporter for Plain {
     }
 }
 
-/// The first 12 characters (a commit recorded on a host may be any text).
-fn short_commit(commit: &str) -> &str {
-    commit.char_indices().nth(12).map_or(commit, |(i, _)| &commit[..i])
-}
+use super::history::short_commit;

@@ -62,6 +62,20 @@ impl Event {
                 *after = opt(after);
             }
             Event::Batch { error, .. } => *error = opt(error),
+            Event::Hook { command, error, .. } => {
+                *command = f(command);
+                *error = opt(error);
+            }
+            Event::HistoryProblem { text, .. } => *text = f(text),
+            Event::LogEntry(entry) => map_entry(entry, f),
+            Event::HostStatus(h) => {
+                if let Some(d) = &mut h.deployed {
+                    d.set = d.set.iter().map(|v| f(v)).collect();
+                }
+                if let Some(e) = &mut h.current {
+                    map_entry(e, f);
+                }
+            }
             Event::Result { text, value } => {
                 *text = f(text);
                 map_json(value, f);
@@ -77,7 +91,6 @@ impl Event {
             | Event::HostDone { .. }
             | Event::Summary { .. }
             | Event::Checked { .. }
-            | Event::HostStatus(_)
             | Event::VersionsDiffer { .. }
             | Event::Host { .. }
             | Event::Component { .. }
@@ -86,6 +99,18 @@ impl Event {
             | Event::Created { .. } => {}
         }
         e
+    }
+}
+
+/// The free text of a history entry (values typed on a command line, notes)
+/// through `f`: the history masks secrets when it writes, this masks what it could
+/// not know then.
+fn map_entry(e: &mut super::LogEntry, f: &dyn Fn(&str) -> String) {
+    e.set = e.set.iter().map(|v| f(v)).collect();
+    e.rev = e.rev.as_deref().map(f);
+    e.what = e.what.as_deref().map(f);
+    for h in &mut e.hosts {
+        h.note = h.note.as_deref().map(f);
     }
 }
 

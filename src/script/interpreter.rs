@@ -115,6 +115,10 @@ impl Interpreter {
         match (result, runtime) {
             (Ok(configured), Some(runtime)) => Ok(Evaluated {
                 libraries: runtime.0.session.git_pins(),
+                secret_sets: {
+                    let sets = runtime.0.session.secret_sets.lock().expect("secret sets poisoned");
+                    sets.clone()
+                },
                 model: Arc::new(configured.model),
                 warnings: attach(new_pins.into_iter().chain(configured.warnings).collect()),
                 inputs: runtime.0.session.inputs.snapshot(),
@@ -293,6 +297,9 @@ fn load(
         .and_then(|e| crate::secrets::Vault::new(root, e, options.decrypt, options.redactor.clone()).ok())
         .map(Arc::new);
     let session = Session::with(root.clone(), sources.clone(), options.print, vault);
+    if let Some(r) = options.local_root {
+        let _ = session.local_root.set(r);
+    }
     // ordo.rhai first: it may add library paths the resolver needs.
     let bootstrap = engine::build(
         &session,
@@ -304,7 +311,7 @@ fn load(
         return (sources, None, Err(e));
     }
     drop(bootstrap);
-    let library = match open_libraries(&session, root) {
+    let library = match open_libraries(&session, root, options.locked) {
         Ok(l) => l,
         Err(e) => return (sources, None, Err(e)),
     };
@@ -441,7 +448,7 @@ fn command_line_overrides(session: &Session, sets: &[super::SetValue]) -> Result
 /// checked out at the commit `ordo.lock` pins (pinned first when it has none). The
 /// lock file is an input: moving a pin changes the fingerprint, and an uncommitted
 /// pin makes the checkout dirty.
-fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Problems> {
+fn open_libraries(session: &Session, root: &Path, locked: bool) -> Result<Vec<Library>, Problems> {
     let declared = session.decl().libraries.clone();
     let mut out: Vec<Library> = Vec::with_capacity(declared.len());
     for d in &declared {
@@ -454,7 +461,7 @@ fn open_libraries(session: &Session, root: &Path) -> Result<Vec<Library>, Proble
             },
             LibrarySource::Git(git) => {
                 // A fetch waits for the network: not the scripts' time.
-                let checkout = match super::clock::waiting(|| crate::project::library::checkout(root, git)) {
+                let checkout = match super::clock::waiting(|| crate::project::library::checkout(root, git, locked)) {
                     Ok(c) => c,
                     Err(p) => {
                         // Pins this load wrote before the failure are news all the same.
@@ -513,6 +520,18 @@ fn new_pin(lib: &crate::project::library::GitLibrary, commit: &str, span: Option
 /// The libraries `ordo.rhai` declares (running only `ordo.rhai`; nothing is
 /// fetched), for `ordo libs`.
 pub fn declared_libraries(project: &Project) -> Result<Vec<super::DeclaredLibrary>, Problems> {
+    project_settings(project).map(|(libraries, _)| libraries)
+}
+
+/// The controller's hooks `ordo.rhai` declares (none without one).
+pub fn declared_hooks(project: &Project) -> Result<crate::project::hooks::Hooks, Problems> {
+    project_settings(project).map(|(_, hooks)| hooks)
+}
+
+/// `ordo.rhai` alone: its libraries and hooks.
+fn project_settings(
+    project: &Project,
+) -> Result<(Vec<super::DeclaredLibrary>, crate::project::hooks::Hooks), Problems> {
     let root = project.root.clone();
     stack::run(move || {
         let sources = SourceMap::default();
@@ -525,8 +544,8 @@ pub fn declared_libraries(project: &Project) -> Result<Vec<super::DeclaredLibrar
             run_file(&engine, &session, &root, "ordo.rhai", &mut Scope::new())
                 .map_err(|Problems(ps)| Problems(ps.into_iter().map(|p| p.with_sources(&sources)).collect()))?;
         }
-        let libraries = session.decl().libraries.clone();
-        Ok(libraries)
+        let decl = session.decl();
+        Ok((decl.libraries.clone(), decl.controller_hooks.clone()))
     })
 }
 

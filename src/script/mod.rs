@@ -34,7 +34,7 @@ use crate::project::Project;
 use crate::source::SourceMap;
 
 pub use function_doc::FunctionDoc;
-pub use interpreter::{Interpreter, Value, declared_libraries};
+pub use interpreter::{Interpreter, Value, declared_hooks, declared_libraries};
 pub use limits::{
     DEFAULT_SCRIPT_TIMEOUT, MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE,
     TEMPLATE_FUEL, set_debug_errors, set_script_timeout,
@@ -52,6 +52,9 @@ pub struct Evaluated {
     pub warnings: Vec<Problem>,
     /// The git libraries used, by name, with the commit each is pinned to.
     pub libraries: std::collections::BTreeMap<String, String>,
+    /// `component.attribute` of the command-line values (`--set`, `--set-file`)
+    /// that replace a value holding a secret: records of the run mask them.
+    pub secret_sets: std::collections::BTreeSet<String>,
     inputs: inputs::Fingerprint,
     _runtime: Arc<interpreter::Runtime>,
 }
@@ -100,6 +103,12 @@ pub struct Options {
     /// Attribute values from the command line (`--set`, `--set-file`): overrides
     /// applied after the environment's own.
     pub sets: Vec<SetValue>,
+    /// Git libraries must be pinned in `ordo.lock` already (a revision of the
+    /// project, `--rev`): none is pinned on first use.
+    pub locked: bool,
+    /// What a local host's relative `home` is relative to instead of the project:
+    /// places on this machine are where the checkout ordo runs in says (`--rev`).
+    pub local_root: Option<PathBuf>,
 }
 
 /// One `--set component.attribute=value`, or one value of a `--set-file`.
@@ -140,6 +149,8 @@ impl Default for Options {
             decrypt: false,
             redactor: crate::secrets::Redactor::default(),
             sets: Vec::new(),
+            locked: false,
+            local_root: None,
         }
     }
 }

@@ -37,6 +37,12 @@ pub(crate) struct Session {
     pub(crate) vault: Option<Arc<crate::secrets::Vault>>,
     /// Live hosts, while a REPL line runs (and only then: configure stays pure).
     pub(crate) live: RwLock<Option<Arc<dyn super::repl::live::Live>>>,
+    /// `component.attribute` of command-line values that replace a secret: the
+    /// history keeps them masked.
+    pub(crate) secret_sets: Mutex<std::collections::BTreeSet<String>>,
+    /// What a local host's relative `home` is relative to, when not the project
+    /// (`--rev`: the checkout ordo runs in, not the revision's temporary one).
+    pub(crate) local_root: OnceLock<PathBuf>,
 }
 
 impl Session {
@@ -62,6 +68,8 @@ impl Session {
             print,
             vault,
             live: RwLock::new(None),
+            secret_sets: Mutex::default(),
+            local_root: OnceLock::new(),
         })
     }
 
@@ -218,6 +226,8 @@ pub(crate) struct Declarations {
     pub(crate) command_line: Vec<CommandLineValue>,
     pub(crate) services: Vec<ServiceDecl>,
     pub(crate) rollings: Vec<RollingDecl>,
+    /// `project(#{ hooks })`: commands on the controller around a deploy.
+    pub(crate) controller_hooks: crate::project::hooks::Hooks,
 }
 
 /// `env.rolling(component, #{ batch, max_failures, before, after })`.

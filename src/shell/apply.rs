@@ -19,7 +19,7 @@ use crate::ids::StepId;
 
 /// Text files up to this size travel as a quoted shell word written by the
 /// `printf` builtin (no process); larger or binary ones as base64 for `base64 -d`.
-const INLINE_TEXT: usize = 64 * 1024;
+pub(crate) const INLINE_TEXT: usize = 64 * 1024;
 
 /// Renames per `mv` call and bytes of arguments, far below any ARG_MAX.
 const MV_CHUNK_FILES: usize = 500;
@@ -365,7 +365,7 @@ impl ApplyScript {
 /// creation can produce (no execute or special bits) through the umask, a builtin
 /// (`u0133` for 0644); any other with `chmod` (a process per file, which dominated
 /// the apply time of many files).
-fn creation_mode(m: u32) -> String {
+pub(crate) fn creation_mode(m: u32) -> String {
     if m & !0o666 == 0 {
         format!("u{:04o}", 0o777 & !m)
     } else {

@@ -31,8 +31,12 @@ static PATTERNS: LazyLock<Vec<(Regex, String)>> = LazyLock::new(|| {
         // them. Before fingerprints, which are 16 hex digits.
         (r"\b[0-9a-f]{40}\b", "[COMMIT]"),
         (r"\bcommit [0-9a-f]{7,39}\b", "commit [COMMIT]"),
-        // Fingerprints (and other short hashes).
+        // Fingerprints (and other short hashes, whole run ids among them).
         (r"\b[0-9a-f]{16}\b", "[FINGERPRINT]"),
+        // Run ids as people see them (8 hex digits): an entry named in `ordo
+        // status` and rollbacks, the first word of an `ordo log` line.
+        (r"\b(entry|to|run) [0-9a-f]{8}\b", "$1 [RUN]"),
+        (r"(?m)^([ !]) [0-9a-f]{8}  ", "$1 [RUN]  "),
         // Users the sshd harness creates (`ordot` + 6 random characters), where
         // the harness's own literals did not name them.
         (r"\bordot[a-z0-9]{6}\b", "[USER]"),

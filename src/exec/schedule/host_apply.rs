@@ -60,8 +60,14 @@ impl Tally {
             h.reporter.event(&event);
         }
         match how {
-            Ended::Done => self.totals.changed += 1,
-            Ended::Failed => self.totals.failed += 1,
+            Ended::Done => {
+                self.totals.changed += 1;
+                self.totals.changed_steps.push(h.catalog.path(s));
+            }
+            Ended::Failed => {
+                self.totals.failed += 1;
+                self.totals.failed_steps.push(h.catalog.path(s));
+            }
             Ended::Skipped => self.totals.skipped += 1,
         }
     }
@@ -195,9 +201,11 @@ async fn run_batch(h: &HostApply, i: usize, end: usize, markers: &Markers, tally
         Ok(out) => parse(&out.stdout),
         Err(_) => Report::default(),
     };
-    if lock::released(outcome.as_ref().map_or("", |o| o.stdout.as_str())) {
+    let stdout = outcome.as_ref().map_or("", |o| o.stdout.as_str());
+    if lock::released(stdout) {
         h.run.lock_released();
     }
+    unrecorded(h, stdout);
     for (n, text) in &report.outputs {
         h.reporter.event(&Event::StepOutput {
             host: h.run.name.clone(),
@@ -279,17 +287,34 @@ fn tally_batch(
     }
 }
 
+/// Says so when a host's history did not take the end of this run's entry (the
+/// deploy itself went on: its changes are made).
+fn unrecorded(h: &HostApply, stdout: &str) {
+    if stdout.lines().any(|l| l == "history fail") {
+        h.reporter.event(&Event::Notice {
+            host: Some(h.run.name.clone()),
+            level: crate::report::Level::Warning,
+            text: format!(
+                "{}: the end of this deploy could not be written to the host's history (~/.ordo/{}/history): is the disk full?",
+                h.run.name, h.catalog.model.service
+            ),
+            span: None,
+        });
+    }
+}
+
 /// The final records and the release of the lock, in a script of their own: the
 /// host ended with a custom step or a privileged batch, or had nothing to change.
 /// Returns whether the host confirmed them.
 async fn record(h: &HostApply, problems: &mut Vec<Problem>) -> bool {
     let mut s = ApplyScript::new();
-    finish_lines(h, &mut s);
+    finish_lines(h, &mut s, true);
     match h.exec(s.finish()).await {
         Ok(out) => {
             if lock::released(&out.stdout) {
                 h.run.lock_released();
             }
+            unrecorded(h, &out.stdout);
             let report = parse(&out.stdout);
             if record_confirmed(h, &report.extra, problems) {
                 return true;

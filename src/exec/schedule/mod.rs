@@ -21,6 +21,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 use self::board::Board;
+use super::history::Writer;
 use super::hosts::Hosts;
 use super::prediction::Prediction;
 use super::state::HostState;
@@ -40,14 +41,18 @@ pub struct Finish {
     pub record: Option<HostState>,
     /// The lock token of this run.
     pub token: String,
+    /// The run's deploy history: a host's last script also ends its entry.
+    pub history: Option<Arc<Writer>>,
 }
 
-/// Totals of one host.
-#[derive(Clone, Copy, Debug, Default)]
+/// Totals of one host, with the steps that changed and failed (for the history).
+#[derive(Clone, Debug, Default)]
 pub struct Totals {
     pub changed: usize,
     pub failed: usize,
     pub skipped: usize,
+    pub changed_steps: Vec<String>,
+    pub failed_steps: Vec<String>,
     /// The host confirmed its final records — for a retired host, that its
     /// teardown is complete — and nothing failed there.
     pub recorded: bool,
@@ -204,7 +209,7 @@ pub(super) fn step_event(
 /// after the locks are released so the counts are complete.
 pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
     for r in hosts.iter() {
-        let t = applied.per_host.get(&r.id).copied().unwrap_or_default();
+        let t = applied.per_host.get(&r.id).cloned().unwrap_or_default();
         reporter.event(&Event::HostDone {
             host: r.name.clone(),
             changed: t.changed,

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use super::host::{HostApply, Markers};
 use crate::exec::RunStep;
+use crate::exec::history::{Ending, Outcome};
 use crate::exec::lock;
 use crate::exec::prediction::PlannedStep;
 use crate::exec::state::{Owned, owned_file, state_dir};
@@ -98,21 +99,51 @@ pub(super) fn batch_script(
         s.step();
     }
     if last {
-        finish_lines(h, &mut s);
+        finish_lines(h, &mut s, false);
     }
     s.finish()
 }
 
+/// The end of this run's history entry on a host whose every planned change is
+/// made (a script reaches its final lines only then). `now`: the script has no
+/// changes before these lines.
+fn history_end(h: &HostApply, now: bool) -> String {
+    let (Some(writer), Some(probed)) = (&h.finish.history, h.run.history()) else {
+        return String::new();
+    };
+    if !probed.begun {
+        return String::new();
+    }
+    let steps: Vec<String> = h.plan.planned.iter().map(|p| h.catalog.path(p.step)).collect();
+    let ending = Ending {
+        result: Outcome::Ok,
+        note: None,
+        changes: steps.len(),
+        unchanged: h.plan.unchanged,
+        changed: steps.len(),
+        failed: 0,
+        skipped: 0,
+        changed_steps: steps,
+        failed_steps: Vec::new(),
+    };
+    writer.end_lines(&probed, &ending, now, &lock::lock_dir(&h.catalog.model.service))
+}
+
 /// The end of a host's last script: the list of what ordo created (what it had
-/// created and still declares, plus what this deploy created), the deployed version
-/// and the release of the lock.
-pub(super) fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
+/// created and still declares, plus what this deploy created), the deployed
+/// version, the end of the history entry and the release of the lock. `now`: the
+/// script does nothing else (see [`history_end`]).
+pub(super) fn finish_lines(h: &HostApply, s: &mut ApplyScript, now: bool) {
     let model = &h.catalog.model;
     let Some(record) = &h.finish.record else {
         // A partial apply leaves the records alone; only the lock goes.
         let mut lines = String::from("echo 'state ok'\n");
         if h.run.may_hold_lock() {
-            lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
+            lines.push_str(&lock::unlock_lines(
+                &model.service,
+                &h.finish.token,
+                &history_end(h, now),
+            ));
         }
         s.line(lines.trim_end());
         return;
@@ -170,7 +201,11 @@ pub(super) fn finish_lines(h: &HostApply, s: &mut ApplyScript) {
     }
     let _ = writeln!(lines, "mv -f -t {dir} -- \"$@\" {fail}\necho 'state ok'");
     if h.run.may_hold_lock() {
-        lines.push_str(&lock::unlock_lines(&model.service, &h.finish.token));
+        lines.push_str(&lock::unlock_lines(
+            &model.service,
+            &h.finish.token,
+            &history_end(h, now),
+        ));
     }
     s.line(lines.trim_end());
 }

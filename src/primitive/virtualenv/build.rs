@@ -2,7 +2,8 @@
 
 /// Builds or updates one environment: `vb ID TIMEOUT VENV PYTHON TOOL WHEELHOUSE
 /// MODE REQUIREMENTS RECORD KEEP`, under a timeout that stops the whole process
-/// group. umask 022: the environment is read by the service, not only by the
+/// group. It says nothing when it succeeds (its caller does, once the whole step
+/// is done: a release set goes on after it) and fails the step when it does not. umask 022: the environment is read by the service, not only by the
 /// login user. `building` is recorded as soon as the environment exists, so a
 /// build that dies half-way is rebuilt (and never mistaken for someone else's).
 /// The wheelhouse mirrors the project's: wheels not in KEEP are removed first,
@@ -56,5 +57,4 @@ vb() {
   r=$?; [ -z "$ub" ] || [ "$r" != 143 ] || r=124
   if [ $r -eq 124 ] || [ $r -eq 137 ]; then echo "ordo: stopped after $vt s (timeout)" >> "$O"; fi
   [ $r -eq 0 ] || fail "$vi" $r
-  echo "$vi ok"
 }"#;

@@ -73,6 +73,24 @@ pub(super) enum Work {
     Update,
 }
 
+/// The host's interpreter and the tool that builds with it.
+#[derive(Debug)]
+pub(crate) struct Host {
+    /// The interpreter's path on the host.
+    pub(crate) python: String,
+    /// Its version (`3.11.2`) and major.minor (`3.11`).
+    pub(crate) version: String,
+    pub(crate) minor: String,
+    pub(super) tool: Tool,
+}
+
+impl Host {
+    /// How the environment is built, for a plan: "uv", "pip from Debian's bundled wheel".
+    pub(crate) fn tool_shown(&self) -> &'static str {
+        self.tool.shown()
+    }
+}
+
 pub(super) struct Decision {
     pub(super) work: Work,
     /// The interpreter's path on the host, and its version.

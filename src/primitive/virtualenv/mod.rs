@@ -22,6 +22,7 @@ pub mod requirements;
 use std::sync::Arc;
 
 use build::BUILD_SH;
+pub(crate) use found::Host;
 use found::{Decision, Found, Tool, Work, version};
 
 use super::{Change, Doc, Managed, ManagedKind, OptionDoc, Planned, Primitive, StepCtx};
@@ -129,10 +130,19 @@ impl Virtualenv {
 
     fn probe_sh(&self) -> String {
         let v = word(&self.path);
-        let mut s = format!(
-            "wh {py}; if [ -n \"$wp\" ]; then p=$wp; printf 'python %s\\nversion ' \"$p\"; \"$p\" --version 2>&1; else echo 'python -'; fi\n\
-             if [ -L {v} ] || {{ [ -e {v} ] && [ ! -d {v} ]; }}; then echo 'env other'; elif [ -x {v}/bin/python ]; then echo 'env ok'; elif [ -d {v} ]; then echo 'env broken'; else echo 'env absent'; fi\n\
+        format!(
+            "{}if [ -L {v} ] || {{ [ -e {v} ] && [ ! -d {v} ]; }}; then echo 'env other'; elif [ -x {v}/bin/python ]; then echo 'env ok'; elif [ -d {v} ]; then echo 'env broken'; else echo 'env absent'; fi\n\
              if [ -f {v}/.ordo-venv ]; then while IFS= read -r l || [ -n \"$l\" ]; do printf 'record %s\\n' \"$l\"; done < {v}/.ordo-venv; fi\n",
+            self.tools_sh()
+        )
+    }
+
+    /// What the probe asks about the host's interpreter and the tools that can
+    /// build (the interpreter's `--version` is the one process): `python`,
+    /// `version`, `uv` and `pipwheel` lines. Needs [`WHICH_SH`] as `wh`.
+    pub(crate) fn tools_sh(&self) -> String {
+        let mut s = format!(
+            "wh {py}; if [ -n \"$wp\" ]; then p=$wp; printf 'python %s\\nversion ' \"$p\"; \"$p\" --version 2>&1; else echo 'python -'; fi\n",
             py = self.python.word()
         );
         if matches!(self.installer, Installer::Auto | Installer::Uv) {
@@ -171,7 +181,7 @@ impl Virtualenv {
     }
 
     /// The wheels whose content on the host differs from the project's.
-    fn wheels_to_upload<'a>(&'a self, facts: &Facts) -> Vec<&'a Wheel> {
+    pub(crate) fn wheels_to_upload<'a>(&'a self, facts: &Facts) -> Vec<&'a Wheel> {
         let Some((dir, wheels)) = &self.wheelhouse else {
             return Vec::new();
         };
@@ -184,9 +194,10 @@ impl Virtualenv {
             .collect()
     }
 
-    /// What must happen, from the probe's answer (verify and apply agree on it).
-    fn decide(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Decision, String> {
-        let found = self.found(step, facts)?;
+    /// The interpreter the host has, its version and the tool that builds, from
+    /// the answer to [`tools_sh`](Self::tools_sh): what verify refuses when the
+    /// host cannot build (no interpreter, no uv where it is asked for).
+    fn host(&self, found: &Found) -> Result<Host, String> {
         let Some(python) = found.python.clone() else {
             return Err(format!(
                 "the interpreter `{}` is not on the host (looked up on the PATH of a non-interactive login); \
@@ -201,7 +212,31 @@ impl Virtualenv {
                 crate::text::visible(said, false)
             ));
         };
-        let tool = self.tool(&found)?;
+        let tool = self.tool(found)?;
+        Ok(Host {
+            python,
+            version: full,
+            minor,
+            tool,
+        })
+    }
+
+    /// The host's interpreter and tool for a release set, which builds a new
+    /// environment in each release (decision 62): `answer` is what
+    /// [`tools_sh`](Self::tools_sh) printed.
+    pub(crate) fn host_for_release(&self, answer: &str) -> Result<Host, String> {
+        self.host(&Found::read(answer))
+    }
+
+    /// What must happen, from the probe's answer (verify and apply agree on it).
+    fn decide(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Decision, String> {
+        let found = self.found(step, facts)?;
+        let Host {
+            python,
+            version: full,
+            minor,
+            tool,
+        } = self.host(&found)?;
         let work = match found.env.as_str() {
             "other" => Work::Conflict(format!(
                 "{} is a symlink or not a directory (ordo builds the environment itself)",
@@ -329,6 +364,27 @@ impl Primitive for Virtualenv {
                 script.file(step.id, &target, w.content.clone(), 0o644, None, expect);
             }
         }
+        self.build(step.id, step.timeout, &self.path, mode, &python, &full, &tool, script);
+        script.line(&format!("echo '{} ok'", step.id));
+    }
+}
+
+impl Virtualenv {
+    /// The line that builds (`mode` create or rebuild) or updates the environment
+    /// at `path` with `tool`; the wheels must be in the wheelhouse directory
+    /// already. It fails the step `id` on an error and says nothing otherwise.
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        &self,
+        id: crate::ids::StepId,
+        timeout: std::time::Duration,
+        path: &HostPath,
+        mode: &str,
+        python: &str,
+        full: &str,
+        tool: &Tool,
+        script: &mut ApplyScript,
+    ) {
         let (wheelhouse, keep) = match &self.wheelhouse {
             Some((dir, wheels)) => (
                 word(dir),
@@ -341,19 +397,41 @@ impl Primitive for Virtualenv {
             self.hash(),
             tool.shown()
         );
-        let requirements = format!("\"$T/r{}\"", step.id);
+        let requirements = format!("\"$T/r{id}\"");
         script.function("vb", BUILD_SH);
         script.line(&format!(
             "base64 -d > {requirements} <<'ORDO_EOF' || fail {id} 1\n{}vb {id} {timeout} {} {} {} {wheelhouse} {mode} {requirements} {} {}",
             heredoc(&self.requirements),
-            word(&self.path),
-            quote(&python),
+            word(path),
+            quote(python),
             quote(&tool.arg()),
             quote_always(&record),
             quote_always(&keep),
-            id = step.id,
-            timeout = step.timeout.as_secs().max(1),
+            timeout = timeout.as_secs().max(1),
         ));
+    }
+
+    /// The line that builds a new environment at `path` for a release set
+    /// (decision 62), with what [`host_for_release`](Self::host_for_release)
+    /// found; the wheels must be in the wheelhouse directory already.
+    pub(crate) fn build_for_release(
+        &self,
+        id: crate::ids::StepId,
+        timeout: std::time::Duration,
+        path: &HostPath,
+        host: &Host,
+        script: &mut ApplyScript,
+    ) {
+        self.build(
+            id,
+            timeout,
+            path,
+            "create",
+            &host.python,
+            &host.version,
+            &host.tool,
+            script,
+        );
     }
 }
 
@@ -361,7 +439,7 @@ impl Primitive for Virtualenv {
 /// command on PATH, or a path when NAME has a `/`), or to nothing. The PATH
 /// walk uses builtins only: `$(command -v ..)` forks a subshell, and the uv path
 /// paid one more of those per probe than the pip path (decision 49).
-const WHICH_SH: &str = r#"wh() { wp=; case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ] || wp=$1 ;; *) wo=$IFS; IFS=:; set -f; for wd in $PATH; do wd=${wd:-.}; if [ -f "$wd/$1" ] && [ -x "$wd/$1" ]; then wp=$wd/$1; break; fi; done; set +f; IFS=$wo ;; esac; case $wp in ''|/*) ;; *) wp=$PWD/${wp#./} ;; esac; }"#;
+pub(crate) const WHICH_SH: &str = r#"wh() { wp=; case $1 in */*) [ -d "$1" ] || [ ! -x "$1" ] || wp=$1 ;; *) wo=$IFS; IFS=:; set -f; for wd in $PATH; do wd=${wd:-.}; if [ -f "$wd/$1" ] && [ -x "$wd/$1" ]; then wp=$wd/$1; break; fi; done; set +f; IFS=$wo ;; esac; case $wp in ''|/*) ;; *) wp=$PWD/${wp#./} ;; esac; }"#;
 
 /// Removes an environment no step declares any more — only when it holds ordo's
 /// record (ordo built it), with everything in it — and the wheels ordo uploaded

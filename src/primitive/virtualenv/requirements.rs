@@ -30,14 +30,7 @@ pub struct Missing {
 
 /// The requirements of `text` that none of `wheels` (file names) satisfies.
 pub fn missing(text: &str, wheels: &[&str]) -> Vec<Missing> {
-    let parsed: Vec<(String, &str)> = wheels
-        .iter()
-        .filter_map(|w| {
-            let stem = w.strip_suffix(".whl")?;
-            let parts: Vec<&str> = stem.split('-').collect();
-            (parts.len() == 5 || parts.len() == 6).then(|| (normalize(parts[0]), parts[1]))
-        })
-        .collect();
+    let parsed: Vec<(String, &str)> = wheels.iter().filter_map(|w| wheel_name(w)).collect();
     let mut out = Vec::new();
     for (line, requirement) in logical_lines(text) {
         let Some(req) = Requirement::parse(&requirement) else {
@@ -66,6 +59,35 @@ pub fn missing(text: &str, wheels: &[&str]) -> Vec<Missing> {
         }
     }
     out
+}
+
+/// Which of `wheels` (file names) an install of `text` could use: all but the
+/// wheels of a distribution that every requirement naming it pins to another
+/// version. A release's identity counts only these (decision 63), so a
+/// wheelhouse that grows with the next version's wheels leaves the releases
+/// built before as they were.
+pub fn usable(text: &str, wheels: &[&str]) -> Vec<bool> {
+    let reqs: Vec<Requirement> = logical_lines(text)
+        .into_iter()
+        .filter_map(|(_, l)| Requirement::parse(&l))
+        .collect();
+    wheels
+        .iter()
+        .map(|w| {
+            let Some((name, version)) = wheel_name(w) else {
+                return true;
+            };
+            let naming: Vec<&Requirement> = reqs.iter().filter(|r| r.name == name).collect();
+            naming.is_empty() || naming.iter().any(|r| r.pin.as_ref().is_none_or(|p| p.matches(version)))
+        })
+        .collect()
+}
+
+/// A wheel file's distribution name (normalised) and version (PEP 427).
+fn wheel_name(file: &str) -> Option<(String, &str)> {
+    let stem = file.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    (parts.len() == 5 || parts.len() == 6).then(|| (normalize(parts[0]), parts[1]))
 }
 
 /// The logical lines (backslash continuations joined) without comments and
@@ -318,6 +340,23 @@ mod tests {
         assert_eq!(names(text), [("flask==3.0.1".to_string(), 7)]);
         let m = &missing("flask==3.0.1\n", WHEELS)[0];
         assert_eq!(m.others, ["Flask-3.0.2-py3-none-any.whl"]);
+    }
+
+    #[test]
+    fn only_wheels_a_pin_excludes_are_unusable() {
+        let wheels = [
+            "app-1.0-py3-none-any.whl",
+            "app-2.0-py3-none-any.whl",
+            "dep-1.0-py3-none-any.whl",
+            "odd.whl",
+        ];
+        assert_eq!(usable("app==1.0\n", &wheels), [true, false, true, true]);
+        assert_eq!(usable("app>=1.0\n", &wheels), [true, true, true, true]);
+        assert_eq!(usable("app==1.0\napp\n", &wheels), [true, true, true, true]);
+        assert_eq!(
+            usable("app==3.0 ; python_version < '3'\n", &wheels),
+            [true, true, true, true]
+        );
     }
 
     #[test]

@@ -10,10 +10,13 @@ use super::{RhaiResult, call_span, fail, script_error};
 use crate::problem::{Kind, Problem};
 use crate::script::errors::type_name;
 use crate::script::eval::build::{ComponentCtx, Given};
+use crate::script::session::Session;
 use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
 
-/// `c.attr(name, default)` and `c.attr(name)`.
+/// `c.attr(name, default)` and `c.attr(name)`. A command-line value that
+/// replaces a value holding a secret is noted in the session (records mask it).
 pub(super) fn attr(
+    session: &Session,
     ctx: &NativeCallContext,
     c: &ComponentCtx,
     name: &str,
@@ -21,6 +24,16 @@ pub(super) fn attr(
 ) -> RhaiResult<Dynamic> {
     let mut b = c.build.lock().expect("component build poisoned");
     let comp = &mut b.components[c.comp];
+    if let Some(given) = comp.given.get(name)
+        && given.span.as_ref().is_some_and(|s| &*s.file == COMMAND_LINE)
+        && (default.as_ref().is_some_and(holds_secret) || given.overridden.iter().any(|g| holds_secret(&g.value)))
+    {
+        session
+            .secret_sets
+            .lock()
+            .expect("secret sets poisoned")
+            .insert(format!("{}.{name}", comp.name));
+    }
     let value = match (comp.given.get(name), default) {
         (Some(given), Some(d)) => {
             let value = conform(ctx, &comp.name, name, given, &d)?;
@@ -57,6 +70,23 @@ pub(super) fn attr(
     }
     comp.attributes.insert(name.to_string(), value.clone());
     Ok(value)
+}
+
+/// The source name of command-line values (see `interpreter::command_line_overrides`).
+const COMMAND_LINE: &str = "<command line>";
+
+/// Whether a value holds a secret's token anywhere inside it.
+fn holds_secret(value: &Dynamic) -> bool {
+    if let Some(s) = value.read_lock::<rhai::ImmutableString>() {
+        return crate::secrets::has_token(&s);
+    }
+    if let Some(a) = value.read_lock::<rhai::Array>() {
+        return a.iter().any(holds_secret);
+    }
+    if let Some(m) = value.read_lock::<rhai::Map>() {
+        return m.values().any(holds_secret);
+    }
+    false
 }
 
 /// Values are typed by their default: an integer attribute takes integers only; a

@@ -128,14 +128,22 @@ fn register_contents(engine: &mut Engine, session: &Arc<Session>) {
         "attr",
         &["c: Component", "name: string", "default: any", "any"],
         "The attribute `name`: its override if the environment sets one (which must have the default's type), else `default`.",
-        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| attr(&ctx, c, name, Some(default)),
+        {
+            let s = session.clone();
+            move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, default: Dynamic| {
+                attr(&s, &ctx, c, name, Some(default))
+            }
+        },
     );
     document(
         engine,
         "attr",
         &["c: Component", "name: string", "any"],
         "A required attribute: an error when nothing sets it.",
-        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| attr(&ctx, c, name, None),
+        {
+            let s = session.clone();
+            move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str| attr(&s, &ctx, c, name, None)
+        },
     );
 
     let s = session.clone();

@@ -109,7 +109,7 @@ pub(super) fn declare(s: &Session, ctx: &NativeCallContext, name: &str, opts: Ma
     let transport = match transport_kind.as_str() {
         "local" => {
             let home = match home {
-                Some(h) => s.project_root.join(h),
+                Some(h) => s.local_root.get().unwrap_or(&s.project_root).join(h),
                 None => std::env::var_os("HOME")
                     .map(Into::into)
                     .ok_or_else(|| script_error(ctx, "HOME is not set", "give the local host a `home` directory"))?,

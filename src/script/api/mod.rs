@@ -12,6 +12,7 @@ mod names;
 mod options;
 pub(crate) mod primitives;
 mod project;
+mod project_hooks;
 mod retire;
 mod secret;
 mod service;

@@ -1,5 +1,5 @@
-//! `project()`, in `ordo.rhai`: the project's name and its recipe libraries —
-//! directories, and git repositories pinned in `ordo.lock`.
+//! `project()`, in `ordo.rhai`: the project's name, its recipe libraries —
+//! directories, and git repositories pinned in `ordo.lock` — and its controller hooks.
 
 use std::sync::Arc;
 
@@ -17,20 +17,28 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         engine,
         "project",
         &["options: map", "()"],
-        "Project settings, in `ordo.rhai`: `#{ name, library }`.\n\
+        "Project settings, in `ordo.rhai`: `#{ name, library, hooks }`.\n\
          `library` lists where modules, templates and files are searched after the project itself, in order: \
          a directory (relative to the project) as a string, or a git repository as `#{ name, git, ref }` \
-         (`ref`: a branch, tag or commit, the default branch when absent), pinned to a commit in `ordo.lock`.",
+         (`ref`: a branch, tag or commit, the default branch when absent), pinned to a commit in `ordo.lock`.\n\
+         `hooks` runs commands on the machine that runs ordo around `ordo deploy` and `ordo rollback`: \
+         `#{ before_deploy, after_deploy, on_failure }`, each a command, a map `#{ run, environments, secrets, timeout }` \
+         or an array of them; see docs/operations.md.",
         move |ctx: NativeCallContext, opts: Map| -> RhaiResult<()> {
-            let mut o = Options::new(&ctx, "project()", opts, &["name", "library"])?;
+            let mut o = Options::new(&ctx, "project()", opts, &["name", "library", "hooks"])?;
             let name = o.string("name")?;
             let library = match o.take("library") {
                 None => Vec::new(),
                 Some(v) => libraries(&ctx, v)?,
             };
+            let hooks = match o.take("hooks") {
+                None => crate::project::hooks::Hooks::default(),
+                Some(v) => super::project_hooks::hooks(&ctx, v)?,
+            };
             let mut decl = s.decl();
             decl.project_name = name;
             decl.libraries = library;
+            decl.controller_hooks = hooks;
             Ok(())
         },
     );

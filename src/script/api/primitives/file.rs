@@ -7,6 +7,7 @@ use rhai::{Blob, Engine, Map, NativeCallContext};
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
 use crate::primitive::file::{FILE_DOC, File, TEMPLATE_DOC};
 use crate::primitive::owner::Ownership;
+use crate::primitive::release_set::Part;
 use crate::script::api::document;
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, fail, script_error};
@@ -71,6 +72,16 @@ struct FileSpec {
 
 impl Spec for FileSpec {
     fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        Ok(Resolved::of(Arc::new(self.file(ctx)?)))
+    }
+
+    fn release_part(&self, ctx: &AddCtx<'_>) -> Option<RhaiResult<Part>> {
+        Some(self.file(ctx).map(Part::File))
+    }
+}
+
+impl FileSpec {
+    fn file(&self, ctx: &AddCtx<'_>) -> RhaiResult<File> {
         let path = ctx.path("file", &self.path)?;
         let content = match &self.content {
             Content::Bytes(b) => b.clone(),
@@ -78,7 +89,7 @@ impl Spec for FileSpec {
         };
         let mut f = with_secrets(ctx, File::new(self.path.clone(), path, content), self.written.mode)?;
         self.written.apply(&mut f);
-        Ok(Resolved::of(Arc::new(f)))
+        Ok(f)
     }
 }
 
@@ -118,6 +129,16 @@ struct TemplateSpec {
 
 impl Spec for TemplateSpec {
     fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        Ok(Resolved::of(Arc::new(self.file(ctx)?)))
+    }
+
+    fn release_part(&self, ctx: &AddCtx<'_>) -> Option<RhaiResult<Part>> {
+        Some(self.file(ctx).map(Part::File))
+    }
+}
+
+impl TemplateSpec {
+    fn file(&self, ctx: &AddCtx<'_>) -> RhaiResult<File> {
         let path = ctx.path("template", &self.path)?;
         let text = read_source(ctx, &self.source, "template")?;
         let rendered = template::render(
@@ -136,7 +157,7 @@ impl Spec for TemplateSpec {
         f.template = Some(self.source.clone());
         let mut f = with_secrets(ctx, f, self.written.mode)?;
         self.written.apply(&mut f);
-        Ok(Resolved::of(Arc::new(f)))
+        Ok(f)
     }
 }
 

@@ -12,6 +12,7 @@ mod file;
 mod migration;
 mod packages;
 mod program;
+mod release_set;
 mod resources;
 mod step;
 mod symlink;
@@ -43,6 +44,7 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     step::register(engine);
     packages::register(engine);
     virtualenv::register(engine);
+    release_set::register(engine);
     resources::register(engine);
 }
 
@@ -62,6 +64,13 @@ impl fmt::Debug for StepSpec {
 /// A primitive before it knows its component.
 pub(crate) trait Spec: Send + Sync {
     fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved>;
+
+    /// What this spec makes, as a part of each release of a release set
+    /// (`releases(..)`'s `files` and `virtualenv`), resolved like `c.add(..)`
+    /// would resolve it in `ctx.dir`; `None`: it cannot be part of a release.
+    fn release_part(&self, _ctx: &AddCtx<'_>) -> Option<RhaiResult<crate::primitive::release_set::Part>> {
+        None
+    }
 }
 
 /// The component a step is added to.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rhai::{Array, Engine, Map, NativeCallContext};
 
 use super::{AddCtx, Resolved, Spec, StepSpec, spec};
+use crate::primitive::release_set::Part;
 use crate::primitive::virtualenv::{DOC, Installer, Interpreter, Virtualenv, Wheel, requirements};
 use crate::script::api::options::Options;
 use crate::script::api::{RhaiResult, script_error};
@@ -47,6 +48,16 @@ fn interpreter(ctx: &AddCtx<'_>, what: &str, text: &str) -> RhaiResult<Interpret
 
 impl Spec for VirtualenvSpec {
     fn resolve(&self, ctx: &AddCtx<'_>) -> RhaiResult<Resolved> {
+        Ok(Resolved::of(Arc::new(self.env(ctx)?)))
+    }
+
+    fn release_part(&self, ctx: &AddCtx<'_>) -> Option<RhaiResult<Part>> {
+        Some(self.env(ctx).map(Part::Virtualenv))
+    }
+}
+
+impl VirtualenvSpec {
+    fn env(&self, ctx: &AddCtx<'_>) -> RhaiResult<Virtualenv> {
         let path = ctx.path("virtualenv", &self.path)?;
         let python = interpreter(ctx, "python", &self.python)?;
         let uv = self.uv.as_deref().map(|u| interpreter(ctx, "uv", u)).transpose()?;
@@ -75,7 +86,7 @@ impl Spec for VirtualenvSpec {
         if let (Some((_, wheels)), Some(dir)) = (&wheelhouse, &self.wheelhouse) {
             wheels_for_requirements(ctx, &self.requirements, &requirements, dir, wheels)?;
         }
-        Ok(Resolved::of(Arc::new(Virtualenv {
+        Ok(Virtualenv {
             name: self.path.clone(),
             path,
             python,
@@ -83,7 +94,7 @@ impl Spec for VirtualenvSpec {
             wheelhouse,
             installer: self.installer,
             uv,
-        })))
+        })
     }
 }
 
