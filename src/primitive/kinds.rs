@@ -97,7 +97,16 @@ mod tests {
             assert_eq!(ManagedKind::from_word(kind.word()), Some(kind), "{kind:?}");
         }
         // The words hosts' records already hold.
-        for word in ["file", "directory", "symlink", "program", "cron", "virtualenv", "releases"] {
+        let words = [
+            "file",
+            "directory",
+            "symlink",
+            "program",
+            "cron",
+            "virtualenv",
+            "releases",
+        ];
+        for word in words {
             assert_eq!(ManagedKind::from_word(word).map(ManagedKind::word), Some(word));
         }
         assert_eq!(ManagedKind::from_word("template"), None);
