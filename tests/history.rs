@@ -659,8 +659,8 @@ fn a_forgotten_host_declared_again_starts_a_history_of_its_own() {
     );
 }
 
-/// Issue "Operating over time", item 5: `before_deploy` runs after the
-/// confirmation and a failure stops the deploy before any host changes;
+/// Issue "Operating over time", item 5: `before_deploy` runs before any host is
+/// contacted and a failure stops the deploy there;
 /// `on_failure` and `after_deploy` run after it with its result; a hook gets the
 /// run in variables and on stdin, never the age key, a secret only when it names
 /// it — and what it prints goes through the redaction point.
@@ -697,19 +697,15 @@ fn hooks_run_around_a_deploy_with_its_result_and_their_output_masked() {
         .stdout_lacks("after")
         .stderr_contains("the before_deploy hook `test ! -e stop-before")
         .stderr_contains("failed with exit code 3")
-        .stderr_contains("nothing was changed on any host")
+        .stderr_contains("no host was contacted")
         .expect_missing(hosts.home("t1").join("deployment/s/a.txt"))
         .expect_missing(hosts.home("t1").join(".ordo/s/lock"))
+        .expect_missing(hosts.home("t1").join(".ordo/s/history"))
         .run();
-    ordo(&["log", "prod"])
-        .stdout("  [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: not applied on t1 (nothing changed) in [TIME]\n")
-        .run();
-    let json = ordo(&["log", "prod", "--format", "json"]).run();
-    assert_eq!(entries(&json)[0]["hosts"][0]["note"], "a before_deploy hook failed");
 
     std::fs::remove_file(p.path("stop-before")).unwrap();
     let out = ordo(&["deploy", "prod", "--yes"])
-        .stdout_contains("before deploy prod changes=1\n")
+        .stdout_contains("before deploy prod changes=\n")
         .stdout_contains("after ok on t1\n")
         .stdout_contains("the secret is [redacted]\n")
         .stdout_lacks("hunter2")
@@ -747,6 +743,133 @@ fn hooks_run_around_a_deploy_with_its_result_and_their_output_masked() {
         .stderr_contains("the after_deploy hook `exit 5` failed with exit code 5")
         .stderr_contains("the deploy itself is over")
         .run();
+}
+
+/// Issue 18, item 5: `before_deploy` runs before any host is contacted (a
+/// rollback has read the hosts' histories, to know its revision, and nothing
+/// more). It is told the run (the same id as the hooks after it, the revision, the
+/// target hosts; no plan counts: `null`), and when it fails the run stops there,
+/// naming the hook: no connection (an unreachable host goes unnoticed), no lock
+/// and no history line on any host, no other hook.
+#[test]
+fn a_failing_before_deploy_hook_stops_the_run_before_any_host_is_contacted() {
+    let hosts = TestHosts::start(&["t1", "t2"]);
+    let p = Test::new()
+        .file(
+            "ordo.rhai",
+            r#"project(#{ hooks: #{
+    before_deploy: "cat > before.json; test ! -e stop || exit 3",
+    on_failure: "touch failure-hook",
+    after_deploy: "cat > after.json",
+} });
+"#,
+        )
+        .service(SERVICE)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1", "t2"])
+        .place("x")
+        .file(".gitignore", "ssh_config\n.state/\nstop\n*.json\nfailure-hook\n")
+        .build();
+    git(&p, &["init", "-q"]);
+    commit(&p, "one");
+    let json = |name: &str| -> serde_json::Value { serde_json::from_str(&p.read(name)).unwrap() };
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let (before, after) = (json("before.json"), json("after.json"));
+    assert_eq!(before["hook"], "before_deploy");
+    assert_eq!(before["run"], after["run"], "one run id for every hook of the run");
+    assert_eq!(before["revision"], after["revision"]);
+    assert_eq!(before["hosts"], serde_json::json!([{ "host": "t1" }, { "host": "t2" }]));
+    assert_eq!(
+        (&before["changes"], &before["unchanged"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null)
+    );
+    assert_eq!(
+        (after["changes"].as_u64(), after["result"].as_str()),
+        (Some(2), Some("ok"))
+    );
+    p.test().args(&["deploy", "prod", "--yes", "--set", "x.text=two"]).run();
+    let history = |alias: &str| std::fs::read_to_string(hosts.home(alias).join(".ordo/s/history")).unwrap();
+    let recorded = (history("t1"), history("t2"));
+    std::fs::remove_file(p.path("after.json")).unwrap();
+
+    p.write("stop", "");
+    let refused = |command: &str| {
+        p.test()
+            .args(&[command, "prod", "--yes"])
+            .status(1)
+            .stderr_contains(
+                "the before_deploy hook `cat > before.json; test ! -e stop || exit 3` failed with exit code 3",
+            )
+            .stderr_contains("no host was contacted")
+            .stderr_lacks("t2")
+            .expect_missing(hosts.home("t1").join(".ordo/s/lock"))
+            .expect_missing(hosts.home("t2").join(".ordo/s/lock"))
+            .expect_missing(p.path("after.json"))
+            .expect_missing(p.path("failure-hook"))
+            .run();
+        assert_eq!(history("t1"), recorded.0, "{command}: no history line");
+        let before = json("before.json");
+        assert_eq!(before["command"], command);
+        assert_eq!(before["hosts"], serde_json::json!([{ "host": "t1" }, { "host": "t2" }]));
+        before
+    };
+    hosts.kill("t2");
+    refused("deploy");
+    hosts.restart("t2");
+    let before = refused("rollback");
+    assert_eq!(history("t2"), recorded.1, "no history line");
+    // The entry and revision it would have deployed again: the first deploy's.
+    assert_eq!(before["rollback_to"], after["run"]);
+    assert_eq!(before["revision"], after["revision"]);
+}
+
+/// Issue 18, item 5: once `before_deploy` ran, the run gets its end: a deploy
+/// that never began its changes runs `after_deploy` with the result
+/// `not_applied` (and the plan's counts when there was a plan), and `on_failure`
+/// first when ordo fails (here: no terminal to confirm on; a host unreachable).
+#[test]
+fn hooks_after_a_deploy_that_changed_nothing_are_told_not_applied() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = Test::new()
+        .file(
+            "ordo.rhai",
+            r#"project(#{ hooks: #{
+    on_failure: "echo failure hook: $ORDO_RESULT",
+    after_deploy: "echo after hook: $ORDO_RESULT changes=${ORDO_CHANGES-unset}; cat > after.json",
+} });
+"#,
+        )
+        .service(SERVICE)
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("x")
+        .build();
+    // Without --yes and without a terminal: refused after the plan.
+    p.test()
+        .args(&["deploy", "prod"])
+        .status(2)
+        .stderr_contains("refusing to deploy without confirmation")
+        .stdout_contains("failure hook: not_applied\n")
+        .stdout_contains("after hook: not_applied changes=1\n")
+        .expect_missing(hosts.home("t1").join("deployment/s/a.txt"))
+        .run();
+    let after: serde_json::Value = serde_json::from_str(&p.read("after.json")).unwrap();
+    assert_eq!(
+        after["hosts"],
+        serde_json::json!([{ "host": "t1", "result": "not applied" }])
+    );
+    // A host that cannot be reached: no plan, so no counts.
+    hosts.kill("t1");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(3)
+        .stdout_contains("failure hook: not_applied\n")
+        .stdout_contains("after hook: not_applied changes=unset\n")
+        .run();
+    let after: serde_json::Value = serde_json::from_str(&p.read("after.json")).unwrap();
+    assert_eq!(after["hosts"], serde_json::json!([{ "host": "t1", "result": null }]));
+    assert_eq!(after["changes"], serde_json::Value::Null);
+    hosts.restart("t1");
 }
 
 /// Issue "Operating over time", item 5: a REPL `apply` records history, and runs

@@ -3,7 +3,8 @@
 //! (`--rev`, a temporary checkout), the git check, `--hosts`, the connections, the
 //! terminal's prompt, what the hosts record (version, history), the controller's
 //! record of the hosts a deploy reached (and the warning for one no longer
-//! declared), the controller's hooks — around the one deploy transaction
+//! declared), the controller's hooks (`before_deploy` before any host is
+//! contacted, the others once the run is over) — around the one deploy transaction
 //! ([`Deployment`]: lock, plan, confirm, apply, record, release), whose locks are
 //! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
 
@@ -15,7 +16,7 @@ use std::time::Instant;
 use super::hooks;
 use crate::cli::{DeployArgs, PlanArgs, RevArgs, TargetArgs};
 use crate::exec::history::{Outcome, Record, RunKind};
-use crate::exec::{self, ApplyRequest, BeforeApply, Catalog, Confirm, Deployment, HostState, Request, RunStep};
+use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, Ended, HostState, Request, RunStep};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
 use crate::project::hooks::HookPoint;
@@ -185,137 +186,120 @@ pub(crate) async fn run(
     } else {
         Default::default()
     };
-    let hosts = tokio::select! {
-        h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps))?,
-        () = ws.cancelled() => return Err(interrupted()),
-    };
     // A value typed on the command line that equals a secret is masked in the
-    // records: the redactor must know every secret of the environment.
+    // records (and in the hooks' output): the redactor must know every secret of
+    // the environment.
     if !ws.config.sets.is_empty() && opts.apply {
         ws.learn_secrets(&args.env);
     }
     let set = ws.set_records(&loaded.evaluated);
     let dirty = git.as_ref().is_some_and(|g| !g.dirty.is_empty());
     let commit = git.map(|g| g.commit);
-    let record = HostState {
-        fingerprint: loaded.evaluated.fingerprint().to_string(),
-        ordo_version: crate::VERSION.to_string(),
+    // The run's id is made here so that every hook of the run is told the same.
+    let run_id = exec::new_run_id();
+    let mut context = hooks::Context {
         environment: model.environment.clone(),
         service: model.service.clone(),
-        deployed_at: crate::sys::now_rfc3339(),
-        deployed_by: crate::sys::operator(),
-        dirty,
-        commit: commit.clone(),
-        // The same masking as the history's: a value that replaces or equals a
-        // secret is not written to a host.
-        set: set.iter().map(|s| s.text.clone()).collect(),
-        libraries: loaded.evaluated.libraries.clone(),
-    };
-    let history = Record {
-        kind: if opts.rollback {
-            RunKind::Rollback
-        } else {
-            RunKind::Deploy
-        },
+        command: command.to_string(),
+        run: run_id.clone(),
         commit: commit.clone(),
         dirty,
         rev: rev.clone(),
         rollback_to: rollback_to.clone(),
-        what: None,
-        set,
-        libraries: loaded.evaluated.libraries.clone(),
-        fingerprint: loaded.evaluated.fingerprint().to_string(),
-        memory: Some(ws.controller_state(&model.environment)),
+        hosts: targets.iter().map(|&h| model.hosts[h].name.clone()).collect(),
+        changes: None,
+        unchanged: None,
     };
-    let context = hooks::Context {
-        environment: model.environment.clone(),
-        service: model.service.clone(),
-        command: command.to_string(),
-        run: String::new(),
-        commit,
-        dirty,
-        rev,
-        rollback_to,
-        hosts: hosts.iter().map(|h| h.name.clone()).collect(),
-        changes: 0,
-        unchanged: 0,
-    };
-    let before_apply: Option<BeforeApply> = (!controller_hooks.before_deploy.is_empty()).then(|| {
-        let (ws_hooks, context) = (controller_hooks.clone(), context.clone());
-        // The closure outlives this borrow of `ws`: it gets its own.
-        let ws = Arc::new(ws.clone());
-        let before: BeforeApply = Box::new(move |planned| {
-            let (hooks_, mut context, ws) = (ws_hooks.clone(), context.clone(), ws.clone());
-            context.run = planned.run;
-            context.changes = planned.counts.changes;
-            context.unchanged = planned.counts.unchanged;
-            Box::pin(async move { hooks::run(&ws, &hooks_, HookPoint::BeforeDeploy, &context, None).await })
-        });
-        before
-    });
-    let every_step = |_: &Catalog, _: RunStep| true;
-    let mut deployment = Deployment::begin(Request {
-        model,
-        plan,
-        hosts: &hosts,
-        reporter: ws.reporter.clone(),
-        sources: &loaded.sources,
-        keep: &every_step,
-        apply: opts.apply.then_some(ApplyRequest {
-            break_lock: opts.break_lock,
-            switch_environment: opts.switch_environment,
-            record: Some(record),
-            report_hosts: true,
-            history: Some(history),
-            before_apply,
-        }),
-        started,
-    });
-    // An interruption wins over whatever the transaction was about to return; the
-    // locks are released by `end` either way.
-    let result = tokio::select! {
-        biased;
-        () = ws.cancelled() => Err(interrupted()),
-        r = drive(&mut deployment, opts) => r,
-    };
-    let outcome = deployment.outcome().cloned();
-    let (result, ended) = deployment.finish(result).await;
-    hosts.close().await;
-    if let Some(outcome) = outcome {
-        note_reached(ws, model, &outcome);
+    // Before any host is contacted: a failing hook (a red CI, a deploy freeze)
+    // stops the run with no connection, no lock and no history entry anywhere, and
+    // no other hook runs.
+    if opts.apply {
+        hooks::run(ws, &controller_hooks, HookPoint::BeforeDeploy, &context, None).await?;
     }
+    let (result, ended) = 'run: {
+        let hosts = tokio::select! {
+            h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps)),
+            () = ws.cancelled() => Err(interrupted()),
+        };
+        let hosts = match hosts {
+            Ok(h) => h,
+            Err(ps) => break 'run (Err(ps), None),
+        };
+        let record = HostState {
+            fingerprint: loaded.evaluated.fingerprint().to_string(),
+            ordo_version: crate::VERSION.to_string(),
+            environment: model.environment.clone(),
+            service: model.service.clone(),
+            deployed_at: crate::sys::now_rfc3339(),
+            deployed_by: crate::sys::operator(),
+            dirty,
+            commit: commit.clone(),
+            // The same masking as the history's: a value that replaces or equals a
+            // secret is not written to a host.
+            set: set.iter().map(|s| s.text.clone()).collect(),
+            libraries: loaded.evaluated.libraries.clone(),
+        };
+        let history = Record {
+            kind: if opts.rollback {
+                RunKind::Rollback
+            } else {
+                RunKind::Deploy
+            },
+            commit: commit.clone(),
+            dirty,
+            rev: rev.clone(),
+            rollback_to: rollback_to.clone(),
+            what: None,
+            set,
+            libraries: loaded.evaluated.libraries.clone(),
+            fingerprint: loaded.evaluated.fingerprint().to_string(),
+            memory: Some(ws.controller_state(&model.environment)),
+        };
+        let every_step = |_: &Catalog, _: RunStep| true;
+        let mut deployment = Deployment::begin(Request {
+            model,
+            plan,
+            hosts: &hosts,
+            reporter: ws.reporter.clone(),
+            sources: &loaded.sources,
+            keep: &every_step,
+            apply: opts.apply.then_some(ApplyRequest {
+                break_lock: opts.break_lock,
+                switch_environment: opts.switch_environment,
+                record: Some(record),
+                report_hosts: true,
+                history: Some(history),
+                run: Some(run_id.clone()),
+            }),
+            started,
+        });
+        // An interruption wins over whatever the transaction was about to return;
+        // the locks are released by `end` either way.
+        let result = tokio::select! {
+            biased;
+            () = ws.cancelled() => Err(interrupted()),
+            r = drive(&mut deployment, opts) => r,
+        };
+        let outcome = deployment.outcome().cloned();
+        let (result, ended) = deployment.finish(result).await;
+        hosts.close().await;
+        if let Some(outcome) = outcome {
+            note_reached(ws, model, &outcome);
+        }
+        (result, Some(ended))
+    };
     let result = result.map(|changes| Ran { changes, undeclared });
-    if !opts.apply || !ended.applied {
-        // A deploy that never started its changes (declined, a host locked, a
-        // before_deploy hook failed) runs no hook after it.
+    if !opts.apply {
         return result;
     }
-    let outcome = match (&result, ended.failed) {
-        (Err(ps), _) if ps.kind() == Kind::Interrupted => "interrupted",
-        (Err(_), _) | (Ok(_), 1..) => "failed",
-        (Ok(_), 0) => "ok",
-    };
-    let mut context = context;
-    context.run = ended.run.clone();
-    if let Some(c) = ended.counts {
-        context.changes = c.changes;
-        context.unchanged = c.unchanged;
+    // `before_deploy` ran: whatever happened since, the run gets its end.
+    let (finished, failed) = finished(&result, ended.as_ref(), &context.hosts, started);
+    if let Some(c) = ended.as_ref().and_then(|e| e.counts) {
+        context.changes = Some(c.changes);
+        context.unchanged = Some(c.unchanged);
     }
-    let finished = hooks::Finished {
-        result: outcome,
-        hosts: ended
-            .hosts
-            .iter()
-            .map(|(h, o)| (h.clone(), o.map(Outcome::word)))
-            .collect(),
-        changed: ended.changed,
-        failed: ended.failed,
-        skipped: ended.skipped,
-        duration_ms: started.elapsed().as_millis() as u64,
-    };
     let mut after = Vec::new();
-    if outcome != "ok"
-        && let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::OnFailure, &context, Some(&finished)).await
+    if failed && let Err(ps) = hooks::run(ws, &controller_hooks, HookPoint::OnFailure, &context, Some(&finished)).await
     {
         after.extend(ps.0);
     }
@@ -327,6 +311,38 @@ pub(crate) async fn run(
         (Ok(_), false) => Err(Problems(after)),
         (Err(ps), false) => Err(Problems(ps.0.into_iter().chain(after).collect())),
     }
+}
+
+/// How the run ended, for the hooks after it, and whether it failed (the command
+/// fails: `on_failure` runs). A run whose changes never began is `not_applied` —
+/// declined at the prompt (not a failure), or stopped by conflicts, a host locked
+/// or unreachable (a failure).
+fn finished<T>(
+    result: &Result<T, Problems>,
+    ended: Option<&Ended>,
+    targets: &[String],
+    started: Instant,
+) -> (hooks::Finished, bool) {
+    let began = ended.is_some_and(|e| e.applied);
+    let failed_steps = ended.map_or(0, |e| e.failed);
+    let word = match (result, began, failed_steps) {
+        (Err(ps), _, _) if ps.kind() == Kind::Interrupted => "interrupted",
+        (_, false, _) => "not_applied",
+        (Err(_), true, _) | (Ok(_), true, 1..) => "failed",
+        (Ok(_), true, 0) => "ok",
+    };
+    let finished = hooks::Finished {
+        result: word,
+        hosts: match ended {
+            Some(e) => e.hosts.iter().map(|(h, o)| (h.clone(), o.map(Outcome::word))).collect(),
+            None => targets.iter().map(|h| (h.clone(), None)).collect(),
+        },
+        changed: ended.map_or(0, |e| e.changed),
+        failed: failed_steps,
+        skipped: ended.map_or(0, |e| e.skipped),
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    (finished, result.is_err() || failed_steps > 0)
 }
 
 /// Keeps what the deploy did on each host in the controller's record (for the

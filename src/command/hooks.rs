@@ -1,8 +1,9 @@
 //! The controller's hooks around `ordo deploy` and `ordo rollback` (decision 61):
 //! the commands `ordo.rhai` declares (`project(#{ hooks })`, read from the checkout
 //! ordo runs in, also with `--rev`), run on this machine with `sh -c` in that
-//! checkout — `before_deploy` after the confirmation and before any change (a
-//! failure stops the deploy), `on_failure` then `after_deploy` once it ended.
+//! checkout — `before_deploy` before any host is contacted (a failure stops the
+//! run: no host connected, locked or recorded), `on_failure` then `after_deploy`
+//! once it ended.
 //!
 //! A hook gets the run in `ORDO_*` variables and, as one JSON object, on stdin.
 //! It runs through the local transport, so it has what every script ordo starts
@@ -36,17 +37,21 @@ pub(crate) struct Context {
     /// `--rev` as typed.
     pub(crate) rev: Option<String>,
     pub(crate) rollback_to: Option<String>,
+    /// The targeted hosts, in host order.
     pub(crate) hosts: Vec<String>,
-    pub(crate) changes: usize,
-    pub(crate) unchanged: usize,
+    /// The plan's counts; `None` before the plan (`before_deploy`, or a run that
+    /// stopped before it): the variables are unset, the JSON has `null`.
+    pub(crate) changes: Option<usize>,
+    pub(crate) unchanged: Option<usize>,
 }
 
 /// How the deploy ended, for the hooks after it.
 #[derive(Clone, Debug)]
 pub(crate) struct Finished {
-    /// `ok`, `failed`, `interrupted` or `not_applied`.
+    /// `ok`, `failed`, `interrupted` or `not_applied` (no change began: declined,
+    /// conflicts, a host locked or unreachable).
     pub(crate) result: &'static str,
-    /// Each host and how the run ended there.
+    /// Each host and how the run ended there (`None`: never planned).
     pub(crate) hosts: Vec<(String, Option<&'static str>)>,
     pub(crate) changed: usize,
     pub(crate) failed: usize,
@@ -137,10 +142,16 @@ async fn run_one(
     let failed = |why: String| {
         let mut p = Problem::new(
             Kind::Step,
-            format!("the {} hook `{}` {why}", point.word(), crate::text::visible(&hook.run, false)),
+            format!(
+                "the {} hook `{}` {why}",
+                point.word(),
+                crate::text::visible(&hook.run, false)
+            ),
         )
         .help(match point {
-            HookPoint::BeforeDeploy => "nothing was changed on any host; fix the hook (ordo.rhai, `hooks`) or what it checks, then deploy again",
+            HookPoint::BeforeDeploy => {
+                "no host was contacted; fix the hook (ordo.rhai, `hooks`) or what it checks, then deploy again"
+            }
             _ => "the deploy itself is over (see its summary); the hook's output is above",
         });
         if let Some(span) = &hook.span {
@@ -220,8 +231,11 @@ fn variables(
     v.insert("ORDO_ROLLBACK_TO", ctx.rollback_to.clone().unwrap_or_default());
     v.insert("ORDO_BY", crate::sys::operator());
     v.insert("ORDO_HOSTS", ctx.hosts.join(" "));
-    v.insert("ORDO_CHANGES", ctx.changes.to_string());
-    v.insert("ORDO_UNCHANGED", ctx.unchanged.to_string());
+    // Unknown before the plan: unset rather than a 0 that would be a lie.
+    if let (Some(changes), Some(unchanged)) = (ctx.changes, ctx.unchanged) {
+        v.insert("ORDO_CHANGES", changes.to_string());
+        v.insert("ORDO_UNCHANGED", unchanged.to_string());
+    }
     let mut j = json!({
         "hook": point.word(),
         "environment": ctx.environment,

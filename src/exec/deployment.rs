@@ -20,13 +20,12 @@
 //! [`Writer`] from the front end's [`Record`], the probe begins each host's entry
 //! with the lock, and whichever script releases a host's lock ends it — the host's
 //! last apply script, or the unlock of [`Deployment::apply`] and
-//! [`Deployment::end`] with each host's [`Ending`]. The controller's hooks plug in
-//! as [`BeforeApply`] (after the confirmation, before any change) and, in the front
-//! end, after [`Deployment::finish`] (decision 61).
+//! [`Deployment::end`] with each host's [`Ending`]. The controller's hooks run in
+//! the front end, around the transaction (decision 61): `before_deploy` before any
+//! host is contacted (told the run's id, [`ApplyRequest::run`]), the others after
+//! [`Deployment::finish`].
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +34,7 @@ use super::history::{Ended, Endings, Record, Writer};
 use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
 use super::predict::{Locking, predict};
-use super::prediction::{Counts, Prediction};
+use super::prediction::Prediction;
 use super::schedule::{Finish, Totals, apply, report_hosts};
 use super::state::HostState;
 use crate::model::{HostId, Model};
@@ -74,23 +73,9 @@ pub struct ApplyRequest {
     pub report_hosts: bool,
     /// What the hosts' deploy histories record of this run; `None`: nothing.
     pub history: Option<Record>,
-    /// Runs after the confirmation, before the first change (the controller's
-    /// `before_deploy` hooks).
-    pub before_apply: Option<BeforeApply>,
-}
-
-/// Called with what is about to be applied; an error stops the deployment before
-/// any change, and is its result.
-pub type BeforeApply = Box<dyn Fn(Planned) -> Pin<Box<dyn Future<Output = Result<(), Problems>> + Send>> + Send + Sync>;
-
-/// What a deployment is about to apply, for [`BeforeApply`].
-#[derive(Clone, Debug)]
-pub struct Planned {
-    /// The run's id (its lock token; the history's entry id).
-    pub run: String,
-    pub counts: Counts,
-    /// The targeted hosts, in host order.
-    pub hosts: Vec<String>,
+    /// The run's id ([`new_run_id`]) when the front end made it before (its
+    /// `before_deploy` hooks were told it); `None`: the deployment makes one.
+    pub run: Option<String>,
 }
 
 impl ApplyRequest {
@@ -104,7 +89,7 @@ impl ApplyRequest {
             record: None,
             report_hosts: false,
             history: None,
-            before_apply: None,
+            run: None,
         }
     }
 }
@@ -132,7 +117,6 @@ pub struct Deployment<'a> {
     locking: Option<Locking>,
     finish: Arc<Finish>,
     report_hosts: bool,
-    before_apply: Option<BeforeApply>,
     /// How the run ends on each host, as far as it is known (for the histories
     /// and the front end's hooks).
     endings: Endings,
@@ -147,8 +131,8 @@ pub struct Deployment<'a> {
 impl<'a> Deployment<'a> {
     /// The run's lock token and lock record; nothing is sent yet.
     pub fn begin(mut request: Request<'a>) -> Deployment<'a> {
-        let token = run_token();
         let applying = request.apply.take();
+        let token = applying.as_ref().and_then(|a| a.run.clone()).unwrap_or_else(new_run_id);
         let locking = applying.as_ref().map(|a| Locking {
             info: LockInfo {
                 holder: crate::sys::operator(),
@@ -162,9 +146,9 @@ impl<'a> Deployment<'a> {
             history: None,
         });
         let report_hosts = applying.as_ref().is_some_and(|a| a.report_hosts);
-        let (record, history, before_apply) = match applying {
-            Some(a) => (a.record, a.history, a.before_apply),
-            None => (None, None, None),
+        let (record, history) = match applying {
+            Some(a) => (a.record, a.history),
+            None => (None, None),
         };
         let history = history.map(|h| {
             Arc::new(Writer::new(
@@ -189,7 +173,6 @@ impl<'a> Deployment<'a> {
             locking,
             finish,
             report_hosts,
-            before_apply,
             endings: Endings::default(),
             waited: Duration::ZERO,
             outcome: None,
@@ -266,17 +249,6 @@ impl<'a> Deployment<'a> {
             self.notice("nothing applied");
             self.endings.not_applied("declined at the prompt");
             return Ok(None);
-        }
-        if let Some(before) = &self.before_apply {
-            let planned = Planned {
-                run: self.finish.token.clone(),
-                counts,
-                hosts: self.request.hosts.iter().map(|h| h.name.clone()).collect(),
-            };
-            if let Err(ps) = before(planned).await {
-                self.endings.not_applied("a before_deploy hook failed");
-                return Err(ps);
-            }
         }
         self.endings.began();
         let r = &self.request;
@@ -431,8 +403,9 @@ impl Drop for Deployment<'_> {
     }
 }
 
-/// A random-enough token that marks this run's locks as ours.
-fn run_token() -> String {
+/// A run's id: a random-enough token that marks its locks as ours, and the id of
+/// its entry in the hosts' histories.
+pub fn new_run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

@@ -40,7 +40,7 @@ mod status;
 mod verify;
 
 pub use catalog::{Catalog, Keep, RemovalId, RemovalStep, RunStep};
-pub use deployment::{ApplyRequest, BeforeApply, Confirm, Deployment, Planned, Request};
+pub use deployment::{ApplyRequest, Confirm, Deployment, Request, new_run_id};
 pub use history::Ended;
 pub use hosts::{HostRun, Hosts, Released, Settings, connect, transport_for, unlock};
 pub use limits::fan_out;

@@ -1,6 +1,6 @@
 //! How a run ends on each of its hosts, as far as the deployment knows it: what
 //! the plan found (nothing applied yet), what the apply did, and at the end why
-//! the rest stopped (interrupted, declined, a host locked, a hook). What the hosts'
+//! the rest stopped (interrupted, declined, a host locked). What the hosts'
 //! histories get with the release of their locks, and what the hooks after the run
 //! are told ([`Ended`]). Kept apart from the transaction so that
 //! `exec/deployment.rs` only says when each of these happens.
@@ -23,7 +23,7 @@ pub struct Ended {
     pub hosts: Vec<(String, Option<Outcome>)>,
     /// The plan's counts, when the plan was made.
     pub counts: Option<Counts>,
-    /// The apply began (after the confirmation and the `before_apply` hook).
+    /// The apply began (after the confirmation).
     pub applied: bool,
     /// What the apply did, when it ran.
     pub changed: usize,
@@ -61,7 +61,7 @@ impl Endings {
         }
     }
 
-    /// The deployment stops before applying, for `why` (declined, a hook).
+    /// The deployment stops before applying, for `why` (declined).
     pub(crate) fn not_applied(&mut self, why: &str) {
         self.not_applied = Some(why.to_string());
     }
