@@ -16,6 +16,7 @@
 //! | `probe.rs` | the probe script of a host and what it found |
 //! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals (a retired host's records last) |
 //! | `predict.rs` | the plan phase over all hosts, its events (a retired host's teardown header) |
+//! | `prediction.rs` | [`Prediction`]: what the plan phase found, per host |
 //! | `reached.rs` | [`ReachedHosts`]: the controller's record of the hosts deploys reached, and the warning for one no longer declared |
 //! | `rolling.rs` | rolling updates in the plan phase: which hooks run, the rollout events |
 //! | `schedule/` | the apply phase: cross-host waits, batches, the failure policy |
@@ -29,6 +30,7 @@ mod hosts;
 mod limits;
 pub mod lock;
 mod predict;
+mod prediction;
 mod probe;
 pub mod reached;
 mod rolling;
@@ -43,7 +45,8 @@ pub use history::Ended;
 pub use hosts::{HostRun, Hosts, Released, Settings, connect, transport_for, unlock};
 pub use limits::fan_out;
 pub use lock::{LockInfo, LockStatus};
-pub use predict::{Counts, HostPlan, Locking, PlannedStep, Prediction};
+pub use predict::Locking;
+pub use prediction::{Counts, HostPlan, PlannedStep, Prediction};
 pub use reached::ReachedHosts;
 pub use schedule::{Applied, Finish, Totals};
 pub use state::HostState;
