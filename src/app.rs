@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     crate::script::set_script_timeout(config.script_timeout);
+    crate::script::set_debug_errors(config.debug_errors);
     let stderr_color = config.stderr_color;
     let _ = miette::set_hook(Box::new(move |_| {
         Box::new(crate::problem::render::Handler(
@@ -54,7 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Format::Json => Arc::new(Json::new(Box::new(std::io::stdout()))),
     };
     // Every secret the run decrypts joins this redactor before anything can print
-    // it; the reporter and the problem renderer below mask through it.
+    // it; the reporter masks every event through it, the problems at the end too.
     let redactor = Redactor::default();
     // The private key given in ORDO_AGE_KEY / ORDO_AGE_IDENTITY is a secret from
     // the start, whether or not this run decrypts anything.
@@ -64,7 +65,6 @@ pub fn run(cli: Cli) -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let format = config.format;
     let result = runtime.block_on(async {
         let cancel = CancelToken::new();
         // The REPL handles signals itself: Ctrl-C stops the current line only.
@@ -100,20 +100,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(mut problems) => {
             problems.sort();
             let code = ExitCode::from(problems.kind().exit_code());
-            match format {
-                Format::Json => {
-                    for p in &problems.0 {
-                        reporter.event(&Event::Problem(ProblemReport::of(p)));
-                    }
-                }
-                Format::Human => {
-                    let mut stderr = std::io::stderr().lock();
-                    for p in problems.0 {
-                        let p = p.map_text(&|t| redactor.redact(t));
-                        let _ = writeln!(stderr, "{:?}", miette::Report::new(p));
-                    }
-                }
+            // Through the redacting reporter, like every other event: people see
+            // the rendered diagnostic on stderr, machines a `problem` event.
+            for p in problems.0 {
+                reporter.event(&Event::Error {
+                    report: ProblemReport::of(&p),
+                    problem: Arc::new(p),
+                });
             }
+            reporter.flush();
             code
         }
     }

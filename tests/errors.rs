@@ -526,3 +526,25 @@ fn the_same_problem_on_several_hosts_is_shown_once() {
         .stderr_snapshot("the_same_failed_command_on_three_hosts")
         .run();
 }
+
+/// `ORDO_DEBUG_ERRORS` is read once with the configuration and handed to the
+/// script layer: with it, the raw Rhai error comes before the problem; without
+/// it, only the problem.
+#[test]
+fn debug_errors_setting_writes_the_raw_rhai_error() {
+    let script = "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(fiel(\"a\", \"b\"));\n});\n";
+    single_host(script)
+        .env("ORDO_DEBUG_ERRORS", "1")
+        .args(&["check", "test"])
+        .status(2)
+        .stdout("")
+        .stderr_contains("rhai error: ErrorInFunctionCall(")
+        .stderr_contains("ErrorFunctionNotFound(")
+        .run();
+    single_host(script)
+        .args(&["check", "test"])
+        .status(2)
+        .stdout("")
+        .stderr_lacks("rhai error:")
+        .run();
+}

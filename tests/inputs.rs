@@ -60,6 +60,7 @@ fn inputs_are_the_files_read() {
             "environments/local.rhai",
             "files/robots.txt",
             "services/site.rhai",
+            "stdlib/options.rhai",
             "stdlib/paths.rhai",
             "stdlib/release.rhai",
             "stdlib/web.rhai",

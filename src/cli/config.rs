@@ -31,6 +31,9 @@ pub struct Config {
     pub script_timeout: Duration,
     pub accept_new_host_keys: bool,
     pub connect_timeout: Duration,
+    /// `ORDO_DEBUG_ERRORS` set: every Rhai error is also written raw to standard
+    /// error, before it becomes a problem (for debugging ordo itself).
+    pub debug_errors: bool,
     /// `--set` and `--set-file` values.
     pub sets: Vec<crate::script::SetValue>,
 }
@@ -56,6 +59,7 @@ impl Config {
             script_timeout: Duration::from_secs(cli.script_timeout),
             accept_new_host_keys: cli.accept_new_host_keys,
             connect_timeout: Duration::from_secs(10),
+            debug_errors: std::env::var_os("ORDO_DEBUG_ERRORS").is_some(),
         })
     }
 }

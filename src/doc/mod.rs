@@ -1,5 +1,5 @@
 //! Reference documentation generated from the code, so it cannot drift: the DSL
-//! (every primitive with its options, from `primitive::DOCS`; every other function
+//! (every primitive with its options, from `primitive::KINDS`; every other function
 //! with the signature and documentation it was registered with), the standard
 //! library (the `//!` and `///` comments of `stdlib/*.rhai`), and the command line
 //! (from the clap definitions). `ordo doc [NAME]` prints one entry; `ordo doc
@@ -11,7 +11,7 @@ use std::fmt::Write;
 use clap::CommandFactory;
 
 use crate::cli::Cli;
-use crate::primitive::{DOCS, Doc};
+use crate::primitive::{self, Doc};
 use crate::project::Project;
 use crate::script::{FunctionDoc, Interpreter, stdlib};
 
@@ -29,7 +29,7 @@ pub fn reference() -> Vec<(&'static str, String)> {
 /// module (`ordo/web`) or function (`site`), or a subcommand. `None` if nothing has
 /// that name.
 pub fn entry(name: &str) -> Option<String> {
-    if let Some(doc) = DOCS.iter().find(|d| d.name == name) {
+    if let Some(doc) = primitive::doc(name) {
         return Some(primitive(doc));
     }
     let functions = functions();
@@ -52,7 +52,7 @@ pub fn entry(name: &str) -> Option<String> {
 
 /// Every name `entry` knows, for "did you mean" and the index.
 pub fn names() -> Vec<String> {
-    let mut out: Vec<String> = DOCS.iter().map(|d| d.name.to_string()).collect();
+    let mut out: Vec<String> = primitive::docs().map(|d| d.name.to_string()).collect();
     out.extend(functions().into_iter().map(|f| f.name));
     out.extend(stdlib::MODULES.iter().map(|(m, _)| format!("ordo/{m}")));
     out.extend(
@@ -129,11 +129,11 @@ fn dsl(functions: &[FunctionDoc]) -> String {
          The functions scripts call, from the code itself. [dsl.md](../dsl.md) explains them with\n\
          examples; `ordo doc NAME` prints one entry.\n\n## Primitives\n\n",
     );
-    for d in DOCS {
+    for d in primitive::docs() {
         out.push_str(&primitive(d));
     }
     out.push_str("## Functions\n\n");
-    let primitives: Vec<&str> = DOCS.iter().map(|d| d.name).collect();
+    let primitives: Vec<&str> = primitive::docs().map(|d| d.name).collect();
     let mut last = String::new();
     for f in functions
         .iter()

@@ -24,6 +24,7 @@
 //! | `probe.rs` | the probe script of a host and what it found |
 //! | `verify.rs` | verify of one host: triggers, pending markers, paths in the way, removals (a retired host's records last) |
 //! | `predict.rs` | the plan phase over all hosts, its events (a retired host's teardown header) |
+//! | `prediction.rs` | [`Prediction`]: what the plan phase found, per host |
 //! | `reached.rs` | [`ReachedHosts`]: the controller's record of the hosts deploys reached, and the warning for one no longer declared |
 //! | `rolling.rs` | rolling updates in the plan phase: which hooks run, the rollout events |
 //! | `schedule/` | the apply phase: cross-host waits, batches, the failure policy |
@@ -39,6 +40,7 @@ pub mod lock;
 mod masters;
 mod outcome;
 mod predict;
+mod prediction;
 mod probe;
 mod reach;
 pub mod reached;
@@ -55,7 +57,8 @@ pub use history::Ended;
 pub use hosts::{HostRun, Hosts, Released, Settings, connect, connects_as_it_goes, transport_for, unlock};
 pub use limits::{Budget, fan_out};
 pub use lock::{LockInfo, LockStatus};
-pub use predict::{Counts, HostPlan, Locking, PlannedStep, Prediction};
+pub use predict::Locking;
+pub use prediction::{Counts, HostPlan, PlannedStep, Prediction};
 pub use reach::{Skip, Skipped};
 pub use reached::ReachedHosts;
 pub use schedule::{Applied, Finish, Totals};

@@ -11,87 +11,19 @@ use super::catalog::{Catalog, Keep, RemovalStep, RunStep};
 use super::history::{self, Writer};
 use super::hosts::{HostRun, Hosts, host_io};
 use super::lock::{self, LockInfo, LockStatus};
+use super::prediction::{HostPlan, PlannedStep, Prediction};
 use super::probe::{self, HostProbe};
 use super::reach::{self, Skipped};
 use super::settle::{self, Settle};
-use super::state::{HostState, Owned};
 use super::verify::verify_host;
 use super::{fan_out, rolling, tail};
-use crate::model::{HostId, IdVec, Model, StepId};
+use crate::model::{IdVec, Model, StepId};
 use crate::plan::Plan;
 use crate::primitive::Planned;
 use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Activity, Event, Level, Reporter, SkippedHost};
 use crate::shell::probe::Facts;
 use crate::text::plural;
-
-/// A step that will change, and how.
-#[derive(Clone, Debug)]
-pub struct PlannedStep {
-    pub step: RunStep,
-    pub planned: Planned,
-}
-
-/// The verified plan of one host.
-pub struct HostPlan {
-    pub host: HostId,
-    pub planned: Vec<PlannedStep>,
-    pub state: Option<HostState>,
-    pub facts: Facts,
-    pub owned: Vec<Owned>,
-    /// The covered steps that stay as they are.
-    pub unchanged: usize,
-}
-
-/// The verified plan: what will change on each targeted host (only the steps the
-/// deployment covers).
-pub struct Prediction {
-    pub hosts: Vec<HostPlan>,
-    pub catalog: Arc<Catalog>,
-    pub unchanged: usize,
-    /// The hosts the run goes on without (`--skip-unreachable`), in host order.
-    pub skipped: Vec<Skipped>,
-}
-
-impl Prediction {
-    pub fn change_count(&self) -> usize {
-        self.hosts.iter().map(|h| h.planned.len()).sum()
-    }
-
-    pub fn conflicts(&self) -> Vec<&PlannedStep> {
-        self.hosts
-            .iter()
-            .flat_map(|h| &h.planned)
-            .filter(|p| p.planned.change.is_conflict())
-            .collect()
-    }
-
-    /// The hosts with something to change.
-    pub fn changed_hosts(&self) -> usize {
-        self.hosts.iter().filter(|h| !h.planned.is_empty()).count()
-    }
-
-    /// What the plan phase found (the `plan_done` event).
-    pub fn counts(&self) -> Counts {
-        let conflicts = self.conflicts().len();
-        Counts {
-            changes: self.change_count() - conflicts,
-            unchanged: self.unchanged,
-            conflicts,
-            hosts: self.hosts.len(),
-        }
-    }
-}
-
-/// The steps that change (conflicts not included), stay as they are and are in
-/// the way, on how many hosts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub changes: usize,
-    pub unchanged: usize,
-    pub conflicts: usize,
-    pub hosts: usize,
-}
 
 /// How a deploy treats the hosts' locks and recorded states (`ordo plan` takes no lock).
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::catalog::RunStep;
-use super::predict::{HostPlan, PlannedStep};
+use super::prediction::{HostPlan, PlannedStep};
 use crate::model::{ComponentId, Model, StepId};
 use crate::plan::Plan;
 use crate::primitive::Planned;

@@ -109,10 +109,7 @@ fn guard(
     let Some(denied) = denied else {
         return Ok(planned.map(|p| replaced(p, &m.path, m.kind, facts)));
     };
-    let sudo = super::DOCS
-        .iter()
-        .find(|d| d.name == action.kind())
-        .is_some_and(|d| d.options.iter().any(|o| o.name == "sudo"));
+    let sudo = super::doc(action.kind()).is_some_and(|d| d.options.iter().any(|o| o.name == "sudo"));
     let other = match &denied {
         Denied::Owner(_) => format!("give {} to the login user on the host", m.path),
         Denied::Directory(_) if m.path.is_below(root) => {

@@ -105,6 +105,12 @@ pub const DOC: Doc = Doc {
     example: "c.add(cache(\"var/cache\", #{ purge_on: [code] }));",
 };
 
+/// `cache` in [`KINDS`](super::KINDS): it owns a directory like `directory`.
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&super::directory::OWNS),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,6 +180,9 @@ pub const DOC: Doc = Doc {
     example: "c.add(command(\"migrate\", #{ run: \"bin/migrate\", on_change: [conf] }));",
 };
 
+/// `command` in [`KINDS`](super::KINDS): it owns no path.
+pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: None };
+
 #[cfg(test)]
 mod tests {
     use super::*;

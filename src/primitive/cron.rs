@@ -179,9 +179,9 @@ impl Primitive for Cron {
 }
 
 /// Adds the removal of the block a record names.
-pub(crate) fn removal(step: StepId, record: &HostPath, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: StepId, script: &mut ApplyScript) {
     removal_functions(script);
-    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(record))));
+    script.line(&format!("crr {step} {}", quote(&crate::shell::relative(&r.path))));
 }
 
 /// `crr ID RECORD`: removes the crontab block the record file names, then the record.
@@ -215,6 +215,20 @@ pub const DOC: Doc = Doc {
         },
     ],
     example: "c.add(cron(\"prune\", #{ schedule: \"*/10 * * * *\", run: \"find cache -mmin +60 -delete\" }));",
+};
+
+/// A cron entry no step declares any more: its record file is found, and its
+/// block leaves the crontab ([`removal`]).
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Cron,
+    found: PathKind::File,
+    remove: removal,
+};
+
+/// `cron` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
 };
 
 #[cfg(test)]

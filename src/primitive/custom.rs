@@ -88,6 +88,9 @@ pub const DOC: Doc = Doc {
     example: "c.add(step(\"remember\", #{ verify: |host| host.try_run(\"test -f x\").ok, update: |host| host.run(\"touch x\") }));",
 };
 
+/// `step` in [`KINDS`](super::KINDS): it owns no path.
+pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: None };
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,6 +149,20 @@ pub const DOC: Doc = Doc {
     example: "c.add(directory(\"var/log\", #{ mode: 0o750 }));",
 };
 
+/// A directory no step declares any more is removed while it is still one, and
+/// empty (one with content is kept, and said so).
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Directory,
+    found: PathKind::Dir,
+    remove: super::path_removal::remove_directory,
+};
+
+/// `directory` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -354,6 +354,26 @@ pub const TEMPLATE_DOC: Doc = Doc {
     example: "let conf = c.add(template(\"etc/app.ini\", \"templates/app.ini\", #{ port: 8080 }));",
 };
 
+/// Files (`file` and `template`) own their path: a file no step declares any more
+/// is removed while it is still a regular file.
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::File,
+    found: PathKind::File,
+    remove: super::path_removal::remove_file,
+};
+
+/// `file` in [`KINDS`](super::KINDS).
+pub const FILE: super::Kind = super::Kind {
+    doc: &FILE_DOC,
+    owns: Some(&OWNS),
+};
+
+/// `template` in [`KINDS`](super::KINDS): it owns a file like `file`.
+pub const TEMPLATE: super::Kind = super::Kind {
+    doc: &TEMPLATE_DOC,
+    owns: Some(&OWNS),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

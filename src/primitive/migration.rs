@@ -145,3 +145,6 @@ pub const DOC: Doc = Doc {
     example: "c.add(migration(\"schema\", #{ run: \"python3 app.py migrate\", unless: \"python3 app.py migrate --check\",\n    \
               on_change: [code] }));",
 };
+
+/// `migration` in [`KINDS`](super::KINDS): it owns no path.
+pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: None };

@@ -3,8 +3,9 @@
 //! data, its label, what the host's probe must find out for it, how it verifies
 //! (what would change, with the diff), the lines of its apply script, whether its
 //! content is sensitive, and its reference documentation. The executor is generic
-//! over the [`Primitive`] trait; adding a primitive is its slice, one line in
-//! [`DOCS`] and one Rhai constructor in `script/api/primitives/` (see
+//! over the [`Primitive`] trait; adding a primitive is its slice (which exports
+//! one [`Kind`]: its doc and, when it owns paths, their removal), one line in
+//! [`KINDS`] and one Rhai constructor in `script/api/primitives/` (see
 //! `docs/design/decisions.md`, "One slice per primitive").
 
 pub(crate) mod access;
@@ -17,9 +18,12 @@ pub mod directory;
 mod doc;
 pub mod file;
 pub mod hook;
+mod kind;
+mod kinds;
 pub mod migration;
 pub mod owner;
 pub mod packages;
+mod path_removal;
 mod privilege;
 pub mod program;
 pub mod records;
@@ -36,30 +40,13 @@ use std::time::Duration;
 pub use change::{Change, Diff, Planned};
 pub use custom::{CustomStep, HostIo};
 pub use doc::{Doc, OptionDoc};
+pub use kind::{Kind, ManagedKind, Owns, Removal};
+pub use kinds::{KINDS, doc, docs, owner};
 
 use crate::host_path::HostPath;
 use crate::ids::StepId;
 use crate::shell::apply::ApplyScript;
 use crate::shell::probe::{Facts, ProbeScript};
-
-/// Every primitive's reference documentation, in the order `ordo doc` lists them.
-/// Registering a new primitive is one line here.
-pub const DOCS: &[&Doc] = &[
-    &file::FILE_DOC,
-    &file::TEMPLATE_DOC,
-    &directory::DOC,
-    &symlink::DOC,
-    &command::DOC,
-    &program::DOC,
-    &migration::DOC,
-    &cache::DOC,
-    &cron::DOC,
-    &custom::DOC,
-    &packages::DOC,
-    &virtualenv::DOC,
-    &release_set::DOC,
-    &resources::DOC,
-];
 
 /// Files ordo creates are world-readable unless `mode` says otherwise; an existing
 /// file keeps its mode. Directories likewise.
@@ -153,52 +140,6 @@ pub struct StepCtx<'a> {
     /// primitive may keep what it needs to remember (the masked copy of a file
     /// with secrets, say).
     pub state: &'a HostPath,
-}
-
-/// What kind of thing a step keeps at its path.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ManagedKind {
-    File,
-    Directory,
-    Symlink,
-    /// A program's record directory (`~/.ordo/<service>/programs/<name>`):
-    /// removing it stops the program.
-    Program,
-    /// A cron block's record file: removing it removes the block from the crontab.
-    Cron,
-    /// A Python environment ordo built (it holds ordo's `.ordo-venv` record):
-    /// removed with everything in it.
-    Virtualenv,
-    /// A release set's `releases` directory (decision 62): removed with the
-    /// releases ordo built in it, and its `current` link.
-    Releases,
-}
-
-impl ManagedKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            ManagedKind::File => "file",
-            ManagedKind::Directory => "directory",
-            ManagedKind::Symlink => "symlink",
-            ManagedKind::Program => "program",
-            ManagedKind::Cron => "cron",
-            ManagedKind::Virtualenv => "virtualenv",
-            ManagedKind::Releases => "releases",
-        }
-    }
-
-    pub fn from_word(word: &str) -> Option<ManagedKind> {
-        match word {
-            "file" => Some(ManagedKind::File),
-            "directory" => Some(ManagedKind::Directory),
-            "symlink" => Some(ManagedKind::Symlink),
-            "program" => Some(ManagedKind::Program),
-            "cron" => Some(ManagedKind::Cron),
-            "virtualenv" => Some(ManagedKind::Virtualenv),
-            "releases" => Some(ManagedKind::Releases),
-            _ => None,
-        }
-    }
 }
 
 /// A path a step manages.

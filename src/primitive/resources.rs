@@ -264,6 +264,9 @@ pub const DOC: Doc = Doc {
     example: "c.add(resources(#{ disk: #{ path: \"~\", free: \"5 GiB\" }, memory: \"2 GiB\", cpus: 2, ports: [8080] }));",
 };
 
+/// `resources` in [`KINDS`](super::KINDS): it owns no path.
+pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: None };
+
 #[cfg(test)]
 mod tests {
     use super::*;

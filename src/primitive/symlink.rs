@@ -106,6 +106,19 @@ pub const DOC: super::Doc = Doc {
     example: "let current = c.add(symlink(\"current\", \"releases/1.4.2\"));",
 };
 
+/// A symlink no step declares any more is removed while it is still a symlink.
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Symlink,
+    found: PathKind::Link,
+    remove: super::path_removal::remove_symlink,
+};
+
+/// `symlink` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,11 +219,8 @@ pub enum Event {
         #[serde(serialize_with = "span_text", skip_serializing_if = "Option::is_none")]
         span: Option<Span>,
     },
-    /// An error (with `--format json`; people see the rendered diagnostic).
-    Problem(ProblemReport),
-    /// An error that does not end the run (a REPL line that failed): people see
-    /// the rendered diagnostic on stderr, machines the same `problem` event as for
-    /// errors that do.
+    /// An error — one that ends the run, or a REPL line that failed: people see
+    /// the rendered diagnostic on stderr, machines a `problem` event.
     #[serde(rename = "problem")]
     Error {
         #[serde(flatten)]

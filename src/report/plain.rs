@@ -456,7 +456,6 @@ impl Plain {
                 let where_ = span.as_ref().map(|s| format!("{s}: ")).unwrap_or_default();
                 return Some((format!("{where_}{text}\n"), true));
             }
-            Event::Problem(_) => return None,
             Event::Result { text, .. } => {
                 let mut text = text.clone();
                 if !text.ends_with('\n') {

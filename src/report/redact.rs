@@ -4,14 +4,14 @@
 //! from a host or a script — command output, error messages, prints. [`Redacting`]
 //! wraps the reporter and masks every known secret value in every text field of
 //! every event, in the forms a command is likely to echo it (as is, base64,
-//! URL-encoded), before any renderer sees it. `app` passes problems through the same
-//! [`Redactor`]. A command's output comes as whole streams ([`Reporter::output`]),
+//! URL-encoded), before any renderer sees it — the problems that end a run too
+//! (`Event::Error`), so this is the only place output is masked. A command's output comes as whole streams ([`Reporter::output`]),
 //! masked before it is split into lines, so a secret that spans lines (a key file)
 //! is masked too.
 
 use std::sync::Arc;
 
-use super::{Event, ProblemReport, Reporter};
+use super::{Event, Reporter};
 pub use crate::secrets::Redactor;
 
 /// A reporter that masks secrets in every event before passing it on.
@@ -80,10 +80,6 @@ impl Event {
                 if let Some(e) = &mut h.current {
                     map_entry(e, f);
                 }
-            }
-            Event::Problem(ProblemReport { message, help, .. }) => {
-                *message = f(message);
-                *help = opt(help);
             }
             Event::Result { text, value } => {
                 *text = f(text);
@@ -184,5 +180,42 @@ mod tests {
         let seen = collect.0.lock().unwrap().join("\n");
         assert!(!seen.contains("hunter2"), "{seen}");
         assert_eq!(seen.matches(crate::secrets::MASK).count(), 5, "{seen}");
+    }
+
+    /// A problem that ends the run reaches people through the reporter too, and
+    /// what miette renders — the labels shown with the source, a label in
+    /// another file as a note — is made from the masked texts.
+    #[test]
+    fn a_rendered_problem_shows_no_secret_in_its_labels() {
+        struct Render(Mutex<String>);
+        impl Reporter for Render {
+            fn event(&self, event: &Event) {
+                if let Event::Error { problem, .. } = event {
+                    let shown = format!("{:?}", miette::Report::new((**problem).clone()));
+                    self.0.lock().unwrap().push_str(&shown);
+                }
+            }
+        }
+        let sources = crate::source::SourceMap::default();
+        sources.insert("a.rhai", "let x = 1;\nlet y = 2;\n");
+        sources.insert("b.rhai", "let z = 3;\n");
+        let problem = crate::problem::Problem::new(crate::problem::Kind::Script, "failed: hunter2")
+            .at(Some(&crate::source::Span::new("a.rhai", 1, 5)), "x is hunter2")
+            .at(Some(&crate::source::Span::new("b.rhai", 1, 5)), "z saw hunter2")
+            .with_sources(&sources);
+        let unmasked = format!("{:?}", miette::Report::new(problem.clone()));
+        assert!(
+            unmasked.contains("x is hunter2") && unmasked.contains("z saw hunter2"),
+            "{unmasked}"
+        );
+        let render = Arc::new(Render(Mutex::new(String::new())));
+        let r = Redacting::new(render.clone(), Redactor::new(["hunter2"]));
+        r.event(&Event::Error {
+            report: super::super::ProblemReport::of(&problem),
+            problem: Arc::new(problem),
+        });
+        let shown = render.0.lock().unwrap().clone();
+        assert!(shown.contains("x is") && shown.contains("z saw"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

@@ -73,7 +73,7 @@ impl RhaiStep {
             Phase::Verify => &self.callbacks.0,
             Phase::Update => &self.callbacks.1,
         };
-        let handle = HostHandle {
+        let handle = StepHost {
             io: host,
             root: self.root.clone(),
             phase,
@@ -103,14 +103,14 @@ impl CustomStep for RhaiStep {
 
 /// The `host` a custom step's closure receives.
 #[derive(Clone)]
-pub(crate) struct HostHandle {
+pub(crate) struct StepHost {
     io: Arc<dyn HostIo>,
     root: String,
     phase: Phase,
     vault: Option<Arc<crate::secrets::Vault>>,
 }
 
-impl HostHandle {
+impl StepHost {
     /// `cmd` wrapped so that it runs in the directory the module doc describes,
     /// with nothing of the wrapper on its standard input.
     fn script(&self, cmd: &str) -> String {
@@ -192,20 +192,20 @@ fn failed(host: &str, cmd: &str, out: &RunOutput) -> Problem {
 }
 
 pub(crate) fn register(engine: &mut rhai::Engine) {
-    register_type::<HostHandle>(engine, "HostIo");
+    register_type::<StepHost>(engine, "HostIo");
     document_getter(
         engine,
         "root",
         &["host: HostIo", "string"],
         "The component's root directory on the host.",
-        |h: &mut HostHandle| h.root.clone(),
+        |h: &mut StepHost| h.root.clone(),
     );
     document_getter(
         engine,
         "name",
         &["host: HostIo", "string"],
         "The host's name.",
-        |h: &mut HostHandle| h.io.host_name().to_string(),
+        |h: &mut StepHost| h.io.host_name().to_string(),
     );
     document(
         engine,
@@ -213,7 +213,7 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
         &["host: HostIo", "cmd: string", "map"],
         "Runs `cmd` with `sh` on the host, in the component's root, and returns `#{ ok, code, stdout, stderr }`.\n\
          A non-zero exit is an error naming the host, the exit code and the last lines of output.",
-        |h: &mut HostHandle, cmd: &str| -> RhaiResult<Map> {
+        |h: &mut StepHost, cmd: &str| -> RhaiResult<Map> {
             let out = h.run(cmd)?;
             if out.code != 0 {
                 return Err(fail(failed(h.io.host_name(), cmd, &out)));
@@ -226,7 +226,7 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
         "run",
         &["host: HostIo", "cmd: string", "options: map", "map"],
         "Runs `cmd` like `run(cmd)`; with `#{ check: false }` a non-zero exit is returned in the map instead of failing.",
-        |ctx: NativeCallContext, h: &mut HostHandle, cmd: &str, opts: Map| -> RhaiResult<Map> {
+        |ctx: NativeCallContext, h: &mut StepHost, cmd: &str, opts: Map| -> RhaiResult<Map> {
             let mut check = true;
             for (key, value) in opts {
                 match (key.as_str(), value.as_bool()) {
@@ -259,6 +259,6 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
         "try_run",
         &["host: HostIo", "cmd: string", "map"],
         "Runs `cmd` like `run(cmd)` and returns `#{ ok, code, stdout, stderr }` whatever its exit code: for commands whose failure is an answer (verify).",
-        |h: &mut HostHandle, cmd: &str| -> RhaiResult<Map> { h.run(cmd).map(output_map) },
+        |h: &mut StepHost, cmd: &str| -> RhaiResult<Map> { h.run(cmd).map(output_map) },
     );
 }

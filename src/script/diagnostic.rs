@@ -15,7 +15,7 @@ use crate::source::{SourceMap, Span};
 /// position's own source where Rhai knows it). `sources` holds the texts, to name
 /// the word at a position.
 pub(crate) fn from_eval(err: Box<EvalAltResult>, file: Option<&str>, sources: &SourceMap) -> Problem {
-    if std::env::var_os("ORDO_DEBUG_ERRORS").is_some() {
+    if super::limits::debug_errors() {
         eprintln!("rhai error: {err:#?}");
     }
     let mut frames: Vec<(Span, String)> = Vec::new();

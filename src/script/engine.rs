@@ -10,7 +10,7 @@ use rhai::{Dynamic, Engine};
 use super::limits::{MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE, script_timeout};
 use super::resolver::Resolver;
 use super::session::Session;
-use super::{api, custom};
+use super::{api, custom, repl};
 
 pub(crate) fn build(session: &Arc<Session>, resolver: Resolver) -> Engine {
     let mut engine = Engine::new();
@@ -43,6 +43,7 @@ pub(crate) fn build(session: &Arc<Session>, resolver: Resolver) -> Engine {
     let sink = session.print.clone();
     engine.on_debug(move |s, src, pos| sink(s, super::errors::span_from_rhai(src, pos)));
     api::register(&mut engine, session);
+    repl::register(&mut engine, session);
     custom::register(&mut engine);
     engine
 }

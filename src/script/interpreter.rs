@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use rhai::{AST, Dynamic, Engine, Scope};
 
-use super::api::{is_plain_name, shown};
+use super::api::is_plain_name;
 use super::eval::Configured;
 use super::function_doc::{self, FunctionDoc};
-use super::live::Live;
+use super::repl::live::{self, Live};
+use super::repl::shown;
 use super::resolver::Resolver;
 use super::session::{Library, LibrarySource, Session};
 use super::stack::{self, Deep};
@@ -246,7 +247,7 @@ impl Parts {
         let mut program = repl.functions.merge(&ast);
         program.set_source(name.as_str());
         let Repl { scope, .. } = &mut *repl;
-        let live = live.map(|l| Arc::new(super::live::Waiting(l)) as Arc<dyn Live>);
+        let live = live.map(|l| Arc::new(live::Waiting(l)) as Arc<dyn Live>);
         *self.session.live.write().expect("live poisoned") = live;
         let result = self.engine.eval_ast_with_scope::<Dynamic>(scope, &program);
         *self.session.live.write().expect("live poisoned") = None;

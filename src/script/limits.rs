@@ -40,6 +40,18 @@ pub fn set_script_timeout(limit: Duration) {
     let _ = SCRIPT_TIMEOUT.set(limit);
 }
 
+static DEBUG_ERRORS: OnceLock<bool> = OnceLock::new();
+
+/// Sets, once, whether Rhai errors are also written raw to standard error
+/// (`ORDO_DEBUG_ERRORS`, read with the rest of the configuration).
+pub fn set_debug_errors(on: bool) {
+    let _ = DEBUG_ERRORS.set(on);
+}
+
+pub(crate) fn debug_errors() -> bool {
+    DEBUG_ERRORS.get().copied().unwrap_or(false)
+}
+
 /// The script time limit in force.
 pub(crate) fn script_timeout() -> Duration {
     SCRIPT_TIMEOUT.get().copied().unwrap_or(DEFAULT_SCRIPT_TIMEOUT)

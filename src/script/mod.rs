@@ -16,9 +16,9 @@ mod function_doc;
 mod inputs;
 mod interpreter;
 mod limits;
-pub mod live;
 mod register;
 mod registry;
+mod repl;
 mod resolver;
 mod session;
 mod stack;
@@ -37,8 +37,9 @@ pub use function_doc::FunctionDoc;
 pub use interpreter::{Interpreter, Value, declared_hooks, declared_libraries};
 pub use limits::{
     DEFAULT_SCRIPT_TIMEOUT, MAX_ARRAY_SIZE, MAX_CALL_LEVELS, MAX_MAP_SIZE, MAX_OPERATIONS, MAX_STRING_SIZE,
-    TEMPLATE_FUEL, set_script_timeout,
+    TEMPLATE_FUEL, set_debug_errors, set_script_timeout,
 };
+pub use repl::live;
 pub use session::{DeclaredLibrary, LibrarySource};
 
 /// The evaluated project. Keeps the scripts' engine alive: custom steps call back

@@ -36,7 +36,7 @@ pub(crate) struct Session {
     /// The environment's secrets (none before an environment is known).
     pub(crate) vault: Option<Arc<crate::secrets::Vault>>,
     /// Live hosts, while a REPL line runs (and only then: configure stays pure).
-    pub(crate) live: RwLock<Option<Arc<dyn super::live::Live>>>,
+    pub(crate) live: RwLock<Option<Arc<dyn super::repl::live::Live>>>,
     /// `component.attribute` of command-line values that replace a secret: the
     /// history keeps them masked.
     pub(crate) secret_sets: Mutex<std::collections::BTreeSet<String>>,
@@ -82,7 +82,7 @@ impl Session {
     }
 
     /// Live hosts, when a REPL line is running.
-    pub(crate) fn live(&self) -> Option<Arc<dyn super::live::Live>> {
+    pub(crate) fn live(&self) -> Option<Arc<dyn super::repl::live::Live>> {
         self.live.read().expect("live poisoned").clone()
     }
 

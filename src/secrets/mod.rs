@@ -24,6 +24,7 @@ mod lock;
 mod recipients;
 mod redact;
 mod store;
+mod token;
 mod vault;
 mod write;
 
@@ -33,9 +34,10 @@ pub use identity::{Identities, generate_identity};
 pub use key_env::{KEY_VARIABLES, keep_key_variables, key_material};
 pub use lock::SecretsLock;
 pub use recipients::{RecipientsFile, Removed};
-pub use redact::{MASK, Redactor, show_tokens};
+pub use redact::{MASK, Redactor};
 pub use store::{Names, SecretStore, Written};
-pub use vault::{Revealed, TOKEN_CLOSE, TOKEN_OPEN, Vault, decrypt_masked, has_token, shell_quote, token};
+pub use token::{TOKEN_CLOSE, TOKEN_OPEN, has_token, shell_quote, show_tokens, token};
+pub use vault::{Revealed, Vault, decrypt_masked};
 
 pub(crate) use format::{parse_plain, render_plain};
 

@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 use aho_corasick::AhoCorasick;
 use base64::Engine;
 
-use super::vault::{TOKEN_CLOSE, TOKEN_OPEN};
+use super::token::{TOKEN_OPEN, show_tokens};
 use crate::text::{CUT, visible};
 
 /// What a masked value is replaced with.
@@ -237,11 +237,6 @@ fn overlap(a: &[u8], b: &[u8]) -> usize {
         }
     }
     if q == b.len() { fail[q - 1] } else { q }
-}
-
-/// Tokens (`<U+E000>secret:name<U+E001>`) as `[secret:name]`.
-pub fn show_tokens(text: &str) -> String {
-    text.replace(TOKEN_OPEN, "[").replace(TOKEN_CLOSE, "]")
 }
 
 fn url_encode(bytes: &[u8]) -> String {

@@ -14,54 +14,10 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::redact::{Redactor, show_tokens};
+use super::redact::Redactor;
+use super::token::{TOKEN_CLOSE, TOKEN_OPEN, has_token, show_tokens};
 use super::{Identities, Names, SecretBytes, SecretStore, Secrets};
 use crate::problem::{Kind, Problem};
-
-pub const TOKEN_OPEN: char = '\u{E000}';
-pub const TOKEN_CLOSE: char = '\u{E001}';
-
-/// The token a script holds for a secret value (or, with `file`, a secret file).
-pub fn token(name: &str, file: bool) -> String {
-    let kind = if file { "secret-file" } else { "secret" };
-    format!("{TOKEN_OPEN}{kind}:{name}{TOKEN_CLOSE}")
-}
-
-/// `text` as one POSIX shell word, its secrets included: the literal parts quoted
-/// as usual, each token turned into one that reveals as the *quoted* plaintext (a
-/// secret with a `'` in it stays one word). What `shell_quote(..)` does.
-pub fn shell_quote(text: &str) -> String {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    if !has_token(text) {
-        return quote(text);
-    }
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(open) = rest.find(TOKEN_OPEN) {
-        let (before, after) = rest.split_at(open);
-        if !before.is_empty() {
-            out.push_str(&quote(before));
-        }
-        let Some(close) = after.find(TOKEN_CLOSE) else {
-            out.push_str(&quote(after));
-            return out;
-        };
-        let inner = &after[TOKEN_OPEN.len_utf8()..close];
-        out.push(TOKEN_OPEN);
-        out.push_str(&inner.replacen(':', "-sh:", 1));
-        out.push(TOKEN_CLOSE);
-        rest = &after[close + TOKEN_CLOSE.len_utf8()..];
-    }
-    if !rest.is_empty() {
-        out.push_str(&quote(rest));
-    }
-    out
-}
-
-/// Whether `text` holds a token (or what is left of one).
-pub fn has_token(text: &str) -> bool {
-    text.contains([TOKEN_OPEN, TOKEN_CLOSE])
-}
 
 /// Content with its secrets revealed.
 #[derive(Clone, Debug)]
@@ -236,6 +192,7 @@ fn broken() -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::token::token;
 
     #[test]
     fn without_decrypting_tokens_stay_and_are_masked_for_display() {
@@ -247,14 +204,6 @@ mod tests {
         assert_eq!(r.masked, "password = [secret:db]\n");
         assert_eq!(r.bytes, text.as_bytes());
         assert!(!v.reveal(b"plain").unwrap().secret);
-    }
-
-    #[test]
-    fn shell_quoting_keeps_secrets_one_word() {
-        let t = token("pw", false);
-        let q = shell_quote(&format!("a b{t}c"));
-        assert_eq!(q, format!("'a b'{TOKEN_OPEN}secret-sh:pw{TOKEN_CLOSE}'c'"));
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 
     #[test]

@@ -5,8 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::options::ExecOptions;
-use super::output::{Stop, Stream};
+use super::options::{ExecOptions, Stop, Stream};
 use crate::problem::{Kind, Problem};
 
 /// Whether the processes of a stopped script are known to be gone.

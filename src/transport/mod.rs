@@ -22,8 +22,8 @@ use std::time::Duration;
 
 pub use error::{ExecError, Stopped};
 pub use local::Local;
-pub use options::{CancelToken, ExecOptions, LineSink, OutputPolicy};
-pub use output::{RunOutput, Stream};
+pub use options::{CancelToken, ExecOptions, LineSink, OutputPolicy, Stream};
+pub use output::RunOutput;
 pub use ssh::Ssh;
 
 use crate::problem::Problem;

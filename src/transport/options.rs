@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::output::Stream;
-
 /// What ordo keeps of one output stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputPolicy {
@@ -29,6 +27,31 @@ impl OutputPolicy {
     pub const WHOLE_DEFAULT: OutputPolicy = OutputPolicy::Whole {
         max_bytes: 256 * 1024 * 1024,
     };
+}
+
+/// One of a script's two output streams, each kept under its own [`OutputPolicy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Why a script was stopped before it finished: it went past one of its bounds
+/// (the timeout, the cancel token, a [`OutputPolicy::Whole`] limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stop {
+    TimedOut,
+    Cancelled,
+    TooMuchOutput(Stream, u64),
 }
 
 /// Receives each line of output as it arrives (without its `\n`; a line longer

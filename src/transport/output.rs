@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::error::Stopped;
-use super::options::{ExecOptions, LineSink, OutputPolicy};
+use super::options::{ExecOptions, LineSink, OutputPolicy, Stop, Stream};
 use super::prelude;
 
 /// Output of a script run on a host.
@@ -25,29 +25,6 @@ pub struct RunOutput {
     /// Bytes of stdout dropped by [`OutputPolicy::Tail`] before what `stdout` holds.
     pub stdout_dropped: u64,
     pub stderr_dropped: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-impl Stream {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
-
-/// Why a script was stopped before it finished.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Stop {
-    TimedOut,
-    Cancelled,
-    TooMuchOutput(Stream, u64),
 }
 
 /// One stream as kept.

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use super::{Ending, Outcome, Writer};
 use crate::exec::hosts::{HostRun, Hosts};
-use crate::exec::predict::{Counts, Prediction};
+use crate::exec::prediction::{Counts, Prediction};
 use crate::exec::schedule::Applied;
 use crate::model::HostId;
 use crate::problem::{Kind, Problems};

@@ -1,10 +1,10 @@
 //! A custom step (`step(..)`) in the apply phase: its verify and update are Rhai
 //! code that runs on the controller, between the host's scripts.
 
-use super::host_apply::HostApply;
+use super::host::HostApply;
 use crate::exec::RunStep;
 use crate::exec::hosts::host_io;
-use crate::exec::predict::PlannedStep;
+use crate::exec::prediction::PlannedStep;
 use crate::model::HostPath;
 use crate::primitive::Change;
 use crate::problem::{Kind, Problem};

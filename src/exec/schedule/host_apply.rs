@@ -9,122 +9,24 @@
 //! (one script, as the login user or as root, or one custom step) and [`record`]
 //! (the final records and the lock, when the last script did not carry them).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Instant;
 
-use tokio::sync::Semaphore;
-
-use super::board::{Board, Status};
+use super::board::Status;
 use super::custom::custom;
-use super::gate::Role;
+use super::host::{HostApply, Markers, markers};
 use super::policy::{Policy, Stop};
-use super::rollout::{Ended, Rollout, Verdict};
+use super::rollout::{Ended, Verdict};
 use super::script::{batch_script, finish_lines, record_confirmed, write_markers};
-use super::{Finish, Totals, step_event};
-use crate::exec::hosts::HostRun;
+use super::{Totals, step_event};
 use crate::exec::lock;
-use crate::exec::predict::{HostPlan, PlannedStep};
-use crate::exec::state::{pending_marker, reload_marker};
-use crate::exec::{Catalog, RunStep, tail};
-use crate::model::{HostPath, IdVec, RunOutput, StepId};
-use crate::primitive::{Change, StepCtx};
+use crate::exec::prediction::PlannedStep;
+use crate::exec::{RunStep, tail};
+use crate::model::{RunOutput, StepId};
+use crate::primitive::Change;
 use crate::problem::{Kind, Problem};
-use crate::report::{Activity, Event, Reporter, StepStatus};
+use crate::report::{Activity, Event, StepStatus};
 use crate::shell::apply::{ApplyScript, Outcome, Report, parse};
-
-pub(super) struct HostApply {
-    pub(super) catalog: Arc<Catalog>,
-    pub(super) plan: HostPlan,
-    pub(super) run: Arc<HostRun>,
-    pub(super) board: Arc<Board>,
-    /// The nearest changed steps each declared step depends on.
-    pub(super) near: Arc<IdVec<StepId, Vec<StepId>>>,
-    pub(super) reporter: Arc<dyn Reporter>,
-    pub(super) finish: Arc<Finish>,
-    pub(super) permits: Arc<Semaphore>,
-    pub(super) timeout: Duration,
-    /// The service's state directory on the host.
-    pub(super) state: HostPath,
-    pub(super) rollout: Arc<Rollout>,
-    /// Its place in a fleet's start order (`gate.rs`).
-    pub(super) gate: Role,
-}
-
-impl HostApply {
-    /// Changed steps on other hosts that `s` waits for (a removal waits for none).
-    fn other_host_deps(&self, s: RunStep) -> Vec<RunStep> {
-        let Some(s) = s.declared() else { return Vec::new() };
-        self.near[s]
-            .iter()
-            .map(|&d| RunStep::Declared(d))
-            .filter(|&d| self.catalog.host(d) != self.plan.host)
-            .collect()
-    }
-
-    pub(super) fn progress(&self, activity: Activity) {
-        self.reporter.event(&Event::Progress {
-            host: self.run.name.clone(),
-            activity,
-        });
-    }
-
-    pub(super) fn ctx<'a>(&'a self, s: RunStep, marker: Option<&'a HostPath>) -> StepCtx<'a> {
-        StepCtx {
-            id: self.catalog.number(s),
-            root: self.catalog.root(s),
-            trigger: None,
-            reload_only: false,
-            marker,
-            timeout: self.timeout,
-            state: &self.state,
-        }
-    }
-
-    pub(super) async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
-        self.gate.turn().await;
-        let _permit = self.permits.acquire().await.expect("never closed");
-        self.gate.passed();
-        self.run.exec(script).await
-    }
-
-    /// The host is retired: its last script tears down instead of recording.
-    pub(super) fn retired(&self) -> bool {
-        self.catalog.model.hosts[self.plan.host].retired
-    }
-
-    /// A script of privileged steps, as root through `sudo -n`.
-    async fn exec_privileged(&self, script: String) -> Result<RunOutput, Problem> {
-        self.gate.turn().await;
-        let _permit = self.permits.acquire().await.expect("never closed");
-        self.gate.passed();
-        self.run.exec_privileged(script).await
-    }
-}
-
-/// Pending markers to write before a step changes, by the step they are for: the
-/// markers of the planned steps it triggers.
-pub(super) type Markers = HashMap<RunStep, Vec<HostPath>>;
-
-fn markers(h: &HostApply) -> Markers {
-    let model = &h.catalog.model;
-    let planned: HashSet<RunStep> = h.plan.planned.iter().map(|p| p.step).collect();
-    let mut markers: Markers = HashMap::new();
-    for s in h.plan.planned.iter().filter_map(|p| p.step.declared()) {
-        let step = &model.steps[s];
-        for &t in &step.triggers {
-            if planned.contains(&RunStep::Declared(t)) && crate::exec::probe::watches(model, s) {
-                let marker = if step.reloads.contains(&t) {
-                    reload_marker(model, s)
-                } else {
-                    pending_marker(model, s)
-                };
-                markers.entry(RunStep::Declared(t)).or_default().push(marker);
-            }
-        }
-    }
-    markers
-}
 
 /// What a host's apply has done so far.
 #[derive(Default)]

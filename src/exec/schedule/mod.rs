@@ -1,6 +1,7 @@
 //! The apply phase: every host applies its changes in plan order, in parallel with
 //! the others, waiting only where a change depends on one on another host
-//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`],
+//! ([`board`]). A host's consecutive changes travel in one script ([`host_apply`];
+//! what one host's apply holds, [`host`];
 //! the scripts in [`script`]; custom steps run on the controller, [`custom`]); what
 //! a failure does to the rest is the [`policy`]'s decision. At most `--jobs`
 //! scripts run at once; a host that waits for another holds no slot, so a small
@@ -9,6 +10,7 @@
 mod board;
 mod custom;
 mod gate;
+mod host;
 mod host_apply;
 mod policy;
 mod rollout;
@@ -22,7 +24,7 @@ use tokio::sync::Semaphore;
 use self::board::Board;
 use super::history::Writer;
 use super::hosts::Hosts;
-use super::predict::Prediction;
+use super::prediction::Prediction;
 use super::state::HostState;
 use super::{Catalog, RunStep, fan_out};
 use crate::model::{HostId, IdVec, StepId};
@@ -142,7 +144,7 @@ pub(super) async fn apply(
         let Some(run) = hosts.get(h.host).cloned() else {
             continue;
         };
-        work.push(host_apply::HostApply {
+        work.push(host::HostApply {
             catalog: catalog.clone(),
             plan: h,
             run,

@@ -8,11 +8,11 @@
 use std::collections::HashSet;
 use std::fmt::Write;
 
-use super::host_apply::{HostApply, Markers};
+use super::host::{HostApply, Markers};
 use crate::exec::RunStep;
 use crate::exec::history::{Ending, Outcome};
 use crate::exec::lock;
-use crate::exec::predict::PlannedStep;
+use crate::exec::prediction::PlannedStep;
 use crate::exec::state::{Owned, owned_file, state_dir};
 use crate::model::HostPath;
 use crate::primitive::Change;

@@ -319,6 +319,9 @@ pub const DOC: Doc = Doc {
     example: "c.add(packages([\"libpq5 (>= 15)\", \"curl\"], #{ absent: [\"telnet\"] }));",
 };
 
+/// `packages` in [`KINDS`](super::KINDS): it owns no path.
+pub const KIND: super::Kind = super::Kind { doc: &DOC, owns: None };
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,9 +124,9 @@ impl Program {
 
 /// Adds the removal of a program no step declares any more (its record is at
 /// `record`): stops it under the backend it runs under, then deletes the record.
-pub(crate) fn removal(step: crate::ids::StepId, record: &HostPath, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
     removal_functions(script);
-    script.line(&format!("pg_rm {step} {}", word(record)));
+    script.line(&format!("pg_rm {step} {}", word(&r.path)));
 }
 
 /// `pg_rm ID RECORD`: stops the program whose record directory is RECORD (a
@@ -415,6 +415,20 @@ pub const DOC: Doc = Doc {
     ],
     example: "c.add(program(\"app\", #{ command: \"python3 app.py\", restart_on: [code], reload_on: [conf],\n    \
               health: http_check(\"http://127.0.0.1:8000/health\") }));",
+};
+
+/// A program no step declares any more: its record directory is found, and
+/// removing it stops the program with its backend ([`removal`]).
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Program,
+    found: PathKind::Dir,
+    remove: removal,
+};
+
+/// `program` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
 };
 
 #[cfg(test)]

@@ -407,6 +407,26 @@ pub const DOC: Doc = Doc {
               virtualenv: virtualenv(\"venv\", #{ requirements: [\"app==1.4\"], wheelhouse: \"wheels\" }) }));",
 };
 
+/// A release set no step declares any more: its `releases` directory is found,
+/// and the releases ordo built in it, its wheels and its `current` link are
+/// removed; a directory someone else put things in is kept, on the record
+/// ([`removal`]).
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Releases,
+    found: PathKind::Dir,
+    remove: remove_leftover,
+};
+
+/// `releases` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
+};
+
+fn remove_leftover(r: &super::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
+    removal(step, &r.path, &r.record_line(), script);
+}
+
 /// Whether `path` is one a release set at `releases` owns besides its managed
 /// path (decision 62): what lies below its `releases` directory, and its `current`
 /// link. Entries of the list of what ordo created there (an earlier step that

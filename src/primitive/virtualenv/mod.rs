@@ -444,9 +444,9 @@ pub(crate) const WHICH_SH: &str = r#"wh() { wp=; case $1 in */*) [ -d "$1" ] || 
 /// Removes an environment no step declares any more — only when it holds ordo's
 /// record (ordo built it), with everything in it — and the wheels ordo uploaded
 /// next to it (`<path>.wheels/*.whl`, then the directory if that emptied it).
-pub(crate) fn removal(step: crate::ids::StepId, path: &HostPath, script: &mut ApplyScript) {
+pub(crate) fn removal(r: &super::Removal, step: crate::ids::StepId, script: &mut ApplyScript) {
     script.function("rv_", REMOVE_SH);
-    script.line(&format!("rv_ {step} {}", crate::shell::word(path)));
+    script.line(&format!("rv_ {step} {}", crate::shell::word(&r.path)));
 }
 
 const REMOVE_SH: &str = r#"rv_() {
@@ -508,6 +508,20 @@ pub const DOC: Doc = Doc {
         },
     ],
     example: "let venv = c.add(virtualenv(\"venv\", #{ requirements: \"requirements.lock\", wheelhouse: \"wheels\" }));",
+};
+
+/// A virtualenv no step declares any more is removed with everything in it,
+/// while it still holds ordo's record ([`removal`]).
+pub const OWNS: super::Owns = super::Owns {
+    kind: ManagedKind::Virtualenv,
+    found: PathKind::Dir,
+    remove: removal,
+};
+
+/// `virtualenv` in [`KINDS`](super::KINDS).
+pub const KIND: super::Kind = super::Kind {
+    doc: &DOC,
+    owns: Some(&OWNS),
 };
 
 #[cfg(test)]

@@ -4,52 +4,14 @@
 //! wins as much as those it overrides, so no value given anywhere is dropped
 //! without a word (decision 39 orders the sources).
 
-use std::collections::BTreeMap;
-
 use rhai::{Dynamic, NativeCallContext};
 
-use super::component::{CompBuild, ComponentCtx};
 use super::{RhaiResult, call_span, fail, script_error};
-use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem};
 use crate::script::errors::type_name;
+use crate::script::eval::build::{ComponentCtx, Given};
 use crate::script::session::Session;
 use crate::script::stack::{MAX_MODEL_DEPTH, nests_deeper};
-use crate::source::Span;
-
-/// One attribute's value given from outside a component, with the values of lower
-/// sources it overrides.
-#[derive(Clone, Debug)]
-pub(crate) struct Given {
-    pub(crate) value: Dynamic,
-    /// Where it was set (a script line, or a line of `<command line>`).
-    pub(crate) span: Option<Span>,
-    /// The text after `=` of a `--set`: a string attribute takes it as written, so
-    /// `--set app.version=1.10` is `"1.10"`, not the float 1.1.
-    pub(crate) raw: Option<String>,
-    /// Values of lower sources, nearest first: not used, but checked all the same.
-    pub(crate) overridden: Vec<Given>,
-}
-
-impl Given {
-    pub(crate) fn new(value: Dynamic, span: Option<Span>) -> Self {
-        Given {
-            value,
-            span,
-            raw: None,
-            overridden: Vec::new(),
-        }
-    }
-
-    /// Sets `key` in `values` to `self`, above whatever was there.
-    pub(crate) fn over(mut self, values: &mut BTreeMap<String, Given>, key: &str) {
-        if let Some(mut lower) = values.remove(key) {
-            self.overridden = std::mem::take(&mut lower.overridden);
-            self.overridden.insert(0, lower);
-        }
-        values.insert(key.to_string(), self);
-    }
-}
 
 /// `c.attr(name, default)` and `c.attr(name)`. A command-line value that
 /// replaces a value holding a secret is noted in the session (records mask it).
@@ -163,28 +125,4 @@ fn with_article(word: &str) -> String {
         "a"
     };
     format!("{article} {word}")
-}
-
-/// An override or sub-component option that configure never read is a typo or a
-/// leftover: both are errors, reported at the place that set it.
-pub(crate) fn check_unknown_attributes(comp: &CompBuild) -> RhaiResult<()> {
-    let mut unknown = comp.given.iter().filter(|(k, _)| !comp.attributes.contains_key(*k));
-    let Some((key, given)) = unknown.next() else {
-        return Ok(());
-    };
-    let known: Vec<&str> = comp.attributes.keys().map(String::as_str).collect();
-    Err(fail(
-        Problem::new(
-            Kind::Model,
-            format!("unknown attribute `{key}` for component `{}`", comp.name),
-        )
-        .at(given.span.as_ref(), "set here")
-        .at(comp.span.as_ref(), "component configured here")
-        .help(format!(
-            "{}attributes of `{}`: {}",
-            did_you_mean(key, known.iter().copied()),
-            comp.name,
-            list_or_none(&known)
-        )),
-    ))
 }

@@ -3,126 +3,34 @@
 //! Configure is pure: nothing here touches a host.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::attribute::{Given, attr, check_unknown_attributes};
+use super::attribute::attr;
 use super::names::is_plain_name;
 use super::options::Options;
 use super::primitives::{AddCtx, StepSpec};
 use super::{RhaiResult, call_span, document, document_getter, script_error};
-use crate::model::{Action, HostPath};
 use crate::script::errors::{Unsatisfied, register_type, type_name};
+use crate::script::eval::build::{
+    CompBuild, ComponentCtx, Given, RefTarget, StepBuild, StepRef, check_unknown_attributes,
+};
 use crate::script::session::Session;
-use crate::source::Span;
-
-static SERIAL: AtomicU64 = AtomicU64::new(1);
-
-/// Everything one root component instance (a component placed on a host) declared in
-/// one configure run, sub-components included.
-pub(crate) struct RootBuild {
-    pub(crate) serial: u64,
-    pub(crate) root: usize,
-    pub(crate) host: usize,
-    pub(crate) host_info: Dynamic,
-    pub(crate) service: String,
-    pub(crate) environment: String,
-    pub(crate) components: Vec<CompBuild>,
-    pub(crate) steps: Vec<StepBuild>,
-    pub(crate) provides: BTreeMap<String, Vec<(serde_json::Value, Dynamic, Option<Span>)>>,
-    /// (component name, this instance runs after it?, span)
-    pub(crate) order: Vec<(String, bool, Option<Span>)>,
-}
-
-pub(crate) struct CompBuild {
-    pub(crate) name: String,
-    pub(crate) parent: Option<usize>,
-    pub(crate) dir: HostPath,
-    pub(crate) span: Option<Span>,
-    /// Where its code is declared: `s.component(..)` for a root, the call for a
-    /// sub-component.
-    pub(crate) declared: Option<Span>,
-    /// Values given from outside: overrides for a root, the map for a sub-component.
-    pub(crate) given: BTreeMap<String, Given>,
-    pub(crate) attributes: BTreeMap<String, Dynamic>,
-}
-
-pub(crate) struct StepBuild {
-    pub(crate) comp: usize,
-    pub(crate) action: Action,
-    pub(crate) on_change: Vec<StepRef>,
-    pub(crate) reload_on: Vec<StepRef>,
-    pub(crate) once: Option<super::primitives::Once>,
-    pub(crate) span: Option<Span>,
-}
-
-/// The `c` of `fn app(c)`: a component of one root build.
-#[derive(Clone)]
-pub(crate) struct ComponentCtx {
-    pub(crate) build: Arc<Mutex<RootBuild>>,
-    pub(crate) comp: usize,
-}
-
-impl ComponentCtx {
-    pub(crate) fn new_root(build: RootBuild) -> Self {
-        ComponentCtx {
-            build: Arc::new(Mutex::new(build)),
-            comp: 0,
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, RootBuild> {
-        self.build.lock().expect("component build poisoned")
-    }
-}
-
-impl RootBuild {
-    pub(crate) fn new(
-        root: usize,
-        host: usize,
-        host_info: Dynamic,
-        service: &str,
-        environment: &str,
-        comp: CompBuild,
-    ) -> Self {
-        RootBuild {
-            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
-            root,
-            host,
-            host_info,
-            service: service.into(),
-            environment: environment.into(),
-            components: vec![comp],
-            steps: Vec::new(),
-            provides: BTreeMap::new(),
-            order: Vec::new(),
-        }
-    }
-}
-
-/// What `c.add(..)` and `c.component(..)` return: a handle for `on_change` and for
-/// reading the resulting path.
-#[derive(Clone, Debug)]
-pub(crate) struct StepRef {
-    pub(crate) serial: u64,
-    pub(crate) target: RefTarget,
-    pub(crate) path: Option<String>,
-    pub(crate) name: String,
-    /// What else the step exposes (`venv.bin`, `venv.python`): see `Primitive::exports`.
-    pub(crate) exports: Vec<(&'static str, String)>,
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RefTarget {
-    Step(usize),
-    Component(usize),
-}
 
 pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     register_type::<ComponentCtx>(engine, "Component");
     register_type::<StepRef>(engine, "StepRef");
+    register_step_ref(engine);
+    register_properties(engine);
+    register_contents(engine, session);
+    register_provide_require(engine, session);
+    register_order(engine);
+}
+
+/// What `c.add(..)` and `c.component(..)` return: `.path`, `.name` and what the
+/// step exports (`venv.bin`).
+fn register_step_ref(engine: &mut Engine) {
     document_getter(
         engine,
         "path",
@@ -154,7 +62,11 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             }
         },
     );
+}
 
+/// What `c` says about where it is: name, host, root, service, environment,
+/// `c.path(rel)`.
+fn register_properties(engine: &mut Engine) {
     document_getter(
         engine,
         "name",
@@ -206,7 +118,11 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             c.lock().components[comp].dir.join(rel).to_string()
         },
     );
+}
 
+/// What a component is made of: its attributes (`c.attr`), steps (`c.add`) and
+/// sub-components (`c.component`).
+fn register_contents(engine: &mut Engine, session: &Arc<Session>) {
     document(
         engine,
         "attr",
@@ -240,56 +156,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         move |ctx: NativeCallContext, c: &mut ComponentCtx, spec: StepSpec| add(&s, &ctx, c, spec),
     );
 
-    let sub = |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr, given: Map| -> RhaiResult<StepRef> {
-        if !is_plain_name(name) {
-            return Err(script_error(
-                &ctx,
-                format!("`{name}` is not a valid sub-component name"),
-                "use letters, digits, `-`, `_` and `.`, starting with a letter, a digit or `_`",
-            ));
-        }
-        let (serial, index, dir) = {
-            let mut b = c.lock();
-            let parent = &b.components[c.comp];
-            let full = format!("{}/{name}", parent.name);
-            if b.components.iter().any(|x| x.name == full) {
-                return Err(script_error(
-                    &ctx,
-                    format!("sub-component `{full}` is added twice"),
-                    "give each sub-component its own name",
-                ));
-            }
-            let dir = parent.dir.clone();
-            let span = call_span(&ctx);
-            let given = given
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), Given::new(v, span.clone())))
-                .collect();
-            b.components.push(CompBuild {
-                name: full,
-                parent: Some(c.comp),
-                dir: dir.clone(),
-                declared: span.clone(),
-                span,
-                given,
-                attributes: BTreeMap::new(),
-            });
-            (b.serial, b.components.len() - 1, dir)
-        };
-        let child = ComponentCtx {
-            build: c.build.clone(),
-            comp: index,
-        };
-        let _: Dynamic = f.call_within_context(&ctx, (child,))?;
-        check_unknown_attributes(&c.lock().components[index])?;
-        Ok(StepRef {
-            serial,
-            target: RefTarget::Component(index),
-            path: Some(dir.to_string()),
-            name: name.into(),
-            exports: Vec::new(),
-        })
-    };
     let sub_doc = "A sub-component `parent/name`, configured by calling `f` with its own context; `attributes` are its attributes.\n\
                    Returns a handle usable in `on_change` (any of its steps changed).";
     document(
@@ -297,16 +163,19 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         "component",
         &["c: Component", "name: string", "f: |s| …", "attributes: map", "StepRef"],
         sub_doc,
-        sub,
+        sub_component,
     );
     document(
         engine,
         "component",
         &["c: Component", "name: string", "f: |s| …", "StepRef"],
         sub_doc,
-        move |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub(ctx, c, name, f, Map::new()),
+        |ctx: NativeCallContext, c: &mut ComponentCtx, name: &str, f: FnPtr| sub_component(ctx, c, name, f, Map::new()),
     );
+}
 
+/// What components share across hosts: `c.provide`, `c.require`, `c.require_one`.
+fn register_provide_require(engine: &mut Engine, session: &Arc<Session>) {
     document(
         engine,
         "provide",
@@ -332,7 +201,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             Ok(())
         },
     );
-
     let require_doc = "All values provided under `key` (an array, in placement order); orders this component after the providers.\n\
                        Nothing provided is an error, unless `#{ optional: true }`: then the array is empty.";
     let s = session.clone();
@@ -379,7 +247,10 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             require_one(&s, &ctx, c, key, optional)
         },
     );
+}
 
+/// Explicit ordering between components: `c.after(other)`, `c.before(other)`.
+fn register_order(engine: &mut Engine) {
     document(
         engine,
         "after",
@@ -398,6 +269,65 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
             c.lock().order.push((other.to_string(), false, call_span(&ctx)));
         },
     );
+}
+
+/// `c.component(name, |s| …, attributes)`: a sub-component `parent/name`, configured
+/// by calling `f` with its own context.
+fn sub_component(
+    ctx: NativeCallContext,
+    c: &mut ComponentCtx,
+    name: &str,
+    f: FnPtr,
+    given: Map,
+) -> RhaiResult<StepRef> {
+    if !is_plain_name(name) {
+        return Err(script_error(
+            &ctx,
+            format!("`{name}` is not a valid sub-component name"),
+            "use letters, digits, `-`, `_` and `.`, starting with a letter, a digit or `_`",
+        ));
+    }
+    let (serial, index, dir) = {
+        let mut b = c.lock();
+        let parent = &b.components[c.comp];
+        let full = format!("{}/{name}", parent.name);
+        if b.components.iter().any(|x| x.name == full) {
+            return Err(script_error(
+                &ctx,
+                format!("sub-component `{full}` is added twice"),
+                "give each sub-component its own name",
+            ));
+        }
+        let dir = parent.dir.clone();
+        let span = call_span(&ctx);
+        let given = given
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Given::new(v, span.clone())))
+            .collect();
+        b.components.push(CompBuild {
+            name: full,
+            parent: Some(c.comp),
+            dir: dir.clone(),
+            declared: span.clone(),
+            span,
+            given,
+            attributes: BTreeMap::new(),
+        });
+        (b.serial, b.components.len() - 1, dir)
+    };
+    let child = ComponentCtx {
+        build: c.build.clone(),
+        comp: index,
+    };
+    let _: Dynamic = f.call_within_context(&ctx, (child,))?;
+    check_unknown_attributes(&c.lock().components[index])?;
+    Ok(StepRef {
+        serial,
+        target: RefTarget::Component(index),
+        path: Some(dir.to_string()),
+        name: name.into(),
+        exports: Vec::new(),
+    })
 }
 
 /// `#{ optional: true }` of `require` and `require_one`.

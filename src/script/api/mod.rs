@@ -7,35 +7,35 @@
 mod attribute;
 mod component;
 mod environment;
+mod host;
 mod names;
 mod options;
-mod primitives;
+pub(crate) mod primitives;
+mod project;
 mod project_hooks;
-mod repl;
 mod retire;
 mod secret;
+mod service;
 mod shell;
 
 use std::sync::Arc;
 
 use rhai::Engine;
 
-pub(crate) use attribute::{Given, check_unknown_attributes};
-pub(crate) use component::{CompBuild, ComponentCtx, RefTarget, RootBuild, StepBuild, StepRef};
 pub(crate) use names::is_plain_name;
-pub(crate) use primitives::Once;
-pub(crate) use repl::shown;
 
 pub(crate) use super::errors::{RhaiResult, call_span, fail, script_error};
 pub(crate) use super::register::{document, document_getter};
 use super::session::Session;
 
 pub(crate) fn register(engine: &mut Engine, session: &Arc<Session>) {
+    project::register(engine, session);
     environment::register(engine, session);
+    host::register(engine, session);
+    service::register(engine, session);
     component::register(engine, session);
     primitives::register(engine, session);
     shell::register(engine);
     secret::register(engine, session);
-    repl::register(engine, session);
     retire::register(engine, session);
 }

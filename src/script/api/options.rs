@@ -1,7 +1,7 @@
 //! Option maps (`#{ mode: 0o600, content: "…" }`) taken apart with type checks and a
 //! clear error for unknown keys, which are usually typos.
 
-use rhai::{Dynamic, Map, NativeCallContext};
+use rhai::{Array, Dynamic, Map, NativeCallContext};
 
 use super::{RhaiResult, script_error};
 use crate::problem::suggest::did_you_mean;
@@ -121,6 +121,31 @@ impl<'a> Options<'a> {
 }
 
 /// A decimal number a person may have meant as an octal mode: 640, 0640, 755.
+/// `what: ["a", "b"]`: an array of strings.
+pub(crate) fn strings(ctx: &NativeCallContext, what: &str, v: Dynamic) -> RhaiResult<Vec<String>> {
+    let Some(items) = v.clone().try_cast::<Array>() else {
+        return Err(script_error(
+            ctx,
+            format!("`{what}` must be an array of strings"),
+            format!("write {what}: [\"a\", \"b\"]"),
+        ));
+    };
+    items
+        .into_iter()
+        .map(|i| {
+            if i.is_string() {
+                Ok(i.to_string())
+            } else {
+                Err(script_error(
+                    ctx,
+                    format!("`{what}` must be an array of strings"),
+                    format!("write {what}: [\"a\", \"b\"]"),
+                ))
+            }
+        })
+        .collect()
+}
+
 fn looks_octal(i: i64) -> bool {
     i >= 100 && i.to_string().bytes().all(|b| (b'0'..=b'7').contains(&b))
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rhai::{Engine, NativeCallContext};
 
-use super::environment::HostHandle;
+use super::host::HostHandle;
 use super::{call_span, document};
 use crate::script::session::{Retired, Session};
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::build::{Once, RefTarget, RootBuild, StepBuild, StepRef};
 use super::roots::{Root, root_name};
 use crate::model::{
     Component, ComponentId, Host, HostId, Id, IdVec, Link, LinkReason, Model, Step, StepId, StepLink, StepLinkReason,
@@ -13,8 +14,6 @@ use crate::primitive::command::Command;
 use crate::primitive::hook::Hook;
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
-use crate::script::api::Once;
-use crate::script::api::{RefTarget, RootBuild, StepBuild};
 use crate::script::session::{Declarations, HookDecl, ServiceDecl, Session};
 use crate::source::Span;
 
@@ -256,7 +255,7 @@ pub(super) fn add_build(
         }
         false
     };
-    let resolve = |refs: &[crate::script::api::StepRef]| -> Vec<StepId> {
+    let resolve = |refs: &[StepRef]| -> Vec<StepId> {
         let mut out: Vec<StepId> = Vec::new();
         for t in refs {
             match t.target {

@@ -10,12 +10,12 @@ use rhai::{Dynamic, Engine, EvalAltResult};
 
 use super::Configured;
 use super::assemble::assemble;
+use super::build::{CompBuild, ComponentCtx, RootBuild, check_unknown_attributes};
 use super::hosts::colliding;
 use super::roots::{Root, host_info, root_name, roots};
 use crate::model::HostPath;
 use crate::problem::suggest::{closest, did_you_mean};
 use crate::problem::{Kind, Problem, Problems};
-use crate::script::api::{CompBuild, ComponentCtx, RootBuild, check_unknown_attributes};
 use crate::script::diagnostic;
 use crate::script::errors::Unsatisfied;
 use crate::script::session::{Declarations, ServiceDecl, Session};

@@ -3,6 +3,7 @@
 //! then assembled into hosts, component instances, steps and links.
 
 mod assemble;
+pub(crate) mod build;
 mod configure;
 mod hosts;
 mod retired;

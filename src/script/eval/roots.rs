@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use rhai::{Dynamic, Map};
 
+use super::build::Given;
 use crate::model::HostPath;
 use crate::problem::suggest::did_you_mean;
 use crate::problem::{Kind, Problem, Problems};
-use crate::script::api::Given;
 use crate::script::session::{Declarations, EnvDecl, HostDecl, ServiceDecl};
 use crate::source::Span;
 

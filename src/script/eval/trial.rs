@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::assemble::{OnceSteps, add_build, model_hosts};
+use super::build::{CompBuild, ComponentCtx, RootBuild};
 use super::roots::{host_info, root_of_host};
 use crate::model::{HostPath, IdVec, Model};
 use crate::problem::suggest::{did_you_mean, list_or_none};
 use crate::problem::{Kind, Problem, Problems};
-use crate::script::api::{CompBuild, ComponentCtx, RootBuild};
 use crate::script::session::Session;
 
 /// The name of the ad-hoc component in breadcrumbs (`web1:repl file a.txt`).

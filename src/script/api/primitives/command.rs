@@ -9,7 +9,8 @@ use super::{AddCtx, Resolved, Spec, StepSpec, refs, spec};
 use crate::primitive::command::{Command, DOC};
 use crate::script::api::document;
 use crate::script::api::options::Options;
-use crate::script::api::{RhaiResult, StepRef, script_error};
+use crate::script::api::{RhaiResult, script_error};
+use crate::script::eval::build::StepRef;
 
 struct CommandSpec {
     name: String,

@@ -4,14 +4,16 @@
 //! template rendering, project files) into the primitive itself. There is no second
 //! enum mirroring the primitives.
 
+mod cache;
 mod command;
+mod cron;
 mod directory;
 mod file;
+mod migration;
 mod packages;
 mod program;
 mod release_set;
 mod resources;
-mod services;
 mod step;
 mod symlink;
 mod virtualenv;
@@ -22,9 +24,10 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, NativeCallContext};
 
-use super::{RhaiResult, StepRef, call_span, script_error};
+use super::{RhaiResult, call_span, script_error};
 use crate::model::HostPath;
 use crate::primitive::Action;
+use crate::script::eval::build::{Once, StepRef};
 use crate::script::session::Session;
 use crate::source::Span;
 
@@ -35,7 +38,9 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
     symlink::register(engine);
     command::register(engine);
     program::register(engine);
-    services::register(engine);
+    migration::register(engine);
+    cache::register(engine);
+    cron::register(engine);
     step::register(engine);
     packages::register(engine);
     virtualenv::register(engine);
@@ -150,15 +155,6 @@ pub(crate) struct Resolved {
     pub(crate) once: Option<Once>,
 }
 
-/// Which instance of a component runs a `once` step.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Once {
-    /// The first host (in placement order) that runs the component.
-    First,
-    /// The first such host with this role.
-    Role(String),
-}
-
 impl Resolved {
     pub(crate) fn of(action: Action) -> Self {
         Resolved {
@@ -201,4 +197,33 @@ pub(crate) fn refs_named(ctx: &NativeCallContext, option: &str, v: Option<Dynami
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::primitive::KINDS;
+    use crate::project::Project;
+    use crate::script::Interpreter;
+
+    /// The registry's promise: every primitive in `primitive::KINDS` has a Rhai
+    /// constructor (a function of its documented name that returns a step), so a
+    /// kind added to the list without one fails here.
+    #[test]
+    fn every_kind_has_a_constructor() {
+        let functions = Interpreter::new(&Project {
+            root: std::env::temp_dir(),
+        })
+        .functions();
+        let mut missing = Vec::new();
+        for kind in KINDS {
+            let name = kind.doc.name;
+            let constructs = functions
+                .iter()
+                .any(|f| f.module.is_none() && f.name == name && f.signature.ends_with("-> StepSpec"));
+            if !constructs {
+                missing.push(name);
+            }
+        }
+        assert!(missing.is_empty(), "primitives without a constructor: {missing:?}");
+    }
 }

@@ -11,8 +11,9 @@ use crate::model::HostPath;
 use crate::primitive::program::health::{Check, Health};
 use crate::primitive::program::{DOC, Desired, Program, Reload, backend};
 use crate::script::api::options::Options;
-use crate::script::api::{RhaiResult, StepRef, is_plain_name, script_error};
+use crate::script::api::{RhaiResult, is_plain_name, script_error};
 use crate::script::errors::register_type;
+use crate::script::eval::build::StepRef;
 
 /// What `http_check(..)` and friends return.
 #[derive(Clone)]

@@ -9,9 +9,10 @@ use super::{AddCtx, Resolved, Spec, StepSpec, refs, spec};
 use crate::primitive::custom::{Custom, DOC};
 use crate::script::api::document;
 use crate::script::api::options::Options;
-use crate::script::api::{RhaiResult, StepRef, script_error};
+use crate::script::api::{RhaiResult, script_error};
 use crate::script::callback::Callback;
 use crate::script::custom::RhaiStep;
+use crate::script::eval::build::StepRef;
 
 struct CustomSpec {
     name: String,

@@ -1,7 +1,7 @@
 //! What REPL lines can do with live hosts, as plain Rust: the [`Live`] trait that
 //! the REPL implements on top of the executor and installs into an
-//! [`Interpreter`](super::Interpreter). Scripts reach it through the functions of
-//! `api/repl.rs` (`host("web1").run(..)`, `facts`, `plan`, `check`, `apply`…);
+//! [`Interpreter`](crate::script::Interpreter). Scripts reach it through the
+//! functions of this folder (`host("web1").run(..)`, `facts`, `plan`, `check`, `apply`…);
 //! without a REPL those functions say that they need one. Rhai is synchronous, so
 //! every method blocks: the implementation bridges to the async executor.
 
@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::clock::waiting;
 use crate::model::Model;
 use crate::problem::Problem;
+use crate::script::clock::waiting;
 
 /// Live hosts and the loaded environment, for REPL lines. Methods that do
 /// something on hosts (`run`, `plan`, `check`, `apply`) report what they do
