@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::catalog::{Catalog, Keep, RemovalStep, RunStep};
-use super::history::{self, Writer};
+use super::history;
 use super::hosts::{HostRun, Hosts, host_io};
-use super::lock::{self, LockInfo, LockStatus};
+use super::lock::{self, LockInfo, LockStatus, Locking};
 use super::prediction::{HostPlan, PlannedStep, Prediction};
 use super::probe::{self, HostProbe};
 use super::reach::{self, Skipped};
@@ -24,17 +24,6 @@ use crate::problem::{Kind, Problem, Problems};
 use crate::report::{Activity, Event, Level, Reporter, SkippedHost};
 use crate::shell::probe::Facts;
 use crate::text::plural;
-
-/// How a deploy treats the hosts' locks and recorded states (`ordo plan` takes no lock).
-#[derive(Clone)]
-pub struct Locking {
-    pub info: LockInfo,
-    pub break_lock: bool,
-    /// Deploy onto hosts that another environment deployed last.
-    pub switch_environment: bool,
-    /// The run's deploy history: its begin line goes with the lock.
-    pub history: Option<Arc<Writer>>,
-}
 
 struct HostVerdict {
     /// The declared steps that change.

@@ -20,7 +20,7 @@ use std::collections::HashSet;
 use super::history::{Ending, Outcome};
 use super::hosts::HostRun;
 use super::lock;
-use super::predict::Locking;
+use super::lock::Locking;
 use super::state::HostState;
 use crate::model::{HostId, Model};
 
