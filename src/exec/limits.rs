@@ -60,9 +60,10 @@ const FDS_PER_SCRIPT: u64 = 4;
 const SCRIPTS_PER_JOB: u64 = 3;
 /// Descriptors of one open master in ordo: the held control connection (`ssh/hold.rs`).
 const FDS_PER_MASTER: u64 = 1;
-/// Masters a run keeps per job: one for the host being worked on, one for a host
-/// waiting for its next script. With the default `--jobs` 32, a fleet of up to 64
-/// ssh hosts keeps one master per host for the whole run, as ordo always did.
+/// Masters a run may keep per job: with the default `--jobs` 32, a run of up to 64
+/// ssh hosts keeps one master per host for the whole run, as ordo always did. A
+/// fleet beyond that keeps one per job (`hosts.rs`, decision 64); the descriptors
+/// are budgeted for the larger of the two.
 const MASTERS_PER_JOB: usize = 2;
 
 /// How much of the controller a run may take.
@@ -70,8 +71,9 @@ const MASTERS_PER_JOB: usize = 2;
 pub struct Budget {
     /// Hosts worked on at once: `--jobs`, or fewer when descriptors are short.
     pub jobs: usize,
-    /// Live ssh masters at most: twice the jobs (one working, one waiting for its
-    /// next script), within the descriptor limit.
+    /// Live ssh masters at most: twice the jobs, within the descriptor limit — the
+    /// most ssh hosts a run keeps connected throughout (a larger fleet keeps
+    /// `jobs` of them).
     pub masters: usize,
     /// The descriptor limit (the soft one, after raising it).
     pub descriptors: u64,

@@ -1,4 +1,5 @@
-//! The ssh masters a run keeps open, at most [`Masters::capacity`] at once. Every
+//! The ssh masters a run keeps open, at most its capacity at once (one per host
+//! for a run that fits twice `--jobs`, `--jobs` for a fleet beyond). Every
 //! master costs the controller an `ssh` process (about 1–1.5 MB of its own memory)
 //! and a descriptor in ordo for as long as it is open, so a fleet larger than the
 //! capacity cannot keep one per host for the whole run (decision 64).
