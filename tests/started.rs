@@ -390,7 +390,10 @@ fn a_check_that_never_passes_fails_after_its_retries_and_intervals() {
     let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
     let took = started.elapsed();
     says(&out, "health check failed 2 times; the last answer:");
-    assert!(took >= std::time::Duration::from_millis(1500), "the deploy took {took:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "the deploy took {took:?}"
+    );
 }
 
 /// A restart under the process backend launches the new definition right after
