@@ -256,6 +256,16 @@ mod started {
     fn a_component_with_only_a_program_starts_on_busybox() {
         a_component_with_only_a_program_starts_on(busybox());
     }
+
+    #[test]
+    fn a_program_up_soon_is_seen_before_its_health_checks_interval_on_busybox() {
+        a_program_up_soon_is_seen_before_its_health_checks_interval_on(busybox());
+    }
+
+    #[test]
+    fn a_restart_launches_although_an_orphan_carries_the_programs_token_on_busybox() {
+        a_restart_launches_although_an_orphan_carries_the_programs_token_on(busybox());
+    }
 }
 
 #[test]

@@ -341,3 +341,94 @@ fn a_program_that_exits_without_a_word_says_so() {
     says(&out, "it wrote nothing to its log (~/.ordo/s/programs/app/output.log)");
     says(&out, "app exited right after it started (it ran as pid");
 }
+
+/// A program that answers 0.3 s after its start, with a health check retried every
+/// 10 s: the check is seen passing soon after the program is up — the first
+/// interval is cut into short pauses (10, 20, 40 ms…) —, not after a whole
+/// interval. The deploy took more than 10 s when the first pause was the interval.
+#[test]
+fn a_program_up_soon_is_seen_before_its_health_checks_interval() {
+    a_program_up_soon_is_seen_before_its_health_checks_interval_on(TestHosts::setup());
+}
+
+pub(crate) fn a_program_up_soon_is_seen_before_its_health_checks_interval_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
+    let port = closed_port();
+    let p = project(
+        &hosts,
+        &format!(
+            "command: \"sh -c 'sleep 0.3; exec python3 -m http.server {port} --bind 127.0.0.1'\", backend: \"process\",\n        \
+             health: http_check(\"http://127.0.0.1:{port}/\", #{{ interval: 10, retries: 3 }})"
+        ),
+        "",
+    );
+    let started = std::time::Instant::now();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(7), "the deploy took {took:?}");
+}
+
+/// The short pauses fall inside the first interval and the attempts the script
+/// asked for keep their times: a check that never passes, 2 attempts 1.5 s apart,
+/// fails after 1.5 s and says it failed 2 times.
+#[test]
+fn a_check_that_never_passes_fails_after_its_retries_and_intervals() {
+    let hosts = TestHosts::start(&["t1"]);
+    let port = closed_port();
+    let p = project(
+        &hosts,
+        &format!(
+            "command: \"sleep 600\", backend: \"process\",\n        \
+             health: http_check(\"http://127.0.0.1:{port}/\", #{{ interval: 1.5, retries: 2 }})"
+        ),
+        "",
+    );
+    let started = std::time::Instant::now();
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    let took = started.elapsed();
+    says(&out, "health check failed 2 times; the last answer:");
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "the deploy took {took:?}"
+    );
+}
+
+/// A restart under the process backend launches the new definition right after
+/// the stop. A process the program left behind in a session of its own still
+/// carries the program's token; asking "is it running?" after the stop (the record
+/// is gone by then) took it for the program, so nothing was launched and the step
+/// failed ("did not start within 5 s").
+#[test]
+fn a_restart_launches_although_an_orphan_carries_the_programs_token() {
+    a_restart_launches_although_an_orphan_carries_the_programs_token_on(TestHosts::setup());
+}
+
+pub(crate) fn a_restart_launches_although_an_orphan_carries_the_programs_token_on(setup: Setup) {
+    let hosts = setup.start(&["t1"]);
+    let port = closed_port();
+    let program = |greeting: &str| {
+        format!(
+            "command: \"sh -c 'setsid sleep 600 & exec python3 -m http.server {port} --bind 127.0.0.1'\", backend: \"process\",\n        \
+             env: #{{ GREETING: \"{greeting}\" }},\n        \
+             health: http_check(\"http://127.0.0.1:{port}/\", #{{ interval: 0.1, retries: 50 }})"
+        )
+    };
+    let p = project(&hosts, &program("one"), "");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    let record = hosts.home("t1").join(".ordo/s/programs/app/pid");
+    let first = std::fs::read_to_string(&record).expect("the launcher's record");
+    let service = p.read("services/s.rhai").replace("\"one\"", "\"two\"");
+    p.write("services/s.rhai", &service);
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("✓ t1:x program app")
+        .run();
+    let second = std::fs::read_to_string(&record).expect("the new launcher's record");
+    assert_ne!(second, first, "a new process");
+}

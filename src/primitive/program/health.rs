@@ -65,9 +65,9 @@ impl Health {
         }
     }
 
-    /// `tries interval`, for the wait after a start.
+    /// `tries interval-in-ms`, for the wait after a start (`hw`).
     pub(crate) fn patience(&self) -> String {
-        format!("{} {}", self.retries.max(1), secs(self.interval))
+        format!("{} {}", self.retries.max(1), self.interval.as_millis().max(1))
     }
 
     /// What the plan says about it.
@@ -140,7 +140,7 @@ mod tests {
         h.retries = 5;
         let root = HostPath::new("~/d").unwrap();
         assert_eq!(h.args(&root), "http 1.500 'http://127.0.0.1:80/it'\\''s' 200 ''");
-        assert_eq!(h.patience(), "5 0.100");
+        assert_eq!(h.patience(), "5 100");
         let c = Health::new(Check::Command {
             run: "-x".into(),
             cwd: None,

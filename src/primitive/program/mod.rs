@@ -23,6 +23,7 @@ mod identity;
 mod listener;
 mod start;
 mod status;
+mod wait;
 
 use std::fmt::Write;
 

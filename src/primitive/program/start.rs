@@ -17,14 +17,19 @@
 /// `pa LAUNCHER WAIT`, with the program in variables (see `Program::apply`); WAIT
 /// is `hw`'s arguments, empty without a health check.
 ///
-/// `pgup`: waits up to 5 s for the program's process with the current definition
+/// `pgup`: waits up to 5 s (of pauses from 10 ms up to 0.1 s, `wait::WAIT_SH`) for
+/// the program's process with the current definition
 /// (`MP MS MH`, see `identity`); a record that changed since the start (`P0`) but
 /// names a process that is gone means it exited already.
 ///
-/// `hw TRIES INTERVAL KIND TIMEOUT A B C [SOCKET…]`: retries the check (`hc`) until
-/// it passes and, with SOCKET (`pgsock`'s arguments), the program answered it;
-/// fails the step with the last answer when it never does, at once when the program
-/// exits.
+/// `hw TRIES INTERVAL_MS KIND TIMEOUT A B C [SOCKET…]`: retries the check (`hc`)
+/// until it passes and, with SOCKET (`pgsock`'s arguments), the program answered
+/// it; fails the step with the last answer when it never does, at once when the
+/// program exits. Attempt k of TRIES comes after k - 1 pauses of INTERVAL, as the
+/// user declared; when there is a second one, the first pause is cut into shorter
+/// ones (10, 20, 40 ms… — `wait::WAIT_SH`) with an attempt after each, so an app
+/// that is up after 60 ms is seen then, not after a whole interval. A failure
+/// counts the TRIES attempts (the extra ones fall inside the first interval).
 ///
 /// `pgdead WHAT`: fails the step with `pglog` — the end of the log since the start
 /// (`LS`: its size before), or the backend's word when it wrote nothing — and
@@ -64,22 +69,23 @@ pub(super) const APPLY_SH: &str = r#"pa() {
   echo "$I ok"
 }
 pgup() {
-  i=0
+  zw=0 zq=10
   until pgwho "$R" "$t" fresh && [ "$MH" = "$H" ]; do
     case $RS in ''|*[!0-9]*) ;; *) [ "$RP $RS $RH" = "$P0" ] || [ "$RH" != "$H" ] || pgdead "exited right after it started (it ran as pid $RP)" ;; esac
-    i=$((i + 1)); [ $i -lt 50 ] || pgdead "did not start within 5 s"
-    sleep 0.1
+    [ $zw -lt 5000 ] || pgdead "did not start within 5 s"
+    pgstep 100
   done
 }
 hw() {
-  n=0 tries=$1 pause=$2; shift 2
+  k=1 tries=$1 ims=$2 zw=0 zq=10; shift 2
   while :; do
     pglive "$MP" "$MS" || pgdead "exited before its health check passed (it ran as pid $MP)"
     if hc "$1" "$2" "$3" "$4" "$5" && hs "$@"; then return 0; fi
-    n=$((n + 1)); [ $n -lt "$tries" ] || break
-    sleep "$pause"
+    [ $k -lt "$tries" ] || break
+    if [ $k -eq 1 ] && [ $((zw + zq)) -lt "$ims" ]; then pgstep "$ims"; continue; fi
+    pgnap $((ims - zw)); zw=0 k=$((k + 1))
   done
-  { pglog; echo "health check failed $n times; the last answer:"; head -n 4 "$T/hc"; [ ! -s "$T/hs" ] || cat "$T/hs"; } > "$O"; fail "$I" 1
+  { pglog; echo "health check failed $k times; the last answer:"; head -n 4 "$T/hc"; [ ! -s "$T/hs" ] || cat "$T/hs"; } > "$O"; fail "$I" 1
 }
 hs() { : > "$T/hs"; shift 5; [ $# -eq 0 ] || pgsock "$@"; }
 pgdead() { { pglog; echo "$N $1"; } > "$O"; fail "$I" 1; }

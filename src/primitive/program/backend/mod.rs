@@ -58,6 +58,7 @@ pub(crate) fn pick_sh() -> String {
 /// a program moving from one backend to another).
 pub(crate) fn all_functions() -> String {
     let mut s = String::from(super::identity::IDENTITY_SH);
+    s.push_str(super::wait::WAIT_SH);
     for b in ALL {
         s.push_str(b.functions());
         s.push('\n');

@@ -35,7 +35,7 @@ sv_up() {
   sp= ss=; [ ! -f "$SV/ordo.pid" ] || { read -r sp ss < "$SV/ordo.pid"; } 2>/dev/null
   if [ -S "$SV/supervisor.sock" ] && { pglive "$sp" "$ss" || { sv pid > "$T/svp" 2>/dev/null && sv_rec; }; }; then return 0; fi
   ( umask 022; exec supervisord -c "$SV/supervisord.conf" ) </dev/null > "$O" 2>&1 || fail "$I" 1
-  i=0; until sv pid > "$T/svp" 2>/dev/null && sv_rec; do i=$((i + 1)); [ $i -lt 100 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; sleep 0.1; done
+  zw=0 zq=10; until sv pid > "$T/svp" 2>/dev/null && sv_rec; do [ $zw -lt 10000 ] || { echo "supervisord did not answer within 10 s" >> "$O"; tail -n 20 "$SV/supervisord.log" >> "$O" 2>/dev/null; fail "$I" 1; }; pgstep 100; done
 }
 sv_rec() { sp=; read -r sp < "$T/svp"; pgst "$sp" && printf '%s %s\n' "$sp" "$PT" > "$SV/ordo.pid"; }
 sv_conf() {
