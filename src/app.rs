@@ -5,7 +5,8 @@
 //! Exit codes: 0 success; 1 a step failed on a host; 2 the project has errors or the
 //! command line asked for something impossible (with `plan --exit-code`: there are
 //! changes); 3 a host could not be reached; 4 a host is locked by another deploy;
-//! 130 interrupted (SIGINT, SIGTERM or SIGHUP).
+//! 5 done without hosts that `--skip-unreachable` allowed to skip; 130 interrupted
+//! (SIGINT, SIGTERM or SIGHUP).
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ use crate::model::{HostId, Model};
 use crate::plan::Plan;
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
+use crate::project::failed_hosts::{self, FailedHosts};
 use crate::report::{Event, Reporter};
 use crate::script;
 use crate::source::SourceMap;
@@ -37,6 +38,8 @@ pub struct Workspace {
     cancel: CancelToken,
     /// Learns every secret decrypted during the run; the reporter masks them.
     pub redactor: crate::secrets::Redactor,
+    /// What the run may take of the controller, decided on first use.
+    budget: std::sync::OnceLock<exec::Budget>,
     /// The project is a revision (`--rev`): git libraries must be pinned already.
     locked: bool,
 }
@@ -59,6 +62,7 @@ impl Workspace {
             reporter,
             cancel,
             redactor,
+            budget: std::sync::OnceLock::new(),
             locked: false,
         })
     }
@@ -76,6 +80,7 @@ impl Workspace {
             reporter: self.reporter.clone(),
             cancel: self.cancel.clone(),
             redactor: self.redactor.clone(),
+            budget: self.budget.clone(),
             locked: true,
         }
     }
@@ -198,6 +203,12 @@ impl Workspace {
         }
         let mut selected = vec![false; model.hosts.len()];
         for pattern in patterns {
+            if pattern == failed_hosts::SELECTOR {
+                for h in self.failed_hosts(model)? {
+                    selected[crate::model::Id::index(h)] = true;
+                }
+                continue;
+            }
             let glob = globset::Glob::new(pattern)
                 .map_err(|e| Problem::new(Kind::Usage, format!("--hosts: `{pattern}` is not a valid pattern: {e}")))?
                 .compile_matcher();
@@ -229,29 +240,116 @@ impl Workspace {
             .collect())
     }
 
+    /// `--hosts @failed`: the hosts where the last deploy of the environment did
+    /// not finish, as this machine recorded them. A recorded host that is no
+    /// longer in the environment is named in a warning.
+    fn failed_hosts(&self, model: &Model) -> Result<Vec<HostId>, Problems> {
+        let state = self.controller_state(&model.environment);
+        let Some(record) = FailedHosts::read(&state) else {
+            return Err(Problem::new(
+                Kind::Usage,
+                format!(
+                    "--hosts {}: no deploy of `{}` from this checkout has recorded which hosts it did not finish",
+                    failed_hosts::SELECTOR,
+                    model.environment
+                ),
+            )
+            .help(format!(
+                "{} names the hosts where the last `ordo deploy {}` failed, skipped or stopped; ordo keeps that record in {}",
+                failed_hosts::SELECTOR,
+                model.environment,
+                state.dir().display()
+            ))
+            .into());
+        };
+        let mut ids = Vec::new();
+        for name in record.hosts.keys() {
+            match model.hosts.enumerate().find(|(_, h)| &h.name == name) {
+                Some((id, _)) => ids.push(id),
+                None => self.reporter.event(&Event::Notice {
+                    host: None,
+                    level: crate::report::Level::Warning,
+                    text: format!(
+                        "host `{name}` did not finish the last deploy of `{}` but is no longer in the environment; left out",
+                        model.environment
+                    ),
+                    span: None,
+                }),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// How this run reaches hosts. The descriptor limit is read (and raised when
+    /// the run needs more, as far as the hard limit allows) once: `--jobs` that do
+    /// not fit are reduced, and said so.
     pub fn settings(&self) -> Settings {
         // How hosts are reached is today's question, also for an older revision.
         let mut ssh = SshOptions::default_for(&self.origin.root);
         ssh.accept_new_host_keys = self.config.accept_new_host_keys;
         ssh.connect_timeout = self.config.connect_timeout;
+        let budget = *self.budget.get_or_init(|| {
+            let budget = exec::Budget::of_process(self.config.jobs);
+            if budget.jobs < self.config.jobs {
+                self.reporter.event(&Event::Notice {
+                    host: None,
+                    level: crate::report::Level::Warning,
+                    text: format!(
+                        "--jobs {} needs more file descriptors than the limit of {} allows (ulimit -n; its hard limit could not be raised further): working on {} at once",
+                        self.config.jobs,
+                        budget.descriptors,
+                        crate::text::plural(budget.jobs, "host")
+                    ),
+                    span: None,
+                });
+            }
+            budget
+        });
         Settings {
             ssh,
-            jobs: self.config.jobs,
+            jobs: budget.jobs,
             timeout: self.config.timeout,
             cancel: self.cancel.clone(),
+            masters: budget.masters,
+            skip: exec::Skip::Never,
         }
     }
 
-    /// Connects to `targets`, all before anything changes.
+    /// Connects to `targets`, all before anything changes (a fleet of more ssh
+    /// hosts than the run keeps masters connects as it goes).
     pub async fn connect(&self, model: &Model, targets: &[HostId]) -> Result<Hosts, Problems> {
-        for &h in targets {
+        self.connect_skipping(model, targets, exec::Skip::Never).await
+    }
+
+    /// [`Self::connect`], going on without as many unreachable hosts as `skip` allows.
+    pub async fn connect_skipping(
+        &self,
+        model: &Model,
+        targets: &[HostId],
+        skip: exec::Skip,
+    ) -> Result<Hosts, Problems> {
+        let settings = Settings {
+            skip,
+            ..self.settings()
+        };
+        // A fleet's ssh hosts connect as they are worked on (their progress says so then).
+        let now: Vec<HostId> = if exec::connects_as_it_goes(model, targets, &settings) {
+            targets
+                .iter()
+                .copied()
+                .filter(|&h| !matches!(model.hosts[h].transport, crate::model::TransportSpec::Ssh { .. }))
+                .collect()
+        } else {
+            targets.to_vec()
+        };
+        for &h in &now {
             self.reporter.event(&Event::Progress {
                 host: model.hosts[h].name.clone(),
                 activity: crate::report::Activity::Connecting,
             });
         }
-        let hosts = exec::connect(model, targets, &self.settings()).await;
-        for &h in targets {
+        let hosts = exec::connect(model, targets, &settings).await;
+        for &h in &now {
             self.reporter.event(&Event::Progress {
                 host: model.hosts[h].name.clone(),
                 activity: crate::report::Activity::Done,

@@ -396,7 +396,7 @@ fn zsh_and_fish_completion_offer_the_project_names() {
     assert_eq!(fish("ordo plan "), "test\n");
     assert_eq!(
         fish("ordo deploy test --hosts w"),
-        "web1\tOnly these hosts: comma-separated names, globs (web*) or roles\n"
+        "web1\tOnly these hosts: comma-separated names, globs (web*) or roles; `@failed` for the hosts where the last deploy of the environment did not finish\n"
     );
     assert!(fish("ordo pla").starts_with("plan\t"));
     assert_eq!(fish("ordo __"), "");

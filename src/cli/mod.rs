@@ -351,7 +351,8 @@ pub struct TargetArgs {
     /// The environment: environments/<ENV>.rhai.
     pub env: String,
 
-    /// Only these hosts: comma-separated names, globs (web*) or roles.
+    /// Only these hosts: comma-separated names, globs (web*) or roles; `@failed`
+    /// for the hosts where the last deploy of the environment did not finish.
     #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
 }
@@ -425,6 +426,16 @@ pub struct PlanArgs {
     /// error that would exit 2 exits 1 instead.
     #[arg(long, alias = "detailed-exitcode")]
     pub exit_code: bool,
+
+    /// Go on without hosts that cannot be reached: at most N of them, or P percent
+    /// of the targeted hosts (alone: any number, as long as one is reached). Only
+    /// hosts the network cannot reach — never one whose host key or login is
+    /// refused, nor one the plan ties to other hosts (provide/require, ordering).
+    /// They are named in the plan and the summary, nothing is recorded on them,
+    /// and ordo exits with 5.
+    #[arg(long, value_name = "N|P%", num_args = 0..=1, require_equals = true, default_missing_value = "all",
+          value_parser = parse_skip)]
+    pub skip_unreachable: Option<SkipUnreachable>,
 }
 
 #[derive(Debug, Args)]
@@ -450,4 +461,37 @@ pub struct DeployArgs {
     /// Deploy onto hosts that another environment of the service deployed last.
     #[arg(long)]
     pub switch_environment: bool,
+
+    /// Go on without hosts that cannot be reached: at most N of them, or P percent
+    /// of the targeted hosts (alone: any number, as long as one is reached). Only
+    /// hosts the network cannot reach — never one whose host key or login is
+    /// refused, nor one the plan ties to other hosts (provide/require, ordering).
+    /// They are named in the plan and the summary, nothing is recorded on them,
+    /// and ordo exits with 5.
+    #[arg(long, value_name = "N|P%", num_args = 0..=1, require_equals = true, default_missing_value = "all",
+          value_parser = parse_skip)]
+    pub skip_unreachable: Option<SkipUnreachable>,
+}
+
+/// `--skip-unreachable[=N|P%]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipUnreachable {
+    /// Any number of hosts, as long as one is reached.
+    All,
+    Hosts(usize),
+    Percent(u8),
+}
+
+fn parse_skip(text: &str) -> Result<SkipUnreachable, String> {
+    let bad = || format!("`{text}` is not a number of hosts (5) or a percentage of them (10%)");
+    if text == "all" {
+        return Ok(SkipUnreachable::All);
+    }
+    match text.strip_suffix('%') {
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= 100 => Ok(SkipUnreachable::Percent(p)),
+            _ => Err(bad()),
+        },
+        None => text.parse().map(SkipUnreachable::Hosts).map_err(|_| bad()),
+    }
 }

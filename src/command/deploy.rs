@@ -6,7 +6,10 @@
 //! declared), the controller's hooks (`before_deploy` before any host is
 //! contacted, the others once the run is over) — around the one deploy transaction
 //! ([`Deployment`]: lock, plan, confirm, apply, record, release), whose locks are
-//! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too.
+//! released when the run is interrupted (SIGINT, SIGTERM, SIGHUP) too. After a
+//! deploy, the hosts it did not finish are kept on the controller for `--hosts
+//! @failed`; a run that went on without unreachable hosts (`--skip-unreachable`)
+//! exits with 5.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -14,34 +17,38 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::hooks;
-use crate::cli::{DeployArgs, PlanArgs, RevArgs, TargetArgs};
+use crate::cli::{DeployArgs, PlanArgs, RevArgs, SkipUnreachable, TargetArgs};
 use crate::exec::history::{Outcome, Record, RunKind};
-use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, Ended, HostState, Request, RunStep};
+use crate::exec::{self, ApplyRequest, Catalog, Confirm, Deployment, Ended, HostState, Request, RunStep, Skip};
 use crate::problem::{Kind, Problem, Problems};
 use crate::project::Project;
+use crate::project::controller_state::ControllerState;
+use crate::project::failed_hosts::{self, FailedHosts};
 use crate::project::hooks::HookPoint;
 use crate::project::revision::Revision;
-use crate::report::Event;
+use crate::report::{Event, Level};
 use crate::workspace::Workspace;
+
+/// The exit code of a run that went on without unreachable hosts
+/// (`--skip-unreachable`) and otherwise succeeded.
+pub(crate) const SKIPPED_HOSTS: u8 = 5;
 
 pub(crate) async fn plan(ws: &Workspace, args: &PlanArgs) -> Result<ExitCode, Problems> {
     let opts = Options {
         apply: false,
         yes: true,
         allow_dirty: true,
+        skip: skip(args.skip_unreachable),
         ..Options::default()
     };
     let result = at_revision(ws, &args.rev, &args.target, &opts).await;
     if !args.exit_code {
-        return result.map(|_| ExitCode::SUCCESS);
+        return result.map(|r| r.code());
     }
     match result {
         // A host deployed once and no longer declared is drift too.
-        Ok(Ran {
-            changes: 0,
-            undeclared: 0,
-        }) => Ok(ExitCode::SUCCESS),
-        Ok(_) => Ok(ExitCode::from(2)),
+        Ok(r) if r.changes > 0 || r.undeclared > 0 => Ok(ExitCode::from(2)),
+        Ok(r) => Ok(r.code()),
         Err(ps) if ps.kind().exit_code() == 2 => {
             // 2 means "changes" here; an error of that kind exits 1.
             let mut ps = ps;
@@ -61,11 +68,19 @@ pub(crate) async fn deploy(ws: &Workspace, args: &DeployArgs) -> Result<ExitCode
         break_lock: args.break_lock,
         allow_dirty: args.allow_dirty,
         switch_environment: args.switch_environment,
+        skip: skip(args.skip_unreachable),
         ..Options::default()
     };
-    at_revision(ws, &args.rev, &args.target, &opts)
-        .await
-        .map(|_| ExitCode::SUCCESS)
+    at_revision(ws, &args.rev, &args.target, &opts).await.map(|r| r.code())
+}
+
+fn skip(flag: Option<SkipUnreachable>) -> Skip {
+    match flag {
+        None => Skip::Never,
+        Some(SkipUnreachable::All) => Skip::Any,
+        Some(SkipUnreachable::Hosts(n)) => Skip::AtMost(n),
+        Some(SkipUnreachable::Percent(p)) => Skip::Percent(p),
+    }
 }
 
 /// How a run of [`run`] goes.
@@ -81,6 +96,8 @@ pub(crate) struct Options {
     /// The entry a rollback deploys again: its run id and the fingerprint it
     /// recorded (`None`: `--to REV`, a revision rather than an entry).
     pub(crate) entry: Option<(String, String)>,
+    /// Which unreachable hosts the run may go on without (`--skip-unreachable`).
+    pub(crate) skip: Skip,
 }
 
 /// Checks out `--rev` (when given) and runs there; the checkout is removed after.
@@ -106,12 +123,24 @@ pub(crate) async fn checkout(ws: &Workspace, rev: &str, allow_any: bool) -> Resu
     )
 }
 
-/// What a plan (or deploy) found.
+/// What a plan or deploy came to.
 pub(crate) struct Ran {
-    /// Planned changes.
+    /// The planned changes.
     pub(crate) changes: usize,
+    /// Hosts it went on without.
+    pub(crate) skipped: usize,
     /// Hosts a deploy reached that the environment no longer declares.
     pub(crate) undeclared: usize,
+}
+
+impl Ran {
+    pub(crate) fn code(&self) -> ExitCode {
+        if self.skipped > 0 {
+            ExitCode::from(SKIPPED_HOSTS)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
 }
 
 /// Plans (and applies).
@@ -159,6 +188,23 @@ pub(crate) async fn run(
     // A host with no step left is still probed: what ordo created there before,
     // and no step declares now, is removed.
     let targets: Vec<_> = ws.select(model, &args.hosts)?;
+    if targets.is_empty() && args.hosts.iter().any(|h| h == failed_hosts::SELECTOR) {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: Level::Info,
+            text: format!(
+                "no host is left from the last deploy of `{}` ({} names none): nothing to do",
+                model.environment,
+                failed_hosts::SELECTOR
+            ),
+            span: None,
+        });
+        return Ok(Ran {
+            changes: 0,
+            skipped: 0,
+            undeclared,
+        });
+    }
     let command = match (opts.apply, opts.rollback) {
         (false, _) => "plan",
         (true, false) => "deploy",
@@ -216,14 +262,34 @@ pub(crate) async fn run(
     if opts.apply {
         hooks::run(ws, &controller_hooks, HookPoint::BeforeDeploy, &context, None).await?;
     }
+    // The hosts the run went on without (`--skip-unreachable`), for the exit code
+    // and the hooks.
+    let mut skipped = Vec::new();
     let (result, ended) = 'run: {
         let hosts = tokio::select! {
-            h = ws.connect(model, &targets) => h.map_err(|ps| retired_unreachable(model, ps)),
+            h = ws.connect_skipping(model, &targets, opts.skip) => h.map_err(|ps| retired_unreachable(model, ps)),
             () = ws.cancelled() => Err(interrupted()),
         };
         let hosts = match hosts {
             Ok(h) => h,
-            Err(ps) => break 'run (Err(ps), None),
+            Err(ps) => {
+                if opts.apply {
+                    // Nothing was changed: the hosts that failed and the others, not deployed.
+                    let results = targets
+                        .iter()
+                        .map(|&h| {
+                            let name = &model.hosts[h].name;
+                            let why = ps.0.iter().find(|p| p.host.as_deref() == Some(name)).map_or_else(
+                                || "not deployed: other hosts could not be reached".to_string(),
+                                |p| p.message.lines().next().unwrap_or_default().to_string(),
+                            );
+                            (name.clone(), Some(why))
+                        })
+                        .collect::<Vec<_>>();
+                    remember_failed(ws, &model.environment, &results);
+                }
+                break 'run (Err(ps), None);
+            }
         };
         let record = HostState {
             fingerprint: loaded.evaluated.fingerprint().to_string(),
@@ -280,20 +346,35 @@ pub(crate) async fn run(
             () = ws.cancelled() => Err(interrupted()),
             r = drive(&mut deployment, opts) => r,
         };
+        let unfinished = if opts.apply {
+            deployment.unfinished(&result)
+        } else {
+            None
+        };
+        skipped = deployment.skipped().to_vec();
         let outcome = deployment.outcome().cloned();
         let (result, ended) = deployment.finish(result).await;
+        // In a fleet's waves, an unreachable host is found by the plan phase.
+        let result = result.map_err(|ps| retired_unreachable(model, ps));
+        if let Some(results) = unfinished {
+            remember_failed(ws, &model.environment, &results);
+        }
         hosts.close().await;
         if let Some(outcome) = outcome {
             note_reached(ws, model, &outcome);
         }
         (result, Some(ended))
     };
-    let result = result.map(|changes| Ran { changes, undeclared });
+    let result = result.map(|changes| Ran {
+        changes,
+        skipped: skipped.len(),
+        undeclared,
+    });
     if !opts.apply {
         return result;
     }
     // `before_deploy` ran: whatever happened since, the run gets its end.
-    let (finished, failed) = finished(&result, ended.as_ref(), &context.hosts, started);
+    let (finished, failed) = finished(&result, ended.as_ref(), &context.hosts, &skipped, started);
     if let Some(c) = ended.as_ref().and_then(|e| e.counts) {
         context.changes = Some(c.changes);
         context.unchanged = Some(c.unchanged);
@@ -313,6 +394,20 @@ pub(crate) async fn run(
     }
 }
 
+/// Keeps the hosts the deploy did not finish for `--hosts @failed`; a record that
+/// cannot be written is a warning (the deploy itself is done).
+fn remember_failed(ws: &Workspace, env: &str, results: &[(String, Option<String>)]) {
+    let state = ControllerState::new(&ws.origin, env);
+    if let Err(p) = FailedHosts::update(&state, results, &crate::sys::now_rfc3339()) {
+        ws.reporter.event(&Event::Notice {
+            host: None,
+            level: Level::Warning,
+            text: format!("{} (so --hosts @failed cannot name this deploy's hosts)", p.message),
+            span: None,
+        });
+    }
+}
+
 /// How the run ended, for the hooks after it, and whether it failed (the command
 /// fails: `on_failure` runs). A run whose changes never began is `not_applied` —
 /// declined at the prompt (not a failure), or stopped by conflicts, a host locked
@@ -321,6 +416,7 @@ fn finished<T>(
     result: &Result<T, Problems>,
     ended: Option<&Ended>,
     targets: &[String],
+    unreachable: &[String],
     started: Instant,
 ) -> (hooks::Finished, bool) {
     let began = ended.is_some_and(|e| e.applied);
@@ -334,7 +430,20 @@ fn finished<T>(
     let finished = hooks::Finished {
         result: word,
         hosts: match ended {
-            Some(e) => e.hosts.iter().map(|(h, o)| (h.clone(), o.map(Outcome::word))).collect(),
+            // A host the run went on without (`--skip-unreachable`) was never
+            // planned: `unreachable`, not the `not_applied` of its history's view.
+            Some(e) => e
+                .hosts
+                .iter()
+                .map(|(h, o)| {
+                    let word = if unreachable.contains(h) {
+                        Some(hooks::UNREACHABLE)
+                    } else {
+                        o.map(Outcome::word)
+                    };
+                    (h.clone(), word)
+                })
+                .collect(),
             None => targets.iter().map(|h| (h.clone(), None)).collect(),
         },
         changed: ended.map_or(0, |e| e.changed),
@@ -394,13 +503,14 @@ fn retired_unreachable(model: &crate::model::Model, ps: Problems) -> Problems {
             .map(|mut p| {
                 // Connection problems name their host in the message.
                 let retired = model.hosts.iter().find(|h| {
-                    h.retired
+                    matches!(p.kind, Kind::Connect | Kind::Unreachable)
+                        && h.retired
                         && (p.host.as_deref() == Some(h.name.as_str())
                             || p.message.contains(&format!("host `{}`", h.name)))
                 });
                 if let Some(h) = retired {
                     let more = format!(
-                        "`{}` is retired: if it is gone for good, delete its declaration and run `ordo hosts forget {} {}`; to deploy the other hosts meanwhile, leave it out with --hosts",
+                        "`{}` is retired: if it is gone for good, delete its declaration and run `ordo hosts forget {} {}`; to deploy the other hosts meanwhile, leave it out with --hosts (or go on without it: --skip-unreachable)",
                         h.name, model.environment, h.name
                     );
                     p.help = Some(match p.help.take() {

@@ -213,6 +213,10 @@ fn secret_variable(name: &str) -> String {
     format!("ORDO_SECRET_{upper}")
 }
 
+/// A host's result for the hooks when the run went on without it
+/// (`--skip-unreachable`): it was never planned, nothing was recorded there.
+pub(crate) const UNREACHABLE: &str = "unreachable";
+
 /// The variables a hook gets, and the same as JSON.
 fn variables(
     point: HookPoint,
@@ -260,6 +264,15 @@ fn variables(
             v.insert("ORDO_FAILED", r.failed.to_string());
             v.insert("ORDO_SKIPPED", r.skipped.to_string());
             v.insert("ORDO_DURATION_MS", r.duration_ms.to_string());
+            // The hosts a `--skip-unreachable` run went on without: the result is
+            // about the others, so they are said apart (empty when none).
+            let unreachable: Vec<&str> = r
+                .hosts
+                .iter()
+                .filter(|(_, w)| *w == Some(UNREACHABLE))
+                .map(|(h, _)| h.as_str())
+                .collect();
+            v.insert("ORDO_UNREACHABLE", unreachable.join(" "));
             j["result"] = json!(r.result);
             j["changed"] = json!(r.changed);
             j["failed"] = json!(r.failed);

@@ -65,6 +65,8 @@ pub(crate) async fn run(ws: &Workspace, args: &RollbackArgs) -> Result<ExitCode,
         switch_environment: false,
         rollback: true,
         entry: entry.map(|m| (m.run().to_string(), m.begin.fingerprint.clone())),
+        // A rollback goes back everywhere or not at all.
+        skip: crate::exec::Skip::Never,
     };
     let target = TargetArgs {
         env: args.env.clone(),

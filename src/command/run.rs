@@ -24,7 +24,7 @@ pub(crate) async fn run(ws: &Workspace, args: &RunArgs) -> Result<ExitCode, Prob
     let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
     let results = fan_out(
         runs.clone(),
-        ws.config.jobs,
+        hosts.settings.jobs,
         |r| format!("host `{}`", r.name),
         |r: Arc<HostRun>| {
             let script = script.clone();

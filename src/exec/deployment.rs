@@ -33,9 +33,12 @@ use super::catalog::Keep;
 use super::history::{Ended, Endings, Record, Writer};
 use super::hosts::{Hosts, Released, unlock};
 use super::lock::LockInfo;
-use super::predict::{Locking, predict};
+use super::lock::Locking;
+use super::outcome::Outcome;
+use super::predict::predict;
 use super::prediction::Prediction;
 use super::schedule::{Finish, Totals, apply, report_hosts};
+use super::settle::Settle;
 use super::state::HostState;
 use crate::model::{HostId, Model};
 use crate::plan::Plan;
@@ -123,8 +126,12 @@ pub struct Deployment<'a> {
     /// Time spent waiting for an answer to the confirmation, which the summary's
     /// duration leaves out.
     waited: Duration,
+    /// What happened on each host, as far as the run got.
+    results: Outcome,
+    /// The hosts the run goes on without (`--skip-unreachable`).
+    skipped: Vec<String>,
     /// What the apply did on each host it reached, once it ran.
-    outcome: Option<HashMap<HostId, Totals>>,
+    reached: Option<HashMap<HostId, Totals>>,
     ended: bool,
 }
 
@@ -175,7 +182,9 @@ impl<'a> Deployment<'a> {
             report_hosts,
             endings: Endings::default(),
             waited: Duration::ZERO,
-            outcome: None,
+            results: Outcome::default(),
+            skipped: Vec::new(),
+            reached: None,
             ended: false,
         }
     }
@@ -186,21 +195,41 @@ impl<'a> Deployment<'a> {
     }
 
     /// The plan phase: probes every host (taking its lock when the deployment
-    /// applies), verifies, reports the covered steps and the `plan_done` counts.
+    /// applies; a host with nothing to do is let go at once, its history entry
+    /// ended), verifies, reports the covered steps and the `plan_done` counts.
     pub async fn predict(&mut self) -> Result<Prediction, Problems> {
         let r = &self.request;
-        let prediction = predict(r.model, r.plan, r.hosts, &r.reporter, self.locking.as_ref(), r.keep)
-            .await
-            .map_err(|ps| self.sourced(ps))?;
+        let settle = Arc::new(Settle::new(r.model, self.locking.clone(), self.finish.record.clone()));
+        let prediction = match predict(r.model, r.plan, r.hosts, &r.reporter, settle, r.keep).await {
+            Ok(p) => p,
+            Err(ps) => {
+                self.results.stopped(r.hosts, &ps);
+                return Err(self.sourced(ps));
+            }
+        };
+        self.results.skipped(&prediction.skipped);
+        self.skipped = prediction.skipped.iter().map(|s| s.name.clone()).collect();
         let counts = prediction.counts();
         self.endings.planned(&prediction);
         r.reporter.event(&Event::PlanDone {
             changes: counts.changes,
             unchanged: counts.unchanged,
             conflicts: counts.conflicts,
-            hosts: r.hosts.len(),
+            hosts: r.hosts.len() - self.skipped.len(),
         });
         Ok(prediction)
+    }
+
+    /// The hosts the run goes on without (`--skip-unreachable`), known after
+    /// `predict`.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    /// Each targeted host by name: `None` when the deploy is done there, else why
+    /// not; `None` when there is nothing to record. Call after `end` with its result.
+    pub fn unfinished<T>(&self, result: &Result<T, Problems>) -> Option<Vec<(String, Option<String>)>> {
+        self.results.per_host(self.request.hosts, result)
     }
 
     /// Every conflict of the prediction, each at its step.
@@ -231,7 +260,10 @@ impl<'a> Deployment<'a> {
     /// the version. Returns how many steps changed, or `None` when nothing was
     /// applied.
     pub async fn apply(&mut self, prediction: Prediction, confirm: Confirm) -> Result<Option<usize>, Problems> {
-        self.refuse_conflicts(&prediction)?;
+        if let Err(ps) = self.refuse_conflicts(&prediction) {
+            self.results.stopped(self.request.hosts, &ps);
+            return Err(ps);
+        }
         if self.locking.is_none() {
             return Err(Problem::new(Kind::Step, "a deployment that looks only cannot apply (a bug in ordo)").into());
         }
@@ -255,19 +287,21 @@ impl<'a> Deployment<'a> {
         let applied = apply(r.plan, prediction, r.hosts, r.reporter.clone(), self.finish.clone()).await;
         self.endings.applied(r.hosts, &applied);
         let mut problems = applied.problems.clone();
-        self.outcome = Some(applied.per_host.clone());
+        self.reached = Some(applied.per_host.clone());
         // Released before `host_done`, so its round trips are complete.
         problems.extend(self.release().await);
+        self.results.applied(r.hosts, &applied, &problems);
         if self.report_hosts {
-            report_hosts(r.hosts, &applied, &*r.reporter);
+            report_hosts(r.hosts, &applied, &*r.reporter, &self.skipped);
         }
         r.reporter.event(&Event::Summary {
             changed: applied.changed,
             unchanged: counts.unchanged,
             failed: applied.failed,
             skipped: applied.skipped,
-            hosts: r.hosts.len(),
+            hosts: r.hosts.len() - self.skipped.len(),
             duration_ms: r.started.elapsed().saturating_sub(self.waited).as_millis() as u64,
+            unreachable: self.skipped.clone(),
         });
         if problems.is_empty() {
             Ok(Some(applied.changed))
@@ -280,7 +314,7 @@ impl<'a> Deployment<'a> {
     /// its records, or a retired host its teardown); `None` until an apply ran.
     /// Front ends keep what they need of it (the controller's record of hosts).
     pub fn outcome(&self) -> Option<&HashMap<HostId, Totals>> {
-        self.outcome.as_ref()
+        self.reached.as_ref()
     }
 
     /// Releases every lock this run may still hold (within a grace period) and
@@ -342,15 +376,7 @@ impl<'a> Deployment<'a> {
         };
         let Released { problems, unrecorded } = unlock(r.model, r.hosts, &self.finish.token, before).await;
         for host in unrecorded {
-            r.reporter.event(&Event::Notice {
-                host: Some(host.clone()),
-                level: Level::Warning,
-                text: format!(
-                    "{host}: the end of this run could not be written to the host's history (~/.ordo/{}/history): is the disk full?",
-                    r.model.service
-                ),
-                span: None,
-            });
+            r.reporter.event(&super::history::unrecorded(&host, &r.model.service));
         }
         problems
     }
@@ -469,6 +495,8 @@ mod tests {
                 jobs: 2,
                 timeout: Duration::from_secs(60),
                 cancel: CancelToken::new(),
+                masters: 64,
+                skip: crate::exec::Skip::Never,
             };
             let hosts = connect(&model, &[HostId::new(0)], &settings).await.unwrap();
             let plan = Arc::new(Plan::build(&model).unwrap());

@@ -7,12 +7,25 @@
 //! here. A deploy only ever removes a lock carrying its own random token.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::history::Writer;
 use super::state::state_dir;
 use crate::model::HostPath;
 use crate::shell::{quote_always, word};
+
+/// How a deploy treats the hosts' locks and recorded states (`ordo plan` takes no lock).
+#[derive(Clone)]
+pub struct Locking {
+    pub info: LockInfo,
+    pub break_lock: bool,
+    /// Deploy onto hosts that another environment deployed last.
+    pub switch_environment: bool,
+    /// The run's deploy history: its begin line goes with the lock.
+    pub history: Option<Arc<Writer>>,
+}
 
 /// Who holds a host's deploy lock; stored in `~/.ordo/<service>/lock/info`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]

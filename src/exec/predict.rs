@@ -8,30 +8,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::catalog::{Catalog, Keep, RemovalStep, RunStep};
-use super::history::{self, Writer};
+use super::history;
 use super::hosts::{HostRun, Hosts, host_io};
-use super::lock::{self, LockInfo, LockStatus};
+use super::lock::{self, LockInfo, LockStatus, Locking};
 use super::prediction::{HostPlan, PlannedStep, Prediction};
 use super::probe::{self, HostProbe};
+use super::reach::{self, Skipped};
+use super::settle::{self, Settle};
 use super::verify::verify_host;
 use super::{fan_out, rolling, tail};
 use crate::model::{IdVec, Model, StepId};
 use crate::plan::Plan;
 use crate::primitive::Planned;
 use crate::problem::{Kind, Problem, Problems};
-use crate::report::{Activity, Event, Level, Reporter};
+use crate::report::{Activity, Event, Level, Reporter, SkippedHost};
+use crate::shell::probe::Facts;
 use crate::text::plural;
-
-/// How a deploy treats the hosts' locks and recorded states (`ordo plan` takes no lock).
-#[derive(Clone)]
-pub struct Locking {
-    pub info: LockInfo,
-    pub break_lock: bool,
-    /// Deploy onto hosts that another environment deployed last.
-    pub switch_environment: bool,
-    /// The run's deploy history: its begin line goes with the lock.
-    pub history: Option<Arc<Writer>>,
-}
 
 struct HostVerdict {
     /// The declared steps that change.
@@ -40,32 +32,70 @@ struct HostVerdict {
     notices: Vec<String>,
 }
 
-/// Probes every targeted host (bounded by `--jobs`), taking its deploy lock when
-/// `locking` is given, and verifies. A host locked by someone else stops the run
-/// before anything changes; every problem of every host is reported, in host order.
-/// Only the steps `keep` accepts are reported and kept in the prediction.
+/// Probes every targeted host (bounded by `--jobs`, in waves), taking its deploy
+/// lock when the settle policy's `locking` is given, and verifies. A host with
+/// nothing to do is let go in its wave (`settle.rs`). A host locked by someone
+/// else stops the run before anything changes, and so does an unreachable one
+/// unless `--skip-unreachable` allows going on without it (`reach.rs`); every
+/// problem of every host is reported, in host order. Only the steps `keep`
+/// accepts are reported and kept in the prediction.
 pub(super) async fn predict(
     model: &Arc<Model>,
     plan: &Arc<Plan>,
     hosts: &Hosts,
     reporter: &Arc<dyn Reporter>,
-    locking: Option<&Locking>,
+    settle: Arc<Settle>,
     keep: &Keep,
 ) -> Result<Prediction, Problems> {
     let timeout = hosts.settings.timeout;
     let runs: Vec<Arc<HostRun>> = hosts.iter().cloned().collect();
     let results = fan_out(
-        runs,
+        runs.clone(),
         hosts.settings.jobs,
         |r| format!("host `{}`", r.name),
         |r: Arc<HostRun>| {
-            let (model, plan, reporter, locking) = (model.clone(), plan.clone(), reporter.clone(), locking.cloned());
+            let (model, plan, reporter, settle) = (model.clone(), plan.clone(), reporter.clone(), settle.clone());
             async move {
+                if let Some(p) = r.unreached() {
+                    return Ok(Err(p.clone().into()));
+                }
+                // A fleet's host connects in its wave; the lease keeps its master
+                // open until the host is verified.
+                let mut held = None;
+                if r.closed() {
+                    reporter.event(&Event::Progress {
+                        host: r.name.clone(),
+                        activity: Activity::Connecting,
+                    });
+                    match r.open().await {
+                        Ok(lease) => held = lease,
+                        Err(p) => {
+                            reporter.event(&Event::Progress {
+                                host: r.name.clone(),
+                                activity: Activity::Done,
+                            });
+                            return Ok(Err(p.into()));
+                        }
+                    }
+                }
                 reporter.event(&Event::Progress {
                     host: r.name.clone(),
                     activity: Activity::Probing,
                 });
-                let result = predict_host(&model, &plan, &r, locking.as_ref(), timeout).await;
+                let mut result = predict_host(&model, &plan, &r, settle.locking.as_ref(), timeout).await;
+                drop(held);
+                if let Ok(v) = &mut result
+                    && r.releasable()
+                    && settle.done(r.id, v.plan.planned.len() + v.removals.len(), v.plan.state.as_ref())
+                {
+                    let unchanged = plan.per_host[r.id].len();
+                    if !settle::let_go(&model, &r, settle.locking.as_ref(), unchanged).await {
+                        reporter.event(&history::unrecorded(&r.name, &model.service));
+                    }
+                    // Nothing applies to it: what the probe found is not needed.
+                    v.plan.facts = Facts::default();
+                    v.plan.owned = Vec::new();
+                }
                 reporter.event(&Event::Progress {
                     host: r.name.clone(),
                     activity: Activity::Done,
@@ -77,15 +107,36 @@ pub(super) async fn predict(
     .await;
     let mut problems = Vec::new();
     let mut verdicts = Vec::new();
-    for r in results {
+    let mut unreachable = Vec::new();
+    for (run, r) in runs.iter().zip(results) {
         match r {
             Ok(Ok(v)) => verdicts.push(v),
+            // Its connection could not be opened: perhaps one to go on without.
+            Ok(Err(ps)) if ps.0.len() == 1 && reach::unreachable(&ps.0[0]) => unreachable.push(Skipped {
+                host: run.id,
+                name: run.name.clone(),
+                problem: ps.0.into_iter().next().expect("one problem"),
+            }),
             Ok(Err(ps)) => problems.extend(ps.0),
             Err(p) => problems.push(p),
         }
     }
     if !problems.is_empty() {
+        problems.extend(unreachable.into_iter().map(|s| s.problem));
         return Err(Problems(problems));
+    }
+    let skipped = reach::allow(model, plan, runs.len(), unreachable, hosts.settings.skip)?;
+    if !skipped.is_empty() {
+        reporter.event(&Event::HostsSkipped {
+            hosts: skipped
+                .iter()
+                .map(|s| SkippedHost {
+                    host: s.name.clone(),
+                    cause: s.problem.cause.clone(),
+                    message: s.problem.message.clone(),
+                })
+                .collect(),
+        });
     }
     // The run's removals, host by host, after each host's declared steps.
     let mut removals = IdVec::new();
@@ -113,6 +164,7 @@ pub(super) async fn predict(
         hosts: plans,
         catalog,
         unchanged,
+        skipped,
     })
 }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::catalog::{Catalog, RunStep};
+use super::reach::Skipped;
 use super::state::{HostState, Owned};
 use crate::model::HostId;
 use crate::primitive::Planned;
@@ -35,6 +36,8 @@ pub struct Prediction {
     pub hosts: Vec<HostPlan>,
     pub catalog: Arc<Catalog>,
     pub unchanged: usize,
+    /// The hosts the run goes on without (`--skip-unreachable`), in host order.
+    pub skipped: Vec<Skipped>,
 }
 
 impl Prediction {

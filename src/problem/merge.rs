@@ -7,6 +7,12 @@
 //! the host (`` `app` placed on `web1` here ``) may lie at different places. The
 //! first problem stands for all of them; its message gets a line listing the hosts,
 //! and the labels that named one host name every host they stand for.
+//!
+//! Problems that say their cause in a few words ([`Problem::cause`]: "connection
+//! refused") are grouped by it instead, whatever else differs (an address, a port):
+//! across a fleet the question is which hosts failed how, so the group leads with
+//! "connection refused on 12 hosts: web013, web047, …" and shows the first host's
+//! message as the example.
 
 use super::{Label, Problem, Problems};
 use crate::source::Span;
@@ -24,7 +30,10 @@ impl Problems {
         let problems = std::mem::take(&mut self.0);
         let mut groups: Vec<(Option<String>, Vec<Problem>)> = Vec::new();
         for p in problems {
-            let key = p.host.as_deref().map(|h| shape(&p, h));
+            let key = p.host.as_deref().map(|h| match &p.cause {
+                Some(cause) => format!("{:?}|{}|cause {cause}", p.kind, p.warning),
+                None => shape(&p, h),
+            });
             let joins = key.as_ref().and_then(|k| {
                 groups
                     .iter()
@@ -69,6 +78,19 @@ fn merge(mut group: Vec<Problem>) -> Problem {
         return group.pop().expect("one problem");
     }
     let hosts: Vec<String> = group.iter().filter_map(|p| p.host.clone()).collect();
+    if let Some(cause) = group[0].cause.clone() {
+        let mut first = group.swap_remove(0);
+        let host = first.host.clone().unwrap_or_default();
+        first.message = format!(
+            "{cause} on {} hosts: {}\n{}",
+            hosts.len(),
+            list(&hosts, ", "),
+            first.message
+        );
+        first.help = first.help.map(|h| with_hosts(&without(&h, &host), &hosts));
+        first.resolve();
+        return first;
+    }
     // The labels naming a host, by position: the same label of every problem.
     let specific = |p: &Problem| -> Vec<(Span, String, String)> {
         let host = p.host.as_deref().unwrap_or_default();
@@ -189,6 +211,44 @@ mod tests {
                 ("environments/test.rhai:4:5".to_string(), "`app` placed on `web10` here"),
             ]
         );
+    }
+
+    #[test]
+    fn failures_with_one_cause_on_many_hosts_are_one_group() {
+        let refused = |host: &str, port: u16| {
+            Problem::new(
+                Kind::Unreachable,
+                format!("cannot reach host `{host}`: 127.0.0.1 port {port} refused the connection"),
+            )
+            .help(format!("is sshd running? Check the `port` of host `{host}`"))
+            .cause("connection refused")
+            .on_host(host)
+        };
+        let timeout = Problem::new(Kind::Unreachable, "cannot reach host `web9`: timed out")
+            .cause("connection timed out")
+            .on_host("web9");
+        let hosts: Vec<String> = (1..=12).map(|i| format!("web{i:03}")).collect();
+        let mut ps = Problems(
+            hosts
+                .iter()
+                .enumerate()
+                .map(|(i, h)| refused(h, 2000 + i as u16))
+                .chain([timeout])
+                .collect(),
+        );
+        ps.sort();
+        assert_eq!(ps.0.len(), 2, "{:?}", ps.0);
+        assert_eq!(
+            ps.0[0].message,
+            "connection refused on 12 hosts: web001, web002, web003, web004, web005, web006, web007, web008, web009, web010 and 2 more\ncannot reach host `web001`: 127.0.0.1 port 2000 refused the connection"
+        );
+        assert_eq!(
+            ps.0[0].help.as_deref(),
+            Some(
+                "is sshd running? Check the `port` of hosts `web001`, `web002`, `web003`, `web004`, `web005`, `web006`, `web007`, `web008`, `web009`, `web010` and 2 more"
+            )
+        );
+        assert_eq!(ps.0[1].message, "cannot reach host `web9`: timed out");
     }
 
     #[test]

@@ -24,8 +24,12 @@ pub enum Kind {
     Model,
     /// The plan cannot be ordered (cycle).
     Plan,
-    /// A host could not be reached or refused us.
+    /// A host refused us, or the connection to it failed after it was made.
     Connect,
+    /// A host could not be reached at all (its name did not resolve, nothing
+    /// answered, the network dropped the connection before the login): what
+    /// `--skip-unreachable` may go on without. Shown and exiting like [`Kind::Connect`].
+    Unreachable,
     /// A step failed on a host.
     Step,
     /// A host is locked by another deploy.
@@ -45,7 +49,7 @@ impl Kind {
             Kind::Script => "ordo::script",
             Kind::Model => "ordo::model",
             Kind::Plan => "ordo::plan",
-            Kind::Connect => "ordo::connect",
+            Kind::Connect | Kind::Unreachable => "ordo::connect",
             Kind::Step => "ordo::step",
             Kind::Locked => "ordo::locked",
             Kind::Usage => "ordo::usage",
@@ -59,7 +63,7 @@ impl Kind {
     fn severity(self) -> u8 {
         match self {
             Kind::Interrupted => 6,
-            Kind::Connect => 5,
+            Kind::Connect | Kind::Unreachable => 5,
             Kind::Locked => 4,
             Kind::Step => 3,
             Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage | Kind::Secrets => 2,
@@ -70,7 +74,7 @@ impl Kind {
     pub fn exit_code(self) -> u8 {
         match self {
             Kind::Step => 1,
-            Kind::Connect => 3,
+            Kind::Connect | Kind::Unreachable => 3,
             Kind::Locked => 4,
             Kind::Interrupted => 130,
             Kind::Project | Kind::Script | Kind::Model | Kind::Plan | Kind::Usage | Kind::Secrets => 2,
@@ -107,6 +111,10 @@ pub struct Problem {
     pub help: Option<String>,
     /// The host it happened on, for ordering problems of several hosts.
     pub host: Option<String>,
+    /// What went wrong in a few words without the host ("connection refused"):
+    /// problems of several hosts with the same cause are shown as one group,
+    /// whatever else their texts say (`merge.rs`).
+    pub cause: Option<String>,
     /// Further places worth showing (call sites, other ends of a cycle), each
     /// rendered with its own source.
     pub related: Vec<Problem>,
@@ -130,6 +138,7 @@ impl Problem {
             labels: Vec::new(),
             help: None,
             host: None,
+            cause: None,
             related: Vec::new(),
             shown: None,
             context: None,
@@ -166,6 +175,13 @@ impl Problem {
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// The cause in a few words, the same for every host it happens on.
+    #[must_use]
+    pub fn cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
         self
     }
 

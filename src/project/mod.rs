@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod controller_state;
+pub mod failed_hosts;
 pub mod hooks;
 pub mod library;
 pub mod revision;

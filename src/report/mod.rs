@@ -6,6 +6,7 @@
 //! [`Reporter`], and [`Redacting`] masks sensitive values before any renderer sees
 //! them.
 
+mod fleet;
 mod history;
 mod json;
 mod live;
@@ -67,6 +68,9 @@ pub enum Event {
         conflicts: usize,
         hosts: usize,
     },
+    /// Hosts the run goes on without: they could not be reached, and
+    /// `--skip-unreachable` allows it. Nothing is sent to them.
+    HostsSkipped { hosts: Vec<SkippedHost> },
     /// A step was applied (or failed, or was skipped).
     Step {
         host: String,
@@ -125,6 +129,9 @@ pub enum Event {
         skipped: usize,
         hosts: usize,
         duration_ms: u64,
+        /// The hosts the run went without (`--skip-unreachable`); left out when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        unreachable: Vec<String>,
     },
     /// `ordo check`: the project is consistent.
     Checked { steps: usize, hosts: usize },
@@ -232,6 +239,15 @@ pub enum Event {
         #[serde(skip)]
         problem: std::sync::Arc<crate::problem::Problem>,
     },
+}
+
+/// A host a run went on without, and why it could not be reached.
+#[derive(Clone, Debug, Serialize)]
+pub struct SkippedHost {
+    pub host: String,
+    /// The cause in a few words ("connection refused"), when known.
+    pub cause: Option<String>,
+    pub message: String,
 }
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]

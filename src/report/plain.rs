@@ -9,6 +9,48 @@ use super::paint::{BOLD, CYAN, DIM, GREEN, RED, RESET, YELLOW};
 use super::{BatchStatus, Event, Level, Reporter, StepStatus, Stream, history};
 use crate::text::plural;
 
+/// The hosts a run goes without, grouped by cause: "skipping 3 unreachable hosts:
+/// connection refused on web3, web7; connection timed out on web9".
+fn skipped_hosts(hosts: &[super::SkippedHost], paint: &dyn Fn(&str, &str) -> String) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for h in hosts {
+        let cause = h.cause.clone().unwrap_or_else(|| "unreachable".into());
+        match groups.iter_mut().find(|(c, _)| *c == cause) {
+            Some((_, names)) => names.push(h.host.clone()),
+            None => groups.push((cause, vec![h.host.clone()])),
+        }
+    }
+    let groups: Vec<String> = groups
+        .iter()
+        .map(|(cause, hosts)| format!("{cause} on {}", names(hosts)))
+        .collect();
+    let mut text = format!(
+        "{} {} (--skip-unreachable): {}\n",
+        paint(YELLOW, "skipping"),
+        plural(hosts.len(), "unreachable host"),
+        groups.join("; ")
+    );
+    // One example of each cause, with its address.
+    let mut shown: Vec<&str> = Vec::new();
+    for h in hosts {
+        let cause = h.cause.as_deref().unwrap_or("unreachable");
+        if !shown.contains(&cause) {
+            shown.push(cause);
+            text.push_str(&format!("  {}\n", h.message));
+        }
+    }
+    text
+}
+
+/// Host names for a line: the first ten, then how many more.
+fn names(hosts: &[String]) -> String {
+    let mut out = hosts.iter().take(10).cloned().collect::<Vec<_>>().join(", ");
+    if hosts.len() > 10 {
+        out.push_str(&format!(" and {} more", hosts.len() - 10));
+    }
+    out
+}
+
 pub struct Plain {
     out: Mutex<Box<dyn Write + Send>>,
     err: Mutex<Box<dyn Write + Send>>,
@@ -237,15 +279,28 @@ impl Plain {
                 skipped,
                 hosts,
                 duration_ms,
+                unreachable,
             } => {
-                let line = format!(
+                let mut line = format!(
                     "{}: {changed} changed, {unchanged} unchanged, {failed} failed, {skipped} skipped on {} in {:.2} s\n",
                     if *failed > 0 { "failed" } else { "done" },
                     plural(*hosts, "host"),
                     *duration_ms as f64 / 1000.0
                 );
-                if *failed > 0 { paint(RED, &line) } else { line }
+                if !unreachable.is_empty() {
+                    line.push_str(&format!(
+                        "without {} that could not be reached: {}\n",
+                        plural(unreachable.len(), "host"),
+                        names(unreachable)
+                    ));
+                }
+                if *failed > 0 || !unreachable.is_empty() {
+                    paint(if *failed > 0 { RED } else { YELLOW }, &line)
+                } else {
+                    line
+                }
             }
+            Event::HostsSkipped { hosts } => skipped_hosts(hosts, &paint),
             Event::Checked { steps, hosts } => {
                 format!("ok: {} on {}\n", plural(*steps, "step"), plural(*hosts, "host"))
             }

@@ -62,6 +62,11 @@ impl Event {
                 *after = opt(after);
             }
             Event::Batch { error, .. } => *error = opt(error),
+            Event::HostsSkipped { hosts } => {
+                for h in hosts {
+                    h.message = f(&h.message);
+                }
+            }
             Event::Hook { command, error, .. } => {
                 *command = f(command);
                 *error = opt(error);

@@ -24,6 +24,10 @@ pub use test::Test;
 /// `Output` holding it goes.
 pub struct Project {
     dir: tempfile::TempDir,
+    /// ordo's records on the controller (`XDG_STATE_HOME` of every run): one
+    /// directory per project, so tests neither share records nor leave them in
+    /// the home of whoever runs them.
+    state: tempfile::TempDir,
     /// Literal → placeholder, for `redact`: the directory itself, then whatever
     /// the test adds (the ssh test hosts' homes, users, ports).
     redactions: Mutex<Vec<(String, String)>>,
@@ -42,8 +46,14 @@ impl Project {
             redactions.push((canon.display().to_string(), "[PROJECT]".to_string()));
         }
         redactions.push((dir.path().display().to_string(), "[PROJECT]".to_string()));
+        let state = tempfile::Builder::new()
+            .prefix("ordo-state")
+            .tempdir_in("/tmp")
+            .expect("tempdir in /tmp");
+        redactions.push((state.path().display().to_string(), "[STATE]".to_string()));
         Project {
             dir,
+            state,
             redactions: Mutex::new(redactions),
         }
     }
@@ -123,13 +133,27 @@ impl Project {
     /// `ordo ARGS` in the project, unchecked: for tests that assert on the output
     /// themselves (use `Test` where an exact expectation reads better).
     pub fn ordo(&self, args: &[&str]) -> Ran {
-        run_in(self.root(), args)
+        run_with(self.root(), args, Some(self.state_dir()))
+    }
+
+    /// Where ordo keeps its records of this project on the controller
+    /// (`XDG_STATE_HOME`).
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
     }
 }
 
 /// `ordo ARGS` in `dir`, with the environment every test uses.
 pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Ran {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"))
+    run_with(dir, args, None)
+}
+
+fn run_with(dir: &std::path::Path, args: &[&str], state: Option<&Path>) -> Ran {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ordo"));
+    if let Some(state) = state {
+        command.env("XDG_STATE_HOME", state);
+    }
+    let out = command
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")

@@ -17,6 +17,11 @@ impl Terminal {
     /// Starts `ordo ARGS` in `dir` in a 160×50 terminal, with `env` set; the
     /// window stays open after ordo exits (the screen says `[exited N]`).
     pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Terminal {
+        Terminal::start_sized(dir, args, env, 160, 50)
+    }
+
+    /// [`Terminal::start`] in a terminal of `columns`×`rows`.
+    pub fn start_sized(dir: &Path, args: &[&str], env: &[(&str, &str)], columns: u16, rows: u16) -> Terminal {
         assert!(
             Command::new("tmux")
                 .arg("-V")
@@ -35,7 +40,8 @@ impl Terminal {
         }
         command.push_str("; echo \"[exited $?]\"; sleep 600");
         let t = Terminal { socket };
-        t.tmux(&["new-session", "-d", "-s", "t", "-x", "160", "-y", "50", &command]);
+        let (x, y) = (columns.to_string(), rows.to_string());
+        t.tmux(&["new-session", "-d", "-s", "t", "-x", &x, "-y", &y, &command]);
         t
     }
 

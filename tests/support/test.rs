@@ -422,9 +422,8 @@ impl Test {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ordo"))
             .args(&self.args)
             .current_dir(dir)
+            .env("XDG_STATE_HOME", self.project.state_dir())
             .env("NO_COLOR", "1")
-            // What ordo keeps on the controller stays with the test's project.
-            .env("XDG_STATE_HOME", self.project.root().join(".state"))
             .env_remove("RUST_LOG")
             .env_remove("ORDO_ACCEPT_NEW_HOST_KEYS")
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -76,6 +76,10 @@ impl Endings {
     pub(crate) fn applied(&mut self, hosts: &Hosts, applied: &Applied) {
         self.applied = (applied.changed, applied.failed, applied.skipped);
         for h in hosts.iter() {
+            if let Some(e) = h.settled() {
+                self.hosts.insert(h.id, e.clone());
+                continue;
+            }
             let t = applied.per_host.get(&h.id).cloned().unwrap_or_default();
             let troubled = applied
                 .problems
@@ -110,6 +114,11 @@ impl Endings {
             Ok(()) => self.not_applied.clone().map(|n| (Outcome::NotApplied, Some(n))),
         };
         for h in hosts.iter() {
+            if let Some(e) = h.settled() {
+                // Let go in its wave: its entry ended then, and so did the run there.
+                self.hosts.insert(h.id, e.clone());
+                continue;
+            }
             let e = self
                 .hosts
                 .entry(h.id)
@@ -123,15 +132,16 @@ impl Endings {
 
     /// The lines that end each host's entry, for the unlock (`service`'s lock
     /// directory is the run's own there). Nothing for a host whose entry was not
-    /// begun.
+    /// begun, or was ended already (a host let go in its wave whose unlock failed
+    /// after the end line).
     pub(crate) fn end_lines<'a>(&'a self, writer: &'a Writer, service: &'a str) -> impl Fn(&HostRun) -> String + 'a {
         move |h: &HostRun| {
-            let Some(probed) = h.history().filter(|p| p.begun) else {
+            let Some(probed) = h.history().filter(|p| p.begun && !p.ended) else {
                 return String::new();
             };
-            let ending = self
-                .hosts
-                .get(&h.id)
+            let ending = h
+                .settled()
+                .or_else(|| self.hosts.get(&h.id))
                 .cloned()
                 .unwrap_or_else(|| Ending::not_applied(Outcome::NotApplied, None));
             writer.end_lines(&probed, &ending, true, &crate::exec::lock::lock_dir(service))

@@ -96,6 +96,8 @@ pub struct Probed {
     pub probed_ms: u64,
     /// The begin line was written.
     pub begun: bool,
+    /// The end line was written (or tried, under the lock): it is not sent again.
+    pub ended: bool,
 }
 
 impl Probed {
@@ -337,6 +339,19 @@ x={p}\"$d\"'}}'",
         // A hint, never the truth (see `ControllerState`): a failure to write it
         // loses a check, not a deploy.
         let _ = memory.write(MEMORY, &m);
+    }
+}
+
+/// The warning for a host whose history did not take the end of this run's entry
+/// (its lock was released anyway).
+pub(crate) fn unrecorded(host: &str, service: &str) -> crate::report::Event {
+    crate::report::Event::Notice {
+        host: Some(host.to_string()),
+        level: crate::report::Level::Warning,
+        text: format!(
+            "{host}: the end of this run could not be written to the host's history (~/.ordo/{service}/history): is the disk full?"
+        ),
+        span: None,
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 use super::Finish;
 use super::board::Board;
+use super::gate::Role;
 use super::rollout::Rollout;
 use crate::exec::hosts::HostRun;
 use crate::exec::prediction::HostPlan;
@@ -36,6 +37,8 @@ pub(super) struct HostApply {
     /// The service's state directory on the host.
     pub(super) state: HostPath,
     pub(super) rollout: Arc<Rollout>,
+    /// Its place in a fleet's start order (`gate.rs`).
+    pub(super) gate: Role,
 }
 
 impl HostApply {
@@ -69,7 +72,9 @@ impl HostApply {
     }
 
     pub(super) async fn exec(&self, script: String) -> Result<RunOutput, Problem> {
+        self.gate.turn().await;
         let _permit = self.permits.acquire().await.expect("never closed");
+        self.gate.passed();
         self.run.exec(script).await
     }
 
@@ -80,7 +85,9 @@ impl HostApply {
 
     /// A script of privileged steps, as root through `sudo -n`.
     pub(super) async fn exec_privileged(&self, script: String) -> Result<RunOutput, Problem> {
+        self.gate.turn().await;
         let _permit = self.permits.acquire().await.expect("never closed");
+        self.gate.passed();
         self.run.exec_privileged(script).await
     }
 }

@@ -94,6 +94,7 @@ pub(super) async fn run(h: HostApply) -> (Totals, Vec<Problem>) {
     if tally.stopped.is_none() && !tally.recorded {
         tally.recorded = record(&h, &mut tally.problems).await;
     }
+    h.gate.passed();
     h.progress(Activity::Done);
     // Confirmed by the host, and nothing failed on the way.
     tally.totals.recorded = tally.recorded && tally.problems.is_empty();
@@ -124,6 +125,8 @@ async fn next_batch(h: &HostApply, i: usize, tally: &mut Tally) -> Next {
     }
     let deps = h.other_host_deps(first);
     if !h.board.ready(&deps) {
+        // Never wait for another host while closed hosts wait for this one.
+        h.gate.passed();
         h.progress(Activity::Waiting {
             on: h.catalog.path(deps[0]),
         });
@@ -165,6 +168,8 @@ async fn run_batch(h: &HostApply, i: usize, end: usize, markers: &Markers, tally
         step: h.catalog.path(first),
     });
     if h.catalog.action(first).controller().is_some() {
+        h.gate.turn().await;
+        h.gate.passed();
         h.rollout.started(first);
         let triggers = markers.get(&first).map_or(&[][..], Vec::as_slice);
         let ms = || started.elapsed().as_millis() as u64;

@@ -9,6 +9,7 @@
 
 mod board;
 mod custom;
+mod gate;
 mod host;
 mod host_apply;
 mod policy;
@@ -127,12 +128,8 @@ pub(super) async fn apply(
         // A retired host's last script always runs: it removes the lock and the
         // state directory the probe took it in.
         let retired = finish.record.is_some() && model.hosts[h.host].retired;
-        let needs_record = !h.planned.is_empty()
-            || retired
-            || finish
-                .record
-                .as_ref()
-                .is_some_and(|r| h.state.as_ref().is_none_or(|s| s.fingerprint != r.fingerprint));
+        let needs_record =
+            !h.planned.is_empty() || retired || super::settle::needs_record(finish.record.as_ref(), h.state.as_ref());
         if !needs_record {
             // Up to date: its records are those of this version already.
             total.per_host.insert(
@@ -159,7 +156,24 @@ pub(super) async fn apply(
             timeout: hosts.settings.timeout,
             state: super::state::state_dir(&model.service),
             rollout: rollout.clone(),
+            gate: gate::Role::Free,
         });
+    }
+    // A fleet's hosts whose masters are still open go first (`permits` are handed
+    // out in this order), and each gives its master back when it is done: the
+    // hosts whose masters were closed during the plan phase then open theirs
+    // without closing one that is still needed.
+    work.sort_by_key(|w| w.run.closed());
+    let open = work.iter().filter(|w| w.run.releasable() && !w.run.closed()).count();
+    if work.iter().any(|w| w.run.closed()) && open > 0 {
+        let gate = gate::Gate::new(open);
+        for w in &mut work {
+            if w.run.closed() {
+                w.gate = gate::Role::Waits(gate.clone());
+            } else if w.run.releasable() {
+                w.gate = gate::Role::opens(&gate);
+            }
+        }
     }
     // Every host task runs at once (a waiting host holds no slot); `permits` bounds
     // the scripts that run.
@@ -168,7 +182,15 @@ pub(super) async fn apply(
         work,
         usize::MAX,
         |w| format!("host `{}`", w.run.name),
-        |w| async move { Ok(host_apply::run(w).await) },
+        |w| async move {
+            let run = w.run.clone();
+            let done = host_apply::run(w).await;
+            // Its lock is released unless something failed (then `unlock` reopens).
+            if !run.may_hold_lock() {
+                run.release().await;
+            }
+            Ok(done)
+        },
     )
     .await;
     for (host, r) in ids.into_iter().zip(results) {
@@ -205,10 +227,11 @@ pub(super) fn step_event(
     }
 }
 
-/// One `host_done` event per targeted host, with its totals and round trips; call
-/// after the locks are released so the counts are complete.
-pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter) {
-    for r in hosts.iter() {
+/// One `host_done` event per targeted host (but those `skipped`, never reached),
+/// with its totals and round trips; call after the locks are released so the
+/// counts are complete.
+pub(super) fn report_hosts(hosts: &Hosts, applied: &Applied, reporter: &dyn Reporter, skipped: &[String]) {
+    for r in hosts.iter().filter(|r| !skipped.contains(&r.name)) {
         let t = applied.per_host.get(&r.id).cloned().unwrap_or_default();
         reporter.event(&Event::HostDone {
             host: r.name.clone(),

@@ -12,6 +12,7 @@ impl Ssh {
     pub(super) fn problem(&self, failure: Failure) -> Problem {
         let host = &self.name;
         let target = self.target();
+        let (kind, cause) = failure.cause();
         let (message, help) = match failure {
             Failure::Resolve => (
                 format!("cannot reach host `{host}`: could not resolve `{}`", self.destination),
@@ -93,7 +94,11 @@ impl Ssh {
                 format!("try `{}` to see what ssh says", self.ssh_command()),
             ),
         };
-        Problem::new(Kind::Connect, message).help(help)
+        let problem = Problem::new(kind, message).help(help);
+        match cause {
+            Some(cause) => problem.cause(cause),
+            None => problem,
+        }
     }
 
     /// Where ssh was told to go, for messages (the config may still rewrite it).
@@ -112,7 +117,7 @@ impl Ssh {
         self.options
             .config_file
             .as_ref()
-            .map(|c| format!(" (or its Host entry in {})", c.display()))
+            .map(|c| format!(" (or the Host entry in {})", c.display()))
             .unwrap_or_default()
     }
 
@@ -213,6 +218,25 @@ impl Failure {
         } else {
             line
         })
+    }
+
+    /// Whether the host could not be reached at all (the network's part failed;
+    /// [`Kind::Unreachable`], which `--skip-unreachable` may go on without) or
+    /// refused us (a login or a host key: never skipped), and the cause in a few
+    /// words, for grouping the same failure on many hosts.
+    fn cause(&self) -> (Kind, Option<&'static str>) {
+        match self {
+            Failure::Resolve => (Kind::Unreachable, Some("name not resolved")),
+            Failure::Refused(_) => (Kind::Unreachable, Some("connection refused")),
+            Failure::Timeout(_) => (Kind::Unreachable, Some("connection timed out")),
+            Failure::Unreachable(_) => (Kind::Unreachable, Some("no route to the host")),
+            Failure::Dropped(_) => (Kind::Unreachable, Some("connection closed before the login")),
+            Failure::Auth(_) => (Kind::Connect, Some("login refused")),
+            Failure::KeyChanged { .. } => (Kind::Connect, Some("ssh host key CHANGED")),
+            Failure::KeyUnknown => (Kind::Connect, Some("ssh host key not in known_hosts")),
+            Failure::NoSsh => (Kind::Connect, Some("no ssh client installed")),
+            Failure::ControlDir(_) | Failure::Other(_) => (Kind::Connect, None),
+        }
     }
 
     /// What a retry can fix: a server that is (re)starting or briefly overloaded,

@@ -137,23 +137,35 @@ impl Ssh {
         let builder = self.builder();
         let mut delays = RETRY_DELAYS.iter();
         loop {
-            let failure =
-                match builder.connect_mux(&self.destination).await {
-                    Ok(session) => {
-                        let hold =
-                            Hold::connect(session.control_socket()).map_err(|e| {
-                                Problem::new(
+            let failure = match builder.connect_mux(&self.destination).await {
+                Ok(session) => {
+                    let hold = Hold::connect(session.control_socket()).map_err(|e| {
+                        Problem::new(
                             Kind::Connect,
-                            format!("host `{}`: cannot hold the ssh master's control connection: {e}", self.name),
+                            format!(
+                                "host `{}`: cannot hold the ssh master's control connection: {e}",
+                                self.name
+                            ),
                         )
                         .help("the master ssh process ended right after it started; `ssh -v` to the host may say why")
-                            });
-                        *self.session.lock().expect("session lock") = Some(Arc::new(session));
-                        *self.hold.lock().expect("hold lock") = Some(hold?);
-                        return Ok(());
+                    });
+                    *self.session.lock().expect("session lock") = Some(Arc::new(session));
+                    *self.hold.lock().expect("hold lock") = Some(hold?);
+                    return Ok(());
+                }
+                // Another host's master closing before the run ends (a fleet's
+                // waves, decision 64) removes the shared directory when it was
+                // the last one in it: make it again and retry.
+                Err(e)
+                    if !self.options.control_dir.is_dir() && ensure_control_dir(&self.options.control_dir).is_ok() =>
+                {
+                    if delays.next().is_some() {
+                        continue;
                     }
-                    Err(e) => Failure::from_error(&e),
-                };
+                    Failure::from_error(&e)
+                }
+                Err(e) => Failure::from_error(&e),
+            };
             match delays.next() {
                 Some(delay) if failure.transient() => tokio::time::sleep(*delay).await,
                 _ => return Err(self.problem(failure)),
