@@ -494,28 +494,10 @@ fn run_executes_on_every_selected_host() {
 #[test]
 fn dirty_git_trees_are_refused() {
     let p = Test::example("hello").build();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(p.root())
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
+    p.git(&["init", "-q"]);
     p.write(".gitignore", ".ordo-hosts/\n");
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "init"]);
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "init"]);
     p.test()
         .args(&["deploy", "local", "--yes"])
         .stdout_contains("done: 12 changed")
@@ -552,28 +534,10 @@ fn dirty_git_trees_are_refused() {
 #[test]
 fn status_marks_a_deploy_of_a_dirty_tree() {
     let p = Test::example("hello").build();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(p.root())
-            .output()
-            .unwrap()
-            .status
-            .success();
-        assert!(ok, "git {args:?}");
-    };
-    git(&["init", "-q"]);
+    p.git(&["init", "-q"]);
     p.write(".gitignore", ".ordo-hosts/\n");
-    git(&["add", "-A"]);
-    git(&["commit", "-qm", "init"]);
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "init"]);
     p.write("files/robots.txt", "User-agent: *\nDisallow: /private\n");
     p.test().args(&["deploy", "local", "--yes", "--allow-dirty"]).run();
     let line = "[FINGERPRINT] (current, commit [COMMIT]-dirty), environment local, ordo [VERSION], deployed [DATE] by [OPERATOR]";
@@ -596,7 +560,7 @@ fn status_marks_a_deploy_of_a_dirty_tree() {
     // A change, committed and deployed: clean. (A deploy that changes nothing
     // records nothing, so the change is needed.)
     p.write("files/robots.txt", "User-agent: *\nDisallow: /\n");
-    git(&["commit", "-qam", "robots"]);
+    p.git(&["commit", "-qam", "robots"]);
     p.test().args(&["deploy", "local", "--yes"]).run();
     p.test()
         .args(&["status", "local"])

@@ -431,27 +431,6 @@ fn ended_entries(hosts: &TestHosts, names: &[&str], seq: u64) -> Vec<serde_json:
     ends
 }
 
-fn git(p: &Project, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// `--rev` and `ordo rollback` are ordinary deploys (decisions 59, 60): beyond the
 /// master bound (5 hosts, `--jobs 1`) they go through the waves like any deploy,
 /// and each leaves one complete entry on every host.
@@ -462,12 +441,12 @@ fn a_rollback_and_a_rev_deploy_of_a_fleet_reach_every_host() {
     let hosts = TestHosts::start(&names);
     let p = project(&hosts, &names);
     p.write(".gitignore", "ssh_config\n.state/\n");
-    git(&p, &["init", "-q"]);
-    git(&p, &["add", "-A"]);
-    git(&p, &["commit", "-qm", "a"]);
+    p.git(&["init", "-q"]);
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "a"]);
     p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
     set_value(&p, "b");
-    git(&p, &["commit", "-qam", "b"]);
+    p.git(&["commit", "-qam", "b"]);
     p.test().args(&["deploy", "prod", "--yes", "--jobs", "1"]).run();
     let value = |a: &str| std::fs::read_to_string(hosts.home(a).join("deployment/s/a.txt")).unwrap();
     assert!(names.iter().all(|a| value(a) == "b\n"));

@@ -23,33 +23,11 @@ s.component("x", |c| {
 });
 "#;
 
-fn git(p: &Project, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Commits everything; returns the commit.
 fn commit(p: &Project, message: &str) -> String {
-    git(p, &["add", "-A"]);
-    git(p, &["commit", "-qm", message]);
-    git(p, &["rev-parse", "HEAD"])
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", message]);
+    p.git(&["rev-parse", "HEAD"])
 }
 
 /// A git repository around `SERVICE` on ssh hosts `aliases` (the ssh_config the
@@ -63,7 +41,7 @@ fn project(hosts: &TestHosts, aliases: &[&str]) -> Arc<Project> {
         .place("x")
         .file(".gitignore", "ssh_config\n.state/\n")
         .build();
-    git(&p, &["init", "-q"]);
+    p.git(&["init", "-q"]);
     commit(&p, "one");
     p
 }
@@ -128,7 +106,7 @@ fn entries(out: &crate::support::Output) -> Vec<serde_json::Value> {
 fn every_deploy_is_recorded_on_each_host_it_locked_whatever_its_end() {
     let hosts = TestHosts::start(&["t1", "t2"]);
     let p = project(&hosts, &["t1", "t2"]);
-    let head = git(&p, &["rev-parse", "HEAD"]);
+    let head = p.git(&["rev-parse", "HEAD"]);
     p.test().args(&["deploy", "prod", "--yes"]).run();
     p.test()
         .args(&["deploy", "prod", "--yes"])
@@ -325,7 +303,7 @@ s.component("x", |c| {
         .build();
     let key = p.age_recipient("prod");
     p.set_secret("prod", "pw", "first secret");
-    git(&p, &["init", "-q"]);
+    p.git(&["init", "-q"]);
     let ordo = |args: &[&str]| {
         p.test()
             .env("XDG_CACHE_HOME", cache)
@@ -385,10 +363,10 @@ s.component("x", |c| {
         .run();
 
     // Off the current branch: refused, unless asked for (and then said).
-    git(&p, &["checkout", "-q", "-b", "side", &a]);
+    p.git(&["checkout", "-q", "-b", "side", &a]);
     p.write("side.txt", "x");
     let side = commit(&p, "side");
-    git(&p, &["checkout", "-q", "main"]);
+    p.git(&["checkout", "-q", "main"]);
     ordo(&["plan", "prod", "--rev", "side"])
         .status(2)
         .stderr_contains(&format!(
@@ -408,7 +386,7 @@ s.component("x", |c| {
         .stderr_contains("--rev `nope` names no commit of this repository")
         .run();
     // No temporary checkout is left registered.
-    assert_eq!(git(&p, &["worktree", "list"]).lines().count(), 1);
+    assert_eq!(p.git(&["worktree", "list"]).lines().count(), 1);
 
     // The controller's record is the checkout's, not the temporary one's: a
     // history lost after a --rev deploy is noticed.
@@ -429,7 +407,7 @@ s.component("x", |c| {
 fn a_rollback_applies_the_plan_it_shows() {
     let hosts = TestHosts::start(&["t1", "t2"]);
     let p = project(&hosts, &["t1", "t2"]);
-    let a = git(&p, &["rev-parse", "HEAD"]);
+    let a = p.git(&["rev-parse", "HEAD"]);
     p.test()
         .args(&["deploy", "prod", "--yes", "--set", "x.text=from a"])
         .run();
@@ -541,7 +519,7 @@ fn a_rollback_refuses_when_the_hosts_disagree_and_lists_the_candidates() {
     );
     let json = p.test().args(&["log", "prod", "--format", "json"]).run();
     let oldest = entries(&json).last().unwrap()["run"].as_str().unwrap().to_string();
-    let head = git(&p, &["rev-parse", "HEAD"]);
+    let head = p.git(&["rev-parse", "HEAD"]);
     p.test()
         .args(&["rollback", "prod", "--yes", "--to", &oldest[..8]])
         .stdout_contains(&format!(
@@ -770,7 +748,7 @@ fn a_failing_before_deploy_hook_stops_the_run_before_any_host_is_contacted() {
         .place("x")
         .file(".gitignore", "ssh_config\n.state/\nstop\n*.json\nfailure-hook\n")
         .build();
-    git(&p, &["init", "-q"]);
+    p.git(&["init", "-q"]);
     commit(&p, "one");
     let json = |name: &str| -> serde_json::Value { serde_json::from_str(&p.read(name)).unwrap() };
     p.test().args(&["deploy", "prod", "--yes"]).run();
@@ -916,7 +894,7 @@ s.component("x", |c| {
     let key = p.age_recipient("prod");
     p.set_secret("prod", "token", "the-real-token-value");
     p.write(".gitignore", "ssh_config\nid.age\n.state/\n");
-    git(&p, &["init", "-q"]);
+    p.git(&["init", "-q"]);
     commit(&p, "one");
     p.test()
         .env("ORDO_AGE_KEY", &key)

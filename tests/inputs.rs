@@ -4,25 +4,6 @@
 
 use crate::support::Project;
 
-fn git(p: &Project, args: &[&str]) {
-    let ok = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
-}
-
 fn evaluate(root: &std::path::Path, env: &str) -> ordo::script::Evaluated {
     let project = ordo::project::Project {
         root: root.to_path_buf(),
@@ -121,9 +102,9 @@ fn library_directories_outside_the_project_are_inputs() {
 #[test]
 fn only_inputs_make_the_tree_dirty() {
     let p = Project::example("hello");
-    git(&p, &["init", "-q"]);
-    git(&p, &["add", "-A"]);
-    git(&p, &["commit", "-qm", "init"]);
+    p.git(&["init", "-q"]);
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "init"]);
     // The local hosts' homes (.ordo-hosts/, not ignored here) and notes are not inputs.
     p.ordo(&["deploy", "local", "--yes"]).success();
     p.write("README.md", "notes\n");

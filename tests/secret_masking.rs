@@ -316,27 +316,6 @@ s.component("x", |c| {
     }
 }
 
-fn git(p: &Project, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Issue "Trustworthy unattended", item 12: after `ordo secrets set` and before
 /// the deploy, `ordo run` showed the value still on the host, because only the
 /// values decrypted in this run were masked. Earlier values in git's history are
@@ -348,9 +327,9 @@ fn the_earlier_value_of_a_rotated_secret_is_masked() {
     let (old, new) = ("old-Zq7-Kp2w-Vx9m", "new-Lr4t-Hb8n-Cd3f");
     p.set_secret("test", "pw", old);
     std::fs::remove_file(p.path("id.age")).unwrap();
-    git(&p, &["init", "-q"]);
-    git(&p, &["add", "-A"]);
-    git(&p, &["commit", "-qm", "first value"]);
+    p.git(&["init", "-q"]);
+    p.git(&["add", "-A"]);
+    p.git(&["commit", "-qm", "first value"]);
     p.test()
         .args(&["deploy", "test", "--yes"])
         .env("ORDO_AGE_KEY", &key)
@@ -376,7 +355,7 @@ fn the_earlier_value_of_a_rotated_secret_is_masked() {
         }
     };
     run("before the new value is committed");
-    git(&p, &["commit", "-qam", "rotated"]);
+    p.git(&["commit", "-qam", "rotated"]);
     run("after the new value is committed");
     // Deployed, the host holds the new value, masked as ever.
     p.test()
