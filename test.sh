@@ -64,6 +64,7 @@ TOOLS='
 /usr/bin/psql|/usr/bin/psql --version|postgresql-client|user
 /usr/bin/crontab|test -x /usr/bin/crontab|cron|user
 /usr/bin/curl|/usr/bin/curl --version|curl|user
+/usr/bin/time|/usr/bin/time --version|time|root
 /usr/bin/python3|/usr/bin/python3 -m venv --help|python3-venv|user
 /usr/bin/dpkg-deb|/usr/bin/dpkg-deb --version|dpkg|root
 /usr/bin/apt-get|/usr/bin/apt-get --version|apt|root

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::processes::{get, wait_ok};
@@ -599,23 +599,34 @@ while action == "remove" and time.time() < deadline and any(status(h) != "UP" fo
     time.sleep(0.05)
 "#;
 
-/// Requests through the balancer, one fresh connection each, until stopped.
+/// Requests through the balancer, one fresh connection each, until stopped; it
+/// counts the answers, and those that came while the deploy ran.
 struct Client {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<(usize, Vec<String>, Vec<String>)>,
+    deploying: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    thread: std::thread::JoinHandle<(usize, usize, Vec<String>, Vec<String>)>,
 }
 
 impl Client {
     fn start(port: u16) -> Client {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let deploying = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (flag, during_deploy, count) = (stop.clone(), deploying.clone(), answered.clone());
         let thread = std::thread::spawn(move || {
-            let (mut ok, mut failed, mut seen) = (0, Vec::new(), Vec::new());
+            let (mut ok, mut during, mut failed, mut seen) = (0, 0, Vec::new(), Vec::new());
             let deadline = Instant::now() + Duration::from_secs(180);
             while !flag.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let deploying = during_deploy.load(Ordering::Relaxed);
                 match get(port, "/") {
                     Ok((200, body)) => {
                         ok += 1;
+                        count.store(ok, Ordering::Relaxed);
+                        // Sent while the deploy ran and answered after it began.
+                        if deploying && during_deploy.load(Ordering::Relaxed) {
+                            during += 1;
+                        }
                         let version = body.split_whitespace().nth(1).unwrap_or_default().to_string();
                         if !seen.contains(&version) {
                             seen.push(version);
@@ -626,12 +637,25 @@ impl Client {
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
-            (ok, failed, seen)
+            (ok, during, failed, seen)
         });
-        Client { stop, thread }
+        Client {
+            stop,
+            deploying,
+            answered,
+            thread,
+        }
     }
 
-    fn finish(self) -> (usize, Vec<String>, Vec<String>) {
+    /// Waits until `n` requests were answered (at most 30 s).
+    fn warm(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.answered.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn finish(self) -> (usize, usize, Vec<String>, Vec<String>) {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("client thread")
     }
@@ -678,12 +702,16 @@ fn a_pyapp_release_switch_rolled_behind_haproxy_fails_no_request() {
     for (v, kept) in [("2.0", false), ("1.0", true)] {
         version(v);
         let client = Client::start(ports[2]);
-        std::thread::sleep(Duration::from_millis(300));
+        // Answered before the deploy: a count, not a pause, so a fast machine and a
+        // slow one both start the deploy under load.
+        client.warm(20);
+        client.deploying.store(true, Ordering::Relaxed);
         let out = deploy();
+        client.deploying.store(false, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(300));
-        let (ok, failed, seen) = client.finish();
+        let (ok, during, failed, seen) = client.finish();
         println!(
-            "release {v} rolled under load: {ok} requests answered, {} failed",
+            "release {v} rolled under load: {ok} requests answered ({during} while the deploy ran), {} failed",
             failed.len()
         );
         assert!(
@@ -694,6 +722,10 @@ fn a_pyapp_release_switch_rolled_behind_haproxy_fails_no_request() {
             &failed[..failed.len().min(10)]
         );
         assert!(ok > 30, "the client sent too few requests to prove anything: {ok}");
+        assert!(
+            during >= 5,
+            "only {during} requests were answered while the deploy ran: the switch was not under load"
+        );
         assert!(seen.contains(&v.to_string()), "{seen:?}");
         for i in 0..2 {
             // The process runs from its release, not through `current`: a switch
