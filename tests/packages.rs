@@ -120,7 +120,7 @@ impl Drop for AptRepo {
     }
 }
 
-fn run(cmd: &mut Command) {
+pub(crate) fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
@@ -130,7 +130,8 @@ fn run(cmd: &mut Command) {
     );
 }
 
-const SERVICE: &str = r#"let s = service("s");
+/// The service of the package tests, shared with the rpm/dnf host's (`rpm.rs`).
+pub(crate) const SERVICE: &str = r#"let s = service("s");
 s.component("x", |c| {
     c.add(file("a.txt", "a\n"));
     c.add(packages(c.attr("want", []), #{ absent: c.attr("absent", []), sudo: c.attr("sudo", false) }));
@@ -139,7 +140,7 @@ s.component("y", |c| { c.add(file("b.txt", "b\n")); });
 "#;
 
 /// Replaces the override of `x` in the environment.
-fn want(p: &Project, attrs: &str) {
+pub(crate) fn want(p: &Project, attrs: &str) {
     let env = p.read("environments/prod.rhai");
     let start = env.find("env.override(\"x\"").unwrap();
     let end = start + env[start..].find('\n').unwrap();
@@ -154,7 +155,7 @@ fn squash(text: &str) -> String {
 }
 
 #[track_caller]
-fn fails_with(p: &std::sync::Arc<Project>, wanted: &[&str]) {
+pub(crate) fn fails_with(p: &std::sync::Arc<Project>, wanted: &[&str]) {
     let out = p.test().args(&["deploy", "prod", "--yes"]).failure().run();
     for w in wanted {
         assert!(

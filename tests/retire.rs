@@ -113,6 +113,25 @@ fn delete(p: &Project, host: &str) {
     p.write("environments/prod.rhai", &kept);
 }
 
+/// Two local hosts, `web` and `lb`, each with one file, deployed; then `lb` retired
+/// in the environment (not deployed yet).
+fn local_lb_deployed_then_retired() -> Arc<Project> {
+    let p = Test::new()
+        .service("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n")
+        .local_host("web")
+        .place("x")
+        .local_host("lb")
+        .place("x")
+        .build();
+    p.test().args(&["deploy", "test", "--yes"]).run();
+    p.write(
+        "environments/test.rhai",
+        &p.read("environments/test.rhai")
+            .replace("\"hosts/lb\" }).place(\"x\")", "\"hosts/lb\" }).retire()"),
+    );
+    p
+}
+
 #[test]
 fn a_retired_host_is_torn_down_and_then_its_declaration_can_go() {
     let hosts = TestHosts::start(&["t1", "t2"]);
@@ -366,19 +385,7 @@ fn a_path_outside_the_roots_is_named_and_left_by_the_teardown() {
 /// its teardown, `ordo hosts --format json` marks it.
 #[test]
 fn status_graph_and_hosts_show_a_retired_host() {
-    let p = Test::new()
-        .service("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n")
-        .local_host("web")
-        .place("x")
-        .local_host("lb")
-        .place("x")
-        .build();
-    p.test().args(&["deploy", "test", "--yes"]).run();
-    p.write(
-        "environments/test.rhai",
-        &p.read("environments/test.rhai")
-            .replace("\"hosts/lb\" }).place(\"x\")", "\"hosts/lb\" }).retire()"),
-    );
+    let p = local_lb_deployed_then_retired();
     let before = p.test().args(&["status", "test"]).run();
     assert!(
         before.stdout.contains("lb: retired, not torn down yet — "),
@@ -406,19 +413,7 @@ fn status_graph_and_hosts_show_a_retired_host() {
 /// try anything there.
 #[test]
 fn the_repl_plans_a_retired_hosts_teardown_and_applies_nothing_there() {
-    let p = Test::new()
-        .service("let s = service(\"s\");\ns.component(\"x\", |c| { c.add(file(\"a.txt\", \"a\")); });\n")
-        .local_host("web")
-        .place("x")
-        .local_host("lb")
-        .place("x")
-        .build();
-    p.test().args(&["deploy", "test", "--yes"]).run();
-    p.write(
-        "environments/test.rhai",
-        &p.read("environments/test.rhai")
-            .replace("\"hosts/lb\" }).place(\"x\")", "\"hosts/lb\" }).retire()"),
-    );
+    let p = local_lb_deployed_then_retired();
     p.test()
         .args(&["repl", "test"])
         .stdin("plan()\n")

@@ -11,9 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::packages::{SERVICE, fails_with, run, want};
+use crate::support::Test;
 use crate::support::sshd::TestHosts;
 use crate::support::sudo::SudoRule;
-use crate::support::{Project, Test};
 
 const RPM_MACROS: &str = "/etc/rpm/macros.ordo-test";
 
@@ -114,51 +115,6 @@ impl Drop for RpmRepo {
                 }
             }
         }
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-const SERVICE: &str = r#"let s = service("s");
-s.component("x", |c| {
-    c.add(file("a.txt", "a\n"));
-    c.add(packages(c.attr("want", []), #{ absent: c.attr("absent", []), sudo: c.attr("sudo", false) }));
-});
-s.component("y", |c| { c.add(file("b.txt", "b\n")); });
-"#;
-
-/// Replaces the override of `x` in the environment.
-fn want(p: &Project, attrs: &str) {
-    let env = p.read("environments/prod.rhai");
-    let start = env.find("env.override(\"x\"").unwrap();
-    let end = start + env[start..].find('\n').unwrap();
-    p.write(
-        "environments/prod.rhai",
-        &format!("{}env.override(\"x\", {attrs});{}", &env[..start], &env[end..]),
-    );
-}
-
-fn squash(text: &str) -> String {
-    text.chars().filter(|c| !c.is_whitespace() && *c != '│').collect()
-}
-
-#[track_caller]
-fn fails_with(p: &std::sync::Arc<Project>, wanted: &[&str]) {
-    let out = p.test().args(&["deploy", "prod", "--yes"]).failure().run();
-    for w in wanted {
-        assert!(
-            squash(&out.stderr).contains(&squash(w)),
-            "missing {w:?} in:\n{}",
-            out.stderr
-        );
     }
 }
 
