@@ -61,14 +61,17 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         "REPL: what a deploy would change on every host, with diffs; read-only (takes no lock).",
         move |ctx: NativeCallContext| summary(live(&s, &ctx)?.plan(None, None)),
     );
-    let s = session.clone();
-    document(
-        engine,
-        "plan",
-        &["component: string", "Outcome"],
-        "REPL: what a deploy would change in `component`, on every host it is placed on, with diffs; read-only.",
-        move |ctx: NativeCallContext, component: &str| summary(live(&s, &ctx)?.plan(Some(component), None)),
-    );
+    // `diff(component)` is `plan(component)` under the name people reach for.
+    for name in ["plan", "diff"] {
+        let s = session.clone();
+        document(
+            engine,
+            name,
+            &["component: string", "Outcome"],
+            "REPL: what a deploy would change in `component`, on every host it is placed on, with diffs; read-only.",
+            move |ctx: NativeCallContext, component: &str| summary(live(&s, &ctx)?.plan(Some(component), None)),
+        );
+    }
     let s = session.clone();
     document(
         engine,
@@ -78,14 +81,6 @@ pub(super) fn register(engine: &mut Engine, session: &Arc<Session>) {
         move |ctx: NativeCallContext, component: &str, host: &str| {
             summary(live(&s, &ctx)?.plan(Some(component), Some(host)))
         },
-    );
-    let s = session.clone();
-    document(
-        engine,
-        "diff",
-        &["component: string", "Outcome"],
-        "REPL: what a deploy would change in `component`, on every host it is placed on, with diffs; read-only.",
-        move |ctx: NativeCallContext, component: &str| summary(live(&s, &ctx)?.plan(Some(component), None)),
     );
     let s = session.clone();
     document(
