@@ -94,8 +94,9 @@ fn secs(d: Duration) -> String {
 }
 
 /// `hc KIND TIMEOUT A B C`: one attempt; exit 0 when healthy. The answer (status
-/// line and the start of the body, the connect error, the command's output) is
-/// left in `$T/hc` for the message of a failure. HTTP uses curl, else python3.
+/// line and, for a failure, the start of the body; the connect error; the
+/// command's output) is left in `$T/hc` for the message of a failure. HTTP uses
+/// curl, else python3.
 pub(crate) const HEALTH_SH: &str = r#"hc() {
   case $1 in
   http)
@@ -111,10 +112,9 @@ sys.stdout.buffer.write(b); sys.stderr.write("%d" % c)' "$3" "$2" >"$T/hb" 2>"$T
       c=$(cat "$T/he")
     fi
     if [ $r -ne 0 ]; then { echo "no answer from $3:"; tail -c 500 "$T/he"; } > "$T/hc"; return 1; fi
-    { echo "HTTP $c from $3:"; head -c 500 "$T/hb"; echo; } > "$T/hc"
-    [ "$c" = "$4" ] || return 1
-    if [ -n "$5" ] && ! grep -q -F -- "$5" "$T/hb"; then echo "(the body does not contain \"$5\")" >> "$T/hc"; return 1; fi
-    return 0 ;;
+    if [ "$c" = "$4" ] && { [ -z "$5" ] || grep -q -F -- "$5" "$T/hb"; }; then echo "HTTP $c from $3" > "$T/hc"; return 0; fi
+    { echo "HTTP $c from $3:"; head -c 500 "$T/hb"; echo; [ "$c" != "$4" ] || echo "(the body does not contain \"$5\")"; } > "$T/hc"
+    return 1 ;;
   tcp)
     if timeout "$2" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$3" "$4" 2>"$T/he"; then echo "connected to $3:$4" > "$T/hc"; return 0; fi
     { echo "cannot connect to $3:$4"; tail -c 500 "$T/he"; } > "$T/hc"; return 1 ;;

@@ -105,16 +105,33 @@ fn http_authority(url: &str) -> Option<(String, u16)> {
     }
 }
 
+/// `pgsk`: whether the program `MP` or one of its children has a socket open
+/// (`test -S` of its open files, which `stat` follows to the socket), or it
+/// cannot be told (files not readable, no `/proc/<pid>/task/<pid>/children`).
+///
 /// `pgsock PORT A4 M6 A6 D4 H6 WHERE`: every socket a connection to the check's
 /// address reaches on this host belongs to the program (`pgtree`); when one does
 /// not, it says so in `$T/hs` and returns 1. The open files holding those sockets
 /// are found by GNU `find -lname … -printf`, or on BusyBox (`$ub`; its `find` has
 /// neither) by `stat -c '%N'` of every fd link, which awk filters — one process
-/// each way.
+/// each way (`pgfd DIR…`): first among the program's own open files, where a
+/// server's listening socket almost always is, and only when one is not there
+/// among every process's (on a busy host, thousands of links; `pgheld` checks
+/// who holds them).
 /// `A4`/`M6`/`A6`: the address's forms in `/proc/net/tcp`, as IPv4-mapped in
 /// `tcp6`, in `tcp6` (`-`: no such form); `D4`/`H6`: the address to look up in the
 /// host's local IPv4 / IPv6 addresses (`-`: loopback or unspecified, always local).
-pub(super) const SOCKET_SH: &str = r#"pgsock() {
+pub(super) const SOCKET_SH: &str = r#"pgsk() {
+  [ -r "/proc/$MP/fd" ] && [ -r "/proc/$MP/task/$MP/children" ] || return 0
+  for f in "/proc/$MP/fd/"*; do [ ! -S "$f" ] || return 0; done
+  c=; { read -r c < "/proc/$MP/task/$MP/children"; } 2>/dev/null
+  for q in $c; do
+    [ -r "/proc/$q/fd" ] || return 0
+    for f in "/proc/$q/fd/"*; do [ ! -S "$f" ] || return 0; done
+  done
+  return 1
+}
+pgsock() {
   w=$7 f=
   [ "$5" = - ] || [ ! -r /proc/net/fib_trie ] || f=/proc/net/fib_trie
   [ "$6" = - ] || [ ! -r /proc/net/if_inet6 ] || f="$f /proc/net/if_inet6"
@@ -141,16 +158,20 @@ pub(super) const SOCKET_SH: &str = r#"pgsock() {
       if (a6 != "-") { if (e6 != "") printf "%s", e6; else if (h6 == "-" || l6) printf "%s", w6 }
     }' $f > "$T/ls" 2>/dev/null
   [ -s "$T/ls" ] || return 0
+  pgfd "/proc/$MP/fd" && pgheld quiet && return 0
+  pgfd /proc/[0-9]*/fd; pgheld
+}
+pgfd() {
   if [ -n "$ub" ]; then
-    find /proc/[0-9]*/fd -maxdepth 1 -type l -exec stat -c '%N' {} + 2>/dev/null | awk -F "'" '
+    find "$@" -maxdepth 1 -type l -exec stat -c '%N' {} + 2>/dev/null | awk -F "'" '
       NR == FNR { split($0, a, " "); w["socket:[" a[1] "]"] = 1; next }
       ($4 in w) { d = $2; sub(/\/[0-9]+$/, "", d); print d, $4 }' "$T/ls" - > "$T/lh"
   else
-    set --
-    while read -r i u; do set -- "$@" -o -lname "socket:\[$i\]"; done < "$T/ls"
-    shift
-    find /proc/[0-9]*/fd -maxdepth 1 \( "$@" \) -printf '%h %l\n' > "$T/lh" 2>/dev/null
+    q=; while read -r i u; do q="$q -o -lname socket:\[$i\]"; done < "$T/ls"
+    set -f; find "$@" -maxdepth 1 \( ${q# -o } \) -printf '%h %l\n' > "$T/lh" 2>/dev/null; set +f
   fi
+}
+pgheld() {
   while read -r i u; do
     ok=
     while read -r d x; do
@@ -158,6 +179,7 @@ pub(super) const SOCKET_SH: &str = r#"pgsock() {
       d=${d#/proc/}; if pgtree "${d%/fd}"; then ok=1; break; fi
     done < "$T/lh"
     if [ -z "$ok" ]; then
+      [ -z "${1:-}" ] || return 1
       x=$(getent passwd "$u" 2>/dev/null | cut -d: -f1)
       echo "but $N did not answer it: the socket listening at $w belongs to another process (of user ${x:-$u}, uid $u)" > "$T/hs"
       return 1
