@@ -192,6 +192,57 @@ pgheld() {
 mod tests {
     use super::*;
     use crate::primitive::program::health::{Check, Health};
+    use std::os::unix::process::CommandExt;
+
+    /// `pgsk` for the process `pid`: "yes" when it (or a child) has a socket open.
+    fn has_socket(pid: u32) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{SOCKET_SH}MP={pid}; if pgsk; then echo yes; else echo no; fi"))
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The first interval's extra attempts wait for a socket of the program or of
+    /// a child of it (a wrapper that starts the server), and only then connect.
+    #[test]
+    fn a_program_has_a_socket_once_it_or_a_child_opens_one() {
+        let listen = "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); time.sleep(30)";
+        let wait_for_socket = |pid: u32| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while has_socket(pid) != "yes" {
+                assert!(std::time::Instant::now() < deadline, "no socket seen for {pid}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        let mut plain = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
+        assert_eq!(has_socket(plain.id()), "no");
+        let mut server = std::process::Command::new("python3")
+            .args(["-c", listen])
+            .spawn()
+            .expect("python3");
+        wait_for_socket(server.id());
+        let mut wrapper = std::process::Command::new("sh")
+            .args(["-c", &format!("python3 -c \"{listen}\" & wait")])
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        wait_for_socket(wrapper.id());
+        assert_eq!(
+            has_socket(4_000_000),
+            "yes",
+            "a process that cannot be looked at is not waited for"
+        );
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(format!("-{}", wrapper.id()))
+            .status();
+        for c in [&mut plain, &mut server, &mut wrapper] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 
     fn http(url: &str) -> Option<String> {
         args(&Health::new(Check::Http {

@@ -87,3 +87,83 @@ supervisord_why() {
 }"#
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, Supervisord};
+    use std::process::Command;
+
+    /// `sv_x` against a real supervisord: stops and starts by XML-RPC, takes
+    /// "not running" and "already started" as done, fails with supervisord's
+    /// fault for a name it does not know, and falls back to `supervisorctl` when
+    /// curl cannot talk to the socket.
+    #[test]
+    fn stop_and_start_go_by_xml_rpc_and_fall_back_to_supervisorctl() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sv = dir.path().join("supervisor");
+        std::fs::create_dir_all(sv.join("programs")).unwrap();
+        let sh = |body: &str| {
+            let script = format!(
+                "T=$(mktemp -d); O=$T/o; I=7; SV='{}'; N=napper\n\
+                 fail() {{ printf '%s fail %s: ' \"$1\" \"$2\"; cat \"$O\"; exit 1; }}\n\
+                 pgstep() {{ sleep 0.05; zw=$((zw + 50)); }}\n\
+                 {}\n{body}\nrm -rf \"$T\"",
+                sv.display(),
+                Supervisord.functions()
+            );
+            let out = Command::new("sh").arg("-c").arg(script).output().expect("sh");
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        };
+        let up = format!(
+            "printf '%s\\n' '[program:napper]' 'command=sleep 600' 'startsecs=0' 'stopasgroup=true' > \"$SV/programs/napper.conf\"\n\
+             printf '%s\\n' '[unix_http_server]' 'file=%(here)s/supervisor.sock' '[supervisord]' 'logfile=%(here)s/supervisord.log' \
+             'pidfile=%(here)s/supervisord.pid' '[rpcinterface:supervisor]' \
+             'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface' '[supervisorctl]' \
+             'serverurl=unix://%(here)s/supervisor.sock' '[include]' 'files = programs/*.conf' > \"$SV/supervisord.conf\"\n\
+             supervisord -c \"$SV/supervisord.conf\" || exit 1\n\
+             zw=0; until sv pid >/dev/null 2>&1; do [ $zw -lt 10000 ] || exit 1; pgstep; done"
+        );
+        let (ok, said) = sh(&up);
+        assert!(ok, "supervisord (./test.sh installs it): {said}");
+        let state = || {
+            sh("sv status napper")
+                .1
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_string()
+        };
+        assert_eq!(state(), "RUNNING");
+
+        // Without supervisorctl: curl alone does it.
+        let no_ctl = "sv() { echo 'supervisorctl was used' > \"$O\"; return 1; }; ";
+        let (ok, said) = sh(&format!("{no_ctl}sv_x stop && sv_x stop && echo stopped"));
+        assert!(ok && said.contains("stopped"), "{said}");
+        assert_eq!(state(), "STOPPED");
+        let (ok, said) = sh(&format!("{no_ctl}sv_x start && sv_x start && echo started"));
+        assert!(ok && said.contains("started"), "{said}");
+        assert_eq!(state(), "RUNNING");
+
+        let (ok, said) = sh(&format!("{no_ctl}N=nosuch; sv_x start"));
+        assert!(!ok, "{said}");
+        assert!(said.contains("7 fail 1: nosuch: ERROR (BAD_NAME: nosuch)"), "{said}");
+
+        // curl fails (here: an old one that knows no --unix-socket): supervisorctl does it.
+        let (ok, said) =
+            sh("curl() { echo 'curl: option --unix-socket: is unknown' >&2; return 2; }; sv_x stop && echo stopped");
+        assert!(ok && said.contains("stopped"), "{said}");
+        assert_eq!(state(), "STOPPED");
+        let (ok, said) = sh("curl() { return 2; }; sv_x start && echo started");
+        assert!(ok && said.contains("started"), "{said}");
+        assert_eq!(state(), "RUNNING");
+
+        let _ = sh("sv shutdown");
+    }
+}
