@@ -121,16 +121,14 @@ mod tests {
                 ),
             )
         };
-        let up = format!(
-            "printf '%s\\n' '[program:napper]' 'command=sleep 600' 'startsecs=0' 'stopasgroup=true' > \"$SV/programs/napper.conf\"\n\
+        let up = "printf '%s\\n' '[program:napper]' 'command=sleep 600' 'startsecs=0' 'stopasgroup=true' > \"$SV/programs/napper.conf\"\n\
              printf '%s\\n' '[unix_http_server]' 'file=%(here)s/supervisor.sock' '[supervisord]' 'logfile=%(here)s/supervisord.log' \
              'pidfile=%(here)s/supervisord.pid' '[rpcinterface:supervisor]' \
              'supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface' '[supervisorctl]' \
              'serverurl=unix://%(here)s/supervisor.sock' '[include]' 'files = programs/*.conf' > \"$SV/supervisord.conf\"\n\
              supervisord -c \"$SV/supervisord.conf\" || exit 1\n\
-             zw=0; until sv pid >/dev/null 2>&1; do [ $zw -lt 10000 ] || exit 1; pgstep; done"
-        );
-        let (ok, said) = sh(&up);
+             zw=0; until sv pid >/dev/null 2>&1; do [ $zw -lt 10000 ] || exit 1; pgstep; done";
+        let (ok, said) = sh(up);
         assert!(ok, "supervisord (./test.sh installs it): {said}");
         let state = || {
             sh("sv status napper")
