@@ -121,6 +121,10 @@ fn http_authority(url: &str) -> Option<(String, u16)> {
 /// `A4`/`M6`/`A6`: the address's forms in `/proc/net/tcp`, as IPv4-mapped in
 /// `tcp6`, in `tcp6` (`-`: no such form); `D4`/`H6`: the address to look up in the
 /// host's local IPv4 / IPv6 addresses (`-`: loopback or unspecified, always local).
+/// Reading `/proc/net/tcp*` walks the kernel's whole table of connections (a few
+/// ms each on a host with much memory, whatever it holds), so `tcp6` is read only
+/// when it can change the answer: for an IPv6 address, or when no socket is bound
+/// to the exact IPv4 address.
 pub(super) const SOCKET_SH: &str = r#"pgsk() {
   [ -r "/proc/$MP/fd" ] && [ -r "/proc/$MP/task/$MP/children" ] || return 0
   for f in "/proc/$MP/fd/"*; do [ ! -S "$f" ] || return 0; done
@@ -132,31 +136,34 @@ pub(super) const SOCKET_SH: &str = r#"pgsk() {
   return 1
 }
 pgsock() {
-  w=$7 f=
+  w=$7 f= t6=-
   [ "$5" = - ] || [ ! -r /proc/net/fib_trie ] || f=/proc/net/fib_trie
   [ "$6" = - ] || [ ! -r /proc/net/if_inet6 ] || f="$f /proc/net/if_inet6"
-  for x in /proc/net/tcp /proc/net/tcp6; do [ ! -r $x ] || f="$f $x"; done
-  awk -v p="$1" -v a4="$2" -v m6="$3" -v a6="$4" -v d4="$5" -v h6="$6" '
+  [ "$2" = - ] || [ ! -r /proc/net/tcp ] || f="$f /proc/net/tcp"
+  [ ! -r /proc/net/tcp6 ] || t6=/proc/net/tcp6
+  awk -v p="$1" -v a4="$2" -v m6="$3" -v a6="$4" -v d4="$5" -v h6="$6" -v t6="$t6" '
     function has(list, a) { return index("," list ",", "," a ",") > 0 }
-    FILENAME ~ /fib_trie$/ { if ($1 == "|--") ip = $2; else if (ip == d4 && $1 == "/32" && $3 == "LOCAL") l4 = 1; next }
-    FILENAME ~ /if_inet6$/ { if ($1 == h6) l6 = 1; next }
-    $4 != "0A" { next }
-    {
-      n = index($2, ":"); a = substr($2, 1, n - 1); if (substr($2, n + 1) != p) next
-      s = $10 " " $8 "\n"
-      if (FILENAME ~ /6$/) {
+    function row(v6, la, st, uid, ino,    n, a, s) {
+      if (st != "0A") return
+      n = index(la, ":"); a = substr(la, 1, n - 1); if (substr(la, n + 1) != p) return
+      s = ino " " uid "\n"
+      if (v6) {
         if (a == "00000000000000000000000000000000") w6 = w6 s
         else { if (has(m6, a)) e6m = e6m s; if (has(a6, a)) e6 = e6 s }
       } else if (a == "00000000") w4 = w4 s
       else if (has(a4, a)) e4 = e4 s
     }
+    FILENAME ~ /fib_trie$/ { if ($1 == "|--") ip = $2; else if (ip == d4 && $1 == "/32" && $3 == "LOCAL") l4 = 1; next }
+    FILENAME ~ /if_inet6$/ { if ($1 == h6) l6 = 1; next }
+    { row(0, $2, $4, $8, $10) }
     END {
+      if (t6 != "-" && (a6 != "-" || e4 == "")) while ((getline x < t6) > 0) { split(x, y, " "); row(1, y[2], y[4], y[8], y[10]) }
       if (a4 != "-") {
         if (e4 != "") printf "%s", e4; else if (e6m != "") printf "%s", e6m
         else if (d4 == "-" || l4) { if (w4 != "") printf "%s", w4; else printf "%s", w6 }
       }
       if (a6 != "-") { if (e6 != "") printf "%s", e6; else if (h6 == "-" || l6) printf "%s", w6 }
-    }' $f > "$T/ls" 2>/dev/null
+    }' ${f:-/dev/null} > "$T/ls" 2>/dev/null
   [ -s "$T/ls" ] || return 0
   pgfd "/proc/$MP/fd" && pgheld quiet && return 0
   pgfd /proc/[0-9]*/fd; pgheld
@@ -202,6 +209,92 @@ mod tests {
             .output()
             .expect("sh");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A listening socket, bound by python with SO_REUSEPORT (so that the
+    /// program's and another process's can share a port), until killed.
+    fn listen(addr: &str, port: u16) -> std::process::Child {
+        let family = if addr.contains(':') { "AF_INET6" } else { "AF_INET" };
+        let code = format!(
+            "import socket, time\n\
+             s = socket.socket(socket.{family})\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)\n\
+             if socket.{family} == socket.AF_INET6: s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n\
+             s.bind(('{addr}', {port})); s.listen(); print('up', flush=True); time.sleep(60)"
+        );
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", &code])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        assert_eq!(line.trim(), "up", "python could not listen at {addr}:{port}");
+        child
+    }
+
+    /// `pgsock` for a check of `url`, the program being `pid`: "ours" or what it said.
+    fn answered_by(pid: u32, url: &str) -> String {
+        let health = Health::new(Check::Http {
+            url: url.into(),
+            status: 200,
+            body: None,
+        });
+        let script = format!(
+            "T=$(mktemp -d); N=app t=; ub=; {}{SOCKET_SH}MP={pid}; pgst $MP; MS=$PT\n\
+             if pgsock {}; then echo ours; else cat \"$T/hs\"; fi; rm -rf \"$T\"",
+            crate::primitive::program::identity::IDENTITY_SH,
+            args(&health).expect("traced")
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// The socket a connection reaches is the kernel's pick: an exact IPv4
+    /// binding before the wildcard, a dual-stack IPv6 wildcard when nothing IPv4
+    /// listens — `tcp6` is read only when it can matter, and still is then.
+    #[test]
+    fn the_socket_a_check_reaches_is_found_in_tcp_and_tcp6() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let v4 = format!("http://127.0.0.1:{port}/");
+        let mut ours = listen("127.0.0.1", port);
+        assert_eq!(answered_by(ours.id(), &v4), "ours");
+        assert_eq!(answered_by(ours.id(), &format!("http://localhost:{port}/")), "ours");
+        let mut theirs = listen("::", port);
+        assert_eq!(answered_by(ours.id(), &v4), "ours", "the exact IPv4 binding wins");
+        let _ = ours.kill();
+        let _ = ours.wait();
+        let said = answered_by(ours.id(), &v4);
+        assert!(said.contains("belongs to another process"), "{said}");
+        assert_eq!(
+            answered_by(theirs.id(), &v4),
+            "ours",
+            "the dual-stack wildcard, from tcp6"
+        );
+        let mut wild = listen("0.0.0.0", port);
+        assert_eq!(
+            answered_by(wild.id(), &v4),
+            "ours",
+            "the IPv4 wildcard before the IPv6 one"
+        );
+        let mut exact = listen("127.0.0.1", port);
+        let said = answered_by(wild.id(), &v4);
+        assert!(
+            said.contains("belongs to another process"),
+            "an exact binding of another process wins: {said}"
+        );
+        for c in [&mut theirs, &mut wild, &mut exact] {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// The first interval's extra attempts wait for a socket of the program or of
