@@ -33,7 +33,7 @@ impl Backend for Supervisord {
 sv() { supervisorctl -c "$SV/supervisord.conf" "$@"; }
 sv_up() {
   sv_dir
-  mkdir -p -- "$SV/programs" > "$O" 2>&1 || fail "$I" 1
+  [ -d "$SV/programs" ] || mkdir -p -- "$SV/programs" > "$O" 2>&1 || fail "$I" 1
   if [ ! -f "$SV/supervisord.conf" ]; then
     printf '%s\n' '[unix_http_server]' 'file=%(here)s/supervisor.sock' '' '[supervisord]' 'logfile=%(here)s/supervisord.log' \
       'pidfile=%(here)s/supervisord.pid' 'directory=%(here)s' '' '[rpcinterface:supervisor]' \
