@@ -8,10 +8,11 @@
 //! restart.
 //!
 //! A program is stopped and started by supervisord's own XML-RPC calls
-//! (`stopProcess`, `startProcess`, each waiting as `supervisorctl` does) sent with
-//! `curl --unix-socket` to its socket: `supervisorctl` is a Python start of its
-//! own, about 0.1 s of CPU per call, which made a restart under supervisord cost
-//! twice one under the plain process backend. Without curl, or for a name that
+//! (`stopProcess`, `startProcess`, each waiting as `supervisorctl` does; a
+//! restart is both, in order, from one `curl`) sent with `curl --unix-socket` to
+//! its socket: `supervisorctl` is a Python start of its own, about 0.1 s of CPU
+//! per call, which made a restart under supervisord cost twice one under the
+//! plain process backend. Without curl, or for a name that
 //! would need escaping, and for everything else (`update`, `signal`, `pid`,
 //! `status`), `supervisorctl` (decision 70).
 
@@ -59,20 +60,34 @@ sv_cf() {
 }
 sv_ok() { "$@" > "$O" 2>&1; r=$?; if [ $r -ne 0 ] && ! grep -q -e 'already started' -e 'not running' "$O"; then fail "$I" 1; fi; }
 sv_x() {
-  case $N in ''|*[!A-Za-z0-9._-]*) sv_ok sv "$1" "$N"; return ;; esac
-  case $1 in stop) m=stopProcess k=NOT_RUNNING ;; *) m=startProcess k=ALREADY_STARTED ;; esac
-  if ! command -v curl >/dev/null 2>&1 || ! curl -sS --unix-socket "$SV/supervisor.sock" -H 'Content-Type: text/xml' -o "$T/svr" \
-    --data-binary "<?xml version=\"1.0\"?><methodCall><methodName>supervisor.$m</methodName><params><param><value><string>$N</string></value></param><param><value><boolean>1</boolean></value></param></params></methodCall>" \
-    -- http://localhost/RPC2 > "$O" 2>&1; then sv_ok sv "$1" "$N"; return; fi
-  x=; while IFS= read -r l || [ -n "$l" ]; do x=$x$l; done < "$T/svr"
-  case $x in
-    *'<methodResponse><params><param><value><boolean>1</boolean>'*|*"<string>$k: "*) ;;
-    *'<fault>'*) x=${x#*<name>faultString</name><value><string>}; printf '%s: ERROR (%s)\n' "$N" "${x%%</string>*}" > "$O"; fail "$I" 1 ;;
-    *) sv_ok sv "$1" "$N" ;;
+  a=$*
+  case $N in ''|*[!A-Za-z0-9._-]*) ;; *)
+    if command -v curl >/dev/null 2>&1; then
+      set --
+      for x in $a; do
+        case $x in stop) m=stopProcess ;; *) m=startProcess ;; esac
+        printf '%s' "<?xml version=\"1.0\"?><methodCall><methodName>supervisor.$m</methodName><params><param><value><string>$N</string></value></param><param><value><boolean>1</boolean></value></param></params></methodCall>" > "$T/svq.$x"
+        [ $# -eq 0 ] || set -- "$@" --next
+        set -- "$@" --unix-socket "$SV/supervisor.sock" -H 'Content-Type: text/xml' -o "$T/svr.$x" --data-binary "@$T/svq.$x" http://localhost/RPC2
+      done
+      if curl -sS "$@" > "$O" 2>&1; then
+        for x in $a; do
+          case $x in stop) k=NOT_RUNNING ;; *) k=ALREADY_STARTED ;; esac
+          r=; while IFS= read -r l || [ -n "$l" ]; do r=$r$l; done < "$T/svr.$x"
+          case $r in
+            *'<methodResponse><params><param><value><boolean>1</boolean>'*|*"<string>$k: "*) ;;
+            *'<fault>'*) r=${r#*<name>faultString</name><value><string>}; printf '%s: ERROR (%s)\n' "$N" "${r%%</string>*}" > "$O"; fail "$I" 1 ;;
+            *) sv_ok sv "$x" "$N" ;;
+          esac
+        done
+        return
+      fi
+    fi ;;
   esac
+  for x in $a; do sv_ok sv "$x" "$N"; done
 }
 supervisord_start() { sv_up; sv_conf; sv_ok sv update "$N"; sv_x start; }
-supervisord_restart() { sv_up; if sv_conf; then sv_ok sv update "$N"; sv_x start; else sv_x stop; sv_x start; fi; }
+supervisord_restart() { sv_up; if sv_conf; then sv_ok sv update "$N"; sv_x start; else sv_x stop start; fi; }
 supervisord_stop() { sv_dir; if [ -f "$SV/programs/$N.conf" ]; then sv_up; sv_x stop; fi; }
 supervisord_signal() { sv_up; sv_ok sv signal "$1" "$N"; }
 supervisord_remove() {
@@ -148,6 +163,12 @@ mod tests {
         let (ok, said) = sh(&format!("{no_ctl}sv_x start && sv_x start && echo started"));
         assert!(ok && said.contains("started"), "{said}");
         assert_eq!(state(), "RUNNING");
+        let pid = || sh("sv pid napper").1.trim().to_string();
+        let before = pid();
+        let (ok, said) = sh(&format!("{no_ctl}sv_x stop start && echo restarted"));
+        assert!(ok && said.contains("restarted"), "{said}");
+        assert_eq!(state(), "RUNNING");
+        assert_ne!(pid(), before, "a restart is a new process");
 
         let (ok, said) = sh(&format!("{no_ctl}N=nosuch; sv_x start"));
         assert!(!ok, "{said}");
