@@ -14,7 +14,8 @@
 //! per call, which made a restart under supervisord cost twice one under the
 //! plain process backend. Without curl, or for a name that
 //! would need escaping, and for everything else (`update`, `signal`, `pid`,
-//! `status`), `supervisorctl` (decision 70).
+//! `status`), `supervisorctl` (decision 70). Each call is bounded: the stop timeout
+//! plus a minute, an answer of at most 64 KiB of which the first 64 lines are read.
 
 use super::Backend;
 
@@ -68,12 +69,12 @@ sv_x() {
         case $x in stop) m=stopProcess ;; *) m=startProcess ;; esac
         printf '%s' "<?xml version=\"1.0\"?><methodCall><methodName>supervisor.$m</methodName><params><param><value><string>$N</string></value></param><param><value><boolean>1</boolean></value></param></params></methodCall>" > "$T/svq.$x"
         [ $# -eq 0 ] || set -- "$@" --next
-        set -- "$@" --unix-socket "$SV/supervisor.sock" -H 'Content-Type: text/xml' -o "$T/svr.$x" --data-binary "@$T/svq.$x" http://localhost/RPC2
+        set -- "$@" --unix-socket "$SV/supervisor.sock" --max-time $((STOP + 60)) --max-filesize 65536 -H 'Content-Type: text/xml' -o "$T/svr.$x" --data-binary "@$T/svq.$x" http://localhost/RPC2
       done
       if curl -sS "$@" > "$O" 2>&1; then
         for x in $a; do
           case $x in stop) k=NOT_RUNNING ;; *) k=ALREADY_STARTED ;; esac
-          r=; while IFS= read -r l || [ -n "$l" ]; do r=$r$l; done < "$T/svr.$x"
+          r= n=0; while [ $n -lt 64 ] && { IFS= read -r l || [ -n "$l" ]; }; do r=$r$l n=$((n + 1)); done < "$T/svr.$x"
           case $r in
             *'<methodResponse><params><param><value><boolean>1</boolean>'*|*"<string>$k: "*) ;;
             *'<fault>'*) r=${r#*<name>faultString</name><value><string>}; printf '%s: ERROR (%s)\n' "$N" "${r%%</string>*}" > "$O"; fail "$I" 1 ;;
