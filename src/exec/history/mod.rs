@@ -303,9 +303,16 @@ x={p}\"$d\"'}}'",
                 let _ = writeln!(s, "x={}", quote_always(&text));
             }
         }
+        // A first unlock that wrote the line and then lost its connection left the
+        // lock (and so the retry at the end of the run) without knowing it: the
+        // line already in `history.last` is not written again.
+        debug_assert!(self.run.bytes().all(|b| b.is_ascii_alphanumeric()));
         let _ = writeln!(
             s,
-            "if printf '%s\\n' \"$x\" >> {h} 2>/dev/null && printf '%s\\n' \"$x\" > {last} 2>/dev/null; then echo 'history ok'; else echo 'history fail'; fi"
+            "l=; {{ IFS= read -r l || :; }} 2>/dev/null < {last}
+case $l in '{{\"t\":\"end\",'*'\"run\":\"{run}\",'*) echo 'history ok';; *)
+if printf '%s\\n' \"$x\" >> {h} 2>/dev/null && printf '%s\\n' \"$x\" > {last} 2>/dev/null; then echo 'history ok'; else echo 'history fail'; fi;; esac",
+            run = self.run
         );
         if seq > KEEP && seq % 50 == 0 {
             // Trimmed under the lock, through a file of the run's own lock directory.
@@ -387,6 +394,61 @@ x=; {{ IFS= read -r x || :; }} 2>/dev/null < {last}; printf 'history last %s\\n'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The end line of a run is written once: a retry (the first unlock wrote it,
+    /// then lost its connection) finds it in `history.last` and says "history ok"
+    /// without a second line; another run's end line there does not stop it.
+    #[test]
+    fn an_end_line_already_written_is_not_written_again() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let writer = |run: &str| {
+            let record = Record {
+                kind: RunKind::Deploy,
+                commit: None,
+                dirty: false,
+                rev: None,
+                rollback_to: None,
+                what: None,
+                set: Vec::new(),
+                libraries: Default::default(),
+                fingerprint: "f".into(),
+                memory: None,
+            };
+            Writer::new(record, run, "prod", "svc", (vec!["h".into()], 1), Instant::now())
+        };
+        let ending = Ending::not_applied(Outcome::Ok, None);
+        let lock = crate::exec::lock::lock_dir("svc");
+        let run = |lines: &str| {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("mkdir -p .ordo/svc && {lines}"))
+                .current_dir(home.path())
+                .output()
+                .expect("sh");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let ends = || {
+            std::fs::read_to_string(home.path().join(".ordo/svc/history"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("{\"t\":\"end\""))
+                .count()
+        };
+        let first = writer("aaaa1111");
+        let lines = first.end_lines(&Probed::default(), &ending, true, &lock);
+        assert_eq!(run(&lines), "history ok\n");
+        assert_eq!(run(&lines), "history ok\n", "the retry");
+        assert_eq!(ends(), 1, "one end line for the run");
+        let second = writer("bbbb2222");
+        let probed = Probed {
+            last: std::fs::read_to_string(home.path().join(".ordo/svc/history.last"))
+                .ok()
+                .map(|t| t.trim_end().to_string()),
+            ..Probed::default()
+        };
+        assert_eq!(run(&second.end_lines(&probed, &ending, true, &lock)), "history ok\n");
+        assert_eq!(ends(), 2, "the next run's end line is written");
+    }
 
     #[test]
     fn uptime_reads_as_centiseconds() {
