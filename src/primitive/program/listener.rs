@@ -121,10 +121,13 @@ fn http_authority(url: &str) -> Option<(String, u16)> {
 /// `A4`/`M6`/`A6`: the address's forms in `/proc/net/tcp`, as IPv4-mapped in
 /// `tcp6`, in `tcp6` (`-`: no such form); `D4`/`H6`: the address to look up in the
 /// host's local IPv4 / IPv6 addresses (`-`: loopback or unspecified, always local).
-/// Reading `/proc/net/tcp*` walks the kernel's whole table of connections (a few
-/// ms each on a host with much memory, whatever it holds), so `tcp6` is read only
-/// when it can change the answer: for an IPv6 address, or when no socket is bound
-/// to the exact IPv4 address.
+/// Reading `/proc/net/tcp*` through walks the kernel's whole table of connections
+/// (a few ms each on a host with much memory, whatever it holds), so each is read
+/// only up to its last listening socket — the kernel lists every listening socket
+/// before the first connection (kernels before 4.4 listed half-open ones, state
+/// `03`, among them: those do not end the list) —, and `tcp6` only when it can
+/// change the answer:
+/// for an IPv6 address, or when no socket is bound to the exact IPv4 address.
 pub(super) const SOCKET_SH: &str = r#"pgsk() {
   [ -r "/proc/$MP/fd" ] && [ -r "/proc/$MP/task/$MP/children" ] || return 0
   for f in "/proc/$MP/fd/"*; do [ ! -S "$f" ] || return 0; done
@@ -155,9 +158,10 @@ pgsock() {
     }
     FILENAME ~ /fib_trie$/ { if ($1 == "|--") ip = $2; else if (ip == d4 && $1 == "/32" && $3 == "LOCAL") l4 = 1; next }
     FILENAME ~ /if_inet6$/ { if ($1 == h6) l6 = 1; next }
+    FNR > 1 && $4 != "0A" && $4 != "03" { exit }
     { row(0, $2, $4, $8, $10) }
     END {
-      if (t6 != "-" && (a6 != "-" || e4 == "")) while ((getline x < t6) > 0) { split(x, y, " "); row(1, y[2], y[4], y[8], y[10]) }
+      if (t6 != "-" && (a6 != "-" || e4 == "")) while ((getline x < t6) > 0) { split(x, y, " "); if (++n6 > 1 && y[4] != "0A" && y[4] != "03") break; row(1, y[2], y[4], y[8], y[10]) }
       if (a4 != "-") {
         if (e4 != "") printf "%s", e4; else if (e6m != "") printf "%s", e6m
         else if (d4 == "-" || l4) { if (w4 != "") printf "%s", w4; else printf "%s", w6 }
