@@ -16,8 +16,8 @@
 
 /// `pa LAUNCHER WAIT`, with the program in variables (see `Program::apply`); WAIT
 /// is `hw`'s arguments, empty without a health check. The launcher (`pl`) is
-/// written whole and renamed over the old one only when it differs (`cmp` with
-/// a copy in `$T`; a restart of an unchanged program — every rollback — keeps it).
+/// rewritten only when it differs (`backend::PUT_SH`; a restart of an unchanged
+/// program — every rollback — keeps it).
 ///
 /// `pgup`: waits up to 5 s (of pauses from 10 ms up to 0.1 s, `wait::WAIT_SH`) for
 /// the program's process with the current definition
@@ -52,8 +52,7 @@ pub(super) const APPLY_SH: &str = r#"pa() {
   if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
   read -r t < "$R/token"
   case $PWD in *\'*) h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g") ;; *) h=$PWD ;; esac
-  if [ -f "$R/run" ] && [ ! -L "$R/run" ] && [ -x "$R/run" ] && pl "$1" > "$T/run" && cmp -s -- "$T/run" "$R/run"; then :
-  else { pl "$1" > "$R/run.new" && chmod 700 "$R/run.new" && mv -f -- "$R/run.new" "$R/run"; } 2>"$O" || fail "$I" 1; fi
+  pgput pl "$R/run" x "$1" || [ $? = 1 ] || fail "$I" 1
   printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"
   if [ -n "$OB" ] && [ "$OB" != "$B" ]; then "${OB}_remove"; fi
   printf '%s\n' "$B" > "$R/backend"

@@ -51,9 +51,9 @@ sv_rec() { sp=; read -r sp < "$T/svp"; pgst "$sp" && printf '%s %s\n' "$sp" "$PT
 sv_conf() {
   x=$PWD/${R#./}/run
   case $x in *'"'*|*'%'*) echo "the home directory $PWD cannot be written into a supervisord configuration" > "$O"; fail "$I" 1 ;; esac
-  sv_cf > "$T/svc"
-  if [ -f "$SV/programs/$N.conf" ] && cmp -s -- "$T/svc" "$SV/programs/$N.conf"; then return 1; fi
-  sv_cf > "$SV/programs/$N.conf.new" && mv -f -- "$SV/programs/$N.conf.new" "$SV/programs/$N.conf"
+  pgput sv_cf "$SV/programs/$N.conf"; r=$?
+  [ $r != 2 ] || fail "$I" 1
+  return $r
 }
 sv_cf() {
   printf '%s\n' "[program:$N]" "command=\"$x\"" 'autostart=true' 'autorestart=true' 'startsecs=0' "stopsignal=$SIG" \

@@ -55,8 +55,8 @@ sd_do() {
   if [ -z "$SU" ]; then
     if [ "$w" = write ]; then
       mkdir -p -- "$UD" > "$O" 2>&1 || fail "$I" 1
-      sd_text > "$UD/$U.new" 2>"$O" || fail "$I" 1
-      if cmp -s -- "$UD/$U.new" "$UD/$U"; then rm -f -- "$UD/$U.new"; else mv -f -- "$UD/$U.new" "$UD/$U" && systemctl --user daemon-reload > "$O" 2>&1 || fail "$I" 1; fi
+      pgput sd_text "$UD/$U"
+      case $? in 0) systemctl --user daemon-reload > "$O" 2>&1 || fail "$I" 1 ;; 2) fail "$I" 1 ;; esac
     fi
     for c in "$@"; do systemctl --user $c > "$O" 2>&1 || fail "$I" 1; done
     if [ "$w" = remove ]; then rm -f -- "$UD/$U" && systemctl --user daemon-reload > "$O" 2>&1 || fail "$I" 1; fi
