@@ -226,3 +226,40 @@ fn only_the_redacting_reporter_masks_output() {
         "named exceptions that no longer call the redactor: {stale:?}"
     );
 }
+
+/// No Rust code runs the external `kill` with a process group (`kill -SIG -PGID`):
+/// procps-ng 4.0.2's kill reads `-PGID` as its first digit, so `kill -TERM -1234`
+/// is `kill(-1)` — as root (the tests run as root) every process there is, the test
+/// runner and CI with it. Process groups are signalled with
+/// `rustix::process::kill_process_group`; host scripts use their shell's built-in
+/// `kill`, which reads the whole number.
+#[test]
+fn no_external_kill_signals_a_process_group() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "tests", "benches"] {
+        if root.join(dir).is_dir() {
+            visit(&root.join(dir), &mut files);
+        }
+    }
+    let mut wrong = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (at, _) in text.match_indices("new(\"kill\")") {
+            // The operands after the first (the signal): none may be `-{…}`.
+            let call = text[at..].split(';').next().unwrap_or("");
+            if call
+                .split(".arg(")
+                .skip(2)
+                .any(|a| a.trim_start().starts_with("format!(\"-"))
+            {
+                let line = text[..at].lines().count();
+                wrong.push(format!("{}:{line}", file.strip_prefix(root).unwrap().display()));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the external kill given a process group (use kill_process_group): {wrong:?}"
+    );
+}

@@ -331,10 +331,14 @@ mod tests {
             "yes",
             "a process that cannot be looked at is not waited for"
         );
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(format!("-{}", wrapper.id()))
-            .status();
+        // Not `kill -TERM -PGID`: procps-ng 4.0.2's kill reads that as `kill(-1)`
+        // (its first digit), which as root signals every process there is.
+        if let Some(group) = i32::try_from(wrapper.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
+        }
         for c in [&mut plain, &mut server, &mut wrapper] {
             let _ = c.kill();
             let _ = c.wait();
