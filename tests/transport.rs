@@ -263,6 +263,9 @@ fn output_is_limited_over_ssh() {
         ("\u{e002}99999\n100000\n", (total - 13) as u64),
         "the kept tail, marked where it was cut"
     );
+    // That script's watchdog leaves within a second after it: before the next
+    // one, so that what is left after the stop below is the stopped script's.
+    assert_gone_within(&[], Some(r.user()), Duration::from_secs(3));
     let whole = ExecOptions::default().output(OutputPolicy::Whole { max_bytes: 1024 * 1024 });
     let err = r
         .exec(

@@ -234,7 +234,7 @@ impl Group {
 async fn gone_within(pgid: Pid, patience: Duration) -> bool {
     let deadline = Instant::now() + patience;
     loop {
-        if test_kill_process_group(pgid).is_err() {
+        if !has_live_member(pgid) {
             return true;
         }
         if Instant::now() >= deadline {
@@ -258,12 +258,48 @@ impl Drop for Group {
             }
             let _ = kill_process_group(pgid, Signal::TERM);
             let deadline = Instant::now() + Duration::from_secs(prelude::GRACE_SECS.into());
-            while Instant::now() < deadline && test_kill_process_group(pgid).is_ok() {
+            while Instant::now() < deadline && has_live_member(pgid) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             kill_rest(pgid);
         });
     }
+}
+
+/// Whether a process of group `pgid` is still alive. Zombies do not count: the
+/// script's orphans wait for init to reap them, which on many machines takes its
+/// time, and the kernel's `kill(-pgid, 0)` answers for them as for live
+/// processes. Where `/proc` cannot tell, the kernel's answer.
+/// `prelude::stop_script`'s `up` is the same on a host.
+fn has_live_member(pgid: Pid) -> bool {
+    if test_kill_process_group(pgid).is_err() {
+        return false;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let group = pgid.as_raw_pid().to_string();
+    let mut seen = false;
+    for entry in dir.flatten() {
+        if !entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        seen = true;
+        let mut fields = stat.rsplit_once(") ").map_or("", |(_, rest)| rest).split(' ');
+        let (state, _parent, pgrp) = (fields.next(), fields.next(), fields.next());
+        if pgrp == Some(group.as_str()) && state != Some("Z") {
+            return true;
+        }
+    }
+    // No process read at all: `/proc` is not what it seems, trust the kernel.
+    !seen
 }
 
 fn kill_rest(pgid: Pid) -> Stopped {

@@ -319,3 +319,35 @@ async fn privileged_scripts_run_as_root() {
         .unwrap();
     assert_eq!((out.code, out.stdout.as_str()), (0, "0\n"));
 }
+
+/// A group whose only process is a zombie (ended, not yet reaped by its parent)
+/// has no live member; a running one has; a group that is gone has none.
+#[test]
+fn zombies_are_no_live_members_of_a_group() {
+    let mut zombie = std::process::Command::new("sh")
+        .args(["-c", "exit 0"])
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let mut running = std::process::Command::new("sleep")
+        .arg("30")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let group = |c: &std::process::Child| Pid::from_raw(i32::try_from(c.id()).unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(zombie.id()) {
+        assert!(Instant::now() < deadline, "sh -c 'exit 0' did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        test_kill_process_group(group(&zombie)).is_ok(),
+        "the kernel still answers for it"
+    );
+    assert!(!has_live_member(group(&zombie)));
+    assert!(has_live_member(group(&running)));
+    let _ = zombie.wait();
+    assert!(!has_live_member(group(&zombie)));
+    let _ = running.kill();
+    let _ = running.wait();
+}
