@@ -196,7 +196,8 @@ fn deploy_without_yes_needs_a_terminal() {
                 ordo::usage
 
                   × refusing to deploy without confirmation: standard input is not a terminal
-                  help: review the plan (ordo plan ENV), then run ordo deploy ENV --yes
+                  help: review the plan above, then run the same command with --yes (ordo deploy ENV --yes, with
+                        the same --rev, --hosts and --set)
 
                 ",
             )

@@ -441,6 +441,14 @@ fn a_rollback_applies_the_plan_it_shows() {
             "json",
         ])
         .run();
+    // Without --yes and a terminal: refused, and the help repeats the rollback
+    // (a deploy with --yes would apply the current revision instead).
+    p.test()
+        .args(&["rollback", "prod"])
+        .status(2)
+        .stderr_contains("refusing to roll back without confirmation")
+        .stderr_contains("ordo rollback ENV --yes")
+        .run();
     let rollback = p.test().args(&["rollback", "prod", "--yes", "--format", "json"]).run();
     assert_eq!(
         planned(&rollback),

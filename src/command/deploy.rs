@@ -532,7 +532,9 @@ async fn drive(deployment: &mut Deployment<'_>, opts: &Options) -> Result<usize,
         deployment.refuse_conflicts(&prediction)?;
         return Ok(changes);
     }
-    deployment.apply(prediction, confirmation(opts.yes)).await?;
+    deployment
+        .apply(prediction, confirmation(opts.yes, opts.rollback))
+        .await?;
     Ok(changes)
 }
 
@@ -542,18 +544,31 @@ pub(crate) fn interrupted() -> Problems {
         .into()
 }
 
-/// `--yes`, a prompt on the terminal, or a refusal when there is no terminal.
-fn confirmation(yes: bool) -> Confirm {
+/// `--yes`, a prompt on the terminal, or a refusal when there is no terminal. The
+/// refusal names the command that was refused: `ordo deploy ENV --yes` after a
+/// refused rollback (or `ordo plan ENV` after a deploy of `--rev`) would show or
+/// apply the current revision, not the plan above.
+fn confirmation(yes: bool, rollback: bool) -> Confirm {
     if yes {
         return Confirm::Yes;
     }
     if !std::io::stdin().is_terminal() {
+        let (what, again) = if rollback {
+            ("roll back", "ordo rollback ENV --yes, with the same --to and --hosts")
+        } else {
+            (
+                "deploy",
+                "ordo deploy ENV --yes, with the same --rev, --hosts and --set",
+            )
+        };
         return Confirm::Refuse(Box::new(
             Problem::new(
                 Kind::Usage,
-                "refusing to deploy without confirmation: standard input is not a terminal",
+                format!("refusing to {what} without confirmation: standard input is not a terminal"),
             )
-            .help("review the plan (ordo plan ENV), then run ordo deploy ENV --yes"),
+            .help(format!(
+                "review the plan above, then run the same command with --yes ({again})"
+            )),
         ));
     }
     Confirm::Ask(Arc::new(|question: &str| {

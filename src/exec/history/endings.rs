@@ -106,6 +106,12 @@ impl Endings {
     /// other host was interrupted, or had nothing applied and why.
     pub(crate) fn settle(&mut self, hosts: &Hosts, result: Result<(), &Problems>) {
         let why = match result {
+            // Ctrl-C before the apply (at the question, say): nothing was applied,
+            // and the history says so — a rollback's "current entry" skips it.
+            Err(ps) if ps.kind() == Kind::Interrupted && !self.began => Some((
+                Outcome::NotApplied,
+                Some("interrupted before anything was applied".to_string()),
+            )),
             Err(ps) if ps.kind() == Kind::Interrupted => Some((Outcome::Interrupted, None)),
             Err(ps) => Some((
                 Outcome::NotApplied,

@@ -85,6 +85,13 @@ impl Merged {
                 .all(|h| h.end.as_ref().is_some_and(|e| e.result == Outcome::Ok))
     }
 
+    /// It ended on every host it reached without applying anything there.
+    pub fn applied_nothing(&self) -> bool {
+        self.hosts
+            .iter()
+            .all(|h| h.end.as_ref().is_some_and(|e| e.result == Outcome::NotApplied))
+    }
+
     /// The hosts it succeeded on.
     pub fn ok_hosts(&self) -> Vec<&str> {
         self.hosts
@@ -217,26 +224,30 @@ impl Timeline {
         }
     }
 
-    /// What a rollback goes back to: the newest entry before the current (newest)
-    /// one that deployed a whole revision, from a clean tree, to every host of the
-    /// environment (as it then was) and succeeded on each ([`Merged::complete`]) —
-    /// skipping those that deployed what the current entry did when the current
-    /// entry succeeded everywhere (going back to them changes nothing). `Err` with
-    /// the candidates (entries that succeeded somewhere) when there is none.
+    /// What a rollback goes back to: the newest entry before the current one —
+    /// the newest that may have changed something: runs that applied nothing on
+    /// any host (declined, refused, interrupted at the question, a host locked)
+    /// change no story, as in `ordo status` — that deployed a whole revision,
+    /// from a clean tree, to every host of the environment (as it then was) and
+    /// succeeded on each ([`Merged::complete`]) — skipping those that deployed
+    /// what the current entry did when the current entry succeeded everywhere
+    /// (going back to them changes nothing). `Err` with the candidates (entries
+    /// that succeeded somewhere) when there is none.
     pub fn rollback_target(&self) -> Result<&Merged, Vec<&Merged>> {
-        let Some(current) = self.entries.first() else {
+        let Some(at) = self.entries.iter().position(|m| !m.applied_nothing()) else {
             return Err(Vec::new());
         };
+        let current = &self.entries[at];
         let current_ok = current.complete();
         let eligible = |m: &&Merged| deploys(&m.begin) && !m.begin.dirty;
-        let found = self.entries[1..]
+        let found = self.entries[at + 1..]
             .iter()
             .filter(eligible)
             .filter(|m| !(current_ok && m.begin.fingerprint == current.begin.fingerprint))
             .find(|m| m.complete());
         match found {
             Some(m) => Ok(m),
-            None => Err(self.entries[1..]
+            None => Err(self.entries[at + 1..]
                 .iter()
                 .filter(eligible)
                 .filter(|m| !m.ok_hosts().is_empty())
@@ -356,6 +367,22 @@ mod tests {
         let candidates: Vec<&str> = t.rollback_target().unwrap_err().iter().map(|m| m.run()).collect();
         assert_eq!(candidates, ["r2", "r1"]);
         assert_eq!(t.find("r3").unwrap(), None, "too short a prefix");
+    }
+
+    /// A run that applied nothing (a declined rollback, say) is not the current
+    /// entry: going back from after it goes back from the entry before it.
+    #[test]
+    fn a_run_that_applied_nothing_is_not_the_current_entry() {
+        let a = history(vec![
+            entry("r1", "1", "f1", OK),
+            entry("r2", "2", "f2", OK),
+            entry("r3", "3", "f1", Some(Outcome::NotApplied)),
+        ]);
+        let t = Timeline::merge(&[("a".into(), &a), ("b".into(), &a)], Some(&present()));
+        assert_eq!(t.rollback_target().unwrap().run(), "r1", "r2 is what is deployed");
+        let only = history(vec![entry("r1", "1", "f1", Some(Outcome::NotApplied))]);
+        let t = Timeline::merge(&[("a".into(), &only), ("b".into(), &only)], Some(&present()));
+        assert!(t.rollback_target().unwrap_err().is_empty(), "nothing was ever deployed");
     }
 
     #[test]
