@@ -340,11 +340,22 @@ pub(crate) async fn run(
             started,
         });
         // An interruption wins over whatever the transaction was about to return;
-        // the locks are released by `end` either way.
-        let result = tokio::select! {
-            biased;
-            () = ws.cancelled() => Err(interrupted()),
-            r = drive(&mut deployment, opts) => r,
+        // the locks are released by `finish` either way — but only once the
+        // transaction has ended: its scripts see the same cancellation and are
+        // stopped (SIGTERM, the grace, SIGKILL; each stop bounded), the question
+        // gives up. Dropping it at the signal left the stops running on their own
+        // while the locks were released and the masters closed under them.
+        let result = {
+            let driving = drive(&mut deployment, opts);
+            tokio::pin!(driving);
+            tokio::select! {
+                biased;
+                () = ws.cancelled() => {
+                    let _ = tokio::time::timeout(STOPS_PATIENCE, &mut driving).await;
+                    Err(interrupted())
+                }
+                r = &mut driving => r,
+            }
         };
         let unfinished = if opts.apply {
             deployment.unfinished(&result)
@@ -523,6 +534,11 @@ fn retired_unreachable(model: &crate::model::Model, ps: Problems) -> Problems {
             .collect(),
     )
 }
+
+/// How long an interrupted transaction gets to stop its scripts before the locks
+/// are released anyway: a stop's own bound (the grace and an answer from the
+/// host), with a margin.
+const STOPS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The transaction after `begin`: plan, then (for deploy) confirm and apply.
 async fn drive(deployment: &mut Deployment<'_>, opts: &Options) -> Result<usize, Problems> {

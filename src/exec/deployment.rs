@@ -394,9 +394,14 @@ impl<'a> Deployment<'a> {
                 // The progress lines go before the question.
                 self.request.reporter.flush();
                 let asked = Instant::now();
-                let answer = tokio::task::spawn_blocking(move || ask(&question))
-                    .await
-                    .map_err(|e| Problem::new(Kind::Usage, format!("confirmation failed: {e}")))?;
+                // Ctrl-C at the question is "no", at once: the read of the answer
+                // blocks a thread the runtime's shutdown leaves behind.
+                let answer = tokio::select! {
+                    a = tokio::task::spawn_blocking(move || ask(&question)) => {
+                        a.map_err(|e| Problem::new(Kind::Usage, format!("confirmation failed: {e}")))?
+                    }
+                    () = self.request.hosts.settings.cancel.cancelled() => false,
+                };
                 self.waited += asked.elapsed();
                 answer
             }

@@ -71,8 +71,9 @@ impl Endings {
         self.began = true;
     }
 
-    /// The apply is over: a host failed when a step failed or was skipped there,
-    /// or a problem names it; otherwise it is done.
+    /// The apply is over: a host was interrupted when a step was stopped by
+    /// Ctrl-C there, failed when a step failed or was skipped, or a problem names
+    /// it; otherwise it is done.
     pub(crate) fn applied(&mut self, hosts: &Hosts, applied: &Applied) {
         self.applied = (applied.changed, applied.failed, applied.skipped);
         for h in hosts.iter() {
@@ -81,15 +82,21 @@ impl Endings {
                 continue;
             }
             let t = applied.per_host.get(&h.id).cloned().unwrap_or_default();
-            let troubled = applied
-                .problems
-                .iter()
-                .any(|p| p.host.as_deref() == Some(h.name.as_str()));
+            let mine = || {
+                applied
+                    .problems
+                    .iter()
+                    .filter(|p| p.host.as_deref() == Some(h.name.as_str()))
+            };
+            let troubled = mine().next().is_some();
+            let interrupted = mine().any(|p| p.kind == Kind::Interrupted);
             let e = self
                 .hosts
                 .entry(h.id)
                 .or_insert_with(|| Ending::not_applied(Outcome::NotApplied, None));
-            e.result = if t.failed + t.skipped > 0 || troubled {
+            e.result = if interrupted {
+                Outcome::Interrupted
+            } else if t.failed + t.skipped > 0 || troubled {
                 Outcome::Failed
             } else {
                 Outcome::Ok
