@@ -52,6 +52,17 @@ fn deploy_and_repl_apply_ask_about_the_hosts_that_change() {
     let screen = t.wait_for("[exited 0]");
     assert!(!screen.contains("2 hosts?"), "{screen}");
 
+    // Ctrl-C at the question: no, at once (the answer's read is not waited for),
+    // the locks released, and the history says nothing was applied.
+    let t = Terminal::start(p.root(), &["deploy", "test"], &[]);
+    t.wait_for(question);
+    t.press("C-c");
+    t.wait_for("[exited 130]");
+    p.test()
+        .args(&["log", "test", "-n", "1"])
+        .stdout_contains("not applied on web1, web2")
+        .run();
+
     let t = Terminal::start(p.root(), &["repl", "test"], &[]);
     t.wait_for_prompt(PROMPT);
     t.type_text("apply(\"app\")");
