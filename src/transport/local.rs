@@ -275,10 +275,21 @@ fn has_live_member(pgid: Pid) -> bool {
     if test_kill_process_group(pgid).is_err() {
         return false;
     }
+    let group = pgid.as_raw_pid().to_string();
+    // Whether the process whose `stat` this is is a live member.
+    let live = |stat: &str| {
+        let mut fields = stat.rsplit_once(") ").map_or("", |(_, rest)| rest).split(' ');
+        let (state, _parent, pgrp) = (fields.next(), fields.next(), fields.next());
+        pgrp == Some(group.as_str()) && state != Some("Z")
+    };
+    // The leader first: while it runs, that is the answer, without reading the
+    // whole process table.
+    if std::fs::read_to_string(format!("/proc/{group}/stat")).is_ok_and(|s| live(&s)) {
+        return true;
+    }
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return true;
     };
-    let group = pgid.as_raw_pid().to_string();
     let mut seen = false;
     for entry in dir.flatten() {
         if !entry
@@ -292,9 +303,7 @@ fn has_live_member(pgid: Pid) -> bool {
             continue;
         };
         seen = true;
-        let mut fields = stat.rsplit_once(") ").map_or("", |(_, rest)| rest).split(' ');
-        let (state, _parent, pgrp) = (fields.next(), fields.next(), fields.next());
-        if pgrp == Some(group.as_str()) && state != Some("Z") {
+        if live(&stat) {
             return true;
         }
     }

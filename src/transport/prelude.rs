@@ -67,15 +67,17 @@ pub(super) fn parse_marker(line: &[u8]) -> Option<u32> {
 /// test machine, containers) takes its time: `kill -0 -PGID` answers for them
 /// as for live processes, and every stop would wait out the whole grace. Where
 /// `/proc` tells, `up` looks for a member that is not a zombie (shell builtins
-/// only; the fields counted after the last `) `, as `pgst` does); without it,
-/// the kernel's answer. `local::has_live_member` is the same for the local
+/// only; the fields counted after the last `) `, as `pgst` does) — the group's
+/// leader first, which is the answer whenever it still runs, so that the whole
+/// process table is read only when the leader has ended; without `/proc`, the
+/// kernel's answer. `local::has_live_member` is the same for the local
 /// transport.
 pub(super) fn stop_script(pgid: u32) -> String {
     let polls = GRACE_SECS * 10;
     format!(
         "kill -TERM -{pgid} 2>/dev/null || exit 0\n\
          up() {{ kill -0 -{pgid} 2>/dev/null || return 1; [ -r /proc/self/stat ] || return 0; \
-         for f in /proc/[0-9]*/stat; do l=; {{ read -r l < \"$f\"; }} 2>/dev/null || continue; set -- ${{l##*) }}; \
+         for f in /proc/{pgid}/stat /proc/[0-9]*/stat; do l=; {{ read -r l < \"$f\"; }} 2>/dev/null || continue; set -- ${{l##*) }}; \
          [ \"${{3:-}}\" != {pgid} ] || [ \"$1\" = Z ] || return 0; done; return 1; }}\n\
          i=0; while [ $i -lt {polls} ] && up; do sleep 0.1 2>/dev/null || sleep 1; i=$((i+1)); done\n\
          kill -KILL -{pgid} 2>/dev/null; exit 0\n"
