@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::support::processes::{get, wait_ok};
+use crate::support::processes::{Reaper, get, wait_ok};
 use crate::support::sshd::{TestHosts, closed_port};
 use crate::support::{Project, Test};
 
@@ -437,6 +437,8 @@ s.component("web", |c| {{
         )
     };
     let p = Test::new().service(&service("")).local_host("h").place("web").build();
+    // The app and its supervisord run as this test's user: they go with the test.
+    let _reaper = Reaper::new(p.root());
     app_wheel(&p.path("wheels"), "1.0");
     p.test().args(&["deploy", "test", "--yes"]).run();
     let home = p.path("hosts/h/deployment/s/relweb");
