@@ -54,8 +54,6 @@ pub(crate) fn pick_sh() -> String {
     s
 }
 
-/// Every backend's functions, for scripts that may meet any of them (removals,
-/// a program moving from one backend to another).
 /// `pgput GEN FILE [x]`: FILE holds what the function GEN prints (with the rest of
 /// the arguments), written whole to `FILE.new` and renamed over FILE — `x`: an
 /// executable (mode 700) — unless FILE is a plain file that holds it already (and
@@ -71,6 +69,8 @@ pub(crate) const PUT_SH: &str = r#"pgput() {
 }
 "#;
 
+/// Every backend's functions, for scripts that may meet any of them (removals,
+/// a program moving from one backend to another).
 pub(crate) fn all_functions() -> String {
     let mut s = String::from(super::identity::IDENTITY_SH);
     s.push_str(super::wait::WAIT_SH);
