@@ -354,7 +354,9 @@ pub(crate) async fn run(
                     let _ = tokio::time::timeout(STOPS_PATIENCE, &mut driving).await;
                     Err(interrupted())
                 }
-                r = &mut driving => r,
+                // The transaction saw the signal first (at the question, say):
+                // the same interruption, with its help.
+                r = &mut driving => r.map_err(|ps| if ps.kind() == Kind::Interrupted { interrupted() } else { ps }),
             }
         };
         let unfinished = if opts.apply {

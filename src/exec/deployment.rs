@@ -396,17 +396,25 @@ impl<'a> Deployment<'a> {
                 let asked = Instant::now();
                 // Ctrl-C at the question is "no", at once: the read of the answer
                 // blocks a thread the runtime's shutdown leaves behind.
+                let cancel = &self.request.hosts.settings.cancel;
                 let answer = tokio::select! {
                     a = tokio::task::spawn_blocking(move || ask(&question)) => {
                         a.map_err(|e| Problem::new(Kind::Usage, format!("confirmation failed: {e}")))?
                     }
-                    () = self.request.hosts.settings.cancel.cancelled() => false,
+                    () = cancel.cancelled() => false,
                 };
                 self.waited += asked.elapsed();
                 answer
             }
         };
-        Ok(yes && !self.request.hosts.settings.cancel.is_cancelled())
+        // A signal at the question is an interruption, not a "no": said by the
+        // transaction itself, whoever else watches the signal (a front end that
+        // looked a moment before the signal came would otherwise take the
+        // transaction's "nothing applied" for the run's end, exit 0).
+        if self.request.hosts.settings.cancel.is_cancelled() {
+            return Err(Problem::new(Kind::Interrupted, "interrupted at the question: nothing was applied").into());
+        }
+        Ok(yes)
     }
 
     fn notice(&self, text: &str) {
@@ -559,6 +567,43 @@ mod tests {
         assert!(lock.is_dir(), "held until the end");
         d.end(Ok(())).await.unwrap();
         assert!(!lock.exists(), "released by the end");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_signal_at_the_question_is_an_interruption_not_a_no() {
+        let f = Fixture::new().await;
+        let events = Arc::new(Events::default());
+        let mut d = f.begin(&events, &every, true);
+        let prediction = d.predict().await.unwrap();
+        // The answer's read never returns: the signal alone ends the question.
+        let (_hold, held) = std::sync::mpsc::channel::<()>();
+        let held = Mutex::new(held);
+        let ask = Confirm::Ask(Arc::new(move |_: &str| {
+            let _ = held.lock().unwrap().recv_timeout(std::time::Duration::from_secs(30));
+            true
+        }));
+        let cancel = f.hosts.settings.cancel.clone();
+        let signal = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            cancel.cancel();
+        });
+        let asked = Instant::now();
+        let result = d.apply(prediction, ask).await;
+        signal.await.unwrap();
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(10),
+            "not waited for the read"
+        );
+        assert_eq!(result.as_ref().unwrap_err().kind(), Kind::Interrupted);
+        assert!(
+            events.texts().0.is_empty(),
+            "no \"nothing applied\": {:?}",
+            events.texts().0
+        );
+        assert!(!f.path("d").exists(), "nothing was applied");
+        let ended = d.end(result).await;
+        assert_eq!(ended.unwrap_err().kind(), Kind::Interrupted);
+        assert!(!f.path(".ordo/s/lock").exists(), "released by the end");
     }
 
     #[tokio::test(flavor = "multi_thread")]
