@@ -135,7 +135,24 @@ fn a_killed_ordo_leaves_no_master_no_remote_command_and_no_directory() {
 
     wait_until(
         Duration::from_secs(15),
-        &|| format!("masters still running: {:?}", masters(&p)),
+        &|| {
+            let ps = Command::new("ps")
+                .args(["-eo", "pid,ppid,pgid,stat,etime,args"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            let related: Vec<&str> = ps
+                .lines()
+                .filter(|l| l.contains("ssh") || l.contains("read -r _") || l.contains(&format!("ordo-{pid}-")))
+                .collect();
+            format!(
+                "masters still running: {:?}; control directory {:?} exists: {}; related processes:\n{}",
+                masters(&p),
+                control,
+                control[0].exists(),
+                related.join("\n")
+            )
+        },
         &|| masters(&p).is_empty(),
     );
     wait_until(

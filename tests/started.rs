@@ -342,6 +342,23 @@ fn a_program_that_exits_without_a_word_says_so() {
     says(&out, "app exited right after it started (it ran as pid");
 }
 
+/// A program without a health check that exits a moment after its start (a
+/// configuration its parser rejects, say) did not start: the process seen at its
+/// start must still be there half a second later (decision 71). It was "started"
+/// when ordo looked before the host ran its exit.
+#[test]
+fn a_program_without_a_check_that_exits_soon_after_its_start_did_not_start() {
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(
+        &hosts,
+        "command: \"sh -c 'sleep 0.2; echo bad configuration; exit 2'\", backend: \"process\"",
+        "",
+    );
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    says(&out, "bad configuration");
+    says(&out, "app exited right after it started (it ran as pid");
+}
+
 /// A program that answers 0.3 s after its start, with a health check retried every
 /// 10 s: the check is seen passing soon after the program is up — the first
 /// interval is cut into short pauses (10, 20, 40 ms…) —, not after a whole

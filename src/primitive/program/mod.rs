@@ -340,7 +340,7 @@ pub const DOC: Doc = Doc {
               changed, and reloads it (`reload`: a signal or a command) when only `reload_on` steps changed. Every \
               start, restart and reload waits until its process is there, `health` passes — an `http_check` or \
               `tcp_check` of an address of the host must be answered by a socket of the program's own — and the \
-              process is still alive; else the step fails with the end of its log. Its process is known by pid and \
+              process is still alive (without `health`, half a second after it was first seen); else the step fails with the end of its log. Its process is known by pid and \
               start time, never by pid alone. `backend` is `supervisord` (a supervisord of \
               the deployment's own, as the service user), `systemd` (a `systemd --user` unit; with `sudo: true` a system unit with `User=`), `process` (setsid, \
               a pid file and a log) or `auto` (the first of these the host can run). A pending restart or reload \

@@ -9,7 +9,10 @@
 //! there with the current definition (`pgup`, up to 5 s), its health check passes —
 //! and for a check of an address of this host, the program holds the listening
 //! socket that answered (see [`super::listener`]) — and it is still alive
-//! afterwards. The process is checked on every attempt of the check: a program that
+//! afterwards. Without a health check, "afterwards" is half a second after the
+//! process was first seen (decision 71): the moment it was seen alone made a
+//! program that exits at once (`true`, a missing file, a bad option) "started"
+//! whenever the host had not yet run its exit — on a loaded host, often. The process is checked on every attempt of the check: a program that
 //! exits ends the wait at once. Every failure ends with the end of what the
 //! program wrote to its log since this start, or, when it wrote nothing, what the
 //! backend knows (`<backend>_why`).
@@ -72,7 +75,7 @@ pub(super) const APPLY_SH: &str = r#"pa() {
   esac
   if [ "$A" != stop ]; then
     pgup
-    [ -z "$2" ] || eval "hw $2"
+    if [ -n "$2" ]; then eval "hw $2"; else pgnap 500; fi
     pglive "$MP" "$MS" || pgdead "exited right after it started (it ran as pid $MP)"
   fi
   [ -z "$MK" ] || rm -f -- "$MK" "$MK.reload"
