@@ -215,9 +215,8 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
         .build();
     // A temporary directory of its own for this run: every ordo started on this
     // machine meanwhile (the other tests', other users') looks for dead runs'
-    // control directories in /tmp and asks each master there whether it answers —
-    // a connection, which OpenSSH counts as a client, so the master's 5 s would
-    // start again with each of them, and this test would measure the machine's load.
+    // control directories in /tmp, and removes one as soon as its master has
+    // ended — before this test could see it left behind.
     let tmp = tempfile::Builder::new().prefix("ordo-kt").tempdir_in("/tmp").unwrap();
     // The REPL keeps its connection between lines: after this one, the master
     // is idle while ordo waits for the next.
@@ -256,7 +255,27 @@ fn a_killed_ordos_idle_master_ends_by_itself_and_the_next_run_removes_its_direct
     assert!(killed.success());
     ordo.kill().unwrap();
     ordo.wait().unwrap();
+    let killed = Instant::now();
     drop(input);
+    // A run while the killed run's master still waits out its 5 s keeps its
+    // directory: the master listens there (bound as `master.<random>`, which is
+    // the name the kernel's table shows). It was removed, and a master busy with
+    // a command could then not be told to exit by its watchdog.
+    p.test()
+        .env("TMPDIR", &tmp.path().display().to_string())
+        .args(&["run", "prod", "--", "true"])
+        .run();
+    let listening = !masters(&p).is_empty();
+    if killed.elapsed() < Duration::from_secs(4) {
+        assert!(listening, "the killed run's master ended within {:?}", killed.elapsed());
+    }
+    if listening {
+        assert!(
+            control[0].exists(),
+            "removed while its master still ran: {}",
+            control[0].display()
+        );
+    }
     wait_until(
         Duration::from_secs(15),
         &|| format!("masters still running: {:?}", masters(&p)),

@@ -88,30 +88,38 @@ fn alive(pid: i32) -> bool {
 /// the kernel's table of Unix sockets, not by connecting: a master counts every
 /// connection as a client, and each one would restart its `ControlPersist` timer —
 /// runs starting every few seconds would keep a dead run's master alive for ever.
-/// Without the table (no `/proc`), the directory is kept.
+/// Any listening socket bound inside the directory counts: OpenSSH binds its
+/// control socket as `master.<random>` and links it to `master` afterwards, and
+/// the table keeps the name it was bound with (looking for `…/master` found no
+/// live master ever, and a killed run's directory was removed under a master
+/// still running its command — so its watchdog could no longer end it). Without
+/// the table (no `/proc`), the directory is kept.
 fn master_answers(dir: &Path) -> bool {
     let Ok(table) = std::fs::read_to_string("/proc/net/unix") else {
         return true;
     };
-    let listening = listening_paths(&table);
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| listening.contains(e.path().join("master").as_os_str().to_string_lossy().as_ref()))
+    listening_paths(&table).iter().any(|p| Path::new(p).starts_with(dir))
 }
 
-/// The paths of listening sockets in `/proc/net/unix` (`Num RefCount Protocol Flags
-/// Type St Inode Path`; a listening socket has `__SO_ACCEPTCON`, 0x10000, in its flags).
-fn listening_paths(table: &str) -> std::collections::HashSet<&str> {
+/// The paths of listening sockets in `/proc/net/unix`: `Num: RefCount Protocol
+/// Flags Type St Inode Path`, the inode padded to five columns and the path after
+/// one space, verbatim (spaces included); a listening socket has
+/// `__SO_ACCEPTCON`, 0x10000, in its flags.
+fn listening_paths(table: &str) -> Vec<&str> {
     table
         .lines()
         .skip(1)
         .filter_map(|line| {
-            let mut fields = line.splitn(8, ' ').filter(|f| !f.is_empty());
-            let flags = fields.nth(3)?;
-            let path = line.rsplit_once(' ')?.1;
-            let flags = u32::from_str_radix(flags, 16).ok()?;
+            let mut rest = line;
+            let mut fields = [""; 7];
+            for f in &mut fields {
+                rest = rest.trim_start_matches(' ');
+                let end = rest.find(' ').unwrap_or(rest.len());
+                *f = &rest[..end];
+                rest = &rest[end..];
+            }
+            let path = rest.strip_prefix(' ')?;
+            let flags = u32::from_str_radix(fields[3], 16).ok()?;
             (flags & 0x0001_0000 != 0 && path.starts_with('/')).then_some(path)
         })
         .collect()
@@ -123,21 +131,33 @@ mod tests {
 
     #[test]
     fn a_listening_socket_is_found_in_the_kernels_table_without_connecting() {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("master");
+        // A directory with a space, as a TMPDIR may have.
+        let dir = tempfile::Builder::new().prefix("ordo test ").tempdir().unwrap();
+        let sock = dir.path().join("a socket");
         let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let table = std::fs::read_to_string("/proc/net/unix").unwrap();
-        assert!(listening_paths(&table).contains(sock.to_str().unwrap()));
-        // The directory holding `<sub>/master` answers while the socket listens …
-        let control = tempfile::tempdir().unwrap();
-        std::fs::create_dir(control.path().join(".ssh-connectionX")).unwrap();
-        let sock = control.path().join(".ssh-connectionX/master");
-        let l2 = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        assert!(master_answers(control.path()));
-        // … and not once it is closed (the file stays, nothing listens).
-        drop(l2);
-        assert!(!master_answers(control.path()));
+        assert!(listening_paths(&table).contains(&sock.to_str().unwrap()));
         drop(listener);
+    }
+
+    #[test]
+    fn a_master_bound_the_way_openssh_binds_it_answers_until_it_closes() {
+        // OpenSSH binds `master.<random>`, listens, links it to `master` and
+        // removes the temporary name: the kernel's table keeps the bound name.
+        let control = tempfile::tempdir().unwrap();
+        let sub = control.path().join(".ssh-connectionX");
+        std::fs::create_dir(&sub).unwrap();
+        let bound = sub.join("master.vHSAgrDzL9MdtYGx");
+        let master = std::os::unix::net::UnixListener::bind(&bound).unwrap();
+        std::fs::hard_link(&bound, sub.join("master")).unwrap();
+        std::fs::remove_file(&bound).unwrap();
+        assert!(master_answers(control.path()));
+        // A directory beside it whose name starts the same is not it.
+        let beside = std::path::PathBuf::from(format!("{}x", control.path().display()));
+        assert!(!master_answers(&beside));
+        // Not once it is closed (the file stays, nothing listens).
+        drop(master);
+        assert!(!master_answers(control.path()));
     }
 
     #[test]
