@@ -991,6 +991,7 @@ fn chained_history(environment: &str, host: &str) -> (String, String) {
             skipped: 0,
             changed_steps: Vec::new(),
             failed_steps: Vec::new(),
+            unreachable: Vec::new(),
             duration_ms: Some(5),
         })
         .text();

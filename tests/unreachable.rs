@@ -301,6 +301,13 @@ fn skipped_hosts_are_told_to_the_hooks_and_shown_missing_by_the_log() {
     hosts.restart("t3");
     p.test()
         .args(&["log", "prod"])
-        .stdout("! [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on t1, t2 (2 changed) in [TIME] — hosts disagree: reached 2 of the 3 hosts it targeted\n")
+        .stdout("! [RUN]  [DATE]  deploy   no commit  by [OPERATOR]: ok on t1, t2 (2 changed) in [TIME] — hosts disagree: reached 2 of the 3 hosts it targeted (went on without t3: unreachable, --skip-unreachable)\n")
         .run();
+    let json = p.test().args(&["log", "prod", "--format", "json"]).run();
+    let entry = json
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "log_entry")
+        .expect("a log_entry");
+    assert_eq!(entry["unreachable"], serde_json::json!(["t3"]), "{entry}");
 }

@@ -108,6 +108,15 @@ pub(crate) fn entry(m: &Merged, running: &HashMap<String, String>) -> LogEntry {
         None if m.hosts.iter().any(|h| h.end.is_none() && in_progress(&h.host)) => IN_PROGRESS.to_string(),
         None => "unfinished".to_string(),
     };
+    // The hosts it went on without, as the hosts it reached recorded them.
+    let mut unreachable: Vec<String> = m
+        .hosts
+        .iter()
+        .filter_map(|h| h.end.as_ref())
+        .flat_map(|e| e.unreachable.iter().map(|u| shown(u)))
+        .collect();
+    unreachable.sort();
+    unreachable.dedup();
     let mut disagreements = Vec::new();
     for d in &m.disagreements {
         disagreements.push(match d {
@@ -120,7 +129,22 @@ pub(crate) fn entry(m: &Merged, running: &HashMap<String, String>) -> LogEntry {
                 by.join(", ")
             }
             history::Disagreement::Missing { reached, targeted } => {
-                format!("reached {reached} of the {targeted} hosts it targeted")
+                let mut text = format!("reached {reached} of the {targeted} hosts it targeted");
+                let missing = targeted.saturating_sub(*reached);
+                if !unreachable.is_empty() {
+                    // Past the names a line keeps, the rest are counted.
+                    let more = missing.saturating_sub(unreachable.len());
+                    let and_more = if more > 0 && unreachable.len() >= history::STEPS {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    text.push_str(&format!(
+                        " (went on without {}{and_more}: unreachable, --skip-unreachable)",
+                        unreachable.join(", ")
+                    ));
+                }
+                text
             }
             history::Disagreement::Begins => "the hosts record it differently (a history was edited)".to_string(),
         });
@@ -141,6 +165,7 @@ pub(crate) fn entry(m: &Merged, running: &HashMap<String, String>) -> LogEntry {
         fingerprint: shown(&b.fingerprint),
         result,
         targeted: b.hosts,
+        unreachable,
         disagreements,
         planned: ends.clone().map(|e| e.changes).sum(),
         changed: ends.clone().map(|e| e.changed).sum(),

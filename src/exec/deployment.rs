@@ -209,6 +209,9 @@ impl<'a> Deployment<'a> {
         };
         self.results.skipped(&prediction.skipped);
         self.skipped = prediction.skipped.iter().map(|s| s.name.clone()).collect();
+        if let Some(w) = &self.finish.history {
+            w.went_on_without(&self.skipped);
+        }
         let counts = prediction.counts();
         self.endings.planned(&prediction);
         r.reporter.event(&Event::PlanDone {

@@ -349,6 +349,9 @@ pub struct LogEntry {
     pub hosts: Vec<LogHost>,
     /// How many hosts it targeted.
     pub targeted: usize,
+    /// The hosts it went on without because they could not be reached
+    /// (`--skip-unreachable`), as the hosts it reached recorded them (up to 20).
+    pub unreachable: Vec<String>,
     /// Where the hosts disagree, for people (empty when they agree).
     pub disagreements: Vec<String>,
     /// Changes planned, changed and failed, over its hosts.

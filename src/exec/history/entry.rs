@@ -152,7 +152,14 @@ pub struct End {
     pub changed_steps: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_steps: Vec<String>,
-    /// From the run's start until this line was written.
+    /// The hosts the run went on without because they could not be reached
+    /// (`--skip-unreachable`; names, see [`STEPS`]): they have no entry of it, and
+    /// `ordo log` names them from here. Empty in a line written before the plan
+    /// had reached every host (a fleet's host let go in its wave).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<String>,
+    /// From the run's start until this line was written (the last field: the
+    /// host may fill it in, see `Writer::end_lines`).
     #[serde(default)]
     pub duration_ms: Option<u64>,
 }

@@ -192,6 +192,9 @@ pub struct Writer {
     begin: String,
     started: Instant,
     memory: Option<ControllerState>,
+    /// The hosts the run goes on without (`--skip-unreachable`), once the plan
+    /// has reached all the others.
+    unreachable: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Writer {
@@ -234,6 +237,14 @@ impl Writer {
             begin,
             started,
             memory: record.memory,
+            unreachable: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The run goes on without `hosts`: said in every end line written from now on.
+    pub(crate) fn went_on_without(&self, hosts: &[String]) {
+        if !hosts.is_empty() {
+            let _ = self.unreachable.set(hosts.iter().take(STEPS).cloned().collect());
         }
     }
 
@@ -279,6 +290,7 @@ if printf '%s\\n' {b} >> {h} 2>\"$T/history\"; then echo 'history begun'; else p
             skipped: ending.skipped,
             changed_steps: ending.changed_steps.iter().take(STEPS).cloned().collect(),
             failed_steps: ending.failed_steps.iter().take(STEPS).cloned().collect(),
+            unreachable: self.unreachable.get().cloned().unwrap_or_default(),
             duration_ms: now.then(|| self.started.elapsed().as_millis() as u64),
         };
         let text = Line::End(end).text();

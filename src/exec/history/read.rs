@@ -253,6 +253,7 @@ mod tests {
             skipped: 0,
             changed_steps: Vec::new(),
             failed_steps: Vec::new(),
+            unreachable: Vec::new(),
             duration_ms: Some(1),
         })
         .text()
