@@ -94,6 +94,33 @@ fn a_host_without_a_utility_of_the_contract_is_refused_at_probe_time() {
     assert!(!hosts.home("t1").join("deployment").exists());
 }
 
+/// Debian's BusyBox has neither `crontab` nor `flock`: a cron step on such a host
+/// is a problem of the plan that says so, and nothing changes — it used to be
+/// planned as an empty crontab and fail in the apply, after the other steps.
+#[test]
+fn a_cron_step_on_a_host_without_crontab_fails_the_plan() {
+    let hosts = TestHosts::setup().busybox().start(&["t1"]);
+    let p = Test::new()
+        .service(
+            "let s = service(\"s\");\ns.component(\"x\", |c| {\n    c.add(file(\"before.txt\", \"x\"));\n    c.add(cron(\"tick\", #{ schedule: \"@daily\", run: \"true\" }));\n});\n",
+        )
+        .environment("prod")
+        .ssh_hosts(&hosts, &["t1"])
+        .place("x")
+        .build();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .status(1)
+        .stderr_contains(
+            "t1:x cron tick cannot be verified: the crontab cannot be read: this host has no crontab command",
+        )
+        .run();
+    assert!(
+        !hosts.home("t1").join("deployment/s/before.txt").exists(),
+        "nothing changed"
+    );
+}
+
 #[test]
 fn a_find_that_is_neither_gnu_nor_busybox_is_refused_at_probe_time() {
     // What BSD's find says to -printf.

@@ -85,6 +85,85 @@ fn two_local_hosts_of_one_user_edit_the_crontab_one_at_a_time() {
         .run();
 }
 
+/// A local host of a test user: ordo runs as root, and a `crontab` shim in front
+/// of the real one (first on `PATH`) edits the user's crontab; `on_list` runs
+/// before each `crontab -l` (with `$n`, the how-manieth call it is) and may fail
+/// it. Returns the project and the `PATH` to deploy with.
+fn local_with_shim(user: &str, on_list: &str) -> (Arc<Project>, String) {
+    let p = Test::new().service(SERVICE).local_host("h1").place("x").build();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v crontab"])
+        .output()
+        .expect("command -v crontab");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "crontab is not installed");
+    let calls = p.path("crontab-calls");
+    p.write(
+        "bin/crontab",
+        &format!(
+            "#!/bin/sh
+if [ \"$1\" = -l ]; then echo x >> '{}'; n=$(wc -l < '{}'); {on_list}\n exec {real} -u {user} -l; fi\nexec {real} -u {user} \"$@\"\n",
+            calls.display(),
+            calls.display()
+        ),
+    );
+    std::fs::set_permissions(p.path("bin/crontab"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        p.path("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (p, path)
+}
+
+fn set_crontab(user: &str, tab: &str) {
+    let mut set = std::process::Command::new("crontab")
+        .args(["-u", user, "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("crontab -u USER -");
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), tab.as_bytes()).unwrap();
+    assert!(set.wait().unwrap().success());
+}
+
+/// `crontab -l` that fails for another reason than "no crontab" (cron refuses the
+/// user, a broken spool) is not an empty crontab: taken for one, the edit wrote
+/// the block alone over the user's entries. In the probe it fails the plan before
+/// anything changes; in the apply (the probe could read it) it fails the step —
+/// and the user's entries stay either way.
+#[test]
+fn a_crontab_that_cannot_be_read_is_an_error_and_its_entries_stay() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1");
+    let mine = "# mine\n17 3 * * * /bin/true mine\n";
+    set_crontab(user, mine);
+    let refused = "echo \"You ($LOGNAME) are not allowed to use this program (crontab)\" >&2; exit 1";
+
+    let (p, path) = local_with_shim(user, refused);
+    p.test()
+        .args(&["deploy", "test", "--yes"])
+        .env("PATH", &path)
+        .status(1)
+        .stderr_contains("h1:x cron tick cannot be verified: the crontab cannot be read: crontab -l failed: You (")
+        .stderr_contains("are not allowed to use this program (crontab)")
+        .run();
+    assert_eq!(crontab(user), mine);
+    assert!(!p.path("hosts/h1/deployment/s").exists(), "nothing changed");
+
+    // The probe reads it (call 1); the apply's read under the lock fails (call 2).
+    let (p, path) = local_with_shim(user, &format!("[ \"$n\" -lt 2 ] || {{ {refused}; }}"));
+    let out = p
+        .test()
+        .args(&["deploy", "test", "--yes"])
+        .env("PATH", &path)
+        .status(1)
+        .run();
+    assert!(out.stdout.contains("✗ h1:x cron tick failed"), "{}", out.stdout);
+    let flat = out.stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("crontab -l failed: You ("), "{}", out.stderr);
+    assert_eq!(crontab(user), mine, "the user's entries stay, and no block alone");
+}
+
 /// The lock lives in `/tmp/ordo-<uid>`, where anyone can create that name first:
 /// a directory there that is not the user's own is refused, by name, and the
 /// crontab is left as it is. Once it is gone, the deploy goes through.

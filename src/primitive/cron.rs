@@ -56,12 +56,32 @@ impl Cron {
 const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$HOME" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
 "#;
 
+/// `crl FILE`: the user's crontab into FILE — empty when the user has none
+/// (`no crontab for …`: Debian's cron, cronie; BusyBox: `can't open …: No such
+/// file or directory`). Any other failure of `crontab -l` (a user cron refuses, a
+/// broken spool) says why and returns 1: taken for an empty crontab, the edit
+/// would have written the block alone over the user's entries. A host without
+/// `crontab` or `flock` (the edit's lock) is told here too, so the plan fails
+/// before anything changes.
+const READ_SH: &str = r#"crl() {
+  command -v crontab >/dev/null 2>&1 || { echo "this host has no crontab command: cron steps need cron (Debian's cron, cronie, or BusyBox's crontab and crond)"; return 1; }
+  command -v flock >/dev/null 2>&1 || { echo "this host has no flock, which locks the user's crontab while it is edited (util-linux; Alpine's BusyBox has it, Debian's does not)"; return 1; }
+  crontab -l > "$1" 2> "$1.err" && return 0
+  if grep -q -i -e 'no crontab for' -e 'no such file or directory' -- "$1.err" 2>/dev/null; then : > "$1"; return 0; fi
+  printf 'crontab -l failed: '; head -c 400 -- "$1.err" 2>/dev/null | tr '\n' ' '; echo; return 1
+}
+"#;
+
 /// `crb BLOCK`: the home directory on the first line (the plan shows the block as
 /// it is written), then `same` when the user's crontab (read once per probe) holds
-/// the block exactly once, else what it holds between the block's markers.
+/// the block exactly once, else what it holds between the block's markers — or
+/// `!` and why the crontab cannot be read or edited (`crl`).
 const PROBE_SH: &str = r#"crb() {
   printf '%s\n' "$HOME"
-  [ -f "$T/cron" ] || crontab -l > "$T/cron" 2>/dev/null || : > "$T/cron"
+  if [ ! -f "$T/cron" ]; then
+    crl "$T/cr0" > "$T/crl" || { printf '! '; cat "$T/crl"; return 0; }
+    mv -f -- "$T/cr0" "$T/cron"
+  fi
   printf '%s' "$1" | crx > "$T/cw"
   b=$(head -n 1 "$T/cw"); e=$(tail -n 1 "$T/cw")
   awk -v b="$b" -v e="$e" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$T/cron" > "$T/cf"
@@ -90,7 +110,7 @@ cr_put() {
   printf '%s' "$3" > "$T/cb"
   (
     flock -w 60 9 || { echo "cannot lock the crontab: another deploy held $L/crontab.lock for 60 s"; exit 1; }
-    crontab -l > "$T/c0" 2>/dev/null || : > "$T/c0"
+    crl "$T/c0" || exit 1
     awk -v b="$1" -v e="$2" -v put="$4" 'FILENAME == ARGV[1] { blk = blk $0 "\n"; next }
       $0 == b { skip = 1; if (put && !done) { printf "%s", blk; done = 1 } next }
       skip { if ($0 == e) skip = 0; next }
@@ -138,6 +158,7 @@ impl Primitive for Cron {
     fn probe(&self, step: &StepCtx<'_>, probe: &mut ProbeScript) {
         probe.stat(&self.record);
         probe.function("crx", EXPAND_SH);
+        probe.function("crl", READ_SH);
         probe.function("crb", PROBE_SH);
         probe.fact(step.id, "cron", &format!("crb {}", quote_always(&self.block())));
     }
@@ -148,6 +169,12 @@ impl Primitive for Cron {
             _ => String::new(),
         };
         let (home, found) = answer.split_once('\n').unwrap_or(("~", ""));
+        if let Some(why) = found.strip_prefix("! ") {
+            return Err(format!(
+                "the crontab cannot be read: {}",
+                crate::text::visible(why.trim_end(), false)
+            ));
+        }
         if found == "same\n" && facts.path(&self.record).kind == PathKind::File {
             return Ok(None);
         }
@@ -167,6 +194,7 @@ impl Primitive for Cron {
 
     fn apply(&self, step: &StepCtx<'_>, _planned: &Planned, _facts: &Facts, script: &mut ApplyScript) {
         script.function("crx", EXPAND_SH);
+        script.function("crl", READ_SH);
         script.function("cr", APPLY_SH);
         script.line(&format!(
             "cr {} {} {} {}",
@@ -187,6 +215,7 @@ pub(crate) fn removal(r: &super::Removal, step: StepId, script: &mut ApplyScript
 /// `crr ID RECORD`: removes the crontab block the record file names, then the record.
 pub(crate) fn removal_functions(script: &mut ApplyScript) {
     script.function("crx", EXPAND_SH);
+    script.function("crl", READ_SH);
     script.function("cr", APPLY_SH);
 }
 
@@ -275,6 +304,93 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(new.change, Change::Create);
+    }
+
+    /// A crontab that cannot be read is a problem of the plan, in the host's words
+    /// (made visible), not an empty crontab.
+    #[test]
+    fn a_crontab_that_cannot_be_read_fails_the_plan() {
+        let c = cron();
+        let root = HostPath::new("~/d").unwrap();
+        let fact = |text: &str| format!("V 7 cron {}\n", base64::engine::general_purpose::STANDARD.encode(text));
+        let err = c
+            .verify(
+                &ctx(&root, None),
+                &facts(
+                    &[],
+                    &[],
+                    &fact("/home/w\n! crontab -l failed: You (w) are not allowed\x1b[2J \n"),
+                ),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "the crontab cannot be read: crontab -l failed: You (w) are not allowed\\u{1b}[2J"
+        );
+    }
+
+    /// `crl` with a `crontab` that answers as each cron does, on a PATH of only
+    /// what it uses.
+    #[test]
+    fn crl_tells_no_crontab_from_a_crontab_that_cannot_be_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        for tool in ["grep", "head", "tr", "cat"] {
+            let real = std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .unwrap();
+            let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+            std::os::unix::fs::symlink(real, bin.join(tool)).unwrap();
+        }
+        let crl = |crontab: Option<&str>, flock: bool| -> (bool, String, String) {
+            for (name, body) in [("crontab", crontab), ("flock", flock.then_some("exit 0"))] {
+                let _ = std::fs::remove_file(bin.join(name));
+                if let Some(body) = body {
+                    std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+                    std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+                }
+            }
+            let out_file = dir.path().join("tab");
+            let out = std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("{READ_SH}crl \"$1\""))
+                .arg("sh")
+                .arg(&out_file)
+                .env("PATH", &bin)
+                .output()
+                .unwrap();
+            let tab = std::fs::read_to_string(&out_file).unwrap_or_else(|_| "(none)".into());
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                tab,
+            )
+        };
+        let (ok, said, tab) = crl(Some("echo '17 3 * * * mine'"), true);
+        assert_eq!((ok, said.as_str(), tab.as_str()), (true, "", "17 3 * * * mine\n"));
+        for none in [
+            "echo 'no crontab for w' >&2; exit 1",
+            "echo \"crontab: can't open 'w': No such file or directory\" >&2; exit 1",
+        ] {
+            let (ok, said, tab) = crl(Some(none), true);
+            assert_eq!((ok, said.as_str(), tab.as_str()), (true, "", ""), "{none}");
+        }
+        let (ok, said, _) = crl(
+            Some("echo 'You (w) are not allowed to use this program (crontab)' >&2; exit 1"),
+            true,
+        );
+        assert!(!ok);
+        assert_eq!(
+            said,
+            "crontab -l failed: You (w) are not allowed to use this program (crontab) \n"
+        );
+        let (ok, said, _) = crl(None, true);
+        assert!(!ok && said.starts_with("this host has no crontab command"), "{said}");
+        let (ok, said, _) = crl(Some("exit 0"), false);
+        assert!(!ok && said.starts_with("this host has no flock"), "{said}");
     }
 
     /// The plan shows the entry as the crontab gets it: `cd '~/d'` would not even
