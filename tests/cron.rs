@@ -23,6 +23,17 @@ fn crontab(user: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Where the real `crontab` is (the shims below call it).
+fn real_crontab() -> String {
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v crontab"])
+        .output()
+        .expect("command -v crontab");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    assert!(!real.is_empty(), "crontab is not installed");
+    real
+}
+
 fn over_ssh(hosts: &TestHosts) -> Arc<Project> {
     Test::new()
         .service(SERVICE)
@@ -49,12 +60,7 @@ fn two_local_hosts_of_one_user_edit_the_crontab_one_at_a_time() {
         .local_host("h2")
         .place("x")
         .build();
-    let real = std::process::Command::new("sh")
-        .args(["-c", "command -v crontab"])
-        .output()
-        .expect("command -v crontab");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    assert!(!real.is_empty(), "crontab is not installed");
+    let real = real_crontab();
     p.write(
         "bin/crontab",
         &format!(
@@ -91,12 +97,7 @@ fn two_local_hosts_of_one_user_edit_the_crontab_one_at_a_time() {
 /// it. Returns the project and the `PATH` to deploy with.
 fn local_with_shim(user: &str, on_list: &str) -> (Arc<Project>, String) {
     let p = Test::new().service(SERVICE).local_host("h1").place("x").build();
-    let real = std::process::Command::new("sh")
-        .args(["-c", "command -v crontab"])
-        .output()
-        .expect("command -v crontab");
-    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
-    assert!(!real.is_empty(), "crontab is not installed");
+    let real = real_crontab();
     let calls = p.path("crontab-calls");
     p.write(
         "bin/crontab",
@@ -246,14 +247,7 @@ fn removing_a_cron_entry_keeps_the_rest_of_the_crontab() {
     let p = over_ssh(&hosts);
     p.test().args(&["deploy", "prod", "--yes"]).run();
     let mine = "# mine\n17 3 * * * /bin/true mine\n";
-    let tab = format!("{mine}{}", crontab(user));
-    let mut set = std::process::Command::new("crontab")
-        .args(["-u", user, "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("crontab -u USER -");
-    std::io::Write::write_all(set.stdin.as_mut().unwrap(), tab.as_bytes()).unwrap();
-    assert!(set.wait().unwrap().success());
+    set_crontab(user, &format!("{mine}{}", crontab(user)));
     p.write(
         "environments/prod.rhai",
         &p.read("environments/prod.rhai").replace(".place(\"x\")", ""),
