@@ -177,7 +177,12 @@ impl ProbeScript {
         s.push_str(head);
         if let Some(owned) = &self.owned {
             let f = word(owned);
-            let _ = writeln!(s, "if [ -f {f} ]; then printf 'owned '; base64 -w0 < {f}; echo; fi");
+            // A record that cannot be read is not an empty one: taken for one, the
+            // deploy would forget what it created (and rewrite the list without it).
+            let _ = writeln!(
+                s,
+                "if [ -f {f} ]; then printf 'owned '; base64 -w0 2>\"$T/ow\" < {f} || {{ echo; printf 'E '; base64 -w0 < \"$T/ow\"; }}; echo; fi"
+            );
         }
         // The lists of paths are the script's own words (paths never hold a newline,
         // see `HostPath::check`), written by the `printf` builtin: no process.

@@ -62,6 +62,42 @@ pub(crate) fn what_ordo_created_and_no_longer_declares_is_planned_and_removed_ov
         .run();
 }
 
+/// The list of what ordo created, unreadable (someone changed its mode): the plan
+/// fails naming it, and nothing changes — read as an empty list, the deploy would
+/// have forgotten what it created there.
+#[test]
+fn a_list_of_what_ordo_created_that_cannot_be_read_fails_the_plan() {
+    use std::os::unix::fs::PermissionsExt;
+    let hosts = TestHosts::start(&["t1"]);
+    let p = over_ssh(&hosts, &["t1"], STEPS).build();
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let owned = hosts.home("t1").join(".ordo/s/owned");
+    let before = std::fs::read(&owned).unwrap();
+    std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o000)).unwrap();
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai")
+            .replace(".place(\"x\")", ".place(\"x\", #{ old: false })"),
+    );
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .failure()
+        .stderr_contains("the host could not inspect every managed path")
+        .stderr_contains(".ordo/s/owned")
+        .stderr_contains("Permission denied")
+        .run();
+    assert!(
+        hosts.home("t1").join("deployment/s/etc/old.conf").exists(),
+        "nothing removed"
+    );
+    std::fs::set_permissions(&owned, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(std::fs::read(&owned).unwrap(), before, "the list is as it was");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x file etc/old.conf (no longer declared)")
+        .run();
+}
+
 #[test]
 fn a_directory_that_is_not_empty_is_kept_and_the_deploy_says_so() {
     let p = single_host(&service(STEPS)).build();
