@@ -87,8 +87,10 @@ pub(super) fn script(
     let mut head = lock::probe_head(&model.service, lock);
     head.push_str(history);
     let f = word(&state_file(&model.service));
+    // Unreadable is not absent: a host that counts as never deployed is taken
+    // over by any environment, and forgets its records.
     head.push_str(&format!(
-        "if [ -f {f} ]; then printf 'state '; base64 -w0 < {f}; echo; fi\n"
+        "if [ -f {f} ]; then printf 'state '; base64 -w0 2>\"$T/st\" < {f} || {{ echo; printf 'E '; base64 -w0 < \"$T/st\"; }}; echo; fi\n"
     ));
     if model.hosts[host].retired {
         // What the teardown's last step removes: everything but the lock.
@@ -120,12 +122,30 @@ pub(super) fn parse(model: &Model, stdout: &str) -> (LockStatus, Result<HostProb
         Ok(f) => f,
         Err(e) => return (lock, Err(e)),
     };
-    let state = facts
-        .extra
-        .iter()
-        .find(|(t, _)| t == "state")
-        .and_then(|(_, rest)| crate::shell::decode(rest))
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let state = match facts.extra.iter().find(|(t, _)| t == "state") {
+        None => None,
+        Some((_, rest)) => {
+            let read = crate::shell::decode(rest)
+                .ok_or_else(|| "not base64".to_string())
+                .and_then(|b| serde_json::from_slice::<HostState>(&b).map_err(|e| e.to_string()));
+            match read {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let file = state_file(&model.service);
+                    return (
+                        lock,
+                        Err(ProbeError(
+                            format!("{file}, the record of the last deploy, is not one ordo wrote: {e}"),
+                            Some(
+                                "ordo reads it to know what this host runs and which environment deployed it; restore it, or remove it if the host should count as never deployed"
+                                    .to_string(),
+                            ),
+                        )),
+                    );
+                }
+            }
+        }
+    };
     // What ordo created is removed only below a directory the model names as a
     // component's or a host's root — so that a host whose last component moved
     // away, or a retired host, is cleaned up too — or ordo's own state directory

@@ -236,3 +236,40 @@ fn a_host_deployed_by_one_environment_is_not_taken_over_by_another() {
         .run();
     p.test().args(&["deploy", "test", "--yes"]).status(2).run();
 }
+
+/// The record of the last deploy that is not ordo's (edited, cut short) or that
+/// cannot be read is an error, not a never-deployed host: read as one, any
+/// environment would take the host over, and the deploy would rewrite the record.
+/// The lock the probe took is released; once the record is back, all is as before.
+#[test]
+fn a_record_of_the_last_deploy_that_cannot_be_read_stops_the_deploy() {
+    use std::os::unix::fs::PermissionsExt;
+    let hosts = TestHosts::start(&["t1"]);
+    let p = over_ssh(&hosts, &["t1"], "  c.add(file(\"which\", c.environment));\n").build();
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let state = hosts.home("t1").join(".ordo/s/state.json");
+    let good = std::fs::read(&state).unwrap();
+    std::fs::write(&state, "{\"fingerprint\": ").unwrap();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .failure()
+        .stderr_contains("~/.ordo/s/state.json, the record of the last deploy, is not one ordo wrote")
+        .stderr_contains("remove it if the host should count as never deployed")
+        .expect_missing(hosts.home("t1").join(".ordo/s/lock"))
+        .run();
+    std::fs::write(&state, &good).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o000)).unwrap();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .failure()
+        .stderr_contains(".ordo/s/state.json")
+        .stderr_contains("Permission denied")
+        .expect_missing(hosts.home("t1").join(".ordo/s/lock"))
+        .run();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(std::fs::read(&state).unwrap(), good, "the record is as it was");
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("nothing to change")
+        .run();
+}
