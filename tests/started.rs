@@ -359,6 +359,49 @@ fn a_program_without_a_check_that_exits_soon_after_its_start_did_not_start() {
     says(&out, "app exited right after it started (it ran as pid");
 }
 
+/// A program whose record cannot be read (its `backend` file, mode 000) is not
+/// removed as if it had none: read as empty, the removal stopped nothing and
+/// deleted the record — the program ran on, forgotten. The step fails, the record
+/// and the program stay, and once the record is readable the removal goes through.
+#[test]
+fn a_program_whose_record_cannot_be_read_is_not_forgotten() {
+    use std::os::unix::fs::PermissionsExt;
+    let hosts = TestHosts::start(&["t1"]);
+    let p = project(&hosts, "command: \"sleep 600\", backend: \"process\"", "");
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let record = hosts.home("t1").join(".ordo/s/programs/app");
+    let pid = std::fs::read_to_string(record.join("pid")).unwrap();
+    let pid = pid.split_whitespace().next().unwrap().to_string();
+    let running = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(running());
+    std::fs::set_permissions(record.join("backend"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    p.write(
+        "services/s.rhai",
+        &p.read("services/s.rhai")
+            .replace("    c.add(program(", "    if false { c.add(program(")
+            .replace("}));\n});", "})); }\n});"),
+    );
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    says(&out, "Permission denied");
+    assert!(record.join("backend").exists(), "the record stays");
+    assert!(running(), "the program runs, and its record still knows it");
+    std::fs::set_permissions(record.join("backend"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x program app (no longer declared)")
+        .run();
+    assert!(!record.exists());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        !running() || state.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')),
+        "stopped: {state}"
+    );
+}
+
 /// A program that answers 0.3 s after its start, with a health check retried every
 /// 10 s: the check is seen passing soon after the program is up — the first
 /// interval is cut into short pauses (10, 20, 40 ms…) —, not after a whole
