@@ -165,6 +165,36 @@ fn a_crontab_that_cannot_be_read_is_an_error_and_its_entries_stay() {
     assert_eq!(crontab(user), mine, "the user's entries stay, and no block alone");
 }
 
+/// The record of a cron block that cannot be read (mode 000) is not a block with
+/// empty markers: those matched the crontab's empty lines, and removing the entry
+/// took the user's lines between two of them. The step fails, the crontab and the
+/// record stay; once the record is readable the block goes alone.
+#[test]
+fn a_cron_record_that_cannot_be_read_leaves_the_crontab_alone() {
+    let hosts = TestHosts::start(&["t1"]);
+    let user = hosts.user("t1");
+    let p = over_ssh(&hosts);
+    p.test().args(&["deploy", "prod", "--yes"]).run();
+    let mine = "# mine\n\n17 3 * * * /bin/true mine\n\n";
+    set_crontab(user, &format!("{mine}{}", crontab(user)));
+    let with_block = crontab(user);
+    let record = hosts.home("t1").join(".ordo/s/cron/tick");
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o000)).unwrap();
+    p.write(
+        "environments/prod.rhai",
+        &p.read("environments/prod.rhai").replace(".place(\"x\")", ""),
+    );
+    let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert_eq!(crontab(user), with_block, "the crontab is left as it is");
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o644)).unwrap();
+    p.test()
+        .args(&["deploy", "prod", "--yes"])
+        .stdout_contains("- t1:x cron tick (no longer declared)")
+        .run();
+    assert_eq!(crontab(user), mine, "only the block left");
+}
+
 /// The lock lives in `/tmp/ordo-<uid>`, where anyone can create that name first:
 /// a directory there that is not the user's own is refused, by name, and the
 /// crontab is left as it is. Once it is gone, the deploy goes through.

@@ -92,6 +92,9 @@ const PROBE_SH: &str = r#"crb() {
 /// `cr ID BLOCK RECORD CWD`: the crontab with the block in place of the old one
 /// (or appended), then the record; CWD, where the entry runs, is created first.
 /// `crr ID RECORD`: the crontab without the block the record names, then no record.
+/// A record that cannot be read, or whose first and last lines are not ordo's
+/// markers, fails the step and leaves the crontab alone: empty markers matched the
+/// crontab's empty lines, and the lines between two of them went.
 /// `cr_put BEGIN END BLOCK PUT` is the edit, under the user's crontab lock
 /// (`cr_lock`: the directory `/tmp/ordo-<uid>`, refused unless it is this user's
 /// own directory — anyone can create names in `/tmp`).
@@ -130,7 +133,9 @@ cr() {
 }
 crr() {
   if [ -f "$2" ]; then
-    b=$(head -n 1 -- "$2"); e=$(tail -n 1 -- "$2")
+    { b=$(head -n 1 -- "$2") && e=$(tail -n 1 -- "$2"); } 2>"$O" || fail "$1" 1
+    case $b in '# ordo '*) ;; *) echo "$2 does not name a block of ordo's: the crontab is left as it is" > "$O"; fail "$1" 1 ;; esac
+    case $e in '# ordo '*) ;; *) echo "$2 does not name a block of ordo's: the crontab is left as it is" > "$O"; fail "$1" 1 ;; esac
     cr_put "$b" "$e" "" 0 > "$O" 2>&1 || fail "$1" 1
     rm -f -- "$2"
   fi
