@@ -375,6 +375,15 @@ fn a_program_whose_record_cannot_be_read_is_not_forgotten() {
     let running = || std::path::Path::new(&format!("/proc/{pid}")).exists();
     assert!(running());
     std::fs::set_permissions(record.join("backend"), std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = p.test().args(&["plan", "prod"]).failure().run();
+    says(
+        &out,
+        "t1:x program app cannot be verified: cannot read ~/.ordo/s/programs/app/backend",
+    );
+    says(
+        &out,
+        "permission denied; restore its mode, or remove the record if the program is gone",
+    );
     p.write(
         "services/s.rhai",
         &p.read("services/s.rhai")
@@ -382,7 +391,7 @@ fn a_program_whose_record_cannot_be_read_is_not_forgotten() {
             .replace("}));\n});", "})); }\n});"),
     );
     let out = p.test().args(&["deploy", "prod", "--yes"]).status(1).run();
-    says(&out, "Permission denied");
+    says(&out, "cannot read ~/.ordo/s/programs/app/backend");
     assert!(record.join("backend").exists(), "the record stays");
     assert!(running(), "the program runs, and its record still knows it");
     std::fs::set_permissions(record.join("backend"), std::fs::Permissions::from_mode(0o644)).unwrap();

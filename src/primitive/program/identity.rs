@@ -34,6 +34,11 @@ pub(super) fn record_line(record: &HostPath, hash: &str) -> String {
 ///
 /// `pglive PID START`: PID is a live process (no zombie) that started at START.
 ///
+/// `pgrr DIR FILE…`: 1, saying which, when one of the record's files is there but
+/// cannot be read — read as empty, the program would be taken for one without a
+/// backend or token (a removal stopped nothing and deleted the record). An empty
+/// file, or one cut short before its newline, is read as it is.
+///
 /// `pgwho REC TOKEN [fresh]`: the program's running process in `MP MS MH` (pid,
 /// start time, definition hash), from the record in `REC/pid`, else (a record
 /// without a start time only) from the processes carrying the token — found with
@@ -45,6 +50,7 @@ pub(super) fn record_line(record: &HostPath, hash: &str) -> String {
 ///
 /// `pgtree PID`: PID is `MP`, one of its descendants, or carries the token `$t`.
 pub(crate) const IDENTITY_SH: &str = r#"pgst() { PS= PP= PG= PT=; case $1 in ''|*[!0-9]*) return 1 ;; esac; l=; { read -r l < "/proc/$1/stat"; } 2>/dev/null || return 1; set -- ${l##*) }; PS=${1:-} PP=${2:-} PG=${3:-} PT=${20:-}; }
+pgrr() { d=$1; shift; for f; do [ ! -f "$d/$f" ] || [ -r "$d/$f" ] || { case $d in ./*) d="~/${d#./}" ;; esac; echo "cannot read $d/$f, the program's record: permission denied"; return 1; }; done; }
 pglive() { case $2 in ''|*[!0-9]*) return 1 ;; esac; pgst "$1" && [ "$PT" = "$2" ] && [ "$PS" != Z ] && [ "$PS" != X ]; }
 pgwho() {
   MP= MS= MH= RP= RS= RH=
@@ -90,6 +96,19 @@ mod tests {
             .output()
             .expect("sh");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A record file that is empty, cut short before its newline or not there is
+    /// read as it is; only one that is there and cannot be read stops (denied
+    /// reads are tested over ssh: root reads anything).
+    #[test]
+    fn only_a_record_that_cannot_be_read_stops_pgrr() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("backend"), "").unwrap();
+        std::fs::write(dir.path().join("token"), "abc").unwrap();
+        let d = dir.path().display();
+        assert_eq!(sh(&format!("pgrr '{d}' backend token stop && echo ok")), "ok");
+        assert_eq!(sh(&format!("read -r t < '{d}/token'; echo \"$t\"")), "abc");
     }
 
     /// A process may name itself anything, `) ` and digits included: the fields

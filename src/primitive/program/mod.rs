@@ -140,9 +140,10 @@ pub(crate) fn removal_functions(script: &mut ApplyScript) {
 const REMOVE_SH: &str = r#"pg_rm() {
   I=$1 R=$2 N=${2##*/} b= t= SIG=TERM STOP=10
   : > "$O"
-  [ ! -f "$R/backend" ] || read -r b 2>"$O" < "$R/backend" || fail "$I" 1
-  [ ! -f "$R/token" ] || read -r t 2>"$O" < "$R/token" || fail "$I" 1
-  [ ! -f "$R/stop" ] || read -r SIG STOP 2>"$O" < "$R/stop" || fail "$I" 1
+  pgrr "$R" backend token stop > "$O" || fail "$I" 1
+  [ ! -f "$R/backend" ] || read -r b < "$R/backend"
+  [ ! -f "$R/token" ] || read -r t < "$R/token"
+  [ ! -f "$R/stop" ] || read -r SIG STOP < "$R/stop"
   case $b in process|supervisord|systemd) "${b}_remove" ;; esac
   rm -rf -- "$R" > "$O" 2>&1 || fail "$I" 1
   echo "$I ok"
@@ -213,6 +214,11 @@ impl Program {
     /// What verify says before the `sudo -n` check of a system unit.
     fn check(&self, step: &StepCtx<'_>, facts: &Facts) -> Result<Option<Planned>, String> {
         let st = Status::parse(facts, step);
+        if let Some(why) = &st.unreadable {
+            return Err(format!(
+                "{why}; restore its mode, or remove the record if the program is gone"
+            ));
+        }
         let recorded = facts.path(&self.record).kind == PathKind::Dir;
         let backend = self
             .backend

@@ -53,7 +53,8 @@ pub(super) const APPLY_SH: &str = r#"pa() {
   pd "$I" "$LD"
   [ "$A" = stop ] || pd "$I" "$CW"
   if [ ! -s "$R/token" ]; then od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > "$R/token" 2>"$O" && echo >> "$R/token" || fail "$I" 1; fi
-  read -r t 2>"$O" < "$R/token" || fail "$I" 1
+  pgrr "$R" token > "$O" || fail "$I" 1
+  read -r t < "$R/token"
   case $PWD in *\'*) h=$(printf '%s' "$PWD" | sed "s/'/'\\\\''/g") ;; *) h=$PWD ;; esac
   pgput pl "$R/run" x "$1" || [ $? = 1 ] || fail "$I" 1
   printf '%s %s\n' "$SIG" "$STOP" > "$R/stop"

@@ -20,6 +20,8 @@ pub(super) struct Status {
     /// `Some(Err(answer))`: the health check failed.
     pub(super) health: Option<Result<(), String>>,
     pub(super) linger_off: bool,
+    /// A file of its record is there but cannot be read: why.
+    pub(super) unreadable: Option<String>,
 }
 
 impl Status {
@@ -50,6 +52,10 @@ impl Status {
                     st.health = Some(Err(answer));
                 }
                 "linger" => st.linger_off = rest == "no",
+                "unreadable" => {
+                    let why = crate::shell::decode(rest).unwrap_or_default();
+                    st.unreadable = Some(crate::text::visible(String::from_utf8_lossy(&why).trim(), false));
+                }
                 _ => {}
             }
         }
@@ -61,6 +67,7 @@ impl Status {
 /// [`Status`]). The health check runs only when the definition that runs is the
 /// current one.
 pub(super) const STATUS_SH: &str = r#"pgs() {
+  pgrr "$1" backend token > "$T/pgr" || { printf 'unreadable '; base64 -w0 < "$T/pgr"; echo; return 0; }
   b=; [ ! -f "$1/backend" ] || read -r b < "$1/backend"
   if [ -n "$b" ]; then echo "recorded $b"; else echo "detected $(pgpick "$3")"; fi
   t=; [ ! -f "$1/token" ] || read -r t < "$1/token"
