@@ -86,12 +86,9 @@ pub(super) fn script(
     probe.owned(&owned_file(&model.service));
     let mut head = lock::probe_head(&model.service, lock);
     head.push_str(history);
-    let f = word(&state_file(&model.service));
-    // Unreadable is not absent: a host that counts as never deployed is taken
-    // over by any environment, and forgets its records.
-    head.push_str(&format!(
-        "if [ -f {f} ]; then printf 'state '; base64 -w0 2>\"$T/st\" < {f} || {{ echo; printf 'E '; base64 -w0 < \"$T/st\"; }}; echo; fi\n"
-    ));
+    // Unreadable, the host would count as never deployed: taken over by any
+    // environment, its records forgotten.
+    head.push_str(&crate::shell::probe::record_line("state", &state_file(&model.service)));
     if model.hosts[host].retired {
         // What the teardown's last step removes: everything but the lock.
         let d = word(&state_dir(&model.service));

@@ -56,16 +56,20 @@ impl Cron {
 const EXPAND_SH: &str = r#"crx() { H=$(printf '%s' "$HOME" | sed "s/'/'\\\\''/g") awk '{ while ((i = index($0, "@HOME@")) > 0) $0 = substr($0, 1, i - 1) ENVIRON["H"] substr($0, i + 6); print }'; }
 "#;
 
+/// `crt`: 1, saying which, when the host lacks `crontab` or `flock` (the edit's
+/// lock) — asked by the probe, so the plan fails before anything changes, and by
+/// the edit before it locks.
+///
 /// `crl FILE`: the user's crontab into FILE — empty when the user has none
 /// (`no crontab for …`: Debian's cron, cronie; BusyBox: `can't open …: No such
 /// file or directory`). Any other failure of `crontab -l` (a user cron refuses, a
 /// broken spool) says why and returns 1: taken for an empty crontab, the edit
-/// would have written the block alone over the user's entries. A host without
-/// `crontab` or `flock` (the edit's lock) is told here too, so the plan fails
-/// before anything changes.
-const READ_SH: &str = r#"crl() {
+/// would have written the block alone over the user's entries.
+const READ_SH: &str = r#"crt() {
   command -v crontab >/dev/null 2>&1 || { echo "this host has no crontab command: cron steps need cron (Debian's cron, cronie, or BusyBox's crontab and crond)"; return 1; }
   command -v flock >/dev/null 2>&1 || { echo "this host has no flock, which locks the user's crontab while it is edited (util-linux; Alpine's BusyBox has it, Debian's does not)"; return 1; }
+}
+crl() {
   crontab -l > "$1" 2> "$1.err" && return 0
   if grep -q -i -e 'no crontab for' -e 'no such file or directory' -- "$1.err" 2>/dev/null; then : > "$1"; return 0; fi
   printf 'crontab -l failed: '; head -c 400 -- "$1.err" 2>/dev/null | tr '\n' ' '; echo; return 1
@@ -79,7 +83,7 @@ const READ_SH: &str = r#"crl() {
 const PROBE_SH: &str = r#"crb() {
   printf '%s\n' "$HOME"
   if [ ! -f "$T/cron" ]; then
-    crl "$T/cr0" > "$T/crl" || { printf '! '; cat "$T/crl"; return 0; }
+    { crt && crl "$T/cr0"; } > "$T/crl" || { printf '! '; cat "$T/crl"; return 0; }
     mv -f -- "$T/cr0" "$T/cron"
   fi
   printf '%s' "$1" | crx > "$T/cw"
@@ -106,7 +110,7 @@ const APPLY_SH: &str = r#"cr_lock() {
   if [ -L "$L" ] || [ ! -d "$L" ] || [ ! -O "$L" ]; then
     echo "cannot lock the crontab: $L, where every deploy of this user (uid $cu) locks it, is not a directory of this user; remove it (as its owner, or root)"; return 1
   fi
-  command -v flock >/dev/null 2>&1 || { echo "cannot lock the crontab: this host has no flock (util-linux or BusyBox)"; return 1; }
+  crt
 }
 cr_put() {
   cr_lock || return 1
@@ -134,8 +138,9 @@ cr() {
 crr() {
   if [ -f "$2" ]; then
     { b=$(head -n 1 -- "$2") && e=$(tail -n 1 -- "$2"); } 2>"$O" || fail "$1" 1
-    case $b in '# ordo '*) ;; *) echo "$2 does not name a block of ordo's: the crontab is left as it is" > "$O"; fail "$1" 1 ;; esac
-    case $e in '# ordo '*) ;; *) echo "$2 does not name a block of ordo's: the crontab is left as it is" > "$O"; fail "$1" 1 ;; esac
+    case "$b
+$e" in '# ordo '*'
+# ordo '*) ;; *) echo "$2 does not name a block of ordo's: the crontab is left as it is" > "$O"; fail "$1" 1 ;; esac
     cr_put "$b" "$e" "" 0 > "$O" 2>&1 || fail "$1" 1
     rm -f -- "$2"
   fi
@@ -361,7 +366,7 @@ mod tests {
             let out_file = dir.path().join("tab");
             let out = std::process::Command::new("/bin/sh")
                 .arg("-c")
-                .arg(format!("{READ_SH}crl \"$1\""))
+                .arg(format!("{READ_SH}crt && crl \"$1\""))
                 .arg("sh")
                 .arg(&out_file)
                 .env("PATH", &bin)

@@ -176,13 +176,9 @@ impl ProbeScript {
         }
         s.push_str(head);
         if let Some(owned) = &self.owned {
-            let f = word(owned);
-            // A record that cannot be read is not an empty one: taken for one, the
-            // deploy would forget what it created (and rewrite the list without it).
-            let _ = writeln!(
-                s,
-                "if [ -f {f} ]; then printf 'owned '; base64 -w0 2>\"$T/ow\" < {f} || {{ echo; printf 'E '; base64 -w0 < \"$T/ow\"; }}; echo; fi"
-            );
+            // Unreadable, the deploy would forget what it created (and rewrite
+            // the list without it).
+            s.push_str(&record_line("owned", owned));
         }
         // The lists of paths are the script's own words (paths never hold a newline,
         // see `HostPath::check`), written by the `printf` builtin: no process.
@@ -395,6 +391,16 @@ pub struct Facts {
 /// and what to do when it is not the usual "check the host and run again".
 #[derive(Debug)]
 pub struct ProbeError(pub String, pub Option<String>);
+
+/// The probe line that reports one of ordo's records on the host, `TAG <base64>`
+/// when the file is there. A record that is there but cannot be read is not one
+/// that is absent (or empty): it fails the probe with the host's words (`E`).
+pub(crate) fn record_line(tag: &str, file: &HostPath) -> String {
+    let f = word(file);
+    format!(
+        "if [ -f {f} ]; then printf '{tag} '; base64 -w0 2>\"$T/rec\" < {f} || {{ echo; printf 'E '; base64 -w0 < \"$T/rec\"; }}; echo; fi\n"
+    )
+}
 
 impl ProbeError {
     fn new(what: String) -> ProbeError {
